@@ -1,0 +1,200 @@
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {Redis} from 'ioredis'
+
+import {freePort, spawnTracked, stopProcess, waitFor} from './processes.js'
+
+/** Fails with an install hint when a real binary the tests need is missing. */
+export function requireBinary(name: string, hint: string): string {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`], {encoding: 'utf8'}).trim()
+  } catch {
+    throw new Error(`${name} is not on PATH; the integration tests run the real one. Install it: ${hint}`)
+  }
+}
+
+export interface RedisServer {
+  port: number
+  url: string
+  password?: string
+  stop(): Promise<void>
+  /** Kills the server (SIGKILL) and keeps its port, so `restart()` brings it back on the same port. */
+  kill(): Promise<void>
+  restart(): Promise<void>
+}
+
+async function ping(port: number, password?: string): Promise<boolean> {
+  const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null})
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    return (await client.ping()) === 'PONG'
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** Starts a real redis-server on a free port, without persistence. */
+export async function startRedis(options: {password?: string; extraArgs?: string[]} = {}): Promise<RedisServer> {
+  requireBinary('redis-server', 'sudo apt-get install -y redis-server')
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'keda-lab-redis-'))
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
+  if (options.password) args.push('--requirepass', options.password)
+  args.push(...(options.extraArgs ?? []))
+  let child = spawnTracked('redis-server', args)
+  const up = () => waitFor(() => ping(port, options.password), {what: `redis-server on ${port}`})
+  await up()
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    password: options.password,
+    async stop() {
+      await stopProcess(child)
+      rmSync(dir, {recursive: true, force: true})
+    },
+    async kill() {
+      await stopProcess(child, 'SIGKILL')
+    },
+    async restart() {
+      child = spawnTracked('redis-server', args)
+      await up()
+    },
+  }
+}
+
+export interface SentinelSet {
+  masterName: string
+  password: string
+  sentinels: {host: string; port: number}[]
+  /** REDIS_SENTINELS value, e.g. "127.0.0.1:1234,127.0.0.1:1235". */
+  sentinelsEnv: string
+  /** Port of the server the Sentinels currently name as master. */
+  masterPort(): Promise<number>
+  /** Asks the Sentinels to fail over and waits until a different server is master. */
+  failover(): Promise<{from: number; to: number}>
+  stop(): Promise<void>
+}
+
+/**
+ * A real Sentinel deployment on loopback: one master, one replica, three redis-sentinel
+ * processes (quorum 2), all password-protected, like the chart's redis-ha.
+ */
+export async function startSentinelSet(options: {password?: string; masterName?: string} = {}): Promise<SentinelSet> {
+  requireBinary('redis-sentinel', 'sudo apt-get install -y redis-sentinel')
+  const password = options.password ?? 'test-redis-password'
+  const masterName = options.masterName ?? 'mymaster'
+  const master = await startRedis({password, extraArgs: ['--masterauth', password]})
+  const replica = await startRedis({
+    password,
+    extraArgs: ['--masterauth', password, '--replicaof', '127.0.0.1', String(master.port)],
+  })
+  await waitFor(async () => {
+    const client = new Redis({port: replica.port, password, lazyConnect: true})
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      const info = await client.info('replication')
+      return info.includes('master_link_status:up')
+    } finally {
+      client.disconnect()
+    }
+  }, {what: 'replica in sync'})
+
+  const dir = mkdtempSync(join(tmpdir(), 'keda-lab-sentinel-'))
+  const sentinels: {host: string; port: number}[] = []
+  const children = []
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort()
+    const file = join(dir, `sentinel-${i}.conf`)
+    writeFileSync(
+      file,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+        `sentinel auth-pass ${masterName} ${password}`,
+        `sentinel down-after-milliseconds ${masterName} 1000`,
+        `sentinel failover-timeout ${masterName} 5000`,
+        `sentinel parallel-syncs ${masterName} 1`,
+        `requirepass ${password}`,
+        `sentinel sentinel-pass ${password}`,
+        '',
+      ].join('\n'),
+    )
+    children.push(spawnTracked('redis-sentinel', [file]))
+    sentinels.push({host: '127.0.0.1', port})
+  }
+  const askMaster = async (): Promise<number> => {
+    for (const s of sentinels) {
+      const client = new Redis({port: s.port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null})
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[] | null
+        if (reply) return Number(reply[1])
+      } catch {
+        // try the next Sentinel
+      } finally {
+        client.disconnect()
+      }
+    }
+    throw new Error('no Sentinel answered')
+  }
+  // All three Sentinels must know each other and the replica before a failover can succeed.
+  await waitFor(async () => {
+    const client = new Redis({port: sentinels[0]!.port, password, lazyConnect: true})
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      const info = (await client.call('SENTINEL', 'master', masterName)) as string[]
+      const field = (name: string) => Number(info[info.indexOf(name) + 1])
+      return field('num-other-sentinels') >= 2 && field('num-slaves') >= 1
+    } finally {
+      client.disconnect()
+    }
+  }, {timeoutMs: 20_000, what: 'Sentinels discovering each other'})
+
+  return {
+    masterName,
+    password,
+    sentinels,
+    sentinelsEnv: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+    masterPort: askMaster,
+    async failover() {
+      const from = await askMaster()
+      const client = new Redis({port: sentinels[0]!.port, password})
+      try {
+        await client.call('SENTINEL', 'failover', masterName)
+      } finally {
+        client.disconnect()
+      }
+      const to = await waitFor(async () => {
+        const port = await askMaster()
+        return port !== from ? port : undefined
+      }, {timeoutMs: 20_000, what: 'Sentinel failover'})
+      // The failover is over when the old master has been turned into a replica.
+      await waitFor(async () => {
+        const old = new Redis({port: from, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null})
+        old.on('error', () => {})
+        try {
+          await old.connect()
+          return (await old.info('replication')).includes('role:slave')
+        } finally {
+          old.disconnect()
+        }
+      }, {timeoutMs: 20_000, what: 'old master reconfigured as replica'})
+      return {from, to}
+    },
+    async stop() {
+      await Promise.all(children.map((c) => stopProcess(c)))
+      await replica.stop()
+      await master.stop()
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
