@@ -5,10 +5,8 @@ export default class ServeApi extends BaseCommand {
 
   static override examples = ['<%= config.bin %> <%= command.id %>']
 
-  // The services read their whole configuration from the environment (validated at start-up).
-  static override baseFlags = {}
-
   async run(): Promise<void> {
+    await this.parse()
     const {main} = await import('../../services/api/main.js')
     await main(process.env)
   }
