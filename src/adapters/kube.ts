@@ -41,6 +41,12 @@ export interface Kube {
   listCrdNames(): Promise<string[]>
   /** Is the APIService (e.g. 'v1beta1.metrics.k8s.io') registered and Available? */
   apiServiceAvailable(name: string): Promise<boolean>
+  /** Creates the namespace when missing (idempotent). */
+  ensureNamespace(name: string, labels?: Record<string, string>): Promise<void>
+  /** A Secret's decoded string data, or undefined when it does not exist. */
+  getSecretData(namespace: string, name: string): Promise<Record<string, string> | undefined>
+  /** Creates or replaces an Opaque Secret with these string values. */
+  applySecret(namespace: string, name: string, data: Record<string, string>, labels?: Record<string, string>): Promise<void>
 }
 
 // createKube(options) lives here too; it is implemented with @kubernetes/client-node,
