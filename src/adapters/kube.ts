@@ -47,6 +47,25 @@ export interface Kube {
   getSecretData(namespace: string, name: string): Promise<Record<string, string> | undefined>
   /** Creates or replaces an Opaque Secret with these string values. */
   applySecret(namespace: string, name: string, data: Record<string, string>, labels?: Record<string, string>): Promise<void>
+  /**
+   * Added by the install owner (rollout wait after the app release; owner of createKube please implement):
+   * the Deployments in `namespace` (optionally filtered by a label selector) with their rollout counters,
+   * read from `apps/v1` Deployment `.spec.replicas` and `.status`.
+   */
+  listDeployments(namespace: string, labelSelector?: string): Promise<DeploymentInfo[]>
+}
+
+/** A Deployment's rollout state (`keda-lab install` waits until every one is fully rolled out). */
+export interface DeploymentInfo {
+  name: string
+  /** `.spec.replicas` (desired). */
+  replicas: number
+  /** `.status.readyReplicas`, 0 when absent. */
+  readyReplicas: number
+  /** `.status.updatedReplicas`, 0 when absent. */
+  updatedReplicas: number
+  /** `.status.availableReplicas`, 0 when absent. */
+  availableReplicas: number
 }
 
 // createKube(options) lives here too; it is implemented with @kubernetes/client-node,
