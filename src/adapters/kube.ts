@@ -6,11 +6,15 @@
  * doctor, uninstall and status. Extend it here (one method per question asked of the cluster);
  * never call client-node from anywhere else.
  */
+import {KedaLabError} from '../errors.js'
+
 export interface KubeOptions {
   /** kubeconfig context; default: the current context. */
   context?: string
   /** Path of the kubeconfig; default: $KUBECONFIG or ~/.kube/config (client-node's loadFromDefault). */
   kubeconfig?: string
+  /** Per-request timeout in milliseconds for raw requests (proxy, generic objects); default 15 s. */
+  requestTimeoutMs?: number
 }
 
 export interface NodeInfo {
@@ -26,6 +30,72 @@ export interface StorageClassInfo {
   name: string
   provisioner: string
   isDefault: boolean
+}
+
+/** A status condition as the API returns it (namespaces, ScaledObjects, APIServices...). */
+export interface KubeCondition {
+  type: string
+  status: string
+  reason?: string
+  message?: string
+}
+
+/** What keda-lab needs to know about a namespace. */
+export interface NamespaceInfo {
+  name: string
+  /** 'Active' or 'Terminating'. */
+  phase: string
+  labels: Record<string, string>
+  /** Set once deletion was requested. */
+  deletionTimestamp?: string
+  /** `spec.finalizers` (e.g. 'kubernetes'), cleared through the /finalize subresource. */
+  specFinalizers: string[]
+  /** `status.conditions`, e.g. NamespaceContentRemaining, NamespaceFinalizersRemaining. */
+  conditions: KubeCondition[]
+}
+
+/**
+ * Any resource, addressed by API group, version and plural. `group: ''` is the core group;
+ * `version` may be left out, it is then discovered (the group's preferred version).
+ */
+export interface ResourceRef {
+  group: string
+  version?: string
+  plural: string
+  /** Namespace for namespaced resources; leave out for cluster-scoped ones or to list across all namespaces. */
+  namespace?: string
+}
+
+/** The metadata of an object, plus its status conditions when it has some. */
+export interface ObjectSummary {
+  name: string
+  namespace?: string
+  kind?: string
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  finalizers: string[]
+  deletionTimestamp?: string
+  conditions: KubeCondition[]
+}
+
+/** A request sent through the API server's service proxy. */
+export interface ServiceProxyRequest {
+  namespace: string
+  service: string
+  /** Port name or number; default: the service's first port. */
+  port?: string | number
+  method?: 'GET' | 'POST'
+  /** Path on the service, e.g. '/api/v1/targets'. */
+  path: string
+  query?: Record<string, string>
+  headers?: Record<string, string>
+  body?: string
+}
+
+export interface ServiceProxyResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
 }
 
 export interface Kube {
@@ -47,26 +117,424 @@ export interface Kube {
   getSecretData(namespace: string, name: string): Promise<Record<string, string> | undefined>
   /** Creates or replaces an Opaque Secret with these string values. */
   applySecret(namespace: string, name: string, data: Record<string, string>, labels?: Record<string, string>): Promise<void>
+
+  /** The namespace, or undefined when it does not exist (any more). */
+  getNamespace(name: string): Promise<NamespaceInfo | undefined>
+  /** Requests deletion of the namespace; false when it was already gone. */
+  deleteNamespace(name: string): Promise<boolean>
+  /** Namespaces currently in phase Terminating. */
+  listTerminatingNamespaces(): Promise<NamespaceInfo[]>
+  /** Replaces the namespace's `spec.finalizers` through the /finalize subresource (what `--force` does). */
+  finalizeNamespace(name: string, finalizers: string[]): Promise<void>
+  /** Lists objects of any resource, optionally filtered by a label selector. A resource the cluster does not serve lists as []. */
+  listObjects(ref: ResourceRef, labelSelector?: string): Promise<ObjectSummary[]>
+  /** Deletes one object; false when it was already gone. */
+  deleteObject(ref: ResourceRef, name: string): Promise<boolean>
+  /** JSON merge patch (RFC 7386) of one object, e.g. `{metadata: {finalizers: null}}`. */
+  mergePatchObject(ref: ResourceRef, name: string, patch: unknown): Promise<void>
+  /** Sends one HTTP request to a Service through the API server's service proxy. */
+  proxyService(request: ServiceProxyRequest): Promise<ServiceProxyResponse>
+}
+
+/** Well-known resources, so callers do not spell group/version/plural by hand. */
+export const resources = {
+  namespaces: {group: '', version: 'v1', plural: 'namespaces'},
+  pods: {group: '', version: 'v1', plural: 'pods'},
+  services: {group: '', version: 'v1', plural: 'services'},
+  secrets: {group: '', version: 'v1', plural: 'secrets'},
+  persistentVolumeClaims: {group: '', version: 'v1', plural: 'persistentvolumeclaims'},
+  clusterRoles: {group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles'},
+  clusterRoleBindings: {group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings'},
+  crds: {group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions'},
+  mutatingWebhooks: {group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations'},
+  validatingWebhooks: {group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations'},
+  apiServices: {group: 'apiregistration.k8s.io', version: 'v1', plural: 'apiservices'},
+  scaledObjects: {group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects'},
+} as const satisfies Record<string, ResourceRef>
+
+/** CPU quantity ('4', '3800m', '0.5') to millicores. */
+export function parseCpuMillis(quantity: string | undefined): number {
+  if (!quantity) return 0
+  if (quantity.endsWith('m')) return Number.parseInt(quantity, 10)
+  if (quantity.endsWith('n')) return Math.floor(Number.parseInt(quantity, 10) / 1e6)
+  return Math.round(Number.parseFloat(quantity) * 1000)
+}
+
+const memoryUnits: Record<string, number> = {
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3,
+}
+
+/** Memory quantity ('16318948Ki', '8Gi', '1e9', '512M') to bytes. */
+export function parseMemoryBytes(quantity: string | undefined): number {
+  if (!quantity) return 0
+  const match = /^([0-9.]+(?:e[0-9]+)?)([A-Za-z]*)$/.exec(quantity.trim())
+  if (!match) return 0
+  const unit = match[2] ?? ''
+  return Math.round(Number.parseFloat(match[1]!) * (unit === '' ? 1 : (memoryUnits[unit] ?? 1)))
+}
+
+/** The HTTP status of a client-node ApiException (or of our raw-request errors), if any. */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (error && typeof error === 'object' && 'code' in error && typeof (error as {code: unknown}).code === 'number') {
+    return (error as {code: number}).code
+  }
+  return undefined
+}
+
+/** The API server's own message from an ApiException body (a Status object, raw or parsed). */
+function apiMessage(error: unknown): string {
+  if (error && typeof error === 'object' && 'body' in error) {
+    let body = (error as {body: unknown}).body
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body)
+      } catch {
+        return (body as string).slice(0, 300)
+      }
+    }
+    if (body && typeof body === 'object' && 'message' in body) return String((body as {message: unknown}).message)
+  }
+  if (error instanceof Error) {
+    const cause = (error as Error & {cause?: unknown}).cause
+    const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String((cause as {code: unknown}).code)})` : ''
+    return error.message.split('\n')[0] + code
+  }
+  return String(error)
+}
+
+/** Builds a Kube on @kubernetes/client-node from the kubeconfig (imported only here, only when needed). */
+export async function createKube(options: KubeOptions = {}): Promise<Kube> {
+  const k8s = await import('@kubernetes/client-node')
+  const http = await import('node:http')
+  const https = await import('node:https')
+
+  const kc = new k8s.KubeConfig()
+  try {
+    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig)
+    else kc.loadFromDefault()
+  } catch (error) {
+    throw new KedaLabError(`Cannot read the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${apiMessage(error)}`, {
+      hint: 'Point KUBECONFIG at a valid kubeconfig (e.g. `minikube start` writes ~/.kube/config).',
+    })
+  }
+  if (options.context) {
+    if (!kc.getContexts().some((c) => c.name === options.context)) {
+      const known = kc.getContexts().map((c) => c.name)
+      throw new KedaLabError(`kubeconfig context "${options.context}" does not exist`, {
+        hint: known.length > 0 ? `Use one of: ${known.join(', ')} (kubectl config get-contexts).` : 'Create a cluster first, e.g. `minikube start`.',
+      })
+    }
+    kc.setCurrentContext(options.context)
+  }
+  const cluster = kc.getCurrentCluster()
+  if (!cluster) {
+    throw new KedaLabError('No Kubernetes cluster is configured (the kubeconfig has no current context)', {
+      hint: 'Start a cluster (`minikube start` or `kind create cluster`) or pass --context / set KUBECONFIG.',
+    })
+  }
+  const server = cluster.server
+  const contextName = kc.getCurrentContext()
+  const timeoutMs = options.requestTimeoutMs ?? 15_000
+
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  const version = kc.makeApiClient(k8s.VersionApi)
+  const authz = kc.makeApiClient(k8s.AuthorizationV1Api)
+  const storage = kc.makeApiClient(k8s.StorageV1Api)
+  const apiext = kc.makeApiClient(k8s.ApiextensionsV1Api)
+  const apireg = kc.makeApiClient(k8s.ApiregistrationV1Api)
+  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+
+  /** Turns a failed call into one line naming what was asked and what the API server said. */
+  const fail = (what: string, error: unknown): never => {
+    const status = httpStatusOf(error)
+    if (status === 401 || status === 403) {
+      throw new KedaLabError(`Not allowed to ${what} on ${server}: ${apiMessage(error)}`, {
+        hint: 'Use a kubeconfig context with cluster-admin rights (kubectl auth can-i --list).',
+        cause: error,
+      })
+    }
+    if (status === undefined) {
+      throw new KedaLabError(`Cannot reach the Kubernetes API at ${server} (context ${contextName}) to ${what}: ${apiMessage(error)}`, {
+        hint: 'Check that the cluster is running (`kubectl cluster-info`; `minikube status`) or pick another --context.',
+        cause: error,
+      })
+    }
+    throw new KedaLabError(`Kubernetes API error ${status} while trying to ${what}: ${apiMessage(error)}`, {cause: error})
+  }
+
+  /** Runs a call; a 404 becomes `undefined`, anything else goes through `fail`. */
+  const orNotFound = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await call()
+    } catch (error) {
+      if (httpStatusOf(error) === 404) return undefined
+      return fail(what, error)
+    }
+  }
+  const must = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call()
+    } catch (error) {
+      return fail(what, error)
+    }
+  }
+
   /**
-   * Added by the install owner (rollout wait after the app release; owner of createKube please implement):
-   * the Deployments in `namespace` (optionally filtered by a label selector) with their rollout counters,
-   * read from `apps/v1` Deployment `.spec.replicas` and `.status`.
+   * A raw request authenticated by client-node's KubeConfig (tokens, client certificates, exec
+   * plugins all apply). Used where the generated clients do not fit: the service proxy (whose
+   * generated call URL-encodes the slashes of the path) and resources addressed generically.
    */
-  listDeployments(namespace: string, labelSelector?: string): Promise<DeploymentInfo[]>
-}
+  const raw = async (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<ServiceProxyResponse> => {
+    const url = new URL(server.replace(/\/$/, '') + path)
+    const opts: import('node:https').RequestOptions = {method, headers: {Accept: 'application/json', ...headers}}
+    await kc.applyToHTTPSOptions(opts)
+    opts.headers = {...(opts.headers as Record<string, string>), Accept: 'application/json', ...headers}
+    const lib = url.protocol === 'https:' ? https : http
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, {...opts, timeout: timeoutMs}, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8')}))
+        res.on('error', reject)
+      })
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
+      req.on('error', reject)
+      if (body !== undefined) req.end(body)
+      else req.end()
+    })
+  }
+  /** Raw JSON call; non-2xx answers throw an error carrying `code` and `body` like ApiException. */
+  const rawJson = async (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> => {
+    const res = await raw(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : {'Content-Type': contentType})
+    if (res.status < 200 || res.status >= 300) {
+      throw Object.assign(new Error(`HTTP ${res.status} for ${method} ${path}`), {code: res.status, body: res.body})
+    }
+    return res.body ? JSON.parse(res.body) : undefined
+  }
 
-/** A Deployment's rollout state (`keda-lab install` waits until every one is fully rolled out). */
-export interface DeploymentInfo {
-  name: string
-  /** `.spec.replicas` (desired). */
-  replicas: number
-  /** `.status.readyReplicas`, 0 when absent. */
-  readyReplicas: number
-  /** `.status.updatedReplicas`, 0 when absent. */
-  updatedReplicas: number
-  /** `.status.availableReplicas`, 0 when absent. */
-  availableReplicas: number
-}
+  const versions = new Map<string, string>()
+  /** The group's preferred version (discovery), cached; undefined when the group is not served. */
+  const versionOf = async (ref: ResourceRef): Promise<string | undefined> => {
+    if (ref.version) return ref.version
+    if (ref.group === '') return 'v1'
+    if (!versions.has(ref.group)) {
+      const group = (await orNotFound(`discover API group ${ref.group}`, () => rawJson('GET', `/apis/${ref.group}`))) as
+        | {preferredVersion?: {version?: string}; versions?: {version: string}[]}
+        | undefined
+      const v = group?.preferredVersion?.version ?? group?.versions?.[0]?.version
+      if (!v) return undefined
+      versions.set(ref.group, v)
+    }
+    return versions.get(ref.group)
+  }
+  const pathOf = (ref: ResourceRef, v: string, name?: string): string => {
+    const base = ref.group === '' ? `/api/${v}` : `/apis/${ref.group}/${v}`
+    const ns = ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : ''
+    return `${base}${ns}/${ref.plural}${name ? `/${encodeURIComponent(name)}` : ''}`
+  }
+  const describe = (ref: ResourceRef) => `${ref.plural}${ref.group ? `.${ref.group}` : ''}${ref.namespace ? ` in namespace ${ref.namespace}` : ''}`
 
-// createKube(options) lives here too; it is implemented with @kubernetes/client-node,
-// imported dynamically so that `keda-lab --help` never loads it.
+  type Meta = {
+    name?: string
+    namespace?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    finalizers?: string[]
+    deletionTimestamp?: string | Date
+  }
+  const toDate = (d: string | Date | undefined) => (d === undefined ? undefined : d instanceof Date ? d.toISOString() : String(d))
+  const summarize = (obj: {kind?: string; metadata?: Meta; status?: {conditions?: KubeCondition[]}}, kind?: string): ObjectSummary => ({
+    name: obj.metadata?.name ?? '',
+    namespace: obj.metadata?.namespace,
+    kind: obj.kind ?? kind,
+    labels: obj.metadata?.labels ?? {},
+    annotations: obj.metadata?.annotations ?? {},
+    finalizers: obj.metadata?.finalizers ?? [],
+    deletionTimestamp: toDate(obj.metadata?.deletionTimestamp),
+    conditions: (obj.status?.conditions ?? []).map((c) => ({type: c.type, status: c.status, reason: c.reason, message: c.message})),
+  })
+  const namespaceInfo = (ns: import('@kubernetes/client-node').V1Namespace): NamespaceInfo => ({
+    name: ns.metadata?.name ?? '',
+    phase: ns.status?.phase ?? 'Active',
+    labels: ns.metadata?.labels ?? {},
+    deletionTimestamp: toDate(ns.metadata?.deletionTimestamp),
+    specFinalizers: ns.spec?.finalizers ?? [],
+    conditions: (ns.status?.conditions ?? []).map((c) => ({type: c.type, status: c.status, reason: c.reason, message: c.message})),
+  })
+
+  const kube: Kube = {
+    contextName,
+    server,
+
+    async serverVersion() {
+      const info = await must('read the server version', () => version.getCode())
+      return {major: Number.parseInt(info.major, 10), minor: Number.parseInt(info.minor, 10), gitVersion: info.gitVersion}
+    },
+
+    async listNodes() {
+      const list = await must('list nodes', () => core.listNode())
+      return list.items.map((n) => ({
+        name: n.metadata?.name ?? '',
+        cpuMillis: parseCpuMillis(n.status?.allocatable?.cpu),
+        memoryBytes: parseMemoryBytes(n.status?.allocatable?.memory),
+        labels: n.metadata?.labels ?? {},
+      }))
+    },
+
+    async canI(verb, group, resource, namespace) {
+      const review = await must(`check permission to ${verb} ${resource}`, () =>
+        authz.createSelfSubjectAccessReview({
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: {resourceAttributes: {verb, group, resource, ...(namespace ? {namespace} : {})}},
+          },
+        }),
+      )
+      return review.status?.allowed === true
+    },
+
+    async listStorageClasses() {
+      const list = await must('list storage classes', () => storage.listStorageClass())
+      return list.items.map((sc) => {
+        const a = sc.metadata?.annotations ?? {}
+        return {
+          name: sc.metadata?.name ?? '',
+          provisioner: sc.provisioner,
+          isDefault:
+            a['storageclass.kubernetes.io/is-default-class'] === 'true' || a['storageclass.beta.kubernetes.io/is-default-class'] === 'true',
+        }
+      })
+    },
+
+    async listCrdNames() {
+      const list = await must('list CustomResourceDefinitions', () => apiext.listCustomResourceDefinition())
+      return list.items.map((crd) => crd.metadata?.name ?? '').filter(Boolean)
+    },
+
+    async apiServiceAvailable(name) {
+      const svc = await orNotFound(`read APIService ${name}`, () => apireg.readAPIService({name}))
+      return svc?.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') ?? false
+    },
+
+    async ensureNamespace(name, labels) {
+      const existing = await orNotFound(`read namespace ${name}`, () => core.readNamespace({name}))
+      if (existing) {
+        if (existing.status?.phase === 'Terminating' || existing.metadata?.deletionTimestamp) {
+          throw new KedaLabError(`Namespace ${name} is being deleted (Terminating)`, {
+            hint: 'Wait until it is gone, or run `keda-lab uninstall --force` to clear what blocks it.',
+          })
+        }
+        const missing = Object.entries(labels ?? {}).filter(([k, v]) => existing.metadata?.labels?.[k] !== v)
+        if (missing.length > 0) {
+          await must(`label namespace ${name}`, () =>
+            core.patchNamespace({name, body: {metadata: {labels: Object.fromEntries(missing)}}}, mergePatch),
+          )
+        }
+        return
+      }
+      try {
+        await core.createNamespace({body: {apiVersion: 'v1', kind: 'Namespace', metadata: {name, labels}}})
+      } catch (error) {
+        if (httpStatusOf(error) !== 409) fail(`create namespace ${name}`, error) // 409: created meanwhile — fine
+      }
+    },
+
+    async getSecretData(namespace, name) {
+      const secret = await orNotFound(`read Secret ${namespace}/${name}`, () => core.readNamespacedSecret({namespace, name}))
+      if (!secret) return undefined
+      const out: Record<string, string> = {}
+      for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8')
+      for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v
+      return out
+    },
+
+    async applySecret(namespace, name, data, labels) {
+      const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]))
+      const body = {apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: {name, namespace, labels}, data: encoded}
+      // Never put the values in an error message: only the Secret's name.
+      const existing = await orNotFound(`read Secret ${namespace}/${name}`, () => core.readNamespacedSecret({namespace, name}))
+      if (existing) {
+        const replaced = {...body, metadata: {...body.metadata, resourceVersion: existing.metadata?.resourceVersion}}
+        await must(`replace Secret ${namespace}/${name}`, () => core.replaceNamespacedSecret({namespace, name, body: replaced}))
+      } else {
+        await must(`create Secret ${namespace}/${name}`, () => core.createNamespacedSecret({namespace, body}))
+      }
+    },
+
+    async getNamespace(name) {
+      const ns = await orNotFound(`read namespace ${name}`, () => core.readNamespace({name}))
+      return ns ? namespaceInfo(ns) : undefined
+    },
+
+    async deleteNamespace(name) {
+      try {
+        await core.deleteNamespace({name})
+        return true
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return false
+        return fail(`delete namespace ${name}`, error)
+      }
+    },
+
+    async listTerminatingNamespaces() {
+      const list = await must('list namespaces', () => core.listNamespace())
+      return list.items.map(namespaceInfo).filter((ns) => ns.phase === 'Terminating')
+    },
+
+    async finalizeNamespace(name, finalizers) {
+      const ns = await orNotFound(`read namespace ${name}`, () => core.readNamespace({name}))
+      if (!ns) return
+      await must(`finalize namespace ${name}`, () =>
+        core.replaceNamespaceFinalize({name, body: {...ns, spec: {...ns.spec, finalizers}}}),
+      )
+    },
+
+    async listObjects(ref, labelSelector) {
+      const v = await versionOf(ref)
+      if (!v) return []
+      const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : ''
+      const list = (await orNotFound(`list ${describe(ref)}`, () => rawJson('GET', pathOf(ref, v) + query))) as
+        | {kind?: string; items?: {kind?: string; metadata?: Meta; status?: {conditions?: KubeCondition[]}}[]}
+        | undefined
+      const kind = list?.kind?.replace(/List$/, '')
+      return (list?.items ?? []).map((item) => summarize(item, kind))
+    },
+
+    async deleteObject(ref, name) {
+      const v = await versionOf(ref)
+      if (!v) return false
+      try {
+        await rawJson('DELETE', pathOf(ref, v, name))
+        return true
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return false
+        return fail(`delete ${describe(ref)} ${name}`, error)
+      }
+    },
+
+    async mergePatchObject(ref, name, patch) {
+      const v = await versionOf(ref)
+      if (!v) throw new KedaLabError(`The cluster does not serve the API group ${ref.group}`)
+      try {
+        await rawJson('PATCH', pathOf(ref, v, name), patch, 'application/merge-patch+json')
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return // gone meanwhile: nothing left to patch
+        fail(`patch ${describe(ref)} ${name}`, error)
+      }
+    },
+
+    async proxyService(request) {
+      const target = request.port === undefined ? request.service : `${request.service}:${request.port}`
+      const query = request.query && Object.keys(request.query).length > 0 ? `?${new URLSearchParams(request.query).toString()}` : ''
+      const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/services/${encodeURIComponent(target)}/proxy${request.path.startsWith('/') ? '' : '/'}${request.path}${query}`
+      try {
+        return await raw(request.method ?? 'GET', path, request.body, request.headers)
+      } catch (error) {
+        return fail(`reach service ${request.namespace}/${request.service} through the API server proxy`, error)
+      }
+    },
+  }
+  return kube
+}
