@@ -1,0 +1,219 @@
+{{/*
+keda-lab.name — the chart name, or nameOverride; truncated to 63 characters (DNS label limit).
+*/}}
+{{- define "keda-lab.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+keda-lab.fullname — prefix of every resource name. The release name alone when it already
+contains the chart name (release `keda-lab` gives `keda-lab-api`, not `keda-lab-keda-lab-api`).
+Truncated to 50 so that "-webhook-metrics" style suffixes still fit in 63 characters.
+*/}}
+{{- define "keda-lab.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+keda-lab.componentName — resource name of one component.
+Call with a dict: (dict "root" $ "component" "api").
+*/}}
+{{- define "keda-lab.componentName" -}}
+{{- printf "%s-%s" (include "keda-lab.fullname" .root) .component }}
+{{- end }}
+
+{{/*
+keda-lab.selectorLabels — the immutable labels a component's Deployment selects its pods by.
+Kept apart from the wider label set: selectors cannot change after the first install.
+Call with (dict "root" $ "component" "worker").
+*/}}
+{{- define "keda-lab.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "keda-lab.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+keda-lab.labels — the full label set of a component's objects: selector labels plus chart,
+version and manager labels. Call with (dict "root" $ "component" "api").
+*/}}
+{{- define "keda-lab.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "keda-lab.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Values.image.tag | default .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: keda-lab
+{{- end }}
+
+{{/*
+keda-lab.instanceSelector — labels shared by every pod of this release, whatever the component
+(used by the Redis NetworkPolicy to let the whole app in).
+*/}}
+{{- define "keda-lab.instanceSelector" -}}
+app.kubernetes.io/name: {{ include "keda-lab.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+keda-lab.serviceAccountName — the ServiceAccount the pods run as.
+*/}}
+{{- define "keda-lab.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "keda-lab.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+keda-lab.image — "repository:tag" of the one image every service runs from.
+*/}}
+{{- define "keda-lab.image" -}}
+{{- printf "%s:%s" .Values.image.repository (toString (.Values.image.tag | default .Chart.AppVersion)) }}
+{{- end }}
+
+{{/*
+keda-lab.redisSecretName — the Secret holding the Redis password: redis.auth.existingSecret,
+or the chart's own application Secret when that is empty.
+*/}}
+{{- define "keda-lab.redisSecretName" -}}
+{{- default .Values.secrets.name .Values.redis.auth.existingSecret }}
+{{- end }}
+
+{{/*
+keda-lab.redisEnv — the Redis and queue environment variables shared by the API and the worker.
+Passwords only ever come from the Secret through secretKeyRef, never as literal values.
+*/}}
+{{- define "keda-lab.redisEnv" -}}
+{{- if eq .Values.redis.mode "sentinel" }}
+- name: REDIS_SENTINELS
+  value: {{ join "," .Values.redis.sentinel.hosts | quote }}
+- name: REDIS_SENTINEL_MASTER
+  value: {{ .Values.redis.sentinel.masterName | quote }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ printf "redis://%s:%d" .Values.redis.standalone.host (int .Values.redis.standalone.port) | quote }}
+{{- end }}
+{{- if .Values.redis.auth.enabled }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "keda-lab.redisSecretName" . }}
+      key: {{ .Values.redis.auth.passwordKey }}
+{{- if and (eq .Values.redis.mode "sentinel") .Values.redis.auth.sentinelPasswordKey }}
+- name: REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "keda-lab.redisSecretName" . }}
+      key: {{ .Values.redis.auth.sentinelPasswordKey }}
+{{- end }}
+{{- end }}
+- name: QUEUE_NAME
+  value: {{ .Values.queue.name | quote }}
+- name: LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+{{- end }}
+
+{{/*
+keda-lab.taskEnv — task size and retention variables; null values are left out so that the
+binary's own defaults apply.
+*/}}
+{{- define "keda-lab.taskEnv" -}}
+{{- with .Values.task }}
+{{- if not (kindIs "invalid" .iterations) }}
+- name: TASK_ITERATIONS
+  value: {{ .iterations | int64 | toString | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .maxIterations) }}
+- name: TASK_MAX_ITERATIONS
+  value: {{ .maxIterations | int64 | toString | quote }}
+{{- end }}
+- name: TASK_ATTEMPTS
+  value: {{ .attempts | int | toString | quote }}
+- name: TASK_RETENTION_SECONDS
+  value: {{ .retentionSeconds | int64 | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+keda-lab.podSecurity — pod spec fields every component shares: ServiceAccount (token not
+mounted: no pod talks to the Kubernetes API), pod securityContext, pull secrets.
+*/}}
+{{- define "keda-lab.podSecurity" -}}
+serviceAccountName: {{ include "keda-lab.serviceAccountName" . }}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+keda-lab.tmpVolume — the emptyDir mounted at /tmp: the root filesystem is read-only, and Node
+and its libraries still want a writable temporary directory.
+*/}}
+{{- define "keda-lab.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+
+{{/*
+keda-lab.tmpMount — the container side of keda-lab.tmpVolume.
+*/}}
+{{- define "keda-lab.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/*
+keda-lab.dnsEgress — NetworkPolicy egress rule allowing DNS to any resolver (kube-dns/CoreDNS
+live in kube-system, but some clusters run node-local caches, so the port is what is pinned).
+*/}}
+{{- define "keda-lab.dnsEgress" -}}
+- ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- end }}
+
+{{/*
+keda-lab.redisEgress — NetworkPolicy egress rule from an app pod to Redis and its Sentinels
+(redis-ha pods, and HAProxy in standalone mode).
+*/}}
+{{- define "keda-lab.redisEgress" -}}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- toYaml .Values.networkPolicy.redis.podLabels | nindent 10 }}
+    - podSelector:
+        matchLabels:
+          {{- toYaml .Values.networkPolicy.redis.haproxyPodLabels | nindent 10 }}
+  ports:
+    - protocol: TCP
+      port: 6379
+    - protocol: TCP
+      port: 26379
+{{- end }}
+
+{{/*
+keda-lab.fromMonitoring — NetworkPolicy peer: any pod in the monitoring namespace (Prometheus,
+Alertmanager). Selected by the `kubernetes.io/metadata.name` label every namespace carries.
+*/}}
+{{- define "keda-lab.fromMonitoring" -}}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .Values.monitoring.namespace }}
+{{- end }}
