@@ -134,6 +134,25 @@ export interface Kube {
   mergePatchObject(ref: ResourceRef, name: string, patch: unknown): Promise<void>
   /** Sends one HTTP request to a Service through the API server's service proxy. */
   proxyService(request: ServiceProxyRequest): Promise<ServiceProxyResponse>
+  /**
+   * Added by the install owner (rollout wait after the app release):
+   * the Deployments in `namespace` (optionally filtered by a label selector) with their rollout counters,
+   * read from `apps/v1` Deployment `.spec.replicas` and `.status`.
+   */
+  listDeployments(namespace: string, labelSelector?: string): Promise<DeploymentInfo[]>
+}
+
+/** A Deployment's rollout state (`keda-lab install` waits until every one is fully rolled out). */
+export interface DeploymentInfo {
+  name: string
+  /** `.spec.replicas` (desired). */
+  replicas: number
+  /** `.status.readyReplicas`, 0 when absent. */
+  readyReplicas: number
+  /** `.status.updatedReplicas`, 0 when absent. */
+  updatedReplicas: number
+  /** `.status.availableReplicas`, 0 when absent. */
+  availableReplicas: number
 }
 
 /** Well-known resources, so callers do not spell group/version/plural by hand. */
@@ -243,6 +262,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   const storage = kc.makeApiClient(k8s.StorageV1Api)
   const apiext = kc.makeApiClient(k8s.ApiextensionsV1Api)
   const apireg = kc.makeApiClient(k8s.ApiregistrationV1Api)
+  const apps = kc.makeApiClient(k8s.AppsV1Api)
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
 
   /** Turns a failed call into one line naming what was asked and what the API server said. */
@@ -523,6 +543,20 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         if (httpStatusOf(error) === 404) return // gone meanwhile: nothing left to patch
         fail(`patch ${describe(ref)} ${name}`, error)
       }
+    },
+
+    async listDeployments(namespace, labelSelector) {
+      const list = await must(`list Deployments in namespace ${namespace}`, () =>
+        apps.listNamespacedDeployment({namespace, ...(labelSelector ? {labelSelector} : {})}),
+      )
+      return list.items.map((d) => ({
+        name: d.metadata?.name ?? '',
+        // The API defaults an absent .spec.replicas to 1.
+        replicas: d.spec?.replicas ?? 1,
+        readyReplicas: d.status?.readyReplicas ?? 0,
+        updatedReplicas: d.status?.updatedReplicas ?? 0,
+        availableReplicas: d.status?.availableReplicas ?? 0,
+      }))
     },
 
     async proxyService(request) {

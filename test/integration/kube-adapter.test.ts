@@ -141,6 +141,15 @@ describe('createKube against the fake API', () => {
     expect(await kube.deleteObject({...resources.persistentVolumeClaims, namespace: 'app'}, 'data-redis-ha-server-0')).toBe(false)
   })
 
+  it('lists Deployments with their rollout counters', async () => {
+    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'keda-lab-api', namespace: 'app', labels: {'app.kubernetes.io/instance': 'keda-lab'}}, spec: {replicas: 2}, status: {readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1}})
+    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'other', namespace: 'app'}, spec: {}})
+    expect(await kube.listDeployments('app', 'app.kubernetes.io/instance=keda-lab')).toEqual([
+      {name: 'keda-lab-api', replicas: 2, readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1},
+    ])
+    expect((await kube.listDeployments('app')).find((d) => d.name === 'other')).toEqual({name: 'other', replicas: 1, readyReplicas: 0, updatedReplicas: 0, availableReplicas: 0})
+  })
+
   it('sends requests through the service proxy, with query and headers', async () => {
     api.put({apiVersion: 'v1', kind: 'Service', metadata: {name: 'prom', namespace: 'mon'}, spec: {ports: [{port: 9090}]}})
     api.setProxy('mon', 'prom', (r) => ({body: {path: r.path, port: r.port, query: r.query, cookie: r.headers.cookie}}))
