@@ -1,0 +1,130 @@
+import {z} from 'zod'
+
+import {parseEnv} from '../../config/parse-env.js'
+import {ConfigError} from '../../errors.js'
+
+/** Telegram's default Bot API root; TELEGRAM_API_URL overrides it (tests point it at a loopback fake). */
+export const DEFAULT_TELEGRAM_API_URL = 'https://api.telegram.org'
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({message: 'must be a number'})
+    .int('must be a whole number')
+    .min(1, 'must be between 1 and 65535')
+    .max(65_535, 'must be between 1 and 65535')
+    .default(fallback)
+
+const millis = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({message: 'must be a number of milliseconds'})
+    .int('must be a whole number of milliseconds')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback)
+
+/**
+ * The webhook's environment. Token checks only look at the shape: the values are secrets,
+ * and parseEnv never echoes a variable whose name contains TOKEN.
+ */
+export const webhookEnvSchema = z.object({
+  PORT: port(8080).describe('8080'),
+  METRICS_PORT: port(9003).describe('9003'),
+  HOST: z.string().min(1, 'must not be empty').default('0.0.0.0').describe('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('info'),
+  TELEGRAM_BOT_TOKEN: z
+    .string({message: 'is required (the token @BotFather gave you)'})
+    .trim()
+    .regex(
+      /^\d{3,20}:[A-Za-z0-9_-]{30,64}$/,
+      'does not look like a bot token: expected <bot id digits>:<about 35 letters, digits, "_" or "-">',
+    )
+    .describe('123456789:AAExampleExampleExampleExampleExam (from @BotFather)'),
+  TELEGRAM_CHAT_IDS: z
+    .string({message: 'is required (the chats that receive the alerts)'})
+    .transform((value) =>
+      value
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id.length > 0),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$/,
+              'must be comma-separated numeric chat ids (groups are negative) or @channelnames',
+            ),
+        )
+        .min(1, 'must name at least one chat id'),
+    )
+    .describe('123456789,-1001234567890'),
+  WEBHOOK_TOKEN: z
+    .string({message: 'is required (the bearer token Alertmanager sends)'})
+    .min(16, 'must be at least 16 characters long')
+    .max(512, 'must be at most 512 characters long')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .describe('"$(openssl rand -hex 24)"'),
+  TELEGRAM_API_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http:// or https:// URL')
+    .default(DEFAULT_TELEGRAM_API_URL)
+    .describe(DEFAULT_TELEGRAM_API_URL),
+  TELEGRAM_TIMEOUT_MS: millis(5000, 100, 60_000).describe('5000'),
+  TELEGRAM_RETRY_BUDGET_MS: millis(20_000, 100, 120_000).describe('20000'),
+  TELEGRAM_MAX_ATTEMPTS: z.coerce
+    .number({message: 'must be a number'})
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(10, 'must be at most 10')
+    .default(4)
+    .describe('4'),
+})
+
+/** The webhook's validated configuration. */
+export interface WebhookConfig {
+  host: string
+  port: number
+  metricsPort: number
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Expected bearer token on every alert endpoint. Secret. */
+  webhookToken: string
+  telegram: {
+    /** Secret: never log it; it is also part of every Bot API URL. */
+    botToken: string
+    chatIds: string[]
+    apiUrl: string
+    /** Per-request timeout. */
+    timeoutMs: number
+    /** Upper bound on the time one notification may spend retrying, so Alertmanager's request does not time out first. */
+    retryBudgetMs: number
+    maxAttempts: number
+  }
+}
+
+/** Validates the environment (one ConfigError line on the first problem) and shapes the config. */
+export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
+  const parsed = parseEnv(webhookEnvSchema, env)
+  if (parsed.PORT === parsed.METRICS_PORT) {
+    throw new ConfigError(
+      `METRICS_PORT is ${parsed.METRICS_PORT}: must differ from PORT, which is the same`,
+      'set them apart, like PORT=8080 METRICS_PORT=9003',
+    )
+  }
+  return {
+    host: parsed.HOST,
+    port: parsed.PORT,
+    metricsPort: parsed.METRICS_PORT,
+    logLevel: parsed.LOG_LEVEL,
+    webhookToken: parsed.WEBHOOK_TOKEN,
+    telegram: {
+      botToken: parsed.TELEGRAM_BOT_TOKEN,
+      chatIds: parsed.TELEGRAM_CHAT_IDS,
+      apiUrl: parsed.TELEGRAM_API_URL.replace(/\/+$/, ''),
+      timeoutMs: parsed.TELEGRAM_TIMEOUT_MS,
+      retryBudgetMs: parsed.TELEGRAM_RETRY_BUDGET_MS,
+      maxAttempts: parsed.TELEGRAM_MAX_ATTEMPTS,
+    },
+  }
+}

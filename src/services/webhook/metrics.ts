@@ -1,0 +1,76 @@
+import {createServer, type Server} from 'node:http'
+
+import {collectDefaultMetrics, Counter, Registry} from 'prom-client'
+
+/** The webhook's Prometheus metrics, on their own registry (one per service). */
+export interface WebhookMetrics {
+  registry: Registry
+  /** Alerts received on POST /alerts, by the alert's own status (firing/resolved). */
+  alertsReceived: Counter<'status'>
+  /** Notifications received, by endpoint and by what the webhook answered. */
+  notifications: Counter<'endpoint' | 'outcome'>
+  /** Telegram message attempts by result: sent, retried (failed, tried again) or failed (given up). */
+  telegramMessages: Counter<'result'>
+}
+
+/** Creates the metrics; `defaultMetrics` adds the process metrics (off in tests that build many apps). */
+export function createWebhookMetrics(options: {defaultMetrics?: boolean} = {}): WebhookMetrics {
+  const registry = new Registry()
+  registry.setDefaultLabels({service: 'webhook'})
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({register: registry})
+  const alertsReceived = new Counter({
+    name: 'keda_lab_webhook_alerts_received_total',
+    help: 'Alerts received from Alertmanager, by alert status',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  })
+  const notifications = new Counter({
+    name: 'keda_lab_webhook_notifications_total',
+    help: 'Notifications received, by endpoint and outcome (delivered, invalid, unauthorized, telegram_failed)',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [registry],
+  })
+  const telegramMessages = new Counter({
+    name: 'keda_lab_webhook_telegram_messages_total',
+    help: 'Telegram sendMessage attempts by result (sent, retried, failed)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  // Zero series exist from the start, so rate() and absent() work before the first alert.
+  for (const status of ['firing', 'resolved']) alertsReceived.inc({status}, 0)
+  for (const result of ['sent', 'retried', 'failed']) telegramMessages.inc({result}, 0)
+  return {registry, alertsReceived, notifications, telegramMessages}
+}
+
+/**
+ * Serves `GET /metrics` from `registry` on its own port, so the metrics can stay inside the
+ * cluster while the alert port is exposed to Alertmanager only. Resolves once listening.
+ */
+export async function startMetricsServer(options: {registry: Registry; host: string; port: number}): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (req.method === 'GET' && path === '/metrics') {
+      options.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, {'content-type': options.registry.contentType})
+          res.end(body)
+        },
+        () => {
+          res.writeHead(500, {'content-type': 'text/plain'})
+          res.end('metrics collection failed\n')
+        },
+      )
+      return
+    }
+    res.writeHead(404, {'content-type': 'text/plain'})
+    res.end('Not found: metrics are at GET /metrics\n')
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server
+}

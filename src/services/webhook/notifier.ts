@@ -1,0 +1,177 @@
+import {Api, NetworkError, ParseError, TelegramApiError, TimeoutError} from 'node-telegram-bot-api'
+
+import {describeError, redact} from './redact.js'
+
+/** What happened to one Telegram message attempt, for the `result` label of the messages counter. */
+export type DeliveryResult = 'sent' | 'failed' | 'retried'
+
+/** Sends formatted messages to the configured chats. The routes only know this interface. */
+export interface Notifier {
+  /**
+   * Sends `messages`, in order, to every chat. Resolves when every chat got every message;
+   * rejects with a NotifyError when any chat could not be served within the retry budget.
+   */
+  notify(messages: string[]): Promise<NotifyReport>
+}
+
+export interface NotifyReport {
+  chats: number
+  messages: number
+  /** Attempts that failed and were tried again. */
+  retries: number
+}
+
+/**
+ * Telegram could not be reached or refused the message after the retries. `statusCode` is what
+ * the webhook answers so that Alertmanager retries: 503 (with Retry-After) when Telegram asked us
+ * to slow down, 502 otherwise. The message is safe to log and return: it never holds the token.
+ */
+export class NotifyError extends Error {
+  readonly statusCode: 502 | 503
+  readonly retryAfterSeconds?: number
+
+  constructor(message: string, statusCode: 502 | 503, retryAfterSeconds?: number) {
+    super(message)
+    this.name = 'NotifyError'
+    this.statusCode = statusCode
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+/** The subset of a pino logger the notifier writes to. */
+export interface NotifierLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface TelegramNotifierOptions {
+  /** Secret. Goes only into the library, which puts it in the request URL. */
+  botToken: string
+  chatIds: readonly string[]
+  /** Bot API root, e.g. https://api.telegram.org or a loopback fake. */
+  apiUrl: string
+  /** Per-attempt timeout. */
+  timeoutMs: number
+  /** Total time one notify() may spend, retries and waits included. */
+  retryBudgetMs: number
+  /** Attempts per message and chat, the first one included. */
+  maxAttempts: number
+  /** First backoff delay for 5xx/network errors; doubles each retry (with jitter). Default 250 ms. */
+  backoffMs?: number
+  logger: NotifierLogger
+  /** Called once per attempt outcome (metrics). */
+  onDelivery?: (result: DeliveryResult) => void
+}
+
+/** A Telegram notifier that also answers getMe (the install's token check and the startup log use it). */
+export interface TelegramNotifier extends Notifier {
+  getMe(): Promise<{id: number; username?: string}>
+}
+
+interface Failure {
+  transient: boolean
+  /** Telegram's 429 retry_after, in seconds. */
+  retryAfterSeconds?: number
+  /** Safe to log: secrets removed. */
+  description: string
+}
+
+/**
+ * Creates the Telegram notifier on node-telegram-bot-api 2.x's `Api` (no polling: the webhook
+ * only sends). The library's own retry is switched off (`maxRetries: 0`) and done here instead,
+ * because here every retry is counted in the metrics, and the whole notification — all chats,
+ * all retries, all 429 waits — is bounded by one budget shorter than Alertmanager's timeout.
+ */
+export function createTelegramNotifier(options: TelegramNotifierOptions): TelegramNotifier {
+  const secrets = [options.botToken]
+  const api = new Api(options.botToken, {apiRoot: options.apiUrl, maxRetries: 0, timeoutMs: options.timeoutMs})
+  const backoffMs = options.backoffMs ?? 250
+  const onDelivery = options.onDelivery ?? (() => {})
+
+  function classify(error: unknown, timeoutMs: number): Failure {
+    if (error instanceof TelegramApiError) {
+      return {
+        transient: error.errorCode === 429 || error.errorCode >= 500,
+        retryAfterSeconds: error.errorCode === 429 ? (error.retryAfter ?? 1) : undefined,
+        description: redact(`Telegram answered ${error.errorCode}: ${error.description}`, secrets),
+      }
+    }
+    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError' || error instanceof TimeoutError)) {
+      return {transient: true, description: `Telegram did not answer within ${timeoutMs} ms`}
+    }
+    if (error instanceof NetworkError || error instanceof ParseError) {
+      return {transient: true, description: describeError(error, secrets)}
+    }
+    return {transient: false, description: describeError(error, secrets)}
+  }
+
+  async function sendOne(chatId: string, text: string, deadline: number): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const timeoutMs = Math.max(1, Math.min(options.timeoutMs, deadline - Date.now()))
+      let failure: Failure
+      try {
+        await api.sendMessage(
+          {chat_id: chatId, text, parse_mode: 'HTML', link_preview_options: {is_disabled: true}},
+          AbortSignal.timeout(timeoutMs),
+        )
+        onDelivery('sent')
+        return attempt - 1
+      } catch (error) {
+        failure = classify(error, timeoutMs)
+      }
+      const wait = failure.retryAfterSeconds === undefined ? jittered(backoffMs * 2 ** (attempt - 1)) : failure.retryAfterSeconds * 1000
+      const outOfTime = Date.now() + wait >= deadline
+      if (!failure.transient || attempt >= options.maxAttempts || outOfTime) {
+        onDelivery('failed')
+        const why = !failure.transient ? 'not retryable' : outOfTime ? 'retry budget exhausted' : `gave up after ${attempt} attempts`
+        options.logger.error({chatId, attempt, reason: why}, `Telegram sendMessage failed: ${failure.description}`)
+        throw Object.assign(new Error(failure.description), {failure})
+      }
+      onDelivery('retried')
+      options.logger.warn({chatId, attempt, waitMs: Math.round(wait)}, `Telegram sendMessage failed, retrying: ${failure.description}`)
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+  }
+
+  return {
+    async notify(messages) {
+      const deadline = Date.now() + options.retryBudgetMs
+      // Chats in parallel (one slow chat does not eat the others' budget); parts of one
+      // notification in order within a chat, stopping at the first part that fails.
+      const results = await Promise.allSettled(
+        options.chatIds.map(async (chatId) => {
+          let retries = 0
+          for (const text of messages) retries += await sendOne(chatId, text, deadline)
+          return retries
+        }),
+      )
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as {failure?: Failure}).failure] : []))
+      if (failures.length > 0) {
+        const first = failures[0]
+        const retryAfter = Math.max(0, ...failures.map((f) => f?.retryAfterSeconds ?? 0))
+        throw new NotifyError(
+          `Telegram did not accept the message for ${failures.length} of ${options.chatIds.length} chat(s): ${first?.description ?? 'unknown error'}`,
+          retryAfter > 0 ? 503 : 502,
+          retryAfter > 0 ? retryAfter : undefined,
+        )
+      }
+      const retries = results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0)
+      return {chats: options.chatIds.length, messages: messages.length, retries}
+    },
+
+    async getMe() {
+      try {
+        const me = await api.getMe(AbortSignal.timeout(options.timeoutMs))
+        return {id: me.id, username: me.username}
+      } catch (error) {
+        throw new Error(classify(error, options.timeoutMs).description)
+      }
+    },
+  }
+}
+
+/** 50–100 % of `ms`, so that many webhooks retrying together do not hit Telegram in lockstep. */
+function jittered(ms: number): number {
+  return Math.min(ms, 10_000) * (0.5 + Math.random() * 0.5)
+}
