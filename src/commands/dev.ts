@@ -1,0 +1,82 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {MAX_TASK_ITERATIONS} from '../services/shared/tasks.js'
+
+const AUTOSCALE = 'AUTOSCALE (local imitation of KEDA)'
+const TELEGRAM = 'TELEGRAM (starts the webhook)'
+
+export default class Dev extends BaseCommand {
+  static override summary = 'Run the whole lab on this machine: Redis, the API, workers and the webhook, without a cluster'
+
+  static override description = `Starts redis-server on a free port (unless --redis-url), the API, N workers and, when a Telegram bot token is set, the alert webhook, as child processes; prints their URLs and streams their logs prefixed with [redis], [api], [worker-1]…; Ctrl-C (or SIGTERM) stops everything it started.
+
+A child that exits on its own stops the whole run with a message naming it (no restarts: the cause stays visible).
+
+--autoscale adds and removes local worker processes by the rule the chart's ScaledObject gives KEDA: desired = ceil((LLEN bull:<queue>:wait + LLEN bull:<queue>:active) / --tasks-per-worker), within [--min-workers, --max-workers], checked every --polling-interval; a scale-down is held back by the HPA's stabilisation window (--stabilization-window) and goes to zero (with --min-workers 0) only after the queue was idle for --cooldown; removed workers get SIGTERM. It is a local imitation of KEDA for seeing the idea work, not a replacement for it.`
+
+  static override examples = [
+    {description: 'API on :8000, one worker, a local Redis', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Three workers on an existing Redis', command: '<%= config.bin %> <%= command.id %> --workers 3 --redis-url redis://127.0.0.1:6379'},
+    {description: 'Autoscale between 1 and 4 workers, 2 tasks per worker', command: '<%= config.bin %> <%= command.id %> --autoscale --min-workers 1 --max-workers 4 --tasks-per-worker 2'},
+    {description: 'Small tasks (about a second each) and alerts to Telegram', command: 'TELEGRAM_BOT_TOKEN=… <%= config.bin %> <%= command.id %> --task-iterations 2000000 --telegram-chat-ids 123456789'},
+  ]
+
+  static override flags = {
+    workers: Flags.integer({char: 'w', description: 'Worker processes to start (with --autoscale: --min-workers instead)', default: 1, min: 0, max: 64}),
+    'redis-url': Flags.string({description: 'Use this Redis (redis://[:password@]host:port) instead of starting redis-server'}),
+    'api-port': Flags.integer({description: 'Port of the API (0 picks a free one)', default: 8000, min: 0, max: 65_535}),
+    queue: Flags.string({description: 'BullMQ queue name', default: 'tasks'}),
+    'task-iterations': Flags.integer({description: 'Task size for this run (TASK_ITERATIONS of the API and workers); small values make tasks finish in about a second', min: 0, max: MAX_TASK_ITERATIONS}),
+    'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, description: 'Log level of the services', default: 'info'})(),
+    autoscale: Flags.boolean({description: 'Scale local workers by the queue length, like KEDA', default: false, helpGroup: AUTOSCALE}),
+    'min-workers': Flags.integer({description: 'Fewest workers (0 allows scale to zero)', default: 1, min: 0, max: 64, helpGroup: AUTOSCALE}),
+    'max-workers': Flags.integer({description: 'Most workers', default: 5, min: 1, max: 64, helpGroup: AUTOSCALE}),
+    'tasks-per-worker': Flags.integer({description: 'Waiting+active tasks per worker (the ScaledObject target)', default: 2, min: 1, max: 10_000, helpGroup: AUTOSCALE}),
+    'polling-interval': Flags.integer({description: 'Seconds between queue readings (KEDA pollingInterval; the chart uses 5)', default: 5, min: 1, max: 3600, helpGroup: AUTOSCALE}),
+    cooldown: Flags.integer({description: 'Seconds the queue must stay empty before scaling to zero, with --min-workers 0 (KEDA cooldownPeriod; the chart uses 60)', default: 60, min: 0, max: 3600, helpGroup: AUTOSCALE}),
+    'stabilization-window': Flags.integer({description: 'Seconds a scale-down is held back: the highest recommendation of this window wins (HPA scale-down stabilisation; the chart keeps the HPA default, 300)', default: 30, min: 0, max: 3600, helpGroup: AUTOSCALE}),
+    'telegram-token': Flags.string({description: 'Telegram bot token (never printed)', env: 'TELEGRAM_BOT_TOKEN', helpGroup: TELEGRAM}),
+    'telegram-chat-ids': Flags.string({description: 'Comma-separated chat ids to send alerts to', env: 'TELEGRAM_CHAT_IDS', helpGroup: TELEGRAM}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Dev)
+    const {runDev} = await import('../lab/dev/run-dev.js')
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+    await runDev(
+      {
+        workers: flags.workers,
+        redisUrl: flags['redis-url'],
+        apiPort: flags['api-port'],
+        queue: flags.queue,
+        taskIterations: flags['task-iterations'],
+        logLevel: flags['log-level'],
+        telegram: flags['telegram-token'] ? {token: flags['telegram-token'], chatIds: flags['telegram-chat-ids'] ?? ''} : undefined,
+        autoscale: flags.autoscale
+          ? {
+              minWorkers: flags['min-workers'],
+              maxWorkers: flags['max-workers'],
+              tasksPerWorker: flags['tasks-per-worker'],
+              pollingIntervalMs: flags['polling-interval'] * 1000,
+              cooldownMs: flags.cooldown * 1000,
+              stabilizationWindowMs: flags['stabilization-window'] * 1000,
+            }
+          : undefined,
+        // Children run this same CLI the same way (bin/run.js, or bin/dev.js on the sources).
+        cli: {command: process.execPath, args: [...process.execArgv, process.argv[1]!]},
+        env: process.env,
+        color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.FORCE_COLOR !== '0',
+      },
+      {
+        print: (line) => this.log(line),
+        onSignal(handler) {
+          for (const s of signals) process.on(s, handler)
+          return () => {
+            for (const s of signals) process.off(s, handler)
+          }
+        },
+      },
+    )
+  }
+}
