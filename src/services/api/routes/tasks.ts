@@ -1,0 +1,135 @@
+import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
+import {Type} from 'typebox'
+
+import type {RouteDeps} from '../app.js'
+import {isTaskId, taskPath, toTaskResource} from '../task-view.js'
+import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
+
+const Links = Type.Object({self: Type.String({description: 'Path of the task resource'})})
+
+const Accepted = Type.Object({
+  id: Type.String({format: 'uuid'}),
+  status: TaskStatusSchema,
+  links: Links,
+})
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
+const TaskResourceSchema = Type.Object({
+  id: Type.String({format: 'uuid'}),
+  status: TaskStatusSchema,
+  progress: Type.Number({minimum: 0, maximum: 100, description: 'Percent done; never decreases'}),
+  iterations: Nullable(Type.Integer({description: 'Task size the task was queued with'})),
+  queuedAt: Type.String({format: 'date-time'}),
+  startedAt: Nullable(Type.String({format: 'date-time', description: 'Start of the latest attempt'})),
+  finishedAt: Nullable(Type.String({format: 'date-time'})),
+  elapsedSeconds: Type.Number({description: 'Seconds since processing first began (0 while queued); never decreases'}),
+  attempts: Type.Integer({description: 'Attempts started so far'}),
+  maxAttempts: Type.Integer({description: 'Attempts allowed (TASK_ATTEMPTS)'}),
+  failedReason: Nullable(Type.String()),
+  result: Type.Unknown({description: "The worker's result once Completed, else null"}),
+  links: Links,
+})
+
+const Cancelled = Type.Object({id: Type.String({format: 'uuid'}), cancelled: Type.Literal(true)})
+
+const TaskNotFound = () => errorBody('Task not found.')
+
+/**
+ * The modern task API: `POST /api/tasks` (202 + Location), `GET /api/tasks/:id` (typed) and
+ * `DELETE /api/tasks/:id` (cancels a queued task).
+ */
+export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {config, queue, metrics}) => {
+  const CreateBody = Type.Object(
+    {
+      iterations: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: config.task.maxIterations,
+          description: `Task size: loop iterations over the 100 steps (0 = an empty task; default ${config.task.defaultIterations})`,
+        }),
+      ),
+    },
+    {additionalProperties: false},
+  )
+
+  app.post(
+    '/api/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Queue a task',
+        description: 'The JSON body is optional; without it the task has the default size.',
+        body: CreateBody,
+        response: {202: Accepted, 400: Type.Ref('ErrorBody'), 413: Type.Ref('ErrorBody'), 415: Type.Ref('ErrorBody'), ...commonErrors},
+      },
+      // No body at all means "default size": validate it as an empty object.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {}
+      },
+    },
+    async (request, reply) => {
+      const iterations = request.body.iterations ?? config.task.defaultIterations
+      const id = await queue.enqueue({iterations})
+      metrics?.taskEnqueued('modern')
+      request.log.info({taskId: id, iterations}, 'task queued')
+      const self = taskPath(id)
+      return reply.code(202).header('location', self).send({id, status: 'Queued' as const, links: {self}})
+    },
+  )
+
+  app.get(
+    '/api/tasks/:id',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'A task: status, progress, timestamps, attempts, failure reason and result',
+        params: TaskIdParams,
+        response: {200: TaskResourceSchema, 404: Type.Ref('ErrorBody'), ...commonErrors},
+      },
+    },
+    async (request, reply) => {
+      const {id} = request.params
+      const snapshot = isTaskId(id) ? await queue.get(id) : undefined
+      if (!snapshot) return reply.code(404).send(TaskNotFound())
+      return toTaskResource(snapshot)
+    },
+  )
+
+  app.delete(
+    '/api/tasks/:id',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Cancel a queued task',
+        description:
+          'Removes a task that no worker has started. A running task cannot be stopped cleanly by BullMQ from outside its worker, so that is a 409, as is a finished task.',
+        params: TaskIdParams,
+        response: {200: Cancelled, 404: Type.Ref('ErrorBody'), 409: Type.Ref('ErrorBody'), ...commonErrors},
+      },
+    },
+    async (request, reply) => {
+      const {id} = request.params
+      if (!isTaskId(id)) return reply.code(404).send(TaskNotFound())
+      const result = await queue.cancel(id)
+      switch (result.outcome) {
+        case 'not-found':
+          return reply.code(404).send(TaskNotFound())
+        case 'conflict':
+          request.log.info({taskId: id, status: result.status}, 'task not cancelled')
+          return reply
+            .code(409)
+            .send(
+              errorBody(
+                result.reason === 'processing'
+                  ? 'Task is already being processed and cannot be cancelled: BullMQ cannot stop a running job cleanly. Wait for it to finish.'
+                  : `Task has already finished (${result.status}); there is nothing to cancel.`,
+              ),
+            )
+        case 'cancelled':
+          request.log.info({taskId: id}, 'task cancelled')
+          return {id, cancelled: true as const}
+      }
+    },
+  )
+}

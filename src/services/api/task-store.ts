@@ -1,0 +1,308 @@
+import {randomUUID} from 'node:crypto'
+
+import {Queue} from 'bullmq'
+import {Redis} from 'ioredis'
+import type {Logger} from 'pino'
+
+import {redisOptions} from '../../adapters/redis.js'
+import type {RedisConfig} from '../../config/redis.js'
+import {TASK_JOB_NAME, type TaskData} from '../shared/tasks.js'
+import {type TaskSnapshot, taskStatus} from './task-view.js'
+
+/** Redis cannot be reached right now (down, failing over, or too slow): the API answers 503. */
+export class RedisUnavailableError extends Error {
+  constructor(message = 'Redis is unavailable', options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = 'RedisUnavailableError'
+  }
+}
+
+/** Job counts per BullMQ state (a paused queue keeps its jobs in `waiting` in BullMQ 6), as `GET /api/queue` and the queue-depth gauge report them. */
+export interface QueueCounts {
+  waiting: number
+  active: number
+  delayed: number
+  prioritized: number
+  'waiting-children': number
+  completed: number
+  failed: number
+}
+
+/** The states counted in QueueCounts, in a stable order. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const
+
+/** Outcome of `DELETE /api/tasks/:id`. */
+export type CancelOutcome =
+  | {outcome: 'cancelled'}
+  | {outcome: 'not-found'}
+  | {outcome: 'conflict'; reason: 'processing' | 'finished'; status: string}
+
+/** The API's view of the task queue: every operation fails fast with RedisUnavailableError. */
+export interface TaskStore {
+  readonly queueName: string
+  /** Queues a task of `iterations` and returns its id (a random UUID, used as the BullMQ job id). */
+  enqueue(input: {iterations: number}): Promise<string>
+  /** Reads one task atomically, with monotonic progress and elapsed time; undefined if unknown. */
+  get(id: string): Promise<TaskSnapshot | undefined>
+  /** Cancels a queued task; a running or finished one is a conflict. */
+  cancel(id: string): Promise<CancelOutcome>
+  counts(): Promise<QueueCounts>
+  /** Workers currently connected to the queue. */
+  workers(): Promise<number>
+  /** Round trip to Redis (PING); throws RedisUnavailableError. */
+  ping(): Promise<void>
+  /** Whether the connection is up right now. */
+  isReady(): boolean
+  close(): Promise<void>
+}
+
+export interface TaskStoreOptions {
+  redis: RedisConfig
+  queueName: string
+  /** BullMQ attempts per task. */
+  attempts: number
+  /** Finished tasks are removed after this many seconds. */
+  retentionSeconds: number
+  /** Upper bound of any Redis operation before answering 503 (default 2000 ms). */
+  commandTimeoutMs?: number
+  logger?: Logger
+}
+
+/**
+ * One atomic read of a task, so that state, progress and timestamps belong together, in one
+ * round trip (the status route is the hot path a client polls).
+ *
+ * Monotonicity: a retry or a stalled-job recovery restarts a task (BullMQ moves it back to
+ * `wait`, the next attempt overwrites `processedOn` and reports progress from 0 again), and
+ * the workers' and API replicas' clocks differ a little. So the script keeps, per task, the
+ * highest progress and elapsed time it has returned (a small hash with a TTL) and never returns
+ * less: elapsed counts from the first start and keeps running across a retry; progress holds
+ * its high-water mark until the new attempt passes it.
+ *
+ * The state test mirrors BullMQ's getState script, but checks the job's lock before the
+ * O(n) list scans so that a long `wait` list is never scanned on the hot path.
+ *
+ * KEYS: 1 job hash, 2 job lock, 3 completed, 4 failed, 5 delayed, 6 prioritized, 7 active, 8 high-water hash
+ * ARGV: 1 job id, 2 now (ms), 3 high-water TTL (ms)
+ */
+const TASK_VIEW_LUA = `
+local f = redis.call('HMGET', KEYS[1], 'timestamp', 'processedOn', 'finishedOn', 'progress', 'atm', 'ats', 'failedReason', 'returnvalue', 'data', 'opts')
+if not f[1] then return false end
+local id = ARGV[1]
+local now = tonumber(ARGV[2])
+local state = 'waiting'
+if redis.call('ZSCORE', KEYS[3], id) then state = 'completed'
+elseif redis.call('ZSCORE', KEYS[4], id) then state = 'failed'
+elseif redis.call('ZSCORE', KEYS[5], id) then state = 'delayed'
+elseif redis.call('ZSCORE', KEYS[6], id) then state = 'prioritized'
+elseif redis.call('EXISTS', KEYS[2]) == 1 or redis.call('LPOS', KEYS[7], id) then state = 'active'
+end
+local finished = state == 'completed' or state == 'failed'
+local progress = tonumber(f[4]) or 0
+if progress < 0 then progress = 0 end
+if progress > 100 then progress = 100 end
+if state == 'completed' then progress = 100 end
+local processedOn = tonumber(f[2])
+local finishedOn = tonumber(f[3])
+local elapsed = 0
+if processedOn then
+  local stop = now
+  if finished and finishedOn then stop = finishedOn end
+  elapsed = math.max(0, stop - processedOn)
+end
+local hw = redis.call('HMGET', KEYS[8], 'p', 'e', 'at')
+local hp, he, hat = tonumber(hw[1]), tonumber(hw[2]), tonumber(hw[3])
+if hp and hp > progress then progress = hp end
+if he then
+  if finished then
+    elapsed = math.max(elapsed, he)
+  else
+    elapsed = math.max(elapsed, he + math.max(0, now - hat))
+  end
+end
+if processedOn and not finished then
+  redis.call('HSET', KEYS[8], 'p', progress, 'e', elapsed, 'at', now)
+  redis.call('PEXPIRE', KEYS[8], ARGV[3])
+end
+return {state, tostring(progress), tostring(elapsed), f[1], f[2] or '', f[3] or '', f[5] or '0', f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or ''}
+`
+
+type TaskViewReply = [string, string, string, string, string, string, string, string, string, string, string, string] | null
+
+interface RedisWithTaskView extends Redis {
+  kedaLabTaskView(...args: (string | number)[]): Promise<TaskViewReply>
+}
+
+const CONNECTION_ERROR = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|READONLY|LOADING|MASTERDOWN|MaxRetriesPerRequest|All sentinels are unreachable/
+
+function parseJson(text: string): unknown {
+  if (!text) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+const optionalNumber = (text: string): number | undefined => (text === '' ? undefined : Number(text))
+
+/** Turns the script's reply into a TaskSnapshot (exported for tests). */
+export function snapshotFromReply(id: string, reply: NonNullable<TaskViewReply>): TaskSnapshot {
+  const [state, progress, elapsed, timestamp, processedOn, finishedOn, atm, ats, failedReason, returnvalue, data, opts] = reply
+  const taskData = parseJson(data) as Partial<TaskData> | undefined
+  const jobOpts = parseJson(opts) as {attempts?: number} | undefined
+  return {
+    id,
+    state,
+    progress: Number(progress),
+    elapsedMs: Number(elapsed),
+    queuedAt: Number(timestamp),
+    startedAt: optionalNumber(processedOn),
+    finishedAt: optionalNumber(finishedOn),
+    attemptsMade: Number(atm) || 0,
+    attemptsStarted: Number(ats) || 0,
+    maxAttempts: typeof jobOpts?.attempts === 'number' ? jobOpts.attempts : 1,
+    iterations: typeof taskData?.iterations === 'number' ? taskData.iterations : undefined,
+    failedReason: failedReason || undefined,
+    result: parseJson(returnvalue),
+  }
+}
+
+/**
+ * The API's BullMQ queue on its own Redis connection, built to fail fast: no offline queue,
+ * one retry per command and a time limit on every operation, so that a request answers 503
+ * at once while Redis is down instead of hanging; ioredis keeps reconnecting (and, with
+ * Sentinels, finds the new master after a failover) so the API recovers by itself.
+ */
+export function createTaskStore(options: TaskStoreOptions): TaskStore {
+  const timeoutMs = options.commandTimeoutMs ?? 2000
+  const log = options.logger
+  const client = new Redis(
+    redisOptions(options.redis, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      // Reconnect quickly: the API is useless without Redis, and a failover takes seconds.
+      retryStrategy: (times: number) => Math.min(100 * times, 1000),
+      // A write refused by a demoted master: reconnect so that Sentinel names the new one.
+      reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
+    }),
+  ) as RedisWithTaskView
+  client.defineCommand('kedaLabTaskView', {numberOfKeys: 8, lua: TASK_VIEW_LUA})
+
+  let wasReady = false
+  let closing = false
+  client.on('ready', () => {
+    wasReady = true
+    log?.info({queue: options.queueName}, 'Redis connection ready')
+  })
+  client.on('close', () => {
+    if (wasReady && !closing) log?.warn({queue: options.queueName}, 'Redis connection lost; reconnecting')
+    wasReady = false
+  })
+  // ioredis reports each failed reconnect as an error; the state changes above are what matters.
+  client.on('error', (error) => log?.debug({err: error.message}, 'Redis connection error'))
+
+  const queue = new Queue<TaskData>(options.queueName, {connection: client})
+  queue.on('error', (error) => log?.debug({err: error.message}, 'queue error'))
+
+  const highWaterTtlMs = (options.retentionSeconds + 3600) * 1000
+  const highWaterKey = (id: string) => `keda-lab:${options.queueName}:task-view:${id}`
+
+  async function guarded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    if (client.status !== 'ready') throw new RedisUnavailableError(`Redis is not connected (${what})`)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${timeoutMs} ms (${what})`)), timeoutMs)
+    })
+    try {
+      return await Promise.race([operation(), timeout])
+    } catch (error) {
+      if (error instanceof RedisUnavailableError) throw error
+      const message = error instanceof Error ? `${error.name} ${error.message}` : String(error)
+      if (client.status !== 'ready' || CONNECTION_ERROR.test(message)) {
+        throw new RedisUnavailableError(`Redis failed (${what}): ${error instanceof Error ? error.message : message}`, {cause: error})
+      }
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async function get(id: string): Promise<TaskSnapshot | undefined> {
+    const jobKey = queue.toKey(id)
+    const reply = await guarded('read task', () =>
+      client.kedaLabTaskView(
+        jobKey,
+        `${jobKey}:lock`,
+        queue.keys.completed!,
+        queue.keys.failed!,
+        queue.keys.delayed!,
+        queue.keys.prioritized!,
+        queue.keys.active!,
+        highWaterKey(id),
+        id,
+        Date.now(),
+        highWaterTtlMs,
+      ),
+    )
+    return reply ? snapshotFromReply(id, reply) : undefined
+  }
+
+  return {
+    queueName: options.queueName,
+
+    async enqueue({iterations}) {
+      const id = randomUUID()
+      const data: TaskData = {iterations, queuedAt: new Date().toISOString()}
+      await guarded('queue task', () =>
+        queue.add(TASK_JOB_NAME, data, {
+          jobId: id,
+          attempts: options.attempts,
+          removeOnComplete: {age: options.retentionSeconds},
+          removeOnFail: {age: options.retentionSeconds},
+        }),
+      )
+      return id
+    },
+
+    get,
+
+    async cancel(id) {
+      const snapshot = await get(id)
+      if (!snapshot) return {outcome: 'not-found'}
+      const status = taskStatus(snapshot)
+      if (status === 'Completed' || status === 'Failed') return {outcome: 'conflict', reason: 'finished', status}
+      if (status === 'Processing') return {outcome: 'conflict', reason: 'processing', status}
+      // BullMQ's removeJob refuses (0) a job a worker has locked meanwhile: then it is running.
+      const removed = await guarded('cancel task', () => queue.remove(id))
+      if (removed !== 1) return {outcome: 'conflict', reason: 'processing', status: 'Processing'}
+      await guarded('cancel task', () => client.del(highWaterKey(id)))
+      return {outcome: 'cancelled'}
+    },
+
+    async counts() {
+      const counts = await guarded('count jobs', () => queue.getJobCounts(...QUEUE_STATES))
+      return Object.fromEntries(QUEUE_STATES.map((state) => [state, counts[state] ?? 0])) as unknown as QueueCounts
+    },
+
+    workers: () => guarded('count workers', () => queue.getWorkersCount()),
+
+    async ping() {
+      await guarded('ping', () => client.ping())
+    },
+
+    isReady: () => client.status === 'ready',
+
+    async close() {
+      closing = true
+      try {
+        await Promise.race([queue.close(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())])
+      } finally {
+        // The connection is ours (passed to BullMQ as an instance), so BullMQ leaves it open.
+        if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+        else client.disconnect()
+      }
+    },
+  }
+}
