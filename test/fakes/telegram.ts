@@ -10,7 +10,8 @@
  *   parsing must be at most 4096 characters.
  * - `token` (optional): requests with another token get Telegram's 401 "Unauthorized".
  * - `failNext(n, {status: 429, retryAfter: 1})` or `failNext(n, {status: 502})`: the next n calls
- *   (of `method`, default sendMessage) fail that way, then it answers normally again.
+ *   (of `method`, default sendMessage) fail that way, then it answers normally again;
+ *   `clearFailures()` drops the ones not used up. `slowNext(n, ms)` delays the next n answers.
  * - Every call is recorded in `calls` (method, token, chat_id, text, parse_mode, time, status).
  *
  * Usage:
@@ -57,6 +58,10 @@ export interface FakeTelegram {
   sentMessages(): TelegramCall[]
   /** Makes the next `count` calls of `failure.method` (default sendMessage) fail. */
   failNext(count: number, failure: TelegramFailure): void
+  /** Forgets failures and delays not yet used up. */
+  clearFailures(): void
+  /** Delays the answer to the next `count` calls by `delayMs` (to test client timeouts). */
+  slowNext(count: number, delayMs: number): void
   /** Resolves once at least `count` calls of `method` (default any) arrived. */
   waitForCalls(count: number, options?: {method?: string; timeoutMs?: number}): Promise<TelegramCall[]>
   close(): Promise<void>
@@ -133,6 +138,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const calls: TelegramCall[] = []
   const failures: (TelegramFailure & {remaining: number})[] = []
   const waiters = new Set<() => void>()
+  const delays: number[] = []
   let messageId = 0
 
   function answer(res: ServerResponse, status: number, body: object): number {
@@ -183,7 +189,10 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     const url = new URL(req.url ?? '/', 'http://fake')
     const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname)
     readBody(req)
-      .then((body) => {
+      .then(async (body) => {
+        const delay = delays.shift()
+        if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+        if (res.destroyed) return
         if (!match) {
           answer(res, 404, {ok: false, error_code: 404, description: 'Not Found'})
           return
@@ -226,6 +235,13 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     sentMessages: () => calls.filter((c) => c.method === 'sendMessage' && c.status === 200),
     failNext(count, failure) {
       failures.push({...failure, remaining: count})
+    },
+    clearFailures() {
+      failures.length = 0
+      delays.length = 0
+    },
+    slowNext(count, delayMs) {
+      for (let i = 0; i < count; i++) delays.push(delayMs)
     },
     async waitForCalls(count, {method, timeoutMs = 10_000} = {}) {
       const matching = () => calls.filter((c) => method === undefined || c.method === method)

@@ -150,7 +150,7 @@ describe('formatAlertNotification', () => {
       formatAlertNotification(payload([alert({status: 'resolved', endsAt: '2026-11-28T08:01:00Z', labels: {alertname: 'Old'}}), alert({labels: {alertname: 'New'}})])),
     )
     expect(text).toContain('FIRING:1, RESOLVED:1')
-    expect(text.indexOf('New')).toBeLessThan(text.indexOf('Old'))
+    expect(text!.indexOf('New')).toBeLessThan(text!.indexOf('Old'))
   })
 })
 

@@ -78,7 +78,8 @@ export function formatTime(iso: string): string | undefined {
 /** `1h 2m 3s` between two ISO times, or undefined when either is not set. */
 export function formatDuration(fromIso: string, toIso: string): string | undefined {
   if (!formatTime(fromIso) || !formatTime(toIso)) return undefined
-  let seconds = Math.max(0, Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 1000))
+  // Whole seconds of each end, so the duration agrees with the two times as printed.
+  let seconds = Math.max(0, Math.floor(Date.parse(toIso) / 1000) - Math.floor(Date.parse(fromIso) / 1000))
   const parts: string[] = []
   for (const [unit, size] of [
     ['d', 86_400],

@@ -35,6 +35,20 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
     }
   })
 
+  // The max-workers endpoint carries everything in its query; callers often still send
+  // `Content-Type: application/json` with an empty body, which Fastify's parser rejects. Inside
+  // this plugin only, an empty JSON body is "no body" (then /alerts fails validation with a
+  // clear message); anything else goes through Fastify's own (prototype-poisoning-safe) parser.
+  const jsonParser = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', {parseAs: 'string'}, (request, body, done) => {
+    if (String(body).trim() === '') {
+      done(null, undefined)
+      return
+    }
+    jsonParser(request, String(body), done)
+  })
+
   app.addHook('onResponse', async (request, reply) => {
     const status = reply.statusCode
     const outcome =
