@@ -1,0 +1,106 @@
+/**
+ * The Helm edge. keda-lab supports Helm 3 and Helm 4: it detects the major version from
+ * `helm version --short` and builds each command line for it (Helm 4 renamed `--atomic` to
+ * `--rollback-on-failure` and `--force` to `--force-replace`). Command lines are data (ToolCommand)
+ * so that `--dry-run` prints exactly what `install` runs.
+ */
+import {missingTool, runTool, type RunToolOptions, type ToolCommand, ToolError} from './cluster-tools.js'
+import {KedaLabError} from '../errors.js'
+
+export type HelmMajor = 3 | 4
+
+export interface HelmVersion {
+  major: HelmMajor
+  /** As printed, e.g. `v3.17.3+ge4da497`. */
+  version: string
+}
+
+/** Parses `helm version --short` output; other majors are rejected with a clear message. */
+export function parseHelmVersion(output: string): HelmVersion {
+  const match = /v(\d+)\.(\d+)\.(\d+)\S*/.exec(output.trim())
+  if (!match) throw new KedaLabError(`could not read helm's version from "${output.trim().slice(0, 80)}"`, {hint: 'run `helm version --short`; keda-lab needs Helm 3 or 4'})
+  const major = Number(match[1])
+  if (major !== 3 && major !== 4) {
+    throw new KedaLabError(`helm ${match[0]} is not supported: keda-lab needs Helm 3 or 4`, {hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/'})
+  }
+  return {major, version: match[0]}
+}
+
+export interface HelmOptions {
+  /** The helm program (default `helm` from PATH). */
+  bin?: string
+  /** `--kube-context` added to every cluster command. */
+  kubeContext?: string
+  env?: NodeJS.ProcessEnv
+}
+
+/** One `helm upgrade --install`. */
+export interface ReleaseSpec {
+  release: string
+  /** `repo/chart` or a local chart directory. */
+  chart: string
+  namespace: string
+  /** Pinned chart version (omitted for the local app chart). */
+  version?: string
+  valuesFiles: string[]
+  /** Helm's `--timeout`, e.g. `10m`. */
+  timeout: string
+  /** Roll back (or uninstall a first install) when the release does not become ready. */
+  rollbackOnFailure?: boolean
+}
+
+export interface Helm {
+  readonly bin: string
+  /** Runs `helm version --short` (read-only; also under --dry-run). ENOENT → "helm not found: …". */
+  version(): Promise<HelmVersion>
+  repoAdd(name: string, url: string): ToolCommand
+  repoUpdate(names: string[]): ToolCommand
+  upgradeInstall(major: HelmMajor, spec: ReleaseSpec): ToolCommand
+  template(spec: Omit<ReleaseSpec, 'timeout' | 'rollbackOnFailure'>): ToolCommand
+  run(command: ToolCommand, options?: RunToolOptions): Promise<string>
+}
+
+/** The command lines, for a given helm program and context; pure. */
+export function helmCommands(bin = 'helm', kubeContext?: string) {
+  const ctx = kubeContext ? ['--kube-context', kubeContext] : []
+  return {
+    repoAdd: (name: string, url: string): ToolCommand => ({bin, args: ['repo', 'add', name, url, '--force-update']}),
+    repoUpdate: (names: string[]): ToolCommand => ({bin, args: ['repo', 'update', ...names]}),
+    upgradeInstall(major: HelmMajor, spec: ReleaseSpec): ToolCommand {
+      const args = ['upgrade', '--install', spec.release, spec.chart, '--namespace', spec.namespace]
+      if (spec.version) args.push('--version', spec.version)
+      for (const file of spec.valuesFiles) args.push('--values', file)
+      // Helm 4's --wait takes a strategy; `watcher` is its kstatus-based equivalent of Helm 3's --wait.
+      args.push(major === 4 ? '--wait=watcher' : '--wait', '--timeout', spec.timeout)
+      if (spec.rollbackOnFailure) args.push(major === 4 ? '--rollback-on-failure' : '--atomic')
+      return {bin, args: [...args, ...ctx]}
+    },
+    template(spec: Omit<ReleaseSpec, 'timeout' | 'rollbackOnFailure'>): ToolCommand {
+      const args = ['template', spec.release, spec.chart, '--namespace', spec.namespace]
+      if (spec.version) args.push('--version', spec.version)
+      for (const file of spec.valuesFiles) args.push('--values', file)
+      return {bin, args}
+    },
+  }
+}
+
+/** Creates the Helm adapter (execa underneath, loaded lazily). */
+export function createHelm(options: HelmOptions = {}): Helm {
+  const bin = options.bin ?? 'helm'
+  const commands = helmCommands(bin, options.kubeContext)
+  return {
+    bin,
+    ...commands,
+    async version() {
+      try {
+        return parseHelmVersion(await runTool({bin, args: ['version', '--short']}, {env: options.env}))
+      } catch (error) {
+        if (error instanceof ToolError) throw new KedaLabError(`\`helm version\` failed: ${error.stderrTail || 'no output'}`, {hint: 'reinstall helm from https://helm.sh/docs/intro/install/'})
+        throw error
+      }
+    },
+    run: (command, runOptions) => runTool(command, {env: options.env, ...runOptions}),
+  }
+}
+
+export {missingTool}

@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+
+import {ClusterCommand} from '../base-command.js'
+import {answerFlags, valuesFlag} from '../lab/install/flags.js'
+
+export default class Install extends ClusterCommand {
+  static override summary = 'Install the KEDA autoscaling lab into a Kubernetes cluster (a second run upgrades it)'
+  static override description = `Installs KEDA, Redis with Sentinels, monitoring (Prometheus, Alertmanager, Grafana, Loki, Alloy) and the keda-lab application, after pre-flight checks. Asks its questions in a terminal; every answer is also a flag, a KEDA_LAB_* variable and a --values key (precedence: flag > env > --values > prompt > default). Without a terminal it never prompts.`
+
+  static override examples = [
+    '<%= config.bin %> install',
+    '<%= config.bin %> install --yes --telegram-token $TOKEN --telegram-chat-id 123456789',
+    '<%= config.bin %> install --yes --no-webhook --no-monitoring --no-redis-persistence',
+    '<%= config.bin %> install --values lab.yaml --dry-run',
+    '<%= config.bin %> install --image ghcr.io/you/keda-lab:0.1.0 --expose Ingress --ingress-host lab.example.com',
+  ]
+
+  static override flags = {
+    ...answerFlags(),
+    values: valuesFlag,
+    output: Flags.string({char: 'o', description: 'Folder for the rendered values files (default: ./.keda-lab/<context>)', env: 'KEDA_LAB_OUTPUT'}),
+    'dry-run': Flags.boolean({description: 'Print the exact plan (commands and rendered files, secrets masked) and change nothing', env: 'KEDA_LAB_DRY_RUN', default: false}),
+  }
+
+  async run() {
+    const {flags} = await this.parse(Install)
+    const {runInstall} = await import('../lab/install/run.js')
+    const {canPrompt, createPrompter} = await import('../ui/prompts.js')
+    const interactive = canPrompt(flags)
+    return runInstall({
+      flags,
+      env: process.env,
+      namespace: flags.namespace,
+      monitoringNamespace: flags['monitoring-namespace'],
+      context: flags.context,
+      yes: flags.yes,
+      json: Boolean(flags.json),
+      dryRun: flags['dry-run'],
+      valuesPath: flags.values,
+      output: flags.output,
+      cwd: process.cwd(),
+      prompter: interactive ? await createPrompter() : undefined,
+      mode: flags.json ? 'silent' : process.stdout.isTTY ? 'tty' : 'plain',
+      log: (text) => this.log(text),
+    })
+  }
+}

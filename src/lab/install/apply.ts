@@ -1,0 +1,91 @@
+/**
+ * Applies a plan's steps: tool commands through the runner, namespaces and Secrets through Kube,
+ * the rollout wait by polling Deployments. A failure becomes a StepError naming the step, with the
+ * tail of the command's stderr and the step's hint; Ctrl-C (the abort signal) stops the running
+ * child and says which step was interrupted and what state the cluster is in.
+ */
+import type {Kube} from '../../adapters/kube.js'
+import {type RunToolOptions, type ToolCommand, ToolError} from '../../adapters/cluster-tools.js'
+import {KedaLabError} from '../../errors.js'
+import type {Action, PlanStep} from './plan.js'
+
+export interface ApplyDeps {
+  kube: Kube
+  run: (command: ToolCommand, options: RunToolOptions) => Promise<string>
+  signal: AbortSignal
+  /** Poll interval of the rollout wait (tests shorten it). */
+  pollMs?: number
+}
+
+const RETRY = 'run `keda-lab install` again to retry (it upgrades in place and keeps the generated secrets), or `keda-lab uninstall` to remove what was installed'
+
+/** A step failed or was interrupted. */
+export class StepError extends KedaLabError {
+  readonly step: string
+  constructor(step: PlanStep, cause: unknown, interrupted: boolean) {
+    const what = cause instanceof Error ? cause.message : String(cause)
+    const tail = cause instanceof ToolError && cause.stderrTail ? `\n${cause.stderrTail.split('\n').map((l) => `  | ${l}`).join('\n')}` : ''
+    super(
+      interrupted
+        ? `interrupted during step "${step.title}" (${what}); the steps before it are applied, this one may be partly applied`
+        : `step "${step.title}" failed: ${what}${tail}`,
+      {hint: interrupted ? RETRY : `${step.hint}. Then ${RETRY}`, exitCode: interrupted ? 130 : 1, cause},
+    )
+    this.name = 'StepError'
+    this.step = step.id
+  }
+}
+
+function interruptedError(): Error {
+  const error = new Error('stopped by Ctrl-C')
+  error.name = 'AbortError'
+  return error
+}
+
+async function applyAction(action: Action, deps: ApplyDeps, output: (line: string) => void): Promise<void> {
+  if (deps.signal.aborted) throw interruptedError()
+  switch (action.type) {
+    case 'run':
+      output(`$ ${action.command.bin} ${action.command.args.join(' ')}`)
+      await deps.run(action.command, {signal: deps.signal, onLine: output})
+      return
+    case 'namespace':
+      output(`namespace ${action.name}`)
+      await deps.kube.ensureNamespace(action.name, action.labels)
+      return
+    case 'secret':
+      output(`secret ${action.secret.namespace}/${action.secret.name} (${Object.entries(action.secret.origin).map(([k, o]) => `${k}: ${o}`).join(', ')})`)
+      await deps.kube.applySecret(action.secret.namespace, action.secret.name, action.secret.data, {'app.kubernetes.io/part-of': 'keda-lab'})
+      return
+    case 'rollout':
+      await waitForRollout(action, deps, output)
+  }
+}
+
+async function waitForRollout(action: Extract<Action, {type: 'rollout'}>, deps: ApplyDeps, output: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + action.timeoutSeconds * 1000
+  let pending = 'no Deployment found yet'
+  while (Date.now() < deadline) {
+    if (deps.signal.aborted) throw interruptedError()
+    const deployments = await deps.kube.listDeployments(action.namespace, action.labelSelector)
+    const notReady = deployments.filter((d) => d.readyReplicas < d.replicas || d.updatedReplicas < d.replicas)
+    if (deployments.length > 0 && notReady.length === 0) {
+      output(deployments.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas}`).join(', '))
+      return
+    }
+    pending = deployments.length === 0 ? `no Deployment with ${action.labelSelector} in ${action.namespace}` : notReady.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas} ready`).join(', ')
+    output(`waiting: ${pending}`)
+    await new Promise((r) => setTimeout(r, deps.pollMs ?? 2000))
+  }
+  throw new KedaLabError(`not rolled out after ${action.timeoutSeconds} s: ${pending}`)
+}
+
+/** Applies one step; throws StepError. */
+export async function applyStep(step: PlanStep, deps: ApplyDeps, output: (line: string) => void = () => {}): Promise<void> {
+  try {
+    for (const action of step.actions) await applyAction(action, deps, output)
+  } catch (error) {
+    const interrupted = deps.signal.aborted || (error instanceof ToolError && error.interrupted)
+    throw new StepError(step, error, interrupted)
+  }
+}

@@ -1,0 +1,480 @@
+/**
+ * The answers `keda-lab install` needs, as data: one spec per answer with its flag, its KEDA_LAB_*
+ * environment variable, its key in a `--values` file, its default, its prompt and ONE validator used
+ * both by the prompt (rejects a wrong answer on the spot) and by flags/env/file values.
+ *
+ * Precedence: flag > environment > --values file > prompt > default.
+ */
+import {ConfigError} from '../../errors.js'
+
+/** Where an answer came from (printed by --dry-run, asserted by the precedence tests). */
+export type AnswerSource = 'flag' | 'env' | 'values' | 'prompt' | 'default' | 'cluster'
+
+export type Expose = 'LoadBalancer' | 'NodePort' | 'Ingress'
+
+/** Every answer, resolved. */
+export interface InstallAnswers {
+  webhook: boolean
+  /** Secret: never printed. Undefined when the webhook is off. */
+  telegramToken?: string
+  telegramChatIds: string[]
+  workerMinReplicas: number
+  workerMaxReplicas: number
+  tasksPerReplica: number
+  scaleToZero: boolean
+  apiMinReplicas: number
+  apiMaxReplicas: number
+  apiCpuTarget: number
+  redisReplicas: number
+  redisPersistence: boolean
+  monitoring: boolean
+  expose: Expose
+  ingressHost?: string
+  image?: string
+}
+
+export type AnswerKey = keyof InstallAnswers
+
+type Raw = string | number | boolean | string[]
+
+/** One answer's definition. */
+export interface OptionSpec {
+  key: AnswerKey
+  /** Flag name without dashes; also the key in a --values file (camelCase `key` is accepted too). */
+  flag: string
+  env: string
+  description: string
+  kind: 'string' | 'secret' | 'integer' | 'boolean' | 'choice' | 'list'
+  choices?: readonly string[]
+  /** Value when nothing else gives one; undefined = no default. */
+  defaultValue?: (answers: Partial<InstallAnswers>) => unknown
+  /** Validates and converts; throws Error(message) — the same for prompts and flags. */
+  parse: (raw: Raw, answers: Partial<InstallAnswers>) => unknown
+  /** Whether the answer applies given the earlier ones (ingress host only with Ingress, ...). */
+  applies?: (answers: Partial<InstallAnswers>) => boolean
+  /** Required when it applies and has no default: its name in the error, and how to give it. */
+  label?: string
+  missingHint?: string
+  prompt: string
+}
+
+function integer(min: number, max: number, extra?: (n: number, a: Partial<InstallAnswers>) => string | undefined) {
+  return (raw: Raw, answers: Partial<InstallAnswers>): number => {
+    const text = String(raw).trim()
+    if (!/^-?\d+$/.test(text)) throw new Error(`must be a whole number between ${min} and ${max}, got "${text.slice(0, 40)}"`)
+    const n = Number(text)
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`)
+    const problem = extra?.(n, answers)
+    if (problem) throw new Error(problem)
+    return n
+  }
+}
+
+/** Parses yes/no style values from env vars and files. */
+export function parseBoolean(raw: Raw): boolean {
+  if (typeof raw === 'boolean') return raw
+  const text = String(raw).trim().toLowerCase()
+  if (['true', '1', 'yes', 'y', 'on'].includes(text)) return true
+  if (['false', '0', 'no', 'n', 'off'].includes(text)) return false
+  throw new Error(`must be true or false, got "${text.slice(0, 40)}"`)
+}
+
+/** BotFather tokens look like `123456789:AA...` (bot id, colon, 35-ish URL-safe characters). */
+export const TELEGRAM_TOKEN_PATTERN = /^\d{5,}:[\w-]{30,}$/
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/
+const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?$/
+
+/** The install answers in prompt order. */
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  {
+    key: 'webhook',
+    flag: 'webhook',
+    env: 'KEDA_LAB_WEBHOOK',
+    kind: 'boolean',
+    description: 'Deploy the Alertmanager-to-Telegram webhook (--no-webhook: no Telegram alerts, no token needed)',
+    defaultValue: () => true,
+    parse: parseBoolean,
+    prompt: 'Send alerts to Telegram?',
+  },
+  {
+    key: 'telegramToken',
+    flag: 'telegram-token',
+    env: 'KEDA_LAB_TELEGRAM_TOKEN',
+    kind: 'secret',
+    description: 'Telegram bot token from @BotFather (kept in the Secret keda-lab-secrets, never printed)',
+    applies: (a) => a.webhook !== false,
+    parse(raw) {
+      const text = String(raw).trim()
+      if (!TELEGRAM_TOKEN_PATTERN.test(text)) throw new Error('does not look like a bot token from @BotFather (digits, a colon, then about 35 letters, digits, - or _)')
+      return text
+    },
+    label: 'Telegram bot token',
+    missingHint: 'pass --telegram-token or set KEDA_LAB_TELEGRAM_TOKEN (or --no-webhook to install without Telegram alerts)',
+    prompt: 'Telegram bot token (from @BotFather; typed characters are masked)',
+  },
+  {
+    key: 'telegramChatIds',
+    flag: 'telegram-chat-id',
+    env: 'KEDA_LAB_TELEGRAM_CHAT_ID',
+    kind: 'list',
+    description: 'Telegram chat id(s) that receive the alerts, comma-separated (e.g. 123456789 or -1001234567890)',
+    applies: (a) => a.webhook !== false,
+    parse(raw) {
+      const items = (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter(Boolean)
+      if (items.length === 0) throw new Error('needs at least one chat id, e.g. 123456789')
+      for (const item of items) {
+        if (!/^-?\d{1,20}$/.test(item) && !/^@\w{5,32}$/.test(item)) throw new Error(`"${item.slice(0, 40)}" is not a chat id (a number like 123456789 or -1001234567890, or @channelname)`)
+      }
+      return items
+    },
+    label: 'Telegram chat id',
+    missingHint: 'pass --telegram-chat-id or set KEDA_LAB_TELEGRAM_CHAT_ID (send a message to your bot, then read the chat id from https://api.telegram.org/bot<token>/getUpdates)',
+    prompt: 'Telegram chat id(s) for alerts, comma-separated',
+  },
+  {
+    key: 'workerMinReplicas',
+    flag: 'worker-min-replicas',
+    env: 'KEDA_LAB_WORKER_MIN_REPLICAS',
+    kind: 'integer',
+    description: 'Fewest worker pods KEDA keeps (0 only with --scale-to-zero)',
+    defaultValue: () => 1,
+    parse: integer(0, 100),
+    prompt: 'Worker replicas: minimum',
+  },
+  {
+    key: 'workerMaxReplicas',
+    flag: 'worker-max-replicas',
+    env: 'KEDA_LAB_WORKER_MAX_REPLICAS',
+    kind: 'integer',
+    description: 'Most worker pods KEDA may run (the "workers at maximum" alert fires there)',
+    defaultValue: () => 10,
+    parse: integer(1, 200, (n, a) =>
+      a.workerMinReplicas !== undefined && n < a.workerMinReplicas ? `must be at least the worker minimum (${a.workerMinReplicas}), got ${n}` : undefined,
+    ),
+    prompt: 'Worker replicas: maximum',
+  },
+  {
+    key: 'tasksPerReplica',
+    flag: 'tasks-per-replica',
+    env: 'KEDA_LAB_TASKS_PER_REPLICA',
+    kind: 'integer',
+    description: 'Queued + running tasks per worker pod before KEDA adds one (the ScaledObject target)',
+    defaultValue: () => 2,
+    parse: integer(1, 1000),
+    prompt: 'Tasks per worker replica (queued + running) before KEDA adds a worker',
+  },
+  {
+    key: 'scaleToZero',
+    flag: 'scale-to-zero',
+    env: 'KEDA_LAB_SCALE_TO_ZERO',
+    kind: 'boolean',
+    description: 'Let KEDA scale the workers to zero when the queue is empty',
+    defaultValue: () => false,
+    parse: parseBoolean,
+    prompt: 'Scale workers to zero when the queue is empty?',
+  },
+  {
+    key: 'apiMinReplicas',
+    flag: 'api-min-replicas',
+    env: 'KEDA_LAB_API_MIN_REPLICAS',
+    kind: 'integer',
+    description: 'Fewest API pods (HPA minimum)',
+    defaultValue: () => 1,
+    parse: integer(1, 50),
+    prompt: 'API replicas: minimum',
+  },
+  {
+    key: 'apiMaxReplicas',
+    flag: 'api-max-replicas',
+    env: 'KEDA_LAB_API_MAX_REPLICAS',
+    kind: 'integer',
+    description: 'Most API pods (HPA maximum)',
+    defaultValue: () => 5,
+    parse: integer(1, 100, (n, a) =>
+      a.apiMinReplicas !== undefined && n < a.apiMinReplicas ? `must be at least the API minimum (${a.apiMinReplicas}), got ${n}` : undefined,
+    ),
+    prompt: 'API replicas: maximum',
+  },
+  {
+    key: 'apiCpuTarget',
+    flag: 'api-cpu-target',
+    env: 'KEDA_LAB_API_CPU_TARGET',
+    kind: 'integer',
+    description: "Average CPU utilisation (% of requests) the API's HPA aims for",
+    defaultValue: () => 70,
+    parse: integer(10, 100),
+    prompt: 'API CPU target (% of requested CPU)',
+  },
+  {
+    key: 'redisReplicas',
+    flag: 'redis-replicas',
+    env: 'KEDA_LAB_REDIS_REPLICAS',
+    kind: 'integer',
+    description: 'Redis pods, each with a Sentinel (3 tolerates losing one; 1 = no failover)',
+    defaultValue: () => 3,
+    parse: integer(1, 7),
+    prompt: 'Redis replicas (each with a Sentinel)',
+  },
+  {
+    key: 'redisPersistence',
+    flag: 'redis-persistence',
+    env: 'KEDA_LAB_REDIS_PERSISTENCE',
+    kind: 'boolean',
+    description: 'Keep Redis data (AOF) on PersistentVolumes (--no-redis-persistence for throwaway clusters)',
+    defaultValue: () => true,
+    parse: parseBoolean,
+    prompt: 'Keep Redis data on PersistentVolumes?',
+  },
+  {
+    key: 'monitoring',
+    flag: 'monitoring',
+    env: 'KEDA_LAB_MONITORING',
+    kind: 'boolean',
+    description: 'Install Prometheus, Alertmanager, Grafana, Loki and Alloy (--no-monitoring skips them)',
+    defaultValue: () => true,
+    parse: parseBoolean,
+    prompt: 'Install monitoring (Prometheus, Alertmanager, Grafana, Loki, Alloy)?',
+  },
+  {
+    key: 'expose',
+    flag: 'expose',
+    env: 'KEDA_LAB_EXPOSE',
+    kind: 'choice',
+    choices: ['LoadBalancer', 'NodePort', 'Ingress'],
+    description: 'How the API is exposed: LoadBalancer (minikube tunnel, clouds), NodePort, or Ingress (with --ingress-host)',
+    defaultValue: () => 'LoadBalancer',
+    parse(raw) {
+      const text = String(raw).trim()
+      const match = ['LoadBalancer', 'NodePort', 'Ingress'].find((c) => c.toLowerCase() === text.toLowerCase())
+      if (!match) throw new Error(`must be LoadBalancer, NodePort or Ingress, got "${text.slice(0, 40)}"`)
+      return match
+    },
+    prompt: 'How should the API be exposed?',
+  },
+  {
+    key: 'ingressHost',
+    flag: 'ingress-host',
+    env: 'KEDA_LAB_INGRESS_HOST',
+    kind: 'string',
+    description: 'Host name of the API Ingress (with --expose Ingress), e.g. keda-lab.example.com',
+    applies: (a) => a.expose === 'Ingress',
+    parse(raw) {
+      const text = String(raw).trim().toLowerCase()
+      if (!DNS_NAME.test(text)) throw new Error(`"${text.slice(0, 60)}" is not a DNS host name (e.g. keda-lab.example.com)`)
+      return text
+    },
+    label: 'ingress host',
+    missingHint: 'pass --ingress-host or set KEDA_LAB_INGRESS_HOST (e.g. keda-lab.127.0.0.1.nip.io), or choose --expose LoadBalancer',
+    prompt: 'Ingress host name for the API',
+  },
+  {
+    key: 'image',
+    flag: 'image',
+    env: 'KEDA_LAB_IMAGE',
+    kind: 'string',
+    description: "Image to run (e.g. ghcr.io/you/keda-lab:0.1.0); default: build it into the cluster (minikube/kind)",
+    parse(raw) {
+      const text = String(raw).trim()
+      if (!IMAGE_REF.test(text)) throw new Error(`"${text.slice(0, 80)}" is not an image reference (e.g. ghcr.io/you/keda-lab:0.1.0)`)
+      return text
+    },
+    prompt: 'Image (empty: build it into the cluster)',
+  },
+]
+
+/** Cross-field rules that a single validator cannot see (checked after every answer is known). */
+function crossCheck(a: InstallAnswers): string[] {
+  const problems: string[] = []
+  if (a.workerMinReplicas === 0 && !a.scaleToZero) problems.push('--worker-min-replicas 0 needs --scale-to-zero (KEDA only drops to zero workers with it)')
+  return problems
+}
+
+export interface ResolvedAnswer {
+  value: unknown
+  source: AnswerSource
+}
+
+/** What the prompt layer offers (src/ui/prompts.ts implements it with @inquirer/prompts). */
+export interface Prompter {
+  /** Free text; `validate` returns true or the message shown under the prompt. */
+  input(options: {message: string; default?: string; validate: (value: string) => Promise<true | string> | true | string}): Promise<string>
+  password(options: {message: string; validate: (value: string) => Promise<true | string> | true | string}): Promise<string>
+  confirm(options: {message: string; default: boolean}): Promise<boolean>
+  select(options: {message: string; choices: readonly string[]; default?: string}): Promise<string>
+}
+
+export interface ResolveInput {
+  /** Parsed oclif flags (undefined = not given). */
+  flags: Record<string, unknown>
+  env: NodeJS.ProcessEnv
+  /** Contents of the --values file, already parsed (keys: flag names or camelCase keys). */
+  valuesFile?: Record<string, unknown>
+  /** Prompt for what is still missing (TTY, not --yes, not --json). */
+  prompter?: Prompter
+  /** The Telegram token already stored in the cluster (second run): used before asking again. */
+  existingTelegramToken?: string
+  /** `render` needs no secret: the token is neither asked nor required. */
+  withoutSecrets?: boolean
+  /** Checks a token typed at the prompt (getMe); returns an error message or undefined. */
+  checkTelegramToken?: (token: string) => Promise<string | undefined>
+}
+
+export interface ResolvedOptions {
+  answers: InstallAnswers
+  sources: Record<AnswerKey, AnswerSource | undefined>
+}
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/** Reads a key of the --values file under its flag name or camelCase name. */
+function fromValuesFile(file: Record<string, unknown> | undefined, spec: OptionSpec): Raw | undefined {
+  if (!file) return undefined
+  const value = file[spec.flag] ?? file[camel(spec.flag)] ?? file[spec.key]
+  if (value === undefined || value === null) return undefined
+  return value as Raw
+}
+
+/** Every key a --values file may hold. */
+export function valuesFileKeys(): string[] {
+  return OPTION_SPECS.map((s) => s.flag)
+}
+
+/** Rejects unknown keys in a --values file (a typo must not silently fall back to a default). */
+export function checkValuesFileKeys(file: Record<string, unknown>, path: string): void {
+  const known = new Set(OPTION_SPECS.flatMap((s) => [s.flag, camel(s.flag), s.key]))
+  const unknown = Object.keys(file).filter((k) => !known.has(k))
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`,
+      `use the flag names: ${valuesFileKeys().join(', ')}`,
+    )
+  }
+}
+
+function describeSource(spec: OptionSpec, source: AnswerSource): string {
+  if (source === 'flag') return `--${spec.flag}`
+  if (source === 'env') return spec.env
+  if (source === 'values') return `${spec.flag} in the --values file`
+  return spec.flag
+}
+
+/**
+ * Resolves every answer by precedence, prompting only when a prompter is given. Problems are
+ * collected and thrown together as one ConfigError with one line per missing or invalid value.
+ * Secret values never enter a message.
+ */
+export async function resolveInstallOptions(input: ResolveInput): Promise<ResolvedOptions> {
+  const answers: Partial<InstallAnswers> = {}
+  const sources = {} as Record<AnswerKey, AnswerSource | undefined>
+  const problems: string[] = []
+  const set = (key: AnswerKey, value: unknown, source: AnswerSource) => {
+    ;(answers as Record<string, unknown>)[key] = value
+    sources[key] = source
+  }
+
+  for (const spec of OPTION_SPECS) {
+    if (spec.applies && !spec.applies(answers)) continue
+    if (spec.kind === 'secret' && input.withoutSecrets) continue
+    const candidates: [AnswerSource, Raw | undefined][] = [
+      ['flag', input.flags[spec.flag] as Raw | undefined],
+      ['env', input.env[spec.env] === '' ? undefined : input.env[spec.env]],
+      ['values', fromValuesFile(input.valuesFile, spec)],
+    ]
+    const given = candidates.find(([, raw]) => raw !== undefined)
+    if (given) {
+      const [source, raw] = given
+      try {
+        set(spec.key, spec.parse(raw!, answers), source)
+      } catch (error) {
+        // Parse messages quote the bad value, except the secret's (it never enters a message).
+        problems.push(`${describeSource(spec, source)}: ${(error as Error).message}`)
+      }
+      continue
+    }
+    if (spec.key === 'telegramToken' && input.existingTelegramToken) {
+      set(spec.key, input.existingTelegramToken, 'cluster')
+      continue
+    }
+    if (input.prompter) {
+      try {
+        const value = await ask(spec, answers, input)
+        if (spec.key === 'telegramToken' && value === undefined) {
+          // An empty token at the prompt means "no Telegram alerts": the webhook is turned off.
+          set('webhook', false, 'prompt')
+          continue
+        }
+        if (value !== undefined) set(spec.key, value, 'prompt')
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ExitPromptError') {
+          throw new ConfigError('install cancelled at the prompt: nothing was changed', 'run `keda-lab install` again, or pass every answer as a flag with --yes')
+        }
+        throw error
+      }
+      continue
+    }
+    const fallback = spec.defaultValue?.(answers)
+    if (fallback !== undefined) {
+      set(spec.key, fallback, 'default')
+      continue
+    }
+    if (spec.missingHint) problems.push(`missing ${spec.label ?? spec.flag}: ${spec.missingHint}`)
+  }
+
+  if (answers.webhook === false) {
+    delete answers.telegramToken
+    answers.telegramChatIds = []
+  }
+  answers.telegramChatIds ??= []
+  if (problems.length === 0) problems.push(...crossCheck(answers as InstallAnswers))
+  if (problems.length > 0) {
+    throw new ConfigError(
+      problems.length === 1 ? problems[0]! : `${problems.length} install options are missing or invalid:\n  ${problems.join('\n  ')}`,
+      'give or correct the value named above (flag, KEDA_LAB_* variable or --values file); `keda-lab install --help` lists them',
+    )
+  }
+  return {answers: answers as InstallAnswers, sources}
+}
+
+/** Asks one question; the prompt's validate uses the spec's own parser. */
+async function ask(spec: OptionSpec, answers: Partial<InstallAnswers>, input: ResolveInput): Promise<unknown> {
+  const prompter = input.prompter!
+  const fallback = spec.defaultValue?.(answers)
+  const validateWith = (value: string): true | string => {
+    try {
+      spec.parse(value, answers)
+      return true
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+  switch (spec.kind) {
+    case 'boolean':
+      return prompter.confirm({message: spec.prompt, default: Boolean(fallback)})
+    case 'choice':
+      return prompter.select({message: spec.prompt, choices: spec.choices!, default: String(fallback)})
+    case 'secret': {
+      const token = await prompter.password({
+        message: `${spec.prompt}, empty to skip Telegram alerts`,
+        async validate(value) {
+          if (value.trim() === '') return true
+          const format = validateWith(value)
+          if (format !== true) return format
+          const problem = await input.checkTelegramToken?.(value.trim())
+          return problem ?? true
+        },
+      })
+      return token.trim() === '' ? undefined : spec.parse(token, answers)
+    }
+    default: {
+      const optional = fallback === undefined && !spec.missingHint
+      const text = await prompter.input({
+        message: spec.prompt,
+        default: fallback === undefined ? undefined : String(fallback),
+        validate: (value) => (optional && value.trim() === '' ? true : validateWith(value)),
+      })
+      if (optional && text.trim() === '') return undefined
+      return spec.parse(text, answers)
+    }
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * `planInstall(options, deps) -> Plan`: everything install will do, computed without side effects.
+ * `--dry-run` prints it; `install` applies it step by step (apply.ts); `render` uses its files.
+ */
+import {join, resolve} from 'node:path'
+
+import {dockerBuild, kindLoadImage, minikubeEnableMetricsServer, minikubeImageBuild, type ToolCommand} from '../../adapters/cluster-tools.js'
+import {helmCommands, type HelmMajor} from '../../adapters/helm.js'
+import {ConfigError} from '../../errors.js'
+import {APP_CHART_PATH, CHARTS, type ChartRef} from '../charts.js'
+import {renderValues, type ValuesContext, type ValuesTemplateName} from '../values/render.js'
+import type {AnswerKey, AnswerSource, InstallAnswers} from './options.js'
+import type {InstallFacts} from './preflight.js'
+import {KEDA_CRD} from './preflight.js'
+import type {SecretSpec} from './secrets.js'
+
+/** The app release's name (shared contract with the chart). */
+export const APP_RELEASE = 'keda-lab'
+
+export interface InstallOptions {
+  answers: InstallAnswers
+  sources: Partial<Record<AnswerKey, AnswerSource | undefined>>
+  appNamespace: string
+  monitoringNamespace: string
+  /** Absolute output folder for the rendered values files. */
+  outputDir: string
+  /** --context, passed to helm as --kube-context. */
+  kubeContext?: string
+  /** On minikube without the metrics API: enable the addon (asked, or --yes). */
+  enableMetricsServerAddon: boolean
+}
+
+export interface PlanDeps {
+  facts: Pick<InstallFacts, 'nodes' | 'crds' | 'metricsApi' | 'cluster'> & {helmMajor: HelmMajor}
+  templates: Record<ValuesTemplateName, string>
+  packageRoot: string
+  /** keda-lab's version: the tag of the image built into the cluster. */
+  version: string
+  secrets: SecretSpec[]
+  /** Whether <packageRoot>/Dockerfile exists (an image can only be built from a checkout). */
+  dockerfileExists: boolean
+  helmBin?: string
+}
+
+export type Action =
+  | {type: 'run'; command: ToolCommand}
+  | {type: 'namespace'; name: string; labels: Record<string, string>}
+  | {type: 'secret'; secret: SecretSpec}
+  | {type: 'rollout'; namespace: string; labelSelector: string; timeoutSeconds: number}
+
+export interface PlanStep {
+  id: 'repositories' | 'namespaces-secrets' | 'metrics-server' | 'keda' | 'redis' | 'monitoring' | 'image' | 'application' | 'rollout'
+  title: string
+  actions: Action[]
+  /** Why the step does nothing this time (shown instead of running it). */
+  skipped?: string
+  notes: string[]
+  /** What to do when the step fails. */
+  hint: string
+}
+
+export interface PlannedFile {
+  /** Absolute path. */
+  path: string
+  content: string
+}
+
+export interface InstallSummary {
+  api: string[]
+  grafana: string[]
+  next: string[]
+}
+
+export interface Plan {
+  answers: InstallAnswers
+  sources: InstallOptions['sources']
+  outputDir: string
+  files: PlannedFile[]
+  steps: PlanStep[]
+  summary: InstallSummary
+  /** The image the app runs. */
+  image: string
+}
+
+const LABELS = {'app.kubernetes.io/part-of': 'keda-lab', 'app.kubernetes.io/managed-by': 'keda-lab'}
+
+/** Splits `registry/repo:tag` into repository and tag (no tag = latest, pulled every time). */
+export function splitImage(image: string): {repository: string; tag: string; pullPolicy: 'IfNotPresent' | 'Always'} {
+  const slash = image.lastIndexOf('/')
+  const colon = image.lastIndexOf(':')
+  if (colon > slash) return {repository: image.slice(0, colon), tag: image.slice(colon + 1), pullPolicy: 'IfNotPresent'}
+  return {repository: image, tag: 'latest', pullPolicy: 'Always'}
+}
+
+/** Builds the plan. Throws a ConfigError when the answers cannot work on this cluster (before anything changes). */
+export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
+  const {answers, appNamespace: ns, monitoringNamespace: monNs} = options
+  const helm = helmCommands(deps.helmBin ?? 'helm', options.kubeContext)
+  const major = deps.facts.helmMajor
+  const valuesDir = join(options.outputDir, 'values')
+  const kedaExists = deps.facts.crds.includes(KEDA_CRD)
+  const cluster = deps.facts.cluster
+
+  const builtTag = `keda-lab:${deps.version}`
+  const image = answers.image ? splitImage(answers.image) : {repository: 'keda-lab', tag: deps.version, pullPolicy: 'IfNotPresent' as const}
+  const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, image}
+  const rendered = renderValues(ctx, deps.templates)
+  const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))
+  const valuesFile = (name: string) => join(valuesDir, `${name}.yaml`)
+
+  const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string): Action => ({
+    type: 'run',
+    command: helm.upgradeInstall(major, {
+      release: releaseName,
+      chart: `${chart.repoName}/${chart.chart}`,
+      version: chart.version,
+      namespace,
+      valuesFiles: [valuesFile(releaseName)],
+      timeout,
+      rollbackOnFailure: true,
+    }),
+  })
+
+  const repos = new Map<string, string>()
+  if (!kedaExists) repos.set(CHARTS.keda.repoName, CHARTS.keda.repoUrl)
+  repos.set(CHARTS.redisHa.repoName, CHARTS.redisHa.repoUrl)
+  if (answers.monitoring) {
+    repos.set(CHARTS.kubePrometheusStack.repoName, CHARTS.kubePrometheusStack.repoUrl)
+    repos.set(CHARTS.loki.repoName, CHARTS.loki.repoUrl)
+    repos.set(CHARTS.alloy.repoName, CHARTS.alloy.repoUrl)
+  }
+
+  const steps: PlanStep[] = []
+  steps.push({
+    id: 'repositories',
+    title: 'Helm repositories',
+    actions: [...[...repos].map(([name, url]) => ({type: 'run' as const, command: helm.repoAdd(name, url)})), {type: 'run', command: helm.repoUpdate([...repos.keys()])}],
+    notes: [],
+    hint: 'check the network access to the chart repositories (`helm repo update` shows which one fails)',
+  })
+
+  const namespaces: Action[] = [{type: 'namespace', name: ns, labels: LABELS}]
+  if (answers.monitoring && monNs !== ns) namespaces.push({type: 'namespace', name: monNs, labels: LABELS})
+  steps.push({
+    id: 'namespaces-secrets',
+    title: 'Namespaces and Secrets',
+    actions: [...namespaces, ...deps.secrets.map((secret) => ({type: 'secret' as const, secret}))],
+    notes: [],
+    hint: 'check that the context may create namespaces and Secrets (kubectl auth can-i create secrets -n ' + ns + ')',
+  })
+
+  if (cluster.kind === 'minikube' && !deps.facts.metricsApi && options.enableMetricsServerAddon) {
+    steps.push({
+      id: 'metrics-server',
+      title: 'metrics-server (minikube addon)',
+      actions: [{type: 'run', command: minikubeEnableMetricsServer(cluster.name ?? 'minikube')}],
+      notes: [],
+      hint: `run \`minikube addons enable metrics-server -p ${cluster.name ?? 'minikube'}\` yourself and look at its output`,
+    })
+  }
+
+  steps.push({
+    id: 'keda',
+    title: `KEDA (${CHARTS.keda.repoName}/${CHARTS.keda.chart} ${CHARTS.keda.version})`,
+    actions: kedaExists ? [] : [release(CHARTS.keda, 'keda', ns, '5m')],
+    skipped: kedaExists ? `KEDA's CRD ${KEDA_CRD} already exists: reusing the KEDA already in the cluster (a second KEDA would break both)` : undefined,
+    notes: [],
+    hint: `kubectl get pods -n ${ns} -l app.kubernetes.io/part-of=keda-operator; then run \`keda-lab install\` again (it upgrades in place)`,
+  })
+
+  steps.push({
+    id: 'redis',
+    title: `Redis with Sentinels (${CHARTS.redisHa.repoName}/${CHARTS.redisHa.chart} ${CHARTS.redisHa.version})`,
+    actions: [release(CHARTS.redisHa, 'redis-ha', ns, '10m')],
+    notes: [
+      ...(rendered.find((r) => r.name === 'redis-ha')?.notes ?? []),
+      answers.redisPersistence ? 'persistence on: AOF on a PersistentVolume per replica' : 'persistence off: Redis data is lost when its pods restart',
+    ],
+    hint: `kubectl get pods,pvc -n ${ns} -l app=redis-ha (Pending pods: not enough nodes/CPU, or PVCs without a StorageClass); then \`keda-lab install\` again`,
+  })
+
+  steps.push({
+    id: 'monitoring',
+    title: 'Monitoring (kube-prometheus-stack, Loki, Alloy)',
+    actions: answers.monitoring
+      ? [
+          release(CHARTS.kubePrometheusStack, 'kube-prometheus-stack', monNs, '10m'),
+          release(CHARTS.loki, 'loki', monNs, '10m'),
+          release(CHARTS.alloy, 'alloy', monNs, '5m'),
+        ]
+      : [],
+    skipped: answers.monitoring ? undefined : 'monitoring off (--no-monitoring)',
+    notes: [],
+    hint: `kubectl get pods -n ${monNs}; then \`keda-lab install\` again, or --no-monitoring on a small cluster`,
+  })
+
+  let imageStep: PlanStep
+  if (answers.image) {
+    imageStep = {id: 'image', title: 'Application image', actions: [], skipped: `using ${answers.image} from its registry (--image)`, notes: [], hint: ''}
+  } else {
+    if (!deps.dockerfileExists) {
+      throw new ConfigError(
+        `no Dockerfile in ${deps.packageRoot}: keda-lab can only build its image from a checkout of its repository`,
+        'clone the repository and run install from it, or push an image and pass --image <registry>/keda-lab:<version>',
+      )
+    }
+    const build: ToolCommand[] =
+      cluster.kind === 'minikube'
+        ? [minikubeImageBuild(cluster.name ?? 'minikube', builtTag, deps.packageRoot)]
+        : cluster.kind === 'kind'
+          ? [dockerBuild(builtTag, deps.packageRoot), kindLoadImage(cluster.name ?? 'kind', builtTag)]
+          : []
+    if (build.length === 0) {
+      throw new ConfigError(
+        'no --image given and this cluster is neither minikube nor kind: keda-lab cannot build its image into it',
+        `build and push it (docker build -t <registry>/keda-lab:${deps.version} . && docker push <registry>/keda-lab:${deps.version}), then pass --image <registry>/keda-lab:${deps.version}`,
+      )
+    }
+    imageStep = {
+      id: 'image',
+      title: `Application image (${cluster.kind === 'minikube' ? 'minikube image build' : 'docker build + kind load'})`,
+      actions: build.map((command) => ({type: 'run' as const, command})),
+      notes: [],
+      hint: cluster.kind === 'minikube' ? 'check `minikube status`; or build elsewhere and pass --image' : 'check that docker runs (`docker info`) and the kind cluster exists (`kind get clusters`); or pass --image',
+    }
+  }
+  steps.push(imageStep)
+
+  steps.push({
+    id: 'application',
+    title: 'Application (keda-lab chart)',
+    actions: [
+      {
+        type: 'run',
+        command: helm.upgradeInstall(major, {
+          release: APP_RELEASE,
+          chart: resolve(deps.packageRoot, APP_CHART_PATH),
+          namespace: ns,
+          valuesFiles: [valuesFile(APP_RELEASE)],
+          timeout: '5m',
+          rollbackOnFailure: true,
+        }),
+      },
+    ],
+    notes: [],
+    hint: `kubectl get pods -n ${ns} -l app.kubernetes.io/instance=${APP_RELEASE}; kubectl describe pod <pod> shows image pull or probe errors; then \`keda-lab install\` again`,
+  })
+
+  steps.push({
+    id: 'rollout',
+    title: 'Rollout',
+    actions: [{type: 'rollout', namespace: ns, labelSelector: `app.kubernetes.io/instance=${APP_RELEASE}`, timeoutSeconds: 300}],
+    notes: [],
+    hint: `kubectl rollout status deployment -n ${ns} -l app.kubernetes.io/instance=${APP_RELEASE}`,
+  })
+
+  return {
+    answers,
+    sources: options.sources,
+    outputDir: options.outputDir,
+    files,
+    steps,
+    image: `${image.repository}:${image.tag}`,
+    summary: summarize(options, cluster.kind, cluster.name),
+  }
+}
+
+function summarize(options: InstallOptions, kind: string, clusterName?: string): InstallSummary {
+  const {answers, appNamespace: ns, monitoringNamespace: monNs} = options
+  const svc = `${APP_RELEASE}-api`
+  const api: string[] = []
+  if (answers.expose === 'Ingress') api.push(`API: http://${answers.ingressHost}/ (through the Ingress; point the host name at your ingress controller)`)
+  else if (answers.expose === 'NodePort') {
+    api.push(
+      kind === 'minikube'
+        ? `API: minikube service ${svc} -n ${ns} --url -p ${clusterName ?? 'minikube'}`
+        : `API: http://<node address>:$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.spec.ports[0].nodePort}')/`,
+    )
+  } else if (kind === 'minikube') {
+    api.push(`API: run \`keda-lab tunnel\` in another terminal, then http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/`)
+  } else {
+    api.push(`API: http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/ (once the load balancer has an address)`)
+  }
+  api.push(`Try it: curl -X POST <API URL>/api/tasks/add; API docs at <API URL>/docs`)
+  const grafana = answers.monitoring
+    ? [
+        `Grafana: kubectl port-forward -n ${monNs} svc/kube-prometheus-stack-grafana 3000:80, then http://localhost:3000 (user admin)`,
+        `Grafana password: kubectl get secret keda-lab-grafana -n ${monNs} -o jsonpath='{.data.admin-password}' | base64 -d`,
+      ]
+    : ['Grafana: not installed (--no-monitoring)']
+  const flags = [ns !== 'keda' ? `-n ${ns}` : '', options.kubeContext ? `--context ${options.kubeContext}` : ''].filter(Boolean).join(' ')
+  const next = ['status', 'loadtest', 'doctor'].map((c) => `keda-lab ${c}${flags ? ` ${flags}` : ''}`)
+  return {api, grafana, next}
+}

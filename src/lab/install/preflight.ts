@@ -1,0 +1,268 @@
+/**
+ * Install pre-flight: the facts are read from the cluster once (read-only), then each check is data
+ * (src/lab/checks.ts) that judges those facts and says how to fix what fails.
+ */
+import type {Kube, NodeInfo, StorageClassInfo} from '../../adapters/kube.js'
+import type {HelmVersion} from '../../adapters/helm.js'
+import {type ClusterKind, detectClusterKind} from '../../adapters/cluster-tools.js'
+import type {TokenCheck} from '../../adapters/telegram.js'
+import type {Check} from '../checks.js'
+import type {InstallAnswers} from './options.js'
+import {estimateResources, formatCpu, formatMemory} from './resources.js'
+
+/** Kubernetes below this lacks what the charts use (autoscaling/v2 HPA GA in 1.23, v2beta2 removed in 1.26). */
+export const MIN_KUBERNETES = {major: 1, minor: 26}
+/** KEDA 2.18 (the pinned chart) is tested against Kubernetes 1.31–1.33; older clusters get a warning. */
+export const KEDA_TESTED_KUBERNETES = {major: 1, minor: 31}
+
+export const KEDA_CRD = 'scaledobjects.keda.sh'
+export const METRICS_API_SERVICE = 'v1beta1.metrics.k8s.io'
+
+/** What pre-flight learned about the cluster and the tools. */
+export interface InstallFacts {
+  helm?: HelmVersion
+  helmError?: string
+  reachable: boolean
+  reachError?: string
+  contextName: string
+  server: string
+  serverVersion?: {major: number; minor: number; gitVersion: string}
+  nodes: NodeInfo[]
+  storageClasses: StorageClassInfo[]
+  crds: string[]
+  metricsApi: boolean
+  canCreateNamespaces: boolean
+  canCreateCrds: boolean
+  cluster: {kind: ClusterKind; name?: string}
+  telegram?: TokenCheck
+}
+
+/** Reads every fact; a cluster that cannot be reached leaves the cluster facts empty. */
+export async function gatherFacts(deps: {
+  kube: Kube
+  helmVersion: () => Promise<HelmVersion>
+  checkTelegram?: () => Promise<TokenCheck | undefined>
+}): Promise<InstallFacts> {
+  const {kube} = deps
+  const facts: InstallFacts = {
+    reachable: false,
+    contextName: kube.contextName,
+    server: kube.server,
+    nodes: [],
+    storageClasses: [],
+    crds: [],
+    metricsApi: false,
+    canCreateNamespaces: false,
+    canCreateCrds: false,
+    cluster: {kind: 'other'},
+  }
+  try {
+    facts.helm = await deps.helmVersion()
+  } catch (error) {
+    facts.helmError = (error as Error).message
+  }
+  try {
+    facts.serverVersion = await kube.serverVersion()
+    facts.reachable = true
+  } catch (error) {
+    facts.reachError = (error as Error).message
+  }
+  if (facts.reachable) {
+    const [nodes, storageClasses, crds, metricsApi, canNs, canCrd] = await Promise.all([
+      kube.listNodes(),
+      kube.listStorageClasses(),
+      kube.listCrdNames(),
+      kube.apiServiceAvailable(METRICS_API_SERVICE),
+      kube.canI('create', '', 'namespaces'),
+      kube.canI('create', 'apiextensions.k8s.io', 'customresourcedefinitions'),
+    ])
+    Object.assign(facts, {nodes, storageClasses, crds, metricsApi, canCreateNamespaces: canNs, canCreateCrds: canCrd})
+    facts.cluster = detectClusterKind(kube.contextName, nodes)
+  }
+  facts.telegram = await deps.checkTelegram?.()
+  return facts
+}
+
+export interface PreflightContext {
+  facts: InstallFacts
+  answers: InstallAnswers
+}
+
+const unreachable = {status: 'skip' as const, detail: 'cluster not reachable'}
+
+/** The install pre-flight checks, in order. */
+export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
+  {
+    id: 'helm',
+    category: 'tools',
+    title: 'helm present (major version 3 or 4)',
+    fatal: true,
+    hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/',
+    async run({facts}) {
+      if (!facts.helm) return {status: 'fail', detail: facts.helmError ?? 'helm not found'}
+      return {status: 'pass', detail: `helm ${facts.helm.version} (Helm ${facts.helm.major}: ${facts.helm.major === 4 ? '--rollback-on-failure, --wait=watcher' : '--atomic, --wait'})`}
+    },
+  },
+  {
+    id: 'cluster-reachable',
+    category: 'cluster',
+    title: 'cluster reachable',
+    fatal: true,
+    hint: 'start the cluster (`minikube start`, `kind create cluster`) or pick a context with --context; `kubectl cluster-info` shows what is wrong',
+    async run({facts}) {
+      if (!facts.reachable) return {status: 'fail', detail: `context ${facts.contextName} (${facts.server}): ${facts.reachError ?? 'no answer'}`}
+      return {status: 'pass', detail: `context ${facts.contextName} at ${facts.server}`}
+    },
+  },
+  {
+    id: 'kubernetes-version',
+    category: 'cluster',
+    title: `Kubernetes version (at least ${MIN_KUBERNETES.major}.${MIN_KUBERNETES.minor})`,
+    fatal: true,
+    async run({facts}) {
+      const v = facts.serverVersion
+      if (!v) return unreachable
+      const below = (min: {major: number; minor: number}) => v.major < min.major || (v.major === min.major && v.minor < min.minor)
+      if (below(MIN_KUBERNETES)) {
+        return {status: 'fail', detail: `${v.gitVersion}: the charts need autoscaling/v2 and policy/v1`, hint: `upgrade the cluster to Kubernetes ${KEDA_TESTED_KUBERNETES.major}.${KEDA_TESTED_KUBERNETES.minor} or newer (minikube start --kubernetes-version=stable)`}
+      }
+      if (below(KEDA_TESTED_KUBERNETES)) {
+        return {status: 'warn', detail: `${v.gitVersion}: older than KEDA 2.18's tested range (1.31–1.33)`, hint: 'it will probably work; for a supported setup use Kubernetes 1.31 or newer'}
+      }
+      return {status: 'pass', detail: v.gitVersion}
+    },
+  },
+  {
+    id: 'permissions',
+    category: 'cluster',
+    title: 'permission to create namespaces and CRDs',
+    fatal: true,
+    hint: 'use a cluster-admin context (KEDA and kube-prometheus-stack install CustomResourceDefinitions)',
+    async run({facts}) {
+      if (!facts.reachable) return unreachable
+      const missing = [!facts.canCreateNamespaces && 'namespaces', !facts.canCreateCrds && 'customresourcedefinitions'].filter(Boolean)
+      if (missing.length > 0) return {status: 'fail', detail: `not allowed to create ${missing.join(' and ')}`}
+      return {status: 'pass', detail: 'may create namespaces and customresourcedefinitions'}
+    },
+  },
+  {
+    id: 'cluster-kind',
+    category: 'cluster',
+    title: 'cluster kind',
+    async run({facts, answers}) {
+      if (!facts.reachable) return unreachable
+      const {kind, name} = facts.cluster
+      const nodes = `${facts.nodes.length} node${facts.nodes.length === 1 ? '' : 's'}`
+      if (kind === 'other' && !answers.image) {
+        return {
+          status: 'fail',
+          detail: `not minikube or kind (${nodes}): keda-lab cannot build its image into this cluster`,
+          hint: 'build and push the image yourself (docker build -t <registry>/keda-lab:<version> . && docker push ...), then pass --image <registry>/keda-lab:<version>',
+        }
+      }
+      return {status: 'pass', detail: `${kind}${name ? ` (${name})` : ''}, ${nodes}`}
+    },
+  },
+  {
+    id: 'storage-class',
+    category: 'cluster',
+    title: 'default StorageClass (Redis persistence)',
+    fatal: true,
+    async run({facts, answers}) {
+      if (!answers.redisPersistence) return {status: 'skip', detail: 'persistence off (--no-redis-persistence)'}
+      if (!facts.reachable) return unreachable
+      const def = facts.storageClasses.find((s) => s.isDefault)
+      if (!def) {
+        return {
+          status: 'fail',
+          detail: facts.storageClasses.length ? `no default among ${facts.storageClasses.map((s) => s.name).join(', ')}` : 'no StorageClass at all',
+          hint: 'mark one as default (kubectl patch storageclass <name> -p \'{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}\') or install with --no-redis-persistence',
+        }
+      }
+      return {status: 'pass', detail: `${def.name} (${def.provisioner})`}
+    },
+  },
+  {
+    id: 'metrics-server',
+    category: 'cluster',
+    title: "metrics-server (the API's HPA)",
+    async run({facts}) {
+      if (!facts.reachable) return unreachable
+      if (facts.metricsApi) return {status: 'pass', detail: `${METRICS_API_SERVICE} available`}
+      if (facts.cluster.kind === 'minikube') {
+        return {status: 'warn', detail: `${METRICS_API_SERVICE} missing: install enables the minikube addon`, hint: `minikube addons enable metrics-server -p ${facts.cluster.name ?? 'minikube'}`}
+      }
+      return {
+        status: 'warn',
+        detail: `${METRICS_API_SERVICE} missing: the API's HPA cannot read CPU usage`,
+        hint: 'kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml',
+      }
+    },
+  },
+  {
+    id: 'resources',
+    category: 'cluster',
+    title: 'CPU and memory for the chosen profile',
+    fatal: true,
+    async run({facts, answers}) {
+      if (!facts.reachable) return unreachable
+      const est = estimateResources(answers, {nodeCount: facts.nodes.length, kedaInstalled: facts.crds.includes(KEDA_CRD)})
+      const cpu = facts.nodes.reduce((s, n) => s + n.cpuMillis, 0)
+      const mem = facts.nodes.reduce((s, n) => s + n.memoryBytes, 0)
+      const have = `allocatable ${formatCpu(cpu)} CPU, ${formatMemory(mem)}`
+      const atMin = `${formatCpu(est.min.cpuMillis)} CPU, ${formatMemory(est.min.memoryBytes)} requested at minimum replicas`
+      if (cpu < est.min.cpuMillis || mem < est.min.memoryBytes) {
+        return {status: 'fail', detail: `${have}; ${atMin}`, hint: 'give the cluster more (minikube start --cpus 4 --memory 8g), or lower --redis-replicas / --worker-min-replicas, or use --no-monitoring'}
+      }
+      if (cpu < est.max.cpuMillis || mem < est.max.memoryBytes) {
+        return {
+          status: 'warn',
+          detail: `${have}; at maximum replicas ${formatCpu(est.max.cpuMillis)} CPU, ${formatMemory(est.max.memoryBytes)} would not fit`,
+          hint: 'scale-ups will leave pods Pending before the maximum: lower --worker-max-replicas / --api-max-replicas or add capacity',
+        }
+      }
+      return {status: 'pass', detail: `${have}; up to ${formatCpu(est.max.cpuMillis)} CPU, ${formatMemory(est.max.memoryBytes)} needed at maximum replicas`}
+    },
+  },
+  {
+    id: 'load-balancer',
+    category: 'cluster',
+    title: 'how the API is reached',
+    async run({facts, answers}) {
+      if (answers.expose === 'NodePort') return {status: 'pass', detail: 'NodePort service'}
+      if (answers.expose === 'Ingress') return {status: 'pass', detail: `Ingress for ${answers.ingressHost} (needs an ingress controller)`}
+      if (!facts.reachable) return unreachable
+      if (facts.cluster.kind === 'minikube') {
+        return {status: 'warn', detail: 'minikube gives LoadBalancer services an address only while a tunnel runs', hint: 'run `keda-lab tunnel` (or `minikube tunnel`) in another terminal after install'}
+      }
+      if (facts.cluster.kind === 'kind') {
+        return {status: 'warn', detail: 'kind has no LoadBalancer implementation: the API service stays <pending>', hint: 'install with --expose NodePort, or run cloud-provider-kind'}
+      }
+      return {status: 'pass', detail: 'LoadBalancer (the cloud provider assigns an address)'}
+    },
+  },
+  {
+    id: 'existing-keda',
+    category: 'cluster',
+    title: 'existing KEDA',
+    async run({facts}) {
+      if (!facts.reachable) return unreachable
+      if (facts.crds.includes(KEDA_CRD)) return {status: 'pass', detail: `${KEDA_CRD} exists: reusing the KEDA already in the cluster (release keda skipped)`}
+      return {status: 'pass', detail: 'none: KEDA will be installed'}
+    },
+  },
+  {
+    id: 'telegram-token',
+    category: 'configuration',
+    title: 'Telegram bot token (getMe)',
+    fatal: true,
+    async run({facts, answers}) {
+      if (!answers.webhook) return {status: 'skip', detail: 'webhook off (--no-webhook)'}
+      const check = facts.telegram
+      if (!check) return {status: 'skip', detail: 'not checked'}
+      if (check.status === 'valid') return {status: 'pass', detail: `bot @${check.username}`}
+      if (check.status === 'invalid') return {status: 'fail', detail: check.reason, hint: 'copy the token again from @BotFather (/mybots → API Token) and pass it with --telegram-token'}
+      return {status: 'warn', detail: `not checked: ${check.reason}`, hint: 'the webhook will report a wrong token at start-up; `keda-lab doctor` checks it again'}
+    },
+  },
+]

@@ -1,0 +1,218 @@
+/**
+ * `keda-lab install` from parsed flags to a running lab: answers → pre-flight facts and checks →
+ * plan → (--dry-run: print it) → write the values files → apply the steps as a task list → summary.
+ * Every I/O edge is an adapter; this module only wires them.
+ */
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {parse as parseYaml} from 'yaml'
+
+import {runTool} from '../../adapters/cluster-tools.js'
+import {createHelm} from '../../adapters/helm.js'
+import type {Kube, KubeOptions} from '../../adapters/kube.js'
+import {createTelegram} from '../../adapters/telegram.js'
+import {ConfigError, KedaLabError} from '../../errors.js'
+import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
+import {loadValuesTemplates} from '../values/render.js'
+import {applyStep} from './apply.js'
+import {checkValuesFileKeys, type Prompter, resolveInstallOptions} from './options.js'
+import {planInstall, type Plan} from './plan.js'
+import {gatherFacts, PREFLIGHT_CHECKS} from './preflight.js'
+import {formatPlan, formatSummary} from './print.js'
+import {maskSecrets, readExistingSecrets, resolveSecrets, secretValues} from './secrets.js'
+
+/** The package root (holds templates/ and the Dockerfile), from src/lab/install or dist/lab/install. */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+
+export interface InstallRunInput {
+  /** Parsed flags of the command (answer flags by their names). */
+  flags: Record<string, unknown>
+  env: NodeJS.ProcessEnv
+  namespace: string
+  monitoringNamespace: string
+  context?: string
+  yes: boolean
+  json: boolean
+  dryRun: boolean
+  valuesPath?: string
+  output?: string
+  cwd: string
+  /** Prompter when interactive (TTY and not --yes/--json), undefined otherwise. */
+  prompter?: Prompter
+  /** Terminal output: task list in a TTY, plain lines otherwise. */
+  mode: 'tty' | 'plain' | 'silent'
+  log: (text: string) => void
+  /** Test seam: the Kube to use instead of createKube. */
+  kube?: Kube
+}
+
+export interface InstallResult {
+  dryRun: boolean
+  checks: CheckResult[]
+  outputDir: string
+  image: string
+  steps: {id: string; title: string; skipped?: string; commands: string[]}[]
+  files: string[]
+  summary: Plan['summary']
+}
+
+/** Reads and checks a --values file (flag names as keys). */
+export async function readValuesFile(path: string | undefined, cwd: string): Promise<Record<string, unknown> | undefined> {
+  if (!path) return undefined
+  const full = resolve(cwd, path)
+  let text: string
+  try {
+    text = await readFile(full, 'utf8')
+  } catch {
+    throw new ConfigError(`--values ${path}: file not found or not readable`, 'pass the path of a YAML file with install options (see `keda-lab install --help`)')
+  }
+  let data: unknown
+  try {
+    data = parseYaml(text)
+  } catch (error) {
+    throw new ConfigError(`--values ${path}: not valid YAML (${(error as Error).message.split('\n')[0]})`, 'fix the YAML syntax; keys are the flag names, e.g. worker-max-replicas: 10')
+  }
+  if (data === null || data === undefined) return {}
+  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`--values ${path}: expected a mapping of option names to values`, 'e.g. worker-max-replicas: 10')
+  checkValuesFileKeys(data as Record<string, unknown>, `--values ${path}`)
+  return data as Record<string, unknown>
+}
+
+/** Creates the Kube adapter through src/adapters/kube.ts (loaded lazily: client-node is heavy). */
+export async function loadKube(options: KubeOptions): Promise<Kube> {
+  const mod = (await import('../../adapters/kube.js')) as unknown as {createKube?: (o: KubeOptions) => Kube | Promise<Kube>}
+  if (!mod.createKube) throw new KedaLabError('the Kubernetes adapter is not available in this build', {hint: 'reinstall keda-lab'})
+  try {
+    return await mod.createKube(options)
+  } catch (error) {
+    if (error instanceof KedaLabError) throw error
+    throw new KedaLabError(`cannot load the kubeconfig: ${(error as Error).message}`, {hint: 'set KUBECONFIG or create ~/.kube/config (minikube start / kind create cluster write it), or pass --context'})
+  }
+}
+
+async function packageVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')) as {version: string}
+  return pkg.version
+}
+
+/** Runs install (or its dry run). */
+export async function runInstall(input: InstallRunInput): Promise<InstallResult> {
+  const valuesFile = await readValuesFile(input.valuesPath, input.cwd)
+  const kube = input.kube ?? (await loadKube({context: input.context}))
+  const telegram = createTelegram({apiUrl: input.env.TELEGRAM_API_URL})
+  const helm = createHelm({kubeContext: input.context})
+
+  // A second run keeps what the first one stored (token, passwords); a cluster that cannot be
+  // reached is reported by the pre-flight check below, not here.
+  const existing = await readExistingSecrets(kube, input.namespace, input.monitoringNamespace).catch(() => ({}))
+  const existingToken = (existing as {app?: Record<string, string>}).app?.['telegram-bot-token'] || undefined
+
+  const {answers, sources} = await resolveInstallOptions({
+    flags: input.flags,
+    env: input.env,
+    valuesFile,
+    prompter: input.prompter,
+    existingTelegramToken: existingToken,
+    async checkTelegramToken(token) {
+      const check = await telegram.checkToken(token)
+      return check.status === 'invalid' ? `${check.reason}: check the token with @BotFather` : undefined
+    },
+  })
+
+  input.log(`Pre-flight checks (context ${kube.contextName}):`)
+  const facts = await gatherFacts({
+    kube,
+    helmVersion: () => helm.version(),
+    checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
+  })
+  const {formatCheckResult} = await import('../../ui/checks.js')
+  const checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => input.log(formatCheckResult(r)))
+  if (hasFatalFailure(checks)) {
+    const failed = checks.filter((c) => c.fatal && c.status === 'fail')
+    throw new KedaLabError(
+      `pre-flight failed: ${failed.map((c) => `${c.title}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`,
+      {hint: failed.map((c) => c.hint).filter(Boolean).join('; ') + '; nothing was changed', exitCode: 1},
+    )
+  }
+
+  let enableAddon = true
+  if (facts.cluster.kind === 'minikube' && !facts.metricsApi && input.prompter) {
+    enableAddon = await input.prompter.confirm({message: 'metrics-server is missing (the API autoscaler needs it). Enable the minikube addon?', default: true})
+  }
+
+  const secrets = resolveSecrets({
+    appNamespace: input.namespace,
+    monitoringNamespace: input.monitoringNamespace,
+    monitoring: answers.monitoring,
+    telegramToken: answers.telegramToken,
+    redisPassword: input.env.KEDA_LAB_REDIS_PASSWORD || undefined,
+    webhookToken: input.env.KEDA_LAB_WEBHOOK_TOKEN || undefined,
+    grafanaAdminPassword: input.env.KEDA_LAB_GRAFANA_ADMIN_PASSWORD || undefined,
+    existing,
+  })
+  const masks = secretValues(secrets, [answers.telegramToken])
+  const mask = (text: string) => maskSecrets(text, masks)
+
+  const outputDir = resolve(input.cwd, input.output ?? `.keda-lab/${kube.contextName.replace(/[^\w.-]+/g, '_')}`)
+  const plan = planInstall(
+    {answers, sources, appNamespace: input.namespace, monitoringNamespace: input.monitoringNamespace, outputDir, kubeContext: input.context, enableMetricsServerAddon: enableAddon},
+    {
+      facts: {...facts, helmMajor: facts.helm!.major},
+      templates: await loadValuesTemplates(PACKAGE_ROOT),
+      packageRoot: PACKAGE_ROOT,
+      version: await packageVersion(),
+      secrets,
+      dockerfileExists: existsSync(resolve(PACKAGE_ROOT, 'Dockerfile')),
+    },
+  )
+  const result: InstallResult = {
+    dryRun: input.dryRun,
+    checks,
+    outputDir,
+    image: plan.image,
+    steps: plan.steps.map((s) => ({
+      id: s.id,
+      title: s.title,
+      skipped: s.skipped,
+      commands: s.actions.flatMap((a) => (a.type === 'run' ? [[a.command.bin, ...a.command.args].join(' ')] : [])),
+    })),
+    files: plan.files.map((f) => f.path),
+    summary: plan.summary,
+  }
+
+  if (input.dryRun) {
+    input.log('\n' + mask(formatPlan(plan)))
+    return result
+  }
+
+  for (const file of plan.files) {
+    await mkdir(dirname(file.path), {recursive: true})
+    await writeFile(file.path, mask(file.content))
+  }
+  input.log(`Values files written to ${outputDir}`)
+
+  const controller = new AbortController()
+  const onSignal = () => controller.abort()
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    const {runTaskList} = await import('../../ui/tasks.js')
+    await runTaskList(
+      plan.steps.map((step) => ({
+        title: step.title,
+        skipped: step.skipped,
+        notes: step.notes,
+        run: (output) => applyStep(step, {kube, run: (command, options) => runTool(command, {...options, env: input.env}), signal: controller.signal}, output),
+      })),
+      {mode: input.mode, mask},
+    )
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  input.log(mask(formatSummary(plan)))
+  return result
+}
