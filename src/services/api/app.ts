@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type {TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
-import Fastify, {type FastifyError, type FastifySchemaValidationError, LogController} from 'fastify'
+import Fastify, {type FastifyError, type FastifyReply, type FastifyRequest, type FastifySchemaValidationError, LogController} from 'fastify'
 import type {Logger} from 'pino'
 
 import type {ApiConfig} from './config.js'
@@ -63,6 +63,14 @@ function formatValidation(errors: FastifySchemaValidationError[], dataVar: strin
   return new Error(`${field} ${first.message ?? 'is invalid'}`)
 }
 
+/** 404 body: anything under /api/tasks/ is an unknown task, the rest an unknown route. */
+function notFoundBody(method: string, url: string) {
+  const path = url.split('?')[0] ?? '/'
+  if (path.startsWith('/api/tasks/')) return errorBody('Task not found.')
+  const shown = path.length > 80 ? `${path.slice(0, 80)}…` : path
+  return errorBody(`Route ${method} ${shown} not found. The API is described at /docs.`)
+}
+
 /**
  * Builds the API (legacy contract, modern API, queue and health routes, OpenAPI document at
  * `/openapi.json` and Swagger UI at `/docs`) without listening: tests call `inject()`,
@@ -78,6 +86,15 @@ export async function buildApp(options: BuildAppOptions) {
     return503OnClosing: false,
     ajv: {customOptions: {coerceTypes: false, removeAdditional: false, allErrors: false}},
     schemaErrorFormatter: formatValidation,
+    // A parameter longer than the router accepts (a 10k-character "id") or a malformed
+    // percent-encoding is, for the client, still an unknown task or route: 404 like the rest.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || error.code === 'FST_ERR_BAD_URL') {
+        return reply.code(404).send(notFoundBody(request.method, request.url))
+      }
+      request.log.error({err: error}, 'request failed')
+      return reply.code(500).send(errorBody('Internal Server Error'))
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addSchema(ErrorBody)
@@ -124,13 +141,7 @@ export async function buildApp(options: BuildAppOptions) {
     return reply.code(status).send(errorBody(message))
   })
 
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '/'
-    // Includes ids too long for a route parameter: for the client it is still an unknown task.
-    if (path.startsWith('/api/tasks/')) return reply.code(404).send(errorBody('Task not found.'))
-    const shown = path.length > 80 ? `${path.slice(0, 80)}…` : path
-    return reply.code(404).send(errorBody(`Route ${request.method} ${shown} not found. The API is described at /docs.`))
-  })
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(notFoundBody(request.method, request.url)))
 
   // Swagger first: it documents the routes registered after it.
   await app.register(swagger, {
