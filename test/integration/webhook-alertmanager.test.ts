@@ -1,0 +1,149 @@
+import type {ChildProcess} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
+import {createWebhookMetrics} from '../../src/services/webhook/metrics.js'
+import {createTelegramNotifier} from '../../src/services/webhook/notifier.js'
+import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
+import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+
+/** Debian ships the binary as prometheus-alertmanager; upstream tarballs as alertmanager. */
+function alertmanagerBinary(): string {
+  for (const name of ['alertmanager', 'prometheus-alertmanager']) {
+    try {
+      return execFileSync('sh', ['-c', `command -v ${name}`], {encoding: 'utf8'}).trim()
+    } catch {
+      // try the next name
+    }
+  }
+  throw new Error(
+    'alertmanager is not on PATH; this test runs the real one. Install it: sudo apt-get install -y prometheus-alertmanager ' +
+      '(or put the binary from https://github.com/prometheus/alertmanager/releases on PATH)',
+  )
+}
+
+const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
+const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
+
+describe('a real Alertmanager delivering to the webhook (bearer auth from http_config.authorization)', () => {
+  let telegram: FakeTelegram
+  let app: WebhookApp
+  let alertmanager: ChildProcess | undefined
+  let amUrl = ''
+  let amLog = ''
+  let dir = ''
+  const metrics = createWebhookMetrics({defaultMetrics: false})
+
+  async function postAlerts(alerts: object[]) {
+    const response = await fetch(`${amUrl}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
+    expect(response.status).toBe(200)
+  }
+
+  function messagesAbout(alertname: string) {
+    return telegram.sentMessages().filter((c) => c.text?.includes(alertname))
+  }
+
+  beforeAll(async () => {
+    const binary = alertmanagerBinary()
+    telegram = await startFakeTelegram({token: BOT_TOKEN})
+    const notifier = createTelegramNotifier({
+      botToken: BOT_TOKEN,
+      chatIds: ['1001', '1002'],
+      apiUrl: telegram.url,
+      timeoutMs: 2000,
+      retryBudgetMs: 3000,
+      // One attempt: a Telegram failure becomes a 502 at once, so the retry seen below is Alertmanager's.
+      maxAttempts: 1,
+      logger: {info() {}, warn() {}, error() {}},
+      onDelivery: (result) => metrics.telegramMessages.inc({result}),
+    })
+    app = await buildApp({webhookToken: WEBHOOK_TOKEN, notifier, metrics})
+    const webhookUrl = await app.listen({port: 0, host: '127.0.0.1'})
+
+    dir = mkdtempSync(join(tmpdir(), 'keda-lab-alertmanager-'))
+    // The same receiver shape the install writes: webhook_configs with a bearer token.
+    writeFileSync(
+      join(dir, 'alertmanager.yml'),
+      [
+        'route:',
+        '  receiver: keda-lab-telegram',
+        '  group_by: [alertname]',
+        '  group_wait: 100ms',
+        '  group_interval: 1s',
+        '  repeat_interval: 1h',
+        'receivers:',
+        '  - name: keda-lab-telegram',
+        '    webhook_configs:',
+        `      - url: ${webhookUrl}/alerts`,
+        '        send_resolved: true',
+        '        http_config:',
+        '          authorization:',
+        '            type: Bearer',
+        `            credentials: ${WEBHOOK_TOKEN}`,
+        '',
+      ].join('\n'),
+    )
+    const port = await freePort()
+    amUrl = `http://127.0.0.1:${port}`
+    alertmanager = spawnTracked(binary, [
+      `--config.file=${join(dir, 'alertmanager.yml')}`,
+      `--storage.path=${dir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ])
+    alertmanager.stderr!.on('data', (d) => (amLog += d))
+    await waitFor(async () => (await fetch(`${amUrl}/-/ready`)).ok, {timeoutMs: 20_000, what: `alertmanager ready (log: ${amLog})`})
+  })
+
+  afterAll(async () => {
+    if (alertmanager) await stopProcess(alertmanager)
+    await app?.close()
+    await telegram?.close()
+    if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('delivers a firing and then a resolved notification to every chat', async () => {
+    const startsAt = new Date(Date.now() - 60_000).toISOString()
+    const alert = {
+      labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda', horizontalpodautoscaler: 'keda-hpa-worker'},
+      annotations: {summary: 'Workers at their maximum replicas', description: 'Queue <tasks> & friends: 10/10 workers 🚀'},
+      generatorURL: 'http://prometheus:9090/graph?g0.expr=x&g0.tab=1',
+      startsAt,
+    }
+    await postAlerts([alert])
+    await waitFor(() => messagesAbout('KedaLabWorkersAtMax').length >= 2, {timeoutMs: 15_000, what: `firing messages (alertmanager log: ${amLog})`})
+    const firing = messagesAbout('KedaLabWorkersAtMax')
+    expect(firing.map((c) => c.chat_id).sort()).toEqual(['1001', '1002'])
+    const parsed = parseTelegramHtml(firing[0]!.text!)
+    expect(parsed.ok && parsed.text).toContain('Queue <tasks> & friends: 10/10 workers 🚀')
+    expect(firing[0]!.text).toContain('FIRING:1')
+
+    await postAlerts([{...alert, endsAt: new Date().toISOString()}])
+    await waitFor(() => messagesAbout('KedaLabWorkersAtMax').filter((c) => c.text!.includes('RESOLVED:1')).length >= 2, {
+      timeoutMs: 15_000,
+      what: `resolved messages (alertmanager log: ${amLog})`,
+    })
+    const resolved = messagesAbout('KedaLabWorkersAtMax').find((c) => c.text!.includes('RESOLVED:1'))!
+    expect(resolved.text).toMatch(/Resolved: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(after 1m/)
+    expect((await metrics.registry.getSingleMetricAsString('keda_lab_webhook_alerts_received_total'))).toMatch(/status="resolved"[^\n]* 1/)
+  })
+
+  it('gets the notification through when Telegram fails at first: the webhook answers 5xx and Alertmanager retries', async () => {
+    telegram.failNext(2, {status: 500})
+    const before = telegram.calls.length
+    await postAlerts([{labels: {alertname: 'KedaLabQueueBacklogGrowing', severity: 'critical'}, annotations: {summary: 'Backlog growing'}}])
+    await waitFor(() => messagesAbout('KedaLabQueueBacklogGrowing').length >= 2, {timeoutMs: 30_000, what: `retried messages (alertmanager log: ${amLog})`})
+    const calls = telegram.calls.slice(before).filter((c) => c.method === 'sendMessage')
+    expect(calls.filter((c) => c.status === 500)).toHaveLength(2)
+    expect(await metrics.registry.getSingleMetricAsString('keda_lab_webhook_notifications_total')).toMatch(
+      /endpoint="\/alerts",outcome="telegram_failed"[^}]*\} [1-9]/,
+    )
+  })
+})
