@@ -114,10 +114,10 @@ describe('Grafana dashboard', () => {
       'kube_horizontalpodautoscaler_status_current_replicas',
       'kube_horizontalpodautoscaler_status_desired_replicas',
       'kube_horizontalpodautoscaler_spec_max_replicas',
-      'keda_lab_tasks_processed_total',
-      'keda_lab_task_duration_seconds_bucket',
-      'keda_lab_http_request_duration_seconds_count',
-      'keda_lab_http_request_duration_seconds_bucket',
+      'keda_lab_worker_tasks_processed_total',
+      'keda_lab_worker_task_duration_seconds_bucket',
+      'keda_lab_api_http_request_duration_seconds_count',
+      'keda_lab_api_http_request_duration_seconds_bucket',
     ]) {
       expect(all).toContain(metric)
     }
