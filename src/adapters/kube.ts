@@ -562,7 +562,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
     async proxyService(request) {
       const target = request.port === undefined ? request.service : `${request.service}:${request.port}`
       const query = request.query && Object.keys(request.query).length > 0 ? `?${new URLSearchParams(request.query).toString()}` : ''
-      const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/services/${encodeURIComponent(target)}/proxy${request.path.startsWith('/') ? '' : '/'}${request.path}${query}`
+      const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/services/${encodeURIComponent(target).replace('%3A', ':')}/proxy${request.path.startsWith('/') ? '' : '/'}${request.path}${query}`
       try {
         return await raw(request.method ?? 'GET', path, request.body, request.headers)
       } catch (error) {

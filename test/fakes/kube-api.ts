@@ -599,3 +599,117 @@ export function writeKubeconfig(dir: string, api: Pick<FakeKubeApi, 'url'>, cont
   )
   return path
 }
+
+/** Mutable answers of a seeded lab: tests change them to break one thing at a time. */
+export interface LabControls {
+  namespace: string
+  monitoringNamespace: string
+  /** Prometheus `/api/v1/targets` activeTargets. */
+  targets: {labels: Record<string, string>; scrapePool: string; health: string; lastError: string}[]
+  /** Prometheus `/api/v1/rules` groups (alerting rules). */
+  ruleGroups: {name: string; file: string; rules: {name: string; type: 'alerting'; health: string; lastError?: string}[]}[]
+  /** Grafana's admin password (what /login accepts) — the Secret holds `grafanaSecretPassword`. */
+  grafanaPassword: string
+  /** Grafana datasources and the answer of each one's health endpoint. */
+  datasources: {uid: string; name: string; type: string; health: {status: number; body: unknown}}[]
+  /** Loki query_range streams for `{namespace="<ns>"}`. */
+  lokiStreams: {stream: Record<string, string>; values: [string, string][]}[]
+  /** The LogQL queries Loki received. */
+  lokiQueries: Record<string, string>[]
+}
+
+/**
+ * Seeds the fake with a healthy keda-lab install: namespaces, KEDA's CRD, the worker's Ready
+ * ScaledObject, the app Deployments, the Secrets, and the monitoring Services whose proxied
+ * answers (Prometheus, Grafana, Loki) come from the returned controls.
+ */
+export function seedLab(
+  api: FakeKubeApi,
+  options: {namespace?: string; monitoringNamespace?: string; telegramToken?: string; grafanaPassword?: string; alerts?: string[]} = {},
+): LabControls {
+  const ns = options.namespace ?? 'keda'
+  const mon = options.monitoringNamespace ?? 'keda-monitoring'
+  const password = options.grafanaPassword ?? 'grafana-admin-pw'
+  const b64 = (s: string) => Buffer.from(s).toString('base64')
+  const partOf = {'app.kubernetes.io/part-of': 'keda-lab', 'app.kubernetes.io/instance': 'keda-lab'}
+  api.put({apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns}})
+  api.put({apiVersion: 'v1', kind: 'Namespace', metadata: {name: mon}})
+  api.put({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {name: 'scaledobjects.keda.sh', labels: {'app.kubernetes.io/part-of': 'keda-operator'}, annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': ns}},
+    spec: {group: 'keda.sh', scope: 'Namespaced', names: {plural: 'scaledobjects', kind: 'ScaledObject'}, versions: [{name: 'v1alpha1', served: true, storage: true}]},
+  })
+  api.put({
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: {name: 'keda-lab-worker', namespace: ns, labels: {...partOf, 'app.kubernetes.io/component': 'worker'}, finalizers: ['finalizer.keda.sh']},
+    status: {
+      conditions: [
+        {type: 'Ready', status: 'True', reason: 'ScaledObjectReady', message: 'ScaledObject is defined correctly and is ready for scaling'},
+        {type: 'Active', status: 'False', reason: 'ScalerNotActive', message: 'Scaling is not performed because triggers are not active'},
+        {type: 'Fallback', status: 'False', reason: 'NoFallbackFound', message: 'No fallbacks are active on this scaled object'},
+      ],
+    },
+  })
+  for (const component of ['api', 'worker', 'webhook']) {
+    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: `keda-lab-${component}`, namespace: ns, labels: {...partOf, 'app.kubernetes.io/component': component}}, spec: {replicas: 1}, status: {readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1}})
+  }
+  api.put({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'keda-lab-secrets', namespace: ns}, data: {'redis-password': b64('redis-pw'), 'telegram-bot-token': b64(options.telegramToken ?? ''), 'webhook-token': b64('webhook-tok')}})
+  api.put({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'keda-lab-grafana', namespace: mon}, data: {'admin-user': b64('admin'), 'admin-password': b64(password)}})
+  for (const [name, port] of [['kube-prometheus-stack-prometheus', 9090], ['kube-prometheus-stack-grafana', 80], ['loki', 3100]] as const) {
+    api.put({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: mon}, spec: {ports: [{port}]}})
+  }
+
+  const controls: LabControls = {
+    namespace: ns,
+    monitoringNamespace: mon,
+    targets: ['api', 'worker', 'webhook'].map((c) => ({
+      labels: {namespace: ns, component: c, service: `keda-lab-${c}-metrics`, job: `keda-lab-${c}-metrics`, pod: `keda-lab-${c}-abc`},
+      scrapePool: `serviceMonitor/${ns}/keda-lab-${c}/0`,
+      health: 'up',
+      lastError: '',
+    })),
+    ruleGroups: [
+      {
+        name: 'keda-lab.all',
+        file: `/etc/prometheus/rules/prometheus-kube-prometheus-stack-prometheus-rulefiles-0/${ns}-keda-lab-0000.yaml`,
+        rules: (options.alerts ?? ['KedaLabWorkersAtMax']).map((name) => ({name, type: 'alerting', health: 'ok'})),
+      },
+    ],
+    grafanaPassword: password,
+    datasources: [
+      {uid: 'prometheus', name: 'Prometheus', type: 'prometheus', health: {status: 200, body: {status: 'OK', message: 'Successfully queried the Prometheus API.'}}},
+      {uid: 'loki', name: 'Loki', type: 'loki', health: {status: 200, body: {status: 'OK', message: 'Data source successfully connected.'}}},
+    ],
+    lokiStreams: [{stream: {namespace: ns, component: 'api', pod: 'keda-lab-api-abc'}, values: [[`${Date.now()}000000`, '{"level":30,"msg":"task queued"}']]}],
+    lokiQueries: [],
+  }
+
+  api.setProxy(mon, 'kube-prometheus-stack-prometheus', (r) => {
+    if (r.path === '/api/v1/targets') return {body: {status: 'success', data: {activeTargets: controls.targets, droppedTargets: []}}}
+    if (r.path === '/api/v1/rules') return {body: {status: 'success', data: {groups: controls.ruleGroups}}}
+    return {status: 404, body: '404 page not found'}
+  })
+  const session = 'grafana_session=s3ss10n'
+  api.setProxy(mon, 'kube-prometheus-stack-grafana', (r) => {
+    if (r.path === '/login' && r.method === 'POST') {
+      const creds = JSON.parse(r.body || '{}') as {user?: string; password?: string}
+      if (creds.user !== 'admin' || creds.password !== controls.grafanaPassword) return {status: 401, body: {message: 'Invalid username or password'}}
+      return {body: {message: 'Logged in'}, headers: {'Set-Cookie': [`${session}; Path=/; HttpOnly; SameSite=Lax`]}}
+    }
+    if (!(r.headers.cookie ?? '').includes(session)) return {status: 401, body: {message: 'Unauthorized'}}
+    if (r.path === '/api/datasources') return {body: controls.datasources.map(({health: _h, ...d}) => d)}
+    const m = /^\/api\/datasources\/uid\/([^/]+)\/health$/.exec(r.path)
+    const ds = m && controls.datasources.find((d) => d.uid === m[1])
+    if (ds) return {status: ds.health.status, body: ds.health.body}
+    return {status: 404, body: {message: 'Not found'}}
+  })
+  api.setProxy(mon, 'loki', (r) => {
+    if (r.path !== '/loki/api/v1/query_range') return {status: 404, body: '404 page not found'}
+    controls.lokiQueries.push(r.query)
+    const matches = r.query.query === `{namespace="${ns}"}`
+    return {body: {status: 'success', data: {resultType: 'streams', result: matches ? controls.lokiStreams : []}}}
+  })
+  return controls
+}

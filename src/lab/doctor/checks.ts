@@ -1,0 +1,426 @@
+/**
+ * `keda-lab doctor`: the original system's troubleshooting notes as named checks (data, run by
+ * src/lab/checks.ts). Each check asks the cluster what it needs through the Kube adapter — the
+ * monitoring stack through the API server's service proxy, so no port-forward is needed — and
+ * returns pass/warn/fail with a fix. Secrets read here (Grafana's password, the Telegram token)
+ * are used, never shown.
+ */
+import {readFile} from 'node:fs/promises'
+
+import {type Kube, type ObjectSummary, resources} from '../../adapters/kube.js'
+import type {Telegram} from '../../adapters/telegram.js'
+import {isKedaLabError} from '../../errors.js'
+import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'
+import {describeBlockers, findBlockers} from '../uninstall/blockers.js'
+import {findLeftovers} from '../uninstall/leftovers.js'
+
+/** A Service reached through the API server proxy. */
+export interface ServiceTarget {
+  name: string
+  port: number | string
+}
+
+export interface DoctorContext {
+  kube: Kube
+  namespace: string
+  monitoringNamespace: string
+  telegram: Telegram
+  /** Alert names the app chart's PrometheusRule defines (see loadExpectedAlerts). */
+  expectedAlerts: readonly string[]
+  services: {prometheus: ServiceTarget; grafana: ServiceTarget; loki: ServiceTarget}
+  /** How far back the Loki query looks. */
+  logWindowMs: number
+  /** A namespace Terminating for longer than this is "stuck". */
+  stuckAfterMs: number
+  now: () => number
+}
+
+/** Service names of the monitoring releases as the charts name them for the releases keda-lab installs. */
+export const DEFAULT_SERVICES: DoctorContext['services'] = {
+  prometheus: {name: 'kube-prometheus-stack-prometheus', port: 9090},
+  grafana: {name: 'kube-prometheus-stack-grafana', port: 80},
+  loki: {name: 'loki', port: 3100},
+}
+
+const COMPONENTS = ['api', 'worker', 'webhook'] as const
+
+/** The alert names in the app chart's PrometheusRule template (kept in step with the chart by reading it). */
+export async function loadExpectedAlerts(
+  file = new URL('../../../templates/chart/keda-lab/templates/monitoring/prometheusrule.yaml', import.meta.url),
+): Promise<string[]> {
+  const text = await readFile(file, 'utf8')
+  return [...text.matchAll(/^\s*-\s*alert:\s*([A-Za-z0-9_]+)/gm)].map((m) => m[1]!)
+}
+
+const monitoringMissing = async (ctx: DoctorContext): Promise<CheckOutcome | undefined> =>
+  (await ctx.kube.getNamespace(ctx.monitoringNamespace))
+    ? undefined
+    : {status: 'skip', detail: `monitoring is not installed (namespace ${ctx.monitoringNamespace} does not exist)`}
+
+/** GET through the service proxy, parsed as JSON; a non-2xx answer becomes a failure outcome. */
+async function proxyJson(
+  ctx: DoctorContext,
+  target: ServiceTarget,
+  path: string,
+  what: string,
+  extra: {query?: Record<string, string>; headers?: Record<string, string>} = {},
+): Promise<{ok: true; body: any} | {ok: false; outcome: CheckOutcome}> {
+  const res = await ctx.kube.proxyService({namespace: ctx.monitoringNamespace, service: target.name, port: target.port, path, ...extra})
+  if (res.status < 200 || res.status >= 300) {
+    return {
+      ok: false,
+      outcome: {
+        status: 'fail',
+        detail: `${what} answered HTTP ${res.status} on ${path} (service ${ctx.monitoringNamespace}/${target.name}:${target.port}): ${res.body.trim().split('\n')[0]?.slice(0, 160) ?? ''}`,
+        hint: `kubectl -n ${ctx.monitoringNamespace} get pods,svc — is ${what} running? \`keda-lab install\` (without --no-monitoring) installs it`,
+      },
+    }
+  }
+  try {
+    return {ok: true, body: JSON.parse(res.body)}
+  } catch {
+    return {ok: false, outcome: {status: 'fail', detail: `${what} did not answer JSON on ${path}`, hint: `kubectl -n ${ctx.monitoringNamespace} logs svc/${target.name}`}}
+  }
+}
+
+const condition = (o: ObjectSummary, type: string) => o.conditions.find((c) => c.type === type)
+
+export const kedaReachesRedis: Check<DoctorContext> = {
+  id: 'keda-redis',
+  category: 'autoscaling',
+  title: 'KEDA can reach Redis',
+  hint: 'keda-lab install',
+  async run(ctx) {
+    if (!(await ctx.kube.getNamespace(ctx.namespace))) {
+      return {status: 'fail', detail: `namespace ${ctx.namespace} does not exist: keda-lab is not installed`, hint: 'keda-lab install'}
+    }
+    if (!(await ctx.kube.listCrdNames()).includes('scaledobjects.keda.sh')) {
+      return {status: 'fail', detail: 'KEDA is not installed (no CustomResourceDefinition scaledobjects.keda.sh)', hint: 'keda-lab install'}
+    }
+    const scaled = await ctx.kube.listObjects({...resources.scaledObjects, namespace: ctx.namespace})
+    if (scaled.length === 0) {
+      return {status: 'fail', detail: `no ScaledObject in namespace ${ctx.namespace}`, hint: 'keda-lab install (the app release creates the worker\'s ScaledObject)'}
+    }
+    const notReady: string[] = []
+    const ready: string[] = []
+    let unknown = false
+    for (const so of scaled) {
+      const r = condition(so, 'Ready')
+      const a = condition(so, 'Active')
+      const active = a ? `, Active=${a.status}${a.reason ? ` (${a.reason})` : ''}` : ''
+      if (!r) {
+        unknown = true
+        notReady.push(`${so.name}: no Ready condition yet`)
+      } else if (r.status === 'True') ready.push(`${so.name} Ready${active}`)
+      else notReady.push(`${so.name} Ready=${r.status}: ${[r.reason, r.message].filter(Boolean).join(': ')}${active}`)
+    }
+    if (notReady.length === 0) return {status: 'pass', detail: ready.join('; ')}
+    return {
+      status: unknown && notReady.every((n) => n.endsWith('no Ready condition yet')) ? 'warn' : 'fail',
+      detail: notReady.join('; '),
+      hint: unknown
+        ? `KEDA has not processed the ScaledObject: is its operator running? kubectl -n ${ctx.namespace} get pods -l app=keda-operator`
+        : `KEDA cannot read the queue from Redis: check the Sentinel/Redis address in the ScaledObject and the password its TriggerAuthentication takes from Secret keda-lab-secrets (key redis-password); kubectl -n ${ctx.namespace} describe scaledobject ${scaled[0]!.name}; kubectl -n ${ctx.namespace} logs deploy/keda-operator | grep -i redis`,
+    }
+  },
+}
+
+/** Which of the app's components are deployed (the webhook is optional). */
+async function deployedComponents(ctx: DoctorContext): Promise<string[]> {
+  const deployments = await ctx.kube.listDeployments(ctx.namespace, 'app.kubernetes.io/part-of=keda-lab')
+  const found = COMPONENTS.filter((c) => deployments.some((d) => d.name === c || d.name.endsWith(`-${c}`)))
+  return found.length > 0 ? found : [...COMPONENTS]
+}
+
+interface PromTarget {
+  labels?: Record<string, string>
+  scrapePool?: string
+  health?: string
+  lastError?: string
+}
+
+export const prometheusTargets: Check<DoctorContext> = {
+  id: 'prometheus-targets',
+  category: 'monitoring',
+  title: 'Prometheus scrapes the api, worker and webhook targets',
+  async run(ctx) {
+    const skip = await monitoringMissing(ctx)
+    if (skip) return skip
+    const res = await proxyJson(ctx, ctx.services.prometheus, '/api/v1/targets', 'Prometheus', {query: {state: 'active'}})
+    if (!res.ok) return res.outcome
+    const targets: PromTarget[] = res.body?.data?.activeTargets ?? []
+    const problems: string[] = []
+    const fine: string[] = []
+    let down = false
+    for (const component of await deployedComponents(ctx)) {
+      const mine = targets.filter((t) => {
+        const l = t.labels ?? {}
+        if (l.namespace !== ctx.namespace) return false
+        return l.component === component || [l.service, l.job].some((v) => v !== undefined && new RegExp(`-${component}(-metrics)?$`).test(v)) || (t.scrapePool ?? '').includes(`-${component}/`)
+      })
+      const up = mine.filter((t) => t.health === 'up')
+      if (mine.length === 0) problems.push(`${component}: no target`)
+      else if (up.length < mine.length) {
+        down = true
+        const bad = mine.find((t) => t.health !== 'up')!
+        problems.push(`${component}: ${mine.length - up.length}/${mine.length} down (${bad.lastError || bad.health || 'unknown'})`)
+      } else fine.push(`${component}: ${up.length} up`)
+    }
+    if (problems.length === 0) return {status: 'pass', detail: fine.join(', ')}
+    return {
+      status: 'fail',
+      detail: [...problems, ...fine].join(', '),
+      hint: down
+        ? `Prometheus cannot scrape the metrics port: check the NetworkPolicy lets ${ctx.monitoringNamespace} in and the pods listen (kubectl -n ${ctx.namespace} get endpoints)`
+        : `Prometheus has not picked up the ServiceMonitors: they must carry release=kube-prometheus-stack and select the metrics Services (kubectl -n ${ctx.namespace} get servicemonitors,svc,endpoints)`,
+    }
+  },
+}
+
+export const alertRulesLoaded: Check<DoctorContext> = {
+  id: 'alert-rules',
+  category: 'monitoring',
+  title: 'The keda-lab alert rules are loaded',
+  async run(ctx) {
+    const skip = await monitoringMissing(ctx)
+    if (skip) return skip
+    const res = await proxyJson(ctx, ctx.services.prometheus, '/api/v1/rules', 'Prometheus', {query: {type: 'alert'}})
+    if (!res.ok) return res.outcome
+    const groups: {name?: string; file?: string; rules?: {name?: string; health?: string; lastError?: string}[]}[] = res.body?.data?.groups ?? []
+    const ours = groups.filter((g) => (g.name ?? '').startsWith('keda-lab') || (g.file ?? '').includes(`${ctx.namespace}-keda-lab`))
+    const rules = ours.flatMap((g) => g.rules ?? [])
+    const loaded = new Set(rules.map((r) => r.name))
+    const missing = ctx.expectedAlerts.filter((a) => !loaded.has(a))
+    const broken = rules.filter((r) => r.health && r.health !== 'ok' && r.health !== 'unknown')
+    if (rules.length > 0 && missing.length === 0 && broken.length === 0) {
+      return {status: 'pass', detail: `${rules.length} alert rules in ${ours.length} groups`}
+    }
+    if (broken.length > 0) {
+      return {
+        status: 'fail',
+        detail: `rules failing to evaluate: ${broken.map((r) => `${r.name} (${r.lastError ?? r.health})`).join(', ')}`,
+        hint: 'fix the rule expression in templates/chart/keda-lab/templates/monitoring/prometheusrule.yaml and run `keda-lab install` again',
+      }
+    }
+    return {
+      status: 'fail',
+      detail: rules.length === 0 ? 'no keda-lab alert rule is loaded' : `missing alert rules: ${missing.join(', ')}`,
+      hint: `the PrometheusRule must carry release=kube-prometheus-stack: kubectl -n ${ctx.namespace} get prometheusrules --show-labels`,
+    }
+  },
+}
+
+export const grafanaDatasources: Check<DoctorContext> = {
+  id: 'grafana-datasources',
+  category: 'monitoring',
+  title: 'Grafana reaches its Prometheus and Loki datasources',
+  async run(ctx) {
+    const skip = await monitoringMissing(ctx)
+    if (skip) return skip
+    const secret = await ctx.kube.getSecretData(ctx.monitoringNamespace, 'keda-lab-grafana')
+    if (!secret?.['admin-password']) {
+      return {status: 'fail', detail: `Secret ${ctx.monitoringNamespace}/keda-lab-grafana (key admin-password) is missing`, hint: 'keda-lab install (creates it and keeps it across runs)'}
+    }
+    const g = ctx.services.grafana
+    // The API server drops the Authorization header of proxied requests once it has authenticated
+    // the caller, so basic auth cannot pass through the proxy: log in and use the session cookie.
+    const login = await ctx.kube.proxyService({
+      namespace: ctx.monitoringNamespace,
+      service: g.name,
+      port: g.port,
+      method: 'POST',
+      path: '/login',
+      headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({user: secret['admin-user'] || 'admin', password: secret['admin-password']}),
+    })
+    if (login.status === 401 || login.status === 403) {
+      return {
+        status: 'fail',
+        detail: 'Grafana rejected the admin password from Secret keda-lab-grafana',
+        hint: `Grafana keeps the password of its first start in its database: reset it with kubectl -n ${ctx.monitoringNamespace} exec deploy/${g.name} -c grafana -- grafana cli admin reset-admin-password "<the Secret's admin-password>"`,
+      }
+    }
+    if (login.status < 200 || login.status >= 300) {
+      return {status: 'fail', detail: `Grafana login answered HTTP ${login.status}`, hint: `kubectl -n ${ctx.monitoringNamespace} get pods -l app.kubernetes.io/name=grafana`}
+    }
+    const setCookie = login.headers['set-cookie']
+    const cookie = (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).map((c) => c.split(';')[0]).join('; ')
+    const headers = {Cookie: cookie}
+    const list = await proxyJson(ctx, g, '/api/datasources', 'Grafana', {headers})
+    if (!list.ok) return list.outcome
+    const datasources: {uid?: string; name?: string; type?: string}[] = Array.isArray(list.body) ? list.body : []
+    const problems: string[] = []
+    const fine: string[] = []
+    for (const type of ['prometheus', 'loki']) {
+      const ds = datasources.find((d) => d.type === type)
+      if (!ds?.uid) {
+        problems.push(`no ${type} datasource`)
+        continue
+      }
+      const health = await ctx.kube.proxyService({namespace: ctx.monitoringNamespace, service: g.name, port: g.port, path: `/api/datasources/uid/${encodeURIComponent(ds.uid)}/health`, headers})
+      let body: {status?: string; message?: string} = {}
+      try {
+        body = JSON.parse(health.body)
+      } catch {
+        // non-JSON: judged by the status code
+      }
+      if (health.status === 200 && body.status === 'OK') fine.push(`${ds.name ?? type} OK`)
+      else problems.push(`${ds.name ?? type}: ${body.message ?? `HTTP ${health.status}`}`)
+    }
+    if (problems.length === 0) return {status: 'pass', detail: fine.join(', ')}
+    return {
+      status: 'fail',
+      detail: [...problems, ...fine].join('; '),
+      hint: `check the datasource URLs (Prometheus: http://${ctx.services.prometheus.name}.${ctx.monitoringNamespace}.svc:${ctx.services.prometheus.port}, Loki: http://${ctx.services.loki.name}.${ctx.monitoringNamespace}.svc:${ctx.services.loki.port}) and that both pods run: kubectl -n ${ctx.monitoringNamespace} get pods`,
+    }
+  },
+}
+
+export const lokiReceivesLogs: Check<DoctorContext> = {
+  id: 'loki-logs',
+  category: 'monitoring',
+  title: 'Logs from the application arrive in Loki',
+  async run(ctx) {
+    const skip = await monitoringMissing(ctx)
+    if (skip) return skip
+    const end = ctx.now()
+    const start = end - ctx.logWindowMs
+    const minutes = Math.round(ctx.logWindowMs / 60_000)
+    const res = await proxyJson(ctx, ctx.services.loki, '/loki/api/v1/query_range', 'Loki', {
+      query: {query: `{namespace="${ctx.namespace}"}`, start: `${start}000000`, end: `${end}000000`, limit: '100', direction: 'backward'},
+    })
+    if (!res.ok) return res.outcome
+    const streams: {stream?: Record<string, string>; values?: unknown[]}[] = res.body?.data?.result ?? []
+    const lines = streams.reduce((n, s) => n + (s.values?.length ?? 0), 0)
+    if (lines === 0) {
+      return {
+        status: 'fail',
+        detail: `no log line from namespace ${ctx.namespace} in the last ${minutes} min`,
+        hint: `Alloy ships the pods' logs to Loki: kubectl -n ${ctx.monitoringNamespace} logs deploy/alloy; and the app must be logging: kubectl -n ${ctx.namespace} logs deploy/keda-lab-api`,
+      }
+    }
+    const sources = [...new Set(streams.map((s) => s.stream?.component ?? s.stream?.container ?? s.stream?.pod).filter(Boolean))]
+    return {status: 'pass', detail: `${lines}${lines >= 100 ? '+' : ''} lines in the last ${minutes} min${sources.length > 0 ? ` from ${sources.join(', ')}` : ''}`}
+  },
+}
+
+export const telegramToken: Check<DoctorContext> = {
+  id: 'telegram-token',
+  category: 'alerting',
+  title: "The webhook's Telegram token is valid",
+  async run(ctx) {
+    const secret = await ctx.kube.getSecretData(ctx.namespace, 'keda-lab-secrets')
+    if (!secret) return {status: 'fail', detail: `Secret ${ctx.namespace}/keda-lab-secrets does not exist`, hint: 'keda-lab install (creates it)'}
+    const token = secret['telegram-bot-token']
+    if (!token) return {status: 'warn', detail: 'no Telegram token configured: alerts are not sent to Telegram', hint: 'keda-lab install --telegram-token <token from @BotFather>'}
+    const result = await ctx.telegram.checkToken(token)
+    if (result.status === 'valid') return {status: 'pass', detail: `bot @${result.username}`}
+    if (result.status === 'invalid') {
+      return {status: 'fail', detail: result.reason, hint: 'get a new token from @BotFather and run `keda-lab install --telegram-token <token>`'}
+    }
+    return {status: 'warn', detail: `could not check the token: ${result.reason}`, hint: 'check this machine can reach api.telegram.org (or set TELEGRAM_API_URL)'}
+  },
+}
+
+export const noStuckNamespace: Check<DoctorContext> = {
+  id: 'terminating-namespaces',
+  category: 'cluster',
+  title: 'No namespace stuck in Terminating',
+  async run(ctx) {
+    const terminating = await ctx.kube.listTerminatingNamespaces()
+    if (terminating.length === 0) return {status: 'pass', detail: 'none'}
+    const parts: string[] = []
+    let stuck = false
+    for (const ns of terminating) {
+      const age = ns.deletionTimestamp ? ctx.now() - Date.parse(ns.deletionTimestamp) : 0
+      if (age > ctx.stuckAfterMs) stuck = true
+      const blockers = describeBlockers(await findBlockers(ctx.kube, ns)).filter((l) => !/^Namespace(Content|Finalizers)Remaining:/.test(l))
+      parts.push(`${ns.name} (Terminating for ${Math.round(age / 1000)}s${blockers.length > 0 ? `; blocked by ${blockers.join('; ')}` : ''})`)
+    }
+    const ours = terminating.some((ns) => ns.name === ctx.namespace || ns.name === ctx.monitoringNamespace)
+    return {
+      status: stuck ? 'fail' : 'warn',
+      detail: parts.join(', '),
+      hint: ours
+        ? 'keda-lab uninstall --force clears the finalizers that hold it'
+        : 'clear the finalizers of the objects listed: kubectl patch <resource> <name> -n <namespace> --type=merge -p \'{"metadata":{"finalizers":null}}\'',
+    }
+  },
+}
+
+export const noLeftovers: Check<DoctorContext> = {
+  id: 'leftovers',
+  category: 'cluster',
+  title: 'No leftover cluster-scoped objects',
+  async run(ctx) {
+    const installed = [ctx.namespace, ctx.monitoringNamespace]
+    for (const name of installed) {
+      if (await ctx.kube.getNamespace(name)) return {status: 'skip', detail: `keda-lab is installed (namespace ${name} exists); leftovers are checked when it is not`}
+    }
+    const leftovers = await findLeftovers(ctx.kube, {namespace: ctx.namespace, monitoringNamespace: ctx.monitoringNamespace, installed: []})
+    if (leftovers.length === 0) return {status: 'pass', detail: 'none'}
+    return {
+      status: 'fail',
+      detail: leftovers.map((l) => `${l.kind} ${l.name} (from ${l.release})`).join(', '),
+      hint: 'keda-lab uninstall --purge deletes them',
+    }
+  },
+}
+
+export const clusterReachable: Check<DoctorContext> = {
+  id: 'cluster',
+  category: 'cluster',
+  title: 'Kubernetes API reachable',
+  fatal: true,
+  async run(ctx) {
+    const v = await ctx.kube.serverVersion()
+    return {status: 'pass', detail: `${v.gitVersion} at ${ctx.kube.server} (context ${ctx.kube.contextName})`}
+  },
+}
+
+/** The doctor's checks, in the order they are printed. */
+export const DOCTOR_CHECKS: readonly Check<DoctorContext>[] = [
+  kedaReachesRedis,
+  prometheusTargets,
+  alertRulesLoaded,
+  grafanaDatasources,
+  lokiReceivesLogs,
+  telegramToken,
+  noStuckNamespace,
+  noLeftovers,
+]
+
+export interface DoctorReport {
+  ok: boolean
+  checks: CheckResult[]
+}
+
+/** A check whose KedaLabError keeps its hint (runChecks alone keeps only the message). */
+function keepHints(check: Check<DoctorContext>): Check<DoctorContext> {
+  return {
+    ...check,
+    async run(ctx) {
+      try {
+        return await check.run(ctx)
+      } catch (error) {
+        if (isKedaLabError(error)) return {status: 'fail', detail: error.message, hint: error.hint}
+        throw error
+      }
+    },
+  }
+}
+
+/** Runs the checks; when the cluster cannot be reached, the others are reported as skipped. */
+export async function runDoctor(ctx: DoctorContext, onResult?: (r: CheckResult) => void): Promise<DoctorReport> {
+  const first = await runChecks([keepHints(clusterReachable)], ctx, onResult)
+  const rest =
+    first[0]!.status === 'fail'
+      ? DOCTOR_CHECKS.map((c): CheckResult => {
+          const r: CheckResult = {id: c.id, category: c.category, title: c.title, status: 'skip', fatal: false, detail: 'the cluster is not reachable'}
+          onResult?.(r)
+          return r
+        })
+      : await runChecks(DOCTOR_CHECKS.map(keepHints), ctx, onResult)
+  const checks = [...first, ...rest]
+  return {ok: !checks.some((c) => c.status === 'fail'), checks}
+}

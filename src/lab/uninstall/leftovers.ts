@@ -1,0 +1,84 @@
+/**
+ * Cluster-scoped objects the lab's releases leave behind after `helm uninstall`: CRDs (Helm never
+ * deletes the CRDs of a chart's crds/ folder, e.g. prometheus-operator's), ClusterRoles,
+ * ClusterRoleBindings, webhook configurations and APIServices (KEDA's external metrics API — a
+ * dangling one breaks discovery for the whole cluster).
+ */
+import {type Kube, type ObjectSummary, type ResourceRef, resources} from '../../adapters/kube.js'
+import {INSTALL_ORDER, type LabRelease, MONITORING_RELEASES} from './releases.js'
+
+/** The kinds looked at, in the order they are removed with --purge (CRDs last: removing them deletes their objects). */
+export const LEFTOVER_KINDS: readonly {kind: string; ref: ResourceRef}[] = [
+  {kind: 'APIService', ref: resources.apiServices},
+  {kind: 'MutatingWebhookConfiguration', ref: resources.mutatingWebhooks},
+  {kind: 'ValidatingWebhookConfiguration', ref: resources.validatingWebhooks},
+  {kind: 'ClusterRoleBinding', ref: resources.clusterRoleBindings},
+  {kind: 'ClusterRole', ref: resources.clusterRoles},
+  {kind: 'CustomResourceDefinition', ref: resources.crds},
+]
+
+/** CRD groups owned by a release even when nothing labels the CRDs (charts' crds/ folders). */
+const CRD_GROUPS: Record<string, LabRelease> = {
+  'keda.sh': 'keda',
+  'eventing.keda.sh': 'keda',
+  'monitoring.coreos.com': 'kube-prometheus-stack',
+}
+
+export interface Leftover {
+  kind: string
+  name: string
+  /** The release it came from. */
+  release: LabRelease
+}
+
+const isLabRelease = (name: string | undefined): name is LabRelease => INSTALL_ORDER.includes(name as LabRelease)
+
+/**
+ * Which of the lab's releases an object belongs to, or undefined. Helm's ownership annotations
+ * decide when present (so another team's KEDA in another namespace is never ours); otherwise the
+ * charts' labels, and for CRDs their API group.
+ */
+export function owningRelease(obj: ObjectSummary, kind: string, namespace: string, monitoringNamespace: string): LabRelease | undefined {
+  const helmRelease = obj.annotations['meta.helm.sh/release-name']
+  if (helmRelease !== undefined) {
+    if (!isLabRelease(helmRelease)) return undefined
+    const expected = MONITORING_RELEASES.includes(helmRelease) ? monitoringNamespace : namespace
+    return obj.annotations['meta.helm.sh/release-namespace'] === expected ? helmRelease : undefined
+  }
+  const l = obj.labels
+  if (isLabRelease(l['app.kubernetes.io/instance'])) return l['app.kubernetes.io/instance']
+  if (l.release === 'kube-prometheus-stack') return 'kube-prometheus-stack'
+  if (l['app.kubernetes.io/part-of'] === 'keda-operator') return 'keda'
+  if (l['app.kubernetes.io/part-of'] === 'keda-lab') return 'keda-lab'
+  if (kind === 'CustomResourceDefinition') {
+    const group = obj.name.slice(obj.name.indexOf('.') + 1)
+    return CRD_GROUPS[group]
+  }
+  return undefined
+}
+
+/** The cluster-scoped objects of the lab's releases that are not installed (any more). */
+export async function findLeftovers(
+  kube: Kube,
+  options: {namespace: string; monitoringNamespace: string; installed: readonly string[]},
+): Promise<Leftover[]> {
+  const out: Leftover[] = []
+  for (const {kind, ref} of LEFTOVER_KINDS) {
+    for (const obj of await kube.listObjects(ref)) {
+      const release = owningRelease(obj, kind, options.namespace, options.monitoringNamespace)
+      if (release && !options.installed.includes(release)) out.push({kind, name: obj.name, release})
+    }
+  }
+  return out
+}
+
+/** Deletes the leftovers (--purge), in LEFTOVER_KINDS order; returns those removed. */
+export async function removeLeftovers(kube: Kube, leftovers: readonly Leftover[]): Promise<Leftover[]> {
+  const removed: Leftover[] = []
+  for (const {kind, ref} of LEFTOVER_KINDS) {
+    for (const l of leftovers.filter((x) => x.kind === kind)) {
+      if (await kube.deleteObject(ref, l.name)) removed.push(l)
+    }
+  }
+  return removed
+}

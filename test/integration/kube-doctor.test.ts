@@ -1,0 +1,203 @@
+/**
+ * The doctor's checks, in-process, on the real client-node against the fake Kubernetes API (the
+ * monitoring stack answering through its service proxy) and the fake Telegram Bot API: a healthy
+ * lab passes everything; each broken condition fails exactly its own check, with its hint.
+ */
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {createKube} from '../../src/adapters/kube.js'
+import {createTelegram} from '../../src/adapters/telegram.js'
+import {DEFAULT_SERVICES, type DoctorContext, type DoctorReport, loadExpectedAlerts, runDoctor} from '../../src/lab/doctor/checks.js'
+import {type FakeKubeApi, type LabControls, seedLab, startFakeKubeApi} from '../fakes/kube-api.js'
+import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
+
+const TOKEN = '123456:doctor-test-token-never-printed'
+let api: FakeKubeApi
+let telegram: FakeTelegram
+let lab: LabControls
+let dir: string
+let ctx: DoctorContext
+
+beforeEach(async () => {
+  api = await startFakeKubeApi()
+  telegram = await startFakeTelegram({token: TOKEN, username: 'keda_lab_bot'})
+  dir = mkdtempSync(join(tmpdir(), 'kube-doctor-'))
+  const alerts = await loadExpectedAlerts()
+  lab = seedLab(api, {telegramToken: TOKEN, alerts})
+  ctx = {
+    kube: await createKube({kubeconfig: api.writeKubeconfig(dir)}),
+    namespace: 'keda',
+    monitoringNamespace: 'keda-monitoring',
+    telegram: createTelegram({apiUrl: telegram.url, timeoutMs: 2000}),
+    expectedAlerts: alerts,
+    services: DEFAULT_SERVICES,
+    logWindowMs: 15 * 60_000,
+    stuckAfterMs: 120_000,
+    now: Date.now,
+  }
+})
+
+afterEach(async () => {
+  await api.close()
+  await telegram.close()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+const byId = (report: DoctorReport) => Object.fromEntries(report.checks.map((c) => [c.id, c]))
+/** Asserts that only `id` failed, and returns it. */
+const onlyFailure = (report: DoctorReport, id: string) => {
+  expect(report.ok).toBe(false)
+  expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([id])
+  return byId(report)[id]!
+}
+
+describe('doctor checks against the fake cluster', () => {
+  it('reads the expected alerts from the chart', async () => {
+    expect(ctx.expectedAlerts).toContain('KedaLabWorkersAtMax')
+    expect(ctx.expectedAlerts.length).toBeGreaterThanOrEqual(5)
+  })
+
+  it('passes every check on a healthy lab', async () => {
+    const report = await runDoctor(ctx)
+    expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+      ['cluster', 'pass'],
+      ['keda-redis', 'pass'],
+      ['prometheus-targets', 'pass'],
+      ['alert-rules', 'pass'],
+      ['grafana-datasources', 'pass'],
+      ['loki-logs', 'pass'],
+      ['telegram-token', 'pass'],
+      ['terminating-namespaces', 'pass'],
+      ['leftovers', 'skip'],
+    ])
+    expect(report.ok).toBe(true)
+    const r = byId(report)
+    expect(r['keda-redis']!.detail).toBe('keda-lab-worker Ready, Active=False (ScalerNotActive)')
+    expect(r['prometheus-targets']!.detail).toBe('api: 1 up, worker: 1 up, webhook: 1 up')
+    expect(r['grafana-datasources']!.detail).toBe('Prometheus OK, Loki OK')
+    expect(r['telegram-token']!.detail).toBe('bot @keda_lab_bot')
+    expect(lab.lokiQueries[0]).toMatchObject({query: '{namespace="keda"}', direction: 'backward'})
+    const start = Number(BigInt(lab.lokiQueries[0]!.start!) / 1_000_000n)
+    expect(Date.now() - start).toBeGreaterThanOrEqual(15 * 60_000)
+    expect(Date.now() - start).toBeLessThan(16 * 60_000)
+    // The Grafana password went to /login only, through the proxy, never anywhere else.
+    const withPassword = api.requests.filter((q) => JSON.stringify(q).includes(lab.grafanaPassword))
+    expect(withPassword.map((q) => q.path)).toEqual(['/api/v1/namespaces/keda-monitoring/services/kube-prometheus-stack-grafana:80/proxy/login'])
+  })
+
+  it('KEDA cannot reach Redis: the ScaledObject is not Ready', async () => {
+    const so = api.get('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')!
+    so.status.conditions[0] = {type: 'Ready', status: 'False', reason: 'ScaledObjectCheckFailed', message: 'error establishing redis connection: dial tcp 10.96.0.12:26379: connect: connection refused'}
+    api.put(so)
+    const check = onlyFailure(await runDoctor(ctx), 'keda-redis')
+    expect(check.detail).toContain('keda-lab-worker Ready=False: ScaledObjectCheckFailed: error establishing redis connection')
+    expect(check.hint).toContain('TriggerAuthentication')
+    expect(check.hint).toContain('kubectl -n keda describe scaledobject keda-lab-worker')
+  })
+
+  it('KEDA not installed, and no ScaledObject', async () => {
+    api.remove('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')
+    expect(onlyFailure(await runDoctor(ctx), 'keda-redis').detail).toBe('no ScaledObject in namespace keda')
+    api.remove('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh')
+    expect(onlyFailure(await runDoctor(ctx), 'keda-redis').detail).toMatch(/KEDA is not installed/)
+  })
+
+  it('Prometheus misses the worker target and the webhook is down', async () => {
+    lab.targets = lab.targets.filter((t) => t.labels.component !== 'worker')
+    lab.targets.find((t) => t.labels.component === 'webhook')!.health = 'down'
+    lab.targets.find((t) => t.labels.component === 'webhook')!.lastError = 'Get "http://10.244.0.7:9003/metrics": context deadline exceeded'
+    const check = onlyFailure(await runDoctor(ctx), 'prometheus-targets')
+    expect(check.detail).toBe('worker: no target, webhook: 1/1 down (Get "http://10.244.0.7:9003/metrics": context deadline exceeded), api: 1 up')
+    expect(check.hint).toMatch(/NetworkPolicy/)
+  })
+
+  it('Prometheus has none of the targets: ServiceMonitor hint', async () => {
+    lab.targets = []
+    const check = onlyFailure(await runDoctor(ctx), 'prometheus-targets')
+    expect(check.detail).toBe('api: no target, worker: no target, webhook: no target')
+    expect(check.hint).toMatch(/release=kube-prometheus-stack/)
+  })
+
+  it('an alert rule is missing', async () => {
+    lab.ruleGroups[0]!.rules = lab.ruleGroups[0]!.rules.filter((r) => r.name !== 'KedaLabWorkersAtMax')
+    const check = onlyFailure(await runDoctor(ctx), 'alert-rules')
+    expect(check.detail).toBe('missing alert rules: KedaLabWorkersAtMax')
+    expect(check.hint).toMatch(/prometheusrules/)
+  })
+
+  it('Grafana cannot reach Loki', async () => {
+    lab.datasources[1]!.health = {status: 400, body: {status: 'ERROR', message: 'Unable to connect with Loki. Please check the server logs for more details.'}}
+    const check = onlyFailure(await runDoctor(ctx), 'grafana-datasources')
+    expect(check.detail).toBe('Loki: Unable to connect with Loki. Please check the server logs for more details.; Prometheus OK')
+    expect(check.hint).toContain('http://loki.keda-monitoring.svc:3100')
+  })
+
+  it('Grafana rejects the password from the Secret, and the password is not shown', async () => {
+    lab.grafanaPassword = 'changed-in-the-ui'
+    const check = onlyFailure(await runDoctor(ctx), 'grafana-datasources')
+    expect(check.detail).toBe('Grafana rejected the admin password from Secret keda-lab-grafana')
+    expect(check.hint).toContain('reset-admin-password')
+    expect(JSON.stringify(check)).not.toContain('grafana-admin-pw')
+  })
+
+  it('no logs in Loki', async () => {
+    lab.lokiStreams = []
+    const check = onlyFailure(await runDoctor(ctx), 'loki-logs')
+    expect(check.detail).toBe('no log line from namespace keda in the last 15 min')
+    expect(check.hint).toMatch(/alloy/)
+  })
+
+  it('an invalid Telegram token fails without showing the token', async () => {
+    api.put({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'keda-lab-secrets', namespace: 'keda'}, data: {'telegram-bot-token': Buffer.from('999:revoked-token').toString('base64')}})
+    const report = await runDoctor(ctx)
+    const check = onlyFailure(report, 'telegram-token')
+    expect(check.detail).toMatch(/Telegram rejected the token \(401/)
+    expect(check.hint).toMatch(/BotFather/)
+    expect(JSON.stringify(report)).not.toContain('revoked-token')
+    expect(telegram.calls.at(-1)).toMatchObject({method: 'getMe', token: '999:revoked-token'})
+  })
+
+  it('monitoring not installed: the monitoring checks are skipped, not failed', async () => {
+    api.remove('v1', 'Namespace', 'keda-monitoring')
+    const report = await runDoctor(ctx)
+    const r = byId(report)
+    for (const id of ['prometheus-targets', 'alert-rules', 'grafana-datasources', 'loki-logs']) {
+      expect(r[id]).toMatchObject({status: 'skip', detail: 'monitoring is not installed (namespace keda-monitoring does not exist)'})
+    }
+    expect(report.ok).toBe(true)
+  })
+
+  it('a namespace stuck in Terminating is named with what blocks it', async () => {
+    api.put({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'old-lab'}})
+    api.put({apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: {name: 'w', namespace: 'old-lab', finalizers: ['finalizer.keda.sh']}})
+    await ctx.kube.deleteNamespace('old-lab')
+    // Fresh deletion: a warning (it may finish by itself) …
+    expect(byId(await runDoctor(ctx))['terminating-namespaces']).toMatchObject({status: 'warn'})
+    // … older than stuckAfterMs: a failure naming the object and its finalizer.
+    const check = onlyFailure(await runDoctor({...ctx, now: () => Date.now() + 10 * 60_000}), 'terminating-namespaces')
+    expect(check.detail).toMatch(/^old-lab \(Terminating for 6\d\ds; blocked by scaledobjects\.keda\.sh\/w \(finalizers: finalizer\.keda\.sh\)\)$/)
+    expect(check.hint).toMatch(/kubectl patch/)
+  })
+
+  it('leftovers are checked when nothing is installed', async () => {
+    api.remove('v1', 'Namespace', 'keda')
+    api.remove('v1', 'Namespace', 'keda-monitoring')
+    api.put({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'keda-operator', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'keda'}}})
+    api.put({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'someone-elses-keda', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}}})
+    const report = await runDoctor(ctx)
+    const r = byId(report)
+    expect(r.leftovers).toMatchObject({status: 'fail', detail: 'ClusterRole keda-operator (from keda), CustomResourceDefinition scaledobjects.keda.sh (from keda)', hint: 'keda-lab uninstall --purge deletes them'})
+  })
+
+  it('an unreachable cluster fails the first check and skips the others', async () => {
+    await api.close()
+    const report = await runDoctor(ctx)
+    expect(report.checks[0]).toMatchObject({id: 'cluster', status: 'fail', hint: expect.stringContaining('cluster-info')})
+    expect(report.checks.slice(1).every((c) => c.status === 'skip')).toBe(true)
+    api = await startFakeKubeApi() // afterEach closes it
+  })
+})
