@@ -12,8 +12,10 @@ import {ErrorBody, errorBody} from './routes/schemas.js'
 import {taskRoutes} from './routes/tasks.js'
 import {RedisUnavailableError, type TaskStore} from './task-store.js'
 
-/** The part of the configuration the routes use. */
-export type AppConfig = Pick<ApiConfig, 'task'>
+/** The part of the configuration the routes use (task sizes). */
+export interface AppConfig {
+  task: Pick<ApiConfig['task'], 'defaultIterations' | 'maxIterations'>
+}
 
 /** What every route plugin receives. */
 export interface RouteDeps {

@@ -1,0 +1,127 @@
+import type {ChildProcess} from 'node:child_process'
+import {randomUUID} from 'node:crypto'
+
+import {Worker} from 'bullmq'
+import {Redis} from 'ioredis'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type RedisServer, startRedis} from '../helpers/redis.js'
+
+const PASSWORD = `pw-${randomUUID()}`
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
+describe('keda-lab serve api over real HTTP (spawned CLI, password-protected redis-server)', () => {
+  let redis: RedisServer
+  let child: ChildProcess
+  let stdout = ''
+  let stderr = ''
+  let base: string
+  let metricsBase: string
+  const queueName = `test-${randomUUID()}`
+
+  beforeAll(async () => {
+    redis = await startRedis({password: PASSWORD})
+    const [port, metricsPort] = [await freePort(), await freePort()]
+    base = `http://127.0.0.1:${port}`
+    metricsBase = `http://127.0.0.1:${metricsPort}`
+    child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'api'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        REDIS_URL: redis.url,
+        REDIS_PASSWORD: PASSWORD,
+        QUEUE_NAME: queueName,
+        TASK_ITERATIONS: '1000',
+      },
+    })
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {timeoutMs: 30_000, what: `API ready (stderr: ${stderr})`})
+  }, 60_000)
+
+  afterAll(async () => {
+    if (child) await stopProcess(child)
+    await redis?.stop()
+  })
+
+  it('keeps the original contract to the byte, serves metrics on their own port, logs task ids and never the password, exits 0 on SIGTERM', async () => {
+    const added = await fetch(`${base}/api/tasks/add`, {method: 'POST'})
+    expect(added.status).toBe(200)
+    expect(added.headers.get('content-type')).toMatch(/^application\/json/)
+    const addedText = await added.text()
+    expect(addedText).toMatch(new RegExp(`^\\{"success":true,"result":\\{"id":"${UUID}","message":"Task queued\\."\\}\\}$`))
+    const id = JSON.parse(addedText).result.id as string
+
+    const queued = await (await fetch(`${base}/api/tasks/status/${id}`)).text()
+    expect(queued).toBe('{"success":true,"result":{"progress":{"status":"Queued","progress":"0.0","timeElapsed":"0.0000"}}}')
+
+    // Stand-in for the worker: 100 steps with progress, like the real one.
+    const connection = new Redis({host: '127.0.0.1', port: redis.port, password: PASSWORD, maxRetriesPerRequest: null})
+    const worker = new Worker(
+      queueName,
+      async (job) => {
+        expect(job.name).toBe('long_task')
+        expect(job.data).toMatchObject({iterations: 1000})
+        for (let step = 1; step <= 100; step++) {
+          await new Promise((resolve) => setTimeout(resolve, 2))
+          await job.updateProgress(step)
+        }
+      },
+      {connection},
+    )
+    try {
+      let previous = {progress: 0, elapsed: 0}
+      const done = await waitFor(
+        async () => {
+          const response = await fetch(`${base}/api/tasks/status/${id}`)
+          const text = await response.text()
+          expect(text).toMatch(/^\{"success":true,"result":\{"progress":\{"status":"(Queued|Processing|Completed)","progress":"\d{1,3}\.\d","timeElapsed":"\d+\.\d{4}"\}\}\}$/)
+          const {status, progress, timeElapsed} = JSON.parse(text).result.progress
+          expect(Number(progress)).toBeGreaterThanOrEqual(previous.progress)
+          expect(Number(timeElapsed)).toBeGreaterThanOrEqual(previous.elapsed)
+          previous = {progress: Number(progress), elapsed: Number(timeElapsed)}
+          return status === 'Completed' ? text : undefined
+        },
+        {intervalMs: 20, what: 'task completed'},
+      )
+      expect(done).toMatch(/"progress":"100\.0"/)
+    } finally {
+      await worker.close()
+      connection.disconnect()
+    }
+
+    const missing = await fetch(`${base}/api/tasks/status/${randomUUID()}`)
+    expect(missing.status).toBe(404)
+    expect(await missing.text()).toBe('{"success":false,"error":{"message":"Task not found."}}')
+
+    const metrics = await (await fetch(`${metricsBase}/metrics`)).text()
+    expect(metrics).toContain('keda_lab_api_tasks_enqueued_total{api="legacy"} 1')
+    expect(metrics).toContain(`keda_lab_queue_jobs{queue="${queueName}",state="completed"} 1`)
+    expect((await fetch(`${base}/metrics`)).status).toBe(404)
+
+    await stopProcess(child, 'SIGTERM', 10_000)
+    expect(child.exitCode).toBe(0)
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(lines.find((line) => line.msg === 'task queued')).toMatchObject({taskId: id, service: 'api', iterations: 1000})
+    expect(lines.at(-1)).toMatchObject({msg: 'stopped'})
+    expect(stdout + stderr).not.toContain(PASSWORD)
+  })
+
+  it('stops with one clear line (variable, problem, example) and no stack trace on a bad variable', async () => {
+    for (const [env, expected] of [
+      [{PORT: 'eighty'}, 'Error: PORT is "eighty": must be a number; set it like PORT=8000'],
+      [{TASK_ATTEMPTS: '0'}, 'Error: TASK_ATTEMPTS is "0": must be at least 1; set it like TASK_ATTEMPTS=1'],
+      [{REDIS_URL: 'localhost:6379'}, 'Error: REDIS_URL is "localhost:6379": must be a redis:// or rediss:// URL; set it like REDIS_URL=redis://127.0.0.1:6379'],
+    ] as const) {
+      const result = await runCli(['serve', 'api'], {env: {...env, REDIS_PASSWORD: PASSWORD}, timeoutMs: 30_000})
+      expect(result.code).not.toBe(0)
+      expect(result.stderr.trim()).toBe(expected)
+      expect(result.stdout).toBe('')
+    }
+  })
+})
