@@ -162,6 +162,10 @@ const SCENARIOS: Record<string, Scenario> = {
       expect(env(webhook, 'TELEGRAM_API_URL')?.value).toBe('https://api.telegram.org')
       expect(env(webhook, 'TELEGRAM_BOT_TOKEN')?.valueFrom?.secretKeyRef).toEqual({name: 'keda-lab-secrets', key: 'telegram-bot-token'})
       expect(env(webhook, 'WEBHOOK_TOKEN')?.valueFrom?.secretKeyRef).toEqual({name: 'keda-lab-secrets', key: 'webhook-token'})
+      expect(webhook.livenessProbe?.httpGet).toEqual({path: '/healthz', port: 'http'})
+      expect(webhook.readinessProbe?.httpGet).toEqual({path: '/readyz', port: 'http'})
+      // No chat ids configured: the variable is left out (the webhook then names it as missing).
+      expect(env(webhook, 'TELEGRAM_CHAT_IDS')).toBeUndefined()
       expect(one(objects, 'Service', 'keda-lab-webhook').spec).toMatchObject({type: 'ClusterIP'})
 
       // KEDA: two redis-sentinel triggers on BullMQ's real lists, summed by scalingModifiers.
@@ -187,7 +191,8 @@ const SCENARIOS: Record<string, Scenario> = {
         secretTargetRef: [{parameter: 'password', name: 'keda-lab-secrets', key: 'redis-password'}],
       })
 
-      // PDBs for all three.
+      // PDBs for all three; maxUnavailable so that a single replica never blocks a node drain.
+      for (const pdb of all(objects, 'PodDisruptionBudget')) expect((pdb.spec as {maxUnavailable?: number}).maxUnavailable).toBe(1)
       expect(all(objects, 'PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual([
         'keda-lab-api',
         'keda-lab-webhook',
@@ -278,6 +283,14 @@ const SCENARIOS: Record<string, Scenario> = {
           {parameter: 'sentinelPassword', name: 'keda-lab-secrets', key: 'sentinel-password'},
         ],
       })
+    },
+  },
+  'Telegram chat ids as numbers and names (numbers must not turn into 1e+12)': {
+    values: {webhook: {telegram: {chatIds: [-1001234567890, 42, '@lab_alerts', '-100777'], apiUrl: 'http://fake-telegram.test:8081'}}},
+    check(objects) {
+      const webhook = container(objects, 'webhook')
+      expect(env(webhook, 'TELEGRAM_CHAT_IDS')?.value).toBe('-1001234567890,42,@lab_alerts,-100777')
+      expect(env(webhook, 'TELEGRAM_API_URL')?.value).toBe('http://fake-telegram.test:8081')
     },
   },
   'Redis without a password': {

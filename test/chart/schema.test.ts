@@ -115,7 +115,7 @@ describe.each(MAJORS)('values with Helm %i', (major) => {
 
   it('accepts explicit nulls and numbers where the schema allows them', async () => {
     const result = await helmTemplate(major, {
-      values: {task: {iterations: null, maxIterations: 200_000_000}, api: {service: {type: 'NodePort', nodePort: null}, pdb: {minAvailable: '50%'}}},
+      values: {task: {iterations: null, maxIterations: 200_000_000}, api: {service: {type: 'NodePort', nodePort: null}, pdb: {maxUnavailable: '50%'}}},
     })
     expect(result.stderr).toBe('')
     expect(result.exitCode).toBe(0)
