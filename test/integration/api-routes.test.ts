@@ -40,7 +40,7 @@ async function makeApi(task: {attempts?: number; maxIterations?: number} = {}): 
   const queue = createTaskStore({redis: redisConfig, queueName, attempts: task.attempts ?? 1, retentionSeconds: 600, commandTimeoutMs: 1000})
   const metrics = createApiMetrics({queue})
   const app = await buildApp({
-    config: {task: {defaultIterations: 1000, maxIterations: task.maxIterations ?? 5000, attempts: task.attempts ?? 1, retentionSeconds: 600}},
+    config: {task: {defaultIterations: 1000, maxIterations: task.maxIterations ?? 5000}},
     queue,
     metrics,
   })
