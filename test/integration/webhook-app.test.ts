@@ -28,7 +28,14 @@ const logger = pino({level: 'trace'}, logStream)
 /** Every response body received, checked for secrets at the end too. */
 const responses: string[] = []
 
+let sequence = 0
+
+/**
+ * A firing notification. Each call differs (a `pod` label), because the webhook rightly drops an
+ * identical notification resent within its dedupe window.
+ */
 function firing(overrides: Record<string, unknown> = {}) {
+  sequence++
   return {
     version: '4',
     groupKey: '{}/{severity="warning"}:{alertname="KedaLabWorkersAtMax"}',
@@ -42,7 +49,7 @@ function firing(overrides: Record<string, unknown> = {}) {
     alerts: [
       {
         status: 'firing',
-        labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda', horizontalpodautoscaler: 'keda-hpa-worker'},
+        labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda', horizontalpodautoscaler: 'keda-hpa-worker', pod: `worker-${sequence}`} as Record<string, string>,
         annotations: {summary: 'Workers at their maximum replicas', description: 'keda-hpa-worker has run 10 of 10 replicas for 30s <check the queue> & scale up'},
         startsAt: '2026-11-28T08:00:00.511438765Z',
         endsAt: '0001-01-01T00:00:00Z',
@@ -226,6 +233,26 @@ describe('webhook over real HTTP against the fake Telegram Bot API', () => {
     expect(telegram.calls.slice(start).filter((c) => c.method === 'sendMessage')).toHaveLength(2)
   })
 
+  it('after a partial failure, the resent notification reaches only the chat that missed it', async () => {
+    // A payload no other test sends, so earlier deliveries cannot count as duplicates.
+    const payload = firing({groupKey: 'partial'})
+    payload.alerts[0]!.labels.pod = 'partial-failure-pod'
+    const mine = () => telegram.sentMessages().filter((c) => c.text!.includes('partial-failure-pod'))
+    telegram.failNext(1, {status: 400, description: 'Bad Request: not retryable here'})
+    const first = await post('/alerts', payload)
+    expect(first.status).toBe(502)
+    expect(mine()).toHaveLength(1)
+    const served = mine()[0]!.chat_id
+    const again = await post('/alerts', payload)
+    expect(again.status).toBe(200)
+    expect(mine().map((c) => c.chat_id).sort()).toEqual([...CHATS].sort())
+    expect(mine().filter((c) => c.chat_id === served)).toHaveLength(1)
+    // The original endpoint is not deduplicated: each call is a new event.
+    const before = telegram.sentMessages().length
+    for (let i = 0; i < 2; i++) expect((await post('/webhooks/max-workers-reached?scaler=a&namespace=b&deployment=c&numWorkers=2', '')).status).toBe(200)
+    expect(telegram.sentMessages().length - before).toBe(4)
+  })
+
   it('keeps the original max-workers-reached endpoint and message', async () => {
     const before = telegram.sentMessages().length
     const response = await post('/webhooks/max-workers-reached?scaler=redis-list&namespace=keda&deployment=worker&numWorkers=10', '')
@@ -268,6 +295,8 @@ describe('webhook over real HTTP against the fake Telegram Bot API', () => {
       }
     }
     expect(telegram.calls.length).toBe(before)
+    expect(logLines.join('')).toContain('"auth":"wrong token"')
+    expect(logLines.join('')).toContain('"auth":"missing"')
     const lowercase = await post('/alerts', firing(), {authorization: `bearer ${WEBHOOK_TOKEN}`})
     expect(lowercase.status).toBe(200)
   })

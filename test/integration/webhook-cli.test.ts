@@ -77,7 +77,8 @@ describe('keda-lab serve webhook (the real CLI process) against the fake Telegra
     expect(telegram.sentMessages()[0]!.text).toContain('Queue backlog growing')
 
     telegram.failNext(100, {status: 500})
-    const failing = await fetch(`http://127.0.0.1:${port}/alerts`, {method: 'POST', headers, body: JSON.stringify(payload)})
+    const other = {...payload, alerts: [{...payload.alerts[0]!, annotations: {summary: 'Another one'}}]}
+    const failing = await fetch(`http://127.0.0.1:${port}/alerts`, {method: 'POST', headers, body: JSON.stringify(other)})
     expect(failing.status).toBe(502)
     telegram.clearFailures()
 

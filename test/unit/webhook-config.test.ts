@@ -53,6 +53,7 @@ describe('loadWebhookConfig', () => {
     expect(configError({...valid, PORT: 'eighty'}).message).toMatch(/^PORT is "eighty": must be a number/)
     expect(configError({...valid, METRICS_PORT: '70000'}).message).toMatch(/^METRICS_PORT is "70000": must be between 1 and 65535/)
     expect(configError({...valid, PORT: '9003'}).message).toMatch(/^METRICS_PORT is 9003: must differ from PORT/)
+    expect(configError({...valid, TELEGRAM_DEDUPE_WINDOW_MS: '-5'}).message).toMatch(/^TELEGRAM_DEDUPE_WINDOW_MS is "-5": must be at least 0/)
     expect(configError({...valid, TELEGRAM_API_URL: 'ftp://x'}).message).toMatch(/^TELEGRAM_API_URL is "ftp:\/\/x": must be an http/)
   })
 })

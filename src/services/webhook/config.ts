@@ -73,6 +73,7 @@ export const webhookEnvSchema = z.object({
     .describe(DEFAULT_TELEGRAM_API_URL),
   TELEGRAM_TIMEOUT_MS: millis(5000, 100, 60_000).describe('5000'),
   TELEGRAM_RETRY_BUDGET_MS: millis(20_000, 100, 120_000).describe('20000'),
+  TELEGRAM_DEDUPE_WINDOW_MS: millis(120_000, 0, 3_600_000).describe('120000'),
   TELEGRAM_MAX_ATTEMPTS: z.coerce
     .number({message: 'must be a number'})
     .int('must be a whole number')
@@ -100,6 +101,8 @@ export interface WebhookConfig {
     /** Upper bound on the time one notification may spend retrying, so Alertmanager's request does not time out first. */
     retryBudgetMs: number
     maxAttempts: number
+    /** How long a delivered alert message is remembered so that Alertmanager's resend after a partial failure does not repeat it (0: off). */
+    dedupeWindowMs: number
   }
 }
 
@@ -125,6 +128,7 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
       timeoutMs: parsed.TELEGRAM_TIMEOUT_MS,
       retryBudgetMs: parsed.TELEGRAM_RETRY_BUDGET_MS,
       maxAttempts: parsed.TELEGRAM_MAX_ATTEMPTS,
+      dedupeWindowMs: parsed.TELEGRAM_DEDUPE_WINDOW_MS,
     },
   }
 }

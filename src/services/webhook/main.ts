@@ -32,6 +32,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     timeoutMs: config.telegram.timeoutMs,
     retryBudgetMs: config.telegram.retryBudgetMs,
     maxAttempts: config.telegram.maxAttempts,
+    dedupeWindowMs: config.telegram.dedupeWindowMs,
     logger,
     onDelivery: (result) => metrics.telegramMessages.inc({result}),
   })

@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+
 import {Api, NetworkError, ParseError, TelegramApiError, TimeoutError} from 'node-telegram-bot-api'
 
 import {describeError, redact} from './redact.js'
@@ -11,7 +13,17 @@ export interface Notifier {
    * Sends `messages`, in order, to every chat. Resolves when every chat got every message;
    * rejects with a NotifyError when any chat could not be served within the retry budget.
    */
-  notify(messages: string[]): Promise<NotifyReport>
+  notify(messages: string[], options?: NotifyOptions): Promise<NotifyReport>
+}
+
+export interface NotifyOptions {
+  /**
+   * Skip a message a chat already received within the dedupe window. Used for Alertmanager
+   * notifications: after a partial failure (one chat served, another not) the webhook answers
+   * 5xx, Alertmanager sends the same notification again, and only the chats that missed it
+   * should get it.
+   */
+  dedupe?: boolean
 }
 
 export interface NotifyReport {
@@ -19,6 +31,8 @@ export interface NotifyReport {
   messages: number
   /** Attempts that failed and were tried again. */
   retries: number
+  /** Messages not sent again because the chat already had them (dedupe). */
+  skipped: number
 }
 
 /**
@@ -62,6 +76,13 @@ export interface TelegramNotifierOptions {
   logger: NotifierLogger
   /** Called once per attempt outcome (metrics). */
   onDelivery?: (result: DeliveryResult) => void
+  /**
+   * How long a delivered message is remembered for `dedupe`. Default 2 minutes: long enough
+   * for Alertmanager's retries of one notification, shorter than any sensible repeat_interval
+   * (a reminder of a still-firing alert carries the same text and must not be swallowed).
+   * 0 turns deduplication off.
+   */
+  dedupeWindowMs?: number
 }
 
 /** A Telegram notifier that also answers getMe (the install's token check and the startup log use it). */
@@ -88,6 +109,19 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
   const api = new Api(options.botToken, {apiRoot: options.apiUrl, maxRetries: 0, timeoutMs: options.timeoutMs})
   const backoffMs = options.backoffMs ?? 250
   const onDelivery = options.onDelivery ?? (() => {})
+  const dedupeWindowMs = options.dedupeWindowMs ?? 120_000
+  /** sha256(chat, text) → when the memory of that delivery expires. */
+  const delivered = new Map<string, number>()
+  const deliveryKey = (chatId: string, text: string) => createHash('sha256').update(chatId).update('\0').update(text).digest('base64')
+  function remember(key: string) {
+    const now = Date.now()
+    // Bounded memory: drop expired entries (insertion order = expiry order) before adding.
+    for (const [k, expires] of delivered) {
+      if (expires > now && delivered.size < 10_000) break
+      delivered.delete(k)
+    }
+    delivered.set(key, now + dedupeWindowMs)
+  }
 
   function classify(error: unknown, timeoutMs: number): Failure {
     if (error instanceof TelegramApiError) {
@@ -135,14 +169,24 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
   }
 
   return {
-    async notify(messages) {
+    async notify(messages, notifyOptions = {}) {
+      const dedupe = (notifyOptions.dedupe ?? false) && dedupeWindowMs > 0
+      let skipped = 0
       const deadline = Date.now() + options.retryBudgetMs
       // Chats in parallel (one slow chat does not eat the others' budget); parts of one
       // notification in order within a chat, stopping at the first part that fails.
       const results = await Promise.allSettled(
         options.chatIds.map(async (chatId) => {
           let retries = 0
-          for (const text of messages) retries += await sendOne(chatId, text, deadline)
+          for (const text of messages) {
+            const key = deliveryKey(chatId, text)
+            if (dedupe && (delivered.get(key) ?? 0) > Date.now()) {
+              skipped++
+              continue
+            }
+            retries += await sendOne(chatId, text, deadline)
+            if (dedupe) remember(key)
+          }
           return retries
         }),
       )
@@ -157,7 +201,8 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
         )
       }
       const retries = results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0)
-      return {chats: options.chatIds.length, messages: messages.length, retries}
+      if (skipped > 0) options.logger.info({skipped}, 'skipped messages the chats already received (a retried notification)')
+      return {chats: options.chatIds.length, messages: messages.length, retries, skipped}
     },
 
     async getMe() {

@@ -27,6 +27,9 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
   // about what a valid payload looks like, and costs us no parsing.
   app.addHook('onRequest', async (request, reply) => {
     if (!isAuthorized(request.headers.authorization, options.webhookToken)) {
+      // Says which way it failed (never the value), to debug an Alertmanager http_config.
+      const header = request.headers.authorization
+      request.log.warn({ip: request.ip, auth: header === undefined ? 'missing' : /^bearer\s/i.test(header) ? 'wrong token' : 'not a bearer token'}, 'rejected: missing or wrong bearer token')
       reply.header('www-authenticate', 'Bearer realm="keda-lab-webhook"')
       return reply.code(401).send({
         success: false,
@@ -56,10 +59,10 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
     metrics.notifications.inc({endpoint: request.routeOptions.url ?? 'unknown', outcome})
   })
 
-  async function deliver(messages: string[], log: {info(obj: object, msg: string): void}) {
+  async function deliver(messages: string[], log: {info(obj: object, msg: string): void}, dedupe: boolean) {
     try {
-      const report = await notifier.notify(messages)
-      log.info({messages: report.messages, chats: report.chats, retries: report.retries}, 'notification sent to Telegram')
+      const report = await notifier.notify(messages, {dedupe})
+      log.info({messages: report.messages, chats: report.chats, retries: report.retries, skipped: report.skipped}, 'notification sent to Telegram')
       return {status: 200, body: {success: true, result: {messages: report.messages, chats: report.chats}}} as const
     } catch (error) {
       if (error instanceof NotifyError) {
@@ -84,7 +87,8 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
         {status: payload.status, alerts: payload.alerts.length, groupKey: payload.groupKey},
         'Alertmanager notification received',
       )
-      const result = await deliver(formatAlertNotification(payload), request.log)
+      // Alertmanager resends a whole notification after a 5xx: chats that already have it are skipped.
+      const result = await deliver(formatAlertNotification(payload), request.log, true)
       if ('retryAfter' in result && result.retryAfter) reply.header('retry-after', String(Math.ceil(result.retryAfter)))
       return reply.code(result.status).send(result.body)
     },
@@ -100,7 +104,8 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
     },
     async (request, reply) => {
       request.log.info({...request.query}, 'max-workers-reached notification received')
-      const result = await deliver([formatMaxWorkersReached(request.query)], request.log)
+      // Each call is a new event for the original endpoint's callers: always sent.
+      const result = await deliver([formatMaxWorkersReached(request.query)], request.log, false)
       if ('retryAfter' in result && result.retryAfter) reply.header('retry-after', String(Math.ceil(result.retryAfter)))
       return reply.code(result.status).send(result.body)
     },
