@@ -30,7 +30,7 @@ export function createTelegram(options: TelegramOptions = {}): Telegram {
     async checkToken(token) {
       let response: Response
       try {
-        response = await doFetch(`${apiUrl}/bot${encodeURIComponent(token)}/getMe`, {
+        response = await doFetch(`${apiUrl}/bot${token}/getMe`, {
           signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
         })
       } catch (error) {

@@ -149,6 +149,8 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
     id: 'cluster-kind',
     category: 'cluster',
     title: 'cluster kind',
+    // Fatal only when the image cannot get into the cluster (not minikube/kind and no --image).
+    fatal: true,
     async run({facts, answers}) {
       if (!facts.reachable) return unreachable
       const {kind, name} = facts.cluster
