@@ -41,7 +41,12 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   let metricsServer: Server | undefined
   try {
     await app.listen({port: config.port, host: config.host})
-    metricsServer = await startMetricsServer({registry: metrics.registry, host: config.host, port: config.metricsPort})
+    metricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.host,
+      port: config.metricsPort,
+      onError: (error) => logger.error({}, `metrics server: ${describeError(error, secrets)}`),
+    })
   } catch (error) {
     await app.close()
     const code = (error as {code?: string}).code

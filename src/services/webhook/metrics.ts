@@ -46,7 +46,13 @@ export function createWebhookMetrics(options: {defaultMetrics?: boolean} = {}): 
  * Serves `GET /metrics` from `registry` on its own port, so the metrics can stay inside the
  * cluster while the alert port is exposed to Alertmanager only. Resolves once listening.
  */
-export async function startMetricsServer(options: {registry: Registry; host: string; port: number}): Promise<Server> {
+export async function startMetricsServer(options: {
+  registry: Registry
+  host: string
+  port: number
+  /** Errors after start-up (the server keeps running); without it they are ignored rather than crashing the process. */
+  onError?: (error: Error) => void
+}): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method === 'GET' && path === '/metrics') {
@@ -69,6 +75,7 @@ export async function startMetricsServer(options: {registry: Registry; host: str
     server.once('error', reject)
     server.listen(options.port, options.host, () => {
       server.off('error', reject)
+      server.on('error', (error) => options.onError?.(error))
       resolve()
     })
   })
