@@ -26,7 +26,8 @@ export default class Install extends ClusterCommand {
     const {flags} = await this.parse(Install)
     const {runInstall} = await import('../lab/install/run.js')
     const {canPrompt, createPrompter} = await import('../ui/prompts.js')
-    const interactive = canPrompt(flags)
+    const json = this.jsonEnabled()
+    const interactive = canPrompt({yes: flags.yes, json})
     return runInstall({
       flags,
       env: process.env,
@@ -34,13 +35,13 @@ export default class Install extends ClusterCommand {
       monitoringNamespace: flags['monitoring-namespace'],
       context: flags.context,
       yes: flags.yes,
-      json: Boolean(flags.json),
+      json,
       dryRun: flags['dry-run'],
       valuesPath: flags.values,
       output: flags.output,
       cwd: process.cwd(),
       prompter: interactive ? await createPrompter() : undefined,
-      mode: flags.json ? 'silent' : process.stdout.isTTY ? 'tty' : 'plain',
+      mode: json ? 'silent' : process.stdout.isTTY ? 'tty' : 'plain',
       log: (text) => this.log(text),
     })
   }

@@ -49,7 +49,8 @@ export async function runTaskList(tasks: readonly UiTask[], options: TaskListOpt
       registerSignalListeners: false,
       renderer: options.mode === 'silent' ? 'silent' : options.mode === 'tty' ? 'default' : 'simple',
       fallbackRenderer: 'simple',
-      fallbackRendererCondition: options.mode !== 'tty',
+      fallbackRendererCondition: options.mode === 'plain',
+      silentRendererCondition: options.mode === 'silent',
       rendererOptions: {collapseSubtasks: false},
     },
   )

@@ -26,7 +26,7 @@ export async function fakeTool(bin, argv) {
   const upper = bin.toUpperCase()
   const hangOn = process.env[`FAKE_${upper}_HANG_ON`]
   if (hangOn && !isVersion && joined.includes(hangOn)) {
-    if (log) appendFileSync(log, JSON.stringify({bin, event: 'hanging', argv}) + '\n')
+    if (log) appendFileSync(log, JSON.stringify({bin, event: 'hanging', argv, pid: process.pid}) + '\n')
     process.stdout.write('waiting for resources to become ready\n')
     setInterval(() => {}, 1000)
     return
