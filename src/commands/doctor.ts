@@ -36,9 +36,9 @@ export default class Doctor extends ClusterCommand {
       (result) => this.log(formatCheckResult(result)),
     )
     if (!report.ok) {
-      if (this.jsonEnabled()) this.logJson(report)
-      else this.logToStderr(`${report.checks.filter((c) => c.status === 'fail').length} check(s) failed`)
-      this.exit(1)
+      if (!this.jsonEnabled()) this.logToStderr(`${report.checks.filter((c) => c.status === 'fail').length} check(s) failed`)
+      // Not this.exit(1): under --json oclif would print the exit as an error object after the report.
+      process.exitCode = 1
     }
     return report
   }

@@ -48,10 +48,8 @@ export default class Uninstall extends ClusterCommand {
       },
     )
     if (!this.jsonEnabled()) for (const line of formatUninstallReport(report, flags)) this.log(line)
-    if (!report.ok) {
-      if (this.jsonEnabled()) this.logJson(report)
-      this.exit(1)
-    }
+    // Not this.exit(1): under --json oclif would print the exit as an error object after the report.
+    if (!report.ok) process.exitCode = 1
     return report
   }
 }
