@@ -7,6 +7,7 @@ import {describe, expect, it} from 'vitest'
 
 import {helmLint, type HelmMajor, type K8sObject, renderChart} from '../helpers/helm.js'
 import {checkScalingModifiers, validateObject} from './k8s-validate.js'
+import {unknownFields} from './strict-fields.js'
 
 type Env = {name: string; value?: string; valueFrom?: {secretKeyRef?: {name: string; key: string}}}
 type Container = {
@@ -63,8 +64,12 @@ function triggers(objects: K8sObject[]): Trigger[] {
 
 /** Invariants every rendering must satisfy, whatever the options. */
 function checkInvariants(objects: K8sObject[]): void {
-  // Every object validates against its schema; an unknown kind throws.
-  for (const object of objects) validateObject(object)
+  // Every object validates against its schema (an unknown kind throws), and has no field its
+  // schema does not know (validate() alone lets typos through).
+  for (const object of objects) {
+    validateObject(object)
+    expect(unknownFields(object)).toEqual([])
+  }
 
   // Names are unique per kind and namespace (two templates fighting over one object is a bug).
   const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`)
@@ -453,6 +458,33 @@ describe('schema validation catches what it should', () => {
     expect(() => validateObject({apiVersion: 'example.com/v1', kind: 'Widget', metadata: {name: 'w'}})).toThrow(
       /no schema model for example.com\/v1\/Widget/,
     )
+  })
+
+  it('finds misspelt fields that validate() lets through, in core objects and CRDs', () => {
+    const deployment: K8sObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: 'x', lables: {a: 'b'}} as K8sObject['metadata'],
+      spec: {
+        selector: {matchLabels: {a: 'b'}},
+        template: {spec: {containers: [{name: 'c', image: 'i', readinesProbe: {httpGet: {path: '/', port: 80}}}]}},
+      },
+    }
+    validateObject(deployment)
+    expect(unknownFields(deployment)).toEqual([
+      expect.stringMatching(/^Deployment\/x\.metadata\.lables: unknown field/),
+      expect.stringMatching(/^Deployment\/x\.spec\.template\.spec\.containers\[0\]\.readinesProbe: unknown field/),
+    ])
+    const scaledObject: K8sObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: {name: 'w'},
+      spec: {scaleTargetRef: {name: 'w'}, advanced: {scalingModifier: {formula: 'a'}}, triggers: [{type: 'redis', metdata: {}}]},
+    }
+    expect(unknownFields(scaledObject)).toEqual([
+      expect.stringMatching(/spec\.advanced\.scalingModifier: unknown field/),
+      expect.stringMatching(/spec\.triggers\[0\]\.metdata: unknown field/),
+    ])
   })
 
   it('checks scalingModifiers beyond the KEDA models (formula naming a missing trigger, bad metricType)', () => {
