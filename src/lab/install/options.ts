@@ -111,7 +111,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     },
     label: 'Telegram bot token',
     missingHint: 'pass --telegram-token or set KEDA_LAB_TELEGRAM_TOKEN (or --no-webhook to install without Telegram alerts)',
-    prompt: 'Telegram bot token (from @BotFather; typed characters are masked)',
+    prompt: 'Telegram bot token from @BotFather',
   },
   {
     key: 'telegramChatIds',
@@ -455,7 +455,7 @@ async function ask(spec: OptionSpec, answers: Partial<InstallAnswers>, input: Re
       return prompter.select({message: spec.prompt, choices: spec.choices!, default: String(fallback)})
     case 'secret': {
       const token = await prompter.password({
-        message: `${spec.prompt}, empty to skip Telegram alerts`,
+        message: `${spec.prompt} — empty: no Telegram alerts`,
         async validate(value) {
           if (value.trim() === '') return true
           const format = validateWith(value)

@@ -1,0 +1,158 @@
+/**
+ * The interactive install driven in a real pseudo-terminal (Python's pty module): answers are typed,
+ * wrong ones are rejected on the spot with their message, and the run proceeds (with --dry-run, so
+ * it changes nothing). Fake Telegram answers getMe; fake Kubernetes API; fake helm on PATH.
+ */
+import {spawn} from 'node:child_process'
+
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {cliEntry, repoRoot} from '../helpers/cli.js'
+import {type Lab, startLab, TEST_TOKEN} from './install-harness.js'
+
+/** Waits for each `expect` regex in the terminal output (ANSI stripped), then types `send`. */
+const DRIVER = String.raw`
+import json, os, pty, re, select, sys, time, signal
+steps = json.loads(sys.argv[1])
+cmd = sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(cmd[0], cmd, os.environ)
+ansi = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r')
+raw = b''
+def text():
+    return ansi.sub('', raw.decode('utf-8', 'replace'))
+def pump(timeout):
+    global raw
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return True
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        return False
+    if not chunk:
+        return False
+    raw += chunk
+    return True
+mark = 0
+for step in steps:
+    deadline = time.time() + step.get('timeout', 20)
+    pattern = re.compile(step['expect'])
+    while True:
+        m = pattern.search(text(), mark)
+        if m:
+            mark = m.end()
+            break
+        if time.time() > deadline or not pump(0.2):
+            if time.time() <= deadline:
+                m = pattern.search(text(), mark)
+                if m:
+                    mark = m.end()
+                    break
+            sys.stdout.write(text())
+            sys.stdout.write('\n@@TIMEOUT waiting for ' + step['expect'] + '\n')
+            os.kill(pid, signal.SIGKILL)
+            sys.exit(124)
+    if 'send' in step:
+        time.sleep(0.05)
+        os.write(fd, step['send'].encode())
+end = time.time() + 60
+while time.time() < end and pump(0.5):
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(text())
+sys.exit(os.waitstatus_to_exitcode(status))
+`
+
+interface Step {
+  expect: string
+  send?: string
+  timeout?: number
+}
+
+async function drive(lab: Lab, args: string[], steps: Step[]): Promise<{code: number | null; transcript: string}> {
+  const child = spawn('python3', ['-c', DRIVER, JSON.stringify(steps), process.execPath, cliEntry(), ...args], {
+    cwd: repoRoot,
+    env: {...process.env, ...lab.env, NO_COLOR: '1', FORCE_COLOR: '0', TERM: 'xterm-256color', COLUMNS: '200', LINES: '50'},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let transcript = ''
+  child.stdout.on('data', (d) => (transcript += d))
+  child.stderr.on('data', (d) => (transcript += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  return {code, transcript}
+}
+
+const CLEAR = '\u0015' // Ctrl-U: erase the typed line
+const ENTER = '\r'
+
+let lab: Lab | undefined
+afterEach(async () => {
+  await lab?.close()
+  lab = undefined
+})
+
+describe('keda-lab install in a terminal', () => {
+  it('asks every question, rejects wrong answers on the spot, and runs the plan with the answers', async () => {
+    lab = await startLab({kind: 'minikube'})
+    const {code, transcript} = await drive(lab, ['install', '--dry-run'], [
+      {expect: 'Send alerts to Telegram\\?', send: ENTER},
+      {expect: 'Telegram bot token', send: `not-a-token${ENTER}`},
+      {expect: 'does not look like a bot token from @BotFather', send: `${CLEAR}987654321:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA${ENTER}`},
+      // getMe against the fake Telegram: a well-formed token it does not know is rejected.
+      {expect: 'Telegram rejected the token \\(401', send: `${CLEAR}${TEST_TOKEN}${ENTER}`},
+      {expect: 'Telegram chat id\\(s\\) for alerts', send: `hello${ENTER}`},
+      {expect: '"hello" is not a chat id', send: `${CLEAR}123456789${ENTER}`},
+      {expect: 'Worker replicas: minimum', send: ENTER},
+      {expect: 'Worker replicas: maximum', send: `0${ENTER}`},
+      {expect: 'must be between 1 and 200, got 0', send: `${CLEAR}12${ENTER}`},
+      {expect: 'Tasks per worker replica', send: ENTER},
+      {expect: 'Scale workers to zero', send: ENTER},
+      {expect: 'API replicas: minimum', send: `3${ENTER}`},
+      {expect: 'API replicas: maximum', send: `2${ENTER}`},
+      {expect: 'must be at least the API minimum \\(3\\), got 2', send: `${CLEAR}6${ENTER}`},
+      {expect: 'API CPU target', send: ENTER},
+      {expect: 'Redis replicas', send: ENTER},
+      {expect: 'Keep Redis data on PersistentVolumes\\?', send: `n${ENTER}`},
+      {expect: 'Install monitoring', send: `n${ENTER}`},
+      {expect: 'How should the API be exposed\\?', send: ENTER},
+      {expect: 'Image \\(empty: build it into the cluster\\)', send: ENTER},
+      {expect: 'Plan \\(dry run', timeout: 60},
+    ])
+    expect(transcript).not.toContain('@@TIMEOUT')
+    expect(code).toBe(0)
+    expect(transcript).toContain('worker-max-replicas: 12 (prompt)')
+    expect(transcript).toContain('api-min-replicas: 3 (prompt)')
+    expect(transcript).toContain('api-max-replicas: 6 (prompt)')
+    expect(transcript).toContain('redis-persistence: false (prompt)')
+    expect(transcript).toContain('monitoring: false (prompt)')
+    expect(transcript).toContain('telegram-chat-id: 123456789 (prompt)')
+    expect(transcript).toContain('√ Telegram bot token (getMe): bot @keda_lab_test_bot')
+    expect(transcript).toMatch(/maxReplicaCount: 12/)
+    // The token was masked while typed and never printed afterwards.
+    expect(transcript).not.toContain(TEST_TOKEN)
+    // --dry-run: nothing but the version check ran.
+    expect(lab.calls().map((c) => c.argv.join(' '))).toEqual(['version --short'])
+  })
+
+  it('an empty token at the prompt installs without the webhook; --yes in a terminal does not prompt', async () => {
+    lab = await startLab({kind: 'minikube'})
+    const skip = await drive(lab, ['install', '--dry-run', '--worker-max-replicas', '4', '--no-monitoring', '--expose', 'NodePort', '--image', 'ghcr.io/acme/keda-lab:1.0.0', '--api-min-replicas', '1', '--api-max-replicas', '2', '--api-cpu-target', '60', '--redis-replicas', '1', '--no-redis-persistence', '--tasks-per-replica', '3', '--worker-min-replicas', '1', '--no-scale-to-zero'], [
+      {expect: 'Send alerts to Telegram\\?', send: ENTER},
+      {expect: 'Telegram bot token', send: ENTER},
+      {expect: 'Plan \\(dry run', timeout: 60},
+    ])
+    expect(skip.transcript).not.toContain('@@TIMEOUT')
+    expect(skip.code).toBe(0)
+    expect(skip.transcript).toContain('webhook: false (prompt)')
+    expect(skip.transcript).toContain('- Telegram bot token (getMe): webhook off')
+    expect(skip.transcript).not.toContain('Telegram chat id(s) for alerts')
+
+    const yes = await drive(lab, ['install', '--dry-run', '--yes', '--no-webhook'], [{expect: 'Plan \\(dry run', timeout: 60}])
+    expect(yes.code).toBe(0)
+    expect(yes.transcript).not.toContain('?')
+  })
+})
