@@ -181,6 +181,8 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     redisOptions(options.redis, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // Under load many requests issue a command in the same tick: one socket write for all of them.
+      enableAutoPipelining: true,
       connectTimeout: 2000,
       // Reconnect quickly: the API is useless without Redis, and a failover takes seconds.
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
