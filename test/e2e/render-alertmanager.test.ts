@@ -1,0 +1,100 @@
+/**
+ * The Alertmanager configuration install renders into the kube-prometheus-stack values, run by the
+ * REAL `alertmanager` binary: only the lab's alerts (keda_lab="true") reach the webhook, with the
+ * bearer token read from the mounted Secret file. Paths and URL are pointed at a temp file and a
+ * loopback receiver; group_wait is shortened so the test does not wait 10 s.
+ */
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer, type IncomingHttpHeaders} from 'node:http'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {execFileSync} from 'node:child_process'
+
+import {parse, stringify} from 'yaml'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {repoRoot, runCli} from '../helpers/cli.js'
+import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+
+/** Upstream calls it `alertmanager`, Debian's package `prometheus-alertmanager`. */
+function alertmanagerBinary(): string {
+  for (const name of ['alertmanager', 'prometheus-alertmanager']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${name}`], {stdio: 'pipe'})
+      return name
+    } catch {
+      // try the next name
+    }
+  }
+  throw new Error('alertmanager not found: apt-get install prometheus-alertmanager (.ci/run does it)')
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'keda-lab-am-'))
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+describe('rendered Alertmanager routing (real alertmanager)', () => {
+  it('routes keda_lab alerts to the webhook with the bearer token from the secret file, and nothing else', async () => {
+    const env: NodeJS.ProcessEnv = {PATH: `${join(repoRoot, '.tools/helm3')}:${dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir}
+    const r = await runCli(['render', '--output', join(dir, 'out'), '--telegram-chat-id', '42', '-n', 'lab'], {env, timeoutMs: 60_000})
+    expect(r.code).toBe(0)
+    const config = parse(readFileSync(join(dir, 'out', 'values', 'kube-prometheus-stack.yaml'), 'utf8')).alertmanager.config
+    const webhook = config.receivers.find((x: {name: string}) => x.name === 'keda-lab-webhook').webhook_configs[0]
+    expect(webhook.url).toBe('http://keda-lab-webhook.lab.svc:8080/alerts')
+    expect(webhook.http_config.authorization.credentials_file).toBe('/etc/alertmanager/secrets/keda-lab-webhook-token/token')
+
+    const received: {headers: IncomingHttpHeaders; body: {alerts: {labels: Record<string, string>}[]}}[] = []
+    const receiver = createServer((req, res) => {
+      let body = ''
+      req.on('data', (d) => (body += d))
+      req.on('end', () => {
+        received.push({headers: req.headers, body: JSON.parse(body)})
+        res.end('ok')
+      })
+    })
+    const receiverPort = await freePort()
+    await new Promise<void>((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve))
+
+    // Same routes and receivers; only the cluster-local paths and the wait are adapted to this machine.
+    writeFileSync(join(dir, 'token'), 'tok-0123456789abcdef')
+    webhook.url = `http://127.0.0.1:${receiverPort}/alerts`
+    webhook.http_config.authorization.credentials_file = join(dir, 'token')
+    config.route.group_wait = '0s'
+    writeFileSync(join(dir, 'alertmanager.yaml'), stringify(config))
+    execFileSync('amtool', ['check-config', join(dir, 'alertmanager.yaml')])
+
+    const port = await freePort()
+    const am = spawnTracked(alertmanagerBinary(), [
+      `--config.file=${join(dir, 'alertmanager.yaml')}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ])
+    let amLog = ''
+    am.stderr!.on('data', (d) => (amLog += d))
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, {timeoutMs: 20_000, what: 'alertmanager ready'})
+      const post = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify([
+          {labels: {alertname: 'KedaLabWorkersAtMax', keda_lab: 'true', severity: 'warning', namespace: 'lab'}, annotations: {summary: 'workers at max'}},
+          {labels: {alertname: 'KubeControllerManagerDown', severity: 'critical'}},
+          {labels: {alertname: 'Watchdog', severity: 'none'}},
+        ]),
+      })
+      expect(post.ok).toBe(true)
+      await waitFor(() => received.length > 0, {timeoutMs: 20_000, what: `a webhook call (alertmanager log: ${amLog.slice(-500)})`})
+      // Give a wrongly routed group the same chance to arrive before asserting there is none.
+      await waitFor(async () => {
+        const groups = (await (await fetch(`http://127.0.0.1:${port}/api/v2/alerts/groups`)).json()) as unknown[]
+        return groups.length >= 2
+      }, {timeoutMs: 10_000, what: 'alert groups'})
+      expect(received[0]!.headers.authorization).toBe('Bearer tok-0123456789abcdef')
+      const names = received.flatMap((x) => x.body.alerts.map((a) => a.labels.alertname))
+      expect(names).toEqual(['KedaLabWorkersAtMax'])
+    } finally {
+      await stopProcess(am)
+      await new Promise((resolve) => receiver.close(resolve))
+    }
+  })
+})

