@@ -47,7 +47,7 @@ describe('keda-lab serve webhook (the real CLI process) against the fake Telegra
     await telegram?.close()
   })
 
-  it('serves alerts and metrics, then stops cleanly on SIGTERM, never printing a secret', async () => {
+  it('serves alerts and metrics, drains a request in flight on SIGTERM and exits 0, never printing a secret', async () => {
     const [port, metricsPort] = [await freePort(), await freePort()]
     child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
       cwd: repoRoot,
@@ -95,8 +95,16 @@ describe('keda-lab serve webhook (the real CLI process) against the fake Telegra
     // The alert port does not serve metrics, and the metrics port does not take alerts.
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404)
 
+    // SIGTERM while a notification is waiting out a 429: the request in flight still completes.
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)))
+    const limitedBefore = telegram.calls.filter((c) => c.status === 429).length
+    telegram.failNext(1, {status: 429, retryAfter: 1})
+    const last = {...payload, alerts: [{...payload.alerts[0]!, annotations: {summary: 'In flight at shutdown'}}]}
+    const inFlight = fetch(`http://127.0.0.1:${port}/alerts`, {method: 'POST', headers, body: JSON.stringify(last)})
+    await waitFor(() => telegram.calls.filter((c) => c.status === 429).length > limitedBefore, {what: 'the 429 answer'})
     child.kill('SIGTERM')
+    expect((await inFlight).status).toBe(200)
+    expect(telegram.sentMessages().filter((c) => c.text!.includes('In flight at shutdown'))).toHaveLength(2)
     expect(await exited).toBe(0)
     expect(output).toContain('webhook stopped')
 

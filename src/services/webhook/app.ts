@@ -78,6 +78,16 @@ export async function buildApp(options: BuildAppOptions) {
     }),
   )
 
+  // Shutdown drains requests in flight (a notification may be waiting out a 429). Their answers
+  // say `Connection: close`, or the caller's keep-alive socket would hold close() open forever.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+
   app.get('/healthz', async () => ({status: 'ok'}))
   // No dependency makes the webhook unready: an unreachable Telegram is answered with 5xx per
   // request (so Alertmanager retries), not by taking the pod out of its Service.

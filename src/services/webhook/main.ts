@@ -80,8 +80,16 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
       process.off('SIGTERM', stop)
       process.off('SIGINT', stop)
       logger.info({signal}, 'shutting down: finishing requests in flight')
-      // Fastify's close() stops accepting, answers 503 to new requests and waits for those in flight.
+      // Fastify's close() stops accepting, answers 503 to new requests and waits for those in
+      // flight, which end within the retry budget; past that, whatever is left is cut.
+      const hardStop = setTimeout(() => {
+        logger.warn({}, 'requests still open after the retry budget: closing their connections')
+        app.server.closeAllConnections()
+        metricsServer?.closeAllConnections()
+      }, config.telegram.retryBudgetMs + 5000)
+      hardStop.unref()
       Promise.allSettled([app.close(), new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()))]).then(() => {
+        clearTimeout(hardStop)
         process.off('unhandledRejection', onUnhandled)
         logger.info({}, 'webhook stopped')
         resolve()
