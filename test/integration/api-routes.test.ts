@@ -2,6 +2,7 @@ import {randomUUID} from 'node:crypto'
 
 import {type Job, Worker} from 'bullmq'
 import {Redis} from 'ioredis'
+import {type Logger, pino} from 'pino'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {redisOptions} from '../../src/adapters/redis.js'
@@ -35,14 +36,21 @@ afterAll(async () => {
   await redis?.stop()
 })
 
-async function makeApi(task: {attempts?: number; maxIterations?: number} = {}): Promise<Api> {
+async function makeApi(task: {attempts?: number; maxIterations?: number; retentionSeconds?: number; logger?: Logger} = {}): Promise<Api> {
   const queueName = `test-${randomUUID()}`
-  const queue = createTaskStore({redis: redisConfig, queueName, attempts: task.attempts ?? 1, retentionSeconds: 600, commandTimeoutMs: 1000})
+  const queue = createTaskStore({
+    redis: redisConfig,
+    queueName,
+    attempts: task.attempts ?? 1,
+    retentionSeconds: task.retentionSeconds ?? 600,
+    commandTimeoutMs: 1000,
+  })
   const metrics = createApiMetrics({queue})
   const app = await buildApp({
     config: {task: {defaultIterations: 1000, maxIterations: task.maxIterations ?? 5000}},
     queue,
     metrics,
+    logger: task.logger,
   })
   cleanups.push(() => queue.close(), () => app.close())
   await waitFor(() => queue.isReady(), {what: 'API Redis connection'})
@@ -344,7 +352,69 @@ describe('API on a real redis-server: modern API', () => {
   })
 })
 
+describe('API: retention and unexpected errors', () => {
+  it('removes finished tasks after TASK_RETENTION_SECONDS (BullMQ removes them as later tasks finish)', async () => {
+    const {app, queueName} = await makeApi({retentionSeconds: 1})
+    inlineWorker(queueName, async () => 'ok')
+    const finish = async () => {
+      const {id} = (await app.inject({method: 'POST', url: '/api/tasks', payload: {iterations: 0}})).json()
+      await waitFor(async () => (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json().status === 'Completed', {what: 'task completed'})
+      return id as string
+    }
+    const first = await finish()
+    expect((await app.inject({method: 'GET', url: `/api/tasks/status/${first}`})).statusCode).toBe(200)
+    await waitFor(
+      async () => {
+        await finish()
+        return (await app.inject({method: 'GET', url: `/api/tasks/status/${first}`})).statusCode === 404
+      },
+      {intervalMs: 300, timeoutMs: 15_000, what: 'the first task removed after its retention'},
+    )
+  })
+
+  it('answers an unexpected Redis error with a bare 500 and logs the details', async () => {
+    const lines: string[] = []
+    const logger = pino({level: 'info'}, {write: (line: string) => lines.push(line)})
+    const {app, queueName} = await makeApi({logger})
+    const {id} = (await app.inject({method: 'POST', url: '/api/tasks/add'})).json().result
+    // Break BullMQ's completed set so the status script hits WRONGTYPE: a real server error, not a mock.
+    const direct = new Redis(redis.port, '127.0.0.1')
+    try {
+      await direct.set(`bull:${queueName}:completed`, 'not-a-sorted-set')
+      const response = await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})
+      expect(response.statusCode).toBe(500)
+      expect(response.json()).toEqual({success: false, error: {message: 'Internal Server Error'}})
+      expect(lines.join('')).toMatch(/WRONGTYPE/)
+      expect(lines.join('')).toContain('"msg":"request failed"')
+    } finally {
+      direct.disconnect()
+    }
+  })
+})
+
 describe('API when Redis goes away', () => {
+  it('starts while Redis is down (503, readyz failing) and becomes ready when Redis comes up', async () => {
+    await redis.kill()
+    let restarted = false
+    try {
+      const queue = createTaskStore({redis: redisConfig, queueName: `test-${randomUUID()}`, attempts: 1, retentionSeconds: 600, commandTimeoutMs: 1000})
+      cleanups.push(() => queue.close())
+      const app = await buildApp({config: {task: {defaultIterations: 10, maxIterations: 10}}, queue})
+      cleanups.push(() => app.close())
+      const started = Date.now()
+      const add = await app.inject({method: 'POST', url: '/api/tasks/add'})
+      expect(add.statusCode).toBe(503)
+      expect((await app.inject({method: 'GET', url: '/readyz'})).statusCode).toBe(503)
+      expect(Date.now() - started).toBeLessThan(1000)
+      await redis.restart()
+      restarted = true
+      await waitFor(async () => (await app.inject({method: 'GET', url: '/readyz'})).statusCode === 200, {timeoutMs: 10_000, what: 'readyz 200'})
+      expect((await app.inject({method: 'POST', url: '/api/tasks/add'})).statusCode).toBe(200)
+    } finally {
+      if (!restarted) await redis.restart()
+    }
+  })
+
   it('answers 503 fast while Redis is down, readyz fails, and recovers by itself when Redis returns', async () => {
     const {app} = await makeApi()
     const {id} = (await app.inject({method: 'POST', url: '/api/tasks/add'})).json().result
