@@ -17,13 +17,14 @@ export interface AppConfig {
   task: Pick<ApiConfig['task'], 'defaultIterations' | 'maxIterations'>
 }
 
-/** What every route plugin receives. */
+/** What every route plugin receives (`metrics` is optional so tests can leave it out). */
 export interface RouteDeps {
   config: AppConfig
   queue: TaskStore
   metrics?: ApiMetrics
 }
 
+/** Dependencies of buildApp: configuration, the task store (`queue`), optional metrics and logger. */
 export interface BuildAppOptions extends RouteDeps {
   /** pino logger (JSON on stdout in production); silent when omitted. */
   logger?: Logger

@@ -56,6 +56,7 @@ export interface TaskStore {
   close(): Promise<void>
 }
 
+/** Options of createTaskStore. */
 export interface TaskStoreOptions {
   redis: RedisConfig
   queueName: string
@@ -277,6 +278,8 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       if (status === 'Completed' || status === 'Failed') return {outcome: 'conflict', reason: 'finished', status}
       if (status === 'Processing') return {outcome: 'conflict', reason: 'processing', status}
       // BullMQ's removeJob refuses (0) a job a worker has locked meanwhile: then it is running.
+      // (A task that a worker took *and finished* between the read above and this call would be
+      // removed and reported cancelled; BullMQ offers no atomic "remove if waiting".)
       const removed = await guarded('cancel task', () => queue.remove(id))
       if (removed !== 1) return {outcome: 'conflict', reason: 'processing', status: 'Processing'}
       await guarded('cancel task', () => client.del(highWaterKey(id)))
