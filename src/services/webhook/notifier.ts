@@ -120,6 +120,7 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
       if (expires > now && delivered.size < 10_000) break
       delivered.delete(k)
     }
+    delivered.delete(key) // re-inserted at the end, keeping the map in expiry order
     delivered.set(key, now + dedupeWindowMs)
   }
 
