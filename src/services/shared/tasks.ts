@@ -8,12 +8,17 @@ export const TASK_JOB_NAME = 'long_task'
 export const TASK_STEPS = 100
 
 /**
- * Default task size (total iterations). Calibrated by the worker's owner so that one task takes
- * about 5 s of one core on the development machine; the README states the measurement.
+ * Default task size (total iterations), 100 million like the original's count. One iteration is
+ * 35 rounds of an integer hash (src/services/worker/work.ts), calibrated so that one task of this
+ * size takes about 5 s of one core on the development machine (minimum CPU time of several runs
+ * of `npx tsx src/services/worker/calibrate.ts`: 5.0 s).
  */
 export const DEFAULT_TASK_ITERATIONS = 100_000_000
 
-/** Upper bound for a per-request size (and for TASK_ITERATIONS). */
+/**
+ * Upper bound for a per-request size (and for TASK_ITERATIONS): about 50 s of one core. It also
+ * keeps every size below 2^31, so the worker's loop bounds stay small integers.
+ */
 export const MAX_TASK_ITERATIONS = 10 * DEFAULT_TASK_ITERATIONS
 
 /** What the API stores in a BullMQ job's data. */
@@ -22,6 +27,11 @@ export interface TaskData {
   iterations: number
   /** ISO time the API accepted the task. */
   queuedAt: string
+  /**
+   * Optional, for demos and tests: the task throws when it reaches this step (1..TASK_STEPS), after
+   * recording the progress of the steps before it, so it ends Failed with a known reason and progress.
+   */
+  failAt?: number
 }
 
 /** The original system's four status words. */

@@ -1,0 +1,60 @@
+import {pino} from 'pino'
+
+import {describeRedis} from '../../adapters/redis.js'
+import {loadWorkerConfig} from './config.js'
+import {createWorkerMetrics, startMetricsServer} from './metrics.js'
+import {createWorker} from './worker.js'
+
+/**
+ * `keda-lab serve worker`: validates the environment, starts the worker and its metrics
+ * endpoint, and stops gracefully on SIGTERM (what Kubernetes and KEDA's scale-down send) or
+ * SIGINT. A second signal hands the active tasks back at once instead of waiting for the grace.
+ * Resolves when the worker has stopped.
+ */
+export async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = loadWorkerConfig(env)
+  const logger = pino({level: config.logLevel, base: {service: 'worker', worker: config.name}})
+  const metrics = createWorkerMetrics({concurrency: config.concurrency})
+  const server = await startMetricsServer({registry: metrics.registry, port: config.metricsPort, host: config.metricsHost})
+  const worker = createWorker({config, logger, metrics})
+
+  let signals = 0
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++
+      if (signals > 1) {
+        logger.warn({signal}, 'second signal: handing back the active tasks now')
+        worker.handBackNow()
+        return
+      }
+      logger.info({signal}, 'stop requested')
+      worker
+        .shutdown()
+        .then(({handedBack}) => logger.info({handedBack}, 'worker stopped'))
+        .catch((error: unknown) => logger.error({reason: String(error)}, 'worker did not stop cleanly'))
+        .finally(() => server.close().then(resolve))
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+
+  logger.info(
+    {
+      queue: config.queueName,
+      redis: describeRedis(config.redis),
+      concurrency: config.concurrency,
+      metricsPort: server.port,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
+      shutdownGraceMs: config.shutdownGraceMs,
+    },
+    'worker starting',
+  )
+  worker
+    .waitUntilReady()
+    .then(() => logger.info('worker ready: waiting for tasks'))
+    .catch(() => {
+      // Errors are logged by the worker's error handler; it keeps reconnecting.
+    })
+  await stopped
+}
