@@ -1,0 +1,95 @@
+import {describe, expect, it} from 'vitest'
+
+import {TASK_STEPS} from '../../src/services/shared/tasks.js'
+import {
+  hashIterations,
+  iterationsInStep,
+  RequestedFailureError,
+  runTask,
+  TASK_SEED,
+  taskChecksum,
+} from '../../src/services/worker/work.js'
+
+describe('worker task: the CPU work', () => {
+  it('splits a size over the 100 steps without losing or adding an iteration', () => {
+    for (const size of [0, 1, 99, 100, 101, 12_345, 100_000_000, 1_000_000_000]) {
+      let sum = 0
+      for (let step = 1; step <= TASK_STEPS; step++) {
+        const n = iterationsInStep(size, step)
+        expect(Number.isInteger(n)).toBe(true)
+        sum += n
+      }
+      expect(sum).toBe(size)
+    }
+  })
+
+  it('hashes in a chain: splitting the work gives the same state, other sizes other states', () => {
+    const whole = hashIterations(TASK_SEED, 10_000)
+    const split = hashIterations(hashIterations(hashIterations(TASK_SEED, 1), 4_321), 5_678)
+    expect(split).toBe(whole)
+    expect(hashIterations(TASK_SEED, 9_999)).not.toBe(whole)
+    expect(hashIterations(TASK_SEED, 0)).toBe(TASK_SEED)
+  })
+
+  it('runs 100 steps, reports each one once and in order, and returns the checksum of its size', async () => {
+    const steps: number[] = []
+    const result = await runTask({iterations: 200_000, onStep: (step) => void steps.push(step)})
+    expect(steps).toEqual(Array.from({length: TASK_STEPS}, (_, i) => i + 1))
+    expect(result).toEqual({status: 'completed', checksum: taskChecksum(200_000), steps: TASK_STEPS})
+    expect(taskChecksum(200_000)).not.toBe(taskChecksum(200_001))
+  })
+
+  it('does no step and no progress write for an empty task', async () => {
+    const steps: number[] = []
+    const result = await runTask({iterations: 0, onStep: (step) => void steps.push(step)})
+    expect(steps).toEqual([])
+    expect(result).toEqual({status: 'completed', checksum: taskChecksum(0), steps: TASK_STEPS})
+  })
+
+  it('stops at a step boundary when aborted and resumes to the same checksum', async () => {
+    const controller = new AbortController()
+    const first = await runTask({
+      iterations: 300_000,
+      signal: controller.signal,
+      onStep: (step) => {
+        if (step === 42) controller.abort('shutdown')
+      },
+    })
+    expect(first).toEqual({status: 'interrupted', checkpoint: {step: 42, state: expect.any(Number)}})
+    if (first.status !== 'interrupted') throw new Error('unreachable')
+    const rest: number[] = []
+    const second = await runTask({iterations: 300_000, from: first.checkpoint, onStep: (step) => void rest.push(step)})
+    expect(rest[0]).toBe(43)
+    expect(rest.at(-1)).toBe(TASK_STEPS)
+    expect(second).toEqual({status: 'completed', checksum: taskChecksum(300_000), steps: TASK_STEPS})
+  })
+
+  it('fails on purpose at failAt, after reporting the steps before it', async () => {
+    const steps: number[] = []
+    await expect(runTask({iterations: 10_000, failAt: 37, onStep: (step) => void steps.push(step)})).rejects.toThrow(
+      RequestedFailureError,
+    )
+    expect(steps.at(-1)).toBe(36)
+    // failAt works on an empty task too (the size is 0, the steps still count).
+    await expect(runTask({iterations: 0, failAt: 1})).rejects.toThrow(/step 1 of 100/)
+  })
+
+  it('keeps the event loop turning while it computes, so timers (BullMQ lock renewal) run on time', async () => {
+    // About 0.3-0.6 s of CPU in one step-free stretch would block a naive loop; with 20 ms
+    // slices a 5 ms interval timer must never wait much longer than a slice.
+    let last = performance.now()
+    let worstGap = 0
+    const timer = setInterval(() => {
+      const now = performance.now()
+      worstGap = Math.max(worstGap, now - last)
+      last = now
+    }, 5)
+    try {
+      await runTask({iterations: 8_000_000, sliceMs: 20})
+    } finally {
+      clearInterval(timer)
+    }
+    // 20 ms slice + one chunk (~1 ms) + scheduling noise on a shared machine.
+    expect(worstGap).toBeLessThan(150)
+  })
+})
