@@ -15,6 +15,9 @@
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {join} from 'node:path'
+import {gzipSync} from 'node:zlib'
+
+import {stringify} from 'yaml'
 
 /** Any Kubernetes object as JSON. */
 export type KubeObject = {
@@ -99,6 +102,10 @@ export interface FakeKubeApi {
   setProxy(namespace: string, service: string, handler: ProxyHandler | Record<string, ProxyResponse>): void
   /** Runs the namespace controller once (it also runs before every request). */
   reconcile(): void
+  /** Adds a controller run on every reconcile, e.g. an emulated KEDA operator releasing its finalizers. */
+  onReconcile(controller: (api: FakeKubeApi) => void): void
+  /** The next request matching `method` and `path` gets this error status (once). */
+  failNext(failure: {method: string; path: RegExp; status: number; message?: string}): void
   /** Writes a kubeconfig pointing at this fake into `dir` and returns its path. */
   writeKubeconfig(dir: string): string
   close(): Promise<void>
@@ -203,6 +210,9 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     Object.entries(builtin).map(([plural, info]) => [`${info.group}/${plural}`, info]),
   )
   const proxies = new Map<string, ProxyHandler>()
+  const controllers: ((api: FakeKubeApi) => void)[] = []
+  const failures: {method: string; path: RegExp; status: number; message?: string}[] = []
+  let self: FakeKubeApi | undefined
   const requests: RecordedRequest[] = []
   let allow = options.allow
   let rv = 1
@@ -282,6 +292,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
 
   /** The namespace controller: empties Terminating namespaces and reports what blocks them. */
   const reconcile = () => {
+    if (self) for (const controller of controllers) controller(self)
     for (const [key, b] of store) {
       const plural = key.slice(key.indexOf('/') + 1)
       for (const [k, obj] of b) if (obj.metadata.deletionTimestamp && plural !== 'namespaces' && (obj.metadata.finalizers ?? []).length === 0) b.delete(k)
@@ -372,10 +383,16 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     }
     const method = req.method ?? 'GET'
     requests.push({method, path: url.pathname, query, contentType, body: body ?? (text || undefined)})
+    const failure = failures.findIndex((f) => f.method === method && f.path.test(url.pathname))
+    if (failure >= 0) {
+      const [f] = failures.splice(failure, 1)
+      return status(res, f!.status, f!.status === 500 ? 'InternalError' : 'Failure', f!.message ?? `injected failure for ${method} ${url.pathname}`)
+    }
     reconcile()
 
     const path = url.pathname.replace(/\/$/, '')
     if (path === '/version') return send(res, 200, {...version, gitVersion: version.gitVersion ?? `v${version.major}.${version.minor}.0`, platform: 'linux/amd64'})
+    if (path === '/api') return send(res, 200, {kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}`}]})
     if (path === '/apis') {
       return send(res, 200, {
         kind: 'APIGroupList',
@@ -405,6 +422,21 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       version_ = g[2]!
       rest = g[3] ? g[3].split('/').map(decodeURIComponent) : []
     } else return status(res, 404, 'NotFound', 'the server could not find the requested resource')
+
+    // Discovery (what kubectl and helm read to map kinds to resources).
+    if (method === 'GET' && rest.length === 0) {
+      const list = [...kinds].filter(([, i]) => i.group === group && i.version === version_)
+      if (list.length === 0) return status(res, 404, 'NotFound', 'the server could not find the requested resource')
+      const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+      const resourcesList = list.flatMap(([key, i]) => {
+        const plural = key.slice(key.indexOf('/') + 1)
+        const main = {name: plural, singularName: i.kind.toLowerCase(), namespaced: i.namespaced, kind: i.kind, verbs}
+        return plural === 'namespaces'
+          ? [main, {name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update']}, {name: 'namespaces/status', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['get', 'patch', 'update']}]
+          : [main]
+      })
+      return send(res, 200, {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version_}` : version_, resources: resourcesList})
+    }
 
     // Service proxy: /api/v1/namespaces/<ns>/services/<name>[:<port>]/proxy/...
     if (group === '' && rest[0] === 'namespaces' && rest[2] === 'services' && rest[4] === 'proxy') {
@@ -525,7 +557,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   const port = typeof address === 'object' && address ? address.port : 0
   const url = `http://127.0.0.1:${port}`
 
-  return {
+  self = {
     url,
     port,
     requests,
@@ -559,12 +591,19 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       proxies.set(`${namespace}/${service}`, fn)
     },
     reconcile,
+    onReconcile(controller) {
+      controllers.push(controller)
+    },
+    failNext(f) {
+      failures.push(f)
+    },
     writeKubeconfig: (dir) => writeKubeconfig(dir, {url}),
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+  return self
 }
 
 /**
@@ -712,4 +751,47 @@ export function seedLab(
     return {body: {status: 'success', data: {resultType: 'streams', result: matches ? controls.lokiStreams : []}}}
   })
   return controls
+}
+
+/**
+ * Stores a Helm release the way Helm 3 and 4 do (Secret `sh.helm.release.v1.<name>.v<revision>`,
+ * type helm.sh/release.v1, labels owner=helm/name/status/version, `release` = base64(gzip(JSON)))
+ * and the objects of its manifest (with Helm's ownership annotations), so that the REAL `helm list`
+ * and `helm uninstall` work against the fake.
+ */
+export function putHelmRelease(
+  api: FakeKubeApi,
+  release: {name: string; namespace: string; chart: string; version: string; status?: string; objects?: KubeObject[]},
+): void {
+  const objects = (release.objects ?? []).map((o) => ({
+    ...o,
+    metadata: {
+      ...o.metadata,
+      labels: {'app.kubernetes.io/managed-by': 'Helm', ...o.metadata.labels},
+      annotations: {'meta.helm.sh/release-name': release.name, 'meta.helm.sh/release-namespace': release.namespace, ...o.metadata.annotations},
+    },
+  }))
+  const now = new Date().toISOString()
+  const manifest = objects.map((o) => `---\n# Source: ${release.chart}/templates/${(o.kind ?? '').toLowerCase()}.yaml\n${stringify(o)}`).join('')
+  const record = {
+    name: release.name,
+    namespace: release.namespace,
+    version: 1,
+    info: {status: release.status ?? 'deployed', first_deployed: now, last_deployed: now, description: 'Install complete'},
+    chart: {metadata: {apiVersion: 'v2', name: release.chart, version: release.version, appVersion: release.version}},
+    manifest,
+  }
+  const encoded = gzipSync(Buffer.from(JSON.stringify(record))).toString('base64')
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'helm.sh/release.v1',
+    metadata: {
+      name: `sh.helm.release.v1.${release.name}.v1`,
+      namespace: release.namespace,
+      labels: {name: release.name, owner: 'helm', status: release.status ?? 'deployed', version: '1'},
+    },
+    data: {release: Buffer.from(encoded).toString('base64')},
+  })
+  for (const o of objects) api.put(o)
 }

@@ -31,7 +31,7 @@ export function labReleases(all: readonly HelmRelease[], namespace: string, moni
 }
 
 export interface ReleaseManager {
-  /** Every release in every namespace (`helm list --all-namespaces --all -o json`). */
+  /** Every release in every namespace that is not superseded or uninstalled (`helm list --all-namespaces ... -o json`). */
   list(): Promise<HelmRelease[]>
   uninstall(release: HelmRelease): Promise<void>
 }
@@ -45,9 +45,16 @@ export interface ReleaseManagerOptions {
   timeout?: string
 }
 
-/** `helm list` for all namespaces and states (pending or failed releases must be removed too). */
+/**
+ * `helm list` across namespaces, including failed, pending (an interrupted install) and
+ * half-uninstalled releases, which must be removed too. The state flags are spelled out because
+ * Helm 4 dropped `--all`; these four exist in Helm 3 and 4 alike.
+ */
 export function helmListCommand(bin = 'helm', kubeContext?: string): ToolCommand {
-  return {bin, args: ['list', '--all-namespaces', '--all', '--output', 'json', ...(kubeContext ? ['--kube-context', kubeContext] : [])]}
+  return {
+    bin,
+    args: ['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', ...(kubeContext ? ['--kube-context', kubeContext] : [])],
+  }
 }
 
 /** `helm uninstall` — the same flags in Helm 3 and 4. */

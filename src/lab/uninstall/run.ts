@@ -113,7 +113,8 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     try {
       await deps.releases.uninstall(release)
     } catch (error) {
-      const detail = error instanceof KedaLabError && 'stderrTail' in error ? String((error as {stderrTail: unknown}).stderrTail) : error instanceof Error ? error.message : String(error)
+      const tail = error instanceof KedaLabError && 'stderrTail' in error ? String((error as {stderrTail: unknown}).stderrTail) : ''
+      const detail = (tail || (error instanceof Error ? error.message : String(error))).replace(/^Error: /, '')
       throw new KedaLabError(`helm uninstall ${release.name} (namespace ${release.namespace}) failed: ${detail}`, {
         hint: `Run \`keda-lab uninstall\` again${removed.length > 0 ? ` (already removed: ${removed.map((r) => r.name).join(', ')})` : ''}; \`helm status ${release.name} -n ${release.namespace}\` shows the release's state.`,
         cause: error,

@@ -1,0 +1,247 @@
+/**
+ * `keda-lab uninstall` as a user runs it: the real CLI in a subprocess with the REAL Helm 3 / Helm 4
+ * binaries (.tools/, fetched by scripts/fetch-tools.sh) on PATH and KUBECONFIG pointing at the fake
+ * Kubernetes API, seeded with Helm release records exactly as Helm stores them — so `helm list` and
+ * `helm uninstall` really run, against a fake cluster.
+ */
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {type FakeKubeApi, type KubeObject, putHelmRelease, startFakeKubeApi} from '../fakes/kube-api.js'
+import {repoRoot, runCli} from '../helpers/cli.js'
+
+const HELM = {helm3: join(repoRoot, '.tools/helm3'), helm4: join(repoRoot, '.tools/helm4')}
+
+let api: FakeKubeApi
+let dir: string
+
+beforeEach(async () => {
+  for (const d of Object.values(HELM)) {
+    if (!existsSync(join(d, 'helm'))) throw new Error(`${d}/helm is missing: run scripts/fetch-tools.sh (or .ci/run) to fetch Helm 3 and 4`)
+  }
+  api = await startFakeKubeApi()
+  dir = mkdtempSync(join(tmpdir(), 'uninstall-e2e-'))
+})
+
+afterEach(async () => {
+  await api.close()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+const envFor = (helm: keyof typeof HELM = 'helm3'): NodeJS.ProcessEnv => ({
+  KUBECONFIG: api.writeKubeconfig(dir),
+  PATH: `${HELM[helm]}:${process.env.PATH}`,
+  HELM_CACHE_HOME: join(dir, 'helm-cache'),
+  HELM_CONFIG_HOME: join(dir, 'helm-config'),
+  HELM_DATA_HOME: join(dir, 'helm-data'),
+})
+
+const obj = (apiVersion: string, kind: string, name: string, namespace?: string, extra: Partial<KubeObject> = {}): KubeObject => ({
+  apiVersion,
+  kind,
+  ...extra,
+  metadata: {name, ...(namespace ? {namespace} : {}), ...extra.metadata},
+})
+
+/**
+ * KEDA's operator, emulated: while its Deployment exists it releases a ScaledObject being deleted,
+ * after `delayMs` (the real one restores the scaled Deployment first). Returns the index in
+ * `fake.requests` at which each release happened.
+ */
+function emulateKedaOperator(fake: FakeKubeApi, delayMs = 2000): number[] {
+  const released: number[] = []
+  fake.onReconcile((a) => {
+    if (!a.get('apps/v1', 'Deployment', 'keda-operator', 'keda')) return
+    for (const so of a.list('keda.sh/v1alpha1', 'ScaledObject')) {
+      const since = so.metadata.deletionTimestamp ? Date.now() - Date.parse(so.metadata.deletionTimestamp) : -1
+      if (since >= delayMs && so.metadata.finalizers?.includes('finalizer.keda.sh')) {
+        a.put({...so, metadata: {...so.metadata, finalizers: so.metadata.finalizers.filter((f) => f !== 'finalizer.keda.sh')}})
+        released.push(a.requests.length)
+      }
+    }
+  })
+  return released
+}
+
+/** A cluster with the whole lab installed by Helm, Redis's PVC, and the usual leftovers-to-be. */
+function seedInstalledLab(fake: FakeKubeApi): {kedaReleased: number[]} {
+  fake.put(obj('v1', 'Namespace', 'keda'))
+  fake.put(obj('v1', 'Namespace', 'keda-monitoring'))
+  putHelmRelease(fake, {
+    name: 'keda',
+    namespace: 'keda',
+    chart: 'keda',
+    version: '2.18.1',
+    objects: [
+      // The KEDA chart ships its CRDs as templates, so `helm uninstall keda` deletes them.
+      obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh', undefined, {spec: {group: 'keda.sh', scope: 'Namespaced', names: {plural: 'scaledobjects', kind: 'ScaledObject'}, versions: [{name: 'v1alpha1', served: true, storage: true}]}}),
+      obj('apps/v1', 'Deployment', 'keda-operator', 'keda'),
+      obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'keda-operator', undefined, {metadata: {name: 'keda-operator', labels: {'app.kubernetes.io/part-of': 'keda-operator'}}}),
+      obj('apiregistration.k8s.io/v1', 'APIService', 'v1beta1.external.metrics.k8s.io'),
+    ],
+  })
+  putHelmRelease(fake, {name: 'redis-ha', namespace: 'keda', chart: 'redis-ha', version: '4.35.2', objects: [obj('apps/v1', 'StatefulSet', 'redis-ha-server', 'keda'), obj('v1', 'Service', 'redis-ha', 'keda')]})
+  putHelmRelease(fake, {
+    name: 'kube-prometheus-stack',
+    namespace: 'keda-monitoring',
+    chart: 'kube-prometheus-stack',
+    version: '79.0.0',
+    objects: [obj('apps/v1', 'Deployment', 'kube-prometheus-stack-operator', 'keda-monitoring'), obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'kube-prometheus-stack-operator')],
+  })
+  putHelmRelease(fake, {name: 'loki', namespace: 'keda-monitoring', chart: 'loki', version: '6.40.0', objects: [obj('apps/v1', 'StatefulSet', 'loki', 'keda-monitoring')]})
+  putHelmRelease(fake, {name: 'alloy', namespace: 'keda-monitoring', chart: 'alloy', version: '1.4.0', objects: [obj('apps/v1', 'Deployment', 'alloy', 'keda-monitoring'), obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'alloy')]})
+  putHelmRelease(fake, {
+    name: 'keda-lab',
+    namespace: 'keda',
+    chart: 'keda-lab',
+    version: '0.1.0',
+    objects: [obj('apps/v1', 'Deployment', 'keda-lab-worker', 'keda'), obj('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')],
+  })
+  // KEDA put its finalizer on the live ScaledObject (never in the chart's manifest).
+  const so = fake.get('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')!
+  fake.put({...so, metadata: {...so.metadata, finalizers: ['finalizer.keda.sh']}})
+  // Redis's data: the StatefulSet's volumeClaimTemplate PVC, which `helm uninstall` never deletes.
+  fake.put(obj('v1', 'PersistentVolumeClaim', 'data-redis-ha-server-0', 'keda', {metadata: {name: 'data-redis-ha-server-0', labels: {app: 'redis-ha'}}}))
+  // What Helm leaves behind: CRDs from a chart's crds/ folder, and hook-created RBAC.
+  fake.put(obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'prometheuses.monitoring.coreos.com', undefined, {spec: {group: 'monitoring.coreos.com', scope: 'Namespaced', names: {plural: 'prometheuses', kind: 'Prometheus'}, versions: [{name: 'v1', served: true, storage: true}]}}))
+  fake.put(obj('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'kube-prometheus-stack-admission', undefined, {metadata: {name: 'kube-prometheus-stack-admission', labels: {release: 'kube-prometheus-stack', app: 'kube-prometheus-stack-admission'}}}))
+  // Not ours: must never be reported or touched.
+  fake.put(obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'cluster-admin'))
+  fake.put(obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'other-team-keda', undefined, {metadata: {name: 'other-team-keda', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}}}))
+  return {kedaReleased: emulateKedaOperator(fake)}
+}
+
+/** The release records helm deleted, in order (what `helm uninstall` does last for each release). */
+const releaseDeletions = (fake: FakeKubeApi) =>
+  fake.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/secrets/sh.helm.release.v1.')).map((r) => /sh\.helm\.release\.v1\.(.+)\.v\d+$/.exec(r.path)![1])
+
+const mutations = (fake: FakeKubeApi) => fake.requests.filter((r) => !['GET'].includes(r.method) && !r.path.endsWith('/selfsubjectaccessreviews'))
+
+describe('keda-lab uninstall', () => {
+  it('without a terminal and without --yes: prints the plan, asks nothing, removes nothing, exits 1', async () => {
+    seedInstalledLab(api)
+    const r = await runCli(['uninstall'], {env: envFor(), timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain('Helm releases to remove, in this order: keda-lab (keda), alloy (keda-monitoring), loki (keda-monitoring), kube-prometheus-stack (keda-monitoring), redis-ha (keda), keda (keda)')
+    expect(r.stdout).toContain('PersistentVolumeClaims kept (use --purge to delete them): keda/data-redis-ha-server-0')
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'Error: uninstall needs a confirmation and there is no terminal to ask on',
+      'Fix: run it again with --yes (or KEDA_LAB_YES=1) to confirm',
+    ])
+    expect(mutations(api)).toEqual([])
+  })
+
+  for (const helm of ['helm3', 'helm4'] as const) {
+    it(`--yes with ${helm}: releases in reverse install order, KEDA last; PVC kept with its namespace; leftovers reported`, async () => {
+      const {kedaReleased} = seedInstalledLab(api)
+      const r = await runCli(['uninstall', '--yes', '--timeout', '20'], {env: envFor(helm), timeoutMs: 90_000})
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      expect(releaseDeletions(api)).toEqual(['keda-lab', 'alloy', 'loki', 'kube-prometheus-stack', 'redis-ha', 'keda'])
+      // uninstall waited for KEDA to release the app's ScaledObject (2 s here) before removing the
+      // next release, so KEDA was still there to do it: nothing is left stuck.
+      const nextRelease = api.requests.findIndex((q) => q.method === 'DELETE' && q.path.endsWith('/sh.helm.release.v1.alloy.v1'))
+      expect(kedaReleased).toHaveLength(1)
+      expect(kedaReleased[0]).toBeLessThan(nextRelease)
+      expect(api.list('keda.sh/v1alpha1', 'ScaledObject')).toEqual([])
+      expect(api.get('v1', 'Namespace', 'keda-monitoring')).toBeUndefined()
+      expect(api.get('v1', 'Namespace', 'keda')?.status.phase).toBe('Active')
+      expect(api.get('v1', 'PersistentVolumeClaim', 'data-redis-ha-server-0', 'keda')).toBeDefined()
+      expect(r.stdout).toContain('√ Removed Helm releases: keda-lab (keda), alloy (keda-monitoring), loki (keda-monitoring), kube-prometheus-stack (keda-monitoring), redis-ha (keda), keda (keda)')
+      expect(r.stdout).toContain('‼ Namespace keda kept: it holds PersistentVolumeClaims (data-redis-ha-server-0); `keda-lab uninstall --purge` deletes them and the namespace')
+      expect(r.stdout).toContain('√ Namespace keda-monitoring removed')
+      expect(r.stdout).toContain(
+        [
+          '‼ Cluster-scoped leftovers of the removed releases (`keda-lab uninstall --purge` deletes them):',
+          '    ClusterRoleBinding kube-prometheus-stack-admission (from kube-prometheus-stack)',
+          '    CustomResourceDefinition prometheuses.monitoring.coreos.com (from kube-prometheus-stack)',
+        ].join('\n'),
+      )
+      expect(r.stdout).not.toMatch(/cluster-admin|other-team-keda/)
+      expect(api.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'prometheuses.monitoring.coreos.com')).toBeDefined()
+    })
+  }
+
+  it('--purge --json: deletes the PVC, both namespaces and the leftovers, and prints the report as JSON', async () => {
+    seedInstalledLab(api)
+    const r = await runCli(['uninstall', '--yes', '--purge', '--json', '--timeout', '20'], {env: envFor(), timeoutMs: 90_000})
+    expect(r.code).toBe(0)
+    const report = JSON.parse(r.stdout)
+    expect(report).toEqual({
+      releases: ['keda-lab', 'alloy', 'loki', 'kube-prometheus-stack', 'redis-ha', 'keda'].map((name) => ({name, namespace: expect.stringMatching(/^keda(-monitoring)?$/)})),
+      namespaces: [
+        {name: 'keda', status: 'removed'},
+        {name: 'keda-monitoring', status: 'removed'},
+      ],
+      pvcs: {kept: [], deleted: ['keda/data-redis-ha-server-0']},
+      leftovers: {
+        found: [
+          {kind: 'ClusterRoleBinding', name: 'kube-prometheus-stack-admission', release: 'kube-prometheus-stack'},
+          {kind: 'CustomResourceDefinition', name: 'prometheuses.monitoring.coreos.com', release: 'kube-prometheus-stack'},
+        ],
+        removed: [
+          {kind: 'ClusterRoleBinding', name: 'kube-prometheus-stack-admission', release: 'kube-prometheus-stack'},
+          {kind: 'CustomResourceDefinition', name: 'prometheuses.monitoring.coreos.com', release: 'kube-prometheus-stack'},
+        ],
+      },
+      ok: true,
+    })
+    expect(api.get('v1', 'Namespace', 'keda')).toBeUndefined()
+    expect(api.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'prometheuses.monitoring.coreos.com')).toBeUndefined()
+    expect(api.get('rbac.authorization.k8s.io/v1', 'ClusterRole', 'other-team-keda')).toBeDefined()
+    expect(api.requests.some((q) => q.method === 'DELETE' && q.path === '/api/v1/namespaces/keda/persistentvolumeclaims/data-redis-ha-server-0')).toBe(true)
+  })
+
+  it('a namespace stuck in Terminating is named with its blockers; --force clears the finalizers', async () => {
+    // An earlier uninstall removed KEDA before the ScaledObject was released: the classic stuck namespace.
+    api.put(obj('v1', 'Namespace', 'keda'))
+    api.put(obj('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda', {metadata: {name: 'keda-lab-worker', namespace: 'keda', finalizers: ['finalizer.keda.sh']}}))
+    api.put(obj('v1', 'Namespace', 'keda-monitoring', undefined, {spec: {finalizers: ['kubernetes', 'example.com/hold']}}))
+
+    const stuck = await runCli(['uninstall', '--yes', '--timeout', '1'], {env: envFor(), timeoutMs: 60_000})
+    expect(stuck.code).toBe(1)
+    expect(stuck.stdout).toContain(
+      [
+        '× Namespace keda is stuck in Terminating, blocked by:',
+        '    NamespaceContentRemaining: Some resources are remaining: scaledobjects.keda.sh has 1 resource instances',
+        '    NamespaceFinalizersRemaining: Some content in the namespace has finalizers remaining: finalizer.keda.sh in 1 resource instances',
+        '    scaledobjects.keda.sh/keda-lab-worker (finalizers: finalizer.keda.sh)',
+        '    hint: `keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)',
+      ].join('\n'),
+    )
+    expect(stuck.stdout).toContain('× Namespace keda-monitoring is stuck in Terminating, blocked by:\n    namespace spec.finalizers: example.com/hold')
+    expect(stuck.stdout).toContain('- No keda-lab Helm release was installed')
+    expect(api.requests.filter((q) => q.method === 'PATCH' || q.path.endsWith('/finalize'))).toEqual([])
+
+    const forced = await runCli(['uninstall', '--yes', '--force', '--timeout', '1'], {env: envFor(), timeoutMs: 60_000})
+    expect(forced.stderr).toBe('')
+    expect(forced.code).toBe(0)
+    expect(forced.stdout).toContain('√ Namespace keda removed after clearing finalizers (--force): scaledobjects.keda.sh/keda-lab-worker')
+    expect(forced.stdout).toContain('√ Namespace keda-monitoring removed after clearing finalizers (--force); namespace spec.finalizers example.com/hold')
+    expect(api.requests.find((q) => q.method === 'PATCH')).toMatchObject({
+      path: '/apis/keda.sh/v1alpha1/namespaces/keda/scaledobjects/keda-lab-worker',
+      contentType: 'application/merge-patch+json',
+      body: {metadata: {finalizers: null}},
+    })
+    expect(api.requests.find((q) => q.path.endsWith('/finalize'))).toMatchObject({method: 'PUT', path: '/api/v1/namespaces/keda-monitoring/finalize', body: {spec: {finalizers: []}}})
+    expect(api.get('v1', 'Namespace', 'keda')).toBeUndefined()
+    expect(api.get('v1', 'Namespace', 'keda-monitoring')).toBeUndefined()
+  })
+
+  it('a failing helm uninstall stops the run, names the release, shows helm\'s error and what was already removed', async () => {
+    seedInstalledLab(api)
+    api.failNext({method: 'DELETE', path: /\/statefulsets\/redis-ha-server$/, status: 500, message: 'etcdserver: request timed out'})
+    const r = await runCli(['uninstall', '--yes', '--timeout', '20'], {env: envFor(), timeoutMs: 90_000})
+    expect(r.code).toBe(1)
+    const [error, fix] = r.stderr.trim().split('\n').filter((l) => l.startsWith('Error:') || l.startsWith('Fix:'))
+    // Helm 3 reports the API server's error only with --debug; its own last line is what users see.
+    expect(error).toBe('Error: helm uninstall redis-ha (namespace keda) failed: failed to delete release: redis-ha')
+    expect(fix).toBe('Fix: Run `keda-lab uninstall` again (already removed: keda-lab, alloy, loki, kube-prometheus-stack); `helm status redis-ha -n keda` shows the release\'s state.')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    // KEDA was not touched after the failure.
+    expect(api.get('apps/v1', 'Deployment', 'keda-operator', 'keda')).toBeDefined()
+  })
+})
