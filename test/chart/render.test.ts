@@ -9,7 +9,7 @@ import {helmLint, type HelmMajor, type K8sObject, renderChart} from '../helpers/
 import {checkScalingModifiers, validateObject} from './k8s-validate.js'
 import {unknownFields} from './strict-fields.js'
 
-type Env = {name: string; value?: string; valueFrom?: {secretKeyRef?: {name: string; key: string}}}
+type Env = {name: string; value?: string; valueFrom?: {secretKeyRef?: {name: string; key: string}; fieldRef?: {fieldPath: string}}}
 type Container = {
   name: string
   command?: string[]
@@ -158,7 +158,10 @@ const SCENARIOS: Record<string, Scenario> = {
       const worker = container(objects, 'worker')
       expect(env(worker, 'METRICS_PORT')?.value).toBe('9002')
       expect(env(worker, 'WORKER_CONCURRENCY')?.value).toBe('1')
-      expect(worker.livenessProbe?.httpGet).toEqual({path: '/metrics', port: 'metrics'})
+      expect(worker.livenessProbe?.httpGet).toEqual({path: '/healthz', port: 'metrics'})
+      // The worker waits for its task up to 10 s before the pod's grace period ends.
+      expect(env(worker, 'WORKER_SHUTDOWN_GRACE_MS')?.value).toBe('110000')
+      expect(env(worker, 'WORKER_NAME')?.valueFrom).toEqual({fieldRef: {fieldPath: 'metadata.name'}})
       expect(podSpec(one(objects, 'Deployment', 'keda-lab-worker')).terminationGracePeriodSeconds).toBe(120)
 
       const webhook = container(objects, 'webhook')
