@@ -118,13 +118,16 @@ export async function buildApp(options: BuildAppOptions) {
   app.addHook('preClose', async () => {
     draining = true
   })
-  app.addHook('onRequest', async (_request, reply) => {
-    if (draining) return reply.code(503).header('connection', 'close').send(errorBody('Service Unavailable: the API is shutting down.'))
+  // Callback-style hooks: they run on every request, and this avoids a promise per hook.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!draining) return done()
+    reply.code(503).header('connection', 'close').send(errorBody('Service Unavailable: the API is shutting down.'))
   })
 
   if (metrics) {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+      done()
     })
   }
 
