@@ -55,6 +55,7 @@ export function createWorkerMetrics(options: {concurrency: number; registry?: Re
   for (const result of ['completed', 'failed', 'handed_back'] as const) {
     // Present from the start at 0, so that rate() and alerts see the series before the first task.
     metrics.processed.inc({result}, 0)
+    metrics.duration.zero({result})
   }
   metrics.concurrency.set(options.concurrency)
   return metrics

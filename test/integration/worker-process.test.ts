@@ -1,0 +1,219 @@
+import type {ChildProcess} from 'node:child_process'
+import {randomUUID} from 'node:crypto'
+
+import {Queue} from 'bullmq'
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+
+import {redisOptions} from '../../src/adapters/redis.js'
+import {TASK_JOB_NAME, type TaskData} from '../../src/services/shared/tasks.js'
+import type {TaskOutcome} from '../../src/services/worker/worker.js'
+import {taskChecksum} from '../../src/services/worker/work.js'
+import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {startRedis, type RedisServer} from '../helpers/redis.js'
+
+// About 2 s of one core: long enough to signal a worker in the middle of it, short for CI.
+const ITERATIONS = 40_000_000
+let expectedChecksum: number | undefined
+const checksum = () => (expectedChecksum ??= taskChecksum(ITERATIONS))
+
+interface SpawnedWorker {
+  name: string
+  child: ChildProcess
+  lines: Array<Record<string, unknown>>
+  exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>
+  metricsPort(): number
+}
+
+/** Starts `keda-lab serve worker` as a user (or the chart) would, and waits until it takes tasks. */
+async function spawnWorker(env: Record<string, string>): Promise<SpawnedWorker> {
+  const name = `w-${randomUUID().slice(0, 8)}`
+  const child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'worker'], {
+    cwd: repoRoot,
+    env: {...process.env, METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: name, LOG_LEVEL: 'info', ...env},
+  })
+  const lines: Array<Record<string, unknown>> = []
+  let buffer = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString()
+    let newline
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline)
+      buffer = buffer.slice(newline + 1)
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>)
+      } catch {
+        lines.push({raw: line})
+      }
+    }
+  })
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
+    child.on('exit', (code, signal) => resolve({code, signal})),
+  )
+  await waitFor(() => lines.some((l) => l.msg === 'worker ready: waiting for tasks') || child.exitCode !== null, {
+    timeoutMs: 30_000,
+    what: `worker ${name} ready`,
+  })
+  if (child.exitCode !== null) throw new Error(`worker exited early: ${stderr}`)
+  return {
+    name,
+    child,
+    lines,
+    exited,
+    metricsPort: () => Number(lines.find((l) => l.msg === 'worker starting')?.metricsPort),
+  }
+}
+
+describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real redis-server)', () => {
+  let redis: RedisServer
+  let queue: Queue<TaskData, TaskOutcome>
+  let queueName: string
+  const workers: SpawnedWorker[] = []
+
+  beforeAll(async () => {
+    redis = await startRedis()
+  })
+  afterAll(async () => {
+    await redis?.stop()
+  })
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => stopProcess(w.child, 'SIGKILL')))
+    await queue?.obliterate({force: true}).catch(() => {})
+    await queue?.close()
+  })
+
+  const start = async (extra: Record<string, string> = {}) => {
+    const worker = await spawnWorker({REDIS_URL: redis.url, QUEUE_NAME: queueName, ...extra})
+    workers.push(worker)
+    return worker
+  }
+  const newQueue = () => {
+    queueName = `test-${randomUUID()}`
+    queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url})})
+  }
+  const enqueue = () => queue.add(TASK_JOB_NAME, {iterations: ITERATIONS, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
+  /** Polls a job's progress until it is final; returns every value seen, in order. */
+  const watchProgress = (id: string) => {
+    const seen: number[] = []
+    let stop = false
+    const done = (async () => {
+      while (!stop) {
+        const job = await queue.getJob(id)
+        if (typeof job?.progress === 'number') seen.push(job.progress)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+    return {
+      seen,
+      async end() {
+        stop = true
+        await done
+        return seen
+      },
+    }
+  }
+  const progressOf = async (id: string) => Number((await queue.getJob(id))?.progress ?? 0)
+  const expectMonotonic = (values: number[]) => {
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]!)
+  }
+
+  it('SIGTERM mid-task: takes no new task, finishes the active one within the grace, exits 0', async () => {
+    newQueue()
+    const worker = await start({WORKER_SHUTDOWN_GRACE_MS: '60000'})
+    const job = await enqueue()
+    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 30_000, what: 'task under way'})
+
+    // While it works: its own metrics endpoint says it is busy, and it is healthy.
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort()}/metrics`)).text()
+    expect(metrics).toMatch(/^keda_lab_worker_busy 1$/m)
+    expect(metrics).toContain('keda_lab_worker_task_duration_seconds_bucket')
+    expect(metrics).toMatch(/^keda_lab_worker_tasks_processed_total\{result="completed"\} 0$/m)
+    expect((await fetch(`http://127.0.0.1:${worker.metricsPort()}/healthz`)).status).toBe(200)
+
+    worker.child.kill('SIGTERM')
+    await waitFor(() => worker.lines.some((l) => l.msg === 'stop requested'), {what: 'SIGTERM acknowledged'})
+    const late = await enqueue()
+    const exit = await worker.exited
+    expect(exit).toEqual({code: 0, signal: null})
+
+    const finished = (await queue.getJob(job.id!))!
+    expect(await finished.getState()).toBe('completed')
+    expect(finished.returnvalue).toMatchObject({worker: worker.name, resumedFrom: 0, checksum: checksum()})
+    expect(finished.attemptsStarted).toBe(1)
+    expect(finished.progress).toBe(100)
+    // The task enqueued after SIGTERM was left for another worker.
+    expect(await (await queue.getJob(late.id!))!.getState()).toBe('waiting')
+    const taskLines = worker.lines.filter((l) => l.taskId === job.id).map((l) => l.msg)
+    expect(taskLines).toEqual(['task started', 'task completed'])
+  })
+
+  it('SIGTERM with a grace shorter than the task: hands it back with a checkpoint; another worker resumes it', async () => {
+    newQueue()
+    const first = await start({WORKER_SHUTDOWN_GRACE_MS: '200'})
+    const job = await enqueue()
+    const progress = watchProgress(job.id!)
+    await waitFor(async () => (await progressOf(job.id!)) >= 10, {timeoutMs: 30_000, what: 'task under way'})
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toEqual({code: 0, signal: null})
+
+    const handedBack = (await queue.getJob(job.id!))!
+    expect(await handedBack.getState()).toBe('waiting')
+    const resume = (handedBack.data as unknown as {resume: {step: number; iterations: number}}).resume
+    expect(resume.iterations).toBe(ITERATIONS)
+    expect(resume.step).toBeGreaterThanOrEqual(10)
+    expect(resume.step).toBeLessThan(100)
+    expect(first.lines.find((l) => l.taskId === job.id && l.msg?.toString().startsWith('task handed back'))).toBeDefined()
+
+    const second = await start()
+    await waitFor(async () => (await queue.getJob(job.id!))?.finishedOn, {timeoutMs: 30_000, what: 'task finished'})
+    const seen = await progress.end()
+    const finished = (await queue.getJob(job.id!))!
+    expect(await finished.getState()).toBe('completed')
+    // Same checksum as an uninterrupted run: the second worker continued the same computation.
+    expect(finished.returnvalue).toMatchObject({worker: second.name, resumedFrom: resume.step, checksum: checksum()})
+    expectMonotonic([...seen, finished.progress as number])
+    expect(finished.progress).toBe(100)
+  })
+
+  it('SIGKILL mid-task: the other worker recovers the stalled task and completes it', async () => {
+    newQueue()
+    const fast = {WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '500'}
+    const a = await start(fast)
+    const b = await start(fast)
+    const job = await enqueue()
+    const progress = watchProgress(job.id!)
+    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 30_000, what: 'task under way'})
+    const runner = (await queue.getJob(job.id!))!.processedBy
+    const [victim, survivor] = runner === a.name ? [a, b] : [b, a]
+    expect(victim.name).toBe(runner)
+    victim.child.kill('SIGKILL')
+    expect((await victim.exited).signal).toBe('SIGKILL')
+
+    await waitFor(async () => (await queue.getJob(job.id!))?.finishedOn, {timeoutMs: 45_000, what: 'task finished'})
+    const seen = await progress.end()
+    const finished = (await queue.getJob(job.id!))!
+    expect(await finished.getState()).toBe('completed')
+    expect(finished.returnvalue).toMatchObject({worker: survivor.name, checksum: checksum()})
+    expect(finished.stalledCounter).toBe(1)
+    expect(finished.attemptsStarted).toBe(2)
+    expect(survivor.lines.some((l) => l.taskId === job.id && l.msg === 'task completed')).toBe(true)
+    // The rerun starts at step 1 again but reports no step below what was already reported.
+    expectMonotonic([...seen, finished.progress as number])
+  })
+
+  it('a bad variable stops it with one clear line, no stack trace and no password', async () => {
+    newQueue()
+    const result = await runCli(['serve', 'worker'], {
+      env: {WORKER_CONCURRENCY: 'lots', REDIS_PASSWORD: 'hunter2-secret', METRICS_PORT: '0'},
+      timeoutMs: 30_000,
+    })
+    expect(result.code).toBe(78)
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'Error: WORKER_CONCURRENCY is "lots": must be a whole number from 1 to 64',
+      'Fix: set it like WORKER_CONCURRENCY=1',
+    ])
+    expect(result.stdout + result.stderr).not.toContain('hunter2-secret')
+  })
+})
