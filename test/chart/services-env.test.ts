@@ -6,17 +6,23 @@
  * machine) and Telegram points at the loopback fake. Then: the probe paths answer, a task runs
  * end to end, and every metric the PrometheusRule and the dashboard query is really exposed,
  * with the labels they select on — including the Redis alert's premise that the API keeps
- * answering /metrics but drops keda_lab_queue_jobs while Redis is down.
+ * answering /metrics but drops keda_lab_queue_jobs while Redis is down, checked end to end by a
+ * real Prometheus loaded with the rendered rules and scraping the real API.
  */
 import {randomUUID} from 'node:crypto'
 import type {ChildProcess} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {stringify} from 'yaml'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEntry, repoRoot} from '../helpers/cli.js'
 import {type K8sObject, renderChart} from '../helpers/helm.js'
 import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-import {type RedisServer, startRedis} from '../helpers/redis.js'
+import {requireBinary, type RedisServer, startRedis} from '../helpers/redis.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 
 type EnvVar = {
@@ -193,21 +199,77 @@ describe('the chart env starts the real services', () => {
     expect(series.some((l) => l.startsWith('keda_lab_api_http_request_duration_seconds_count{') && /status_code="\d{3}"/.test(l))).toBe(true)
   })
 
-  it('keeps serving API metrics without queue series while Redis is down (the Redis alert premise)', async () => {
-    await redis.kill()
+  it('keeps serving API metrics without queue series while Redis is down, and a real Prometheus raises the Redis alert', async () => {
+    // A real Prometheus with the rendered rule groups, scraping the real API and worker under the
+    // job names and namespace label that the ServiceMonitors give them in the cluster.
+    requireBinary('prometheus', 'sudo apt-get install -y prometheus')
+    const dir = await mkdtemp(join(tmpdir(), 'keda-lab-prometheus-'))
+    const rule = objects.find((o) => o.kind === 'PrometheusRule')
+    await writeFile(join(dir, 'rules.yaml'), stringify({groups: (rule?.spec as {groups: unknown[]}).groups}))
+    const target = (component: string) => ({
+      job_name: `keda-lab-${component}-metrics`,
+      static_configs: [{targets: [`127.0.0.1:${portOf(component, 'metrics')}`], labels: {namespace: 'keda'}}],
+    })
+    await writeFile(
+      join(dir, 'prometheus.yml'),
+      stringify({global: {scrape_interval: '1s', evaluation_interval: '1s'}, rule_files: ['rules.yaml'], scrape_configs: [target('api'), target('worker')]}),
+    )
+    const port = await freePort()
+    const prometheus = spawnTracked('prometheus', [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ])
+    const api = `http://127.0.0.1:${port}/api/v1`
+    const query = async (promql: string): Promise<unknown[]> => {
+      const body = (await (await fetch(`${api}/query?query=${encodeURIComponent(promql)}`)).json()) as {data: {result: unknown[]}}
+      return body.data.result
+    }
+    const alertState = async (name: string): Promise<string | undefined> => {
+      const body = (await (await fetch(`${api}/alerts`)).json()) as {data: {alerts: {labels: {alertname: string}; state: string}[]}}
+      return body.data.alerts.find((a) => a.labels.alertname === name)?.state
+    }
     try {
-      await waitFor(async () => !(await scrape('api')).includes('keda_lab_queue_jobs{'), {
-        what: 'keda_lab_queue_jobs to disappear',
+      await waitFor(async () => (await query('keda_lab_queue_jobs{namespace="keda",state="waiting"}').catch(() => [])).length > 0, {
+        what: 'Prometheus to scrape the API queue depth',
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      })
+      expect(await alertState('KedaLabRedisMasterUnreachable')).toBeUndefined()
+
+      await redis.kill()
+      try {
+        await waitFor(async () => !(await scrape('api')).includes('keda_lab_queue_jobs{'), {
+          what: 'keda_lab_queue_jobs to disappear from the API',
+          timeoutMs: 20_000,
+          intervalMs: 500,
+        })
+        // `for: 1m` keeps it pending for a minute; pending proves the expression matched real data.
+        await waitFor(async () => (await alertState('KedaLabRedisMasterUnreachable')) === 'pending', {
+          what: 'KedaLabRedisMasterUnreachable to be pending in Prometheus',
+          timeoutMs: 20_000,
+          intervalMs: 500,
+        })
+      } finally {
+        await redis.restart()
+      }
+      await waitFor(async () => (await scrape('api')).includes('keda_lab_queue_jobs{'), {
+        what: 'keda_lab_queue_jobs to come back',
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      })
+      await waitFor(async () => (await alertState('KedaLabRedisMasterUnreachable')) === undefined, {
+        what: 'the alert to clear once Redis is back',
         timeoutMs: 20_000,
         intervalMs: 500,
       })
+      // The other rules see the same real data and stay quiet.
+      for (const name of ['KedaLabTaskFailures', 'KedaLabApiErrorRate', 'KedaLabQueueBacklogGrowing', 'KedaLabApiLatencyHigh']) {
+        expect(await alertState(name), name).toBeUndefined()
+      }
     } finally {
-      await redis.restart()
+      await stopProcess(prometheus, 'SIGTERM', 5000)
+      await rm(dir, {recursive: true, force: true})
     }
-    await waitFor(async () => (await scrape('api')).includes('keda_lab_queue_jobs{'), {
-      what: 'keda_lab_queue_jobs to come back',
-      timeoutMs: 30_000,
-      intervalMs: 500,
-    })
-  })
+  }, 90_000)
 })
