@@ -131,9 +131,15 @@ export async function buildApp(options: BuildAppOptions) {
     })
   }
 
+  let lastUnavailableLog = 0
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof RedisUnavailableError) {
-      request.log.warn({err: error.message}, 'Redis unavailable')
+      // One warning per few seconds, not one per request: an outage under load would flood the logs.
+      const now = Date.now()
+      if (now - lastUnavailableLog > 5000) {
+        lastUnavailableLog = now
+        request.log.warn({err: error.message}, 'Redis unavailable: answering 503')
+      } else request.log.debug({err: error.message}, 'Redis unavailable: answering 503')
       return reply.code(503).header('retry-after', '1').send(errorBody('Service Unavailable: the task queue (Redis) is not reachable. Retry shortly.'))
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
