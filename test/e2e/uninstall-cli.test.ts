@@ -231,6 +231,40 @@ describe('keda-lab uninstall', () => {
     expect(api.get('v1', 'Namespace', 'keda-monitoring')).toBeUndefined()
   })
 
+  it('a dangling APIService keeps the namespace Terminating: named without --purge, deleted first with --purge', async () => {
+    // KEDA's external metrics APIService outlived KEDA (its Service is gone): discovery fails.
+    api.put(obj('v1', 'Namespace', 'keda'))
+    api.put(
+      obj('apiregistration.k8s.io/v1', 'APIService', 'v1beta1.external.metrics.k8s.io', undefined, {
+        metadata: {name: 'v1beta1.external.metrics.k8s.io', labels: {'app.kubernetes.io/part-of': 'keda-operator'}},
+        spec: {group: 'external.metrics.k8s.io', version: 'v1beta1', service: {name: 'keda-operator-metrics-apiserver', namespace: 'keda', port: 443}},
+        status: {conditions: [{type: 'Available', status: 'False', reason: 'ServiceNotFound', message: 'service/keda-operator-metrics-apiserver in "keda" is not present'}]},
+      }),
+    )
+    const stuck = await runCli(['uninstall', '--yes', '--timeout', '1'], {env: envFor(), timeoutMs: 60_000})
+    expect(stuck.code).toBe(1)
+    expect(stuck.stdout).toContain(
+      [
+        '× Namespace keda is stuck in Terminating, blocked by:',
+        '    NamespaceDeletionDiscoveryFailure: Discovery failed for some groups, 1 failing: unable to retrieve the complete list of server APIs: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request',
+        '    namespace spec.finalizers: kubernetes',
+        "    hint: an unavailable APIService stops the namespace controller: `keda-lab uninstall --purge` deletes the lab's leftover APIServices (see `kubectl get apiservices | grep False`); `--force` finalizes the namespace anyway",
+      ].join('\n'),
+    )
+    expect(stuck.stdout).toContain('    APIService v1beta1.external.metrics.k8s.io (from keda)')
+
+    const purged = await runCli(['uninstall', '--yes', '--purge', '--timeout', '5'], {env: envFor(), timeoutMs: 60_000})
+    expect(purged.code).toBe(0)
+    expect(purged.stdout).toContain('--purge: deleting APIService v1beta1.external.metrics.k8s.io first (an unavailable APIService keeps namespaces in Terminating)')
+    expect(purged.stdout).toContain('√ Namespace keda removed')
+    expect(purged.stdout).toContain('√ Deleted cluster-scoped leftovers: APIService v1beta1.external.metrics.k8s.io')
+    const deleteApiService = api.requests.findIndex((q) => q.method === 'DELETE' && q.path === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io')
+    const namespaceDelete = api.requests.findLastIndex((q) => q.method === 'DELETE' && q.path === '/api/v1/namespaces/keda')
+    expect(deleteApiService).toBeGreaterThan(0)
+    expect(deleteApiService).toBeLessThan(namespaceDelete)
+    expect(api.get('v1', 'Namespace', 'keda')).toBeUndefined()
+  })
+
   it('a failing helm uninstall stops the run, names the release, shows helm\'s error and what was already removed', async () => {
     seedInstalledLab(api)
     api.failNext({method: 'DELETE', path: /\/statefulsets\/redis-ha-server$/, status: 500, message: 'etcdserver: request timed out'})

@@ -322,18 +322,30 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       })
       const contentMsg = [...counts].map(([r, n]) => `${r} has ${n} resource instances`).join(', ')
       const finalizerMsg = [...finalizers].map(([f, n]) => `${f} in ${n} resource instances`).join(', ')
+      // An aggregated API whose backing Service is gone (e.g. KEDA's external metrics API after
+      // KEDA was removed) makes discovery fail, and the controller never finishes the namespace.
+      const unavailable = [...bucket('apiregistration.k8s.io', 'apiservices').values()].filter(
+        (a) => a.spec?.service && !(a.status?.conditions ?? []).some((c: {type: string; status: string}) => c.type === 'Available' && c.status === 'True'),
+      )
+      const discoveryMsg = `Discovery failed for some groups, ${unavailable.length} failing: unable to retrieve the complete list of server APIs: ${unavailable.map((a) => `${a.spec.group}/${a.spec.version}: the server is currently unable to handle the request`).join(', ')}`
       ns.status = {
         phase: 'Terminating',
         conditions: [
+          {...condition('NamespaceDeletionDiscoveryFailure', unavailable.length > 0, 'DiscoveryFailed', discoveryMsg), ...(unavailable.length > 0 ? {} : {reason: 'ResourcesDiscovered', message: 'All resources successfully discovered'})},
           condition('NamespaceContentRemaining', counts.size > 0, 'SomeResourcesRemain', `Some resources are remaining: ${contentMsg}`),
           condition('NamespaceFinalizersRemaining', finalizers.size > 0, 'SomeFinalizersRemain', `Some content in the namespace has finalizers remaining: ${finalizerMsg}`),
         ],
       }
-      if (remaining.length === 0) {
+      if (remaining.length === 0 && unavailable.length === 0) {
         // The controller's own finalizer goes once the content is gone; others (added by a
         // third party) keep the namespace until someone clears them through /finalize.
         ns.spec = {...ns.spec, finalizers: (ns.spec?.finalizers ?? []).filter((f: string) => f !== 'kubernetes')}
-        if ((ns.spec.finalizers ?? []).length === 0) namespaces.delete(key)
+      }
+      if ((ns.spec?.finalizers ?? []).length === 0) {
+        // Like the API server: a deleted namespace with no finalizer left is gone at once, even if
+        // content remains (cleared through /finalize) — that content is orphaned; the fake drops it.
+        for (const {group, plural, obj} of remaining) bucket(group, plural).delete(`${obj.metadata.namespace}/${obj.metadata.name}`)
+        namespaces.delete(key)
       }
     }
   }

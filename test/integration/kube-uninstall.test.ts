@@ -69,7 +69,12 @@ describe('uninstall (in-process)', () => {
     const report = await uninstall({...options, timeoutMs: 8000}, {kube, releases, log: () => {}, confirm: async () => true, ...clock})
     expect(virtualNow).toBeGreaterThanOrEqual(8000)
     expect(virtualNow).toBeLessThan(9000)
-    expect(report.namespaces[0]).toEqual({name: 'keda', status: 'stuck', blockers: ['namespace spec.finalizers: example.com/never']})
+    expect(report.namespaces[0]).toEqual({
+      name: 'keda',
+      status: 'stuck',
+      blockers: ['namespace spec.finalizers: example.com/never'],
+      hint: '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)',
+    })
     expect(report.ok).toBe(false)
     expect(api.requests.filter((r) => r.method === 'PATCH' || r.path.endsWith('/finalize'))).toEqual([])
   })

@@ -148,7 +148,7 @@ describe('uninstall text', () => {
       {
         releases: [{name: 'keda', namespace: 'keda'}],
         namespaces: [
-          {name: 'keda', status: 'stuck', blockers: ['scaledobjects.keda.sh/w (finalizers: finalizer.keda.sh)']},
+          {name: 'keda', status: 'stuck', blockers: ['scaledobjects.keda.sh/w (finalizers: finalizer.keda.sh)'], hint: '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'},
           {name: 'keda-monitoring', status: 'forced', cleared: {namespace: 'keda-monitoring', clearedObjects: ['pods/p'], clearedNamespaceFinalizers: []}},
         ],
         pvcs: {kept: [], deleted: ['keda/data-redis-ha-server-0']},

@@ -29,7 +29,7 @@ export function formatUninstallReport(report: UninstallReport, options: {purge: 
       case 'stuck':
         lines.push(`× Namespace ${ns.name} is stuck in Terminating, blocked by:`)
         for (const b of ns.blockers) lines.push(`    ${b}`)
-        lines.push('    hint: `keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)')
+        lines.push(`    hint: ${ns.hint}`)
         break
     }
   }

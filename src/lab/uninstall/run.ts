@@ -4,7 +4,7 @@
  * gone, diagnose (and with --force release) a namespace stuck in Terminating, and report the
  * cluster-scoped leftovers (removed with --purge). Every I/O edge comes in through `deps`.
  */
-import {type Kube, resources} from '../../adapters/kube.js'
+import {type Kube, type KubeCondition, resources} from '../../adapters/kube.js'
 import {KedaLabError} from '../../errors.js'
 import {describeBlockers, findBlockers, forceFinalize, type ForceResult} from './blockers.js'
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
@@ -36,7 +36,7 @@ export type NamespaceOutcome =
   | {name: string; status: 'absent'}
   | {name: string; status: 'kept'; reason: string}
   | {name: string; status: 'forced'; cleared: ForceResult}
-  | {name: string; status: 'stuck'; blockers: string[]}
+  | {name: string; status: 'stuck'; blockers: string[]; hint: string}
 
 export interface UninstallReport {
   releases: {name: string; namespace: string}[]
@@ -136,6 +136,20 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     }
   }
 
+  // Releases left after this run (another KEDA, a failed uninstall): their objects are not leftovers.
+  const stillInstalled = labReleases(await deps.releases.list(), options.namespace, options.monitoringNamespace).map((r) => r.name)
+  const leftoverOptions = {namespace: options.namespace, monitoringNamespace: options.monitoringNamespace, installed: stillInstalled}
+  // A dangling APIService (its Service gone with its release) makes API discovery fail, and the
+  // namespace controller then never finishes: with --purge it goes before the namespaces do.
+  let removedEarly: Leftover[] = []
+  if (options.purge) {
+    const dangling = (await findLeftovers(kube, leftoverOptions)).filter((l) => l.kind === 'APIService')
+    if (dangling.length > 0) {
+      log(`--purge: deleting APIService ${dangling.map((l) => l.name).join(', ')} first (an unavailable APIService keeps namespaces in Terminating)`)
+      removedEarly = await removeLeftovers(kube, dangling)
+    }
+  }
+
   // 4. PersistentVolumeClaims: deleted with --purge, else they keep their namespace alive.
   const pvcs = {kept: [] as string[], deleted: [] as string[]}
   const keep = new Map<string, string>()
@@ -191,23 +205,27 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     log(`Namespace ${name} is stuck in Terminating:`)
     for (const line of lines) log(`  ${line}`)
     if (!options.force) {
-      outcomes.set(name, {name, status: 'stuck', blockers: lines})
+      outcomes.set(name, {name, status: 'stuck', blockers: lines, hint: stuckHint(blockers.conditions)})
       continue
     }
     log(`--force: clearing the finalizers that hold namespace ${name}`)
     const settleMs = Math.min(options.timeoutMs, 10_000)
     const cleared = await forceFinalize(kube, blockers, () => waitUntil(() => gone([name]), {timeoutMs: settleMs, pollMs, sleep, now}))
     const done = await waitUntil(() => gone([name]), {timeoutMs: Math.min(options.timeoutMs, 30_000), pollMs, sleep, now})
-    outcomes.set(name, done ? {name, status: 'forced', cleared} : {name, status: 'stuck', blockers: describeBlockers(await findBlockers(kube, (await kube.getNamespace(name)) ?? ns))})
+    if (done) outcomes.set(name, {name, status: 'forced', cleared})
+    else {
+      const again = await findBlockers(kube, (await kube.getNamespace(name)) ?? ns)
+      outcomes.set(name, {name, status: 'stuck', blockers: describeBlockers(again), hint: stuckHint(again.conditions)})
+    }
   }
 
   // 6. Cluster-scoped leftovers of the releases that are gone.
-  const stillInstalled = labReleases(await deps.releases.list(), options.namespace, options.monitoringNamespace).map((r) => r.name)
-  const found = await findLeftovers(kube, {namespace: options.namespace, monitoringNamespace: options.monitoringNamespace, installed: stillInstalled})
-  let removedLeftovers: Leftover[] = []
-  if (found.length > 0 && options.purge) {
-    log(`--purge: deleting ${found.length} cluster-scoped leftover object(s)`)
-    removedLeftovers = await removeLeftovers(kube, found)
+  const rest = await findLeftovers(kube, leftoverOptions)
+  const found = [...removedEarly, ...rest]
+  let removedLeftovers: Leftover[] = removedEarly
+  if (rest.length > 0 && options.purge) {
+    log(`--purge: deleting ${rest.length} cluster-scoped leftover object(s)`)
+    removedLeftovers = [...removedEarly, ...(await removeLeftovers(kube, rest))]
   }
 
   const namespaces = namespaceNames.map((n) => outcomes.get(n)!)
@@ -218,6 +236,13 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     leftovers: {found, removed: removedLeftovers},
     ok: !namespaces.some((n) => n.status === 'stuck'),
   }
+}
+
+/** How to release a stuck namespace: a discovery failure needs the dangling APIService gone first. */
+function stuckHint(conditions: readonly KubeCondition[]): string {
+  return conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')
+    ? 'an unavailable APIService stops the namespace controller: `keda-lab uninstall --purge` deletes the lab\'s leftover APIServices (see `kubectl get apiservices | grep False`); `--force` finalizes the namespace anyway'
+    : '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
 }
 
 /** Polls `done` until true or the deadline; calls `onWait` about every 5 s with the seconds waited. */
