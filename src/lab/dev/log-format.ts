@@ -6,7 +6,7 @@
 
 const LEVELS: Record<number, string> = {10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL'}
 /** Keys pino adds that say nothing useful on a developer's terminal. */
-const DROPPED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v'])
+const DROPPED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v', 'service'])
 
 /** ANSI colours, one per process name, stable for a name; none when colour is off. */
 const PALETTE = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94]
@@ -23,7 +23,7 @@ export function formatChildLine(name: string, line: string, options: LogFormatOp
   const width = options.width ?? 11
   const tag = `[${name}]`.padEnd(width)
   const prefix = options.color ? `\u001B[${colorFor(name)}m${tag}\u001B[39m` : tag
-  return `${prefix} ${prettyPino(line) ?? line}`
+  return `${prefix} ${prettyPino(line, name) ?? line}`
 }
 
 /** A line from keda-lab dev itself (decisions, URLs, shutdown). */
@@ -39,7 +39,7 @@ function colorFor(name: string): number {
 }
 
 /** `HH:MM:SS.mmm LEVEL msg k=v …` for a pino JSON line, or undefined for anything else. */
-function prettyPino(line: string): string | undefined {
+function prettyPino(line: string, name: string): string | undefined {
   if (!line.startsWith('{')) return undefined
   let record: Record<string, unknown>
   try {
@@ -51,9 +51,12 @@ function prettyPino(line: string): string | undefined {
   }
   if (!('level' in record) || !('msg' in record || 'time' in record)) return undefined
   const level = typeof record.level === 'number' ? (LEVELS[record.level] ?? String(record.level)) : String(record.level).toUpperCase()
-  const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : ''
+  // pino's epoch milliseconds, or an ISO string (pino.stdTimeFunctions.isoTime).
+  const date = typeof record.time === 'number' || typeof record.time === 'string' ? new Date(record.time) : undefined
+  const time = date && !Number.isNaN(date.getTime()) ? date.toISOString().slice(11, 23) : ''
   const fields = Object.entries(record)
-    .filter(([key]) => !DROPPED.has(key))
+    // `service`/`worker` repeat what the [name] prefix already says.
+    .filter(([key, value]) => !DROPPED.has(key) && !(key === 'worker' && value === name))
     .map(([key, value]) => `${key}=${typeof value === 'string' ? quote(value) : JSON.stringify(value)}`)
   return [time, level.padEnd(5), String(record.msg ?? ''), ...fields].filter(Boolean).join(' ')
 }

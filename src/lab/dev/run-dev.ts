@@ -75,7 +75,10 @@ const NOT_INHERITED = ['PORT', 'METRICS_PORT', 'REDIS_SENTINELS', 'REDIS_SENTINE
  */
 export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevResult> {
   const say = (line: string) => deps.print(formatDevLine(line, {color: options.color}))
-  const graceMs = options.stopGraceMs ?? 10_000
+  // The worker finishes its task or hands it back within WORKER_SHUTDOWN_GRACE_MS of SIGTERM;
+  // dev gives it that, plus a margin, before SIGKILL.
+  const workerGraceMs = Number(options.env.WORKER_SHUTDOWN_GRACE_MS) || 8_000
+  const graceMs = options.stopGraceMs ?? Math.max(10_000, workerGraceMs + 5_000)
 
   const rule = options.autoscale ? autoscaleRule(options.autoscale) : undefined
   if (rule) {
@@ -158,7 +161,8 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     await supervisor.start({
       name: 'api',
       ...serve(options, 'api'),
-      env: {...childEnv, PORT: String(apiPort), METRICS_PORT: String(apiMetricsPort)},
+      // Loopback only: a development stack is not for the network (the container image binds 0.0.0.0).
+      env: {...childEnv, HOST: '127.0.0.1', PORT: String(apiPort), METRICS_PORT: String(apiMetricsPort)},
     })
     const apiUrl = `http://127.0.0.1:${apiPort}`
 
@@ -170,7 +174,11 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       while (names.has(`worker-${n}`)) n++
       const name = `worker-${n}`
       const metricsPort = await freePort()
-      const started = await supervisor.start({name, ...serve(options, 'worker'), env: {...childEnv, METRICS_PORT: String(metricsPort)}})
+      const started = await supervisor.start({
+        name,
+        ...serve(options, 'worker'),
+        env: {...childEnv, METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), WORKER_SHUTDOWN_GRACE_MS: String(workerGraceMs), WORKER_NAME: name},
+      })
       workerMetrics.set(name, metricsPort)
       return started
     }
@@ -191,6 +199,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
         ...serve(options, 'webhook'),
         env: {
           ...childEnv,
+          HOST: '127.0.0.1',
           PORT: String(port),
           METRICS_PORT: String(metricsPort),
           TELEGRAM_BOT_TOKEN: options.telegram.token,
@@ -252,7 +261,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
           // Like a ReplicaSet, remove the newest first; SIGTERM lets each finish or hand back its task.
           for (const worker of live.slice(replicas).reverse()) {
             say(`stopping ${worker.name} (pid ${worker.pid}) with SIGTERM`)
-            void supervisor.stop(worker.name, Math.max(graceMs, 60_000)).then(() => say(`${worker.name} stopped`))
+            void supervisor.stop(worker.name, graceMs).then(() => say(`${worker.name} stopped`))
           }
         },
       })
