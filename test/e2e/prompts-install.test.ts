@@ -138,21 +138,26 @@ describe('keda-lab install in a terminal', () => {
     expect(lab.calls().map((c) => c.argv.join(' '))).toEqual(['version --short'])
   })
 
-  it('an empty token at the prompt installs without the webhook; --yes in a terminal does not prompt', async () => {
-    lab = await startLab({kind: 'minikube'})
+  it('an empty token at the prompt installs without the webhook; the metrics-server addon is offered; --yes in a terminal does not prompt', async () => {
+    lab = await startLab({kind: 'minikube', metricsApi: false})
     const skip = await drive(lab, ['install', '--dry-run', '--worker-max-replicas', '4', '--no-monitoring', '--expose', 'NodePort', '--image', 'ghcr.io/acme/keda-lab:1.0.0', '--api-min-replicas', '1', '--api-max-replicas', '2', '--api-cpu-target', '60', '--redis-replicas', '1', '--no-redis-persistence', '--tasks-per-replica', '3', '--worker-min-replicas', '1', '--no-scale-to-zero'], [
       {expect: 'Send alerts to Telegram\\?', send: ENTER},
       {expect: 'Telegram bot token', send: ENTER},
+      {expect: 'metrics-server is missing \\(the API autoscaler needs it\\)', send: `n${ENTER}`, timeout: 30},
       {expect: 'Plan \\(dry run', timeout: 60},
     ])
-    expect(skip.transcript).not.toContain('@@TIMEOUT')
+    expect(skip.transcript, skip.transcript.slice(-1500)).not.toContain('@@TIMEOUT')
     expect(skip.code).toBe(0)
     expect(skip.transcript).toContain('webhook: false (prompt)')
     expect(skip.transcript).toContain('- Telegram bot token (getMe): webhook off')
     expect(skip.transcript).not.toContain('Telegram chat id(s) for alerts')
+    expect(skip.transcript).not.toContain('$ minikube addons enable metrics-server')
+
 
     const yes = await drive(lab, ['install', '--dry-run', '--yes', '--no-webhook'], [{expect: 'Plan \\(dry run', timeout: 60}])
     expect(yes.code).toBe(0)
-    expect(yes.transcript).not.toContain('?')
+    expect(yes.transcript).not.toMatch(/^\? /m)
+    // --yes takes the default: enable the addon.
+    expect(yes.transcript).toContain('$ minikube addons enable metrics-server -p minikube')
   })
 })

@@ -22,6 +22,6 @@ export function answerFlags(): Interfaces.FlagInput {
 
 /** --values: the same answers from a YAML file. */
 export const valuesFlag = Flags.string({
-  description: 'YAML file with install answers, keyed by flag name (e.g. worker-max-replicas: 10) [env: KEDA_LAB_VALUES]',
+  description: 'YAML file with install answers, keyed by flag name (e.g. worker-max-replicas: 10)',
   env: 'KEDA_LAB_VALUES',
 })

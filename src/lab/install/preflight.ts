@@ -259,7 +259,7 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
     title: 'Telegram bot token (getMe)',
     fatal: true,
     async run({facts, answers}) {
-      if (!answers.webhook) return {status: 'skip', detail: 'webhook off (--no-webhook)'}
+      if (!answers.webhook) return {status: 'skip', detail: 'webhook off: no Telegram alerts'}
       const check = facts.telegram
       if (!check) return {status: 'skip', detail: 'not checked'}
       if (check.status === 'valid') return {status: 'pass', detail: `bot @${check.username}`}

@@ -1,0 +1,101 @@
+import {describe, expect, it} from 'vitest'
+
+import {hasFatalFailure, runChecks} from '../../src/lab/checks.js'
+import type {InstallAnswers} from '../../src/lab/install/options.js'
+import {type InstallFacts, PREFLIGHT_CHECKS} from '../../src/lab/install/preflight.js'
+import {formatCheckResult} from '../../src/ui/checks.js'
+
+const answers: InstallAnswers = {
+  webhook: true,
+  telegramToken: '123456789:AAH-test_token_for_keda_lab_unit_0123456',
+  telegramChatIds: ['42'],
+  workerMinReplicas: 1,
+  workerMaxReplicas: 10,
+  tasksPerReplica: 2,
+  scaleToZero: false,
+  apiMinReplicas: 1,
+  apiMaxReplicas: 5,
+  apiCpuTarget: 70,
+  redisReplicas: 3,
+  redisPersistence: true,
+  monitoring: true,
+  expose: 'LoadBalancer',
+}
+
+const GiB = 1024 ** 3
+const healthy: InstallFacts = {
+  helm: {major: 3, version: 'v3.17.3'},
+  reachable: true,
+  contextName: 'minikube',
+  server: 'https://192.168.49.2:8443',
+  serverVersion: {major: 1, minor: 32, gitVersion: 'v1.32.0'},
+  nodes: [{name: 'minikube', cpuMillis: 4000, memoryBytes: 8 * GiB, labels: {'minikube.k8s.io/name': 'minikube'}}],
+  storageClasses: [{name: 'standard', provisioner: 'k8s.io/minikube-hostpath', isDefault: true}],
+  crds: [],
+  metricsApi: true,
+  canCreateNamespaces: true,
+  canCreateCrds: true,
+  cluster: {kind: 'minikube', name: 'minikube'},
+  telegram: {status: 'valid', username: 'lab_bot'},
+}
+
+async function check(facts: Partial<InstallFacts>, a: Partial<InstallAnswers> = {}) {
+  const results = await runChecks(PREFLIGHT_CHECKS, {facts: {...healthy, ...facts}, answers: {...answers, ...a}})
+  return Object.fromEntries(results.map((r) => [r.id, r]))
+}
+
+describe('install pre-flight checks', () => {
+  it('a healthy minikube passes, with the tunnel pointed out', async () => {
+    const r = await check({})
+    expect(Object.values(r).filter((x) => x.status === 'fail')).toEqual([])
+    expect(r['load-balancer']!.status).toBe('warn')
+    expect(r['load-balancer']!.hint).toContain('keda-lab tunnel')
+    expect(formatCheckResult(r.helm!)).toBe('√ helm present (major version 3 or 4): helm v3.17.3 (Helm 3: --atomic, --wait)')
+  })
+
+  it('each problem is named, with its fix, and the fatal ones stop the install', async () => {
+    const r = await check({
+      helm: undefined,
+      helmError: 'helm not found: install it from https://helm.sh/docs/intro/install/',
+      serverVersion: {major: 1, minor: 25, gitVersion: 'v1.25.16'},
+      canCreateCrds: false,
+      storageClasses: [{name: 'slow', provisioner: 'x', isDefault: false}],
+      nodes: [{name: 'minikube', cpuMillis: 1000, memoryBytes: 2 * GiB, labels: {'minikube.k8s.io/name': 'minikube'}}],
+      metricsApi: false,
+      telegram: {status: 'invalid', reason: 'Telegram rejected the token (401 Unauthorized)'},
+    })
+    expect(r.helm!.status).toBe('fail')
+    expect(r['kubernetes-version']!).toMatchObject({status: 'fail', detail: 'v1.25.16: the charts need autoscaling/v2 and policy/v1'})
+    expect(r.permissions!).toMatchObject({status: 'fail', detail: 'not allowed to create customresourcedefinitions'})
+    expect(r['storage-class']!).toMatchObject({status: 'fail', detail: 'no default among slow', hint: expect.stringContaining('--no-redis-persistence')})
+    expect(r.resources!.status).toBe('fail')
+    expect(r.resources!.hint).toContain('minikube start --cpus 4 --memory 8g')
+    expect(r['metrics-server']!).toMatchObject({status: 'warn', hint: 'minikube addons enable metrics-server -p minikube'})
+    expect(r['telegram-token']!.status).toBe('fail')
+    expect(hasFatalFailure(Object.values(r))).toBe(true)
+  })
+
+  it('warnings: older Kubernetes, no room at maximum replicas, kind without LoadBalancer, Telegram unreachable', async () => {
+    const r = await check(
+      {
+        serverVersion: {major: 1, minor: 29, gitVersion: 'v1.29.4'},
+        nodes: [{name: 'lab-control-plane', cpuMillis: 4000, memoryBytes: 8 * GiB, labels: {}}],
+        cluster: {kind: 'kind', name: 'lab'},
+        telegram: {status: 'unreachable', reason: 'https://api.telegram.org is not reachable'},
+      },
+      {workerMaxReplicas: 40},
+    )
+    expect(r['kubernetes-version']!.status).toBe('warn')
+    expect(r.resources!.status).toBe('warn')
+    expect(r['load-balancer']!).toMatchObject({status: 'warn', hint: expect.stringContaining('--expose NodePort')})
+    expect(r['telegram-token']!.status).toBe('warn')
+    expect(hasFatalFailure(Object.values(r))).toBe(false)
+  })
+
+  it('an unreachable cluster fails once and skips the checks that need it; persistence off skips the StorageClass', async () => {
+    const r = await check({reachable: false, reachError: 'connect ECONNREFUSED 127.0.0.1:6443', serverVersion: undefined}, {redisPersistence: false})
+    expect(r['cluster-reachable']!).toMatchObject({status: 'fail', hint: expect.stringContaining('minikube start')})
+    expect(r['kubernetes-version']!.status).toBe('skip')
+    expect(r['storage-class']!).toMatchObject({status: 'skip', detail: 'persistence off (--no-redis-persistence)'})
+  })
+})
