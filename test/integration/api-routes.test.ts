@@ -377,10 +377,10 @@ describe('API: retention and unexpected errors', () => {
     const logger = pino({level: 'info'}, {write: (line: string) => lines.push(line)})
     const {app, queueName} = await makeApi({logger})
     const {id} = (await app.inject({method: 'POST', url: '/api/tasks/add'})).json().result
-    // Break BullMQ's completed set so the status script hits WRONGTYPE: a real server error, not a mock.
+    // Overwrite the job's hash with a string so the status script hits WRONGTYPE: a real server error, not a mock.
     const direct = new Redis(redis.port, '127.0.0.1')
     try {
-      await direct.set(`bull:${queueName}:completed`, 'not-a-sorted-set')
+      await direct.set(`bull:${queueName}:${id}`, 'not-a-hash')
       const response = await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})
       expect(response.statusCode).toBe(500)
       expect(response.json()).toEqual({success: false, error: {message: 'Internal Server Error'}})

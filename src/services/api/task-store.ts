@@ -80,10 +80,15 @@ export interface TaskStoreOptions {
  * less: elapsed counts from the first start and keeps running across a retry; progress holds
  * its high-water mark until the new attempt passes it.
  *
- * The state test mirrors BullMQ's getState script, but checks the job's lock before the
- * O(n) list scans so that a long `wait` list is never scanned on the hot path.
+ * The state test reads the job hash first and asks the queue's sets only what it cannot tell:
+ * BullMQ sets `processedOn` in the same script that moves a job to active, and `finishedOn` only
+ * when it completes or fails for good. So a job never started is queued (waiting, delayed or
+ * prioritized: all "Queued") with no further command, a finished one needs one ZSCORE, and a
+ * started one is active when its lock (or, while a stalled job waits for recovery, the short
+ * active list) holds it, else waiting for a retry. Unlike BullMQ's getState it never scans the
+ * O(n) wait list, so polling stays cheap however long the queue is.
  *
- * KEYS: 1 job hash, 2 job lock, 3 completed, 4 failed, 5 delayed, 6 prioritized, 7 active, 8 high-water hash
+ * KEYS: 1 job hash, 2 job lock, 3 completed, 4 failed, 5 active, 6 high-water hash
  * ARGV: 1 job id, 2 now (ms), 3 high-water TTL (ms)
  */
 const TASK_VIEW_LUA = `
@@ -91,39 +96,37 @@ local f = redis.call('HMGET', KEYS[1], 'timestamp', 'processedOn', 'finishedOn',
 if not f[1] then return false end
 local id = ARGV[1]
 local now = tonumber(ARGV[2])
+local processedOn = tonumber(f[2])
+local finishedOn = tonumber(f[3])
 local state = 'waiting'
-if redis.call('ZSCORE', KEYS[3], id) then state = 'completed'
-elseif redis.call('ZSCORE', KEYS[4], id) then state = 'failed'
-elseif redis.call('ZSCORE', KEYS[5], id) then state = 'delayed'
-elseif redis.call('ZSCORE', KEYS[6], id) then state = 'prioritized'
-elseif redis.call('EXISTS', KEYS[2]) == 1 or redis.call('LPOS', KEYS[7], id) then state = 'active'
+if finishedOn and redis.call('ZSCORE', KEYS[3], id) then state = 'completed'
+elseif finishedOn and redis.call('ZSCORE', KEYS[4], id) then state = 'failed'
+elseif processedOn and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('LPOS', KEYS[5], id)) then state = 'active'
 end
 local finished = state == 'completed' or state == 'failed'
 local progress = tonumber(f[4]) or 0
 if progress < 0 then progress = 0 end
 if progress > 100 then progress = 100 end
 if state == 'completed' then progress = 100 end
-local processedOn = tonumber(f[2])
-local finishedOn = tonumber(f[3])
 local elapsed = 0
 if processedOn then
   local stop = now
   if finished and finishedOn then stop = finishedOn end
   elapsed = math.max(0, stop - processedOn)
-end
-local hw = redis.call('HMGET', KEYS[8], 'p', 'e', 'at')
-local hp, he, hat = tonumber(hw[1]), tonumber(hw[2]), tonumber(hw[3])
-if hp and hp > progress then progress = hp end
-if he then
-  if finished then
-    elapsed = math.max(elapsed, he)
-  else
-    elapsed = math.max(elapsed, he + math.max(0, now - hat))
+  local hw = redis.call('HMGET', KEYS[6], 'p', 'e', 'at')
+  local hp, he, hat = tonumber(hw[1]), tonumber(hw[2]), tonumber(hw[3])
+  if hp and hp > progress then progress = hp end
+  if he then
+    if finished then
+      elapsed = math.max(elapsed, he)
+    else
+      elapsed = math.max(elapsed, he + math.max(0, now - hat))
+    end
   end
-end
-if processedOn and not finished then
-  redis.call('HSET', KEYS[8], 'p', progress, 'e', elapsed, 'at', now)
-  redis.call('PEXPIRE', KEYS[8], ARGV[3])
+  if not finished then
+    redis.call('HSET', KEYS[6], 'p', progress, 'e', elapsed, 'at', now)
+    redis.call('PEXPIRE', KEYS[6], ARGV[3])
+  end
 end
 return {state, tostring(progress), tostring(elapsed), f[1], f[2] or '', f[3] or '', f[5] or '0', f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or ''}
 `
@@ -191,7 +194,7 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
     }),
   ) as RedisWithTaskView
-  client.defineCommand('kedaLabTaskView', {numberOfKeys: 8, lua: TASK_VIEW_LUA})
+  client.defineCommand('kedaLabTaskView', {numberOfKeys: 6, lua: TASK_VIEW_LUA})
 
   let wasReady = false
   let closing = false
@@ -240,8 +243,6 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
         `${jobKey}:lock`,
         queue.keys.completed!,
         queue.keys.failed!,
-        queue.keys.delayed!,
-        queue.keys.prioritized!,
         queue.keys.active!,
         highWaterKey(id),
         id,
