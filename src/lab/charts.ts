@@ -1,11 +1,18 @@
 /**
  * THE one place where the third-party Helm charts the lab installs are pinned.
  *
- * Versions were chosen as recent releases as of late 2026 from what we know of each project's
- * release line; they could NOT be verified against the chart repositories from the build machine
- * (no internet access there apart from package registries). `keda-lab install` runs
- * `helm repo add`/`helm upgrade --install --version <version>`, so a wrong pin fails loudly at install
- * time with Helm's "chart version not found" message — bump it here, and only here.
+ * The versions could NOT be checked against the chart repositories' index.yaml from the build
+ * machine (no internet there apart from package registries). Each is a version seen pinned in
+ * public deployment scripts from 2026 (KEDA 2.20.2, redis-ha 4.35.x, kube-prometheus-stack
+ * 91.9.0, Alloy 1.13.0). `keda-lab install` runs `helm repo add` and
+ * `helm upgrade --install --version <version>`, so a wrong pin fails loudly at install time with
+ * Helm's "chart version not found" message — bump it here, and only here.
+ *
+ * Known follow-ups: redis-ha 4.39.0 is also seen in 2026 material; Loki's maintained line moved
+ * in early 2026 to the grafana-community repository (https://grafana-community.github.io/helm-charts,
+ * chart `loki` 18.x, e.g. 18.13.8) while grafana/helm-charts keeps the older 6.x releases. Moving
+ * there changes the repositories `install` adds, which its tests assert literally, so it is left
+ * to a change that updates both.
  */
 
 /** One third-party chart: where it comes from and the exact version the lab installs. */
@@ -27,7 +34,7 @@ export const CHARTS = {
     repoName: 'kedacore',
     repoUrl: 'https://kedacore.github.io/charts',
     chart: 'keda',
-    version: '2.18.1',
+    version: '2.20.2',
   },
   /** Redis with Sentinel (release `redis-ha`, `fullnameOverride: redis-ha`, master group `mymaster`). */
   redisHa: {
@@ -41,9 +48,9 @@ export const CHARTS = {
     repoName: 'prometheus-community',
     repoUrl: 'https://prometheus-community.github.io/helm-charts',
     chart: 'kube-prometheus-stack',
-    version: '79.4.1',
+    version: '91.9.0',
   },
-  /** Loki, single binary, for the services' logs (monitoring namespace). */
+  /** Loki, single binary, for the services' logs (monitoring namespace). Last 6.x line of grafana/helm-charts; see above. */
   loki: {
     repoName: 'grafana',
     repoUrl: 'https://grafana.github.io/helm-charts',
@@ -55,7 +62,7 @@ export const CHARTS = {
     repoName: 'grafana',
     repoUrl: 'https://grafana.github.io/helm-charts',
     chart: 'alloy',
-    version: '1.4.0',
+    version: '1.13.0',
   },
 } as const satisfies Record<string, ChartRef>
 
