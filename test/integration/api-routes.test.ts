@@ -94,6 +94,13 @@ describe('API on a real redis-server: the original contract', () => {
     expect(body.result.message).toBe('Task queued.')
     expect(body.result.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
 
+    // Clients that send an empty form (curl -d '') or JSON with no body are served the same.
+    for (const headers of [{'content-type': 'application/x-www-form-urlencoded'}, {'content-type': 'application/json'}]) {
+      const again = await app.inject({method: 'POST', url: '/api/tasks/add', headers, payload: ''})
+      expect(again.statusCode).toBe(200)
+      expect(again.json().result.message).toBe('Task queued.')
+    }
+
     const status = await app.inject({method: 'GET', url: `/api/tasks/status/${body.result.id}`})
     expect(status.statusCode).toBe(200)
     expect(status.json()).toEqual({success: true, result: {progress: {status: 'Queued', progress: '0.0', timeElapsed: '0.0000'}}})
@@ -239,6 +246,7 @@ describe('API on a real redis-server: modern API', () => {
     const xml = await post('<iterations>5</iterations>', 'application/xml')
     expect(xml.statusCode).toBe(415)
     expect(xml.json().success).toBe(false)
+    expect((await post('iterations=5', 'application/x-www-form-urlencoded')).statusCode).toBe(415)
   })
 
   it('answers 404 for every id that is not a known task, without a stack trace', async () => {
