@@ -78,6 +78,19 @@ export interface ObjectSummary {
   conditions: KubeCondition[]
 }
 
+/** A core/v1 Event, e.g. KEDA's `KEDAScalerFailed` warnings on a ScaledObject. */
+export interface EventInfo {
+  /** 'Normal' or 'Warning'. */
+  type: string
+  reason: string
+  message: string
+  count: number
+  /** When it last happened (ISO), if the API said. */
+  lastTimestamp?: string
+  involvedKind?: string
+  involvedName?: string
+}
+
 /** A request sent through the API server's service proxy. */
 export interface ServiceProxyRequest {
   namespace: string
@@ -134,6 +147,8 @@ export interface Kube {
   mergePatchObject(ref: ResourceRef, name: string, patch: unknown): Promise<void>
   /** Sends one HTTP request to a Service through the API server's service proxy. */
   proxyService(request: ServiceProxyRequest): Promise<ServiceProxyResponse>
+  /** Events in a namespace, optionally only those about one object (field selector on involvedObject). */
+  listEvents(namespace: string, involvedObject?: {kind?: string; name?: string}): Promise<EventInfo[]>
   /**
    * Added by the install owner (rollout wait after the app release):
    * the Deployments in `namespace` (optionally filtered by a label selector) with their rollout counters,
@@ -556,6 +571,25 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         readyReplicas: d.status?.readyReplicas ?? 0,
         updatedReplicas: d.status?.updatedReplicas ?? 0,
         availableReplicas: d.status?.availableReplicas ?? 0,
+      }))
+    },
+
+    async listEvents(namespace, involvedObject) {
+      const fieldSelector = [
+        involvedObject?.kind ? `involvedObject.kind=${involvedObject.kind}` : '',
+        involvedObject?.name ? `involvedObject.name=${involvedObject.name}` : '',
+      ]
+        .filter(Boolean)
+        .join(',')
+      const list = await must(`list events in namespace ${namespace}`, () => core.listNamespacedEvent({namespace, ...(fieldSelector ? {fieldSelector} : {})}))
+      return list.items.map((e) => ({
+        type: e.type ?? 'Normal',
+        reason: e.reason ?? '',
+        message: e.message ?? '',
+        count: e.count ?? 1,
+        lastTimestamp: toDate(e.lastTimestamp ?? (e.eventTime as unknown as Date | string | undefined) ?? e.metadata?.creationTimestamp),
+        involvedKind: e.involvedObject?.kind,
+        involvedName: e.involvedObject?.name,
       }))
     },
 

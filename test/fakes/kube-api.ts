@@ -189,6 +189,18 @@ export function matchesSelector(labels: Record<string, string>, selector: string
   })
 }
 
+/** Field selector matching on dotted paths: `involvedObject.name=x,metadata.name!=y`. */
+export function matchesFields(obj: unknown, selector: string | undefined): boolean {
+  if (!selector) return true
+  return selector.split(',').every((term) => {
+    const m = /^([^!=]+)(!=|==|=)(.*)$/.exec(term.trim())
+    if (!m) return true
+    const value = m[1]!.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj)
+    const equal = String(value ?? '') === m[3]
+    return m[2] === '!=' ? !equal : equal
+  })
+}
+
 /** RFC 7386 JSON merge patch. */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch
@@ -498,7 +510,9 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
 
     if (!name) {
       if (method === 'GET') {
-        const items = [...b.values()].filter((o) => (namespace === undefined || o.metadata.namespace === namespace) && matchesSelector(o.metadata.labels ?? {}, query.labelSelector))
+        const items = [...b.values()].filter(
+          (o) => (namespace === undefined || o.metadata.namespace === namespace) && matchesSelector(o.metadata.labels ?? {}, query.labelSelector) && matchesFields(o, query.fieldSelector),
+        )
         return send(res, 200, {kind: `${info.kind}List`, apiVersion, metadata: {resourceVersion: String(rv)}, items: items.map((o) => ({apiVersion, kind: info.kind, ...clone(o)}))})
       }
       if (method === 'POST') {

@@ -11,7 +11,7 @@ import {type Kube, type ObjectSummary, resources} from '../../adapters/kube.js'
 import type {Telegram} from '../../adapters/telegram.js'
 import {isKedaLabError} from '../../errors.js'
 import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'
-import {describeBlockers, findBlockers} from '../uninstall/blockers.js'
+import {describeBlockers, findBlockers, stuckHint} from '../uninstall/blockers.js'
 import {findLeftovers} from '../uninstall/leftovers.js'
 
 /** A Service reached through the API server proxy. */
@@ -101,6 +101,13 @@ export const kedaReachesRedis: Check<DoctorContext> = {
     if (scaled.length === 0) {
       return {status: 'fail', detail: `no ScaledObject in namespace ${ctx.namespace}`, hint: 'keda-lab install (the app release creates the worker\'s ScaledObject)'}
     }
+    // KEDA's errors: the Warning events it records on the ScaledObject (KEDAScalerFailed carries
+    // the Redis error) — recent ones only, an old outage that healed is not a failure now.
+    const events = await ctx.kube.listEvents(ctx.namespace, {kind: 'ScaledObject'})
+    const recentWarnings = (name: string) =>
+      events
+        .filter((e) => e.involvedName === name && e.type === 'Warning' && (!e.lastTimestamp || ctx.now() - Date.parse(e.lastTimestamp) <= ctx.logWindowMs))
+        .sort((a, b) => Date.parse(b.lastTimestamp ?? '0') - Date.parse(a.lastTimestamp ?? '0'))
     const notReady: string[] = []
     const ready: string[] = []
     let unknown = false
@@ -108,15 +115,18 @@ export const kedaReachesRedis: Check<DoctorContext> = {
       const r = condition(so, 'Ready')
       const a = condition(so, 'Active')
       const active = a ? `, Active=${a.status}${a.reason ? ` (${a.reason})` : ''}` : ''
+      const warning = recentWarnings(so.name)[0]
+      const kedaSays = warning ? `; KEDA reports ${warning.reason}: ${warning.message}${warning.count > 1 ? ` (${warning.count} times)` : ''}` : ''
       if (!r) {
         unknown = true
-        notReady.push(`${so.name}: no Ready condition yet`)
-      } else if (r.status === 'True') ready.push(`${so.name} Ready${active}`)
-      else notReady.push(`${so.name} Ready=${r.status}: ${[r.reason, r.message].filter(Boolean).join(': ')}${active}`)
+        notReady.push(`${so.name}: no Ready condition yet${kedaSays}`)
+      } else if (r.status === 'True' && !warning) ready.push(`${so.name} Ready${active}`)
+      else if (r.status === 'True') notReady.push(`${so.name} Ready${active}${kedaSays}`)
+      else notReady.push(`${so.name} Ready=${r.status}: ${[r.reason, r.message].filter(Boolean).join(': ')}${active}${kedaSays}`)
     }
     if (notReady.length === 0) return {status: 'pass', detail: ready.join('; ')}
     return {
-      status: unknown && notReady.every((n) => n.endsWith('no Ready condition yet')) ? 'warn' : 'fail',
+      status: unknown && notReady.every((n) => n.endsWith(': no Ready condition yet')) ? 'warn' : 'fail',
       detail: notReady.join('; '),
       hint: unknown
         ? `KEDA has not processed the ScaledObject: is its operator running? kubectl -n ${ctx.namespace} get pods -l app=keda-operator`
@@ -331,20 +341,22 @@ export const noStuckNamespace: Check<DoctorContext> = {
     if (terminating.length === 0) return {status: 'pass', detail: 'none'}
     const parts: string[] = []
     let stuck = false
+    let discoveryFailure = false
     for (const ns of terminating) {
       const age = ns.deletionTimestamp ? ctx.now() - Date.parse(ns.deletionTimestamp) : 0
       if (age > ctx.stuckAfterMs) stuck = true
-      const blockers = describeBlockers(await findBlockers(ctx.kube, ns)).filter((l) => !/^Namespace(Content|Finalizers)Remaining:/.test(l))
+      const found = await findBlockers(ctx.kube, ns)
+      if (found.conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')) discoveryFailure = true
+      // The objects listed say more than the controller's counts.
+      const blockers = describeBlockers(found).filter((l) => !/^Namespace(Content|Finalizers)Remaining:/.test(l))
       parts.push(`${ns.name} (Terminating for ${Math.round(age / 1000)}s${blockers.length > 0 ? `; blocked by ${blockers.join('; ')}` : ''})`)
     }
     const ours = terminating.some((ns) => ns.name === ctx.namespace || ns.name === ctx.monitoringNamespace)
-    return {
-      status: stuck ? 'fail' : 'warn',
-      detail: parts.join(', '),
-      hint: ours
-        ? 'keda-lab uninstall --force clears the finalizers that hold it'
-        : 'clear the finalizers of the objects listed: kubectl patch <resource> <name> -n <namespace> --type=merge -p \'{"metadata":{"finalizers":null}}\'',
-    }
+    let hint: string
+    if (ours) hint = stuckHint(discoveryFailure ? [{type: 'NamespaceDeletionDiscoveryFailure', status: 'True'}] : [])
+    else if (discoveryFailure) hint = 'an unavailable APIService stops the namespace controller: find it with `kubectl get apiservices | grep False` and delete it'
+    else hint = 'clear the finalizers of the objects listed: kubectl patch <resource> <name> -n <namespace> --type=merge -p \'{"metadata":{"finalizers":null}}\''
+    return {status: stuck ? 'fail' : 'warn', detail: parts.join(', '), hint}
   },
 }
 

@@ -114,3 +114,10 @@ export async function forceFinalize(
   }
   return {namespace: blockers.namespace, clearedObjects, clearedNamespaceFinalizers}
 }
+
+/** How to release a stuck namespace: a discovery failure needs the dangling APIService gone first. */
+export function stuckHint(conditions: readonly KubeCondition[]): string {
+  return conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')
+    ? 'an unavailable APIService stops the namespace controller: `keda-lab uninstall --purge` deletes the lab\'s leftover APIServices (see `kubectl get apiservices | grep False`); `--force` finalizes the namespace anyway'
+    : '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
+}

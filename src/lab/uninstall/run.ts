@@ -4,9 +4,9 @@
  * gone, diagnose (and with --force release) a namespace stuck in Terminating, and report the
  * cluster-scoped leftovers (removed with --purge). Every I/O edge comes in through `deps`.
  */
-import {type Kube, type KubeCondition, resources} from '../../adapters/kube.js'
+import {type Kube, resources} from '../../adapters/kube.js'
 import {KedaLabError} from '../../errors.js'
-import {describeBlockers, findBlockers, forceFinalize, type ForceResult} from './blockers.js'
+import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHint} from './blockers.js'
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
 import {type HelmRelease, labReleases, type ReleaseManager} from './releases.js'
 
@@ -236,13 +236,6 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     leftovers: {found, removed: removedLeftovers},
     ok: !namespaces.some((n) => n.status === 'stuck'),
   }
-}
-
-/** How to release a stuck namespace: a discovery failure needs the dangling APIService gone first. */
-function stuckHint(conditions: readonly KubeCondition[]): string {
-  return conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')
-    ? 'an unavailable APIService stops the namespace controller: `keda-lab uninstall --purge` deletes the lab\'s leftover APIServices (see `kubectl get apiservices | grep False`); `--force` finalizes the namespace anyway'
-    : '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
 }
 
 /** Polls `done` until true or the deadline; calls `onWait` about every 5 s with the seconds waited. */
