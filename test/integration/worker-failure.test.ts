@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import {Queue} from 'bullmq'
+import {type ConnectionOptions, Queue} from 'bullmq'
 import {pino} from 'pino'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
@@ -32,7 +32,7 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
   const setup = async () => {
     const config = {mode: 'standalone' as const, url: redis.url, password: redis.password}
     const queueName = `test-${randomUUID()}`
-    queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions(config)})
+    queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions(config) as ConnectionOptions})
     worker = createWorker({
       config: {
         redis: config,

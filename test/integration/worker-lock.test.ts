@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import {type Job, Queue, QueueEvents, Worker} from 'bullmq'
+import {type ConnectionOptions, type Job, Queue, QueueEvents, Worker} from 'bullmq'
 import {pino} from 'pino'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -29,8 +29,8 @@ describe('worker: CPU work does not starve BullMQ lock renewal (real redis-serve
 
   it('runs a task many lock periods long exactly once, never stalled', async () => {
     const queueName = `test-${randomUUID()}`
-    const queue = new Queue<TaskData>(queueName, {connection: connection()})
-    const events = new QueueEvents(queueName, {connection: connection()})
+    const queue = new Queue<TaskData>(queueName, {connection: connection() as ConnectionOptions})
+    const events = new QueueEvents(queueName, {connection: connection() as ConnectionOptions})
     let worker: TaskWorker | undefined
     try {
       await events.waitUntilReady()
@@ -85,13 +85,13 @@ describe('worker: CPU work does not starve BullMQ lock renewal (real redis-serve
 
   it('control: the same task as one synchronous loop loses its lock (so the test above can fail)', async () => {
     const queueName = `test-${randomUUID()}`
-    const queue = new Queue<TaskData>(queueName, {connection: connection()})
+    const queue = new Queue<TaskData>(queueName, {connection: connection() as ConnectionOptions})
     const signs: string[] = []
     // Deliberately the naive processor this service avoids: no turn of the event loop for ~1 s.
     const naive = new Worker<TaskData>(
       queueName,
       async (job: Job<TaskData>) => hashIterations(TASK_SEED, job.data.iterations),
-      {connection: connection(), lockDuration: LOCK_MS, stalledInterval: STALLED_MS, maxStalledCount: 1},
+      {connection: connection() as ConnectionOptions, lockDuration: LOCK_MS, stalledInterval: STALLED_MS, maxStalledCount: 1},
     )
     naive.on('error', (error) => signs.push(`error: ${error.message}`))
     naive.on('stalled', (id) => signs.push(`stalled: ${id}`))

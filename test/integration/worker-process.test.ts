@@ -1,7 +1,7 @@
 import type {ChildProcess} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 
-import {Queue} from 'bullmq'
+import {type ConnectionOptions, Queue} from 'bullmq'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {redisOptions} from '../../src/adapters/redis.js'
@@ -91,7 +91,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
   }
   const newQueue = () => {
     queueName = `test-${randomUUID()}`
-    queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url})})
+    queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url}) as ConnectionOptions})
   }
   const enqueue = () => queue.add(TASK_JOB_NAME, {iterations: ITERATIONS, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
   /** Polls a job's progress until it is final; returns every value seen, in order. */

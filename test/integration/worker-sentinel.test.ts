@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import {Queue, QueueEvents} from 'bullmq'
+import {type ConnectionOptions, Queue, QueueEvents} from 'bullmq'
 import {pino} from 'pino'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -30,8 +30,8 @@ describe('worker in Sentinel mode (real redis-server x2 + redis-sentinel x3)', (
       sentinelPassword: set.password,
     }
     const queueName = `test-${randomUUID()}`
-    const queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions(redis)})
-    const events = new QueueEvents(queueName, {connection: redisOptions(redis)})
+    const queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions(redis) as ConnectionOptions})
+    const events = new QueueEvents(queueName, {connection: redisOptions(redis) as ConnectionOptions})
     let worker: TaskWorker | undefined
     const logs: string[] = []
     try {

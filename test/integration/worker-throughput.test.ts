@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import {Queue} from 'bullmq'
+import {type ConnectionOptions, Queue} from 'bullmq'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {redisOptions} from '../../src/adapters/redis.js'
@@ -26,7 +26,7 @@ describe('worker queue overhead with empty tasks (real redis-server, one worker 
 
   it('starts an idle task within 5 ms (p50) and runs over 1,000 empty tasks/s', async () => {
     const queueName = `test-${randomUUID()}`
-    const queue = new Queue<TaskData>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url})})
+    const queue = new Queue<TaskData>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url}) as ConnectionOptions})
     const child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'worker'], {
       cwd: repoRoot,
       env: {...process.env, REDIS_URL: redis.url, QUEUE_NAME: queueName, METRICS_PORT: '0', LOG_LEVEL: 'info'},
@@ -51,14 +51,14 @@ describe('worker queue overhead with empty tasks (real redis-server, one worker 
 
       // Throughput: a backlog of empty tasks drained by the one worker.
       const total = 3000
-      const before = (await queue.getJobCounts('completed')).completed
+      const before = (await queue.getJobCounts('completed')).completed ?? 0
       const jobs = Array.from({length: total}, () => ({name: TASK_JOB_NAME, data: empty(), opts: {jobId: randomUUID()}}))
       // Filled while the queue is paused, so that the clock measures the worker, not the producer.
       await queue.pause()
       for (let i = 0; i < total; i += 500) await queue.addBulk(jobs.slice(i, i + 500))
       const t0 = performance.now()
       await queue.resume()
-      await waitFor(async () => (await queue.getJobCounts('completed')).completed - before >= total, {
+      await waitFor(async () => ((await queue.getJobCounts('completed')).completed ?? 0) - before >= total, {
         timeoutMs: 30_000,
         intervalMs: 10,
         what: `${total} empty tasks completed`,
