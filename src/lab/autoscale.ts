@@ -17,7 +17,7 @@
  *    clamped to [max(min, 1), max] (KEDA gives the HPA a minimum of at least 1).
  * 4. Stabilisation (HPA behaviour). Scale-up has no window by default; scale-down takes the
  *    highest recommendation seen during the stabilisation window (default 300 s), so a short dip
- *    in the queue does not remove workers. The chart sets this window from the same cooldown.
+ *    in the queue does not remove workers. The chart leaves it at the HPA default (300 s).
  * 5. Rate limits (HPA default scale-up policies): within any 15 s period, add at most
  *    max(100 % of the replicas at the start of the period, 4 pods). The default scale-down
  *    policy (100 % per 15 s) never limits, so it is not modelled.
@@ -197,14 +197,14 @@ function describe(from: number, to: number, metric: number, per: number, cause: 
   const tasks = `${metric} task${metric === 1 ? '' : 's'} waiting+active, ${per} per worker`
   const head = from === to ? `stay at ${from}` : `scale ${from} → ${to}`
   const why: Record<ScaleDecision['cause'], string> = {
-    activate: 'activated (KEDA scales from zero on the first task)',
-    'scale-to-zero': 'queue idle for the whole cooldown (KEDA scales to zero)',
-    'cooldown-pending': 'queue idle, waiting for the cooldown before scaling to zero',
+    activate: 'KEDA activates from zero on the first task',
+    'scale-to-zero': 'idle for the whole cooldown, KEDA scales to zero',
+    'cooldown-pending': 'idle, waiting for the cooldown before scaling to zero',
     hpa: '',
     'within-tolerance': '',
-    stabilising: 'scale-down held back by the stabilisation window (cooldown)',
-    'rate-limited': 'scale-up limited to max(2×, +4) per 15 s like the HPA',
-    clamped: 'clamped to min/max replicas',
+    stabilising: 'scale-down held back by the stabilisation window',
+    'rate-limited': 'scale-up limited to max(2×, +4) per 15 s, like the HPA',
+    clamped: 'clamped to [min, max]',
   }
-  return `${head}: ${tasks}${why[cause] ? ` (${why[cause]})` : ''}`
+  return `${head}: ${tasks}${why[cause] ? `; ${why[cause]}` : ''}`
 }

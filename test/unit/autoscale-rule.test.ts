@@ -80,7 +80,7 @@ describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)'
     ])
     expect(decisions.map((d) => d.to)).toEqual([4, 4, 4, 1])
     expect(decisions[1]!.cause).toBe('stabilising')
-    expect(decisions[3]!.message).toBe('scale 4 → 1: 0 tasks waiting+active, 2 per worker (clamped to min/max replicas)')
+    expect(decisions[3]!.message).toBe('scale 4 → 1: 0 tasks waiting+active, 2 per worker; clamped to [min, max]')
   })
 
   it('steps down through intermediate recommendations as they leave the window', () => {

@@ -124,6 +124,14 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
   let loop: AutoscalerLoop | undefined
   let closeReader: (() => void) | undefined
   try {
+    // The API port first: a busy port is the most likely mistake, caught before anything starts.
+    const apiPort = options.apiPort === 0 ? await freePort() : options.apiPort
+    if (options.apiPort !== 0 && !(await isPortFree(apiPort))) {
+      throw new KedaLabError(`port ${apiPort} is already in use, so the API cannot listen on it`, {
+        hint: `pass --api-port 0 to pick a free port (or --api-port 8080), or stop what listens on ${apiPort}`,
+      })
+    }
+
     // 1. Redis.
     let redisUrl = options.redisUrl
     if (redisUrl) {
@@ -150,12 +158,6 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     }
 
     // 2. The API.
-    const apiPort = options.apiPort === 0 ? await freePort() : options.apiPort
-    if (options.apiPort !== 0 && !(await isPortFree(apiPort))) {
-      throw new KedaLabError(`port ${apiPort} is already in use, so the API cannot listen on it`, {
-        hint: `pass --api-port 0 to pick a free port (or --api-port 8080), or stop what listens on ${apiPort}`,
-      })
-    }
     const childEnv = baseEnv(options, redisUrl)
     const apiMetricsPort = await freePort()
     await supervisor.start({

@@ -122,21 +122,36 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
     },
   })
 
-  input.log(`Pre-flight checks (context ${kube.contextName}):`)
-  const facts = await gatherFacts({
-    kube,
-    helmVersion: () => helm.version(),
-    checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
-  })
+  // Pre-flight is the first entry of the task list; its checks only read.
+  const {runTaskList} = await import('../../ui/tasks.js')
   const {formatCheckResult} = await import('../../ui/checks.js')
-  const checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => input.log(formatCheckResult(r)))
-  if (hasFatalFailure(checks)) {
-    const failed = checks.filter((c) => c.fatal && c.status === 'fail')
-    throw new KedaLabError(
-      `pre-flight failed: ${failed.map((c) => `${c.title}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`,
-      {hint: failed.map((c) => c.hint).filter(Boolean).join('; ') + '; nothing was changed', exitCode: 1},
-    )
-  }
+  let facts: Awaited<ReturnType<typeof gatherFacts>> | undefined
+  let checks: CheckResult[] = []
+  await runTaskList(
+    [
+      {
+        title: `Pre-flight checks (context ${kube.contextName})`,
+        keepOutput: true,
+        async run(output) {
+          facts = await gatherFacts({
+            kube,
+            helmVersion: () => helm.version(),
+            checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
+          })
+          checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(formatCheckResult(r)))
+          if (hasFatalFailure(checks)) {
+            const failed = checks.filter((c) => c.fatal && c.status === 'fail')
+            throw new KedaLabError(`pre-flight failed: ${failed.map((c) => `${c.title}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`, {
+              hint: failed.map((c) => c.hint).filter(Boolean).join('; ') + '; nothing was changed',
+              exitCode: 1,
+            })
+          }
+        },
+      },
+    ],
+    {mode: input.mode},
+  )
+  if (!facts) throw new KedaLabError('pre-flight did not run')
 
   let enableAddon = true
   if (facts.cluster.kind === 'minikube' && !facts.metricsApi && input.prompter) {
@@ -199,7 +214,6 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const {runTaskList} = await import('../../ui/tasks.js')
     await runTaskList(
       plan.steps.map((step) => ({
         title: step.title,

@@ -2,7 +2,7 @@
  * The Helm releases keda-lab installs, and the two helm calls uninstall needs: `helm list` to learn
  * which of them exist (and where), and `helm uninstall` for each, in reverse install order.
  */
-import {runTool, type ToolCommand} from '../../adapters/cluster-tools.js'
+import {runTool, type ToolCommand, ToolError} from '../../adapters/cluster-tools.js'
 import {KedaLabError} from '../../errors.js'
 
 /** Install order; uninstall walks it backwards (the app before the monitoring, KEDA last). */
@@ -92,7 +92,17 @@ export function createReleaseManager(options: ReleaseManagerOptions = {}): Relea
   const bin = options.bin ?? 'helm'
   return {
     async list() {
-      return parseHelmList(await runTool(helmListCommand(bin, options.kubeContext), {env: options.env}))
+      try {
+        return parseHelmList(await runTool(helmListCommand(bin, options.kubeContext), {env: options.env}))
+      } catch (error) {
+        if (error instanceof ToolError) {
+          throw new KedaLabError(`\`helm list\` failed: ${error.stderrTail.replace(/^Error: /, '') || `exit code ${error.toolExitCode}`}`, {
+            hint: 'check that helm reaches the cluster: `helm list --all-namespaces` (same kubeconfig and --context as keda-lab)',
+            cause: error,
+          })
+        }
+        throw error
+      }
     },
     async uninstall(release) {
       await runTool(helmUninstallCommand(release, bin, options.kubeContext, options.timeout), {env: options.env})

@@ -89,7 +89,8 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
   const namespaceNames = [...new Set([options.namespace, options.monitoringNamespace])]
   const pvcRef = (namespace: string) => ({...resources.persistentVolumeClaims, namespace})
 
-  // 1. Discover.
+  // 1. Discover. The cluster first: its error says how to fix the connection better than helm's does.
+  await kube.serverVersion()
   const releases = labReleases(await deps.releases.list(), options.namespace, options.monitoringNamespace)
   const existing: {name: string; phase: string}[] = []
   for (const name of namespaceNames) {
