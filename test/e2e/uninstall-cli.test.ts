@@ -265,6 +265,26 @@ describe('keda-lab uninstall', () => {
     expect(api.get('v1', 'Namespace', 'keda')).toBeUndefined()
   })
 
+  it('helm missing, or the cluster unreachable: one clear error and its fix, no stack trace', async () => {
+    api.put(obj('v1', 'Namespace', 'keda'))
+    const noHelm = await runCli(['uninstall', '--yes'], {env: {...envFor(), PATH: '/usr/bin:/bin'}, timeoutMs: 60_000})
+    expect(noHelm.code).toBe(1)
+    expect(noHelm.stderr.trim().split('\n')).toEqual([
+      'Error: helm not found: install it from https://helm.sh/docs/intro/install/',
+      'Fix: install helm (https://helm.sh/docs/intro/install/) and make sure it is on PATH, then run the command again',
+    ])
+
+    const closed = await startFakeKubeApi()
+    const kubeconfig = closed.writeKubeconfig(join(dir, 'closed'))
+    await closed.close()
+    const down = await runCli(['uninstall', '--yes'], {env: {...envFor(), KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
+    expect(down.code).toBe(1)
+    const [error, fix] = down.stderr.trim().split('\n')
+    expect(error).toMatch(/^Error: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\) to read the server version: /)
+    expect(fix).toBe('Fix: Check that the cluster is running (`kubectl cluster-info`; `minikube status`) or pick another --context.')
+    expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([])
+  })
+
   it('a failing helm uninstall stops the run, names the release, shows helm\'s error and what was already removed', async () => {
     seedInstalledLab(api)
     api.failNext({method: 'DELETE', path: /\/statefulsets\/redis-ha-server$/, status: 500, message: 'etcdserver: request timed out'})
