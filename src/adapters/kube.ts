@@ -8,6 +8,7 @@
  */
 import {KedaLabError} from '../errors.js'
 
+/** Where createKube finds the cluster. */
 export interface KubeOptions {
   /** kubeconfig context; default: the current context. */
   context?: string
@@ -17,6 +18,7 @@ export interface KubeOptions {
   requestTimeoutMs?: number
 }
 
+/** A node's allocatable resources (install's capacity check) and labels (cluster kind). */
 export interface NodeInfo {
   name: string
   /** Allocatable CPU in millicores. */
@@ -26,6 +28,7 @@ export interface NodeInfo {
   labels: Record<string, string>
 }
 
+/** A StorageClass and whether it is the default (persistence needs one). */
 export interface StorageClassInfo {
   name: string
   provisioner: string
@@ -105,12 +108,14 @@ export interface ServiceProxyRequest {
   body?: string
 }
 
+/** The proxied Service's answer, as is (status, headers, body text). */
 export interface ServiceProxyResponse {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: string
 }
 
+/** Everything keda-lab asks the cluster; one method per question. */
 export interface Kube {
   /** The context actually used and the API server's URL (for messages). */
   readonly contextName: string

@@ -20,6 +20,7 @@ export interface ServiceTarget {
   port: number | string
 }
 
+/** Everything the doctor's checks need, passed in (no check leaves state for another). */
 export interface DoctorContext {
   kube: Kube
   namespace: string
@@ -85,6 +86,7 @@ async function proxyJson(
 
 const condition = (o: ObjectSummary, type: string) => o.conditions.find((c) => c.type === type)
 
+/** ScaledObject conditions and KEDA's Warning events: can KEDA read the queue length from Redis? */
 export const kedaReachesRedis: Check<DoctorContext> = {
   id: 'keda-redis',
   category: 'autoscaling',
@@ -149,6 +151,7 @@ interface PromTarget {
   lastError?: string
 }
 
+/** Prometheus `/api/v1/targets`: an `up` target for each deployed component in the app namespace. */
 export const prometheusTargets: Check<DoctorContext> = {
   id: 'prometheus-targets',
   category: 'monitoring',
@@ -187,6 +190,7 @@ export const prometheusTargets: Check<DoctorContext> = {
   },
 }
 
+/** Prometheus `/api/v1/rules`: every alert of the app chart's PrometheusRule is loaded and healthy. */
 export const alertRulesLoaded: Check<DoctorContext> = {
   id: 'alert-rules',
   category: 'monitoring',
@@ -220,6 +224,7 @@ export const alertRulesLoaded: Check<DoctorContext> = {
   },
 }
 
+/** Grafana's datasource health API for its Prometheus and Loki datasources. */
 export const grafanaDatasources: Check<DoctorContext> = {
   id: 'grafana-datasources',
   category: 'monitoring',
@@ -286,6 +291,7 @@ export const grafanaDatasources: Check<DoctorContext> = {
   },
 }
 
+/** A LogQL query over the app namespace's recent logs returns lines. */
 export const lokiReceivesLogs: Check<DoctorContext> = {
   id: 'loki-logs',
   category: 'monitoring',
@@ -314,6 +320,7 @@ export const lokiReceivesLogs: Check<DoctorContext> = {
   },
 }
 
+/** getMe with the token from Secret keda-lab-secrets (used, never shown). */
 export const telegramToken: Check<DoctorContext> = {
   id: 'telegram-token',
   category: 'alerting',
@@ -332,6 +339,7 @@ export const telegramToken: Check<DoctorContext> = {
   },
 }
 
+/** No namespace Terminating for longer than `stuckAfterMs`, with what blocks each one. */
 export const noStuckNamespace: Check<DoctorContext> = {
   id: 'terminating-namespaces',
   category: 'cluster',
@@ -360,6 +368,7 @@ export const noStuckNamespace: Check<DoctorContext> = {
   },
 }
 
+/** When the lab is not installed, none of its releases' cluster-scoped objects remain. */
 export const noLeftovers: Check<DoctorContext> = {
   id: 'leftovers',
   category: 'cluster',
@@ -379,6 +388,7 @@ export const noLeftovers: Check<DoctorContext> = {
   },
 }
 
+/** The API server answers (fatal: without it the other checks are skipped). */
 export const clusterReachable: Check<DoctorContext> = {
   id: 'cluster',
   category: 'cluster',
@@ -402,6 +412,7 @@ export const DOCTOR_CHECKS: readonly Check<DoctorContext>[] = [
   noLeftovers,
 ]
 
+/** The doctor's result: `ok` is false when a check failed (exit code 1). */
 export interface DoctorReport {
   ok: boolean
   checks: CheckResult[]

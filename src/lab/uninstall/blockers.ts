@@ -16,6 +16,7 @@ export interface BlockingObject {
   finalizers: string[]
 }
 
+/** A Terminating namespace and what keeps it from going away. */
 export interface NamespaceBlockers {
   namespace: string
   phase: string

@@ -1,6 +1,7 @@
 /** The uninstall report as plain lines for the terminal (`--json` prints the report object instead). */
 import type {UninstallReport} from './run.js'
 
+/** One line per outcome, `√ / ‼ / × / -` first, with the fix under what failed. */
 export function formatUninstallReport(report: UninstallReport, options: {purge: boolean}): string[] {
   const lines: string[] = []
   lines.push(

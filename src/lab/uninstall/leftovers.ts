@@ -24,6 +24,7 @@ const CRD_GROUPS: Record<string, LabRelease> = {
   'monitoring.coreos.com': 'kube-prometheus-stack',
 }
 
+/** A cluster-scoped object left by one of the lab's releases. */
 export interface Leftover {
   kind: string
   name: string

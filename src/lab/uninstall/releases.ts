@@ -7,7 +7,9 @@ import {KedaLabError} from '../../errors.js'
 
 /** Install order; uninstall walks it backwards (the app before the monitoring, KEDA last). */
 export const INSTALL_ORDER = ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'] as const
+/** The name of one of the lab's releases. */
 export type LabRelease = (typeof INSTALL_ORDER)[number]
+/** INSTALL_ORDER backwards: the app first, KEDA last (it must outlive the app's ScaledObjects). */
 export const UNINSTALL_ORDER: readonly LabRelease[] = [...INSTALL_ORDER].reverse()
 
 /** Releases that live in the monitoring namespace; the others live in the application namespace. */
@@ -30,12 +32,14 @@ export function labReleases(all: readonly HelmRelease[], namespace: string, moni
   })
 }
 
+/** The helm calls uninstall needs (an interface so the run can be driven in tests). */
 export interface ReleaseManager {
   /** Every release in every namespace that is not superseded or uninstalled (`helm list --all-namespaces ... -o json`). */
   list(): Promise<HelmRelease[]>
   uninstall(release: HelmRelease): Promise<void>
 }
 
+/** How createReleaseManager runs helm. */
 export interface ReleaseManagerOptions {
   /** The helm program (default `helm` from PATH). */
   bin?: string

@@ -10,6 +10,7 @@ import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHi
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
 import {type HelmRelease, labReleases, type ReleaseManager} from './releases.js'
 
+/** What the user asked for (flags of `keda-lab uninstall`). */
 export interface UninstallOptions {
   namespace: string
   monitoringNamespace: string
@@ -23,6 +24,7 @@ export interface UninstallOptions {
   pollMs?: number
 }
 
+/** What is there to remove, shown before confirming. */
 export interface UninstallPlan {
   releases: HelmRelease[]
   /** The namespaces that exist now (with their phase). */
@@ -31,6 +33,7 @@ export interface UninstallPlan {
   pvcs: string[]
 }
 
+/** What happened to one namespace. */
 export type NamespaceOutcome =
   | {name: string; status: 'removed'}
   | {name: string; status: 'absent'}
@@ -38,6 +41,7 @@ export type NamespaceOutcome =
   | {name: string; status: 'forced'; cleared: ForceResult}
   | {name: string; status: 'stuck'; blockers: string[]; hint: string}
 
+/** What uninstall removed, kept and found (printed, or as JSON with --json). */
 export interface UninstallReport {
   releases: {name: string; namespace: string}[]
   namespaces: NamespaceOutcome[]
@@ -47,6 +51,7 @@ export interface UninstallReport {
   ok: boolean
 }
 
+/** The edges uninstall works through. */
 export interface UninstallDeps {
   kube: Kube
   releases: ReleaseManager
