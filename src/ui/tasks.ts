@@ -8,6 +8,8 @@ export interface UiTask {
   skipped?: string
   /** Notes shown under the task once it ran (e.g. "anti-affinity relaxed on one node"). */
   notes?: string[]
+  /** Keep every output line visible after the task (pre-flight check results). */
+  keepOutput?: boolean
   run(output: (line: string) => void): Promise<void>
 }
 
@@ -41,7 +43,7 @@ export async function runTaskList(tasks: readonly UiTask[], options: TaskListOpt
         }
         if (t.notes?.length) task.output = mask(t.notes.join('\n'))
       },
-      rendererOptions: {persistentOutput: Boolean(t.notes?.length), outputBar: 3},
+      rendererOptions: {persistentOutput: Boolean(t.notes?.length) || Boolean(t.keepOutput), outputBar: t.keepOutput ? Infinity : 3},
     })),
     {
       concurrent: false,

@@ -18,6 +18,9 @@ cmd = sys.argv[2:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execvpe(cmd[0], cmd, os.environ)
+import fcntl, struct, termios
+# A terminal of 50 rows x 200 columns (a fresh pty has 0 x 0, which no real terminal has).
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 200, 0, 0))
 ansi = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r')
 raw = b''
 def text():
@@ -159,5 +162,20 @@ describe('keda-lab install in a terminal', () => {
     expect(yes.transcript).not.toMatch(/^\? /m)
     // --yes takes the default: enable the addon.
     expect(yes.transcript).toContain('$ minikube addons enable metrics-server -p minikube')
+  })
+
+  it('a real run in a terminal shows the live task list and ends with the access info', async () => {
+    lab = await startLab({kind: 'minikube'})
+    const {code, transcript} = await drive(lab, ['install', '--yes', '--telegram-token', TEST_TOKEN, '--telegram-chat-id', '7', '--no-monitoring'], [
+      {expect: 'keda-lab is installed', timeout: 90},
+    ])
+    expect(transcript).not.toContain('@@TIMEOUT')
+    expect(code).toBe(0)
+    for (const title of ['Pre-flight checks (context minikube)', 'Helm repositories', 'Namespaces and Secrets', 'Redis with Sentinels', 'Application (keda-lab chart)', 'Rollout']) {
+      expect(transcript).toContain(`✔ ${title}`)
+    }
+    expect(transcript).toContain('√ Telegram bot token (getMe): bot @keda_lab_test_bot')
+    expect(transcript).not.toContain(TEST_TOKEN)
+    expect(lab.calls().filter((c) => c.argv[0] === 'upgrade').map((c) => c.argv[2])).toEqual(['keda', 'redis-ha', 'keda-lab'])
   })
 })
