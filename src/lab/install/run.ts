@@ -22,7 +22,7 @@ import {checkValuesFileKeys, type Prompter, resolveInstallOptions} from './optio
 import {planInstall, type Plan} from './plan.js'
 import {gatherFacts, PREFLIGHT_CHECKS} from './preflight.js'
 import {formatPlan, formatSummary} from './print.js'
-import {maskSecrets, readExistingSecrets, resolveSecrets, secretValues} from './secrets.js'
+import {type ExistingSecrets, maskSecrets, readExistingSecrets, resolveSecrets, secretValues} from './secrets.js'
 
 /** The package root (holds templates/ and the Dockerfile), from src/lab/install or dist/lab/install. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -107,8 +107,12 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
 
   // A second run keeps what the first one stored (token, passwords); a cluster that cannot be
   // reached is reported by the pre-flight check below, not here.
-  const existing = await readExistingSecrets(kube, input.namespace, input.monitoringNamespace).catch(() => ({}))
-  const existingToken = (existing as {app?: Record<string, string>}).app?.['telegram-bot-token'] || undefined
+  let secretsReadError: string | undefined
+  const existing: ExistingSecrets = await readExistingSecrets(kube, input.namespace, input.monitoringNamespace).catch((error: Error) => {
+    secretsReadError = error.message
+    return {}
+  })
+  const existingToken = existing.app?.['telegram-bot-token'] || undefined
 
   const {answers, sources} = await resolveInstallOptions({
     flags: input.flags,
@@ -152,6 +156,12 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
     {mode: input.mode},
   )
   if (!facts) throw new KedaLabError('pre-flight did not run')
+  if (secretsReadError) {
+    // Generating new secrets over ones that could not be read would lock the app out of its Redis.
+    throw new KedaLabError(`cannot read the Secrets of an earlier install: ${secretsReadError}`, {
+      hint: `check that the context may read Secrets (kubectl auth can-i get secrets -n ${input.namespace}); nothing was changed`,
+    })
+  }
 
   let enableAddon = true
   if (facts.cluster.kind === 'minikube' && !facts.metricsApi && input.prompter) {
@@ -223,6 +233,10 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
       })),
       {mode: input.mode, mask},
     )
+  } catch (error) {
+    // Defence in depth: whatever a tool or the API server said, no secret value reaches the terminal.
+    if (error instanceof Error) error.message = mask(error.message)
+    throw error
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
