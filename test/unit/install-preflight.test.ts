@@ -57,7 +57,7 @@ describe('install pre-flight checks', () => {
     const r = await check({
       helm: undefined,
       helmError: 'helm not found: install it from https://helm.sh/docs/intro/install/',
-      serverVersion: {major: 1, minor: 25, gitVersion: 'v1.25.16'},
+      serverVersion: {major: 1, minor: 22, gitVersion: 'v1.22.17'},
       canCreateCrds: false,
       storageClasses: [{name: 'slow', provisioner: 'x', isDefault: false}],
       nodes: [{name: 'minikube', cpuMillis: 1000, memoryBytes: 2 * GiB, labels: {'minikube.k8s.io/name': 'minikube'}}],
@@ -65,7 +65,7 @@ describe('install pre-flight checks', () => {
       telegram: {status: 'invalid', reason: 'Telegram rejected the token (401 Unauthorized)'},
     })
     expect(r.helm!.status).toBe('fail')
-    expect(r['kubernetes-version']!).toMatchObject({status: 'fail', detail: 'v1.25.16: the charts need autoscaling/v2 and policy/v1'})
+    expect(r['kubernetes-version']!).toMatchObject({status: 'fail', detail: 'v1.22.17: the charts need autoscaling/v2 and policy/v1'})
     expect(r.permissions!).toMatchObject({status: 'fail', detail: 'not allowed to create customresourcedefinitions'})
     expect(r['storage-class']!).toMatchObject({status: 'fail', detail: 'no default among slow', hint: expect.stringContaining('--no-redis-persistence')})
     expect(r.resources!.status).toBe('fail')

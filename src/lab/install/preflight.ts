@@ -10,9 +10,15 @@ import type {Check} from '../checks.js'
 import type {InstallAnswers} from './options.js'
 import {estimateResources, formatCpu, formatMemory} from './resources.js'
 
-/** Kubernetes below this lacks what the charts use (autoscaling/v2 HPA GA in 1.23, v2beta2 removed in 1.26). */
-export const MIN_KUBERNETES = {major: 1, minor: 26}
-/** KEDA 2.18 (the pinned chart) is tested against Kubernetes 1.31–1.33; older clusters get a warning. */
+/**
+ * Hard minimum: the app chart's API autoscaler is an autoscaling/v2 HorizontalPodAutoscaler, GA in
+ * Kubernetes 1.23 (and KEDA itself creates autoscaling/v2 HPAs); older clusters cannot take it.
+ */
+export const MIN_KUBERNETES = {major: 1, minor: 23}
+/**
+ * Soft minimum: KEDA's compatibility table gives each release the three newest Kubernetes minors at
+ * its release; for the pinned KEDA 2.18 that is 1.31–1.33. Older clusters get a warning, not a stop.
+ */
 export const KEDA_TESTED_KUBERNETES = {major: 1, minor: 31}
 
 export const KEDA_CRD = 'scaledobjects.keda.sh'
