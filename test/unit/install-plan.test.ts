@@ -59,6 +59,8 @@ describe('planInstall', () => {
     const secrets = plan.steps[1]!.actions.filter((a) => a.type === 'secret').map((a) => (a.type === 'secret' ? `${a.secret.namespace}/${a.secret.name}` : ''))
     expect(secrets).toEqual(['keda/keda-lab-secrets', 'keda-monitoring/keda-lab-webhook-token', 'keda-monitoring/keda-lab-grafana'])
     expect(plan.files.map((f) => f.path)).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'].map((n) => `/tmp/out/values/${n}.yaml`))
+    expect(plan.values['keda-lab']).toMatchObject({worker: {autoscaling: {maxReplicaCount: 10}}, secrets: {create: false}})
+    expect(plan.values['redis-ha']).toMatchObject({replicas: 3, hardAntiAffinity: false})
   })
 
   it('skips KEDA when its CRD exists, monitoring with --no-monitoring, the build with --image', async () => {

@@ -4,6 +4,8 @@
  */
 import {join, resolve} from 'node:path'
 
+import {parse as parseYaml} from 'yaml'
+
 import {dockerBuild, kindLoadImage, minikubeEnableMetricsServer, minikubeImageBuild, type ToolCommand} from '../../adapters/cluster-tools.js'
 import {helmCommands, type HelmMajor} from '../../adapters/helm.js'
 import {ConfigError} from '../../errors.js'
@@ -72,6 +74,8 @@ export interface InstallSummary {
 }
 
 export interface Plan {
+  /** The values each release gets, parsed, by release name (`keda`, `redis-ha`, …, `keda-lab`). */
+  values: Record<string, unknown>
   answers: InstallAnswers
   sources: InstallOptions['sources']
   outputDir: string
@@ -255,6 +259,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   })
 
   return {
+    values: Object.fromEntries(rendered.map((r) => [r.name, parseYaml(r.content) as unknown])),
     answers,
     sources: options.sources,
     outputDir: options.outputDir,
