@@ -92,6 +92,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
   const newQueue = () => {
     queueName = `test-${randomUUID()}`
     queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url}) as ConnectionOptions})
+    queue.on('error', () => {}) // the Redis-down test stops the server under it
   }
   const enqueue = () => queue.add(TASK_JOB_NAME, {iterations: ITERATIONS, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
   /** Polls a job's progress until it is final; returns every value seen, in order. */
@@ -201,6 +202,22 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     expect(survivor.lines.some((l) => l.taskId === job.id && l.msg === 'task completed')).toBe(true)
     // The rerun starts at step 1 again but reports no step below what was already reported.
     expectMonotonic([...seen, finished.progress as number])
+  })
+
+  it('SIGTERM while Redis is down: no task is running, so it still exits promptly', async () => {
+    newQueue()
+    const worker = await start({WORKER_SHUTDOWN_GRACE_MS: '300'})
+    await redis.kill()
+    try {
+      await waitFor(() => worker.lines.some((l) => l.msg === 'worker error (it keeps retrying)'), {what: 'Redis loss noticed'})
+      const t0 = Date.now()
+      worker.child.kill('SIGTERM')
+      expect(await worker.exited).toEqual({code: 0, signal: null})
+      expect(Date.now() - t0).toBeLessThan(8000)
+      expect(worker.lines.map((l) => l.msg)).toContain('worker stopped')
+    } finally {
+      await redis.restart()
+    }
   })
 
   it('a bad variable stops it with one clear line, no stack trace and no password', async () => {

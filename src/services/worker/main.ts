@@ -5,6 +5,9 @@ import {loadWorkerConfig} from './config.js'
 import {createWorkerMetrics, startMetricsServer} from './metrics.js'
 import {createWorker} from './worker.js'
 
+/** How long after the grace a stuck shutdown is cut short. */
+const FORCED_EXIT_AFTER_GRACE_MS = 10_000
+
 /**
  * `keda-lab serve worker`: validates the environment, starts the worker and its metrics
  * endpoint, and stops gracefully on SIGTERM (what Kubernetes and KEDA's scale-down send) or
@@ -13,7 +16,13 @@ import {createWorker} from './worker.js'
  */
 export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadWorkerConfig(env)
-  const logger = pino({level: config.logLevel, base: {service: 'worker', worker: config.name}})
+  const logger = pino({
+    level: config.logLevel,
+    base: {service: 'worker', worker: config.name},
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Belt and braces: the config is never logged whole, but if it were, no password leaves.
+    redact: {paths: ['password', 'sentinelPassword', '*.password', '*.sentinelPassword', '*.*.password'], censor: '[redacted]'},
+  })
   const metrics = createWorkerMetrics({concurrency: config.concurrency})
   const server = await startMetricsServer({registry: metrics.registry, port: config.metricsPort, host: config.metricsHost})
   const worker = createWorker({config, logger, metrics})
@@ -28,6 +37,12 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
         return
       }
       logger.info({signal}, 'stop requested')
+      // Last resort: if closing hangs (e.g. Redis is gone and a hand-back cannot be written),
+      // exit anyway; a task left active is then recovered by another worker's stalled check.
+      setTimeout(() => {
+        logger.error({afterMs: config.shutdownGraceMs + FORCED_EXIT_AFTER_GRACE_MS}, 'shutdown did not finish in time; exiting')
+        process.exit(1)
+      }, config.shutdownGraceMs + FORCED_EXIT_AFTER_GRACE_MS).unref()
       worker
         .shutdown()
         .then(({handedBack}) => logger.info({handedBack}, 'worker stopped'))
@@ -57,4 +72,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
       // Errors are logged by the worker's error handler; it keeps reconnecting.
     })
   await stopped
+  // Normally nothing is left and the process ends by itself. After dropping the connections of
+  // an unreachable Redis, BullMQ's retry loop can linger; this unref'd timer only fires then.
+  setTimeout(() => process.exit(0), 1000).unref()
 }

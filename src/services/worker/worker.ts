@@ -64,6 +64,9 @@ export interface TaskWorker {
 
 const SHUTDOWN = 'shutdown'
 
+/** How long a close may wait for Redis once no task runs any more. */
+const CLOSE_WAIT_MS = 2000
+
 /**
  * Creates a BullMQ worker for the `long_task` jobs of `config.queueName`.
  *
@@ -188,7 +191,26 @@ export function createWorker(options: CreateWorkerOptions): TaskWorker {
       if (!closing) {
         logger.info({active: running.size, graceMs}, 'shutting down: taking no new tasks, letting the active ones finish')
         const timer = setTimeout(handBackNow, graceMs)
-        closing = bull.close().finally(() => clearTimeout(timer))
+        // BullMQ's close() waits for Redis (QUIT, reconnecting the blocking connection), and
+        // waits forever while Redis is unreachable. Once no task runs any more there is nothing
+        // left to save: if closing has not finished 2 s later, drop the connections and stop.
+        let idleSince: number | undefined
+        let watchdog: NodeJS.Timeout | undefined
+        const dropped = new Promise<void>((resolve) => {
+          watchdog = setInterval(() => {
+            if (running.size > 0) return
+            idleSince ??= Date.now()
+            if (Date.now() - idleSince < CLOSE_WAIT_MS) return
+            logger.warn('Redis did not answer while closing; dropping the connections')
+            clearInterval(watchdog)
+            bull.disconnect().catch(() => {})
+            resolve()
+          }, 100)
+        })
+        closing = Promise.race([bull.close(), dropped]).finally(() => {
+          clearTimeout(timer)
+          clearInterval(watchdog)
+        })
       }
       await closing
       return {handedBack}
