@@ -64,6 +64,7 @@ export class RequestedFailureError extends Error {
   }
 }
 
+/** How to run one task (one attempt, or the rest of one after a checkpoint). */
 export interface RunTaskOptions {
   /** Total iterations across the TASK_STEPS steps. */
   iterations: number
@@ -82,6 +83,7 @@ export interface RunTaskOptions {
   sliceMs?: number
 }
 
+/** A task either completes (with its checksum) or stops at a step boundary with a checkpoint. */
 export type RunTaskResult =
   | {status: 'completed'; checksum: number; steps: number}
   | {status: 'interrupted'; checkpoint: TaskCheckpoint}

@@ -23,6 +23,7 @@ export interface TaskOutcome {
   durationMs: number
 }
 
+/** What createWorker needs: the validated configuration, a logger, and optionally metrics. */
 export interface CreateWorkerOptions {
   config: Pick<
     WorkerConfig,
