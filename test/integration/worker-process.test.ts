@@ -94,7 +94,8 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url}) as ConnectionOptions})
     queue.on('error', () => {}) // the Redis-down test stops the server under it
   }
-  const enqueue = () => queue.add(TASK_JOB_NAME, {iterations: ITERATIONS, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
+  const enqueue = (iterations = ITERATIONS) =>
+    queue.add(TASK_JOB_NAME, {iterations, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
   /** Polls a job's progress until it is final; returns every value seen, in order. */
   const watchProgress = (id: string) => {
     const seen: number[] = []
@@ -176,6 +177,25 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     expect(finished.returnvalue).toMatchObject({worker: second.name, resumedFrom: resume.step, checksum: checksum()})
     expectMonotonic([...seen, finished.progress as number])
     expect(finished.progress).toBe(100)
+  })
+
+  it('a second SIGTERM a second later hands the task back at once; two at the same moment count as one', async () => {
+    newQueue()
+    const worker = await start({WORKER_SHUTDOWN_GRACE_MS: '60000'})
+    const job = await enqueue(2 * ITERATIONS) // ~4 s: still running a second after the first signal
+    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 30_000, what: 'task under way'})
+    worker.child.kill('SIGTERM')
+    worker.child.kill('SIGINT') // what Ctrl-C under `keda-lab dev` adds: the same request
+    await waitFor(() => worker.lines.some((l) => l.msg === 'stop requested'), {what: 'SIGTERM acknowledged'})
+    const first = Date.now()
+    // The pair above must not have cut the grace short: the task is still running here.
+    await waitFor(() => Date.now() - first > 1200, {what: 'a second to pass', intervalMs: 100})
+    expect(await (await queue.getJob(job.id!))!.getState()).toBe('active')
+    worker.child.kill('SIGTERM')
+    expect(await worker.exited).toEqual({code: 0, signal: null})
+    const handedBack = (await queue.getJob(job.id!))!
+    expect(await handedBack.getState()).toBe('waiting')
+    expect(worker.lines.map((l) => l.msg)).toContain('second signal: handing back the active tasks now')
   })
 
   it('SIGKILL mid-task: the other worker recovers the stalled task and completes it', async () => {

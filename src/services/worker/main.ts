@@ -27,15 +27,18 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const server = await startMetricsServer({registry: metrics.registry, port: config.metricsPort, host: config.metricsHost})
   const worker = createWorker({config, logger, metrics})
 
-  let signals = 0
+  let firstSignalAt: number | undefined
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      signals++
-      if (signals > 1) {
+      if (firstSignalAt !== undefined) {
+        // Ctrl-C under `keda-lab dev` delivers SIGINT from the terminal and SIGTERM from dev at
+        // the same moment: that is one request. A signal a second or more later is a second one.
+        if (Date.now() - firstSignalAt < 1000) return
         logger.warn({signal}, 'second signal: handing back the active tasks now')
         worker.handBackNow()
         return
       }
+      firstSignalAt = Date.now()
       logger.info({signal}, 'stop requested')
       // Last resort: if closing hangs (e.g. Redis is gone and a hand-back cannot be written),
       // exit anyway; a task left active is then recovered by another worker's stalled check.
