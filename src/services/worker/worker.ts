@@ -126,8 +126,10 @@ export function createWorker(options: CreateWorkerOptions): TaskWorker {
       })
       if (result.status === 'interrupted') {
         if (signal?.reason !== SHUTDOWN) throw new Error(`task stopped at step ${result.checkpoint.step}: ${String(signal?.reason)}`)
-        // Leave a checkpoint in the job's data, then put the job back at the end of the queue;
-        // WaitingError tells BullMQ the job has been moved and must not be failed.
+        // Leave a checkpoint in the job's data, then put the job back in `wait` on the side
+        // workers take from (BullMQ's moveJobFromActiveToWait RPUSHes, new jobs are LPUSHed), so
+        // it is the next task any worker picks up. WaitingError tells BullMQ the job has been
+        // moved and must not be failed.
         await job.updateData({...job.data, [RESUME_KEY]: {iterations: input.iterations, ...result.checkpoint}} as TaskData)
         await job.moveToWait(token)
         handedBack++
