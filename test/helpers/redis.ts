@@ -106,7 +106,7 @@ export async function startSentinelSet(options: {password?: string; masterName?:
 
   const dir = mkdtempSync(join(tmpdir(), 'keda-lab-sentinel-'))
   const sentinels: {host: string; port: number}[] = []
-  const children = []
+  const children: ReturnType<typeof spawnTracked>[] = []
   for (let i = 0; i < 3; i++) {
     const port = await freePort()
     const file = join(dir, `sentinel-${i}.conf`)

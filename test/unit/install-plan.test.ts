@@ -142,9 +142,9 @@ function memoryKube(readyAfter = 0): Kube & {writes: string[]} {
     listStorageClasses: async () => [],
     listCrdNames: async () => [],
     apiServiceAvailable: async () => true,
-    ensureNamespace: async (name) => void writes.push(`ns ${name}`),
+    ensureNamespace: async (name: string) => void writes.push(`ns ${name}`),
     getSecretData: async () => undefined,
-    applySecret: async (ns, name) => void writes.push(`secret ${ns}/${name}`),
+    applySecret: async (ns: string, name: string) => void writes.push(`secret ${ns}/${name}`),
     listDeployments: async (): Promise<DeploymentInfo[]> => {
       polls++
       const ready = polls > readyAfter ? 1 : 0
