@@ -61,10 +61,10 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(redis).toContain('hardAntiAffinity: false') // one node
     expect(r.stdout).toContain('anti-affinity relaxed')
 
-    expect(r.stdout).toContain('keda-lab tunnel')
+    expect(r.stdout).toContain('minikube tunnel')
     expect(r.stdout).toContain("kubectl get secret keda-lab-grafana -n keda-monitoring -o jsonpath='{.data.admin-password}' | base64 -d")
-    expect(r.stdout).toContain('keda-lab status')
-    expect(r.stdout).toContain('keda-lab loadtest')
+    expect(r.stdout).toContain('keda-lab doctor')
+    expect(r.stdout).toContain('keda-lab uninstall')
   })
 
   it('a second run upgrades in place and keeps the generated secrets (token read back from the cluster)', async () => {

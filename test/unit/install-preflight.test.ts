@@ -49,7 +49,7 @@ describe('install pre-flight checks', () => {
     const r = await check({})
     expect(Object.values(r).filter((x) => x.status === 'fail')).toEqual([])
     expect(r['load-balancer']!.status).toBe('warn')
-    expect(r['load-balancer']!.hint).toContain('keda-lab tunnel')
+    expect(r['load-balancer']!.hint).toContain('minikube tunnel')
     expect(formatCheckResult(r.helm!)).toBe('√ helm present (major version 3 or 4): helm v3.17.3 (Helm 3: --atomic, --wait)')
   })
 

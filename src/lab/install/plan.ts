@@ -282,7 +282,7 @@ function summarize(options: InstallOptions, kind: string, clusterName?: string):
         : `API: http://<node address>:$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.spec.ports[0].nodePort}')/`,
     )
   } else if (kind === 'minikube') {
-    api.push(`API: run \`keda-lab tunnel\` in another terminal, then http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/`)
+    api.push(`API: run \`minikube tunnel\` in another terminal, then http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/`)
   } else {
     api.push(`API: http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/ (once the load balancer has an address)`)
   }
@@ -294,6 +294,7 @@ function summarize(options: InstallOptions, kind: string, clusterName?: string):
       ]
     : ['Grafana: not installed (--no-monitoring)']
   const flags = [ns !== 'keda' ? `-n ${ns}` : '', options.kubeContext ? `--context ${options.kubeContext}` : ''].filter(Boolean).join(' ')
-  const next = ['status', 'loadtest', 'doctor'].map((c) => `keda-lab ${c}${flags ? ` ${flags}` : ''}`)
+  // Only commands that exist in this version (status, loadtest and tunnel are not built yet).
+  const next = ['doctor', 'uninstall'].map((c) => `keda-lab ${c}${flags ? ` ${flags}` : ''}`)
   return {api, grafana, next}
 }

@@ -241,7 +241,7 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       if (answers.expose === 'Ingress') return {status: 'pass', detail: `Ingress for ${answers.ingressHost} (needs an ingress controller)`}
       if (!facts.reachable) return unreachable
       if (facts.cluster.kind === 'minikube') {
-        return {status: 'warn', detail: 'minikube gives LoadBalancer services an address only while a tunnel runs', hint: 'run `keda-lab tunnel` (or `minikube tunnel`) in another terminal after install'}
+        return {status: 'warn', detail: 'minikube gives LoadBalancer services an address only while a tunnel runs', hint: 'run `minikube tunnel` in another terminal after install'}
       }
       if (facts.cluster.kind === 'kind') {
         return {status: 'warn', detail: 'kind has no LoadBalancer implementation: the API service stays <pending>', hint: 'install with --expose NodePort, or run cloud-provider-kind'}
