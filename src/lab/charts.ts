@@ -8,11 +8,10 @@
  * `helm upgrade --install --version <version>`, so a wrong pin fails loudly at install time with
  * Helm's "chart version not found" message — bump it here, and only here.
  *
- * Known follow-ups: redis-ha 4.39.0 is also seen in 2026 material; Loki's maintained line moved
- * in early 2026 to the grafana-community repository (https://grafana-community.github.io/helm-charts,
- * chart `loki` 18.x, e.g. 18.13.8) while grafana/helm-charts keeps the older 6.x releases. Moving
- * there changes the repositories `install` adds, which its tests assert literally, so it is left
- * to a change that updates both.
+ * Loki: since 2026-03-16 the open-source Loki chart is maintained in the grafana-community
+ * repository (grafana/loki#20705); grafana.github.io/helm-charts serves it for Grafana Enterprise
+ * Logs only. The fork point 6.55.0 exists in both repositories and is pinned here from the
+ * community one (7.x has breaking changes our values were not written for).
  */
 
 /** One third-party chart: where it comes from and the exact version the lab installs. */
@@ -50,12 +49,12 @@ export const CHARTS = {
     chart: 'kube-prometheus-stack',
     version: '91.9.0',
   },
-  /** Loki, single binary, for the services' logs (monitoring namespace). Last 6.x line of grafana/helm-charts; see above. */
+  /** Loki, single binary, for the services' logs (monitoring namespace); see above for the repository. */
   loki: {
-    repoName: 'grafana',
-    repoUrl: 'https://grafana.github.io/helm-charts',
+    repoName: 'grafana-community',
+    repoUrl: 'https://grafana-community.github.io/helm-charts',
     chart: 'loki',
-    version: '6.46.0',
+    version: '6.55.0',
   },
   /** Grafana Alloy, ships pod logs to Loki (monitoring namespace). */
   alloy: {

@@ -26,14 +26,15 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
 
     const calls = lab.calls().map(cmd)
     expect(calls[0]).toBe('helm version --short')
-    expect(calls.slice(1, 6)).toEqual([
+    expect(calls.slice(1, 7)).toEqual([
       'helm repo add kedacore https://kedacore.github.io/charts --force-update',
       'helm repo add dandydeveloper https://dandydeveloper.github.io/charts --force-update',
       'helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update',
+      'helm repo add grafana-community https://grafana-community.github.io/helm-charts --force-update',
       'helm repo add grafana https://grafana.github.io/helm-charts --force-update',
-      'helm repo update kedacore dandydeveloper prometheus-community grafana',
+      'helm repo update kedacore dandydeveloper prometheus-community grafana-community grafana',
     ])
-    expect(calls[6]).toBe('minikube addons enable metrics-server -p minikube')
+    expect(calls[7]).toBe('minikube addons enable metrics-server -p minikube')
     expect(upgrades(lab)).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'])
     const order = lab.calls().map((c) => (c.bin === 'minikube' ? `minikube ${c.argv[0]}` : c.argv[2]))
     expect(order.indexOf('minikube image')).toBeGreaterThan(order.indexOf('alloy'))
