@@ -146,7 +146,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       const port = await freePort()
       redisDir = mkdtempSync(join(tmpdir(), 'keda-lab-dev-redis-'))
       // No persistence: this Redis lives as long as the dev run.
-      await supervisor.start({
+      const redis = await supervisor.start({
         name: 'redis',
         command: binary,
         args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
@@ -155,18 +155,20 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       redisUrl = `redis://127.0.0.1:${port}`
       const up = await pollUntil(() => pingRedis(redisUrl!), {timeoutMs: 10_000, abort: interrupted})
       if (!up.ok) throw startupError('redis', up.reason)
+      say(`started redis (pid ${redis.pid})`)
     }
 
     // 2. The API.
     const childEnv = baseEnv(options, redisUrl)
     const apiMetricsPort = await freePort()
-    await supervisor.start({
+    const apiProcess = await supervisor.start({
       name: 'api',
       ...serve(options, 'api'),
       // Loopback only: a development stack is not for the network (the container image binds 0.0.0.0).
       env: {...childEnv, HOST: '127.0.0.1', PORT: String(apiPort), METRICS_PORT: String(apiMetricsPort)},
     })
     const apiUrl = `http://127.0.0.1:${apiPort}`
+    say(`started api (pid ${apiProcess.pid})`)
 
     // 3. Workers.
     const workerMetrics = new Map<string, number>()
@@ -196,7 +198,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       const port = await freePort()
       const metricsPort = await freePort()
       const token = options.env.WEBHOOK_TOKEN || randomBytes(24).toString('base64url')
-      await supervisor.start({
+      const webhookProcess = await supervisor.start({
         name: 'webhook',
         ...serve(options, 'webhook'),
         env: {
@@ -209,6 +211,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
           WEBHOOK_TOKEN: token,
         },
       })
+      say(`started webhook (pid ${webhookProcess.pid})`)
       webhook = {
         url: `http://127.0.0.1:${port}`,
         metricsPort,
@@ -220,7 +223,6 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     const apiUp = await pollUntil(() => httpOk(`${apiUrl}/healthz`), {timeoutMs: 60_000, intervalMs: 200, abort: interrupted})
     if (!apiUp.ok) throw startupError('api', apiUp.reason)
 
-    for (const p of supervisor.list()) if (!p.name.startsWith('worker-')) say(`started ${p.name} (pid ${p.pid})`)
     say('keda-lab dev is running; Ctrl-C stops everything')
     say(`  API       ${apiUrl}  (POST /api/tasks/add, POST /api/tasks, GET /api/queue)`)
     say(`  Docs      ${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`)
