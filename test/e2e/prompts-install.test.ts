@@ -3,90 +3,13 @@
  * wrong ones are rejected on the spot with their message, and the run proceeds (with --dry-run, so
  * it changes nothing). Fake Telegram answers getMe; fake Kubernetes API; fake helm on PATH.
  */
-import {spawn} from 'node:child_process'
-
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {cliEntry, repoRoot} from '../helpers/cli.js'
+import {type PtyStep, runCliInPty} from '../helpers/pty.js'
 import {type Lab, startLab, TEST_TOKEN} from './install-harness.js'
 
-/** Waits for each `expect` regex in the terminal output (ANSI stripped), then types `send`. */
-const DRIVER = String.raw`
-import json, os, pty, re, select, sys, time, signal
-steps = json.loads(sys.argv[1])
-cmd = sys.argv[2:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvpe(cmd[0], cmd, os.environ)
-import fcntl, struct, termios
-# A terminal of 50 rows x 200 columns (a fresh pty has 0 x 0, which no real terminal has).
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 200, 0, 0))
-ansi = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r')
-raw = b''
-def text():
-    return ansi.sub('', raw.decode('utf-8', 'replace'))
-def pump(timeout):
-    global raw
-    r, _, _ = select.select([fd], [], [], timeout)
-    if not r:
-        return True
-    try:
-        chunk = os.read(fd, 65536)
-    except OSError:
-        return False
-    if not chunk:
-        return False
-    raw += chunk
-    return True
-mark = 0
-for step in steps:
-    deadline = time.time() + step.get('timeout', 20)
-    pattern = re.compile(step['expect'])
-    while True:
-        m = pattern.search(text(), mark)
-        if m:
-            mark = m.end()
-            break
-        if time.time() > deadline or not pump(0.2):
-            if time.time() <= deadline:
-                m = pattern.search(text(), mark)
-                if m:
-                    mark = m.end()
-                    break
-            sys.stdout.write(text())
-            sys.stdout.write('\n@@TIMEOUT waiting for ' + step['expect'] + '\n')
-            os.kill(pid, signal.SIGKILL)
-            sys.exit(124)
-    if 'send' in step:
-        time.sleep(0.05)
-        os.write(fd, step['send'].encode())
-end = time.time() + 60
-while time.time() < end and pump(0.5):
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(text())
-sys.exit(os.waitstatus_to_exitcode(status))
-`
-
-interface Step {
-  expect: string
-  send?: string
-  timeout?: number
-}
-
-async function drive(lab: Lab, args: string[], steps: Step[]): Promise<{code: number | null; transcript: string}> {
-  const child = spawn('python3', ['-c', DRIVER, JSON.stringify(steps), process.execPath, cliEntry(), ...args], {
-    cwd: repoRoot,
-    env: {...process.env, ...lab.env, NO_COLOR: '1', FORCE_COLOR: '0', TERM: 'xterm-256color', COLUMNS: '200', LINES: '50'},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let transcript = ''
-  child.stdout.on('data', (d) => (transcript += d))
-  child.stderr.on('data', (d) => (transcript += d))
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  clearTimeout(timer)
-  return {code, transcript}
+async function drive(lab: Lab, args: string[], steps: PtyStep[]): Promise<{code: number | null; transcript: string}> {
+  return runCliInPty(args, steps, {env: lab.env})
 }
 
 const CLEAR = '\u0015' // Ctrl-U: erase the typed line

@@ -1,21 +1,7 @@
 import {type ChildProcess, spawn, type SpawnOptions} from 'node:child_process'
-import {createServer} from 'node:net'
 
-/** A free TCP port on 127.0.0.1 (bind to 0, read the port, release it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      if (address && typeof address === 'object') {
-        const {port} = address
-        server.close(() => resolve(port))
-      } else reject(new Error('no port'))
-    })
-  })
-}
+/** A free TCP port on 127.0.0.1 (the same helper `keda-lab dev` uses). */
+export {freePort} from '../../src/lab/dev/net.js'
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function waitFor<T>(
