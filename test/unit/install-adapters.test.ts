@@ -6,6 +6,7 @@ import {parseHelmVersion} from '../../src/adapters/helm.js'
 import {createTelegram} from '../../src/adapters/telegram.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import {loadValuesTemplates, redisAntiAffinity, renderValues} from '../../src/lab/values/render.js'
+import {sampleAnswers} from '../helpers/install-answers.js'
 import {freePort} from '../helpers/processes.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 
@@ -78,21 +79,8 @@ describe('telegram getMe check (fake Bot API)', () => {
   })
 })
 
-const answers: InstallAnswers = {
-  webhook: true,
-  telegramChatIds: ['42'],
-  workerMinReplicas: 1,
-  workerMaxReplicas: 10,
-  tasksPerReplica: 2,
-  scaleToZero: false,
-  apiMinReplicas: 1,
-  apiMaxReplicas: 5,
-  apiCpuTarget: 70,
-  redisReplicas: 3,
-  redisPersistence: true,
-  monitoring: true,
-  expose: 'LoadBalancer',
-}
+const {telegramToken: _unused, ...answersWithoutToken} = sampleAnswers
+const answers: InstallAnswers = answersWithoutToken
 
 describe('values rendering', () => {
   it('anti-affinity is hard only when every replica can get its own node', () => {

@@ -1,5 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
+import {sampleAnswers} from '../helpers/install-answers.js'
+
 import {ToolError, type ToolCommand} from '../../src/adapters/cluster-tools.js'
 import type {DeploymentInfo, Kube} from '../../src/adapters/kube.js'
 import {ConfigError} from '../../src/errors.js'
@@ -13,22 +15,7 @@ import {loadValuesTemplates} from '../../src/lab/values/render.js'
 
 const root = new URL('../..', import.meta.url).pathname
 
-const answers: InstallAnswers = {
-  webhook: true,
-  telegramToken: '123456789:AAH-test_token_for_keda_lab_unit_0123456',
-  telegramChatIds: ['42'],
-  workerMinReplicas: 1,
-  workerMaxReplicas: 10,
-  tasksPerReplica: 2,
-  scaleToZero: false,
-  apiMinReplicas: 1,
-  apiMaxReplicas: 5,
-  apiCpuTarget: 70,
-  redisReplicas: 3,
-  redisPersistence: true,
-  monitoring: true,
-  expose: 'LoadBalancer',
-}
+const answers: InstallAnswers = sampleAnswers
 
 async function deps(over: Partial<PlanDeps['facts']> = {}): Promise<PlanDeps> {
   return {

@@ -1,26 +1,13 @@
 import {describe, expect, it} from 'vitest'
 
+import {sampleAnswers} from '../helpers/install-answers.js'
+
 import {hasFatalFailure, runChecks} from '../../src/lab/checks.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import {type InstallFacts, PREFLIGHT_CHECKS} from '../../src/lab/install/preflight.js'
 import {formatCheckResult} from '../../src/ui/checks.js'
 
-const answers: InstallAnswers = {
-  webhook: true,
-  telegramToken: '123456789:AAH-test_token_for_keda_lab_unit_0123456',
-  telegramChatIds: ['42'],
-  workerMinReplicas: 1,
-  workerMaxReplicas: 10,
-  tasksPerReplica: 2,
-  scaleToZero: false,
-  apiMinReplicas: 1,
-  apiMaxReplicas: 5,
-  apiCpuTarget: 70,
-  redisReplicas: 3,
-  redisPersistence: true,
-  monitoring: true,
-  expose: 'LoadBalancer',
-}
+const answers: InstallAnswers = sampleAnswers
 
 const GiB = 1024 ** 3
 const healthy: InstallFacts = {
