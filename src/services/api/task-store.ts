@@ -44,6 +44,8 @@ export interface TaskStore {
   enqueue(input: {iterations: number}): Promise<string>
   /** Reads one task atomically, with monotonic progress and elapsed time; undefined if unknown. */
   get(id: string): Promise<TaskSnapshot | undefined>
+  /** The same atomic, monotonic read returning only state, progress and elapsed time (the status route's hot path). */
+  getProgress(id: string): Promise<Pick<TaskSnapshot, 'state' | 'progress' | 'elapsedMs'> | undefined>
   /** Cancels a queued task; a running or finished one is a conflict. */
   cancel(id: string): Promise<CancelOutcome>
   counts(): Promise<QueueCounts>
@@ -89,7 +91,8 @@ export interface TaskStoreOptions {
  * O(n) wait list, so polling stays cheap however long the queue is.
  *
  * KEYS: 1 job hash, 2 job lock, 3 completed, 4 failed, 5 active, 6 high-water hash
- * ARGV: 1 job id, 2 now (ms), 3 high-water TTL (ms)
+ * ARGV: 1 job id, 2 now (ms), 3 high-water TTL (ms), 4 "1" for a brief reply (state, progress,
+ * elapsed only: what the original status route polls, a quarter of the reply to decode)
  */
 const TASK_VIEW_LUA = `
 local f = redis.call('HMGET', KEYS[1], 'timestamp', 'processedOn', 'finishedOn', 'progress', 'atm', 'ats', 'failedReason', 'returnvalue', 'data', 'opts')
@@ -128,13 +131,15 @@ if processedOn then
     redis.call('PEXPIRE', KEYS[6], ARGV[3])
   end
 end
+if ARGV[4] == '1' then return {state, tostring(progress), tostring(elapsed)} end
 return {state, tostring(progress), tostring(elapsed), f[1], f[2] or '', f[3] or '', f[5] or '0', f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or ''}
 `
 
 type TaskViewReply = [string, string, string, string, string, string, string, string, string, string, string, string] | null
+type BriefTaskViewReply = [string, string, string] | null
 
 interface RedisWithTaskView extends Redis {
-  kedaLabTaskView(...args: (string | number)[]): Promise<TaskViewReply>
+  kedaLabTaskView(...args: (string | number)[]): Promise<TaskViewReply | BriefTaskViewReply>
 }
 
 const CONNECTION_ERROR = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|READONLY|LOADING|MASTERDOWN|MaxRetriesPerRequest|All sentinels are unreachable/
@@ -236,9 +241,9 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     }
   }
 
-  async function get(id: string): Promise<TaskSnapshot | undefined> {
+  function readTask(id: string, brief: boolean) {
     const jobKey = queue.toKey(id)
-    const reply = await guarded('read task', () =>
+    return guarded('read task', () =>
       client.kedaLabTaskView(
         jobKey,
         `${jobKey}:lock`,
@@ -249,8 +254,13 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
         id,
         Date.now(),
         highWaterTtlMs,
+        brief ? '1' : '0',
       ),
     )
+  }
+
+  async function get(id: string): Promise<TaskSnapshot | undefined> {
+    const reply = (await readTask(id, false)) as TaskViewReply
     return reply ? snapshotFromReply(id, reply) : undefined
   }
 
@@ -272,6 +282,11 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     },
 
     get,
+
+    async getProgress(id) {
+      const reply = (await readTask(id, true)) as BriefTaskViewReply
+      return reply ? {state: reply[0], progress: Number(reply[1]), elapsedMs: Number(reply[2])} : undefined
+    },
 
     async cancel(id) {
       const snapshot = await get(id)

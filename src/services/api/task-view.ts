@@ -93,7 +93,7 @@ export function taskStatus(snapshot: Pick<TaskSnapshot, 'state'>): TaskStatus {
 }
 
 /** The original `GET /api/tasks/status/:id` progress object. */
-export function toLegacyProgress(snapshot: TaskSnapshot): LegacyProgress {
+export function toLegacyProgress(snapshot: Pick<TaskSnapshot, 'state' | 'progress' | 'elapsedMs'>): LegacyProgress {
   return {
     status: taskStatus(snapshot),
     progress: formatProgress(snapshot.progress),

@@ -61,7 +61,7 @@ export const legacyTaskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request, reply) => {
       const {id} = request.params
-      const snapshot = isTaskId(id) ? await queue.get(id) : undefined
+      const snapshot = isTaskId(id) ? await queue.getProgress(id) : undefined
       if (!snapshot) return reply.code(404).send(errorBody('Task not found.'))
       return {success: true as const, result: {progress: toLegacyProgress(snapshot)}}
     },
