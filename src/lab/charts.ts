@@ -1,17 +1,19 @@
 /**
  * THE one place where the third-party Helm charts the lab installs are pinned.
  *
- * The versions could NOT be checked against the chart repositories' index.yaml from the build
- * machine (no internet there apart from package registries). Each is a version seen pinned in
- * public deployment scripts from 2026 (KEDA 2.20.2, redis-ha 4.35.x, kube-prometheus-stack
- * 91.9.0, Alloy 1.13.0). `keda-lab install` runs `helm repo add` and
- * `helm upgrade --install --version <version>`, so a wrong pin fails loudly at install time with
- * Helm's "chart version not found" message — bump it here, and only here.
+ * The chart repositories' index.yaml cannot be reached from the build machine, but the charts'
+ * SOURCES can, through the Go module proxy (scripts/fetch-charts.sh fetches them at exact
+ * commits). Each version below is the one found in those sources, and test/chart/third-party.test.ts
+ * renders those charts with the values `install` writes (Helm 3 and 4): KEDA 2.20.2 (kedacore/charts,
+ * 2026-09-03), redis-ha 4.38.0 (DandyDeveloper/charts, 2026-06-15), kube-prometheus-stack 88.6.1
+ * (prometheus-community/helm-charts, 2026-08-28), Loki 18.11.7 (grafana-community/helm-charts,
+ * 2026-08-29). Alloy's chart (grafana/alloy) is not served by the proxy: 1.13.0 is a version seen
+ * pinned in public 2026 material, unverified. A wrong pin fails at install time with Helm's
+ * "chart version not found" message — bump it here, and in scripts/fetch-charts.sh.
  *
  * Loki: since 2026-03-16 the open-source Loki chart is maintained in the grafana-community
  * repository (grafana/loki#20705); grafana.github.io/helm-charts serves it for Grafana Enterprise
- * Logs only. The fork point 6.55.0 exists in both repositories and is pinned here from the
- * community one (7.x has breaking changes our values were not written for).
+ * Logs only.
  */
 
 /** One third-party chart: where it comes from and the exact version the lab installs. */
@@ -40,21 +42,21 @@ export const CHARTS = {
     repoName: 'dandydeveloper',
     repoUrl: 'https://dandydeveloper.github.io/charts',
     chart: 'redis-ha',
-    version: '4.35.2',
+    version: '4.38.0',
   },
   /** Prometheus Operator, Prometheus, Alertmanager, Grafana, kube-state-metrics (monitoring namespace). */
   kubePrometheusStack: {
     repoName: 'prometheus-community',
     repoUrl: 'https://prometheus-community.github.io/helm-charts',
     chart: 'kube-prometheus-stack',
-    version: '91.9.0',
+    version: '88.6.1',
   },
   /** Loki, single binary, for the services' logs (monitoring namespace); see above for the repository. */
   loki: {
     repoName: 'grafana-community',
     repoUrl: 'https://grafana-community.github.io/helm-charts',
     chart: 'loki',
-    version: '6.55.0',
+    version: '18.11.7',
   },
   /** Grafana Alloy, ships pod logs to Loki (monitoring namespace). */
   alloy: {

@@ -114,7 +114,7 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     lab = await startLab({kind: 'minikube'})
     const r = await runCli(['install', ...BASE_ARGS], {env: {...lab.env, FAKE_HELM_FAIL_ON: 'redis-ha'}, timeoutMs: 60_000})
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain('Error: step "Redis with Sentinels (dandydeveloper/redis-ha 4.35.2)" failed: helm upgrade --install failed (exit code 1)')
+    expect(r.stderr).toContain('Error: step "Redis with Sentinels (dandydeveloper/redis-ha 4.38.0)" failed: helm upgrade --install failed (exit code 1)')
     expect(r.stderr).toContain('  | Error: UPGRADE FAILED: resource not ready, name: redis-ha-server, kind: StatefulSet, status: InProgress')
     expect(r.stderr).toContain('  | context deadline exceeded')
     expect(r.stderr).toMatch(/Fix: kubectl get pods,pvc -n keda -l app=redis-ha.*run `keda-lab install` again to retry.*`keda-lab uninstall`/)

@@ -83,7 +83,7 @@ function seedInstalledLab(fake: FakeKubeApi): {kedaReleased: number[]} {
       obj('apiregistration.k8s.io/v1', 'APIService', 'v1beta1.external.metrics.k8s.io'),
     ],
   })
-  putHelmRelease(fake, {name: 'redis-ha', namespace: 'keda', chart: 'redis-ha', version: '4.35.2', objects: [obj('apps/v1', 'StatefulSet', 'redis-ha-server', 'keda'), obj('v1', 'Service', 'redis-ha', 'keda')]})
+  putHelmRelease(fake, {name: 'redis-ha', namespace: 'keda', chart: 'redis-ha', version: '4.38.0', objects: [obj('apps/v1', 'StatefulSet', 'redis-ha-server', 'keda'), obj('v1', 'Service', 'redis-ha', 'keda')]})
   putHelmRelease(fake, {
     name: 'kube-prometheus-stack',
     namespace: 'keda-monitoring',

@@ -157,7 +157,7 @@ describe('applyStep', () => {
     expect(kube.writes).toEqual(['ns keda', 'ns keda-monitoring', 'secret keda/keda-lab-secrets', 'secret keda-monitoring/keda-lab-webhook-token', 'secret keda-monitoring/keda-lab-grafana'])
     const error = await applyStep(plan.steps.find((s) => s.id === 'redis')!, {kube, run, signal}).catch((e) => e)
     expect(error).toBeInstanceOf(StepError)
-    expect(error.message).toBe('step "Redis with Sentinels (dandydeveloper/redis-ha 4.35.2)" failed: helm upgrade --install failed (exit code 1)\n  | Error: UPGRADE FAILED: timed out')
+    expect(error.message).toBe('step "Redis with Sentinels (dandydeveloper/redis-ha 4.38.0)" failed: helm upgrade --install failed (exit code 1)\n  | Error: UPGRADE FAILED: timed out')
     expect(error.hint).toContain('keda-lab uninstall')
     await applyStep(plan.steps.find((s) => s.id === 'rollout')!, {kube, run, signal, pollMs: 5}, (l) => lines.push(l))
     expect(lines.filter((l) => l.startsWith('waiting: keda-lab-api 0/1 ready'))).toHaveLength(2)
