@@ -6,6 +6,7 @@ import {once} from 'node:events'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {CHARTS} from '../../src/lab/charts.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
 import {spawnTracked, waitFor} from '../helpers/processes.js'
 import {BASE_ARGS, type Lab, secretData, startLab, TEST_TOKEN} from './install-harness.js'
@@ -35,7 +36,9 @@ describe('keda-lab install safety', () => {
     expect(r.stdout).toContain('Plan (dry run: nothing below is executed)')
     expect(r.stdout).toContain('$ helm repo add kedacore https://kedacore.github.io/charts --force-update')
     expect(r.stdout).toContain('$ minikube addons enable metrics-server -p minikube')
-    expect(r.stdout).toMatch(/\$ helm upgrade --install redis-ha dandydeveloper\/redis-ha --namespace keda --version 4\.35\.2 --values \S+\/values\/redis-ha\.yaml --wait --timeout 10m --atomic/)
+    expect(r.stdout).toMatch(
+      new RegExp(`\\$ helm upgrade --install redis-ha dandydeveloper/redis-ha --namespace keda --version ${CHARTS.redisHa.version.replaceAll('.', '\\.')} --values \\S+/values/redis-ha\\.yaml --wait --timeout 10m --atomic`),
+    )
     expect(r.stdout).toMatch(/\$ \(cd \S+ && minikube image build -t keda-lab:0\.1\.0 -p minikube \.\)/)
     expect(r.stdout).toContain('• apply Secret keda/keda-lab-secrets: redis-password=******** (generated), telegram-bot-token=******** (given), webhook-token=******** (generated)')
     expect(r.stdout).toContain('telegram-token: ******** (flag)')
