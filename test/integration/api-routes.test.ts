@@ -11,6 +11,7 @@ import {type ApiApp, buildApp} from '../../src/services/api/app.js'
 import {type ApiMetrics, createApiMetrics} from '../../src/services/api/metrics.js'
 import {createTaskStore, type TaskStore} from '../../src/services/api/task-store.js'
 import type {TaskData} from '../../src/services/shared/tasks.js'
+import {createWorker} from '../../src/services/worker/worker.js'
 import {waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 
@@ -196,6 +197,27 @@ describe('API on a real redis-server: the original contract', () => {
 })
 
 describe('API on a real redis-server: modern API', () => {
+  it('failAt makes the real worker fail the task at that step, shown with its reason and progress', async () => {
+    const {app, queueName} = await makeApi({attempts: 2})
+    const worker = createWorker({
+      config: {redis: redisConfig, queueName, concurrency: 1, defaultIterations: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 1, shutdownGraceMs: 5000, name: 'api-failat-test'},
+      logger: pino({level: 'silent'}),
+    })
+    try {
+      const {id} = (await app.inject({method: 'POST', url: '/api/tasks', payload: {iterations: 1000, failAt: 37}})).json()
+      // Two attempts, the second after the 1 s backoff: both fail at step 37.
+      const task = await waitFor(async () => {
+        const t = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
+        return t.status === 'Failed' ? t : undefined
+      }, {what: 'task failed on purpose', timeoutMs: 20_000})
+      expect(task).toMatchObject({status: 'Failed', progress: 36, attempts: 2, maxAttempts: 2})
+      expect(task.failedReason).toContain('failed on purpose at step 37')
+      expect(await legacyStatus(app, id)).toMatchObject({status: 'Failed', progress: '36.0'})
+    } finally {
+      await worker.shutdown()
+    }
+  })
+
   it('POST /api/tasks: 202 with Location, optional body, size bounds, 0 allowed', async () => {
     const {app, queue} = await makeApi({maxIterations: 5000})
     const noBody = await app.inject({method: 'POST', url: '/api/tasks'})
@@ -228,6 +250,8 @@ describe('API on a real redis-server: modern API', () => {
       ['{"iterations": -1}', 400, /^body\.iterations must be >= 0$/],
       ['{"iterations": "5"}', 400, /^body\.iterations must be integer$/],
       ['{"iterations": 1.5}', 400, /^body\.iterations must be integer$/],
+      ['{"failAt": 0}', 400, /^body\.failAt must be >= 1$/],
+      ['{"failAt": 101}', 400, /^body\.failAt must be <= 100$/],
       ['{"size": 5}', 400, /^body\.size is not a known field$/],
       ['[1]', 400, /^body must be object$/],
       ['{"iterations": ', 400, /^Invalid JSON body/],

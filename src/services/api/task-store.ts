@@ -40,8 +40,12 @@ export type CancelOutcome =
 /** The API's view of the task queue: every operation fails fast with RedisUnavailableError. */
 export interface TaskStore {
   readonly queueName: string
-  /** Queues a task of `iterations` and returns its id (a random UUID, used as the BullMQ job id). */
-  enqueue(input: {iterations: number}): Promise<string>
+  /**
+   * Queues a task of `iterations` and returns its id (a random UUID, used as the BullMQ job id).
+   * `failAt` (1..100) makes the worker fail it on purpose at that step: the documented way to
+   * demonstrate the task-failure alert and retries.
+   */
+  enqueue(input: {iterations: number; failAt?: number}): Promise<string>
   /** Reads one task atomically, with monotonic progress and elapsed time; undefined if unknown. */
   get(id: string): Promise<TaskSnapshot | undefined>
   /** The same atomic, monotonic read returning only state, progress and elapsed time (the status route's hot path). */
@@ -267,13 +271,15 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
   return {
     queueName: options.queueName,
 
-    async enqueue({iterations}) {
+    async enqueue({iterations, failAt}) {
       const id = randomUUID()
-      const data: TaskData = {iterations, queuedAt: new Date().toISOString()}
+      const data: TaskData = {iterations, queuedAt: new Date().toISOString(), ...(failAt === undefined ? {} : {failAt})}
       await guarded('queue task', () =>
         queue.add(TASK_JOB_NAME, data, {
           jobId: id,
           attempts: options.attempts,
+          // A retry waits 1 s, 2 s, 4 s…: an immediate one would hit the same transient cause.
+          backoff: {type: 'exponential', delay: 1000},
           removeOnComplete: {age: options.retentionSeconds},
           removeOnFail: {age: options.retentionSeconds},
         }),

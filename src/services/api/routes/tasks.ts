@@ -1,6 +1,7 @@
 import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 import {Type} from 'typebox'
 
+import {TASK_STEPS} from '../../shared/tasks.js'
 import type {RouteDeps} from '../app.js'
 import {isTaskId, taskPath, toTaskResource} from '../task-view.js'
 import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
@@ -49,6 +50,13 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
           description: `Task size: loop iterations over the 100 steps (0 = an empty task; default ${config.task.defaultIterations})`,
         }),
       ),
+      failAt: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: TASK_STEPS,
+          description: 'Make the task fail on purpose at this step (1-100), to see a failure, its retries and the task-failure alert',
+        }),
+      ),
     },
     {additionalProperties: false},
   )
@@ -70,9 +78,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
     },
     async (request, reply) => {
       const iterations = request.body.iterations ?? config.task.defaultIterations
-      const id = await queue.enqueue({iterations})
+      const {failAt} = request.body
+      const id = await queue.enqueue({iterations, failAt})
       metrics?.taskEnqueued('modern')
-      request.log.info({taskId: id, iterations}, 'task queued')
+      request.log.info({taskId: id, iterations, failAt}, 'task queued')
       const self = taskPath(id)
       return reply.code(202).header('location', self).send({id, status: 'Queued' as const, links: {self}})
     },
