@@ -43,7 +43,7 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(app.argv).toEqual(expect.arrayContaining(['--namespace', 'keda', '--wait', '--atomic']))
     expect(app.argv[3]).toMatch(/templates\/chart\/keda-lab$/)
     const build = lab.calls().find((c) => c.bin === 'minikube' && c.argv[0] === 'image')!
-    expect(build.argv).toEqual(['image', 'build', '-t', 'keda-lab:0.1.0', '-p', 'minikube', '.'])
+    expect(build.argv).toEqual(['image', 'build', '-t', expect.stringMatching(/^keda-lab:0\.1\.0-\d{8}T\d{6}$/), '-p', 'minikube', '.'])
 
     // Secrets exist (created through the Kubernetes API before any release) and agree with each other.
     const app1 = secretData(lab.api, 'keda', 'keda-lab-secrets')!
@@ -128,8 +128,8 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(r.code).toBe(0)
     const seq = lab.calls().filter((c) => c.bin !== 'helm' || c.argv[0] === 'upgrade').map(cmd)
     expect(seq.slice(-3)).toEqual([
-      'docker build -t keda-lab:0.1.0 .',
-      'kind load docker-image keda-lab:0.1.0 --name lab',
+      expect.stringMatching(/^docker build -t keda-lab:0\.1\.0-\d{8}T\d{6} \.$/),
+      expect.stringMatching(/^kind load docker-image keda-lab:0\.1\.0-\d{8}T\d{6} --name lab$/),
       expect.stringMatching(/^helm upgrade --install keda-lab /),
     ])
     const redis = lab.writtenFiles().find((f) => f.path.endsWith('redis-ha.yaml'))!.content

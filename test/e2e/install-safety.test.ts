@@ -39,7 +39,7 @@ describe('keda-lab install safety', () => {
     expect(r.stdout).toMatch(
       new RegExp(`\\$ helm upgrade --install redis-ha dandydeveloper/redis-ha --namespace keda --version ${CHARTS.redisHa.version.replaceAll('.', '\\.')} --values \\S+/values/redis-ha\\.yaml --wait --timeout 10m --atomic`),
     )
-    expect(r.stdout).toMatch(/\$ \(cd \S+ && minikube image build -t keda-lab:0\.1\.0 -p minikube \.\)/)
+    expect(r.stdout).toMatch(/\$ \(cd \S+ && minikube image build -t keda-lab:0\.1\.0-\d{8}T\d{6} -p minikube \.\)/)
     expect(r.stdout).toContain('• apply Secret keda/keda-lab-secrets: redis-password=******** (generated), telegram-bot-token=******** (given), webhook-token=******** (generated)')
     expect(r.stdout).toContain('telegram-token: ******** (flag)')
     for (const file of ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab']) expect(r.stdout).toMatch(new RegExp(`--- \\S+/values/${file}\\.yaml`))

@@ -38,6 +38,12 @@ export interface PlanDeps {
   packageRoot: string
   /** keda-lab's version: the tag of the image built into the cluster. */
   version: string
+  /**
+   * Suffix that makes the tag of an image built into the cluster unique per install run
+   * (`<version>-<buildId>`), so that a rebuild rolls the pods: with the same tag and
+   * `IfNotPresent`, Kubernetes would keep running the old image. Omitted: `<version>`.
+   */
+  buildId?: string
   secrets: SecretSpec[]
   /** Whether <packageRoot>/Dockerfile exists (an image can only be built from a checkout). */
   dockerfileExists: boolean
@@ -105,8 +111,9 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const kedaExists = deps.facts.crds.includes(KEDA_CRD)
   const cluster = deps.facts.cluster
 
-  const builtTag = `keda-lab:${deps.version}`
-  const image = answers.image ? splitImage(answers.image) : {repository: 'keda-lab', tag: deps.version, pullPolicy: 'IfNotPresent' as const}
+  const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
+  const builtTag = `keda-lab:${builtVersion}`
+  const image = answers.image ? splitImage(answers.image) : {repository: 'keda-lab', tag: builtVersion, pullPolicy: 'IfNotPresent' as const}
   const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, image}
   const rendered = renderValues(ctx, deps.templates)
   const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))

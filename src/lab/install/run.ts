@@ -189,6 +189,8 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
       templates: await loadValuesTemplates(PACKAGE_ROOT),
       packageRoot: PACKAGE_ROOT,
       version: await packageVersion(),
+      // UTC time of this run, e.g. 20261128T091107: a new tag per build rolls the pods.
+      buildId: new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
       secrets,
       dockerfileExists: existsSync(resolve(PACKAGE_ROOT, 'Dockerfile')),
     },
