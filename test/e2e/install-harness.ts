@@ -94,6 +94,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       metadata: {name: 'scaledobjects.keda.sh'},
       spec: {group: 'keda.sh', names: {kind: 'ScaledObject', plural: 'scaledobjects'}, scope: 'Namespaced', versions: [{name: 'v1alpha1', served: true, storage: true}]},
     })
+    // The KEDA that owns those CRDs runs in its own namespace, as a team's shared KEDA would.
+    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'keda-operator', namespace: 'keda-system', labels: {app: 'keda-operator'}}, spec: {replicas: 1}})
   }
   if (options.appDeployments ?? true) {
     for (const component of ['api', 'worker', 'webhook']) {

@@ -3,6 +3,7 @@
  * docker programs first on PATH (they record their argv), the REAL @kubernetes/client-node talking to
  * the loopback fake Kubernetes API, and the fake Telegram Bot API for getMe.
  */
+import {parse} from 'yaml'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
@@ -106,8 +107,11 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(r.code).toBe(0)
     expect(upgrades(lab)).toEqual(['redis-ha', 'keda-lab'])
     expect(lab.calls().some((c) => c.argv.includes('kedacore'))).toBe(false)
-    expect(r.stdout).toMatch(/reusing the KEDA already in the cluster/)
+    expect(r.stdout).toMatch(/reusing the KEDA already in the cluster \(operator in namespace keda-system\)/)
     expect(r.stdout).toMatch(/monitoring off \(--no-monitoring\)/)
+    // The app's Redis NetworkPolicy must let that KEDA in.
+    const app = parse(lab.writtenFiles().find((f) => f.path.endsWith('keda-lab.yaml'))!.content)
+    expect(app.networkPolicy).toEqual({keda: {namespace: 'keda-system'}})
   })
 
   it('a failing step stops the run with its name, the stderr tail and a hint', async () => {

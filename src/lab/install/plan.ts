@@ -33,7 +33,7 @@ export interface InstallOptions {
 }
 
 export interface PlanDeps {
-  facts: Pick<InstallFacts, 'nodes' | 'crds' | 'metricsApi' | 'cluster'> & {helmMajor: HelmMajor}
+  facts: Pick<InstallFacts, 'nodes' | 'crds' | 'metricsApi' | 'cluster' | 'kedaNamespace'> & {helmMajor: HelmMajor}
   templates: Record<ValuesTemplateName, string>
   packageRoot: string
   /** keda-lab's version: the tag of the image built into the cluster. */
@@ -114,7 +114,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
   const builtTag = `keda-lab:${builtVersion}`
   const image = answers.image ? splitImage(answers.image) : {repository: 'keda-lab', tag: builtVersion, pullPolicy: 'IfNotPresent' as const}
-  const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, image}
+  const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, kedaNamespace: kedaExists ? deps.facts.kedaNamespace : undefined, image}
   const rendered = renderValues(ctx, deps.templates)
   const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))
   const valuesFile = (name: string) => join(valuesDir, `${name}.yaml`)

@@ -36,6 +36,8 @@ export interface InstallFacts {
   nodes: NodeInfo[]
   storageClasses: StorageClassInfo[]
   crds: string[]
+  /** Namespace of the KEDA operator already in the cluster (when KEDA's CRDs exist), if found. */
+  kedaNamespace?: string
   metricsApi: boolean
   canCreateNamespaces: boolean
   canCreateCrds: boolean
@@ -84,6 +86,11 @@ export async function gatherFacts(deps: {
     ])
     Object.assign(facts, {nodes, storageClasses, crds, metricsApi, canCreateNamespaces: canNs, canCreateCrds: canCrd})
     facts.cluster = detectClusterKind(kube.contextName, nodes)
+    if (crds.includes(KEDA_CRD)) {
+      // A reused KEDA may run in another namespace: the app's Redis NetworkPolicy must let it in.
+      const operators = await kube.listObjects({group: 'apps', version: 'v1', plural: 'deployments'}, 'app=keda-operator')
+      facts.kedaNamespace = operators[0]?.namespace
+    }
   }
   facts.telegram = await deps.checkTelegram?.()
   return facts
@@ -255,7 +262,10 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
     title: 'existing KEDA',
     async run({facts}) {
       if (!facts.reachable) return unreachable
-      if (facts.crds.includes(KEDA_CRD)) return {status: 'pass', detail: `${KEDA_CRD} exists: reusing the KEDA already in the cluster (release keda skipped)`}
+      if (facts.crds.includes(KEDA_CRD)) {
+        const where = facts.kedaNamespace ? ` (operator in namespace ${facts.kedaNamespace})` : ''
+        return {status: 'pass', detail: `${KEDA_CRD} exists: reusing the KEDA already in the cluster${where} (release keda skipped)`}
+      }
       return {status: 'pass', detail: 'none: KEDA will be installed'}
     },
   },

@@ -28,6 +28,8 @@ export interface ValuesContext {
   monitoringNamespace: string
   /** Nodes in the cluster; undefined when unknown (render without a cluster): assume a multi-node cluster. */
   nodeCount?: number
+  /** Namespace of a reused KEDA operator; undefined = KEDA is installed into the app namespace. */
+  kedaNamespace?: string
   image: {repository: string; tag: string; pullPolicy: 'IfNotPresent' | 'Always'}
 }
 
@@ -154,6 +156,7 @@ export function renderAppValues(ctx: ValuesContext): string {
     },
     webhook: {enabled: answers.webhook, telegram: {chatIds: answers.telegramChatIds}},
     monitoring: {enabled: answers.monitoring, namespace: ctx.monitoringNamespace},
+    ...(ctx.kedaNamespace && ctx.kedaNamespace !== ctx.appNamespace ? {networkPolicy: {keda: {namespace: ctx.kedaNamespace}}} : {}),
   }
   return (
     '# Values for the keda-lab app chart, rendered by `keda-lab install` from its answers.\n' +
