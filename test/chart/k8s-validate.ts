@@ -73,3 +73,34 @@ export function checkScalingModifiers(scaledObject: K8sObject): void {
     if (!names.includes(identifier)) throw new Error(`formula "${modifiers.formula}" names "${identifier}", which is not a trigger`)
   }
 }
+
+/** Model packages of the custom resources third-party charts render, by API group. */
+const CRD_MODEL_PACKAGES: Record<string, string> = {
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'keda.sh': '@kubernetes-models/keda',
+}
+
+/**
+ * Validates any object whose kind has a model in kubernetes-models or the KEDA and
+ * prometheus-operator model packages (for third-party charts, which render many kinds).
+ * A kind without a model is a failure, never a silent pass.
+ */
+export async function validateAnyObject(object: K8sObject): Promise<void> {
+  const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0]! : ''
+  const pkg = CRD_MODEL_PACKAGES[group] ?? 'kubernetes-models'
+  let Model: ModelClass | undefined
+  try {
+    const module = (await import(`${pkg}/${object.apiVersion}`)) as Record<string, ModelClass>
+    Model = module[object.kind]
+  } catch {
+    Model = undefined
+  }
+  const key = `${object.apiVersion}/${object.kind}`
+  if (!Model) throw new Error(`no schema model for ${key} (${object.metadata?.name}) in ${pkg}`)
+  try {
+    new Model(structuredClone(object) as never).validate()
+  } catch (error) {
+    const details = (error as {errors?: unknown}).errors
+    throw new Error(`${key} ${object.metadata.name} is invalid: ${String(error)} ${details ? JSON.stringify(details) : ''}`)
+  }
+}

@@ -5,7 +5,8 @@
  * scripts/fetch-charts.sh at the versions pinned in src/lab/charts.ts. Grafana Alloy's chart is not
  * served by the proxy, so its values are only checked by the install tests.
  *
- * Each chart must render with both Helm 3 and Helm 4, and what the rest of keda-lab relies on must
+ * Each chart must render with both Helm 3 and Helm 4, every rendered object must pass the Kubernetes
+ * and CRD schemas (kubernetes-models), and what the rest of keda-lab relies on must
  * be in the output: the Service names and ports the app chart, the ScaledObject and `doctor` use,
  * the Secrets the values refer to, AOF persistence, the Alertmanager route to the webhook (checked
  * by the real amtool), Grafana's datasources and dashboard sidecar.
@@ -22,6 +23,7 @@ import {CHARTS} from '../../src/lab/charts.js'
 import {DEFAULT_SERVICES} from '../../src/lab/doctor/checks.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
 import {type HelmMajor, type K8sObject, parseManifests, runHelm} from '../helpers/helm.js'
+import {validateAnyObject} from './k8s-validate.js'
 
 const CHART_SOURCES = join(repoRoot, '.tools', 'charts')
 const APP_NS = 'keda'
@@ -51,7 +53,10 @@ async function renderThirdParty(major: HelmMajor, chart: keyof typeof CHARTS, re
   expect(parse(readFileSync(join(source, 'Chart.yaml'), 'utf8')).version).toBe(ref.version)
   const result = await runHelm(major, ['template', release, source, '--namespace', namespace, '-f', join(dir, 'values', `${release}.yaml`)], 60_000)
   if (result.exitCode !== 0) throw new Error(`helm ${major} template ${ref.chart} failed: ${result.stderr}`)
-  return parseManifests(result.stdout)
+  const objects = parseManifests(result.stdout)
+  // Every object, with our values in it, against the Kubernetes and CRD schemas.
+  for (const object of objects) await validateAnyObject(object)
+  return objects
 }
 
 const find = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)
