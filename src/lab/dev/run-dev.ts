@@ -219,9 +219,14 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       }
     }
 
-    // Ready when the API answers (the workers and the webhook report their own start in the log).
-    const apiUp = await pollUntil(() => httpOk(`${apiUrl}/healthz`), {timeoutMs: 60_000, intervalMs: 200, abort: interrupted})
+    // Ready when the API and the webhook answer, so that the URLs printed below work at once
+    // (the workers report their own start in the log).
+    const [apiUp, webhookUp] = await Promise.all([
+      pollUntil(() => httpOk(`${apiUrl}/healthz`), {timeoutMs: 60_000, intervalMs: 200, abort: interrupted}),
+      webhook ? pollUntil(() => httpOk(`${webhook.url}/healthz`), {timeoutMs: 60_000, intervalMs: 200, abort: interrupted}) : undefined,
+    ])
     if (!apiUp.ok) throw startupError('api', apiUp.reason)
+    if (webhookUp && !webhookUp.ok) throw startupError('webhook', webhookUp.reason)
 
     say('keda-lab dev is running; Ctrl-C stops everything')
     say(`  API       ${apiUrl}  (POST /api/tasks/add, POST /api/tasks, GET /api/queue)`)
