@@ -2,7 +2,9 @@
  * The Alertmanager configuration install renders into the kube-prometheus-stack values, run by the
  * REAL `alertmanager` binary: only the lab's alerts (keda_lab="true") reach the webhook, with the
  * bearer token read from the mounted Secret file. Paths and URL are pointed at a temp file and a
- * loopback receiver; group_wait is shortened so the test does not wait 10 s.
+ * loopback receiver; group_wait is shortened so the test does not wait 10 s. A second test closes
+ * the chain: the same configuration delivers to the real `keda-lab serve webhook`, which sends the
+ * message to (a loopback fake of) Telegram.
  */
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingHttpHeaders} from 'node:http'
@@ -13,7 +15,8 @@ import {execFileSync} from 'node:child_process'
 import {parse, stringify} from 'yaml'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {repoRoot, runCli} from '../helpers/cli.js'
+import {startFakeTelegram} from '../fakes/telegram.js'
+import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
 import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 
 /** Upstream calls it `alertmanager`, Debian's package `prometheus-alertmanager`. */
@@ -97,4 +100,64 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
       await new Promise((resolve) => receiver.close(resolve))
     }
   })
+
+  it('closes the chain: the rendered route delivers to the real keda-lab webhook, which messages Telegram', async () => {
+    const env: NodeJS.ProcessEnv = {PATH: `${join(repoRoot, '.tools/helm3')}:${dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir}
+    const out = join(dir, 'chain')
+    const r = await runCli(['render', '--output', out, '--telegram-chat-id', '42', '-n', 'lab'], {env, timeoutMs: 60_000})
+    expect(r.code).toBe(0)
+    const config = parse(readFileSync(join(out, 'values', 'kube-prometheus-stack.yaml'), 'utf8')).alertmanager.config
+    const webhook = config.receivers.find((x: {name: string}) => x.name === 'keda-lab-webhook').webhook_configs[0]
+
+    const botToken = '123456789:AAchainTestTokenChainTestTokenChainT'
+    const webhookToken = 'chain-webhook-token-0123456789abcdef'
+    const telegram = await startFakeTelegram({token: botToken})
+    const webhookPort = await freePort()
+    const service = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
+      env: {
+        ...process.env,
+        PORT: String(webhookPort),
+        METRICS_PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        TELEGRAM_BOT_TOKEN: botToken,
+        TELEGRAM_CHAT_IDS: '42',
+        TELEGRAM_API_URL: telegram.url,
+        WEBHOOK_TOKEN: webhookToken,
+      },
+    })
+    // The token file is what Alertmanager mounts from the Secret keda-lab-webhook-token.
+    writeFileSync(join(out, 'token'), webhookToken)
+    webhook.url = `http://127.0.0.1:${webhookPort}/alerts`
+    webhook.http_config.authorization.credentials_file = join(out, 'token')
+    config.route.group_wait = '0s'
+    writeFileSync(join(out, 'alertmanager.yaml'), stringify(config))
+
+    const port = await freePort()
+    const am = spawnTracked(alertmanagerBinary(), [
+      `--config.file=${join(out, 'alertmanager.yaml')}`,
+      `--storage.path=${join(out, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ])
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${webhookPort}/healthz`).catch(() => undefined))?.ok, {timeoutMs: 30_000, what: 'webhook ready'})
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, {timeoutMs: 20_000, what: 'alertmanager ready'})
+      const post = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify([
+          {labels: {alertname: 'KedaLabTaskFailures', keda_lab: 'true', severity: 'warning', namespace: 'lab'}, annotations: {summary: 'Tasks are failing', description: '3 tasks failed in 5 minutes'}},
+        ]),
+      })
+      expect(post.ok).toBe(true)
+      const [message] = await telegram.waitForCalls(1, {method: 'sendMessage', timeoutMs: 30_000})
+      expect(String(message!.chat_id)).toBe('42')
+      expect(message!.text).toContain('KedaLabTaskFailures')
+      expect(message!.text).toContain('Tasks are failing')
+    } finally {
+      await stopProcess(am)
+      await stopProcess(service)
+      await telegram.close()
+    }
+  }, 90_000)
 })
