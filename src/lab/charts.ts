@@ -7,8 +7,8 @@
  * renders those charts with the values `install` writes (Helm 3 and 4): KEDA 2.20.2 (kedacore/charts,
  * 2026-09-03), redis-ha 4.38.0 (DandyDeveloper/charts, 2026-06-15), kube-prometheus-stack 88.6.1
  * (prometheus-community/helm-charts, 2026-08-28), Loki 18.11.7 (grafana-community/helm-charts,
- * 2026-08-29). Alloy's chart (grafana/alloy) is not served by the proxy: 1.13.0 is a version seen
- * pinned in public 2026 material, unverified. A wrong pin fails at install time with Helm's
+ * 2026-08-29). Alloy's chart (grafana/alloy) is not served by the proxy: 1.11.1 is the chart release
+ * merged on 2026-08-06 (grafana/alloy#6840, Alloy 1.18.x); its values were not rendered here. A wrong pin fails at install time with Helm's
  * "chart version not found" message — bump it here, and in scripts/fetch-charts.sh.
  *
  * Loki: since 2026-03-16 the open-source Loki chart is maintained in the grafana-community
@@ -63,7 +63,7 @@ export const CHARTS = {
     repoName: 'grafana',
     repoUrl: 'https://grafana.github.io/helm-charts',
     chart: 'alloy',
-    version: '1.13.0',
+    version: '1.11.1',
   },
 } as const satisfies Record<string, ChartRef>
 
