@@ -1,12 +1,12 @@
 import {randomBytes} from 'node:crypto'
-import type {Server} from 'node:http'
 import {Writable} from 'node:stream'
 
 import {pino} from 'pino'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
-import {createWebhookMetrics, startMetricsServer, type WebhookMetrics} from '../../src/services/webhook/metrics.js'
+import {type MetricsServer, startMetricsServer} from '../../src/services/shared/metrics-server.js'
+import {createWebhookMetrics, type WebhookMetrics} from '../../src/services/webhook/metrics.js'
 import {createTelegramNotifier} from '../../src/services/webhook/notifier.js'
 import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
 import {freePort} from '../helpers/processes.js'
@@ -71,7 +71,7 @@ describe('webhook over real HTTP against the fake Telegram Bot API', () => {
   let telegram: FakeTelegram
   let app: WebhookApp
   let metrics: WebhookMetrics
-  let metricsServer: Server
+  let metricsServer: MetricsServer
   let base: string
   let metricsUrl: string
 
@@ -120,7 +120,7 @@ describe('webhook over real HTTP against the fake Telegram Bot API', () => {
 
   afterAll(async () => {
     await app?.close()
-    await new Promise((resolve) => metricsServer?.close(resolve))
+    await metricsServer?.close()
     await telegram?.close()
   })
 

@@ -1,7 +1,8 @@
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {KedaLabError} from '../../src/errors.js'
-import {createWorkerMetrics, type MetricsServer, startMetricsServer} from '../../src/services/worker/metrics.js'
+import {type MetricsServer, startMetricsServer} from '../../src/services/shared/metrics-server.js'
+import {createWorkerMetrics} from '../../src/services/worker/metrics.js'
 
 describe('worker metrics endpoint', () => {
   const servers: MetricsServer[] = []

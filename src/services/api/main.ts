@@ -4,7 +4,8 @@ import {describeRedis} from '../../adapters/redis.js'
 import {ConfigError, KedaLabError} from '../../errors.js'
 import {buildApp} from './app.js'
 import {loadApiConfig} from './config.js'
-import {createApiMetrics, startMetricsServer} from './metrics.js'
+import {startMetricsServer} from '../shared/metrics-server.js'
+import {createApiMetrics} from './metrics.js'
 import {createTaskStore} from './task-store.js'
 
 /** Longest a graceful shutdown may take before the process exits anyway. */
@@ -53,6 +54,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   } catch (error) {
     await app.close()
     await queue.close()
+    if (error instanceof KedaLabError) throw error // the metrics server names METRICS_PORT itself
     const code = (error as NodeJS.ErrnoException).code
     const which = app.server.listening ? `METRICS_PORT ${config.metricsPort}` : `PORT ${config.port}`
     throw new KedaLabError(

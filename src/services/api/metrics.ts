@@ -1,5 +1,3 @@
-import {createServer, type Server} from 'node:http'
-
 import type {Logger} from 'pino'
 import {collectDefaultMetrics, Counter, Gauge, Histogram, Registry} from 'prom-client'
 
@@ -84,54 +82,5 @@ export function createApiMetrics(options: {queue: TaskStore; logger?: Logger}): 
     taskEnqueued(api) {
       enqueued.inc({api})
     },
-  }
-}
-
-/** A running metrics endpoint. */
-export interface MetricsServer {
-  readonly port: number
-  close(): Promise<void>
-}
-
-/**
- * Serves `GET /metrics` from `registry` on its own port (node:http), apart from the public API,
- * so that the chart can keep metrics inside the cluster.
- */
-export async function startMetricsServer(options: {registry: Registry; host: string; port: number; logger?: Logger}): Promise<MetricsServer> {
-  const {registry, logger} = options
-  const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0]
-    if (request.method !== 'GET' || path !== '/metrics') {
-      response.writeHead(404, {'content-type': 'application/json; charset=utf-8'})
-      response.end(JSON.stringify({success: false, error: {message: 'Not found: metrics are at GET /metrics.'}}))
-      return
-    }
-    registry.metrics().then(
-      (text) => {
-        response.writeHead(200, {'content-type': registry.contentType})
-        response.end(text)
-      },
-      (error: unknown) => {
-        logger?.error({err: error}, 'metrics collection failed')
-        response.writeHead(500, {'content-type': 'application/json; charset=utf-8'})
-        response.end(JSON.stringify({success: false, error: {message: 'Internal Server Error'}}))
-      },
-    )
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address()
-  return {
-    port: typeof address === 'object' && address ? address.port : options.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      }),
   }
 }

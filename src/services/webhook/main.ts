@@ -1,11 +1,10 @@
-import type {Server} from 'node:http'
-
 import {pino} from 'pino'
 
 import {KedaLabError} from '../../errors.js'
 import {buildApp} from './app.js'
 import {loadWebhookConfig} from './config.js'
-import {createWebhookMetrics, startMetricsServer} from './metrics.js'
+import {type MetricsServer, startMetricsServer} from '../shared/metrics-server.js'
+import {createWebhookMetrics} from './metrics.js'
 import {createTelegramNotifier} from './notifier.js'
 import {describeError} from './redact.js'
 
@@ -38,15 +37,10 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   })
   const app = await buildApp({webhookToken: config.webhookToken, notifier, metrics, logger, secrets})
 
-  let metricsServer: Server | undefined
+  let metricsServer: MetricsServer | undefined
   try {
     await app.listen({port: config.port, host: config.host})
-    metricsServer = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.host,
-      port: config.metricsPort,
-      onError: (error) => logger.error({}, `metrics server: ${describeError(error, secrets)}`),
-    })
+    metricsServer = await startMetricsServer({registry: metrics.registry, host: config.host, port: config.metricsPort, logger})
   } catch (error) {
     await app.close()
     const code = (error as {code?: string}).code
@@ -88,7 +82,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
         metricsServer?.closeAllConnections()
       }, config.telegram.retryBudgetMs + 5000)
       hardStop.unref()
-      Promise.allSettled([app.close(), new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()))]).then(() => {
+      Promise.allSettled([app.close(), metricsServer?.close()]).then(() => {
         clearTimeout(hardStop)
         process.off('unhandledRejection', onUnhandled)
         logger.info({}, 'webhook stopped')

@@ -1,5 +1,3 @@
-import {createServer, type Server} from 'node:http'
-
 import {collectDefaultMetrics, Counter, Registry} from 'prom-client'
 
 /** The webhook's Prometheus metrics, on their own registry (one per service). */
@@ -40,44 +38,4 @@ export function createWebhookMetrics(options: {defaultMetrics?: boolean} = {}): 
   for (const status of ['firing', 'resolved']) alertsReceived.inc({status}, 0)
   for (const result of ['sent', 'retried', 'failed']) telegramMessages.inc({result}, 0)
   return {registry, alertsReceived, notifications, telegramMessages}
-}
-
-/**
- * Serves `GET /metrics` from `registry` on its own port, so the metrics can stay inside the
- * cluster while the alert port is exposed to Alertmanager only. Resolves once listening.
- */
-export async function startMetricsServer(options: {
-  registry: Registry
-  host: string
-  port: number
-  /** Errors after start-up (the server keeps running); without it they are ignored rather than crashing the process. */
-  onError?: (error: Error) => void
-}): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (req.method === 'GET' && path === '/metrics') {
-      options.registry.metrics().then(
-        (body) => {
-          res.writeHead(200, {'content-type': options.registry.contentType})
-          res.end(body)
-        },
-        () => {
-          res.writeHead(500, {'content-type': 'text/plain'})
-          res.end('metrics collection failed\n')
-        },
-      )
-      return
-    }
-    res.writeHead(404, {'content-type': 'text/plain'})
-    res.end('Not found: metrics are at GET /metrics\n')
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject)
-      server.on('error', (error) => options.onError?.(error))
-      resolve()
-    })
-  })
-  return server
 }

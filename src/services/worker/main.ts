@@ -2,7 +2,8 @@ import {pino} from 'pino'
 
 import {describeRedis} from '../../adapters/redis.js'
 import {loadWorkerConfig} from './config.js'
-import {createWorkerMetrics, startMetricsServer} from './metrics.js'
+import {startMetricsServer} from '../shared/metrics-server.js'
+import {createWorkerMetrics} from './metrics.js'
 import {createWorker} from './worker.js'
 
 /** How long after the grace a stuck shutdown is cut short. */
@@ -24,7 +25,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     redact: {paths: ['password', 'sentinelPassword', '*.password', '*.sentinelPassword', '*.*.password'], censor: '[redacted]'},
   })
   const metrics = createWorkerMetrics({concurrency: config.concurrency})
-  const server = await startMetricsServer({registry: metrics.registry, port: config.metricsPort, host: config.metricsHost})
+  const server = await startMetricsServer({registry: metrics.registry, port: config.metricsPort, host: config.metricsHost, logger})
   const worker = createWorker({config, logger, metrics})
 
   let firstSignalAt: number | undefined

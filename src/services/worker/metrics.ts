@@ -1,9 +1,4 @@
-import {createServer, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
-
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
-
-import {KedaLabError} from '../../errors.js'
 
 /** How a task attempt ended, as counted by keda_lab_worker_tasks_processed_total. */
 export type TaskResult = 'completed' | 'failed' | 'handed_back'
@@ -59,56 +54,4 @@ export function createWorkerMetrics(options: {concurrency: number; registry?: Re
   }
   metrics.concurrency.set(options.concurrency)
   return metrics
-}
-
-/** A running metrics endpoint. */
-export interface MetricsServer {
-  port: number
-  close(): Promise<void>
-}
-
-/**
- * Serves `GET /metrics` from `registry`, plus `GET /healthz` for the chart's probes (the process
- * is up and its event loop turns, which is what a CPU-bound task must never prevent). Listens
- * on its own port so that metrics stay inside the cluster.
- */
-export async function startMetricsServer(options: {registry: Registry; port: number; host: string}): Promise<MetricsServer> {
-  const {registry} = options
-  const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0]
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, {'content-type': 'application/json', allow: 'GET'}).end('{"error":"method not allowed"}')
-    } else if (path === '/metrics') {
-      registry
-        .metrics()
-        .then((body) => response.writeHead(200, {'content-type': registry.contentType}).end(body))
-        .catch(() => response.writeHead(500, {'content-type': 'text/plain'}).end('metrics unavailable\n'))
-    } else if (path === '/healthz') {
-      response.writeHead(200, {'content-type': 'application/json'}).end('{"ok":true}')
-    } else {
-      response.writeHead(404, {'content-type': 'application/json'}).end('{"error":"not found"}')
-    }
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new KedaLabError(`METRICS_PORT ${options.port} is already in use on ${options.host}`, {
-              hint: 'set METRICS_PORT to a free port (METRICS_PORT=0 picks one), or stop what uses it',
-            })
-          : new KedaLabError(`cannot serve metrics on ${options.host}:${options.port}: ${error.message}`, {
-              hint: 'check METRICS_HOST and METRICS_PORT',
-            }),
-      )
-    })
-    server.listen(options.port, options.host, () => resolve())
-  })
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
 }
