@@ -15,7 +15,6 @@
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -25,6 +24,7 @@ import {Queue} from 'bullmq'
 import {Redis} from 'ioredis'
 
 import {redisOptions} from '../src/adapters/redis.js'
+import {freePort} from '../src/lab/dev/net.js'
 import {TASK_JOB_NAME, type TaskData} from '../src/services/shared/tasks.js'
 import {createMinimalCli} from './minimal-cli.js'
 
@@ -77,17 +77,6 @@ process.on('exit', () => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void stopAll().then(() => process.exit(130))
-  })
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))))
-    })
   })
 }
 

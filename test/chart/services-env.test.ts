@@ -21,8 +21,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEntry, repoRoot} from '../helpers/cli.js'
 import {type K8sObject, renderChart} from '../helpers/helm.js'
-import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-import {requireBinary, type RedisServer, startRedis} from '../helpers/redis.js'
+import {freePort, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type RedisServer, startRedis} from '../helpers/redis.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 
 type EnvVar = {

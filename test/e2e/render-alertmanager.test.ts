@@ -17,20 +17,8 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {startFakeTelegram} from '../fakes/telegram.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
-import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {alertmanagerBinary, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 
-/** Upstream calls it `alertmanager`, Debian's package `prometheus-alertmanager`. */
-function alertmanagerBinary(): string {
-  for (const name of ['alertmanager', 'prometheus-alertmanager']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${name}`], {stdio: 'pipe'})
-      return name
-    } catch {
-      // try the next name
-    }
-  }
-  throw new Error('alertmanager not found: apt-get install prometheus-alertmanager (.ci/run does it)')
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'keda-lab-am-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))

@@ -1,7 +1,27 @@
 import {type ChildProcess, spawn, type SpawnOptions} from 'node:child_process'
 
+import {findOnPath} from '../../src/lab/dev/net.js'
+
 /** A free TCP port on 127.0.0.1 (the same helper `keda-lab dev` uses). */
 export {freePort} from '../../src/lab/dev/net.js'
+
+/**
+ * Full path of the first of `names` found on PATH; a missing tool is a clear failure with an
+ * install hint, never a silent skip.
+ */
+export function requireBinary(names: string | string[], hint: string): string {
+  const list = typeof names === 'string' ? [names] : names
+  for (const name of list) {
+    const path = findOnPath(name)
+    if (path) return path
+  }
+  throw new Error(`${list.join(' or ')} is not on PATH; the tests run the real one. Install it: ${hint}`)
+}
+
+/** The real Alertmanager: Debian ships it as prometheus-alertmanager, upstream as alertmanager. */
+export function alertmanagerBinary(): string {
+  return requireBinary(['alertmanager', 'prometheus-alertmanager'], 'sudo apt-get install -y prometheus-alertmanager')
+}
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function waitFor<T>(

@@ -1,20 +1,10 @@
-import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {Redis} from 'ioredis'
 
-import {freePort, spawnTracked, stopProcess, waitFor} from './processes.js'
-
-/** Fails with an install hint when a real binary the tests need is missing. */
-export function requireBinary(name: string, hint: string): string {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${name}`], {encoding: 'utf8'}).trim()
-  } catch {
-    throw new Error(`${name} is not on PATH; the integration tests run the real one. Install it: ${hint}`)
-  }
-}
+import {freePort, requireBinary, spawnTracked, stopProcess, waitFor} from './processes.js'
 
 export interface RedisServer {
   port: number

@@ -1,5 +1,4 @@
 import type {ChildProcess} from 'node:child_process'
-import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -11,22 +10,7 @@ import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
 import {createWebhookMetrics} from '../../src/services/webhook/metrics.js'
 import {createTelegramNotifier} from '../../src/services/webhook/notifier.js'
 import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
-import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-
-/** Debian ships the binary as prometheus-alertmanager; upstream tarballs as alertmanager. */
-function alertmanagerBinary(): string {
-  for (const name of ['alertmanager', 'prometheus-alertmanager']) {
-    try {
-      return execFileSync('sh', ['-c', `command -v ${name}`], {encoding: 'utf8'}).trim()
-    } catch {
-      // try the next name
-    }
-  }
-  throw new Error(
-    'alertmanager is not on PATH; this test runs the real one. Install it: sudo apt-get install -y prometheus-alertmanager ' +
-      '(or put the binary from https://github.com/prometheus/alertmanager/releases on PATH)',
-  )
-}
+import {alertmanagerBinary, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')

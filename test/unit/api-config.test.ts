@@ -1,18 +1,10 @@
 import {describe, expect, it} from 'vitest'
 
-import {ConfigError} from '../../src/errors.js'
 import {loadApiConfig} from '../../src/services/api/config.js'
 import {DEFAULT_TASK_ITERATIONS, MAX_TASK_ITERATIONS} from '../../src/services/shared/tasks.js'
+import {configErrorOf} from '../helpers/config.js'
 
-function configError(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadApiConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const configError = (env: NodeJS.ProcessEnv) => configErrorOf(loadApiConfig, env)
 
 describe('api config', () => {
   it('has the documented defaults', () => {

@@ -1,21 +1,13 @@
 import {describe, expect, it} from 'vitest'
 
-import {ConfigError} from '../../src/errors.js'
 import {loadWebhookConfig} from '../../src/services/webhook/config.js'
+import {configErrorOf} from '../helpers/config.js'
 
 const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawZ'
 const WEBHOOK_TOKEN = 'f3c1a9e0b7d24c5e8a6f1b2c3d4e5f60'
 const valid = {TELEGRAM_BOT_TOKEN: BOT_TOKEN, TELEGRAM_CHAT_IDS: '111, -1002222 ,@alerts', WEBHOOK_TOKEN}
 
-function configError(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadWebhookConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const configError = (env: NodeJS.ProcessEnv) => configErrorOf(loadWebhookConfig, env)
 
 describe('loadWebhookConfig', () => {
   it('applies the defaults', () => {

@@ -1,19 +1,11 @@
 import {describe, expect, it} from 'vitest'
 
-import {ConfigError} from '../../src/errors.js'
 import {loadWorkerConfig} from '../../src/services/worker/config.js'
 import {InvalidTaskDataError, parseTaskData, RESUME_KEY} from '../../src/services/worker/task-data.js'
 import {DEFAULT_TASK_ITERATIONS, MAX_TASK_ITERATIONS} from '../../src/services/shared/tasks.js'
+import {configErrorOf} from '../helpers/config.js'
 
-function configError(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadWorkerConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const configError = (env: NodeJS.ProcessEnv) => configErrorOf(loadWorkerConfig, env)
 
 describe('worker configuration (environment)', () => {
   it('has the documented defaults', () => {
