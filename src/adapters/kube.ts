@@ -179,6 +179,7 @@ export interface DeploymentInfo {
 export const resources = {
   namespaces: {group: '', version: 'v1', plural: 'namespaces'},
   pods: {group: '', version: 'v1', plural: 'pods'},
+  deployments: {group: 'apps', version: 'v1', plural: 'deployments'},
   services: {group: '', version: 'v1', plural: 'services'},
   secrets: {group: '', version: 'v1', plural: 'secrets'},
   persistentVolumeClaims: {group: '', version: 'v1', plural: 'persistentvolumeclaims'},

@@ -2,7 +2,7 @@
  * Install pre-flight: the facts are read from the cluster once (read-only), then each check is data
  * (src/lab/checks.ts) that judges those facts and says how to fix what fails.
  */
-import type {Kube, NodeInfo, StorageClassInfo} from '../../adapters/kube.js'
+import {type Kube, type NodeInfo, resources, type StorageClassInfo} from '../../adapters/kube.js'
 import type {HelmVersion} from '../../adapters/helm.js'
 import {type ClusterKind, detectClusterKind} from '../../adapters/cluster-tools.js'
 import type {TokenCheck} from '../../adapters/telegram.js'
@@ -88,7 +88,7 @@ export async function gatherFacts(deps: {
     facts.cluster = detectClusterKind(kube.contextName, nodes)
     if (crds.includes(KEDA_CRD)) {
       // A reused KEDA may run in another namespace: the app's Redis NetworkPolicy must let it in.
-      const operators = await kube.listObjects({group: 'apps', version: 'v1', plural: 'deployments'}, 'app=keda-operator')
+      const operators = await kube.listObjects(resources.deployments, 'app=keda-operator')
       facts.kedaNamespace = operators[0]?.namespace
     }
   }
