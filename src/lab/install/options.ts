@@ -42,6 +42,7 @@ export interface OptionSpec {
   key: AnswerKey
   /** Flag name without dashes; also the key in a --values file (camelCase `key` is accepted too). */
   flag: string
+  /** KEDA_LAB_ + the flag in upper snake case (derived, never spelled by hand). */
   env: string
   description: string
   kind: 'string' | 'secret' | 'integer' | 'boolean' | 'choice' | 'list'
@@ -86,11 +87,10 @@ const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9](
 const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?$/
 
 /** The install answers in prompt order. */
-export const OPTION_SPECS: readonly OptionSpec[] = [
+const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
   {
     key: 'webhook',
     flag: 'webhook',
-    env: 'KEDA_LAB_WEBHOOK',
     kind: 'boolean',
     description: 'Deploy the Alertmanager-to-Telegram webhook (--no-webhook: no Telegram alerts, no token needed)',
     defaultValue: () => true,
@@ -100,7 +100,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'telegramToken',
     flag: 'telegram-token',
-    env: 'KEDA_LAB_TELEGRAM_TOKEN',
     kind: 'secret',
     description: 'Telegram bot token from @BotFather (kept in the Secret keda-lab-secrets, never printed)',
     applies: (a) => a.webhook !== false,
@@ -116,7 +115,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'telegramChatIds',
     flag: 'telegram-chat-id',
-    env: 'KEDA_LAB_TELEGRAM_CHAT_ID',
     kind: 'list',
     description: 'Telegram chat id(s) that receive the alerts, comma-separated (e.g. 123456789 or -1001234567890)',
     applies: (a) => a.webhook !== false,
@@ -135,7 +133,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'workerMinReplicas',
     flag: 'worker-min-replicas',
-    env: 'KEDA_LAB_WORKER_MIN_REPLICAS',
     kind: 'integer',
     description: 'Fewest worker pods KEDA keeps (0 only with --scale-to-zero)',
     defaultValue: () => 1,
@@ -145,7 +142,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'workerMaxReplicas',
     flag: 'worker-max-replicas',
-    env: 'KEDA_LAB_WORKER_MAX_REPLICAS',
     kind: 'integer',
     description: 'Most worker pods KEDA may run (the "workers at maximum" alert fires there)',
     defaultValue: () => 10,
@@ -157,7 +153,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'tasksPerReplica',
     flag: 'tasks-per-replica',
-    env: 'KEDA_LAB_TASKS_PER_REPLICA',
     kind: 'integer',
     description: 'Queued + running tasks per worker pod before KEDA adds one (the ScaledObject target)',
     defaultValue: () => 2,
@@ -167,7 +162,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'scaleToZero',
     flag: 'scale-to-zero',
-    env: 'KEDA_LAB_SCALE_TO_ZERO',
     kind: 'boolean',
     description: 'Let KEDA scale the workers to zero when the queue is empty',
     defaultValue: () => false,
@@ -177,7 +171,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'apiMinReplicas',
     flag: 'api-min-replicas',
-    env: 'KEDA_LAB_API_MIN_REPLICAS',
     kind: 'integer',
     description: 'Fewest API pods (HPA minimum)',
     defaultValue: () => 1,
@@ -187,7 +180,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'apiMaxReplicas',
     flag: 'api-max-replicas',
-    env: 'KEDA_LAB_API_MAX_REPLICAS',
     kind: 'integer',
     description: 'Most API pods (HPA maximum)',
     defaultValue: () => 5,
@@ -199,7 +191,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'apiCpuTarget',
     flag: 'api-cpu-target',
-    env: 'KEDA_LAB_API_CPU_TARGET',
     kind: 'integer',
     description: "Average CPU utilisation (% of requests) the API's HPA aims for",
     defaultValue: () => 70,
@@ -209,7 +200,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'redisReplicas',
     flag: 'redis-replicas',
-    env: 'KEDA_LAB_REDIS_REPLICAS',
     kind: 'integer',
     description: 'Redis pods, each with a Sentinel (3 tolerates losing one; 1 = no failover)',
     defaultValue: () => 3,
@@ -219,7 +209,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'redisPersistence',
     flag: 'redis-persistence',
-    env: 'KEDA_LAB_REDIS_PERSISTENCE',
     kind: 'boolean',
     description: 'Keep Redis data (AOF) on PersistentVolumes (--no-redis-persistence for throwaway clusters)',
     defaultValue: () => true,
@@ -229,7 +218,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'monitoring',
     flag: 'monitoring',
-    env: 'KEDA_LAB_MONITORING',
     kind: 'boolean',
     description: 'Install Prometheus, Alertmanager, Grafana, Loki and Alloy (--no-monitoring skips them)',
     defaultValue: () => true,
@@ -239,7 +227,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'expose',
     flag: 'expose',
-    env: 'KEDA_LAB_EXPOSE',
     kind: 'choice',
     choices: ['LoadBalancer', 'NodePort', 'Ingress'],
     description: 'How the API is exposed: LoadBalancer (minikube tunnel, clouds), NodePort, or Ingress (with --ingress-host)',
@@ -255,7 +242,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'ingressHost',
     flag: 'ingress-host',
-    env: 'KEDA_LAB_INGRESS_HOST',
     kind: 'string',
     description: 'Host name of the API Ingress (with --expose Ingress), e.g. keda-lab.example.com',
     applies: (a) => a.expose === 'Ingress',
@@ -271,7 +257,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'image',
     flag: 'image',
-    env: 'KEDA_LAB_IMAGE',
     kind: 'string',
     description: "Image to run (e.g. ghcr.io/you/keda-lab:0.1.0); default: build it into the cluster (minikube/kind)",
     parse(raw) {
@@ -282,6 +267,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     prompt: 'Image (empty: build it into the cluster)',
   },
 ]
+
+/** Every install answer: a flag, a KEDA_LAB_* variable, a --values key and a prompt. */
+export const OPTION_SPECS: readonly OptionSpec[] = SPECS.map((spec) => ({...spec, env: `KEDA_LAB_${spec.flag.toUpperCase().replaceAll('-', '_')}`}))
 
 /** Cross-field rules that a single validator cannot see (checked after every answer is known). */
 function crossCheck(a: InstallAnswers): string[] {
