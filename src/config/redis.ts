@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import {logLevelVar} from './env-vars.js'
+
 /**
  * Environment variables shared by every service that talks to Redis.
  * Standalone: REDIS_URL. Sentinel: REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER), which wins over REDIS_URL.
@@ -26,7 +28,7 @@ export const redisEnvShape = {
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"')
     .default('tasks')
     .describe('tasks'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('info'),
+  LOG_LEVEL: logLevelVar(),
 } as const
 
 export type RedisEnv = z.infer<z.ZodObject<typeof redisEnvShape>>

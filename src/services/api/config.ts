@@ -1,26 +1,9 @@
 import {z} from 'zod'
 
 import {type RedisConfig, redisConfigFromEnv, redisEnvShape} from '../../config/redis.js'
+import {hostVar, intVar, portVar} from '../../config/env-vars.js'
 import {parseEnv} from '../../config/parse-env.js'
 import {DEFAULT_TASK_ITERATIONS, MAX_TASK_ITERATIONS} from '../shared/tasks.js'
-
-const port = (fallback: number) =>
-  z.coerce
-    .number({message: 'must be a number'})
-    .int('must be a whole number')
-    .min(1, 'must be a TCP port between 1 and 65535')
-    .max(65_535, 'must be a TCP port between 1 and 65535')
-    .default(fallback)
-    .describe(String(fallback))
-
-const count = (min: number, max: number, fallback: number) =>
-  z.coerce
-    .number({message: 'must be a number'})
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
-    .default(fallback)
-    .describe(String(fallback))
 
 /**
  * The API's environment: its own variables plus the shared Redis ones. Each field's
@@ -29,13 +12,13 @@ const count = (min: number, max: number, fallback: number) =>
 export const apiEnvSchema = z
   .object({
     ...redisEnvShape,
-    PORT: port(8000),
-    METRICS_PORT: port(9001),
-    HOST: z.string().min(1, 'must not be empty').default('0.0.0.0').describe('0.0.0.0'),
-    TASK_ITERATIONS: count(0, MAX_TASK_ITERATIONS, DEFAULT_TASK_ITERATIONS),
-    TASK_MAX_ITERATIONS: count(0, MAX_TASK_ITERATIONS, MAX_TASK_ITERATIONS),
-    TASK_ATTEMPTS: count(1, 100, 1),
-    TASK_RETENTION_SECONDS: count(1, 365 * 24 * 3600, 86_400),
+    PORT: portVar(8000),
+    METRICS_PORT: portVar(9001),
+    HOST: hostVar(),
+    TASK_ITERATIONS: intVar(0, MAX_TASK_ITERATIONS, DEFAULT_TASK_ITERATIONS),
+    TASK_MAX_ITERATIONS: intVar(0, MAX_TASK_ITERATIONS, MAX_TASK_ITERATIONS),
+    TASK_ATTEMPTS: intVar(1, 100, 1),
+    TASK_RETENTION_SECONDS: intVar(1, 365 * 24 * 3600, 86_400),
   })
   .superRefine((env, ctx) => {
     if (env.TASK_ITERATIONS > env.TASK_MAX_ITERATIONS) {

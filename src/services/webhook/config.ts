@@ -1,36 +1,21 @@
 import {z} from 'zod'
 
+import {hostVar, intVar, logLevelVar, portVar} from '../../config/env-vars.js'
 import {parseEnv} from '../../config/parse-env.js'
 import {ConfigError} from '../../errors.js'
 
 /** Telegram's default Bot API root; TELEGRAM_API_URL overrides it (tests point it at a loopback fake). */
 export const DEFAULT_TELEGRAM_API_URL = 'https://api.telegram.org'
 
-const port = (fallback: number) =>
-  z.coerce
-    .number({message: 'must be a number'})
-    .int('must be a whole number')
-    .min(1, 'must be between 1 and 65535')
-    .max(65_535, 'must be between 1 and 65535')
-    .default(fallback)
-
-const millis = (fallback: number, min: number, max: number) =>
-  z.coerce
-    .number({message: 'must be a number of milliseconds'})
-    .int('must be a whole number of milliseconds')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
-    .default(fallback)
-
 /**
  * The webhook's environment. Token checks only look at the shape: the values are secrets,
  * and parseEnv never echoes a variable whose name contains TOKEN.
  */
 export const webhookEnvSchema = z.object({
-  PORT: port(8080).describe('8080'),
-  METRICS_PORT: port(9003).describe('9003'),
-  HOST: z.string().min(1, 'must not be empty').default('0.0.0.0').describe('0.0.0.0'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('info'),
+  PORT: portVar(8080),
+  METRICS_PORT: portVar(9003),
+  HOST: hostVar(),
+  LOG_LEVEL: logLevelVar(),
   TELEGRAM_BOT_TOKEN: z
     .string({message: 'is required (the token @BotFather gave you)'})
     .trim()
@@ -71,9 +56,9 @@ export const webhookEnvSchema = z.object({
     .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http:// or https:// URL')
     .default(DEFAULT_TELEGRAM_API_URL)
     .describe(DEFAULT_TELEGRAM_API_URL),
-  TELEGRAM_TIMEOUT_MS: millis(5000, 100, 60_000).describe('5000'),
-  TELEGRAM_RETRY_BUDGET_MS: millis(20_000, 100, 120_000).describe('20000'),
-  TELEGRAM_DEDUPE_WINDOW_MS: millis(120_000, 0, 3_600_000).describe('120000'),
+  TELEGRAM_TIMEOUT_MS: intVar(100, 60_000, 5000, 'milliseconds'),
+  TELEGRAM_RETRY_BUDGET_MS: intVar(100, 120_000, 20_000, 'milliseconds'),
+  TELEGRAM_DEDUPE_WINDOW_MS: intVar(0, 3_600_000, 120_000, 'milliseconds'),
   TELEGRAM_MAX_ATTEMPTS: z.coerce
     .number({message: 'must be a number'})
     .int('must be a whole number')

@@ -2,6 +2,7 @@ import {hostname} from 'node:os'
 
 import {z} from 'zod'
 
+import {hostVar} from '../../config/env-vars.js'
 import {parseEnv} from '../../config/parse-env.js'
 import {type RedisConfig, redisConfigFromEnv, redisEnvShape} from '../../config/redis.js'
 import {DEFAULT_TASK_ITERATIONS, MAX_TASK_ITERATIONS} from '../shared/tasks.js'
@@ -28,7 +29,7 @@ export const workerEnvSchema = z.object({
   WORKER_CONCURRENCY: intVar(1, 64, 1),
   // 0 picks a free port (handy for several local workers); the port in use is logged.
   METRICS_PORT: intVar(0, 65_535, 9002),
-  METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('0.0.0.0').describe('0.0.0.0'),
+  METRICS_HOST: hostVar(),
   // Size used for a job that carries no `iterations` (e.g. from an older producer).
   TASK_ITERATIONS: intVar(0, MAX_TASK_ITERATIONS, DEFAULT_TASK_ITERATIONS),
   WORKER_LOCK_DURATION_MS: intVar(200, 600_000, 30_000),
