@@ -425,6 +425,24 @@ describe('API: retention and unexpected errors', () => {
 })
 
 describe('API when Redis goes away', () => {
+  it('answers 503 instead of hanging when Redis stops answering (CLIENT PAUSE longer than the command time limit)', async () => {
+    const {app} = await makeApi()
+    const {id} = (await app.inject({method: 'POST', url: '/api/tasks/add'})).json().result
+    const admin = new Redis(redisOptions(redisConfig))
+    try {
+      // Redis holds every client's commands for 3 s; the API's limit is 1 s (makeApi), so a 200
+      // here would mean the request waited for Redis instead of giving up.
+      await admin.call('CLIENT', 'PAUSE', '3000', 'ALL')
+      const status = await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})
+      expect(status.statusCode).toBe(503)
+      expect(status.json().error.message).toMatch(/Redis/)
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined)
+      admin.disconnect()
+    }
+    await waitFor(async () => (await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})).statusCode === 200, {timeoutMs: 10_000, what: 'status 200 again'})
+  })
+
   it('starts while Redis is down (503, readyz failing) and becomes ready when Redis comes up', async () => {
     await redis.kill()
     let restarted = false
