@@ -1,6 +1,7 @@
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
+import {alert, alertmanagerPayload} from '../helpers/alerts.js'
 import {type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
 
 /**
@@ -29,28 +30,13 @@ describe('keda-lab dev with a Telegram token', () => {
     })
     const url = (await dev.waitForLine(/^\[dev\]\s+Webhook\s+(http:\/\/127\.0\.0\.1:\d+)\/alerts\s+\(bearer token: WEBHOOK_TOKEN\)/, 90_000))[1]!
 
-    const payload = {
-      version: '4',
-      groupKey: '{}:{alertname="KedaLabWorkersAtMax"}',
-      truncatedAlerts: 0,
-      status: 'firing',
-      receiver: 'keda-lab-webhook',
-      groupLabels: {alertname: 'KedaLabWorkersAtMax'},
-      commonLabels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning'},
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager:9093',
-      alerts: [
-        {
-          status: 'firing',
-          labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda'},
-          annotations: {summary: 'Workers at their maximum', description: 'The worker HPA has been at max replicas for 30 s.'},
-          startsAt: new Date().toISOString(),
-          endsAt: '0001-01-01T00:00:00Z',
-          generatorURL: 'http://prometheus:9090/graph',
-          fingerprint: 'c0ffee',
-        },
-      ],
-    }
+    const payload = alertmanagerPayload([
+      alert({
+        labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda'},
+        annotations: {summary: 'Workers at their maximum', description: 'The worker HPA has been at max replicas for 30 s.'},
+        startsAt: new Date().toISOString(),
+      }),
+    ])
     const unauthorised = await request(`${url}/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(payload)})
     expect(unauthorised.status).toBe(401)
     const res = await request(`${url}/alerts`, {

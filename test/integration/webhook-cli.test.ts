@@ -6,32 +6,21 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
 import {freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {alert, alertmanagerPayload} from '../helpers/alerts.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
 
-const payload = {
-  version: '4',
-  groupKey: '{}:{alertname="KedaLabQueueBacklogGrowing"}',
-  truncatedAlerts: 0,
-  status: 'firing',
-  receiver: 'keda-lab-telegram',
-  groupLabels: {alertname: 'KedaLabQueueBacklogGrowing'},
-  commonLabels: {alertname: 'KedaLabQueueBacklogGrowing', severity: 'warning'},
-  commonAnnotations: {},
-  externalURL: 'http://alertmanager:9093',
-  alerts: [
-    {
-      status: 'firing',
+const payload = alertmanagerPayload(
+  [
+    alert({
       labels: {alertname: 'KedaLabQueueBacklogGrowing', severity: 'warning', namespace: 'keda', queue: 'tasks'},
       annotations: {summary: 'Queue backlog growing', description: 'bull:tasks:wait grew for 5m'},
-      startsAt: '2026-11-28T08:00:00Z',
-      endsAt: '0001-01-01T00:00:00Z',
-      generatorURL: 'http://prometheus:9090/graph',
       fingerprint: 'a1b2c3',
-    },
+    }),
   ],
-}
+  {groupKey: '{}:{alertname="KedaLabQueueBacklogGrowing"}', groupLabels: {alertname: 'KedaLabQueueBacklogGrowing'}},
+)
 
 describe('keda-lab serve webhook (the real CLI process) against the fake Telegram', () => {
   let telegram: FakeTelegram

@@ -1,6 +1,5 @@
 import {describe, expect, it} from 'vitest'
 
-import type {Alert, AlertmanagerPayload} from '../../src/services/webhook/alertmanager-schema.js'
 import {
   escapeHtml,
   formatAlertNotification,
@@ -12,34 +11,7 @@ import {
   truncateEscaped,
 } from '../../src/services/webhook/format.js'
 import {parseTelegramHtml} from '../fakes/telegram.js'
-
-function alert(overrides: Partial<Alert> = {}): Alert {
-  return {
-    status: 'firing',
-    labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda', deployment: 'worker', pod: 'worker-1'},
-    annotations: {summary: 'Workers at their maximum replicas', description: 'The worker HPA has been at 10/10 for 30s.'},
-    startsAt: '2026-11-28T08:00:00.123456789Z',
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus:9090/graph?g0.expr=up&g0.tab=1',
-    fingerprint: 'c0ffee',
-    ...overrides,
-  }
-}
-
-function payload(alerts: Alert[], overrides: Partial<AlertmanagerPayload> = {}): AlertmanagerPayload {
-  return {
-    version: '4',
-    groupKey: '{}:{alertname="KedaLabWorkersAtMax"}',
-    status: alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved',
-    receiver: 'telegram',
-    groupLabels: {alertname: 'KedaLabWorkersAtMax'},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    alerts,
-    ...overrides,
-  }
-}
+import {alert, alertmanagerPayload} from '../helpers/alerts.js'
 
 /** Every message must be one Telegram accepts: valid HTML for its parser and within the limit. */
 function visible(messages: string[]): string[] {
@@ -86,7 +58,7 @@ describe('times', () => {
 
 describe('formatAlertNotification', () => {
   it('says firing, names the alert, severity, summary, description, key labels and start time', () => {
-    const messages = formatAlertNotification(payload([alert()]))
+    const messages = formatAlertNotification(alertmanagerPayload([alert()]))
     expect(messages).toHaveLength(1)
     const [text] = visible(messages)
     expect(text).toContain('FIRING:1')
@@ -102,7 +74,7 @@ describe('formatAlertNotification', () => {
 
   it('says resolved with the end time and how long it lasted', () => {
     const resolved = alert({status: 'resolved', endsAt: '2026-11-28T08:05:12Z'})
-    const [text] = visible(formatAlertNotification(payload([resolved])))
+    const [text] = visible(formatAlertNotification(alertmanagerPayload([resolved])))
     expect(text).toContain('✅')
     expect(text).toContain('RESOLVED:1')
     expect(text).toContain('Resolved: 2026-11-28 08:05:12 UTC (after 5m 12s)')
@@ -111,7 +83,7 @@ describe('formatAlertNotification', () => {
   it('escapes nasty annotations and labels so Telegram shows them verbatim', () => {
     const nasty = `<script>alert("x")</script> & &amp; </b> 💥👩‍👩‍👧 \u202Eevil`
     const messages = formatAlertNotification(
-      payload([alert({labels: {alertname: '<Bad & Name>', severity: 'critical', namespace: 'a<b', 'we<ird': '"q"'}, annotations: {summary: nasty, description: nasty}})]),
+      alertmanagerPayload([alert({labels: {alertname: '<Bad & Name>', severity: 'critical', namespace: 'a<b', 'we<ird': '"q"'}, annotations: {summary: nasty, description: nasty}})]),
     )
     const [text] = visible(messages)
     expect(text).toContain(nasty)
@@ -123,7 +95,7 @@ describe('formatAlertNotification', () => {
 
   it('truncates a huge description and stays within the 4096-character limit', () => {
     const huge = '<&> 🚀 '.repeat(5000)
-    const messages = formatAlertNotification(payload([alert({annotations: {summary: huge, description: huge}, labels: Object.fromEntries(Array.from({length: 50}, (_, i) => [`label${i}`, huge.slice(0, 500)]))})]))
+    const messages = formatAlertNotification(alertmanagerPayload([alert({annotations: {summary: huge, description: huge}, labels: Object.fromEntries(Array.from({length: 50}, (_, i) => [`label${i}`, huge.slice(0, 500)]))})]))
     expect(messages).toHaveLength(1)
     const [text] = visible(messages)
     expect(text).toContain('…')
@@ -136,7 +108,7 @@ describe('formatAlertNotification', () => {
     const alerts = Array.from({length: 60}, (_, i) =>
       alert({fingerprint: `f${i}`, labels: {alertname: 'QueueBacklogGrowing', namespace: 'keda', pod: `worker-${i}`}, annotations: {description: long}}),
     )
-    const messages = formatAlertNotification(payload(alerts, {truncatedAlerts: 5}))
+    const messages = formatAlertNotification(alertmanagerPayload(alerts, {truncatedAlerts: 5}))
     expect(messages.length).toBeGreaterThan(1)
     const texts = visible(messages)
     texts.forEach((t, i) => expect(t.split('\n')[0]).toContain(`(part ${i + 1}/${messages.length})`))
@@ -147,7 +119,7 @@ describe('formatAlertNotification', () => {
 
   it('lists firing alerts before resolved ones in a mixed notification', () => {
     const [text] = visible(
-      formatAlertNotification(payload([alert({status: 'resolved', endsAt: '2026-11-28T08:01:00Z', labels: {alertname: 'Old'}}), alert({labels: {alertname: 'New'}})])),
+      formatAlertNotification(alertmanagerPayload([alert({status: 'resolved', endsAt: '2026-11-28T08:01:00Z', labels: {alertname: 'Old'}}), alert({labels: {alertname: 'New'}})])),
     )
     expect(text).toContain('FIRING:1, RESOLVED:1')
     expect(text!.indexOf('New')).toBeLessThan(text!.indexOf('Old'))
