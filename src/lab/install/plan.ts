@@ -102,6 +102,11 @@ export function splitImage(image: string): {repository: string; tag: string; pul
   return {repository: image, tag: 'latest', pullPolicy: 'Always'}
 }
 
+/** The image the app runs: `--image` from its registry, or `keda-lab:<tag>` built into the cluster. */
+export function appImage(image: string | undefined, builtTag: string): ValuesContext['image'] {
+  return image ? splitImage(image) : {repository: 'keda-lab', tag: builtTag, pullPolicy: 'IfNotPresent'}
+}
+
 /** Builds the plan. Throws a ConfigError when the answers cannot work on this cluster (before anything changes). */
 export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const {answers, appNamespace: ns, monitoringNamespace: monNs} = options
@@ -113,7 +118,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
 
   const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
   const builtTag = `keda-lab:${builtVersion}`
-  const image = answers.image ? splitImage(answers.image) : {repository: 'keda-lab', tag: builtVersion, pullPolicy: 'IfNotPresent' as const}
+  const image = appImage(answers.image, builtVersion)
   const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, kedaNamespace: kedaExists ? deps.facts.kedaNamespace : undefined, image}
   const rendered = renderValues(ctx, deps.templates)
   const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))

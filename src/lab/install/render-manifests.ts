@@ -6,14 +6,13 @@
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, relative, resolve} from 'node:path'
-import {readFile} from 'node:fs/promises'
 
 import {createHelm} from '../../adapters/helm.js'
 import {APP_CHART_PATH, CHARTS} from '../charts.js'
 import {loadValuesTemplates, renderValues} from '../values/render.js'
 import {resolveInstallOptions} from './options.js'
-import {APP_RELEASE, splitImage} from './plan.js'
-import {PACKAGE_ROOT, readValuesFile} from './run.js'
+import {APP_RELEASE, appImage} from './plan.js'
+import {PACKAGE_ROOT, packageVersion, readValuesFile} from './run.js'
 
 export interface RenderInput {
   flags: Record<string, unknown>
@@ -36,8 +35,7 @@ export interface RenderResult {
 export async function runRender(input: RenderInput): Promise<RenderResult> {
   const valuesFile = await readValuesFile(input.valuesPath, input.cwd)
   const {answers} = await resolveInstallOptions({flags: input.flags, env: input.env, valuesFile, withoutSecrets: true})
-  const version = (JSON.parse(await readFile(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')) as {version: string}).version
-  const image = answers.image ? splitImage(answers.image) : {repository: 'keda-lab', tag: version, pullPolicy: 'IfNotPresent' as const}
+  const image = appImage(answers.image, await packageVersion())
   const rendered = renderValues(
     {answers, appNamespace: input.namespace, monitoringNamespace: input.monitoringNamespace, image},
     await loadValuesTemplates(PACKAGE_ROOT),

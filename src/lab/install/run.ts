@@ -93,7 +93,8 @@ export async function loadKube(options: KubeOptions): Promise<Kube> {
   }
 }
 
-async function packageVersion(): Promise<string> {
+/** keda-lab's version, from its package.json (the tag of an image built into the cluster). */
+export async function packageVersion(): Promise<string> {
   const pkg = JSON.parse(await readFile(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')) as {version: string}
   return pkg.version
 }
