@@ -75,6 +75,17 @@ export function helmCommands(bin = 'helm', kubeContext?: string) {
       if (spec.rollbackOnFailure) args.push(major === 4 ? '--rollback-on-failure' : '--atomic')
       return {bin, args: [...args, ...ctx]}
     },
+    /**
+     * Every release in every namespace, including failed, pending (an interrupted install) and
+     * half-uninstalled ones. The state flags are spelled out because Helm 4 dropped `--all`; these
+     * four exist in Helm 3 and 4 alike.
+     */
+    list: (): ToolCommand => ({bin, args: ['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', ...ctx]}),
+    /** `helm uninstall`: the same flags in Helm 3 and 4. */
+    uninstall: (release: {name: string; namespace: string}, timeout = '5m'): ToolCommand => ({
+      bin,
+      args: ['uninstall', release.name, '--namespace', release.namespace, '--timeout', timeout, ...ctx],
+    }),
     template(spec: Omit<ReleaseSpec, 'timeout' | 'rollbackOnFailure'>): ToolCommand {
       const args = ['template', spec.release, spec.chart, '--namespace', spec.namespace]
       if (spec.version) args.push('--version', spec.version)

@@ -5,11 +5,12 @@
  */
 import {describe, expect, it} from 'vitest'
 
+import {helmCommands} from '../../src/adapters/helm.js'
 import {type ObjectSummary, parseCpuMillis, parseMemoryBytes} from '../../src/adapters/kube.js'
 import {describeBlockers, parseResource, resourcesFromConditions} from '../../src/lab/uninstall/blockers.js'
 import {formatUninstallReport} from '../../src/lab/uninstall/format.js'
 import {owningRelease} from '../../src/lab/uninstall/leftovers.js'
-import {helmListCommand, helmUninstallCommand, labReleases, parseHelmList, UNINSTALL_ORDER} from '../../src/lab/uninstall/releases.js'
+import {labReleases, parseHelmList, UNINSTALL_ORDER} from '../../src/lab/uninstall/releases.js'
 import {describePlan} from '../../src/lab/uninstall/run.js'
 import {applyMergePatch, matchesSelector, pluralOf} from '../fakes/kube-api.js'
 
@@ -84,8 +85,8 @@ describe('releases', () => {
     ])
   })
   it('builds the same helm command lines for Helm 3 and 4, with the context when given', () => {
-    expect(helmListCommand('helm', 'minikube').args).toEqual(['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', '--kube-context', 'minikube'])
-    expect(helmUninstallCommand({name: 'loki', namespace: 'mon'}).args).toEqual(['uninstall', 'loki', '--namespace', 'mon', '--timeout', '5m'])
+    expect(helmCommands('helm', 'minikube').list().args).toEqual(['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', '--kube-context', 'minikube'])
+    expect(helmCommands('helm').uninstall({name: 'loki', namespace: 'mon'}).args).toEqual(['uninstall', 'loki', '--namespace', 'mon', '--timeout', '5m'])
   })
   it('parses helm list JSON and rejects anything else with one clear line', () => {
     expect(parseHelmList('[]')).toEqual([])

@@ -2,7 +2,8 @@
  * The Helm releases keda-lab installs, and the two helm calls uninstall needs: `helm list` to learn
  * which of them exist (and where), and `helm uninstall` for each, in reverse install order.
  */
-import {runTool, type ToolCommand, ToolError} from '../../adapters/cluster-tools.js'
+import {runTool, ToolError} from '../../adapters/cluster-tools.js'
+import {helmCommands} from '../../adapters/helm.js'
 import {KedaLabError} from '../../errors.js'
 
 /** Install order; uninstall walks it backwards (the app before the monitoring, KEDA last). */
@@ -49,26 +50,6 @@ export interface ReleaseManagerOptions {
   timeout?: string
 }
 
-/**
- * `helm list` across namespaces, including failed, pending (an interrupted install) and
- * half-uninstalled releases, which must be removed too. The state flags are spelled out because
- * Helm 4 dropped `--all`; these four exist in Helm 3 and 4 alike.
- */
-export function helmListCommand(bin = 'helm', kubeContext?: string): ToolCommand {
-  return {
-    bin,
-    args: ['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', ...(kubeContext ? ['--kube-context', kubeContext] : [])],
-  }
-}
-
-/** `helm uninstall` — the same flags in Helm 3 and 4. */
-export function helmUninstallCommand(release: HelmRelease, bin = 'helm', kubeContext?: string, timeout = '5m'): ToolCommand {
-  return {
-    bin,
-    args: ['uninstall', release.name, '--namespace', release.namespace, '--timeout', timeout, ...(kubeContext ? ['--kube-context', kubeContext] : [])],
-  }
-}
-
 /** Parses `helm list -o json` (an array; empty output is an error, helm prints `[]` when there is nothing). */
 export function parseHelmList(stdout: string): HelmRelease[] {
   let parsed: unknown
@@ -93,11 +74,11 @@ export function parseHelmList(stdout: string): HelmRelease[] {
 
 /** helm through execa (runTool: a missing helm says where to get it; a failure carries stderr's tail). */
 export function createReleaseManager(options: ReleaseManagerOptions = {}): ReleaseManager {
-  const bin = options.bin ?? 'helm'
+  const helm = helmCommands(options.bin ?? 'helm', options.kubeContext)
   return {
     async list() {
       try {
-        return parseHelmList(await runTool(helmListCommand(bin, options.kubeContext), {env: options.env}))
+        return parseHelmList(await runTool(helm.list(), {env: options.env}))
       } catch (error) {
         if (error instanceof ToolError) {
           throw new KedaLabError(`\`helm list\` failed: ${error.stderrTail.replace(/^Error: /, '') || `exit code ${error.toolExitCode}`}`, {
@@ -109,7 +90,7 @@ export function createReleaseManager(options: ReleaseManagerOptions = {}): Relea
       }
     },
     async uninstall(release) {
-      await runTool(helmUninstallCommand(release, bin, options.kubeContext, options.timeout), {env: options.env})
+      await runTool(helm.uninstall(release, options.timeout), {env: options.env})
     },
   }
 }
