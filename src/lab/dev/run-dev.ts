@@ -7,7 +7,7 @@ import {describeRedis, redisOptions} from '../../adapters/redis.js'
 import {ConfigError, KedaLabError} from '../../errors.js'
 import {type AutoscaleOptions, validateAutoscaleOptions} from '../autoscale.js'
 import {type AutoscalerLoop, startAutoscalerLoop} from './autoscaler.js'
-import {formatChildLine, formatDevLine} from './log-format.js'
+import {formatChildLine, formatDevLine} from '../../ui/dev-log.js'
 import {findOnPath, freePort, httpOk, isPortFree, pollUntil} from './net.js'
 import {type ManagedProcess, type ProcessExit, createSupervisor} from './supervisor.js'
 
