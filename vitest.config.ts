@@ -7,8 +7,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
-    // Tests start real processes (redis-server, redis-sentinel, helm, the CLI); a failing
-    // test must not leave them behind, so every harness registers its own teardown.
+    // Tests start real processes (redis-server, redis-sentinel, helm, the CLI); a failing test must
+    // not leave them behind. Every harness stops its own in its teardown; test/setup/processes.ts
+    // (run in the main vitest process) kills whatever a dead worker could not stop.
+    globalSetup: ['test/setup/processes.ts'],
     teardownTimeout: 20_000,
   },
 })

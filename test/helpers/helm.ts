@@ -4,8 +4,9 @@ import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {execa} from 'execa'
 import {parseAllDocuments, stringify} from 'yaml'
+
+import {runTracked} from './processes.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -34,14 +35,14 @@ export interface HelmResult {
 
 /** Runs the real Helm binary of `major` with `args`; never throws on a non-zero exit. */
 export async function runHelm(major: HelmMajor, args: string[], timeoutMs = 30_000): Promise<HelmResult> {
-  const result = await execa(helmBinary(major), args, {
-    reject: false,
-    timeout: timeoutMs,
+  const result = await runTracked(helmBinary(major), args, {
+    timeoutMs,
     // Keep Helm away from the user's repositories, cache and plugins.
-    env: {HELM_CACHE_HOME: join(tmpdir(), 'keda-lab-helm-cache'), HELM_CONFIG_HOME: join(tmpdir(), 'keda-lab-helm-config')},
+    env: {...process.env, HELM_CACHE_HOME: join(tmpdir(), 'keda-lab-helm-cache'), HELM_CONFIG_HOME: join(tmpdir(), 'keda-lab-helm-config')},
   })
-  if (result.timedOut) throw new Error(`helm ${args.join(' ')} timed out after ${timeoutMs} ms`)
-  return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
+  // Without the final newline, as execa returned it before.
+  const trim = (text: string) => text.replace(/\r?\n$/, '')
+  return {exitCode: result.exitCode ?? -1, stdout: trim(result.stdout), stderr: trim(result.stderr)}
 }
 
 /** Options of a chart render or lint. */

@@ -3,9 +3,8 @@
  * waits for each step's `expect` regex in the terminal output (ANSI stripped), then types `send`.
  * The terminal is 50 rows x 200 columns (a fresh pty has 0 x 0, which no real terminal has).
  */
-import {spawn} from 'node:child_process'
-
 import {cliEntry, repoRoot} from './cli.js'
+import {spawnTracked} from './processes.js'
 
 const DRIVER = String.raw`
 import json, os, pty, re, select, sys, time, signal
@@ -78,14 +77,15 @@ export async function runCliInPty(
   steps: PtyStep[],
   options: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {},
 ): Promise<{code: number | null; transcript: string}> {
-  const child = spawn('python3', ['-c', DRIVER, JSON.stringify(steps), process.execPath, cliEntry(), ...args], {
+  // Tracked: if the worker dies, the teardown kills the driver; the CLI then loses its terminal (SIGHUP).
+  const child = spawnTracked('python3', ['-c', DRIVER, JSON.stringify(steps), process.execPath, cliEntry(), ...args], {
     cwd: repoRoot,
     env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0', TERM: 'xterm-256color', COLUMNS: '200', LINES: '50', ...options.env},
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let transcript = ''
-  child.stdout.on('data', (d) => (transcript += d))
-  child.stderr.on('data', (d) => (transcript += d))
+  child.stdout!.on('data', (d) => (transcript += d))
+  child.stderr!.on('data', (d) => (transcript += d))
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   clearTimeout(timer)

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {Redis} from 'ioredis'
 
-import {freePort, requireBinary, spawnTracked, stopProcess, waitFor} from './processes.js'
+import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from './processes.js'
 
 export interface RedisServer {
   port: number
@@ -16,15 +16,31 @@ export interface RedisServer {
   restart(): Promise<void>
 }
 
-async function ping(port: number, password?: string): Promise<boolean> {
+/**
+ * Connects to a loopback Redis and runs `use`. A refused connection throws the socket's own error
+ * (code ECONNREFUSED, which `connectionRefused` recognises) instead of ioredis' bare
+ * "Connection is closed.", so a wait can tolerate exactly that and nothing else.
+ */
+async function withClient<T>(port: number, password: string | undefined, use: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null})
-  client.on('error', () => {})
+  let socketError: Error | undefined
+  client.on('error', (error: Error) => (socketError ??= error))
   try {
-    await client.connect()
-    return (await client.ping()) === 'PONG'
+    try {
+      await client.connect()
+    } catch (error) {
+      throw socketError ?? error
+    }
+    return await use(client)
   } finally {
     client.disconnect()
   }
+}
+
+async function ping(port: number, password?: string): Promise<boolean> {
+  const reply = await withClient(port, password, (client) => client.ping())
+  if (reply !== 'PONG') throw new Error(`redis-server on ${port} answered PING with ${reply}`)
+  return true
 }
 
 /** Starts a real redis-server on a free port, without persistence. */
@@ -36,7 +52,7 @@ export async function startRedis(options: {password?: string; extraArgs?: string
   if (options.password) args.push('--requirepass', options.password)
   args.push(...(options.extraArgs ?? []))
   let child = spawnTracked('redis-server', args)
-  const up = () => waitFor(() => ping(port, options.password), {what: `redis-server on ${port}`})
+  const up = () => waitFor(() => ping(port, options.password), {what: `redis-server on ${port}`, ignore: connectionRefused})
   await up()
   return {
     port,
@@ -82,17 +98,14 @@ export async function startSentinelSet(options: {password?: string; masterName?:
     password,
     extraArgs: ['--masterauth', password, '--replicaof', '127.0.0.1', String(master.port)],
   })
-  await waitFor(async () => {
-    const client = new Redis({port: replica.port, password, lazyConnect: true})
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      const info = await client.info('replication')
-      return info.includes('master_link_status:up')
-    } finally {
-      client.disconnect()
-    }
-  }, {what: 'replica in sync'})
+  await waitFor(
+    () =>
+      withClient(replica.port, password, async (client) => {
+        const link = /master_link_status:(\w+)/.exec(await client.info('replication'))?.[1]
+        return link === 'up' || notYet(`master_link_status:${link}`)
+      }),
+    {what: 'replica in sync'},
+  )
 
   const dir = mkdtempSync(join(tmpdir(), 'keda-lab-sentinel-'))
   const sentinels: {host: string; port: number}[] = []
@@ -136,18 +149,17 @@ export async function startSentinelSet(options: {password?: string; masterName?:
     throw new Error('no Sentinel answered')
   }
   // All three Sentinels must know each other and the replica before a failover can succeed.
-  await waitFor(async () => {
-    const client = new Redis({port: sentinels[0]!.port, password, lazyConnect: true})
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      const info = (await client.call('SENTINEL', 'master', masterName)) as string[]
-      const field = (name: string) => Number(info[info.indexOf(name) + 1])
-      return field('num-other-sentinels') >= 2 && field('num-slaves') >= 1
-    } finally {
-      client.disconnect()
-    }
-  }, {timeoutMs: 20_000, what: 'Sentinels discovering each other'})
+  // A Sentinel opens its port a moment after it starts: only a refused connection means "not yet".
+  await waitFor(
+    () =>
+      withClient(sentinels[0]!.port, password, async (client) => {
+        const info = (await client.call('SENTINEL', 'master', masterName)) as string[]
+        const field = (name: string) => Number(info[info.indexOf(name) + 1])
+        const [others, replicas] = [field('num-other-sentinels'), field('num-slaves')]
+        return (others >= 2 && replicas >= 1) || notYet(`${others} other Sentinels, ${replicas} replicas`)
+      }),
+    {timeoutMs: 20_000, what: 'Sentinels discovering each other', ignore: connectionRefused},
+  )
 
   return {
     masterName,
@@ -165,19 +177,17 @@ export async function startSentinelSet(options: {password?: string; masterName?:
       }
       const to = await waitFor(async () => {
         const port = await askMaster()
-        return port !== from ? port : undefined
+        return port !== from ? port : notYet(`master still on ${port}`)
       }, {timeoutMs: 20_000, what: 'Sentinel failover'})
       // The failover is over when the old master has been turned into a replica.
-      await waitFor(async () => {
-        const old = new Redis({port: from, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null})
-        old.on('error', () => {})
-        try {
-          await old.connect()
-          return (await old.info('replication')).includes('role:slave')
-        } finally {
-          old.disconnect()
-        }
-      }, {timeoutMs: 20_000, what: 'old master reconfigured as replica'})
+      await waitFor(
+        () =>
+          withClient(from, password, async (client) => {
+            const role = /role:(\w+)/.exec(await client.info('replication'))?.[1]
+            return role === 'slave' || notYet(`role:${role}`)
+          }),
+        {timeoutMs: 20_000, what: 'old master reconfigured as replica'},
+      )
       return {from, to}
     },
     async stop() {
