@@ -2,18 +2,41 @@ import {Command, Flags, Interfaces} from '@oclif/core'
 
 import {isKedaLabError} from './errors.js'
 
+/** What a command prints on stdout under `--json` when it fails (oclif's `{error: …}` shape). */
+export interface JsonError {
+  error: {name: string; message: string; hint?: string; exitCode: number}
+}
+
 /**
  * The one base command: one `catch()` that turns a KedaLabError into two lines for the
- * user (what happened, how to fix it) instead of a stack trace.
+ * user (what happened, how to fix it) instead of a stack trace. Under `--json` oclif silences
+ * stderr, so the same error is printed as a JSON object on stdout instead, with the same exit code.
  */
 export abstract class BaseCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     if (isKedaLabError(error)) {
-      this.logToStderr(`Error: ${error.message}`)
-      if (error.hint) this.logToStderr(`Fix: ${error.hint}`)
+      if (this.jsonEnabled()) {
+        this.logJson(this.toErrorJson(error))
+      } else {
+        this.logToStderr(`Error: ${error.message}`)
+        if (error.hint) this.logToStderr(`Fix: ${error.hint}`)
+      }
       this.exit(error.exitCode)
     }
+    // Anything else (a flag oclif could not parse, a bug): oclif prints it, as JSON under --json.
     return super.catch(error)
+  }
+
+  /**
+   * The error object printed under `--json`, built field by field: oclif's default spreads every
+   * enumerable field of the error (a parse error carries the whole CLI configuration), and an
+   * error subclass may carry fields (a command line, a cause) that are not meant for output.
+   */
+  protected override toErrorJson(error: unknown): JsonError {
+    const e = (error ?? {}) as Partial<Error> & {hint?: unknown; exitCode?: unknown; oclif?: {exit?: unknown}}
+    const exitCode = isKedaLabError(error) ? error.exitCode : typeof e.oclif?.exit === 'number' ? e.oclif.exit : typeof e.exitCode === 'number' ? e.exitCode : 1
+    const hint = isKedaLabError(error) ? error.hint : undefined
+    return {error: {name: e.name ?? 'Error', message: String(e.message ?? error), ...(hint ? {hint} : {}), exitCode}}
   }
 }
 

@@ -6,6 +6,10 @@
  * doctor, uninstall and status. Extend it here (one method per question asked of the cluster);
  * never call client-node from anywhere else.
  */
+import {existsSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {delimiter, join} from 'node:path'
+
 import {KedaLabError} from '../errors.js'
 
 /** Where createKube finds the cluster. */
@@ -16,6 +20,8 @@ export interface KubeOptions {
   kubeconfig?: string
   /** Per-request timeout in milliseconds for raw requests (proxy, generic objects); default 15 s. */
   requestTimeoutMs?: number
+  /** Retries of 429 and 5xx answers (default DEFAULT_RETRY). */
+  retry?: RetryPolicy
 }
 
 /** A node's allocatable resources (install's capacity check) and labels (cluster kind). */
@@ -222,6 +228,56 @@ export function httpStatusOf(error: unknown): number | undefined {
   return undefined
 }
 
+/** How the adapter retries the API server's transient answers. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included; default 7. */
+  attempts: number
+  /** First back-off in ms, doubled each time; default 250. */
+  baseMs: number
+  /** Longest single wait in ms (a larger Retry-After is capped to it); default 8000. */
+  maxMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {attempts: 7, baseMs: 250, maxMs: 8000}
+
+/**
+ * Is this answer worth another try? 429 (e.g. "storage is (re)initializing" right after an API
+ * server starts, or priority-and-fairness throttling) and 5xx from the API server itself.
+ */
+export function isTransient(error: unknown): boolean {
+  const status = httpStatusOf(error)
+  return status === 429 || (status !== undefined && status >= 500 && status <= 599)
+}
+
+/** The Retry-After of an ApiException (or of our raw errors), in ms, when the API server sent one. */
+export function retryAfterMs(error: unknown): number | undefined {
+  const headers = error && typeof error === 'object' && 'headers' in error ? (error as {headers: unknown}).headers : undefined
+  if (!headers || typeof headers !== 'object') return undefined
+  const value = (headers as Record<string, unknown>)['retry-after'] ?? (headers as Record<string, unknown>)['Retry-After']
+  const seconds = Number(Array.isArray(value) ? value[0] : value)
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined
+}
+
+/**
+ * Runs `call`, retrying transient API answers with exponential back-off (honouring Retry-After,
+ * capped). Anything else — and the last transient answer — is thrown as is.
+ */
+export async function withRetry<T>(
+  call: () => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call()
+    } catch (error) {
+      if (attempt >= policy.attempts || !isTransient(error)) throw error
+      const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1))
+      await sleep(Math.min(policy.maxMs, retryAfterMs(error) ?? backoff))
+    }
+  }
+}
+
 /** The API server's own message from an ApiException body (a Status object, raw or parsed). */
 function apiMessage(error: unknown): string {
   if (error && typeof error === 'object' && 'body' in error) {
@@ -243,6 +299,24 @@ function apiMessage(error: unknown): string {
   return String(error)
 }
 
+/**
+ * Throws a clear error when there is no kubeconfig to load: KUBECONFIG unset (or naming no existing
+ * file) and no ~/.kube/config, outside a cluster (no service account token).
+ */
+function assertKubeconfigExists(env: NodeJS.ProcessEnv): void {
+  const getCluster =
+    'Create a cluster, which writes ~/.kube/config: `minikube start --cpus 4 --memory 8g` (or `kind create cluster`); for an existing cluster, set KUBECONFIG to its kubeconfig file. ' +
+    'No cluster needed: `keda-lab dev` runs the lab on this machine and `keda-lab render` writes its manifests.'
+  if (env.KUBECONFIG) {
+    const files = env.KUBECONFIG.split(delimiter).filter(Boolean)
+    if (files.some((file) => existsSync(file))) return
+    throw new KedaLabError(`No kubeconfig found: KUBECONFIG is set to ${env.KUBECONFIG}, but no such file exists`, {hint: getCluster})
+  }
+  const path = join(env.HOME || homedir(), '.kube', 'config')
+  if (existsSync(path) || existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) return
+  throw new KedaLabError(`No kubeconfig found: KUBECONFIG is not set and ${path} does not exist, so there is no cluster to talk to`, {hint: getCluster})
+}
+
 /** Builds a Kube on @kubernetes/client-node from the kubeconfig (imported only here, only when needed). */
 export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   const k8s = await import('@kubernetes/client-node')
@@ -250,6 +324,8 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   const https = await import('node:https')
 
   const kc = new k8s.KubeConfig()
+  // Without any kubeconfig client-node silently falls back to http://localhost:8080; say so instead.
+  if (!options.kubeconfig) assertKubeconfigExists(process.env)
   try {
     if (options.kubeconfig) kc.loadFromFile(options.kubeconfig)
     else kc.loadFromDefault()
@@ -305,9 +381,12 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   }
 
   /** Runs a call; a 404 becomes `undefined`, anything else goes through `fail`. */
+  const retry = options.retry ?? DEFAULT_RETRY
+  /** Every call to the API server goes through here: transient answers are retried. */
+  const api = <T>(call: () => Promise<T>) => withRetry(call, retry)
   const orNotFound = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
     try {
-      return await call()
+      return await api(call)
     } catch (error) {
       if (httpStatusOf(error) === 404) return undefined
       return fail(what, error)
@@ -315,7 +394,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   }
   const must = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
     try {
-      return await call()
+      return await api(call)
     } catch (error) {
       return fail(what, error)
     }
@@ -349,7 +428,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   const rawJson = async (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> => {
     const res = await raw(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : {'Content-Type': contentType})
     if (res.status < 200 || res.status >= 300) {
-      throw Object.assign(new Error(`HTTP ${res.status} for ${method} ${path}`), {code: res.status, body: res.body})
+      throw Object.assign(new Error(`HTTP ${res.status} for ${method} ${path}`), {code: res.status, body: res.body, headers: res.headers})
     }
     return res.body ? JSON.parse(res.body) : undefined
   }
@@ -476,7 +555,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         return
       }
       try {
-        await core.createNamespace({body: {apiVersion: 'v1', kind: 'Namespace', metadata: {name, labels}}})
+        await api(() => core.createNamespace({body: {apiVersion: 'v1', kind: 'Namespace', metadata: {name, labels}}}))
       } catch (error) {
         if (httpStatusOf(error) !== 409) fail(`create namespace ${name}`, error) // 409: created meanwhile — fine
       }
@@ -511,7 +590,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
 
     async deleteNamespace(name) {
       try {
-        await core.deleteNamespace({name})
+        await api(() => core.deleteNamespace({name}))
         return true
       } catch (error) {
         if (httpStatusOf(error) === 404) return false
@@ -547,7 +626,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
       const v = await versionOf(ref)
       if (!v) return false
       try {
-        await rawJson('DELETE', pathOf(ref, v, name))
+        await api(() => rawJson('DELETE', pathOf(ref, v, name)))
         return true
       } catch (error) {
         if (httpStatusOf(error) === 404) return false
@@ -559,7 +638,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
       const v = await versionOf(ref)
       if (!v) throw new KedaLabError(`The cluster does not serve the API group ${ref.group}`)
       try {
-        await rawJson('PATCH', pathOf(ref, v, name), patch, 'application/merge-patch+json')
+        await api(() => rawJson('PATCH', pathOf(ref, v, name), patch, 'application/merge-patch+json'))
       } catch (error) {
         if (httpStatusOf(error) === 404) return // gone meanwhile: nothing left to patch
         fail(`patch ${describe(ref)} ${name}`, error)

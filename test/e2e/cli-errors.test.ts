@@ -1,0 +1,130 @@
+/**
+ * Errors as a new user meets them, through the CLI in a subprocess: under `--json` an error is a
+ * JSON object on stdout with the exit code (oclif silences stderr there), and a machine with no
+ * kubeconfig at all is told so, with how to get a cluster, instead of "localhost:8080".
+ */
+import {mkdtempSync, renameSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {startFakeKubeApi} from '../fakes/kube-api.js'
+import {runCli} from '../helpers/cli.js'
+
+const dirs: string[] = []
+afterAll(() => {
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+
+/** A HOME without ~/.kube, no KUBECONFIG, and none of the user's KEDA_LAB_* settings. */
+function bareEnv(): NodeJS.ProcessEnv {
+  const home = mkdtempSync(join(tmpdir(), 'keda-lab-home-'))
+  dirs.push(home)
+  const env: NodeJS.ProcessEnv = {HOME: home, KUBECONFIG: undefined}
+  for (const key of Object.keys(process.env)) if (key.startsWith('KEDA_LAB_')) env[key] = undefined
+  return env
+}
+
+interface JsonError {
+  error: {name: string; message: string; hint?: string; exitCode: number}
+}
+
+function parseError(stdout: string): JsonError {
+  const parsed = JSON.parse(stdout) as JsonError
+  expect(Object.keys(parsed)).toEqual(['error'])
+  expect(Object.keys(parsed.error).sort()).toEqual(expect.arrayContaining(['exitCode', 'message', 'name']))
+  return parsed
+}
+
+const NO_KUBECONFIG = /^No kubeconfig found: KUBECONFIG is not set and .*\/\.kube\/config does not exist/
+
+describe('errors under --json', () => {
+  it('uninstall, install and doctor without a kubeconfig: a JSON error on stdout, nothing on stderr, exit 1', async () => {
+    const env = bareEnv()
+    for (const args of [['uninstall', '--yes', '--json'], ['install', '--yes', '--no-webhook', '--json'], ['doctor', '--json']]) {
+      const r = await runCli(args, {env, timeoutMs: 60_000})
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stderr, args.join(' ')).toBe('')
+      const {error} = parseError(r.stdout)
+      expect(error.message).toMatch(NO_KUBECONFIG)
+      expect(error.hint).toContain('minikube start')
+      expect(error.exitCode).toBe(1)
+    }
+  })
+
+  it('uninstall against a cluster that does not answer: the JSON error names the API server', async () => {
+    const env = bareEnv()
+    const closed = await startFakeKubeApi()
+    const kubeconfig = closed.writeKubeconfig(join(env.HOME!, 'kube'))
+    await closed.close()
+    const r = await runCli(['uninstall', '--yes', '--json'], {env: {...env, KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('')
+    const {error} = parseError(r.stdout)
+    expect(error.message).toMatch(/^Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\)/)
+    expect(error.hint).toContain('kubectl cluster-info')
+  })
+
+  it('render: a bad answer exits 78 and an unknown flag exits 2, each with a small JSON error', async () => {
+    const env = bareEnv()
+    const bad = await runCli(['render', '--stdout', '--no-webhook', '--worker-max-replicas', 'lots', '--json'], {env, timeoutMs: 60_000})
+    expect(bad.code).toBe(78)
+    expect(bad.stderr).toBe('')
+    const badError = parseError(bad.stdout).error
+    expect(badError).toMatchObject({name: 'ConfigError', exitCode: 78})
+    expect(badError.message).toBe('--worker-max-replicas: must be a whole number between 1 and 200, got "lots"')
+
+    const unknown = await runCli(['render', '--bogus', '--json'], {env, timeoutMs: 60_000})
+    expect(unknown.code).toBe(2)
+    const unknownError = parseError(unknown.stdout).error
+    expect(unknownError.message).toContain('Nonexistent flag: --bogus')
+    expect(unknownError.exitCode).toBe(2)
+    // Only the four fields: oclif's default would dump the whole CLI configuration here.
+    expect(unknown.stdout.length).toBeLessThan(500)
+  })
+
+  it('without --json the same error is two lines on stderr and stdout stays empty', async () => {
+    const r = await runCli(['uninstall', '--yes'], {env: bareEnv(), timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    const [error, fix] = r.stderr.trim().split('\n')
+    expect(error).toMatch(/^Error: No kubeconfig found: KUBECONFIG is not set and .*\/\.kube\/config does not exist/)
+    expect(fix).toMatch(/^Fix: Create a cluster, which writes ~\/\.kube\/config: `minikube start/)
+  })
+})
+
+describe('no kubeconfig at all', () => {
+  it('says none was found (not "localhost:8080"), also with --context, and how to get a cluster', async () => {
+    const env = bareEnv()
+    for (const args of [['uninstall', '--yes'], ['uninstall', '--yes', '--context', 'nope'], ['doctor'], ['install', '--yes', '--no-webhook', '--dry-run']]) {
+      const r = await runCli(args, {env, timeoutMs: 60_000})
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stderr, args.join(' ')).toMatch(/^Error: No kubeconfig found: KUBECONFIG is not set and .*\/\.kube\/config does not exist/)
+      expect(r.stderr).toContain('kind create cluster')
+      expect(r.stderr).toContain('set KUBECONFIG')
+      expect(r.stderr).not.toContain('localhost:8080')
+      expect(r.stderr).not.toContain('loaded-context')
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+  })
+
+  it('KUBECONFIG naming files that do not exist is said as such', async () => {
+    const env = bareEnv()
+    const missing = join(env.HOME!, 'nowhere', 'config')
+    const r = await runCli(['uninstall', '--yes'], {env: {...env, KUBECONFIG: missing}, timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stderr.split('\n')[0]).toBe(`Error: No kubeconfig found: KUBECONFIG is set to ${missing}, but no such file exists`)
+  })
+
+  it('an existing ~/.kube/config is used as before (the check does not get in the way)', async () => {
+    const env = bareEnv()
+    const closed = await startFakeKubeApi()
+    // ~/.kube/config itself (the file client-node finds without KUBECONFIG), at an API that is gone.
+    renameSync(closed.writeKubeconfig(join(env.HOME!, '.kube')), join(env.HOME!, '.kube', 'config'))
+    await closed.close()
+    const r = await runCli(['uninstall', '--yes'], {env, timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^Error: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\)/)
+  })
+})
