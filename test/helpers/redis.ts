@@ -43,6 +43,15 @@ async function ping(port: number, password?: string): Promise<boolean> {
   return true
 }
 
+/**
+ * The errors a client sees while Sentinel switches masters, and nothing else: a refused or reset
+ * connection, ioredis' "Connection is closed." while it reconnects, and READONLY from a master
+ * just demoted to a replica. For `waitFor(..., {ignore: failoverTransient})` around a failover.
+ */
+export function failoverTransient(error: unknown): boolean {
+  return connectionRefused(error) || /^(READONLY |Connection is closed\.)/.test(error instanceof Error ? error.message : '')
+}
+
 /** Starts a real redis-server on a free port, without persistence. */
 export async function startRedis(options: {password?: string; extraArgs?: string[]} = {}): Promise<RedisServer> {
   requireBinary('redis-server', 'sudo apt-get install -y redis-server')

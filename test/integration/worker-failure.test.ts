@@ -7,7 +7,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {redisOptions} from '../../src/adapters/redis.js'
 import {TASK_JOB_NAME, type TaskData} from '../../src/services/shared/tasks.js'
 import {createWorker, type TaskOutcome, type TaskWorker} from '../../src/services/worker/worker.js'
-import {waitFor} from '../helpers/processes.js'
+import {notYet, waitFor} from '../helpers/processes.js'
 import {startRedis, type RedisServer} from '../helpers/redis.js'
 
 describe('worker: failed tasks, retries, bad job data, metrics and logs (real redis-server)', () => {
@@ -79,7 +79,10 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
     )
     const done = await waitFor(async () => {
       const current = await queue.getJob(job.id!)
-      return (await current?.getState()) === 'failed' ? current : undefined
+      const state = await current?.getState()
+      // Between attempts the job waits (delayed, waiting, active); completing would be wrong.
+      expect(state).toMatch(/^(delayed|waiting|wait|active|failed)$/)
+      return state === 'failed' ? current : notYet(`state ${state}, ${current?.attemptsMade} attempts made`)
     }, {timeoutMs: 20_000, what: 'three failed attempts'})
     expect(done.attemptsMade).toBe(3)
     expect(logs.filter((l) => l.taskId === job.id && l.msg === 'task failed').map((l) => l.attempt)).toEqual([1, 2, 3])
@@ -103,7 +106,11 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
     const jobs = await queue.addBulk(
       Array.from({length: 50}, () => ({name: TASK_JOB_NAME, data: {iterations: 0, queuedAt: new Date().toISOString()}, opts: {jobId: randomUUID()}})),
     )
-    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 50, {timeoutMs: 20_000, what: '50 empty tasks'})
+    await waitFor(async () => {
+      const counts = await queue.getJobCounts('completed', 'failed')
+      expect(counts.failed, 'no empty task fails').toBe(0)
+      return counts.completed === 50 || notYet(`${counts.completed} completed`)
+    }, {timeoutMs: 20_000, what: '50 empty tasks'})
     const one = (await queue.getJob(jobs[7]!.id!))!
     expect(one.returnvalue).toMatchObject({iterations: 0, worker: 'failure-test'})
     const metrics = await worker.metrics.registry.metrics()

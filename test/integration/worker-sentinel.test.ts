@@ -9,7 +9,9 @@ import type {RedisConfig} from '../../src/config/redis.js'
 import {TASK_JOB_NAME, type TaskData} from '../../src/services/shared/tasks.js'
 import {createWorker, type TaskOutcome, type TaskWorker} from '../../src/services/worker/worker.js'
 import {taskChecksum} from '../../src/services/worker/work.js'
+import {completedJob} from '../helpers/jobs.js'
 import {waitFor} from '../helpers/processes.js'
+import {failoverTransient} from '../helpers/redis.js'
 import {startSentinelSet, type SentinelSet} from '../helpers/redis.js'
 
 describe('worker in Sentinel mode (real redis-server x2 + redis-sentinel x3)', () => {
@@ -57,15 +59,16 @@ describe('worker in Sentinel mode (real redis-server x2 + redis-sentinel x3)', (
       const {from, to} = await set.failover()
       expect(to).not.toBe(from)
 
-      // The producer may need a moment to find the new master; retry the enqueue until it lands.
+      // The producer may need a moment to find the new master: only the errors of a switching
+      // master (refused or reset connection, READONLY from the demoted one) mean "not yet".
       const after = await waitFor(
         async () => queue.add(TASK_JOB_NAME, {iterations: 100_000, queuedAt: new Date().toISOString()}),
-        {timeoutMs: 20_000, intervalMs: 200, what: 'enqueue on the new master'},
+        {timeoutMs: 20_000, intervalMs: 200, what: 'enqueue on the new master', ignore: failoverTransient},
       )
-      await waitFor(async () => (await queue.getJob(after.id!))?.finishedOn, {timeoutMs: 30_000, intervalMs: 100, what: 'task after failover'})
-      const done = (await queue.getJob(after.id!))!
-      // Picked up at once (1 ms here): the worker was already listening on the new master.
-      expect(done.processedOn! - done.timestamp).toBeLessThan(5000)
+      // Taken and completed by the same worker, on its first attempt, without a restart: it
+      // followed the Sentinels to the new master (how fast it does so is a figure, not a test).
+      const done = await waitFor(() => completedJob(queue, after.id!), {timeoutMs: 30_000, intervalMs: 100, what: 'task after failover'})
+      expect(done.attemptsStarted).toBe(1)
       expect(await done.getState()).toBe('completed')
       expect(done.returnvalue).toMatchObject({worker: 'sentinel-worker', checksum: taskChecksum(100_000)})
       expect(done.processedBy).toBe('sentinel-worker')

@@ -1,0 +1,15 @@
+import type {Job, Queue} from 'bullmq'
+
+import {NotYet, notYet} from './processes.js'
+
+/**
+ * A `waitFor` check for a BullMQ job: the job once it has completed, "not yet" while it has not
+ * finished, and an error at once when it failed or disappeared (a failure is an answer, not a
+ * reason to keep waiting until the deadline).
+ */
+export async function completedJob<D, R>(queue: Queue<D, R>, id: string): Promise<Job<D, R> | NotYet> {
+  const job = await queue.getJob(id)
+  if (!job) throw new Error(`job ${id} is gone from queue ${queue.name}`)
+  if (job.failedReason) throw new Error(`job ${id} failed: ${job.failedReason}`)
+  return job.finishedOn ? job : notYet(`job ${id} is ${await job.getState()}`)
+}
