@@ -4,6 +4,7 @@ import {dirname, join, relative, resolve} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {repoRoot, runCli} from '../helpers/cli.js'
+import {runCliInPty} from '../helpers/pty.js'
 
 /**
  * Every command answers `--help` with its description, examples and flags, and `keda-lab --help`
@@ -79,6 +80,42 @@ describe.each(commands.map((c) => [c.id, c] as const))('keda-lab %s --help', (id
     const visible = Object.entries(command.flags).filter(([, flag]) => !flag.hidden)
     if (visible.length > 0) expect(out).toMatch(/FLAGS/)
     for (const [name] of visible) expect(out, `${id} --help shows --${name}`).toContain(`--${name}`)
+  })
+})
+
+describe('keda-lab help <command> (@oclif/plugin-help)', () => {
+  it.each(commands.map((c) => [c.id, c] as const))('keda-lab help %s shows the same help as --help', async (id, command) => {
+    const result = await runCli(['help', ...id.split(' ')], {timeoutMs: 30_000})
+    expect(result.code, result.stderr).toBe(0)
+    const out = words(result.stdout)
+    expect(out).toContain('USAGE')
+    expect(out).toContain(`$ keda-lab ${id}`)
+    expect(out).toContain(words((command.summary ?? command.description)!.split('\n')[0]!).slice(0, 60))
+  })
+
+  it('keda-lab help nope: says there is no such command', async () => {
+    const result = await runCli(['help', 'nope'], {timeoutMs: 30_000})
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('Command nope not found')
+  })
+})
+
+describe('a mistyped command (@oclif/plugin-not-found)', () => {
+  it('in a terminal: "keda-lab instal" asks "Did you mean install?"; no runs nothing and exits 127', async () => {
+    const {code, transcript} = await runCliInPty(['instal'], [
+      {expect: 'instal is not a keda-lab command'},
+      {expect: 'Did you mean install\\?', send: 'n\r'},
+      {expect: 'Run keda-lab help for a list of available commands'},
+    ])
+    expect(code, transcript).toBe(127)
+    expect(transcript).not.toContain('Pre-flight')
+  })
+
+  it('without a terminal: says it is not a command and where the list is, exit 127', async () => {
+    const result = await runCli(['uninstal'], {timeoutMs: 30_000})
+    expect(result.code).toBe(127)
+    expect(result.stderr).toContain('uninstal is not a keda-lab command')
+    expect(result.stderr).toContain('Run keda-lab help for a list of available commands')
   })
 })
 
