@@ -2,7 +2,7 @@
  * `keda-lab render` with the REAL Helm 3 and Helm 4 binaries (extracted by scripts/fetch-tools.sh):
  * the app chart through `helm template`, the third-party values files, no Secret rendered.
  */
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
@@ -76,10 +76,23 @@ describe.each([3, 4] as const)('keda-lab render with Helm %i', (major) => {
 })
 
 describe('keda-lab render without helm', () => {
+  const env: NodeJS.ProcessEnv = {PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir()}
+
   it('says where to get helm instead of a stack trace', async () => {
-    const env: NodeJS.ProcessEnv = {PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir()}
     const r = await runCli(['render', '--stdout', '--no-webhook'], {env, timeoutMs: 60_000})
     expect(r.code).toBe(1)
     expect(r.stderr.split('\n')[0]).toBe('Error: helm not found: install it from https://helm.sh/docs/intro/install/')
+  })
+
+  it('--output: writes nothing at all (no values files without their manifests)', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'keda-lab-render-'))
+    dirs.push(parent)
+    const out = join(parent, 'gitops')
+    const r = await runCli(['render', '--output', out, '--no-webhook'], {env, timeoutMs: 60_000})
+    expect(r.code).toBe(1)
+    expect(r.stderr.split('\n')[0]).toBe('Error: helm not found: install it from https://helm.sh/docs/intro/install/')
+    expect(r.stdout).toBe('')
+    expect(existsSync(out)).toBe(false)
+    expect(readdirSync(parent)).toEqual([])
   })
 })
