@@ -9,6 +9,7 @@ import {TASK_JOB_NAME, type TaskData} from '../../src/services/shared/tasks.js'
 import type {TaskOutcome} from '../../src/services/worker/worker.js'
 import {taskChecksum} from '../../src/services/worker/work.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {completedJob} from '../helpers/jobs.js'
 import {spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {startRedis, type RedisServer} from '../helpers/redis.js'
 
@@ -116,7 +117,12 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
       },
     }
   }
-  const progressOf = async (id: string) => Number((await queue.getJob(id))?.progress ?? 0)
+  /** A job's progress; a job that failed fails the wait at once instead of never reaching the step. */
+  const progressOf = async (id: string) => {
+    const job = await queue.getJob(id)
+    if (job?.failedReason) throw new Error(`task ${id} failed: ${job.failedReason}`)
+    return Number(job?.progress ?? 0)
+  }
   const expectMonotonic = (values: number[]) => {
     for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]!)
   }
@@ -169,7 +175,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     expect(first.lines.find((l) => l.taskId === job.id && l.msg?.toString().startsWith('task handed back'))).toBeDefined()
 
     const second = await start()
-    await waitFor(async () => (await queue.getJob(job.id!))?.finishedOn, {timeoutMs: 30_000, what: 'task finished'})
+    await waitFor(() => completedJob(queue, job.id!), {timeoutMs: 30_000, what: 'task finished'})
     const seen = await progress.end()
     const finished = (await queue.getJob(job.id!))!
     expect(await finished.getState()).toBe('completed')
@@ -212,7 +218,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     victim.child.kill('SIGKILL')
     expect((await victim.exited).signal).toBe('SIGKILL')
 
-    await waitFor(async () => (await queue.getJob(job.id!))?.finishedOn, {timeoutMs: 45_000, what: 'task finished'})
+    await waitFor(() => completedJob(queue, job.id!), {timeoutMs: 45_000, what: 'task finished'})
     const seen = await progress.end()
     const finished = (await queue.getJob(job.id!))!
     expect(await finished.getState()).toBe('completed')
@@ -230,10 +236,14 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     await redis.kill()
     try {
       await waitFor(() => worker.lines.some((l) => l.msg === 'worker error (it keeps retrying)'), {what: 'Redis loss noticed'})
-      const t0 = Date.now()
       worker.child.kill('SIGTERM')
-      expect(await worker.exited).toEqual({code: 0, signal: null})
-      expect(Date.now() - t0).toBeLessThan(8000)
+      // "Promptly" as behaviour, with a wide margin: it exits by itself, long before a worker
+      // stuck waiting for Redis would (which would never exit); not a measured duration.
+      const exit = await Promise.race([
+        worker.exited,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running 30 s after SIGTERM (grace 300 ms)')), 30_000)),
+      ])
+      expect(exit).toEqual({code: 0, signal: null})
       expect(worker.lines.map((l) => l.msg)).toContain('worker stopped')
     } finally {
       await redis.restart()
