@@ -12,7 +12,18 @@
  * - `failNext(n, {status: 429, retryAfter: 1})` or `failNext(n, {status: 502})`: the next n calls
  *   (of `method`, default sendMessage) fail that way, then it answers normally again;
  *   `clearFailures()` drops the ones not used up. `slowNext(n, ms)` delays the next n answers.
- * - Every call is recorded in `calls` (method, token, chat_id, text, parse_mode, time, status).
+ * - Every call is recorded in `calls` (method, token, chat_id, text, parse_mode, time, status),
+ *   with `reply_to_message_id` (from `reply_parameters` or the older top-level field) and the
+ *   parsed `reply_markup`.
+ * - Buttons and commands, like Telegram delivers them: `pressButton({chatId, messageId, data, from})`
+ *   queues a `callback_query` update (the message it carries is the one the fake stored) and
+ *   `sendCommand({chatId, text, from})` a `message` update. They are handed out by `getUpdates`
+ *   (long polling: `offset` confirms, `timeout` waits, a second concurrent caller makes the first
+ *   answer 409 Conflict like Telegram), or POSTed to the URL given to `setWebhook` with its
+ *   `X-Telegram-Bot-Api-Secret-Token`. `getUpdates` while a webhook is set is 409, as on Telegram.
+ * - `editMessageReplyMarkup` / `editMessageText` change the stored message (400 when it does not
+ *   exist); `answerCallbackQuery` needs a callback id the fake issued. Inline keyboards are checked:
+ *   `callback_data` 1-64 bytes.
  *
  * Usage:
  *   const telegram = await startFakeTelegram({token})
@@ -33,6 +44,10 @@ export interface TelegramCall {
   chat_id?: string
   text?: string
   parse_mode?: string
+  /** The message this one replies to (`reply_parameters.message_id` or `reply_to_message_id`). */
+  reply_to_message_id?: number
+  /** The parsed `reply_markup` (inline keyboard), when sent. */
+  reply_markup?: InlineKeyboard
   /** Date.now() when the request arrived. */
   at: number
   /** HTTP status the fake answered. */
@@ -49,6 +64,27 @@ export interface TelegramFailure {
   method?: string
 }
 
+export interface InlineKeyboard {
+  inline_keyboard: {text: string; callback_data: string}[][]
+}
+
+/** A Telegram user, as the fake puts it in updates. */
+export interface FakeUser {
+  id: number
+  first_name: string
+  last_name?: string
+  username?: string
+}
+
+/** A message as the fake stores it (what the chat would show). */
+export interface StoredMessage {
+  chatId: string
+  messageId: number
+  text: string
+  replyTo?: number
+  replyMarkup?: InlineKeyboard
+}
+
 export interface FakeTelegram {
   /** The Bot API root to configure (TELEGRAM_API_URL / apiRoot), e.g. http://127.0.0.1:34567 */
   url: string
@@ -62,6 +98,16 @@ export interface FakeTelegram {
   clearFailures(): void
   /** Delays the answer to the next `count` calls by `delayMs` (to test client timeouts). */
   slowNext(count: number, delayMs: number): void
+  /** Messages the fake stored (sent and then edited), by chat and id. */
+  message(chatId: string, messageId: number): StoredMessage | undefined
+  /** A person presses an inline button: queues a callback_query update; resolves to its callback id. */
+  pressButton(press: {chatId: string; messageId: number; data: string; from?: FakeUser}): string
+  /** A person writes in a chat (e.g. "/silences"): queues a message update. */
+  sendCommand(command: {chatId: string; text: string; from?: FakeUser}): void
+  /** The answerCallbackQuery calls, by callback id. */
+  callbackAnswer(callbackId: string): TelegramCall | undefined
+  /** Updates not yet confirmed by getUpdates' offset (or not yet delivered to the webhook). */
+  pendingUpdates(): number
   /** Resolves once at least `count` calls of `method` (default any) arrived. */
   waitForCalls(count: number, options?: {method?: string; timeoutMs?: number}): Promise<TelegramCall[]>
   close(): Promise<void>
@@ -118,6 +164,17 @@ export function parseTelegramHtml(html: string): {ok: true; text: string} | {ok:
   return {ok: true, text}
 }
 
+function replyTarget(params: Record<string, unknown>): number | undefined {
+  const parameters = typeof params.reply_parameters === 'string' ? (JSON.parse(params.reply_parameters) as {message_id?: unknown}) : (params.reply_parameters as {message_id?: unknown} | undefined)
+  const id = parameters?.message_id ?? params.reply_to_message_id
+  return id === undefined ? undefined : Number(id)
+}
+
+function allowsNoReply(params: Record<string, unknown>): boolean {
+  const parameters = typeof params.reply_parameters === 'string' ? (JSON.parse(params.reply_parameters) as {allow_sending_without_reply?: unknown}) : (params.reply_parameters as {allow_sending_without_reply?: unknown} | undefined)
+  return String(parameters?.allow_sending_without_reply ?? params.allow_sending_without_reply) === 'true'
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
@@ -133,6 +190,14 @@ function parseParams(req: IncomingMessage, body: string, query: URLSearchParams)
   throw new Error(`unsupported content-type ${type}`)
 }
 
+function safe<T>(read: () => T): T | undefined {
+  try {
+    return read()
+  } catch {
+    return undefined
+  }
+}
+
 /** Starts the fake on a free port of 127.0.0.1. */
 export async function startFakeTelegram(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
   const calls: TelegramCall[] = []
@@ -140,6 +205,76 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const waiters = new Set<() => void>()
   const delays: number[] = []
   let messageId = 0
+  const messages = new Map<string, StoredMessage>()
+  const updates: {update_id: number; [key: string]: unknown}[] = []
+  let updateId = 1000
+  let callbackSeq = 0
+  const issuedCallbacks = new Set<string>()
+  let webhook: {url: string; secret?: string} | undefined
+  /** The pending getUpdates call, answered when an update arrives, its timeout ends, or another caller comes. */
+  let poll: {res: ServerResponse; offset: number; timer: NodeJS.Timeout; record: (status: number) => void} | undefined
+  const defaultUser: FakeUser = {id: 777, first_name: 'Ada', last_name: 'Lovelace', username: 'ada'}
+  const msgKey = (chatId: string, id: number) => `${chatId}/${id}`
+
+  function parseJsonParam<T>(value: unknown): T | undefined {
+    if (value === undefined || value === '') return undefined
+    if (typeof value === 'string') return JSON.parse(value) as T
+    return value as T
+  }
+
+  /** Checks an inline keyboard like Telegram; returns an error description or the keyboard. */
+  function checkKeyboard(value: unknown): InlineKeyboard | string | undefined {
+    const markup = parseJsonParam<InlineKeyboard>(value)
+    if (markup === undefined) return undefined
+    if (!Array.isArray(markup.inline_keyboard)) return 'Bad Request: reply markup is not an inline keyboard'
+    for (const row of markup.inline_keyboard) {
+      if (!Array.isArray(row)) return "Bad Request: can't parse inline keyboard button: row is not an array"
+      for (const button of row) {
+        if (typeof button.text !== 'string' || button.text === '') return 'Bad Request: text buttons are unallowed in the inline keyboard'
+        const size = Buffer.byteLength(String(button.callback_data ?? ''))
+        if (size < 1 || size > 64) return 'Bad Request: BUTTON_DATA_INVALID'
+      }
+    }
+    return markup
+  }
+
+  function confirm(offset: number) {
+    while (updates.length > 0 && updates[0]!.update_id < offset) updates.shift()
+  }
+
+  function answerPoll() {
+    if (!poll) return
+    const current = poll
+    const ready = updates.filter((u) => u.update_id >= current.offset)
+    if (ready.length === 0) return
+    poll = undefined
+    clearTimeout(current.timer)
+    current.record(answer(current.res, 200, {ok: true, result: ready}))
+  }
+
+  async function pushToWebhook() {
+    if (!webhook) return
+    while (webhook && updates.length > 0) {
+      const update = updates[0]!
+      try {
+        const response = await fetch(webhook.url, {
+          method: 'POST',
+          headers: {'content-type': 'application/json', ...(webhook.secret ? {'x-telegram-bot-api-secret-token': webhook.secret} : {})},
+          body: JSON.stringify(update),
+        })
+        if (!response.ok) return // Telegram retries later; tests see it as pending
+        updates.shift()
+      } catch {
+        return
+      }
+    }
+  }
+
+  function enqueue(update: Record<string, unknown>) {
+    updates.push({update_id: ++updateId, ...update})
+    answerPoll()
+    void pushToWebhook()
+  }
 
   function answer(res: ServerResponse, status: number, body: object): number {
     res.writeHead(status, {'content-type': 'application/json'})
@@ -164,7 +299,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     if (method === 'getMe') {
       return answer(res, 200, {ok: true, result: {id: botId, is_bot: true, first_name: 'keda-lab fake', username: options.username ?? 'keda_lab_fake_bot'}})
     }
-    if (method === 'sendMessage') {
+    if (method === 'sendMessage' || method === 'editMessageText') {
       const chatId = params.chat_id === undefined ? '' : String(params.chat_id)
       const text = params.text === undefined ? '' : String(params.text)
       if (chatId === '') return fail(res, 400, 'Bad Request: chat_id is empty')
@@ -176,10 +311,50 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
         visible = parsed.text
       }
       if (visible.length > TELEGRAM_LIMIT) return fail(res, 400, 'Bad Request: message is too long')
+      const keyboard = checkKeyboard(params.reply_markup)
+      if (typeof keyboard === 'string') return fail(res, 400, keyboard)
+      if (method === 'editMessageText') {
+        const stored = messages.get(msgKey(chatId, Number(params.message_id)))
+        if (!stored) return fail(res, 400, 'Bad Request: message to edit not found')
+        stored.text = text
+        stored.replyMarkup = keyboard
+        return answer(res, 200, {ok: true, result: {message_id: stored.messageId, chat: {id: Number(chatId) || chatId}, text: visible}})
+      }
+      const replyTo = replyTarget(params)
+      if (replyTo !== undefined && !messages.has(msgKey(chatId, replyTo)) && !allowsNoReply(params)) {
+        return fail(res, 400, 'Bad Request: message to be replied not found')
+      }
+      const id = ++messageId
+      messages.set(msgKey(chatId, id), {chatId, messageId: id, text, replyTo, replyMarkup: keyboard})
       return answer(res, 200, {
         ok: true,
-        result: {message_id: ++messageId, date: Math.floor(Date.now() / 1000), chat: {id: Number(chatId) || chatId, type: 'private'}, text: visible},
+        result: {message_id: id, date: Math.floor(Date.now() / 1000), chat: {id: Number(chatId) || chatId, type: 'private'}, text: visible},
       })
+    }
+    if (method === 'editMessageReplyMarkup') {
+      const stored = messages.get(msgKey(String(params.chat_id ?? ''), Number(params.message_id)))
+      if (!stored) return fail(res, 400, 'Bad Request: message to edit not found')
+      const keyboard = checkKeyboard(params.reply_markup)
+      if (typeof keyboard === 'string') return fail(res, 400, keyboard)
+      stored.replyMarkup = keyboard
+      return answer(res, 200, {ok: true, result: {message_id: stored.messageId, chat: {id: Number(stored.chatId) || stored.chatId}, text: stored.text}})
+    }
+    if (method === 'answerCallbackQuery') {
+      const id = String(params.callback_query_id ?? '')
+      if (!issuedCallbacks.has(id)) return fail(res, 400, 'Bad Request: query is too old and response timeout expired or query ID is invalid')
+      issuedCallbacks.delete(id)
+      return answer(res, 200, {ok: true, result: true})
+    }
+    if (method === 'setWebhook') {
+      const url = String(params.url ?? '')
+      if (!/^https?:\/\//.test(url)) return fail(res, 400, 'Bad Request: bad webhook: An HTTPS URL must be provided for webhook')
+      webhook = {url, secret: params.secret_token === undefined ? undefined : String(params.secret_token)}
+      void pushToWebhook()
+      return answer(res, 200, {ok: true, result: true, description: 'Webhook was set'})
+    }
+    if (method === 'deleteWebhook') {
+      webhook = undefined
+      return answer(res, 200, {ok: true, result: true, description: 'Webhook was deleted'})
     }
     return fail(res, 404, 'Not Found')
   }
@@ -206,6 +381,35 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
           calls.push({method, token, params: {}, at, status})
           return
         }
+        if (method === 'getUpdates' && (options.token === undefined || token === options.token) && !failures.some((f) => f.remaining > 0 && f.method === 'getUpdates')) {
+          const record = (status: number) => calls.push({method, token, params, at, status})
+          if (webhook) {
+            record(fail(res, 409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"))
+            return
+          }
+          if (poll) {
+            const earlier = poll
+            poll = undefined
+            clearTimeout(earlier.timer)
+            earlier.record(fail(earlier.res, 409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running'))
+          }
+          const offset = Number(params.offset ?? 0)
+          confirm(offset)
+          const timeoutMs = Math.min(Number(params.timeout ?? 0), 50) * 1000
+          const timer = setTimeout(() => {
+            if (poll?.res === res) poll = undefined
+            if (!res.writableEnded) record(answer(res, 200, {ok: true, result: []}))
+          }, timeoutMs)
+          poll = {res, offset, timer, record}
+          res.on('close', () => {
+            if (poll?.res === res) {
+              clearTimeout(timer)
+              poll = undefined
+            }
+          })
+          answerPoll()
+          return
+        }
         const status = handle(method, token, params, res)
         calls.push({
           method,
@@ -214,6 +418,8 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
           chat_id: params.chat_id === undefined ? undefined : String(params.chat_id),
           text: params.text === undefined ? undefined : String(params.text),
           parse_mode: params.parse_mode === undefined ? undefined : String(params.parse_mode),
+          reply_to_message_id: safe(() => replyTarget(params)),
+          reply_markup: safe(() => parseJsonParam<InlineKeyboard>(params.reply_markup)),
           at,
           status,
         })
@@ -233,6 +439,30 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     port,
     calls,
     sentMessages: () => calls.filter((c) => c.method === 'sendMessage' && c.status === 200),
+    message: (chatId, id) => messages.get(msgKey(chatId, id)),
+    pressButton({chatId, messageId: id, data, from = defaultUser}) {
+      const stored = messages.get(msgKey(chatId, id))
+      const callbackId = `cb-${++callbackSeq}`
+      issuedCallbacks.add(callbackId)
+      enqueue({
+        callback_query: {
+          id: callbackId,
+          from: {is_bot: false, ...from},
+          chat_instance: `ci-${chatId}`,
+          // A press in a chat the bot never wrote to still names that chat (a stranger's own copy).
+          message: {message_id: id, date: Math.floor(Date.now() / 1000), chat: {id: Number(chatId) || chatId, type: 'private'}, text: stored?.text ?? ''},
+          data,
+        },
+      })
+      return callbackId
+    },
+    sendCommand({chatId, text, from = defaultUser}) {
+      enqueue({
+        message: {message_id: ++messageId, date: Math.floor(Date.now() / 1000), chat: {id: Number(chatId) || chatId, type: 'private'}, from: {is_bot: false, ...from}, text},
+      })
+    },
+    callbackAnswer: (callbackId) => calls.find((c) => c.method === 'answerCallbackQuery' && String(c.params.callback_query_id) === callbackId),
+    pendingUpdates: () => updates.length,
     failNext(count, failure) {
       failures.push({...failure, remaining: count})
     },
@@ -262,6 +492,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       })
     },
     async close() {
+      if (poll) clearTimeout(poll.timer)
+      poll = undefined
+      webhook = undefined
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },

@@ -10,7 +10,7 @@ import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
 import {createWebhookMetrics} from '../../src/services/webhook/metrics.js'
 import {createTelegramNotifier} from '../../src/services/webhook/notifier.js'
 import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
-import {alertmanagerBinary, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {alertmanagerBinary, connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
@@ -83,7 +83,7 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
       '--log.level=warn',
     ])
     alertmanager.stderr!.on('data', (d) => (amLog += d))
-    await waitFor(async () => (await fetch(`${amUrl}/-/ready`)).ok, {timeoutMs: 20_000, what: `alertmanager ready (log: ${amLog})`})
+    await waitFor(async () => (await fetch(`${amUrl}/-/ready`)).ok, {timeoutMs: 20_000, what: `alertmanager ready (log: ${amLog})`, ignore: connectionRefused})
   })
 
   afterAll(async () => {

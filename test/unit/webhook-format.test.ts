@@ -69,7 +69,18 @@ describe('formatAlertNotification', () => {
     expect(text).toMatch(/namespace=keda · deployment=worker · pod=worker-1/)
     expect(text).toContain('Started: 2026-11-28 08:00:00 UTC')
     expect(text).not.toContain('Resolved:')
-    expect(messages[0]).toContain('<a href="http://prometheus:9090/graph?g0.expr=up&amp;g0.tab=1">Source</a>')
+    expect(messages[0]).toContain('<a href="http://prometheus:9090/graph?g0.expr=up&amp;g0.tab=1">Prometheus expression</a>')
+  })
+
+  it('links the Grafana dashboard and moves the expression link onto the reader\'s Prometheus address', () => {
+    const [message] = formatAlertNotification(alertmanagerPayload([alert({generatorURL: 'http://prometheus-0.monitoring.svc:9090/graph?g0.expr=up%3E0&g0.tab=1'})]), undefined, {
+      grafanaDashboardUrl: 'http://127.0.0.1:3000/d/keda-lab-keda?orgId=1&refresh=10s',
+      prometheusUrl: 'http://127.0.0.1:9090/',
+    })
+    expect(message).toContain('<a href="http://127.0.0.1:9090/graph?g0.expr=up%3E0&amp;g0.tab=1">Prometheus expression</a>')
+    expect(message).toContain('<a href="http://127.0.0.1:3000/d/keda-lab-keda?orgId=1&amp;refresh=10s">Grafana dashboard</a>')
+    expect(message).toContain('<a href="http://alertmanager:9093">Open Alertmanager</a>')
+    expect(parseTelegramHtml(message!).ok).toBe(true)
   })
 
   it('says resolved with the end time and how long it lasted', () => {
@@ -114,7 +125,8 @@ describe('formatAlertNotification', () => {
     texts.forEach((t, i) => expect(t.split('\n')[0]).toContain(`(part ${i + 1}/${messages.length})`))
     const shown = texts.join('\n').match(/pod=worker-\d+/g) ?? []
     expect(shown).toHaveLength(MAX_ALERTS_SHOWN)
-    expect(texts.at(-1)).toContain(`…and ${60 - MAX_ALERTS_SHOWN + 5} more alerts not shown here.`)
+    // Summarised by status and name, not cut off: the 40 not shown here, plus the 5 Alertmanager truncated.
+    expect(texts.at(-1)).toContain(`…and ${60 - MAX_ALERTS_SHOWN + 5} more alerts not shown here: ${60 - MAX_ALERTS_SHOWN} firing QueueBacklogGrowing.`)
   })
 
   it('lists firing alerts before resolved ones in a mixed notification', () => {

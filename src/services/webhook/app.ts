@@ -2,11 +2,16 @@ import {type TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
 import Fastify, {type FastifyError, type FastifyRequest} from 'fastify'
 import type {Logger} from 'pino'
 
+import {tokensMatch} from './auth.js'
+import type {FormatOptions} from './format.js'
+import type {Interactions} from './interactions.js'
+import type {MessageStore} from './message-store.js'
 import type {WebhookMetrics} from './metrics.js'
 import {createWebhookMetrics} from './metrics.js'
 import type {Notifier} from './notifier.js'
 import {webhookPlugin} from './plugin.js'
 import {describeError} from './redact.js'
+import type {TelegramUpdate} from './telegram-bot.js'
 
 export interface BuildAppOptions {
   /** Secret: the bearer token Alertmanager must send. */
@@ -18,6 +23,19 @@ export interface BuildAppOptions {
   logger?: Logger
   /** Extra secrets to scrub from logged error descriptions (the bot token). */
   secrets?: string[]
+  /** The chats messages go to. */
+  chatIds?: readonly string[]
+  /** Grafana and Prometheus links in the messages. */
+  format?: FormatOptions
+  /** Message ids per alert (threading) and the labels behind buttons. */
+  store?: MessageStore
+  /** Buttons and commands. */
+  interactions?: Interactions
+  /**
+   * Telegram's webhook for updates (a lab with a public URL): `POST /telegram/updates`, accepted
+   * only with Telegram's `X-Telegram-Bot-Api-Secret-Token` header equal to `secretToken`.
+   */
+  telegramUpdates?: {secretToken: string; handle: (update: TelegramUpdate) => Promise<void>}
 }
 
 const PAYLOAD_HINT = 'expected the JSON Alertmanager webhook payload, version "4"'
@@ -93,7 +111,33 @@ export async function buildApp(options: BuildAppOptions) {
   // request (so Alertmanager retries), not by taking the pod out of its Service.
   app.get('/readyz', async () => ({status: 'ok'}))
 
-  await app.register(webhookPlugin, {webhookToken: options.webhookToken, notifier: options.notifier, metrics})
+  const updates = options.telegramUpdates
+  if (updates) {
+    app.post('/telegram/updates', {bodyLimit: 256 * 1024}, async (request, reply) => {
+      const presented = request.headers['x-telegram-bot-api-secret-token']
+      if (typeof presented !== 'string' || !tokensMatch(presented, updates.secretToken)) {
+        request.log.warn({ip: request.ip}, 'rejected a Telegram update without the secret token')
+        return reply.code(401).send({success: false, error: {message: 'Missing or wrong X-Telegram-Bot-Api-Secret-Token'}})
+      }
+      const update = request.body as TelegramUpdate | undefined
+      if (!update || typeof update !== 'object' || typeof update.update_id !== 'number') {
+        return reply.code(400).send({success: false, error: {message: 'Invalid update: expected a Telegram Update object with update_id'}})
+      }
+      // Telegram redelivers on a non-2xx answer; a failure is logged and answered 200 (a press is single-use anyway).
+      await updates.handle(update).catch((error: unknown) => request.log.error({error: describeError(error, secrets)}, 'Telegram update failed'))
+      return {success: true}
+    })
+  }
+
+  await app.register(webhookPlugin, {
+    webhookToken: options.webhookToken,
+    notifier: options.notifier,
+    metrics,
+    chatIds: options.chatIds,
+    format: options.format,
+    store: options.store,
+    interactions: options.interactions,
+  })
   return app
 }
 

@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {hostVar, intVar, logLevelVar, portVar} from '../../config/env-vars.js'
 import {parseEnv} from '../../config/parse-env.js'
+import {type RedisConfig, redisConfigFromEnv, redisEnvShape} from '../../config/redis.js'
 import {ConfigError} from '../../errors.js'
 
 /** Telegram's default Bot API root; TELEGRAM_API_URL overrides it (tests point it at a loopback fake). */
@@ -66,7 +67,38 @@ export const webhookEnvSchema = z.object({
     .max(10, 'must be at most 10')
     .default(4)
     .describe('4'),
+  // Redis (optional for the webhook): where it remembers the message ids it sent per alert, so a
+  // resolved notification replies to its firing message across restarts and replicas.
+  REDIS_URL: redisEnvShape.REDIS_URL.optional(),
+  REDIS_SENTINELS: redisEnvShape.REDIS_SENTINELS,
+  REDIS_SENTINEL_MASTER: redisEnvShape.REDIS_SENTINEL_MASTER,
+  REDIS_PASSWORD: redisEnvShape.REDIS_PASSWORD,
+  REDIS_SENTINEL_PASSWORD: redisEnvShape.REDIS_SENTINEL_PASSWORD,
+  QUEUE_NAME: redisEnvShape.QUEUE_NAME,
+  MESSAGE_RETENTION_SECONDS: intVar(60, 90 * 86_400, 7 * 86_400, 'seconds'),
+  ALERTMANAGER_URL: httpUrlVar('http://kube-prometheus-stack-alertmanager.keda-monitoring.svc:9093'),
+  GRAFANA_DASHBOARD_URL: httpUrlVar('http://localhost:3000/d/keda-lab-keda'),
+  PROMETHEUS_URL: httpUrlVar('http://localhost:9090'),
+  TELEGRAM_UPDATES: z
+    .enum(['auto', 'polling', 'webhook', 'off'], {message: 'must be auto, polling, webhook or off'})
+    .default('auto')
+    .describe('auto'),
+  TELEGRAM_WEBHOOK_URL: z
+    .string()
+    .regex(/^https:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be the public https:// URL of POST /telegram/updates')
+    .optional()
+    .describe('https://lab.example.com/telegram/updates'),
+  TELEGRAM_POLL_TIMEOUT_SECONDS: intVar(0, 50, 25, 'seconds'),
+  CALLBACK_MAX_AGE_SECONDS: intVar(60, 30 * 86_400, 7 * 86_400, 'seconds'),
 })
+
+function httpUrlVar(example: string) {
+  return z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http:// or https:// URL')
+    .optional()
+    .describe(example)
+}
 
 /** The webhook's validated configuration. */
 export interface WebhookConfig {
@@ -88,7 +120,27 @@ export interface WebhookConfig {
     maxAttempts: number
     /** How long a delivered alert message is remembered so that Alertmanager's resend after a partial failure does not repeat it (0: off). */
     dedupeWindowMs: number
+    /**
+     * How button presses and commands reach the webhook: `polling` (getUpdates, one replica at a
+     * time), `webhook` (Telegram POSTs to `webhookUrl`), or `off` (no buttons are offered).
+     */
+    updates: 'polling' | 'webhook' | 'off'
+    /** The public URL Telegram posts updates to (mode `webhook`). */
+    webhookUrl?: string
+    pollTimeoutSeconds: number
   }
+  /** Where message ids are remembered; none: in this process only (lost on restart). */
+  redis?: RedisConfig
+  /** BullMQ queue name, for `/status`. */
+  queueName: string
+  /** How long message ids per alert (and used button presses) are kept. */
+  retentionSeconds: number
+  /** Alertmanager's API, for silences; none: no buttons. */
+  alertmanagerUrl?: string
+  /** Links in every message. */
+  links: {grafanaDashboardUrl?: string; prometheusUrl?: string}
+  /** A button press older than this is refused. */
+  callbackMaxAgeSeconds: number
 }
 
 /** Validates the environment (one ConfigError line on the first problem) and shapes the config. */
@@ -100,6 +152,22 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
       'set them apart, like PORT=8080 METRICS_PORT=9003',
     )
   }
+  const alertmanagerUrl = parsed.ALERTMANAGER_URL?.replace(/\/+$/, '')
+  const updates =
+    parsed.TELEGRAM_UPDATES !== 'auto' ? parsed.TELEGRAM_UPDATES : !alertmanagerUrl ? 'off' : parsed.TELEGRAM_WEBHOOK_URL ? 'webhook' : 'polling'
+  if (updates === 'webhook' && !parsed.TELEGRAM_WEBHOOK_URL) {
+    throw new ConfigError(
+      'TELEGRAM_UPDATES is webhook but TELEGRAM_WEBHOOK_URL is not set',
+      'set TELEGRAM_WEBHOOK_URL=https://<public host>/telegram/updates, or TELEGRAM_UPDATES=polling',
+    )
+  }
+  if (updates !== 'off' && !alertmanagerUrl) {
+    throw new ConfigError(
+      `TELEGRAM_UPDATES is ${updates} but ALERTMANAGER_URL is not set: the buttons create silences through Alertmanager`,
+      'set ALERTMANAGER_URL=http://<alertmanager>:9093, or TELEGRAM_UPDATES=off',
+    )
+  }
+  const redisWanted = Boolean(parsed.REDIS_URL || parsed.REDIS_SENTINELS)
   return {
     host: parsed.HOST,
     port: parsed.PORT,
@@ -114,6 +182,18 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
       retryBudgetMs: parsed.TELEGRAM_RETRY_BUDGET_MS,
       maxAttempts: parsed.TELEGRAM_MAX_ATTEMPTS,
       dedupeWindowMs: parsed.TELEGRAM_DEDUPE_WINDOW_MS,
+      updates,
+      webhookUrl: parsed.TELEGRAM_WEBHOOK_URL,
+      pollTimeoutSeconds: parsed.TELEGRAM_POLL_TIMEOUT_SECONDS,
     },
+    redis: redisWanted ? redisConfigFromEnv({...parsed, REDIS_URL: parsed.REDIS_URL ?? 'redis://127.0.0.1:6379'}) : undefined,
+    queueName: parsed.QUEUE_NAME,
+    retentionSeconds: parsed.MESSAGE_RETENTION_SECONDS,
+    alertmanagerUrl,
+    links: {
+      grafanaDashboardUrl: parsed.GRAFANA_DASHBOARD_URL,
+      prometheusUrl: parsed.PROMETHEUS_URL?.replace(/\/+$/, ''),
+    },
+    callbackMaxAgeSeconds: parsed.CALLBACK_MAX_AGE_SECONDS,
   }
 }

@@ -117,8 +117,31 @@ function labelLine(labels: Record<string, string>): string | undefined {
   return parts.join(' · ') + (hidden > 0 ? ` <i>(+${hidden} more)</i>` : '')
 }
 
+/** Where the messages link to; both optional (the install knows Grafana's and Prometheus' addresses). */
+export interface FormatOptions {
+  /** The lab's Grafana dashboard, linked under every notification. */
+  grafanaDashboardUrl?: string
+  /**
+   * Prometheus as the reader can reach it: an alert's generatorURL names Prometheus by its
+   * in-cluster address, so its path and query (the expression) are moved onto this one.
+   */
+  prometheusUrl?: string
+}
+
+/** The alert's Prometheus expression link, moved onto the reader's Prometheus address when one is configured. */
+export function expressionUrl(generatorURL: string | undefined, prometheusUrl?: string): string | undefined {
+  if (!generatorURL || !/^https?:\/\//i.test(generatorURL)) return undefined
+  if (!prometheusUrl) return generatorURL
+  try {
+    const source = new URL(generatorURL)
+    return prometheusUrl.replace(/\/+$/, '') + source.pathname + source.search
+  } catch {
+    return generatorURL
+  }
+}
+
 /** One alert as an HTML block; `room` is the most it may take, the description gives way first. */
-function alertBlock(alert: Alert, room: number): string {
+function alertBlock(alert: Alert, room: number, options: FormatOptions = {}): string {
   const name = alert.labels.alertname ?? '(no alertname)'
   const severity = alert.labels.severity
   const title =
@@ -132,14 +155,16 @@ function alertBlock(alert: Alert, room: number): string {
   const labels = labelLine(alert.labels)
   if (labels) lines.push(labels)
   const started = formatTime(alert.startsAt)
+  // "Since when" is the start time, not "firing for 5m": a notification Alertmanager retries
+  // after a partial failure must keep the same text, or chats that had it would get it twice.
   if (started) lines.push(`Started: ${started}`)
   if (alert.status === 'resolved') {
     const ended = formatTime(alert.endsAt)
     const lasted = formatDuration(alert.startsAt, alert.endsAt)
     if (ended) lines.push(`Resolved: ${ended}${lasted ? ` (after ${lasted})` : ''}`)
   }
-  const source = httpUrl(alert.generatorURL)
-  if (source) lines.push(`<a href="${source}">Source</a>`)
+  const source = httpUrl(expressionUrl(alert.generatorURL, options.prometheusUrl))
+  if (source) lines.push(`<a href="${source}">Prometheus expression</a>`)
   if (description) {
     const used = lines.join('\n').length + 1
     const budget = Math.min(CAP.description, room - used)
@@ -189,22 +214,37 @@ export function packMessages(header: string, blocks: string[], limit = TELEGRAM_
  * counts, then per alert its name, severity, summary, description, key labels, start and (when
  * resolved) end time. Long notifications are split between alerts, never inside one.
  */
-export function formatAlertNotification(payload: AlertmanagerPayload, limit = TELEGRAM_MESSAGE_LIMIT): string[] {
+export function formatAlertNotification(payload: AlertmanagerPayload, limit = TELEGRAM_MESSAGE_LIMIT, options: FormatOptions = {}): string[] {
   const header = notificationHeader(payload)
   const room = limit - PART_SUFFIX_RESERVE - header.length - 2
-  const shown = payload.alerts.slice(0, MAX_ALERTS_SHOWN)
-  // Firing first: they are what the reader must act on.
-  shown.sort((a, b) => (a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1))
-  const blocks = shown.map((alert) => alertBlock(alert, room))
+  // Firing first: they are what the reader must act on (a stable sort keeps Alertmanager's order otherwise).
+  const ordered = [...payload.alerts].sort((a, b) => (a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1))
+  const shown = ordered.slice(0, MAX_ALERTS_SHOWN)
+  const blocks = shown.map((alert) => alertBlock(alert, room, options))
   const notShown = payload.alerts.length - shown.length + (payload.truncatedAlerts ?? 0)
   const link = httpUrl(payload.externalURL)
-  if (notShown > 0 || link) {
+  const dashboard = httpUrl(options.grafanaDashboardUrl)
+  if (notShown > 0 || link || dashboard) {
     const footer: string[] = []
-    if (notShown > 0) footer.push(`…and ${notShown} more alert${notShown === 1 ? '' : 's'} not shown here.`)
-    if (link) footer.push(`<a href="${link}">Open Alertmanager</a>`)
-    blocks.push(footer.join(' '))
+    if (notShown > 0) footer.push(`…and ${notShown} more alert${notShown === 1 ? '' : 's'} not shown here${summarise(ordered.slice(MAX_ALERTS_SHOWN))}.`)
+    const links = [dashboard ? `<a href="${dashboard}">Grafana dashboard</a>` : '', link ? `<a href="${link}">Open Alertmanager</a>` : ''].filter(Boolean)
+    if (links.length > 0) footer.push(links.join(' · '))
+    blocks.push(footer.join('\n'))
   }
   return packMessages(header, blocks, limit)
+}
+
+/** `: 950 firing KedaLabX, 3 resolved KedaLabY` — the alerts not shown, counted by status and name (at most 5 names). */
+function summarise(alerts: Alert[]): string {
+  if (alerts.length === 0) return ''
+  const counts = new Map<string, number>()
+  for (const alert of alerts) {
+    const key = `${alert.status} ${alert.labels.alertname ?? '(no alertname)'}`
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  const top = [...counts].sort((a, b) => b[1] - a[1])
+  const parts = top.slice(0, 5).map(([key, count]) => `${count} ${truncateEscaped(key, 80)}`)
+  return `: ${parts.join(', ')}${top.length > 5 ? `, ${top.length - 5} other kinds` : ''}`
 }
 
 /** The original system's message for `POST /webhooks/max-workers-reached`. */

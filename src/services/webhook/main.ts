@@ -1,12 +1,22 @@
+import {createHash} from 'node:crypto'
+
 import {pino} from 'pino'
 
+import {describeRedis, redisOptions} from '../../adapters/redis.js'
 import {KedaLabError} from '../../errors.js'
+import {createAlertmanagerClient} from './alertmanager-client.js'
 import {buildApp} from './app.js'
+import {callbackKey} from './callback-data.js'
 import {loadWebhookConfig} from './config.js'
+import {createInteractions, type Interactions} from './interactions.js'
+import {createMemoryMessageStore, createRedisMessageStore, type MessageStore} from './message-store.js'
 import {type MetricsServer, startMetricsServer} from '../shared/metrics-server.js'
 import {createWebhookMetrics} from './metrics.js'
 import {createTelegramNotifier} from './notifier.js'
 import {describeError} from './redact.js'
+import {statusReport} from './status.js'
+import {createTelegramBot} from './telegram-bot.js'
+import {type Poller, startPolling} from './updates.js'
 
 /**
  * `keda-lab serve webhook`: env → config → Telegram notifier → app → listen (alerts on PORT,
@@ -35,7 +45,52 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     logger,
     onDelivery: (result) => metrics.telegramMessages.inc({result}),
   })
-  const app = await buildApp({webhookToken: config.webhookToken, notifier, metrics, logger, secrets})
+  // Message ids per alert and the labels behind buttons: in Redis when configured (survives a
+  // restart, shared by replicas), else in this process.
+  let redis: import('ioredis').Redis | undefined
+  let store: MessageStore
+  if (config.redis) {
+    const {Redis} = await import('ioredis')
+    // Fail fast: remembering is best effort, an alert must not wait for an unreachable Redis.
+    redis = new Redis(redisOptions(config.redis, {maxRetriesPerRequest: 1, commandTimeout: 2000}))
+    redis.on('error', (error: Error) => logger.warn({}, `Redis: ${describeError(error, secrets)}`))
+    store = createRedisMessageStore(redis, config.retentionSeconds)
+    logger.info({redis: describeRedis(config.redis)}, 'message ids kept in Redis')
+  } else {
+    store = createMemoryMessageStore(config.retentionSeconds)
+  }
+
+  const bot = createTelegramBot({botToken: config.telegram.botToken, apiUrl: config.telegram.apiUrl, timeoutMs: config.telegram.timeoutMs})
+  let interactions: Interactions | undefined
+  if (config.alertmanagerUrl && config.telegram.updates !== 'off') {
+    const alertmanager = createAlertmanagerClient(config.alertmanagerUrl)
+    interactions = createInteractions({
+      bot,
+      alertmanager,
+      store,
+      key: callbackKey(config.webhookToken),
+      allowedChatIds: config.telegram.chatIds,
+      maxAgeSeconds: config.callbackMaxAgeSeconds,
+      logger,
+      botToken: config.telegram.botToken,
+      status: () => statusReport({alertmanager, redis, queueName: config.queueName}),
+      onOutcome: (kind, outcome) => metrics.telegramUpdates.inc({kind, outcome}),
+    })
+  }
+  // Telegram's secret_token allows [A-Za-z0-9_-]; derived from the webhook token so replicas agree.
+  const updatesSecret = createHash('sha256').update(`keda-lab telegram updates\0${config.webhookToken}`).digest('hex')
+  const app = await buildApp({
+    webhookToken: config.webhookToken,
+    notifier,
+    metrics,
+    logger,
+    secrets,
+    chatIds: config.telegram.chatIds,
+    format: config.links,
+    store,
+    interactions,
+    telegramUpdates: interactions && config.telegram.updates === 'webhook' ? {secretToken: updatesSecret, handle: interactions.handleUpdate} : undefined,
+  })
 
   let metricsServer: MetricsServer | undefined
   try {
@@ -65,6 +120,18 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     (error: unknown) => logger.warn({}, `Telegram getMe failed; check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL: ${describeError(error, secrets)}`),
   )
 
+  let poller: Poller | undefined
+  if (interactions && config.telegram.updates === 'polling') {
+    // getUpdates is refused while a Telegram webhook is set (an earlier run with a public URL).
+    await bot.deleteWebhook().catch((error: unknown) => logger.warn({}, `deleteWebhook failed: ${describeError(error, secrets)}`))
+    poller = startPolling({bot, store, handle: interactions.handleUpdate, timeoutSeconds: config.telegram.pollTimeoutSeconds, logger, botToken: config.telegram.botToken})
+  } else if (interactions && config.telegram.updates === 'webhook' && config.telegram.webhookUrl) {
+    bot.setWebhook(config.telegram.webhookUrl, updatesSecret).then(
+      () => logger.info({url: config.telegram.webhookUrl}, 'Telegram sends button presses and commands to this webhook'),
+      (error: unknown) => logger.error({}, `setWebhook failed; buttons will not work: ${describeError(error, secrets)}`),
+    )
+  }
+
   // Never crash on a stray rejection; log it (scrubbed) and keep serving.
   const onUnhandled = (reason: unknown) => logger.error({}, `unhandled rejection: ${describeError(reason, secrets)}`)
   process.on('unhandledRejection', onUnhandled)
@@ -82,7 +149,9 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
         metricsServer?.closeAllConnections()
       }, config.telegram.retryBudgetMs + 5000)
       hardStop.unref()
-      Promise.allSettled([app.close(), metricsServer?.close()]).then(() => {
+      Promise.allSettled([app.close(), metricsServer?.close(), poller?.stop()])
+        .then(() => store.close())
+        .then(() => {
         clearTimeout(hardStop)
         process.off('unhandledRejection', onUnhandled)
         logger.info({}, 'webhook stopped')

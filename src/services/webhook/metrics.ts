@@ -9,6 +9,8 @@ export interface WebhookMetrics {
   notifications: Counter<'endpoint' | 'outcome'>
   /** Telegram message attempts by result: sent, retried (failed, tried again) or failed (given up). */
   telegramMessages: Counter<'result'>
+  /** Button presses and commands from the chat, by kind and outcome (done, refused, failed, ignored). */
+  telegramUpdates: Counter<'kind' | 'outcome'>
 }
 
 /** Creates the metrics; `defaultMetrics` adds the process metrics (off in tests that build many apps). */
@@ -34,8 +36,15 @@ export function createWebhookMetrics(options: {defaultMetrics?: boolean} = {}): 
     labelNames: ['result'] as const,
     registers: [registry],
   })
+  const telegramUpdates = new Counter({
+    name: 'keda_lab_webhook_telegram_updates_total',
+    help: 'Button presses and commands from Telegram, by kind (button, command) and outcome (done, refused, failed, ignored)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [registry],
+  })
   // Zero series exist from the start, so rate() and absent() work before the first alert.
   for (const status of ['firing', 'resolved']) alertsReceived.inc({status}, 0)
   for (const result of ['sent', 'retried', 'failed']) telegramMessages.inc({result}, 0)
-  return {registry, alertsReceived, notifications, telegramMessages}
+  for (const kind of ['button', 'command']) for (const outcome of ['done', 'refused', 'failed']) telegramUpdates.inc({kind, outcome}, 0)
+  return {registry, alertsReceived, notifications, telegramMessages, telegramUpdates}
 }

@@ -13,7 +13,24 @@ export interface Notifier {
    * Sends `messages`, in order, to every chat. Resolves when every chat got every message;
    * rejects with a NotifyError when any chat could not be served within the retry budget.
    */
-  notify(messages: string[], options?: NotifyOptions): Promise<NotifyReport>
+  notify(messages: (string | OutgoingMessage)[], options?: NotifyOptions): Promise<NotifyReport>
+}
+
+/** A message with what Telegram shows around it: inline buttons, and the message it replies to. */
+export interface OutgoingMessage {
+  text: string
+  /** Rows of inline buttons; `data` is the (signed) callback data. */
+  buttons?: InlineButton[][]
+}
+
+export interface InlineButton {
+  text: string
+  data: string
+}
+
+/** Telegram's `reply_markup` for rows of callback buttons. */
+export function inlineKeyboard(rows: InlineButton[][]): {inline_keyboard: {text: string; callback_data: string}[][]} {
+  return {inline_keyboard: rows.map((row) => row.map((b) => ({text: b.text, callback_data: b.data})))}
 }
 
 export interface NotifyOptions {
@@ -24,6 +41,16 @@ export interface NotifyOptions {
    * should get it.
    */
   dedupe?: boolean
+  /** The first message to each chat replies to this message id in that chat (threading), when the chat has one. */
+  replyTo?: Record<string, number>
+}
+
+/** One message Telegram accepted. */
+export interface SentMessage {
+  chatId: string
+  /** Index in the `messages` given to notify(). */
+  index: number
+  messageId: number
 }
 
 export interface NotifyReport {
@@ -33,6 +60,8 @@ export interface NotifyReport {
   retries: number
   /** Messages not sent again because the chat already had them (dedupe). */
   skipped: number
+  /** Every message Telegram accepted, with its id (for threading and buttons). */
+  sent: SentMessage[]
 }
 
 /**
@@ -43,12 +72,15 @@ export interface NotifyReport {
 export class NotifyError extends Error {
   readonly statusCode: 502 | 503
   readonly retryAfterSeconds?: number
+  /** The messages that did go out before the failure (their ids are still worth remembering). */
+  readonly sent: SentMessage[]
 
-  constructor(message: string, statusCode: 502 | 503, retryAfterSeconds?: number) {
+  constructor(message: string, statusCode: 502 | 503, retryAfterSeconds?: number, sent: SentMessage[] = []) {
     super(message)
     this.name = 'NotifyError'
     this.statusCode = statusCode
     this.retryAfterSeconds = retryAfterSeconds
+    this.sent = sent
   }
 }
 
@@ -141,17 +173,25 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
     return {transient: false, description: describeError(error, secrets)}
   }
 
-  async function sendOne(chatId: string, text: string, deadline: number): Promise<number> {
+  async function sendOne(chatId: string, message: OutgoingMessage, deadline: number, replyTo?: number): Promise<{retries: number; messageId: number}> {
     for (let attempt = 1; ; attempt++) {
       const timeoutMs = Math.max(1, Math.min(options.timeoutMs, deadline - Date.now()))
       let failure: Failure
       try {
-        await api.sendMessage(
-          {chat_id: chatId, text, parse_mode: 'HTML', link_preview_options: {is_disabled: true}},
+        const sent = await api.sendMessage(
+          {
+            chat_id: chatId,
+            text: message.text,
+            parse_mode: 'HTML',
+            link_preview_options: {is_disabled: true},
+            ...(message.buttons && message.buttons.length > 0 ? {reply_markup: inlineKeyboard(message.buttons)} : {}),
+            // A deleted original must not block the message: send it unthreaded then.
+            ...(replyTo === undefined ? {} : {reply_parameters: {message_id: replyTo, allow_sending_without_reply: true}}),
+          },
           AbortSignal.timeout(timeoutMs),
         )
         onDelivery('sent')
-        return attempt - 1
+        return {retries: attempt - 1, messageId: (sent as {message_id: number}).message_id}
       } catch (error) {
         failure = classify(error, timeoutMs)
       }
@@ -173,19 +213,25 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
     async notify(messages, notifyOptions = {}) {
       const dedupe = (notifyOptions.dedupe ?? false) && dedupeWindowMs > 0
       let skipped = 0
+      const sent: SentMessage[] = []
       const deadline = Date.now() + options.retryBudgetMs
       // Chats in parallel (one slow chat does not eat the others' budget); parts of one
       // notification in order within a chat, stopping at the first part that fails.
       const results = await Promise.allSettled(
         options.chatIds.map(async (chatId) => {
           let retries = 0
-          for (const text of messages) {
-            const key = deliveryKey(chatId, text)
+          let replyTo = notifyOptions.replyTo?.[chatId]
+          for (const [index, entry] of messages.entries()) {
+            const message = typeof entry === 'string' ? {text: entry} : entry
+            const key = deliveryKey(chatId, message.text)
             if (dedupe && (delivered.get(key) ?? 0) > Date.now()) {
               skipped++
               continue
             }
-            retries += await sendOne(chatId, text, deadline)
+            const result = await sendOne(chatId, message, deadline, replyTo)
+            replyTo = undefined
+            retries += result.retries
+            sent.push({chatId, index, messageId: result.messageId})
             if (dedupe) remember(key)
           }
           return retries
@@ -199,11 +245,12 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
           `Telegram did not accept the message for ${failures.length} of ${options.chatIds.length} chat(s): ${first?.description ?? 'unknown error'}`,
           retryAfter > 0 ? 503 : 502,
           retryAfter > 0 ? retryAfter : undefined,
+          sent,
         )
       }
       const retries = results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0)
       if (skipped > 0) options.logger.info({skipped}, 'skipped messages the chats already received (a retried notification)')
-      return {chats: options.chatIds.length, messages: messages.length, retries, skipped}
+      return {chats: options.chatIds.length, messages: messages.length, retries, skipped, sent}
     },
 
     async getMe() {

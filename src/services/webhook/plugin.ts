@@ -1,10 +1,16 @@
 import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 
-import {AlertmanagerPayloadSchema, MaxWorkersQuerySchema} from './alertmanager-schema.js'
+import {createHash} from 'node:crypto'
+
+import {Type} from 'typebox'
+
+import {type Alert, type AlertmanagerPayload, AlertmanagerPayloadSchema, MaxWorkersQuerySchema} from './alertmanager-schema.js'
 import {isAuthorized} from './auth.js'
-import {formatAlertNotification, formatMaxWorkersReached} from './format.js'
+import {type FormatOptions, formatAlertNotification, formatMaxWorkersReached} from './format.js'
+import type {Interactions} from './interactions.js'
+import type {MessageStore} from './message-store.js'
 import type {WebhookMetrics} from './metrics.js'
-import {type Notifier, NotifyError} from './notifier.js'
+import {type Notifier, NotifyError, type OutgoingMessage, type SentMessage} from './notifier.js'
 
 /** What the webhook routes need: the expected bearer token, where to send, what to count. */
 export interface WebhookPluginOptions {
@@ -12,6 +18,27 @@ export interface WebhookPluginOptions {
   webhookToken: string
   notifier: Notifier
   metrics: WebhookMetrics
+  /** The chats messages go to (for GET /alerts/:fingerprint/messages). */
+  chatIds?: readonly string[]
+  /** Links in the messages. */
+  format?: FormatOptions
+  /** Message ids per alert: a resolved notification replies to its firing message. */
+  store?: MessageStore
+  /** Buttons under firing messages (needs `store` for the labels behind each button). */
+  interactions?: Interactions
+}
+
+/** The reference behind a firing message's buttons: 16 hex digits naming the label set a silence will match. */
+export function labelsRef(labels: Record<string, string>): string {
+  const sorted = Object.keys(labels).sort().map((k) => [k, labels[k]])
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16)
+}
+
+/** Labels every alert shares (with the same value): what one silence for the whole group matches. */
+export function sharedLabels(alerts: Alert[]): Record<string, string> {
+  const [first, ...rest] = alerts
+  if (!first) return {}
+  return Object.fromEntries(Object.entries(first.labels).filter(([k, v]) => rest.every((a) => a.labels[k] === v)))
 }
 
 /**
@@ -59,18 +86,98 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
     metrics.notifications.inc({endpoint: request.routeOptions.url ?? 'unknown', outcome})
   })
 
-  async function deliver(messages: string[], log: {info(obj: object, msg: string): void}, dedupe: boolean) {
+  type Log = {info(obj: object, msg: string): void; warn(obj: object, msg: string): void}
+
+  async function deliver(
+    messages: (string | OutgoingMessage)[],
+    log: Log,
+    dedupe: boolean,
+    extra: {replyTo?: Record<string, number>; onSent?: (sent: SentMessage[], complete: boolean) => Promise<void>} = {},
+  ) {
     try {
-      const report = await notifier.notify(messages, {dedupe})
+      const report = await notifier.notify(messages, {dedupe, replyTo: extra.replyTo})
+      await extra.onSent?.(report.sent, true)
       log.info({messages: report.messages, chats: report.chats, retries: report.retries, skipped: report.skipped}, 'notification sent to Telegram')
       return {status: 200, body: {success: true, result: {messages: report.messages, chats: report.chats}}} as const
     } catch (error) {
       if (error instanceof NotifyError) {
+        await extra.onSent?.(error.sent, false)
         return {status: error.statusCode, retryAfter: error.retryAfterSeconds, body: {success: false, error: {message: error.message}}} as const
       }
       throw error
     }
   }
+
+  /**
+   * Remembering is a convenience (threading, buttons): when Redis is unavailable the alert is
+   * still delivered, only unthreaded or without buttons, and the log says so.
+   */
+  async function bestEffort<T>(log: Log, what: string, work: () => Promise<T>): Promise<T | undefined> {
+    if (!options.store) return undefined
+    try {
+      return await work()
+    } catch (error) {
+      log.warn({error: error instanceof Error ? error.message : String(error)}, `could not ${what}; the message goes out without it`)
+      return undefined
+    }
+  }
+
+  /** Buttons under the last part of a firing notification, acting on the firing alerts' shared labels. */
+  async function withButtons(payload: AlertmanagerPayload, texts: string[], log: Log): Promise<(string | OutgoingMessage)[]> {
+    const firing = payload.alerts.filter((a) => a.status === 'firing')
+    const {interactions, store} = options
+    if (!interactions || !store || firing.length === 0) return texts
+    const labels = firing.length === 1 ? firing[0]!.labels : sharedLabels(firing)
+    if (Object.keys(labels).length === 0) return texts
+    const ref = labelsRef(labels)
+    const stored = await bestEffort(log, 'remember the labels behind the buttons', async () => {
+      await store.rememberLabels(ref, labels)
+      return true
+    })
+    if (!stored) return texts
+    return texts.map((text, i) => (i === texts.length - 1 ? {text, buttons: interactions.alertButtons(ref)} : text))
+  }
+
+  /** Per chat, the firing message a resolved notification replies to (the first resolved alert that has one). */
+  async function threadTargets(payload: AlertmanagerPayload, log: Log): Promise<Record<string, number> | undefined> {
+    const resolved = payload.alerts.filter((a) => a.status === 'resolved').slice(0, 50)
+    if (resolved.length === 0 || !options.chatIds) return undefined
+    return bestEffort(log, 'look up the firing messages to reply to', async () => {
+      const targets: Record<string, number> = {}
+      for (const chatId of options.chatIds!) {
+        for (const alert of resolved) {
+          const id = await options.store!.messageFor(alert.fingerprint, chatId)
+          if (id !== undefined) {
+            targets[chatId] = id
+            break
+          }
+        }
+      }
+      return targets
+    })
+  }
+
+  app.get(
+    '/alerts/:fingerprint/messages',
+    {
+      schema: {
+        description: 'The Telegram messages sent about one alert (by fingerprint), per chat: how `keda-lab alert test` learns that Telegram accepted its alert.',
+        params: Type.Object({fingerprint: Type.String({minLength: 1, maxLength: 256})}),
+      },
+    },
+    async (request, reply) => {
+      const {fingerprint} = request.params
+      const messages: {chatId: string; messageId: number}[] = []
+      for (const chatId of options.chatIds ?? []) {
+        const messageId = await options.store?.messageFor(fingerprint, chatId)
+        if (messageId !== undefined) messages.push({chatId, messageId})
+      }
+      if (messages.length === 0) {
+        return reply.code(404).send({success: false, error: {message: `No message was sent about alert ${fingerprint} (yet)`}})
+      }
+      return {success: true, result: {fingerprint, messages}}
+    },
+  )
 
   app.post(
     '/alerts',
@@ -87,8 +194,26 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
         {status: payload.status, alerts: payload.alerts.length, groupKey: payload.groupKey},
         'Alertmanager notification received',
       )
+      const texts = formatAlertNotification(payload, undefined, options.format)
+      const messages = await withButtons(payload, texts, request.log)
+      const replyTo = await threadTargets(payload, request.log)
+      const firing = payload.alerts.filter((a) => a.status === 'firing')
+      const resolved = payload.alerts.filter((a) => a.status === 'resolved')
       // Alertmanager resends a whole notification after a 5xx: chats that already have it are skipped.
-      const result = await deliver(formatAlertNotification(payload), request.log, true)
+      const result = await deliver(messages, request.log, true, {
+        replyTo,
+        onSent: async (sent, complete) => {
+          await bestEffort(request.log, 'remember the message ids', async () => {
+            const firsts = sent.filter((m) => m.index === 0)
+            await options.store!.rememberMessages(
+              firsts.flatMap((m) => firing.map((alert) => ({fingerprint: alert.fingerprint, chatId: m.chatId, messageId: m.messageId}))),
+            )
+            // The episode is over: its next firing starts a new thread. Kept while a chat still
+            // waits for Alertmanager's retry of this resolved notification.
+            if (complete) await options.store!.forgetMessages(resolved.map((a) => a.fingerprint))
+          })
+        },
+      })
       if ('retryAfter' in result && result.retryAfter) reply.header('retry-after', String(Math.ceil(result.retryAfter)))
       return reply.code(result.status).send(result.body)
     },

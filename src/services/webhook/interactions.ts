@@ -1,0 +1,186 @@
+import type {AlertmanagerClient, Silence} from './alertmanager-client.js'
+import {type CallbackAction, SILENCE_HOURS, signCallback, verifyCallback} from './callback-data.js'
+import {escapeHtml, formatTime, truncateEscaped} from './format.js'
+import type {MessageStore} from './message-store.js'
+import type {InlineButton} from './notifier.js'
+import type {NotifierLogger} from './notifier.js'
+import type {CallbackQuery, TelegramBot, TelegramMessage, TelegramUpdate, TelegramUser} from './telegram-bot.js'
+import {describeTelegramError} from './telegram-bot.js'
+
+/**
+ * What a person can do from the chat: the buttons under a firing message (silence 1 h / 4 h /
+ * 24 h, acknowledge), "unsilence" under a confirmation, and the commands `/silences` and
+ * `/status`. Only the configured chats may act; every refusal is answered to the presser (so
+ * the button stops spinning), logged, and has no other effect.
+ */
+export interface InteractionsOptions {
+  bot: TelegramBot
+  alertmanager: AlertmanagerClient
+  store: MessageStore
+  /** HMAC key for callback data (callbackKey(webhookToken)). */
+  key: Buffer
+  /** TELEGRAM_CHAT_IDS: numeric ids, or @channelnames. */
+  allowedChatIds: readonly string[]
+  maxAgeSeconds: number
+  logger: NotifierLogger
+  /** The `/status` answer, in Telegram HTML. */
+  status: () => Promise<string>
+  /** Counts each update by kind and outcome (metrics). */
+  onOutcome?: (kind: 'button' | 'command', outcome: 'done' | 'refused' | 'failed' | 'ignored') => void
+  botToken: string
+  now?: () => number
+}
+
+export interface Interactions {
+  /** The buttons under a firing message whose silence would match the labels stored under `ref`. */
+  alertButtons(ref: string): InlineButton[][]
+  handleUpdate(update: TelegramUpdate): Promise<void>
+}
+
+const BUTTON_TEXT: Record<Exclude<CallbackAction, 'un'>, string> = {s1: '🔕 1 h', s4: '🔕 4 h', s24: '🔕 24 h', ack: '👀 Acknowledge'}
+
+/** The person's name as Alertmanager's `createdBy`: "First Last (@username)". */
+export function personName(user: TelegramUser): string {
+  const name = [user.first_name, user.last_name].filter(Boolean).join(' ').trim()
+  const handle = user.username ? `@${user.username}` : ''
+  const full = name && handle ? `${name} (${handle})` : name || handle || `telegram user ${user.id}`
+  return full.slice(0, 100)
+}
+
+function chatAllowed(chat: TelegramMessage['chat'] & {username?: string}, allowed: readonly string[]): boolean {
+  return allowed.includes(String(chat.id)) || (chat.username !== undefined && allowed.includes(`@${chat.username}`))
+}
+
+const silenceRef = (id: string) => id.replace(/-/g, '').toLowerCase()
+const silenceId = (ref: string) => `${ref.slice(0, 8)}-${ref.slice(8, 12)}-${ref.slice(12, 16)}-${ref.slice(16, 20)}-${ref.slice(20)}`
+
+function matchersText(silence: Silence): string {
+  return truncateEscaped(silence.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}${m.value}`).join(', '), 300)
+}
+
+export function createInteractions(options: InteractionsOptions): Interactions {
+  const {bot, alertmanager, store, key, logger} = options
+  const now = options.now ?? Date.now
+  const seconds = () => Math.floor(now() / 1000)
+  const outcome = options.onOutcome ?? (() => {})
+  const sign = (action: CallbackAction, ref: string) => signCallback(key, {action, ref, issuedAt: seconds()})
+  const unsilenceButton = (id: string): InlineButton[][] => [[{text: '🔔 Unsilence', data: sign('un', silenceRef(id))}]]
+
+  async function refuse(query: CallbackQuery, reason: string, notice: string) {
+    logger.warn(
+      {chatId: query.message ? String(query.message.chat.id) : undefined, userId: query.from.id, reason},
+      'refused a button press',
+    )
+    outcome('button', 'refused')
+    await bot.answerCallback(query.id, notice, true).catch((error: unknown) => {
+      logger.warn({}, `answerCallbackQuery failed: ${describeTelegramError(error, options.botToken)}`)
+    })
+  }
+
+  async function onButton(query: CallbackQuery) {
+    const message = query.message
+    if (!message) return refuse(query, 'press without its message (too old)', 'This message is too old to act on.')
+    const chatId = String(message.chat.id)
+    if (!chatAllowed(message.chat, options.allowedChatIds)) {
+      return refuse(query, 'chat not in TELEGRAM_CHAT_IDS', 'This chat may not act on keda-lab alerts.')
+    }
+    const check = verifyCallback(key, query.data, seconds(), options.maxAgeSeconds)
+    if (!check.ok) return refuse(query, check.reason, 'Refused: this button is not valid.')
+    // One press, one effect: a replayed (or re-delivered) press is refused.
+    if (!(await store.claimPress(check.pressId, options.maxAgeSeconds))) {
+      return refuse(query, 'press already handled (replay)', 'Already done.')
+    }
+    const {action, ref} = check.payload
+    const who = personName(query.from)
+    try {
+      if (action === 'un') {
+        const id = silenceId(ref)
+        await alertmanager.expireSilence(id)
+        await bot.answerCallback(query.id, 'Silence expired.')
+        await bot.editButtons(chatId, message.message_id, []).catch(() => {})
+        await bot.sendMessage(chatId, `🔔 Silence <code>${escapeHtml(id)}</code> expired by ${escapeHtml(who)}.`, {replyTo: message.message_id})
+        logger.info({chatId, silenceId: id, by: who}, 'silence expired from Telegram')
+      } else {
+        const labels = await store.labelsFor(ref)
+        if (!labels) return refuse(query, 'alert reference no longer remembered', 'This alert is no longer remembered; silence it in Alertmanager.')
+        const hours = SILENCE_HOURS[action]
+        const endsAt = new Date(now() + hours * 3_600_000)
+        const comment = action === 'ack' ? `Acknowledged from Telegram: ${who} is on it` : `Silenced from Telegram for ${hours} h`
+        const id = await alertmanager.createSilence({labels, endsAt, createdBy: who, comment})
+        await bot.answerCallback(query.id, action === 'ack' ? 'Acknowledged.' : `Silenced for ${hours} h.`)
+        // The silence buttons have done their job; the confirmation below carries "unsilence".
+        await bot.editButtons(chatId, message.message_id, []).catch(() => {})
+        const what = action === 'ack' ? `👀 Acknowledged by ${escapeHtml(who)}; reminders silenced` : `🔕 Silenced by ${escapeHtml(who)}`
+        await bot.sendMessage(chatId, `${what} until ${formatTime(endsAt.toISOString())}.\nSilence <code>${escapeHtml(id)}</code>`, {
+          replyTo: message.message_id,
+          buttons: unsilenceButton(id),
+        })
+        logger.info({chatId, silenceId: id, by: who, hours}, 'silence created from Telegram')
+      }
+      outcome('button', 'done')
+    } catch (error) {
+      outcome('button', 'failed')
+      const description = describeTelegramError(error, options.botToken)
+      logger.error({chatId, action}, `button press failed: ${description}`)
+      await bot.answerCallback(query.id, `Failed: ${description}`.slice(0, 200), true).catch(() => {})
+    }
+  }
+
+  async function listSilences(chatId: string) {
+    const active = (await alertmanager.listSilences()).filter((s) => s.status.state === 'active').sort((a, b) => a.endsAt.localeCompare(b.endsAt))
+    if (active.length === 0) {
+      await bot.sendMessage(chatId, '🔔 No active silences.')
+      return
+    }
+    const shown = active.slice(0, 10)
+    const lines = shown.map(
+      (s, i) => `${i + 1}. ${matchersText(s)}\n   until ${formatTime(s.endsAt) ?? s.endsAt} · by ${truncateEscaped(s.createdBy, 100)} · <code>${escapeHtml(s.id)}</code>`,
+    )
+    const more = active.length - shown.length
+    const text = `🔕 <b>${active.length} active silence${active.length === 1 ? '' : 's'}</b>\n${lines.join('\n')}${more > 0 ? `\n…and ${more} more in Alertmanager.` : ''}`
+    const buttons = shown.map((s, i) => [{text: `🔔 Unsilence ${i + 1}`, data: sign('un', silenceRef(s.id))}])
+    await bot.sendMessage(chatId, text, {buttons})
+  }
+
+  async function onCommand(message: TelegramMessage) {
+    const command = /^\/([a-z]+)(?:@\w+)?(?:\s|$)/i.exec(message.text ?? '')?.[1]?.toLowerCase()
+    if (command !== 'silences' && command !== 'status') {
+      outcome('command', 'ignored')
+      return
+    }
+    const chatId = String(message.chat.id)
+    if (!chatAllowed(message.chat, options.allowedChatIds)) {
+      // Strangers get no answer at all: the bot does not confirm it exists.
+      logger.warn({chatId, userId: message.from?.id, command}, 'refused a command from a chat not in TELEGRAM_CHAT_IDS')
+      outcome('command', 'refused')
+      return
+    }
+    try {
+      if (command === 'silences') await listSilences(chatId)
+      else await bot.sendMessage(chatId, await options.status())
+      outcome('command', 'done')
+    } catch (error) {
+      outcome('command', 'failed')
+      const description = describeTelegramError(error, options.botToken)
+      logger.error({chatId, command}, `command failed: ${description}`)
+      await bot.sendMessage(chatId, `⚠️ /${command} failed: ${escapeHtml(description)}`).catch(() => {})
+    }
+  }
+
+  return {
+    alertButtons(ref) {
+      return [
+        [
+          {text: BUTTON_TEXT.s1, data: sign('s1', ref)},
+          {text: BUTTON_TEXT.s4, data: sign('s4', ref)},
+          {text: BUTTON_TEXT.s24, data: sign('s24', ref)},
+        ],
+        [{text: BUTTON_TEXT.ack, data: sign('ack', ref)}],
+      ]
+    },
+    async handleUpdate(update) {
+      if (update.callback_query) await onButton(update.callback_query)
+      else if (update.message?.text?.startsWith('/')) await onCommand(update.message)
+    },
+  }
+}
