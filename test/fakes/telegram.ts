@@ -48,6 +48,8 @@ export interface TelegramCall {
   reply_to_message_id?: number
   /** The parsed `reply_markup` (inline keyboard), when sent. */
   reply_markup?: InlineKeyboard
+  /** The id the fake gave the message (successful sendMessage). */
+  message_id?: number
   /** Date.now() when the request arrived. */
   at: number
   /** HTTP status the fake answered. */
@@ -410,8 +412,10 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
           answerPoll()
           return
         }
+        const before = messageId
         const status = handle(method, token, params, res)
         calls.push({
+          message_id: messageId !== before ? messageId : undefined,
           method,
           token,
           params,
