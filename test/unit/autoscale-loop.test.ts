@@ -30,7 +30,7 @@ describe('startAutoscalerLoop', () => {
       },
       report: (line) => lines.push(line),
     })
-    await waitFor(() => applied.length >= 2, {timeoutMs: 2000, what: 'two scaling decisions'})
+    await waitFor(() => applied.length >= 2, {what: 'two scaling decisions'})
     await loop.stop()
     expect(applied.slice(0, 2)).toEqual([3, 1])
     expect(lines.slice(0, 2)).toEqual([
@@ -57,7 +57,7 @@ describe('startAutoscalerLoop', () => {
       },
       report: (line) => lines.push(line),
     })
-    await waitFor(() => applied.length >= 1, {timeoutMs: 2000, what: 'a decision after recovery'})
+    await waitFor(() => applied.length >= 1, {what: 'a decision after recovery'})
     await loop.stop()
     expect(lines.filter((l) => l.includes('cannot read'))).toEqual([
       'autoscale: cannot read the queue length (Connection is closed.); keeping 2 worker(s)',
@@ -86,7 +86,13 @@ describe('startAutoscalerLoop', () => {
       },
       report: () => {},
     })
-    await waitFor(() => polls >= 4, {timeoutMs: 2000, what: 'four polls'})
+    await waitFor(
+      () => {
+        expect(maxInFlight, 'scale calls in flight at once').toBe(1) // enforced at every poll, not only at the end
+        return polls >= 4
+      },
+      {what: 'four polls'},
+    )
     await loop.stop()
     expect(maxInFlight).toBe(1)
   })
