@@ -45,8 +45,26 @@ export interface ReleaseSpec {
   valuesFiles: string[]
   /** Helm's `--timeout`, e.g. `10m`. */
   timeout: string
-  /** Roll back (or uninstall a first install) when the release does not become ready. */
+  /** Roll back (or uninstall a first install) when the release does not become ready (needs `wait`). */
   rollbackOnFailure?: boolean
+  /**
+   * Let Helm wait for the release's resources (default true). false: no `--wait` (and so no
+   * rollback) — for a release whose readiness the caller judges itself: Helm 3 would also wait
+   * for a LoadBalancer Service's address, which many clusters never assign.
+   */
+  wait?: boolean
+}
+
+/** One `helm pull` of a pinned chart straight from its repository URL (no `helm repo add`). */
+export interface PullSpec {
+  /** Chart name inside the repository. */
+  chart: string
+  /** Repository URL (upstream or a mirror). */
+  repoUrl: string
+  /** Exact chart version. */
+  version: string
+  /** Folder the .tgz is written to. */
+  destination: string
 }
 
 export interface Helm {
@@ -55,6 +73,7 @@ export interface Helm {
   version(): Promise<HelmVersion>
   repoAdd(name: string, url: string): ToolCommand
   repoUpdate(names: string[]): ToolCommand
+  pull(spec: PullSpec): ToolCommand
   upgradeInstall(major: HelmMajor, spec: ReleaseSpec): ToolCommand
   template(spec: Omit<ReleaseSpec, 'timeout' | 'rollbackOnFailure'>): ToolCommand
   run(command: ToolCommand, options?: RunToolOptions): Promise<string>
@@ -66,13 +85,19 @@ export function helmCommands(bin = 'helm', kubeContext?: string) {
   return {
     repoAdd: (name: string, url: string): ToolCommand => ({bin, args: ['repo', 'add', name, url, '--force-update']}),
     repoUpdate: (names: string[]): ToolCommand => ({bin, args: ['repo', 'update', ...names]}),
+    /**
+     * `helm pull <chart> --repo <url> --version <v> --destination <dir>`: the same flags in Helm 3
+     * and 4; `--repo` leaves the user's repository list alone.
+     */
+    pull: (spec: PullSpec): ToolCommand => ({bin, args: ['pull', spec.chart, '--repo', spec.repoUrl, '--version', spec.version, '--destination', spec.destination]}),
     upgradeInstall(major: HelmMajor, spec: ReleaseSpec): ToolCommand {
       const args = ['upgrade', '--install', spec.release, spec.chart, '--namespace', spec.namespace]
       if (spec.version) args.push('--version', spec.version)
       for (const file of spec.valuesFiles) args.push('--values', file)
       // Helm 4's --wait takes a strategy; `watcher` is its kstatus-based equivalent of Helm 3's --wait.
-      args.push(major === 4 ? '--wait=watcher' : '--wait', '--timeout', spec.timeout)
-      if (spec.rollbackOnFailure) args.push(major === 4 ? '--rollback-on-failure' : '--atomic')
+      if (spec.wait !== false) args.push(major === 4 ? '--wait=watcher' : '--wait')
+      args.push('--timeout', spec.timeout)
+      if (spec.rollbackOnFailure && spec.wait !== false) args.push(major === 4 ? '--rollback-on-failure' : '--atomic')
       return {bin, args: [...args, ...ctx]}
     },
     /**

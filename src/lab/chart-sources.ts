@@ -1,0 +1,255 @@
+/**
+ * Where each pinned third-party chart (src/lab/charts.ts) comes from at install time: its
+ * repository, a mirror of it (`--chart-repo NAME=URL`), or a .tgz pulled beforehand by
+ * `keda-lab charts pull DIR` on a connected machine (`--charts DIR`). A pulled folder carries a
+ * manifest (keda-lab-charts.json) with each chart's version and the sha256 of its archive; both
+ * are checked before anything is installed, so a folder pulled for other pins, or a damaged copy,
+ * stops the install with the chart's name instead of installing something else.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {join, resolve} from 'node:path'
+
+import type {ToolCommand} from '../adapters/cluster-tools.js'
+import {ToolError} from '../adapters/cluster-tools.js'
+import type {PullSpec} from '../adapters/helm.js'
+import {ConfigError, KedaLabError} from '../errors.js'
+import {CHARTS, type ChartName, type ChartRef} from './charts.js'
+
+/** File name of the manifest `charts pull` writes beside the archives. */
+export const CHARTS_MANIFEST = 'keda-lab-charts.json'
+
+/** One pulled chart in the manifest. */
+export interface PulledChart {
+  /** Role of the chart in the lab (`keda`, `redisHa`, …: the keys of CHARTS). */
+  name: ChartName
+  chart: string
+  version: string
+  /** Repository it was pulled from (upstream or the mirror given with --chart-repo). */
+  repoUrl: string
+  /** Archive file name inside the folder, e.g. `keda-2.20.2.tgz`. */
+  file: string
+  /** sha256 of the archive, hex. */
+  sha256: string
+}
+
+/** keda-lab-charts.json. */
+export interface ChartsManifest {
+  kind: 'keda-lab-charts'
+  /** The helm that pulled the charts (`helm version --short`). */
+  pulledWith: string
+  charts: PulledChart[]
+}
+
+/** Where one chart comes from. */
+export type ChartSource =
+  | {type: 'repository'; ref: ChartRef; repoName: string; repoUrl: string}
+  | {type: 'archive'; ref: ChartRef; path: string}
+
+export type ChartSources = Record<ChartName, ChartSource>
+
+const CHART_NAMES = Object.keys(CHARTS) as ChartName[]
+const REPO_NAMES: string[] = [...new Set(Object.values(CHARTS).map((c) => c.repoName))]
+
+/** The hint for a machine without access to the chart repositories: both ways out. */
+export const OFFLINE_HINT =
+  'on a machine that reaches the chart repositories run `keda-lab charts pull DIR`, copy DIR here and install with --charts DIR; ' +
+  `or point each repository at a mirror with --chart-repo NAME=URL (names: ${REPO_NAMES.join(', ')})`
+
+/** Archive name `helm pull` writes for a chart: `<chart>-<version>.tgz`. */
+export function archiveName(ref: ChartRef): string {
+  return `${ref.chart}-${ref.version}.tgz`
+}
+
+/**
+ * Parses the `--chart-repo NAME=URL` values into {repoName: url}. NAME is one of the repository
+ * names in src/lab/charts.ts; URL is http(s).
+ */
+export function parseChartRepoOverrides(values: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const raw of values ?? []) {
+    const text = raw.trim()
+    if (text === '') continue
+    const eq = text.indexOf('=')
+    const name = eq > 0 ? text.slice(0, eq).trim() : ''
+    const url = eq > 0 ? text.slice(eq + 1).trim().replace(/\/+$/, '') : ''
+    if (!name || !url) throw new ConfigError(`--chart-repo "${text.slice(0, 80)}": expected NAME=URL`, `e.g. --chart-repo kedacore=https://charts.example.com/kedacore (names: ${REPO_NAMES.join(', ')})`)
+    if (!REPO_NAMES.includes(name)) {
+      throw new ConfigError(`--chart-repo ${name}: keda-lab installs from no repository of that name`, `use one of: ${REPO_NAMES.join(', ')}`)
+    }
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new ConfigError(`--chart-repo ${name}: "${url.slice(0, 80)}" is not a URL`, `e.g. --chart-repo ${name}=https://charts.example.com/${name}`)
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new ConfigError(`--chart-repo ${name}: "${url.slice(0, 80)}" is not an http(s) URL`, `Helm reads chart repositories over HTTP(S): e.g. --chart-repo ${name}=https://charts.example.com/${name}`)
+    }
+    out[name] = url
+  }
+  return out
+}
+
+/** The --chart-repo values: the flags when given, else KEDA_LAB_CHART_REPO split at commas. */
+export function chartRepoValues(flagValues: readonly string[] | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (flagValues && flagValues.length > 0) return [...flagValues]
+  return (env.KEDA_LAB_CHART_REPO ?? '').split(',').filter((v) => v.trim() !== '')
+}
+
+/** Every chart from its repository (or the mirror given for that repository). */
+export function repositorySources(overrides: Record<string, string> = {}): ChartSources {
+  return Object.fromEntries(
+    CHART_NAMES.map((name) => {
+      const ref: ChartRef = CHARTS[name]
+      return [name, {type: 'repository', ref, repoName: ref.repoName, repoUrl: overrides[ref.repoName] ?? ref.repoUrl}]
+    }),
+  ) as ChartSources
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+
+/**
+ * Reads DIR's manifest and checks it against the pins and the archives. Returns the archive path
+ * of each chart the manifest lists; charts it does not list are not in the map.
+ */
+export async function readChartsDir(dir: string): Promise<Partial<Record<ChartName, string>>> {
+  const label = `--charts ${dir}`
+  const pullHint = 'run `keda-lab charts pull DIR` with this keda-lab version on a machine that reaches the chart repositories, and copy DIR here'
+  const manifestPath = join(dir, CHARTS_MANIFEST)
+  if (!existsSync(manifestPath)) throw new ConfigError(`${label}: no ${CHARTS_MANIFEST} in it (not a folder written by \`keda-lab charts pull\`)`, pullHint)
+  let manifest: ChartsManifest
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ChartsManifest
+  } catch (error) {
+    throw new ConfigError(`${label}: ${CHARTS_MANIFEST} is not valid JSON (${(error as Error).message.split('\n')[0]})`, pullHint)
+  }
+  if (manifest?.kind !== 'keda-lab-charts' || !Array.isArray(manifest.charts)) {
+    throw new ConfigError(`${label}: ${CHARTS_MANIFEST} is not a keda-lab charts manifest`, pullHint)
+  }
+  const out: Partial<Record<ChartName, string>> = {}
+  for (const entry of manifest.charts) {
+    const ref: ChartRef | undefined = CHARTS[entry.name]
+    if (!ref) continue // a chart this version no longer installs
+    if (entry.version !== ref.version) {
+      throw new ConfigError(`${label}: chart ${ref.chart} is ${entry.version} there, but this keda-lab installs ${ref.chart} ${ref.version}`, pullHint)
+    }
+    const path = join(dir, entry.file)
+    if (!existsSync(path)) throw new ConfigError(`${label}: chart ${ref.chart} ${ref.version}: ${entry.file} is missing`, pullHint)
+    const digest = sha256(await readFile(path))
+    if (digest !== entry.sha256) {
+      throw new ConfigError(
+        `${label}: chart ${ref.chart} ${ref.version}: ${entry.file} has sha256 ${digest}, the manifest says ${entry.sha256} (changed or damaged since \`charts pull\`)`,
+        pullHint,
+      )
+    }
+    out[entry.name] = path
+  }
+  return out
+}
+
+/** Resolves where every chart comes from: the pulled folder first, then the (mirrored) repository. */
+export async function resolveChartSources(options: {chartsDir?: string; chartRepos?: readonly string[]; cwd: string}): Promise<ChartSources> {
+  const sources = repositorySources(parseChartRepoOverrides(options.chartRepos))
+  if (!options.chartsDir) return sources
+  const archives = await readChartsDir(resolve(options.cwd, options.chartsDir))
+  for (const name of CHART_NAMES) {
+    const path = archives[name]
+    if (path) sources[name] = {type: 'archive', ref: CHARTS[name], path}
+  }
+  return sources
+}
+
+/** What `helm upgrade --install` / `helm template` get for a chart: `repo/chart` + version, or the archive. */
+export function chartArgument(source: ChartSource): {chart: string; version?: string} {
+  // A local archive is exactly one version (checked against the pin above); Helm ignores --version for it.
+  if (source.type === 'archive') return {chart: source.path}
+  return {chart: `${source.repoName}/${source.ref.chart}`, version: source.ref.version}
+}
+
+/** One line for people: where a chart comes from. */
+export function describeSource(source: ChartSource): string {
+  if (source.type === 'archive') return `${source.path} (${source.ref.chart} ${source.ref.version})`
+  return `${source.repoName}/${source.ref.chart}@${source.ref.version}${source.repoUrl === source.ref.repoUrl ? '' : ` from ${source.repoUrl}`}`
+}
+
+/** The repositories (name → URL) the given charts still need. */
+export function neededRepositories(sources: ChartSources, names: readonly ChartName[]): Map<string, string> {
+  const repos = new Map<string, string>()
+  for (const name of names) {
+    const source = sources[name]
+    if (source.type === 'repository') repos.set(source.repoName, source.repoUrl)
+  }
+  return repos
+}
+
+/** Whether one chart repository answered. */
+export interface RepositoryProbe {
+  name: string
+  url: string
+  ok: boolean
+  /** Why not (network error or HTTP status). */
+  error?: string
+}
+
+/**
+ * GETs `<url>/index.yaml` and returns as soon as the status is known (the body, megabytes for big
+ * repositories, is not read). Node's fetch: behind an HTTP proxy, run with NODE_USE_ENV_PROXY=1.
+ */
+export async function probeRepository(name: string, url: string, timeoutMs = 5000): Promise<RepositoryProbe> {
+  const index = `${url.replace(/\/+$/, '')}/index.yaml`
+  try {
+    const res = await fetch(index, {signal: AbortSignal.timeout(timeoutMs), redirect: 'follow'})
+    await res.body?.cancel().catch(() => {})
+    return res.ok ? {name, url, ok: true} : {name, url, ok: false, error: `HTTP ${res.status} for ${index}`}
+  } catch (error) {
+    const e = error as Error & {cause?: {code?: string; message?: string}}
+    const reason = e.name === 'TimeoutError' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (e.cause?.code ?? e.cause?.message ?? e.message)
+    return {name, url, ok: false, error: `${reason} for ${index}`}
+  }
+}
+
+/** Probes the repositories in parallel. */
+export async function probeRepositories(repos: ReadonlyMap<string, string>, timeoutMs?: number): Promise<RepositoryProbe[]> {
+  return Promise.all([...repos].map(([name, url]) => probeRepository(name, url, timeoutMs)))
+}
+
+/** What `pullCharts` needs from Helm (src/adapters/helm.ts). */
+export interface PullHelm {
+  version(): Promise<{version: string}>
+  pull(spec: PullSpec): ToolCommand
+  run(command: ToolCommand): Promise<string>
+}
+
+/**
+ * `keda-lab charts pull DIR`: `helm pull --version <pin>` of every pinned chart into DIR, then the
+ * manifest with each archive's sha256. Returns the manifest it wrote.
+ */
+export async function pullCharts(options: {dir: string; chartRepos?: readonly string[]; helm: PullHelm; onChart?: (chart: PulledChart) => void}): Promise<ChartsManifest> {
+  const sources = repositorySources(parseChartRepoOverrides(options.chartRepos))
+  const helmVersion = (await options.helm.version()).version
+  await mkdir(options.dir, {recursive: true})
+  const charts: PulledChart[] = []
+  for (const name of CHART_NAMES) {
+    const source = sources[name] as Extract<ChartSource, {type: 'repository'}>
+    const {ref} = source
+    try {
+      await options.helm.run(options.helm.pull({chart: ref.chart, repoUrl: source.repoUrl, version: ref.version, destination: options.dir}))
+    } catch (error) {
+      if (!(error instanceof ToolError)) throw error
+      throw new KedaLabError(`helm pull ${ref.chart} ${ref.version} from ${source.repoUrl} failed: ${error.stderrTail.split('\n').at(-1) || 'no output'}`, {
+        hint: `check that ${source.repoUrl}/index.yaml answers and lists ${ref.chart} ${ref.version}, or pull from a mirror with --chart-repo ${ref.repoName}=URL`,
+      })
+    }
+    const file = archiveName(ref)
+    const path = join(options.dir, file)
+    if (!existsSync(path)) throw new KedaLabError(`helm pull ${ref.chart} ${ref.version} wrote no ${file} in ${options.dir}`, {hint: 'run the same `helm pull` by hand and look at what it writes'})
+    const chart: PulledChart = {name, chart: ref.chart, version: ref.version, repoUrl: source.repoUrl, file, sha256: sha256(await readFile(path))}
+    charts.push(chart)
+    options.onChart?.(chart)
+  }
+  const manifest: ChartsManifest = {kind: 'keda-lab-charts', pulledWith: helmVersion, charts}
+  await writeFile(join(options.dir, CHARTS_MANIFEST), JSON.stringify(manifest, null, 2) + '\n')
+  return manifest
+}

@@ -1,0 +1,1159 @@
+/**
+ * A REAL Helm chart repository on loopback for tests: an HTTP server on 127.0.0.1 (free port) that
+ * serves, per pinned repository (`/<repoName>/index.yaml` and the packaged `.tgz`), STAND-IN charts
+ * written here for keda, redis-ha, kube-prometheus-stack, loki and alloy at the pinned versions
+ * (src/lab/charts.ts). The charts are packaged by the real `helm package` and indexed by the real
+ * `helm repo index`, so `helm repo add`, `helm pull` and `helm upgrade --install` really run.
+ *
+ * The stand-ins are small and honest (each Chart.yaml says it is a stand-in): the Deployments,
+ * StatefulSets and Services whose names keda-lab's install, doctor and uninstall rely on, with the
+ * labels the app chart's NetworkPolicies select, reading the values keda-lab writes
+ * (templates/values/*), plus the REAL CRDs in each chart's crds/ folder — KEDA's from the Go module
+ * github.com/kedacore/keda/v2 (config/crd/bases) and prometheus-operator's from
+ * github.com/prometheus-operator/prometheus-operator (example/prometheus-operator-crd), read from
+ * the Go module cache at test time (`go mod download -json`), never copied into this repository.
+ * Pods run the pause image: on kwok no container starts anyway.
+ *
+ * What the stand-ins leave out of the real charts: KEDA's admission webhooks, the operators'
+ * RBAC, kube-prometheus-stack's node-exporter DaemonSet, default ServiceMonitors and rules, Loki's
+ * gateway and caches, every container that would really run.
+ */
+import {execFile} from 'node:child_process'
+import {createReadStream, existsSync} from 'node:fs'
+import {copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises'
+import {createServer, type Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join, normalize, sep} from 'node:path'
+import {promisify} from 'node:util'
+
+import {CHARTS, type ChartName} from '../../src/lab/charts.js'
+import {type HelmMajor, runHelm} from './helm.js'
+
+const run = promisify(execFile)
+
+/** The Go modules the real CRDs come from. */
+export const CRD_MODULES = {
+  /** KEDA 2.20.2, the app version of the pinned keda chart 2.20.2. */
+  keda: {path: 'github.com/kedacore/keda/v2', version: 'v2.20.2', dir: 'config/crd/bases'},
+  /**
+   * prometheus-operator v0.93.0 (2026-07-28): the newest release before kube-prometheus-stack
+   * 88.6.1 (2026-08-28) that the module proxy serves. The chart's own appVersion could not be read
+   * here (its repository is not reachable); the CRDs' kinds and versions (monitoring.coreos.com/v1)
+   * are what the lab uses.
+   */
+  prometheusOperator: {path: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.93.0', dir: 'example/prometheus-operator-crd'},
+} as const
+
+const moduleDirs = new Map<string, Promise<string>>()
+
+/**
+ * The folder of a Go module in the module cache (`go mod download -json`; downloads it through the
+ * Go module proxy the first time). Runs outside any Go module so that no go.mod/go.work interferes.
+ */
+export function goModuleDir(path: string, version: string): Promise<string> {
+  const key = `${path}@${version}`
+  let dir = moduleDirs.get(key)
+  if (!dir) {
+    dir = (async () => {
+      let stdout: string
+      try {
+        ;({stdout} = await run('go', ['mod', 'download', '-json', key], {cwd: tmpdir(), env: {...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off'}, maxBuffer: 1 << 20}))
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException & {stdout?: string; stderr?: string}
+        if (e.code === 'ENOENT') throw new Error('go not found: the stand-in charts read the real CRDs from the Go module cache; install Go (https://go.dev/dl, or apt-get install golang)')
+        throw new Error(`go mod download ${key} failed: ${(e.stdout || e.stderr || e.message).trim().slice(0, 400)}`)
+      }
+      const info = JSON.parse(stdout) as {Dir?: string; Error?: string}
+      if (!info.Dir) throw new Error(`go mod download ${key}: ${info.Error ?? 'no Dir in its output'}`)
+      return info.Dir
+    })()
+    moduleDirs.set(key, dir)
+    dir.catch(() => moduleDirs.delete(key))
+  }
+  return dir
+}
+
+/** The real CRD files (absolute paths) of KEDA and prometheus-operator, from the Go module cache. */
+export async function realCrdFiles(): Promise<{keda: string[]; prometheusOperator: string[]}> {
+  const list = async (m: {path: string; version: string; dir: string}) => {
+    const dir = join(await goModuleDir(m.path, m.version), m.dir)
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()
+    if (files.length === 0) throw new Error(`no CRD files in ${dir}`)
+    return files.map((f) => join(dir, f))
+  }
+  const [keda, prometheusOperator] = await Promise.all([list(CRD_MODULES.keda), list(CRD_MODULES.prometheusOperator)])
+  return {keda, prometheusOperator}
+}
+
+/** Options of the stand-in charts. */
+export interface StandInOptions {
+  /** The charts to write (default: all five pinned charts). */
+  charts?: readonly ChartName[]
+  /** Version to give a chart instead of its pin (e.g. to test a mismatch). */
+  versions?: Partial<Record<ChartName, string>>
+  /** Put the real CRDs into the crds/ folders (default true; needs `go` and the module proxy or cache). */
+  crds?: boolean
+  /**
+   * The KEDA stand-in registers the APIService v1beta1.external.metrics.k8s.io pointing at
+   * keda-operator-metrics-apiserver, as the real chart does (default true). Unavailable unless
+   * something serves it — which blocks namespace deletion, as on a real cluster.
+   */
+  kedaMetricsApiService?: boolean
+}
+
+/** Writes the stand-in chart folders into `dir`; returns each chart's folder. */
+export async function writeStandInCharts(dir: string, options: StandInOptions = {}): Promise<Partial<Record<ChartName, string>>> {
+  const names = options.charts ?? (Object.keys(CHARTS) as ChartName[])
+  const crds = options.crds === false ? {keda: [], prometheusOperator: []} : await realCrdFiles()
+  const out: Partial<Record<ChartName, string>> = {}
+  for (const name of names) {
+    const ref = CHARTS[name]
+    const version = options.versions?.[name] ?? ref.version
+    const chartDir = join(dir, ref.chart)
+    const files = STAND_INS[name]({version, kedaMetricsApiService: options.kedaMetricsApiService ?? true})
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(join(chartDir, path, '..'), {recursive: true})
+      await writeFile(join(chartDir, path), content)
+    }
+    const crdFiles = name === 'keda' ? crds.keda : name === 'kubePrometheusStack' ? crds.prometheusOperator : []
+    if (crdFiles.length > 0) {
+      await mkdir(join(chartDir, 'crds'), {recursive: true})
+      for (const file of crdFiles) await copyFile(file, join(chartDir, 'crds', file.split(sep).at(-1)!))
+    }
+    out[name] = chartDir
+  }
+  return out
+}
+
+/** A chart the repository serves. */
+export interface ServedChart {
+  name: ChartName
+  chart: string
+  version: string
+  repoName: string
+  /** URL of the repository that serves it (`<url>/<repoName>`). */
+  repoUrl: string
+  /** Absolute path of the packaged .tgz. */
+  file: string
+}
+
+/** Options of the loopback chart repository. */
+export interface ChartRepoOptions extends StandInOptions {
+  /** The Helm major that packages and indexes the charts (default 3). */
+  helmMajor?: HelmMajor
+}
+
+/** A running loopback chart repository. */
+export interface ChartRepo {
+  /** Base URL, e.g. http://127.0.0.1:40123 (each pinned repository under /<repoName>). */
+  url: string
+  /** Folder served (one sub-folder per repository with index.yaml and the .tgz files). */
+  dir: string
+  charts: ServedChart[]
+  /** URL of one pinned repository (`kedacore`, `dandydeveloper`, …) on this server. */
+  repoUrl(repoName: string): string
+  /** `--chart-repo NAME=URL` arguments pointing every pinned repository at this server. */
+  chartRepoArgs(): string[]
+  /** The same as one KEDA_LAB_CHART_REPO value (comma-separated NAME=URL). */
+  chartRepoEnv(): string
+  /** Request paths served so far, in order (e.g. `/kedacore/index.yaml`). */
+  requests: string[]
+  /** Stops the server and deletes its folder. */
+  close(): Promise<void>
+}
+
+const REPO_NAMES = [...new Set(Object.values(CHARTS).map((c) => c.repoName))]
+
+/**
+ * Starts the repository: writes the stand-ins, `helm package`s them, starts the HTTP server on a
+ * free loopback port and `helm repo index`es each repository with its URL. `charts: []` serves
+ * valid, empty repositories (enough for a pre-flight probe and a fake helm).
+ */
+export async function startChartRepo(options: ChartRepoOptions = {}): Promise<ChartRepo> {
+  const major = options.helmMajor ?? 3
+  const root = await mkdtemp(join(tmpdir(), 'keda-lab-chart-repo-'))
+  const requests: string[] = []
+  let server: Server | undefined
+  const close = async () => {
+    if (server) {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server!.close(() => resolve()))
+    }
+    await rm(root, {recursive: true, force: true})
+  }
+  try {
+    const served = join(root, 'served')
+    for (const repo of REPO_NAMES) await mkdir(join(served, repo), {recursive: true})
+    const sources = await writeStandInCharts(join(root, 'sources'), options)
+    const packaged: {name: ChartName; file: string}[] = []
+    for (const [name, chartDir] of Object.entries(sources) as [ChartName, string][]) {
+      const destination = join(served, CHARTS[name].repoName)
+      const result = await runHelm(major, ['package', chartDir, '--destination', destination], 60_000)
+      if (result.exitCode !== 0) throw new Error(`helm ${major} package ${chartDir} failed: ${result.stderr}`)
+      const version = options.versions?.[name] ?? CHARTS[name].version
+      packaged.push({name, file: join(destination, `${CHARTS[name].chart}-${version}.tgz`)})
+    }
+
+    server = createServer((req, res) => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+      requests.push(path)
+      const file = normalize(join(served, path))
+      if (!file.startsWith(served + sep) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        res.writeHead(404).end()
+        return
+      }
+      stat(file).then(
+        (s) => {
+          if (!s.isFile()) return void res.writeHead(404).end()
+          res.writeHead(200, {'content-type': file.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip', 'content-length': s.size})
+          if (req.method === 'HEAD') return void res.end()
+          createReadStream(file).pipe(res)
+        },
+        () => res.writeHead(404).end(),
+      )
+    })
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject)
+      server!.listen(0, '127.0.0.1', () => resolve())
+    })
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const repoUrl = (repoName: string) => `${url}/${repoName}`
+    for (const repo of REPO_NAMES) {
+      const result = await runHelm(major, ['repo', 'index', join(served, repo), '--url', repoUrl(repo)], 60_000)
+      if (result.exitCode !== 0) throw new Error(`helm ${major} repo index failed: ${result.stderr}`)
+    }
+    for (const p of packaged) if (!existsSync(p.file)) throw new Error(`helm package wrote no ${p.file}`)
+
+    return {
+      url,
+      dir: served,
+      charts: packaged.map(({name, file}) => ({
+        name,
+        chart: CHARTS[name].chart,
+        version: options.versions?.[name] ?? CHARTS[name].version,
+        repoName: CHARTS[name].repoName,
+        repoUrl: repoUrl(CHARTS[name].repoName),
+        file,
+      })),
+      repoUrl,
+      chartRepoArgs: () => REPO_NAMES.flatMap((r) => ['--chart-repo', `${r}=${repoUrl(r)}`]),
+      chartRepoEnv: () => REPO_NAMES.map((r) => `${r}=${repoUrl(r)}`).join(','),
+      requests,
+      close,
+    }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in charts. Each is a map of file path -> content; templates use the values keda-lab
+// writes (templates/values/*.yaml) with defaults for everything else.
+
+interface StandInContext {
+  version: string
+  kedaMetricsApiService: boolean
+}
+
+const PAUSE = 'registry.k8s.io/pause:3.10'
+
+const chartYaml = (name: string, version: string, appVersion: string, real: string) => `apiVersion: v2
+name: ${name}
+version: ${version}
+appVersion: "${appVersion}"
+type: application
+description: >-
+  STAND-IN for keda-lab's tests, NOT the real ${real} chart: only the objects and names keda-lab
+  relies on, running the pause image.
+`
+
+/** A pod template's container: the pause image, resources from values. */
+const container = (name: string, resources: string, extra = '') => `        - name: ${name}
+          image: ${PAUSE}
+          imagePullPolicy: IfNotPresent
+${extra}          resources:
+            {{- toYaml (${resources} | default dict) | nindent 12 }}`
+
+const STAND_INS: Record<ChartName, (ctx: StandInContext) => Record<string, string>> = {
+  keda: ({version, kedaMetricsApiService}) => ({
+    'Chart.yaml': chartYaml('keda', version, version, 'kedacore/keda'),
+    'values.yaml': `operator:
+  replicaCount: 1
+resources:
+  operator: {}
+  metricServer: {}
+# The real chart registers KEDA's external metrics API (APIService v1beta1.external.metrics.k8s.io).
+metricsApiService:
+  enabled: ${kedaMetricsApiService}
+`,
+    'templates/_helpers.tpl': `{{- define "keda.labels" -}}
+app.kubernetes.io/part-of: keda-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: keda-{{ .Chart.Version }}
+{{- end }}
+`,
+    'templates/serviceaccount.yaml': `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: keda-operator
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "keda.labels" . | nindent 4 }}
+`,
+    'templates/operator.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: keda-operator
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: keda-operator
+    name: keda-operator
+    app.kubernetes.io/name: keda-operator
+    app.kubernetes.io/component: operator
+    {{- include "keda.labels" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.operator.replicaCount }}
+  selector:
+    matchLabels:
+      app: keda-operator
+  template:
+    metadata:
+      labels:
+        app: keda-operator
+        name: keda-operator
+        app.kubernetes.io/name: keda-operator
+        {{- include "keda.labels" . | nindent 8 }}
+    spec:
+      serviceAccountName: keda-operator
+      containers:
+${container('keda-operator', '.Values.resources.operator')}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: keda-operator
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: keda-operator
+    {{- include "keda.labels" . | nindent 4 }}
+spec:
+  selector:
+    app: keda-operator
+  ports:
+    - name: metricsservice
+      port: 9666
+      targetPort: 9666
+`,
+    'templates/metrics-apiserver.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: keda-operator-metrics-apiserver
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: keda-operator-metrics-apiserver
+    app.kubernetes.io/name: keda-operator-metrics-apiserver
+    {{- include "keda.labels" . | nindent 4 }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: keda-operator-metrics-apiserver
+  template:
+    metadata:
+      labels:
+        app: keda-operator-metrics-apiserver
+        app.kubernetes.io/name: keda-operator-metrics-apiserver
+        {{- include "keda.labels" . | nindent 8 }}
+    spec:
+      serviceAccountName: keda-operator
+      containers:
+${container('keda-operator-metrics-apiserver', '.Values.resources.metricServer')}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: keda-operator-metrics-apiserver
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: keda-operator-metrics-apiserver
+    {{- include "keda.labels" . | nindent 4 }}
+spec:
+  selector:
+    app: keda-operator-metrics-apiserver
+  ports:
+    - name: https
+      port: 443
+      targetPort: 6443
+{{- if .Values.metricsApiService.enabled }}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.external.metrics.k8s.io
+  labels:
+    app.kubernetes.io/name: keda-operator-metrics-apiserver
+    {{- include "keda.labels" . | nindent 4 }}
+spec:
+  service:
+    name: keda-operator-metrics-apiserver
+    namespace: {{ .Release.Namespace }}
+    port: 443
+  group: external.metrics.k8s.io
+  version: v1beta1
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+{{- end }}
+`,
+  }),
+
+  redisHa: ({version}) => ({
+    'Chart.yaml': chartYaml('redis-ha', version, '8.2.1', 'dandydeveloper/redis-ha'),
+    'values.yaml': `fullnameOverride: ""
+replicas: 3
+redis:
+  port: 6379
+  masterGroupName: mymaster
+  config: {}
+  resources: {}
+sentinel:
+  port: 26379
+  quorum: 2
+  resources: {}
+auth: false
+existingSecret: ""
+authKey: auth
+hardAntiAffinity: true
+persistentVolume:
+  enabled: true
+  size: 10Gi
+  accessModes: [ReadWriteOnce]
+haproxy:
+  enabled: false
+  replicas: 1
+`,
+    'templates/_helpers.tpl': `{{- define "redis-ha.fullname" -}}
+{{- if .Values.fullnameOverride -}}{{ .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end }}
+{{- define "redis-ha.labels" -}}
+app: {{ include "redis-ha.fullname" . }}
+release: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+`,
+    'templates/configmap.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "redis-ha.fullname" . }}-configmap
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "redis-ha.labels" . | nindent 4 }}
+data:
+  redis.conf: |
+    port {{ .Values.redis.port }}
+    {{- range $key, $value := .Values.redis.config }}
+    {{ $key }} {{ $value }}
+    {{- end }}
+  sentinel.conf: |
+    port {{ .Values.sentinel.port }}
+    sentinel monitor {{ .Values.redis.masterGroupName }} 127.0.0.1 {{ .Values.redis.port }} {{ .Values.sentinel.quorum }}
+  init.sh: |
+    MASTER_GROUP="{{ .Values.redis.masterGroupName }}"
+`,
+    'templates/services.yaml': `apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "redis-ha.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "redis-ha.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  selector:
+    app: {{ include "redis-ha.fullname" . }}
+    release: {{ .Release.Name }}
+  ports:
+    - name: tcp-server
+      port: {{ .Values.redis.port }}
+      targetPort: redis
+    - name: tcp-sentinel
+      port: {{ .Values.sentinel.port }}
+      targetPort: sentinel
+{{- range $i := until (int .Values.replicas) }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "redis-ha.fullname" $ }}-announce-{{ $i }}
+  namespace: {{ $.Release.Namespace }}
+  labels:
+    {{- include "redis-ha.labels" $ | nindent 4 }}
+spec:
+  publishNotReadyAddresses: true
+  selector:
+    app: {{ include "redis-ha.fullname" $ }}
+    release: {{ $.Release.Name }}
+    statefulset.kubernetes.io/pod-name: {{ include "redis-ha.fullname" $ }}-server-{{ $i }}
+  ports:
+    - name: tcp-server
+      port: {{ $.Values.redis.port }}
+      targetPort: redis
+    - name: tcp-sentinel
+      port: {{ $.Values.sentinel.port }}
+      targetPort: sentinel
+{{- end }}
+`,
+    'templates/statefulset.yaml': `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ include "redis-ha.fullname" . }}-server
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "redis-ha.labels" . | nindent 4 }}
+spec:
+  serviceName: {{ include "redis-ha.fullname" . }}
+  replicas: {{ .Values.replicas }}
+  podManagementPolicy: OrderedReady
+  selector:
+    matchLabels:
+      app: {{ include "redis-ha.fullname" . }}
+      release: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ include "redis-ha.fullname" . }}
+        release: {{ .Release.Name }}
+    spec:
+      {{- if .Values.hardAntiAffinity }}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: kubernetes.io/hostname
+              labelSelector:
+                matchLabels:
+                  app: {{ include "redis-ha.fullname" . }}
+                  release: {{ .Release.Name }}
+      {{- end }}
+      containers:
+${container('redis', '.Values.redis.resources', `          ports:
+            - name: redis
+              containerPort: {{ .Values.redis.port }}
+          {{- if .Values.auth }}
+          env:
+            - name: AUTH
+              valueFrom:
+                secretKeyRef:
+                  name: {{ .Values.existingSecret | default (include "redis-ha.fullname" .) }}
+                  key: {{ .Values.authKey }}
+          {{- end }}
+          {{- if .Values.persistentVolume.enabled }}
+          volumeMounts:
+            - name: data
+              mountPath: /data
+          {{- end }}
+`)}
+${container('sentinel', '.Values.sentinel.resources', `          ports:
+            - name: sentinel
+              containerPort: {{ .Values.sentinel.port }}
+          {{- if .Values.auth }}
+          env:
+            - name: AUTH
+              valueFrom:
+                secretKeyRef:
+                  name: {{ .Values.existingSecret | default (include "redis-ha.fullname" .) }}
+                  key: {{ .Values.authKey }}
+          {{- end }}
+`)}
+  {{- if .Values.persistentVolume.enabled }}
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+      spec:
+        accessModes: {{ toYaml .Values.persistentVolume.accessModes | nindent 10 }}
+        resources:
+          requests:
+            storage: {{ .Values.persistentVolume.size }}
+  {{- end }}
+`,
+    'templates/haproxy.yaml': `{{- if .Values.haproxy.enabled }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "redis-ha.fullname" . }}-haproxy
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ include "redis-ha.fullname" . }}-haproxy
+    release: {{ .Release.Name }}
+spec:
+  replicas: {{ .Values.haproxy.replicas }}
+  selector:
+    matchLabels:
+      app: {{ include "redis-ha.fullname" . }}-haproxy
+      release: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ include "redis-ha.fullname" . }}-haproxy
+        release: {{ .Release.Name }}
+    spec:
+      containers:
+${container('haproxy', 'dict', `          ports:
+            - name: redis
+              containerPort: {{ .Values.redis.port }}
+`)}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "redis-ha.fullname" . }}-haproxy
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ include "redis-ha.fullname" . }}-haproxy
+    release: {{ .Release.Name }}
+spec:
+  selector:
+    app: {{ include "redis-ha.fullname" . }}-haproxy
+    release: {{ .Release.Name }}
+  ports:
+    - name: tcp-haproxy
+      port: {{ .Values.redis.port }}
+      targetPort: redis
+{{- end }}
+`,
+  }),
+
+  kubePrometheusStack: ({version}) => ({
+    'Chart.yaml': chartYaml('kube-prometheus-stack', version, CRD_MODULES.prometheusOperator.version, 'prometheus-community/kube-prometheus-stack'),
+    'values.yaml': `prometheus:
+  prometheusSpec:
+    serviceMonitorSelectorNilUsesHelmValues: true
+    podMonitorSelectorNilUsesHelmValues: true
+    ruleSelectorNilUsesHelmValues: true
+    retention: 10d
+    resources: {}
+alertmanager:
+  alertmanagerSpec:
+    secrets: []
+    resources: {}
+  config:
+    route:
+      receiver: "null"
+    receivers:
+      - name: "null"
+grafana:
+  admin:
+    existingSecret: ""
+    userKey: admin-user
+    passwordKey: admin-password
+  additionalDataSources: []
+`,
+    'templates/_helpers.tpl': `{{- define "kps.labels" -}}
+release: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: kube-prometheus-stack
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+`,
+    'templates/operator.yaml': `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}-operator
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-operator
+    {{- include "kps.labels" . | nindent 4 }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-operator
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-operator
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {{ .Release.Name }}-operator
+      release: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}-operator
+        {{- include "kps.labels" . | nindent 8 }}
+    spec:
+      serviceAccountName: {{ .Release.Name }}-operator
+      containers:
+${container('kube-prometheus-stack', 'dict')}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-operator
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-operator
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  selector:
+    app: {{ .Release.Name }}-operator
+    release: {{ .Release.Name }}
+  ports:
+    - name: https
+      port: 443
+      targetPort: 10250
+`,
+    'templates/prometheus.yaml': `{{- $spec := .Values.prometheus.prometheusSpec }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}-prometheus
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "kps.labels" . | nindent 4 }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata:
+  name: {{ .Release.Name }}-prometheus
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-prometheus
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  replicas: 1
+  serviceAccountName: {{ .Release.Name }}-prometheus
+  retention: {{ $spec.retention | quote }}
+  serviceMonitorSelector: {{ if $spec.serviceMonitorSelectorNilUsesHelmValues }}{matchLabels: {release: {{ .Release.Name }}}}{{ else }}{}{{ end }}
+  serviceMonitorNamespaceSelector: {}
+  podMonitorSelector: {{ if $spec.podMonitorSelectorNilUsesHelmValues }}{matchLabels: {release: {{ .Release.Name }}}}{{ else }}{}{{ end }}
+  podMonitorNamespaceSelector: {}
+  ruleSelector: {{ if $spec.ruleSelectorNilUsesHelmValues }}{matchLabels: {release: {{ .Release.Name }}}}{{ else }}{}{{ end }}
+  ruleNamespaceSelector: {}
+  alerting:
+    alertmanagers:
+      - namespace: {{ .Release.Namespace }}
+        name: {{ .Release.Name }}-alertmanager
+        port: http-web
+  resources:
+    {{- toYaml ($spec.resources | default dict) | nindent 4 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-prometheus
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-prometheus
+    self-monitor: "true"
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  selector:
+    app.kubernetes.io/name: prometheus
+    operator.prometheus.io/name: {{ .Release.Name }}-prometheus
+  ports:
+    - name: http-web
+      port: 9090
+      targetPort: 9090
+`,
+    'templates/alertmanager.yaml': `{{- $spec := .Values.alertmanager.alertmanagerSpec }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}-alertmanager
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "kps.labels" . | nindent 4 }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: alertmanager-{{ .Release.Name }}-alertmanager
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-alertmanager
+    {{- include "kps.labels" . | nindent 4 }}
+data:
+  alertmanager.yaml: {{ toYaml .Values.alertmanager.config | b64enc | quote }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Alertmanager
+metadata:
+  name: {{ .Release.Name }}-alertmanager
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-alertmanager
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  replicas: 1
+  serviceAccountName: {{ .Release.Name }}-alertmanager
+  secrets:
+    {{- toYaml ($spec.secrets | default list) | nindent 4 }}
+  resources:
+    {{- toYaml ($spec.resources | default dict) | nindent 4 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-alertmanager
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app: {{ .Release.Name }}-alertmanager
+    self-monitor: "true"
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  selector:
+    app.kubernetes.io/name: alertmanager
+    alertmanager: {{ .Release.Name }}-alertmanager
+  ports:
+    - name: http-web
+      port: 9093
+      targetPort: 9093
+`,
+    'templates/grafana.yaml': `{{- $admin := .Values.grafana.admin }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}-grafana
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: grafana
+    {{- include "kps.labels" . | nindent 4 }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-grafana-datasource
+  namespace: {{ .Release.Namespace }}
+  labels:
+    grafana_datasource: "1"
+    app: {{ .Release.Name }}-grafana
+    {{- include "kps.labels" . | nindent 4 }}
+data:
+  datasource.yaml: |-
+    apiVersion: 1
+    datasources:
+      - name: Prometheus
+        type: prometheus
+        uid: prometheus
+        url: http://{{ .Release.Name }}-prometheus.{{ .Release.Namespace }}:9090/
+        isDefault: true
+      {{- with .Values.grafana.additionalDataSources }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-grafana
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: grafana
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: grafana
+      app.kubernetes.io/instance: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: grafana
+        app.kubernetes.io/instance: {{ .Release.Name }}
+    spec:
+      serviceAccountName: {{ .Release.Name }}-grafana
+      containers:
+${container('grafana', 'dict', `          ports:
+            - name: grafana
+              containerPort: 3000
+          {{- if $admin.existingSecret }}
+          env:
+            - name: GF_SECURITY_ADMIN_USER
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $admin.existingSecret }}
+                  key: {{ $admin.userKey }}
+            - name: GF_SECURITY_ADMIN_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $admin.existingSecret }}
+                  key: {{ $admin.passwordKey }}
+          {{- end }}
+`)}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-grafana
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: grafana
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  selector:
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: {{ .Release.Name }}
+  ports:
+    - name: http-web
+      port: 80
+      targetPort: 3000
+`,
+    'templates/kube-state-metrics.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-kube-state-metrics
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: kube-state-metrics
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: kube-state-metrics
+      app.kubernetes.io/instance: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: kube-state-metrics
+        app.kubernetes.io/instance: {{ .Release.Name }}
+    spec:
+      containers:
+${container('kube-state-metrics', 'dict')}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-kube-state-metrics
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/name: kube-state-metrics
+    {{- include "kps.labels" . | nindent 4 }}
+spec:
+  selector:
+    app.kubernetes.io/name: kube-state-metrics
+    app.kubernetes.io/instance: {{ .Release.Name }}
+  ports:
+    - name: http
+      port: 8080
+      targetPort: 8080
+`,
+  }),
+
+  loki: ({version}) => ({
+    'Chart.yaml': chartYaml('loki', version, '3.5.0', 'grafana-community/loki'),
+    'values.yaml': `deploymentMode: SingleBinary
+loki:
+  auth_enabled: true
+  storage:
+    type: filesystem
+  schemaConfig: {}
+singleBinary:
+  replicas: 1
+  persistence:
+    enabled: true
+    size: 10Gi
+  resources: {}
+`,
+    'templates/_helpers.tpl': `{{- define "loki.labels" -}}
+app.kubernetes.io/name: loki
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+{{- define "loki.selector" -}}
+app.kubernetes.io/name: loki
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: single-binary
+{{- end }}
+`,
+    'templates/single-binary.yaml': `{{- if ne .Values.deploymentMode "SingleBinary" }}
+{{- fail "this stand-in loki chart renders SingleBinary mode only" }}
+{{- end }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "loki.labels" . | nindent 4 }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "loki.labels" . | nindent 4 }}
+data:
+  config.yaml: |
+    auth_enabled: {{ .Values.loki.auth_enabled }}
+    server:
+      http_listen_port: 3100
+    common:
+      storage:
+        {{ .Values.loki.storage.type }}: {}
+    schema_config:
+      {{- toYaml .Values.loki.schemaConfig | nindent 6 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "loki.labels" . | nindent 4 }}
+spec:
+  selector:
+    {{- include "loki.selector" . | nindent 4 }}
+  ports:
+    - name: http-metrics
+      port: 3100
+      targetPort: 3100
+    - name: grpc
+      port: 9095
+      targetPort: 9095
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-headless
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "loki.labels" . | nindent 4 }}
+spec:
+  clusterIP: None
+  selector:
+    {{- include "loki.selector" . | nindent 4 }}
+  ports:
+    - name: http-metrics
+      port: 3100
+      targetPort: 3100
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    app.kubernetes.io/component: single-binary
+    {{- include "loki.labels" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.singleBinary.replicas }}
+  serviceName: {{ .Release.Name }}-headless
+  selector:
+    matchLabels:
+      {{- include "loki.selector" . | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "loki.selector" . | nindent 8 }}
+    spec:
+      serviceAccountName: {{ .Release.Name }}
+      containers:
+${container('loki', '.Values.singleBinary.resources', `          ports:
+            - name: http-metrics
+              containerPort: 3100
+          {{- if .Values.singleBinary.persistence.enabled }}
+          volumeMounts:
+            - name: storage
+              mountPath: /var/loki
+          {{- end }}
+`)}
+  {{- if .Values.singleBinary.persistence.enabled }}
+  volumeClaimTemplates:
+    - metadata:
+        name: storage
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: {{ .Values.singleBinary.persistence.size }}
+  {{- end }}
+`,
+  }),
+
+  alloy: ({version}) => ({
+    'Chart.yaml': chartYaml('alloy', version, '1.18.0', 'grafana/alloy'),
+    'values.yaml': `alloy:
+  configMap:
+    create: true
+    content: ""
+  resources: {}
+controller:
+  type: daemonset
+  replicas: 1
+`,
+    'templates/alloy.yaml': `{{- $labels := dict "app.kubernetes.io/name" "alloy" "app.kubernetes.io/instance" .Release.Name }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- toYaml $labels | nindent 4 }}
+{{- if .Values.alloy.configMap.create }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- toYaml $labels | nindent 4 }}
+data:
+  config.alloy: |-
+    {{- .Values.alloy.configMap.content | nindent 4 }}
+{{- end }}
+---
+apiVersion: apps/v1
+kind: {{ if eq .Values.controller.type "deployment" }}Deployment{{ else }}DaemonSet{{ end }}
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- toYaml $labels | nindent 4 }}
+spec:
+  {{- if eq .Values.controller.type "deployment" }}
+  replicas: {{ .Values.controller.replicas }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- toYaml $labels | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- toYaml $labels | nindent 8 }}
+    spec:
+      serviceAccountName: {{ .Release.Name }}
+      containers:
+${container('alloy', '.Values.alloy.resources', `          ports:
+            - name: http-metrics
+              containerPort: 12345
+`)}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- toYaml $labels | nindent 4 }}
+spec:
+  selector:
+    {{- toYaml $labels | nindent 4 }}
+  ports:
+    - name: http-metrics
+      port: 12345
+      targetPort: 12345
+`,
+  }),
+}
