@@ -18,6 +18,7 @@ import {ConfigError, KedaLabError} from '../../errors.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import {loadValuesTemplates} from '../values/render.js'
 import {applyStep} from './apply.js'
+import {checkBeforeQuestions, preflightError} from './early-checks.js'
 import {checkValuesFileKeys, type Prompter, resolveInstallOptions} from './options.js'
 import {planInstall, type Plan} from './plan.js'
 import {gatherFacts, PREFLIGHT_CHECKS} from './preflight.js'
@@ -105,6 +106,13 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
   const kube = input.kube ?? (await loadKube({context: input.context}))
   const telegram = createTelegram({apiUrl: input.env.TELEGRAM_API_URL})
   const helm = createHelm({kubeContext: input.context})
+  // Asked once, here and again by pre-flight.
+  let helmAnswer: ReturnType<typeof helm.version> | undefined
+  const helmVersion = () => (helmAnswer ??= helm.version())
+
+  // Before any question: helm and the cluster (a dry run without a cluster is pointed to `render`).
+  const {formatCheckResult} = await import('../../ui/checks.js')
+  await checkBeforeQuestions({kube, helmVersion, dryRun: input.dryRun}, (r) => input.log(formatCheckResult(r)))
 
   // A second run keeps what the first one stored (token, passwords); a cluster that cannot be
   // reached is reported by the pre-flight check below, not here.
@@ -129,7 +137,6 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
 
   // Pre-flight is the first entry of the task list; its checks only read.
   const {runTaskList} = await import('../../ui/tasks.js')
-  const {formatCheckResult} = await import('../../ui/checks.js')
   let facts: Awaited<ReturnType<typeof gatherFacts>> | undefined
   let checks: CheckResult[] = []
   await runTaskList(
@@ -140,17 +147,11 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
         async run(output) {
           facts = await gatherFacts({
             kube,
-            helmVersion: () => helm.version(),
+            helmVersion,
             checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
           })
           checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(formatCheckResult(r)))
-          if (hasFatalFailure(checks)) {
-            const failed = checks.filter((c) => c.fatal && c.status === 'fail')
-            throw new KedaLabError(`pre-flight failed: ${failed.map((c) => `${c.title}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`, {
-              hint: failed.map((c) => c.hint).filter(Boolean).join('; ') + '; nothing was changed',
-              exitCode: 1,
-            })
-          }
+          if (hasFatalFailure(checks)) throw preflightError(checks, {dryRun: input.dryRun})
         },
       },
     ],
