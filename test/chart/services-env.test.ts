@@ -21,7 +21,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEntry, repoRoot} from '../helpers/cli.js'
 import {type K8sObject, renderChart} from '../helpers/helm.js'
-import {freePort, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 
@@ -103,10 +103,12 @@ async function start(component: string, overrides: NodeJS.ProcessEnv = {}): Prom
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`${component} exited: ${output.slice(-800)}`)
-        const response = await fetch(`http://127.0.0.1:${ports[port]}${path}`).catch(() => undefined)
-        return response?.status === 200
+        const response = await fetch(`http://127.0.0.1:${ports[port]}${path}`)
+        // Not ready yet is a refused connection or a 503; any other answer is wrong.
+        if (response.status !== 200 && response.status !== 503) throw new Error(`${component} ${path} answered ${response.status}: ${await response.text()}`)
+        return response.status === 200 || notYet(`${path} answered ${response.status}`)
       },
-      {what: `${component} ${path} on ${port}`, timeoutMs: 30_000, intervalMs: 200},
+      {what: `${component} ${path} on ${port}`, timeoutMs: 30_000, intervalMs: 200, ignore: connectionRefused},
     )
   }
 }
@@ -164,7 +166,8 @@ describe('the chart env starts the real services', () => {
         const status = (await (await fetch(`${api}/api/tasks/status/${added.result.id}`)).json()) as {
           result: {progress: {status: string}}
         }
-        return status.result.progress.status === 'Completed' ? status : undefined
+        expect(status.result.progress.status).toMatch(/^(Queued|Processing|Completed)$/)
+        return status.result.progress.status === 'Completed' ? status : notYet(status.result.progress.status)
       },
       {what: 'the task to complete', timeoutMs: 30_000, intervalMs: 200},
     )
@@ -222,7 +225,9 @@ describe('the chart env starts the real services', () => {
     ])
     const api = `http://127.0.0.1:${port}/api/v1`
     const query = async (promql: string): Promise<unknown[]> => {
-      const body = (await (await fetch(`${api}/query?query=${encodeURIComponent(promql)}`)).json()) as {data: {result: unknown[]}}
+      const response = await fetch(`${api}/query?query=${encodeURIComponent(promql)}`)
+      expect(response.status, `Prometheus query ${promql}`).toBe(200)
+      const body = (await response.json()) as {data: {result: unknown[]}}
       return body.data.result
     }
     const alertState = async (name: string): Promise<string | undefined> => {
@@ -230,7 +235,14 @@ describe('the chart env starts the real services', () => {
       return body.data.alerts.find((a) => a.labels.alertname === name)?.state
     }
     try {
-      await waitFor(async () => (await query('keda_lab_queue_jobs{namespace="keda",state="waiting"}').catch(() => [])).length > 0, {
+      // Until Prometheus listens, only a refused connection is "not yet".
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200, {
+        what: 'Prometheus ready',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        ignore: connectionRefused,
+      })
+      await waitFor(async () => (await query('keda_lab_queue_jobs{namespace="keda",state="waiting"}')).length > 0, {
         what: 'Prometheus to scrape the API queue depth',
         timeoutMs: 30_000,
         intervalMs: 500,
@@ -245,7 +257,11 @@ describe('the chart env starts the real services', () => {
           intervalMs: 500,
         })
         // `for: 1m` keeps it pending for a minute; pending proves the expression matched real data.
-        await waitFor(async () => (await alertState('KedaLabRedisMasterUnreachable')) === 'pending', {
+        await waitFor(async () => {
+          const state = await alertState('KedaLabRedisMasterUnreachable')
+          expect(state, 'never firing within its 1 minute').not.toBe('firing')
+          return state === 'pending' || notYet(`state ${state}`)
+        }, {
           what: 'KedaLabRedisMasterUnreachable to be pending in Prometheus',
           timeoutMs: 20_000,
           intervalMs: 500,

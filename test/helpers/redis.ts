@@ -57,7 +57,9 @@ export async function startRedis(options: {password?: string; extraArgs?: string
   requireBinary('redis-server', 'sudo apt-get install -y redis-server')
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'keda-lab-redis-'))
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
+  // --shutdown-timeout 0: on SIGTERM a master does not wait (10 s by default) for its replicas to
+  // catch up; a test's Redis holds nothing worth that wait, and stop() must not outlast a cleanup.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--shutdown-timeout', '0', '--dir', dir]
   if (options.password) args.push('--requirepass', options.password)
   args.push(...(options.extraArgs ?? []))
   let child = spawnTracked('redis-server', args)
