@@ -17,7 +17,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {startFakeTelegram} from '../fakes/telegram.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
-import {alertmanagerBinary, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {alertmanagerBinary, connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 
 
 const dir = mkdtempSync(join(tmpdir(), 'keda-lab-am-'))
@@ -63,7 +63,7 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
     let amLog = ''
     am.stderr!.on('data', (d) => (amLog += d))
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, {timeoutMs: 20_000, what: 'alertmanager ready'})
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, {timeoutMs: 20_000, what: 'alertmanager ready', ignore: connectionRefused})
       const post = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
         method: 'POST',
         headers: {'content-type': 'application/json'},
@@ -100,36 +100,39 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
     const botToken = '123456789:AAchainTestTokenChainTestTokenChainT'
     const webhookToken = 'chain-webhook-token-0123456789abcdef'
     const telegram = await startFakeTelegram({token: botToken})
-    const webhookPort = await freePort()
-    const service = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
-      env: {
-        ...process.env,
-        PORT: String(webhookPort),
-        METRICS_PORT: String(await freePort()),
-        HOST: '127.0.0.1',
-        TELEGRAM_BOT_TOKEN: botToken,
-        TELEGRAM_CHAT_IDS: '42',
-        TELEGRAM_API_URL: telegram.url,
-        WEBHOOK_TOKEN: webhookToken,
-      },
-    })
-    // The token file is what Alertmanager mounts from the Secret keda-lab-webhook-token.
-    writeFileSync(join(out, 'token'), webhookToken)
-    webhook.url = `http://127.0.0.1:${webhookPort}/alerts`
-    webhook.http_config.authorization.credentials_file = join(out, 'token')
-    config.route.group_wait = '0s'
-    writeFileSync(join(out, 'alertmanager.yaml'), stringify(config))
-
-    const port = await freePort()
-    const am = spawnTracked(alertmanagerBinary(), [
-      `--config.file=${join(out, 'alertmanager.yaml')}`,
-      `--storage.path=${join(out, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-    ])
+    // Every process is started inside the try, so that the finally stops it whatever fails.
+    let service: ReturnType<typeof spawnTracked> | undefined
+    let am: ReturnType<typeof spawnTracked> | undefined
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${webhookPort}/healthz`).catch(() => undefined))?.ok, {timeoutMs: 30_000, what: 'webhook ready'})
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok, {timeoutMs: 20_000, what: 'alertmanager ready'})
+      const webhookPort = await freePort()
+      service = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
+        env: {
+          ...process.env,
+          PORT: String(webhookPort),
+          METRICS_PORT: String(await freePort()),
+          HOST: '127.0.0.1',
+          TELEGRAM_BOT_TOKEN: botToken,
+          TELEGRAM_CHAT_IDS: '42',
+          TELEGRAM_API_URL: telegram.url,
+          WEBHOOK_TOKEN: webhookToken,
+        },
+      })
+      // The token file is what Alertmanager mounts from the Secret keda-lab-webhook-token.
+      writeFileSync(join(out, 'token'), webhookToken)
+      webhook.url = `http://127.0.0.1:${webhookPort}/alerts`
+      webhook.http_config.authorization.credentials_file = join(out, 'token')
+      config.route.group_wait = '0s'
+      writeFileSync(join(out, 'alertmanager.yaml'), stringify(config))
+
+      const port = await freePort()
+      am = spawnTracked(alertmanagerBinary(), [
+        `--config.file=${join(out, 'alertmanager.yaml')}`,
+        `--storage.path=${join(out, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+      ])
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${webhookPort}/healthz`)).ok, {timeoutMs: 30_000, what: 'webhook ready', ignore: connectionRefused})
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, {timeoutMs: 20_000, what: 'alertmanager ready', ignore: connectionRefused})
       const post = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
         method: 'POST',
         headers: {'content-type': 'application/json'},
@@ -143,8 +146,8 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
       expect(message!.text).toContain('KedaLabTaskFailures')
       expect(message!.text).toContain('Tasks are failing')
     } finally {
-      await stopProcess(am)
-      await stopProcess(service)
+      if (am) await stopProcess(am)
+      if (service) await stopProcess(service)
       await telegram.close()
     }
   }, 90_000)
