@@ -18,21 +18,24 @@ export const AlertSchema = Type.Object({
   annotations: StringMap,
   startsAt: Time,
   endsAt: Time,
-  generatorURL: Type.Optional(Type.String({maxLength: 4096})),
+  // No length limit on what Prometheus and Alertmanager generate (a long expression makes a long
+  // URL): refusing would drop the notification (4xx is not retried); the message omits an
+  // over-long link instead, and the route's body limit bounds the whole.
+  generatorURL: Type.Optional(Type.String()),
   fingerprint: Type.String({minLength: 1, maxLength: 256}),
 })
 
 /** One notification: a group of alerts sharing `groupLabels`. */
 export const AlertmanagerPayloadSchema = Type.Object({
   version: Type.Literal('4'),
-  groupKey: Type.String({maxLength: 16_384}),
+  groupKey: Type.String(),
   truncatedAlerts: Type.Optional(Type.Integer({minimum: 0})),
   status: Type.Enum(['firing', 'resolved']),
-  receiver: Type.String({maxLength: 1024}),
+  receiver: Type.String(),
   groupLabels: StringMap,
   commonLabels: StringMap,
   commonAnnotations: StringMap,
-  externalURL: Type.String({maxLength: 4096}),
+  externalURL: Type.String(),
   alerts: Type.Array(AlertSchema, {minItems: 1, maxItems: 10_000}),
 })
 

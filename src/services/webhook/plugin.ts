@@ -28,6 +28,9 @@ export interface WebhookPluginOptions {
   interactions?: Interactions
 }
 
+/** Body limit of POST /alerts: room for the schema's 10,000 alerts. */
+export const ALERTS_BODY_LIMIT = 8 * 1024 * 1024
+
 /** The reference behind a firing message's buttons: 16 hex digits naming the label set a silence will match. */
 export function labelsRef(labels: Record<string, string>): string {
   const sorted = Object.keys(labels).sort().map((k) => [k, labels[k]])
@@ -182,6 +185,9 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
   app.post(
     '/alerts',
     {
+      // An alert storm is one notification with thousands of alerts (up to ~600 bytes each):
+      // it must be summarised, not refused, or Alertmanager would retry it forever.
+      bodyLimit: ALERTS_BODY_LIMIT,
       schema: {
         description: "Alertmanager webhook receiver (payload version 4): one Telegram message per notification to every chat.",
         body: AlertmanagerPayloadSchema,
