@@ -1,5 +1,6 @@
 import type {ChildProcess} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
+import {connect} from 'node:net'
 
 import {Worker} from 'bullmq'
 import {Redis} from 'ioredis'
@@ -10,6 +11,22 @@ import {connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '.
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 
 const PASSWORD = `pw-${randomUUID()}`
+
+/** Sends one raw HTTP/1.1 request and returns the response exactly as the bytes came (head and body). */
+function rawRequest(port: number, method: string, path: string): Promise<{head: string; body: string}> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk) => chunks.push(chunk))
+    socket.on('error', reject)
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1')
+      const split = text.indexOf('\r\n\r\n')
+      resolve({head: text.slice(0, split), body: text.slice(split + 4)})
+    })
+    socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
+  })
+}
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
 describe('keda-lab serve api over real HTTP (spawned CLI, password-protected redis-server)', () => {
@@ -52,7 +69,7 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
   it('keeps the original contract to the byte, serves metrics on their own port, logs task ids and never the password, exits 0 on SIGTERM', async () => {
     const added = await fetch(`${base}/api/tasks/add`, {method: 'POST'})
     expect(added.status).toBe(200)
-    expect(added.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(added.headers.get('content-type')).toBe('application/json')
     const addedText = await added.text()
     expect(addedText).toMatch(new RegExp(`^\\{"success":true,"result":\\{"id":"${UUID}","message":"Task queued\\."\\}\\}$`))
     const id = JSON.parse(addedText).result.id as string
@@ -123,5 +140,64 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
       expect(result.stderr.trim()).toBe(expected)
       expect(result.stdout).toBe('')
     }
+  })
+})
+
+describe('keda-lab serve api: exact headers and hostile URLs over raw HTTP (spawned CLI, real redis-server)', () => {
+  let redis: RedisServer
+  let child: ChildProcess
+  let stderr = ''
+  let port: number
+  let base: string
+
+  beforeAll(async () => {
+    redis = await startRedis()
+    port = await freePort()
+    base = `http://127.0.0.1:${port}`
+    child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'api'], {
+      cwd: repoRoot,
+      env: {...process.env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(await freePort()), REDIS_URL: redis.url, QUEUE_NAME: `test-${randomUUID()}`},
+    })
+    child.stderr!.on('data', (d) => (stderr += d))
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {timeoutMs: 30_000, what: 'API ready', ignore: connectionRefused}).catch((error: Error) => {
+      throw new Error(`${error.message}; API stderr: ${stderr}`)
+    })
+  }, 60_000)
+
+  afterAll(async () => {
+    if (child) await stopProcess(child)
+    await redis?.stop()
+  })
+
+  it('sends exactly "Content-Type: application/json" on the original routes whatever the status, and refuses a 100,000-character id in the error envelope', async () => {
+    const header = /\r\nContent-Type: ([^\r]*)\r\n/i
+    const added = await rawRequest(port, 'POST', '/api/tasks/add')
+    expect(added.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(header.exec(added.head)?.[1]).toBe('application/json')
+    const id = JSON.parse(added.body).result.id as string
+    for (const [method, path, status] of [
+      ['GET', `/api/tasks/status/${id}`, '200 OK'],
+      ['GET', `/api/tasks/status/${id.toUpperCase()}`, '200 OK'],
+      ['GET', `/api/tasks/status/${randomUUID()}`, '404 Not Found'],
+      ['GET', '/api/tasks/status/not-a-task', '404 Not Found'],
+      ['GET', `/api/tasks/status/${'a'.repeat(5000)}`, '404 Not Found'],
+      ['GET', '/api/tasks/add', '405 Method Not Allowed'],
+      ['DELETE', `/api/tasks/status/${id}`, '405 Method Not Allowed'],
+    ] as const) {
+      const response = await rawRequest(port, method, path)
+      expect(response.head, `${method} ${path.slice(0, 60)}`).toMatch(new RegExp(`^HTTP/1\\.1 ${status}\r\n`))
+      expect(header.exec(response.head)?.[1], `${method} ${path.slice(0, 60)}`).toBe('application/json')
+      expect(JSON.parse(response.body).success).toBe(status === '200 OK')
+    }
+    // Over Node's 16 KiB limit for the request line: refused before routing, still in the API's shape.
+    const huge = await rawRequest(port, 'GET', `/api/tasks/status/${'a'.repeat(100_000)}`)
+    expect(huge.head).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+    expect(header.exec(huge.head)?.[1]).toBe('application/json')
+    expect(JSON.parse(huge.body)).toEqual({
+      success: false,
+      error: {message: 'The request line and headers are too large (16 KiB at most). Task ids are UUIDs: check the URL.'},
+    })
+    // The API is still serving.
+    expect((await fetch(`${base}/healthz`)).status).toBe(200)
   })
 })

@@ -88,7 +88,7 @@ describe('API on a real redis-server: the original contract', () => {
     const {app} = await makeApi()
     const added = await app.inject({method: 'POST', url: '/api/tasks/add'})
     expect(added.statusCode).toBe(200)
-    expect(added.headers['content-type']).toMatch(/^application\/json/)
+    expect(added.headers['content-type']).toBe('application/json')
     const body = added.json()
     expect(Object.keys(body)).toEqual(['success', 'result'])
     expect(body.success).toBe(true)
@@ -104,6 +104,7 @@ describe('API on a real redis-server: the original contract', () => {
 
     const status = await app.inject({method: 'GET', url: `/api/tasks/status/${body.result.id}`})
     expect(status.statusCode).toBe(200)
+    expect(status.headers['content-type']).toBe('application/json')
     expect(status.json()).toEqual({success: true, result: {progress: {status: 'Queued', progress: '0.0', timeElapsed: '0.0000'}}})
   })
 
@@ -284,6 +285,7 @@ describe('API on a real redis-server: modern API', () => {
       `/api/tasks/${'a'.repeat(10_000)}`,
       '/api/tasks/1',
       `/api/tasks/${randomUUID().toUpperCase()}`,
+      `/api/tasks/status/${randomUUID().toUpperCase()}`,
       '/api/tasks/status/%E0%A4%A',
     ]
     for (const url of urls) {
@@ -291,6 +293,7 @@ describe('API on a real redis-server: modern API', () => {
         if (method === 'DELETE' && url.includes('/status/')) continue
         const response = await app.inject({method, url})
         expect(response.statusCode, `${method} ${url.slice(0, 60)}`).toBe(404)
+        expect(response.headers['content-type'], `${method} ${url.slice(0, 60)}`).toBe('application/json')
         expect(response.json()).toEqual({success: false, error: {message: 'Task not found.'}})
       }
     }
@@ -299,13 +302,61 @@ describe('API on a real redis-server: modern API', () => {
     expect(unknown.json()).toEqual({success: false, error: {message: 'Route GET /nowhere not found. The API is described at /docs.'}})
   })
 
-  it('DELETE cancels a queued task; a running or finished one is a 409', async () => {
+  it('finds a task by its id in upper case too (UUIDs are case-insensitive)', async () => {
+    const {app} = await makeApi()
+    const {id} = (await app.inject({method: 'POST', url: '/api/tasks/add'})).json().result
+    const upper = id.toUpperCase()
+    expect(upper).not.toBe(id)
+    expect((await legacyStatus(app, upper)).status).toBe('Queued')
+    const task = await app.inject({method: 'GET', url: `/api/tasks/${upper}`})
+    expect(task.statusCode).toBe(200)
+    expect(task.json()).toMatchObject({id, status: 'Queued', links: {self: `/api/tasks/${id}`}})
+    expect((await app.inject({method: 'DELETE', url: `/api/tasks/${upper}`})).json()).toEqual({id, cancelled: true})
+  })
+
+  it('answers a known path asked with another method with 405, an Allow header and the error envelope', async () => {
+    const {app} = await makeApi()
+    const {id} = (await app.inject({method: 'POST', url: '/api/tasks/add'})).json().result
+    const cases: [string, string, string][] = [
+      ['PUT', '/api/tasks', 'POST'],
+      ['GET', '/api/tasks', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+      ['DELETE', '/readyz', 'GET, HEAD'],
+      ['GET', '/api/tasks/add', 'POST'],
+      ['DELETE', '/api/tasks/add', 'POST'],
+      ['PUT', '/api/tasks/add', 'POST'],
+      ['PATCH', `/api/tasks/${id}`, 'DELETE, GET, HEAD'],
+      ['PUT', `/api/tasks/${randomUUID()}`, 'DELETE, GET, HEAD'],
+      ['POST', `/api/tasks/status/${id}`, 'GET, HEAD'],
+      ['DELETE', `/api/tasks/status/${id}`, 'GET, HEAD'],
+      ['POST', '/openapi.json', 'GET, HEAD'],
+      ['POST', '/api/queue?x=1', 'GET, HEAD'],
+    ]
+    for (const [method, url, allow] of cases) {
+      const response = await app.inject({method: method as 'GET', url})
+      expect(response.statusCode, `${method} ${url}`).toBe(405)
+      expect(response.headers.allow, `${method} ${url}`).toBe(allow)
+      expect(response.headers['content-type']).toBe('application/json')
+      expect(response.json()).toEqual({success: false, error: {message: `Method ${method} is not allowed on ${url.split('?')[0]}; use ${allow}.`}})
+    }
+    // The task is untouched, and an unknown path stays a 404.
+    expect((await legacyStatus(app, id)).status).toBe('Queued')
+    expect((await app.inject({method: 'PUT', url: '/nowhere'})).statusCode).toBe(404)
+  })
+
+  it('DELETE cancels a queued task, which then reports Cancelled; a running or finished one is a 409', async () => {
     const {app, queueName} = await makeApi()
-    const queued = (await app.inject({method: 'POST', url: '/api/tasks'})).json().id
+    const queued = (await app.inject({method: 'POST', url: '/api/tasks', payload: {iterations: 7}})).json().id
     const cancelled = await app.inject({method: 'DELETE', url: `/api/tasks/${queued}`})
     expect(cancelled.statusCode).toBe(200)
     expect(cancelled.json()).toEqual({id: queued, cancelled: true})
-    expect((await app.inject({method: 'GET', url: `/api/tasks/${queued}`})).statusCode).toBe(404)
+    const after = await app.inject({method: 'GET', url: `/api/tasks/${queued}`})
+    expect(after.statusCode).toBe(200)
+    expect(after.json()).toMatchObject({id: queued, status: 'Cancelled', progress: 0, iterations: 7, startedAt: null, attempts: 0, result: null})
+    expect(new Date(after.json().finishedAt).getTime()).toBeGreaterThanOrEqual(new Date(after.json().queuedAt).getTime())
+    expect(await legacyStatus(app, queued)).toEqual({status: 'Cancelled', progress: '0.0', timeElapsed: '0.0000'})
+    // Cancelling again is the same success (DELETE is idempotent); no worker ever runs it.
+    expect((await app.inject({method: 'DELETE', url: `/api/tasks/${queued}`})).json()).toEqual({id: queued, cancelled: true})
 
     const release = gate()
     inlineWorker(queueName, async (job) => {
@@ -348,6 +399,17 @@ describe('API on a real redis-server: modern API', () => {
     const {app} = await makeApi()
     const doc = (await app.inject({method: 'GET', url: '/openapi.json'})).json()
     expect(doc.openapi).toMatch(/^3\./)
+    // The body of POST /api/tasks is optional, and Swagger UI's example is the ordinary task.
+    const create = doc.paths['/api/tasks'].post
+    expect(create.requestBody.required).toBe(false)
+    expect(create['x-optional-body']).toBeUndefined()
+    expect(create.requestBody.content['application/json'].example).toEqual({iterations: 1000})
+    expect(doc.components.schemas.ErrorBody).toBeDefined()
+    expect((await app.inject({method: 'GET', url: '/docs/json'})).json()).toEqual(doc)
+    // Swagger UI's Explore box loads /openapi.json, not its own copy at /docs/json.
+    const initializer = (await app.inject({method: 'GET', url: '/docs/static/swagger-initializer.js'})).body
+    expect(initializer).toContain("url: new URL('/openapi.json', window.location.href).href")
+    expect(initializer).not.toContain("resolveUrl('./json')")
     expect(Object.keys(doc.paths).sort()).toEqual(
       ['/api/queue', '/api/tasks', '/api/tasks/add', '/api/tasks/status/{id}', '/api/tasks/{id}', '/healthz', '/readyz'].sort(),
     )
@@ -415,6 +477,7 @@ describe('API: retention and unexpected errors', () => {
       await direct.set(`bull:${queueName}:${id}`, 'not-a-hash')
       const response = await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})
       expect(response.statusCode).toBe(500)
+      expect(response.headers['content-type']).toBe('application/json')
       expect(response.json()).toEqual({success: false, error: {message: 'Internal Server Error'}})
       expect(lines.join('')).toMatch(/WRONGTYPE/)
       expect(lines.join('')).toContain('"msg":"request failed"')
@@ -482,6 +545,7 @@ describe('API when Redis goes away', () => {
         expect(Date.now() - started, `${request.method} ${request.url}`).toBeLessThan(1500)
         expect(response.statusCode).toBe(503)
         expect(response.headers['retry-after']).toBe('1')
+        expect(response.headers['content-type']).toBe('application/json')
         expect(response.json()).toEqual({
           success: false,
           error: {message: 'Service Unavailable: the task queue (Redis) is not reachable. Retry shortly.'},

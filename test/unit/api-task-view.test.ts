@@ -3,8 +3,8 @@ import {describe, expect, it} from 'vitest'
 import {
   formatElapsed,
   formatProgress,
-  isTaskId,
   type TaskSnapshot,
+  taskId,
   taskStatus,
   toLegacyProgress,
   toTaskResource,
@@ -62,13 +62,21 @@ describe('api task view: the original contract formatting', () => {
 })
 
 describe('api task view: ids and the modern resource', () => {
-  it('accepts only the lower-case UUIDs the API hands out', () => {
-    expect(isTaskId(base.id)).toBe(true)
-    expect(isTaskId(base.id.toUpperCase())).toBe(false)
-    expect(isTaskId('../..')).toBe(false)
-    expect(isTaskId('1')).toBe(false)
-    expect(isTaskId(`${base.id}x`)).toBe(false)
-    expect(isTaskId('x'.repeat(10_000))).toBe(false)
+  it('accepts UUIDs in either case as the lower-case id the API hands out, nothing else', () => {
+    expect(taskId(base.id)).toBe(base.id)
+    expect(taskId(base.id.toUpperCase())).toBe(base.id)
+    expect(taskId('0B6f5A52-8a8e-4C55-9a53-1a3a55EF0d7e')).toBe(base.id)
+    expect(taskId('../..')).toBeUndefined()
+    expect(taskId('1')).toBeUndefined()
+    expect(taskId(`${base.id}x`)).toBeUndefined()
+    expect(taskId(base.id.replace('0b', 'zz'))).toBeUndefined()
+    expect(taskId('x'.repeat(10_000))).toBeUndefined()
+  })
+
+  it('reports a cancelled task as Cancelled, with the time it was cancelled as finishedAt', () => {
+    const resource = toTaskResource({...base, state: 'cancelled', finishedAt: base.queuedAt + 5000, iterations: 7})
+    expect(resource).toMatchObject({status: 'Cancelled', progress: 0, iterations: 7, finishedAt: new Date(base.queuedAt + 5000).toISOString(), result: null, failedReason: null})
+    expect(toLegacyProgress({...base, state: 'cancelled'})).toEqual({status: 'Cancelled', progress: '0.0', timeElapsed: '0.0000'})
   })
 
   it('types a completed task: ISO timestamps, seconds, attempts and result', () => {

@@ -1,6 +1,9 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type {TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
+import {STATUS_CODES} from 'node:http'
+import type {Socket} from 'node:net'
+
 import Fastify, {type FastifyError, type FastifyReply, type FastifyRequest, type FastifySchemaValidationError, LogController} from 'fastify'
 import type {Logger} from 'pino'
 
@@ -8,6 +11,7 @@ import type {ApiConfig} from './config.js'
 import type {ApiMetrics} from './metrics.js'
 import {healthRoutes} from './routes/health.js'
 import {legacyTaskRoutes} from './routes/legacy-tasks.js'
+import {createRouteTable} from './route-table.js'
 import {ErrorBody, errorBody} from './routes/schemas.js'
 import {taskRoutes} from './routes/tasks.js'
 import {RedisUnavailableError, type TaskStore} from './task-store.js'
@@ -17,20 +21,30 @@ export interface AppConfig {
   task: Pick<ApiConfig['task'], 'defaultIterations' | 'maxIterations'>
 }
 
+/** Answers a request that names no known task or route: 405 (with Allow) when the path is known under other methods, else 404. */
+export type NotFound = (request: FastifyRequest, reply: FastifyReply) => FastifyReply
+
 /** What every route plugin receives (`metrics` is optional so tests can leave it out). */
 export interface RouteDeps {
   config: AppConfig
   queue: TaskStore
   metrics?: ApiMetrics
+  notFound: NotFound
 }
 
 /** Dependencies of buildApp: configuration, the task store (`queue`), optional metrics and logger. */
-export interface BuildAppOptions extends RouteDeps {
+export interface BuildAppOptions extends Omit<RouteDeps, 'notFound'> {
   /** pino logger (JSON on stdout in production); silent when omitted. */
   logger?: Logger
   /** Largest accepted request body in bytes (default 1 MiB, then 413). */
   bodyLimit?: number
 }
+
+/**
+ * A route schema's flag (an OpenAPI extension, which @fastify/swagger copies into the operation)
+ * for a request body that may be left out: the document then says `required: false`.
+ */
+export const OPTIONAL_BODY = 'x-optional-body'
 
 /** Version shown in the OpenAPI document. */
 const API_VERSION = '1.0.0'
@@ -67,11 +81,49 @@ function formatValidation(errors: FastifySchemaValidationError[], dataVar: strin
 }
 
 /** 404 body: anything under /api/tasks/ is an unknown task, the rest an unknown route. */
-function notFoundBody(method: string, url: string) {
-  const path = url.split('?')[0] ?? '/'
+function notFoundBody(method: string, path: string) {
   if (path.startsWith('/api/tasks/')) return errorBody('Task not found.')
-  const shown = path.length > 80 ? `${path.slice(0, 80)}…` : path
-  return errorBody(`Route ${method} ${shown} not found. The API is described at /docs.`)
+  return errorBody(`Route ${method} ${shorten(path)} not found. The API is described at /docs.`)
+}
+
+const shorten = (text: string) => (text.length > 80 ? `${text.slice(0, 80)}…` : text)
+
+/**
+ * JSON is UTF-8 by definition (RFC 8259 registers no charset parameter for application/json), and
+ * the original system's clients compare the header with exactly `application/json`, as FastAPI
+ * sends it. Fastify always appends `; charset=utf-8` to a serialized body, so this takes it off.
+ */
+const FASTIFY_JSON = 'application/json; charset=utf-8'
+
+/**
+ * Node's HTTP parser refuses a request line or headers over its limit (16 KiB: a 100,000-character
+ * task id) before Fastify sees the request; Fastify's default answer has its own shape. This one
+ * answers in the API's error shape, over the raw socket as Node's parser leaves it.
+ */
+const answered = new WeakSet<Socket>()
+
+function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return
+  answered.add(socket)
+  let status = 400
+  let message = 'Malformed HTTP request.'
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431
+    message = 'The request line and headers are too large (16 KiB at most). Task ids are UUIDs: check the URL.'
+  } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408
+    message = 'The request was not received in time.'
+  }
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const body = JSON.stringify(errorBody(message))
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  // Read and drop what the client is still sending (the rest of a 100 KB URL): closing a socket
+  // with unread input resets the connection, and the client would lose the answer.
+  socket.resume()
+  setTimeout(() => socket.destroy(), 5000).unref()
 }
 
 /**
@@ -84,6 +136,7 @@ export async function buildApp(options: BuildAppOptions) {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    clientErrorHandler,
     logController: new DebugAccessLog(),
     // Answered by our own hook below, in the common error shape.
     return503OnClosing: false,
@@ -92,15 +145,30 @@ export async function buildApp(options: BuildAppOptions) {
     // A parameter longer than the router accepts (a 10k-character "id") or a malformed
     // percent-encoding is, for the client, still an unknown task or route: 404 like the rest.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || error.code === 'FST_ERR_BAD_URL') {
-        return reply.code(404).send(notFoundBody(request.method, request.url))
-      }
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || error.code === 'FST_ERR_BAD_URL') return notFound(request, reply)
       request.log.error({err: error}, 'request failed')
       return reply.code(500).send(errorBody('Internal Server Error'))
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addSchema(ErrorBody)
+
+  // Every route, as it is declared, so that a known path asked with another method is a 405.
+  const routes = createRouteTable()
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method))
+  const notFound: NotFound = (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/'
+    const known = routes.match(path)
+    // Sent as bytes with the type set: Fastify's router errors (a parameter over its length limit)
+    // answer outside the hooks, so the content-type hook below would not see them.
+    const send = (code: number, body: object) => reply.code(code).header('content-type', 'application/json').send(Buffer.from(JSON.stringify(body)))
+    if (known && !known.methods.includes(request.method)) {
+      const allow = known.methods.join(', ')
+      reply.header('allow', allow)
+      return send(405, errorBody(`Method ${request.method} is not allowed on ${shorten(path)}; use ${allow}.`))
+    }
+    return send(404, notFoundBody(request.method, path))
+  }
 
   // An empty body with Content-Type: application/json means "no body" (POST /api/tasks takes
   // an optional one); anything else goes to Fastify's own parser (400 on invalid JSON, 413 when too large).
@@ -122,6 +190,10 @@ export async function buildApp(options: BuildAppOptions) {
   app.addHook('onRequest', (_request, reply, done) => {
     if (!draining) return done()
     reply.code(503).header('connection', 'close').send(errorBody('Service Unavailable: the API is shutting down.'))
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.getHeader('content-type') === FASTIFY_JSON) reply.header('content-type', 'application/json')
+    done(null, payload)
   })
 
   if (metrics) {
@@ -153,7 +225,7 @@ export async function buildApp(options: BuildAppOptions) {
     return reply.code(status).send(errorBody(message))
   })
 
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(notFoundBody(request.method, request.url)))
+  app.setNotFoundHandler(notFound)
 
   // Swagger first: it documents the routes registered after it.
   await app.register(swagger, {
@@ -173,11 +245,33 @@ export async function buildApp(options: BuildAppOptions) {
         {name: 'health', description: 'Probes'},
       ],
     },
+    // @fastify/swagger marks every request body required; a route whose body is optional says so.
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      const {openapiObject} = document
+      for (const operations of Object.values(openapiObject.paths ?? {})) {
+        for (const operation of Object.values(operations as Record<string, Record<string, unknown>>)) {
+          if (operation?.[OPTIONAL_BODY] !== true) continue
+          delete operation[OPTIONAL_BODY]
+          ;(operation.requestBody as {required?: boolean}).required = false
+        }
+      }
+      return openapiObject
+    },
   })
-  await app.register(swaggerUi, {routePrefix: '/docs'})
+  // Swagger UI in a plugin of its own, so that one hook can point its Explore box at /openapi.json
+  // (@fastify/swagger-ui hard-codes its own copy, /docs/json).
+  await app.register(async (ui) => {
+    ui.addHook('onSend', (request, _reply, payload, done) => {
+      if (typeof payload === 'string' && request.url.endsWith('/swagger-initializer.js')) {
+        done(null, payload.replace("url: resolveUrl('./json')", "url: new URL('/openapi.json', window.location.href).href"))
+      } else done(null, payload)
+    })
+    await ui.register(swaggerUi, {routePrefix: '/docs'})
+  })
   app.get('/openapi.json', {schema: {hide: true}}, async () => app.swagger())
 
-  const deps: RouteDeps = {config, queue, metrics}
+  const deps: RouteDeps = {config, queue, metrics, notFound}
   await app.register(legacyTaskRoutes, deps)
   await app.register(taskRoutes, deps)
   await app.register(healthRoutes, deps)

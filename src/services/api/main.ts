@@ -29,13 +29,19 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     throw error
   }
 
-  const logger = pino({
-    level: config.logLevel,
-    base: {service: 'api'},
-    timestamp: pino.stdTimeFunctions.isoTime,
-    // Belt and braces: the config is never logged whole, but if it were, no password leaves.
-    redact: {paths: ['password', 'sentinelPassword', '*.password', '*.sentinelPassword', '*.*.password', '*.*.sentinelPassword'], censor: '[redacted]'},
-  })
+  const logger = pino(
+    {
+      level: config.logLevel,
+      base: {service: 'api'},
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Belt and braces: the config is never logged whole, but if it were, no password leaves.
+      redact: {paths: ['password', 'sentinelPassword', '*.password', '*.sentinelPassword', '*.*.password', '*.*.sentinelPassword'], censor: '[redacted]'},
+    },
+    // Asynchronous writes: one write(2) per request on the event loop was the add route's largest
+    // cost (npm run bench, bench/profile.ts). Lines written while a write is in flight go out
+    // together in the next one; pino flushes what is left when the process exits.
+    pino.destination({dest: 1, sync: false}),
+  )
 
   const queue = createTaskStore({
     redis: config.redis,

@@ -74,10 +74,19 @@ export function createApiMetrics(options: {queue: TaskStore; logger?: Logger}): 
   enqueued.inc({api: 'legacy'}, 0)
   enqueued.inc({api: 'modern'}, 0)
 
+  // One child per label set, kept: observing through it skips hashing the labels on every request.
+  const series = new Map<string, ReturnType<typeof duration.labels>>()
+
   return {
     registry,
     observeRequest(method, route, statusCode, seconds) {
-      duration.observe({method, route, status_code: String(statusCode)}, seconds)
+      const key = `${method} ${statusCode} ${route}`
+      let child = series.get(key)
+      if (!child) {
+        child = duration.labels({method, route, status_code: String(statusCode)})
+        series.set(key, child)
+      }
+      child.observe(seconds)
     },
     taskEnqueued(api) {
       enqueued.inc({api})

@@ -50,7 +50,10 @@ export interface TaskStore {
   get(id: string): Promise<TaskSnapshot | undefined>
   /** The same atomic, monotonic read returning only state, progress and elapsed time (the status route's hot path). */
   getProgress(id: string): Promise<Pick<TaskSnapshot, 'state' | 'progress' | 'elapsedMs'> | undefined>
-  /** Cancels a queued task; a running or finished one is a conflict. */
+  /**
+   * Cancels a queued task, which then reads as `cancelled` for the retention time (cancelling it
+   * again is the same success); a running or finished one is a conflict.
+   */
   cancel(id: string): Promise<CancelOutcome>
   counts(): Promise<QueueCounts>
   /** Workers currently connected to the queue. */
@@ -94,13 +97,22 @@ export interface TaskStoreOptions {
  * active list) holds it, else waiting for a retry. Unlike BullMQ's getState it never scans the
  * O(n) wait list, so polling stays cheap however long the queue is.
  *
+ * A cancelled task's job is gone (BullMQ removes it); cancel() leaves its queued time, data and
+ * options in the high-water hash (fields c = cancelled at, t, d, o), read only when the job is
+ * missing, so that the task reads `cancelled` rather than unknown until its retention ends.
+ *
  * KEYS: 1 job hash, 2 job lock, 3 completed, 4 failed, 5 active, 6 high-water hash
  * ARGV: 1 job id, 2 now (ms), 3 high-water TTL (ms), 4 "1" for a brief reply (state, progress,
  * elapsed only: what the original status route polls, a quarter of the reply to decode)
  */
 const TASK_VIEW_LUA = `
 local f = redis.call('HMGET', KEYS[1], 'timestamp', 'processedOn', 'finishedOn', 'progress', 'atm', 'ats', 'failedReason', 'returnvalue', 'data', 'opts')
-if not f[1] then return false end
+if not f[1] then
+  local c = redis.call('HMGET', KEYS[6], 'c', 't', 'd', 'o')
+  if not c[1] then return false end
+  if ARGV[4] == '1' then return {'cancelled', '0', '0'} end
+  return {'cancelled', '0', '0', c[2] or '0', '', c[1], '0', '0', '', '', c[3] or '', c[4] or ''}
+end
 local id = ARGV[1]
 local now = tonumber(ARGV[2])
 local processedOn = tonumber(f[2])
@@ -282,6 +294,13 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
           removeOnFail: {age: options.retentionSeconds},
         }),
       )
+      // REDIS_WAIT_REPLICAS: accepted only once replicas hold the task, so a failover cannot lose
+      // it (a 503 here may leave the task queued: the client's retry then queues a second one).
+      const ack = options.redis.replicaAck
+      if (ack) {
+        const acked = await guarded('wait for replicas', () => client.wait(ack.replicas, ack.timeoutMs))
+        if (acked < ack.replicas) throw new RedisUnavailableError(`${acked} of ${ack.replicas} replicas acknowledged the task within ${ack.timeoutMs} ms`)
+      }
       return id
     },
 
@@ -296,14 +315,22 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       const snapshot = await get(id)
       if (!snapshot) return {outcome: 'not-found'}
       const status = taskStatus(snapshot)
+      if (status === 'Cancelled') return {outcome: 'cancelled'}
       if (status === 'Completed' || status === 'Failed') return {outcome: 'conflict', reason: 'finished', status}
       if (status === 'Processing') return {outcome: 'conflict', reason: 'processing', status}
+      // The tombstone goes first, so that no read between the two calls finds the task unknown
+      // (it is read only once the job is gone), and is taken back if the job could not be removed.
+      const key = highWaterKey(id)
+      const tombstone = {c: Date.now(), t: snapshot.queuedAt, d: JSON.stringify({iterations: snapshot.iterations}), o: JSON.stringify({attempts: snapshot.maxAttempts})}
+      await guarded('cancel task', () => client.multi().hset(key, tombstone).pexpire(key, options.retentionSeconds * 1000).exec())
       // BullMQ's removeJob refuses (0) a job a worker has locked meanwhile: then it is running.
       // (A task that a worker took *and finished* between the read above and this call would be
       // removed and reported cancelled; BullMQ offers no atomic "remove if waiting".)
       const removed = await guarded('cancel task', () => queue.remove(id))
-      if (removed !== 1) return {outcome: 'conflict', reason: 'processing', status: 'Processing'}
-      await guarded('cancel task', () => client.del(highWaterKey(id)))
+      if (removed !== 1) {
+        await guarded('cancel task', () => client.hdel(key, 'c', 't', 'd', 'o'))
+        return {outcome: 'conflict', reason: 'processing', status: 'Processing'}
+      }
       return {outcome: 'cancelled'}
     },
 

@@ -7,7 +7,7 @@ import {statusFromState, type TaskStatus} from '../shared/tasks.js'
  */
 export interface TaskSnapshot {
   id: string
-  /** BullMQ state: waiting, delayed, prioritized, active, completed or failed. */
+  /** BullMQ state: waiting, delayed, prioritized, active, completed or failed; or `cancelled` (removed by DELETE, see task-store.ts). */
   state: string
   /** Percent done, 0..100. */
   progress: number
@@ -17,7 +17,7 @@ export interface TaskSnapshot {
   queuedAt: number
   /** Epoch ms the latest attempt started, if any. */
   startedAt?: number
-  /** Epoch ms the task completed or finally failed. */
+  /** Epoch ms the task completed, finally failed or was cancelled. */
   finishedAt?: number
   /** Attempts that ended (failed or completed). */
   attemptsMade: number
@@ -58,14 +58,16 @@ export interface TaskResource {
   links: {self: string}
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
- * True for the shape of the ids the API hands out (lower-case `randomUUID()`). Anything else
- * cannot be a task, so it is answered 404 without a Redis round trip.
+ * The task id a path parameter names, in the form the API hands out (lower-case `randomUUID()`),
+ * or undefined when it cannot be a task (answered 404 without a Redis round trip). UUIDs are
+ * case-insensitive (RFC 9562), so an upper-case copy of an id finds the same task.
  */
-export function isTaskId(id: string): boolean {
-  return id.length === 36 && UUID.test(id)
+export function taskId(id: string): string | undefined {
+  if (id.length !== 36 || !UUID.test(id)) return undefined
+  return id.toLowerCase()
 }
 
 /** Path of a task in the modern API. */
@@ -113,7 +115,7 @@ export function toTaskResource(snapshot: TaskSnapshot): TaskResource {
     iterations: snapshot.iterations ?? null,
     queuedAt: new Date(snapshot.queuedAt).toISOString(),
     startedAt: iso(snapshot.startedAt),
-    finishedAt: status === 'Completed' || status === 'Failed' ? iso(snapshot.finishedAt) : null,
+    finishedAt: status === 'Completed' || status === 'Failed' || status === 'Cancelled' ? iso(snapshot.finishedAt) : null,
     elapsedSeconds: Math.round(Math.max(0, snapshot.elapsedMs)) / 1000,
     attempts: snapshot.attemptsStarted,
     maxAttempts: snapshot.maxAttempts,

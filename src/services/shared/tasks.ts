@@ -34,8 +34,8 @@ export interface TaskData {
   failAt?: number
 }
 
-/** The original system's four status words. */
-export type TaskStatus = 'Queued' | 'Processing' | 'Completed' | 'Failed'
+/** The original system's four status words, and `Cancelled` for a task removed before a worker took it. */
+export type TaskStatus = 'Queued' | 'Processing' | 'Completed' | 'Failed' | 'Cancelled'
 
 /** Maps a BullMQ job state to the contract's status word. */
 export function statusFromState(state: string): TaskStatus | undefined {
@@ -53,6 +53,8 @@ export function statusFromState(state: string): TaskStatus | undefined {
       return 'Completed'
     case 'failed':
       return 'Failed'
+    case 'cancelled':
+      return 'Cancelled'
     default:
       return undefined
   }

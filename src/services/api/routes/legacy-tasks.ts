@@ -2,7 +2,7 @@ import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 import {Type} from 'typebox'
 
 import type {RouteDeps} from '../app.js'
-import {isTaskId, toLegacyProgress} from '../task-view.js'
+import {taskId, toLegacyProgress} from '../task-view.js'
 import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
 
 const QueuedReply = Type.Object({
@@ -25,7 +25,7 @@ const StatusReply = Type.Object({
  * The original system's API, kept to the letter so that its clients keep working:
  * `POST /api/tasks/add` and `GET /api/tasks/status/:id`.
  */
-export const legacyTaskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {config, queue, metrics}) => {
+export const legacyTaskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {config, queue, metrics, notFound}) => {
   // The original endpoint takes no body, so whatever media type a client sends with it (curl -d ''
   // sends an empty form) is read (within the body limit) and ignored instead of refused with 415.
   // JSON still goes through the JSON parser. This plugin is encapsulated: the modern API keeps its 415.
@@ -60,8 +60,9 @@ export const legacyTaskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       },
     },
     async (request, reply) => {
-      const {id} = request.params
-      const snapshot = isTaskId(id) ? await queue.getProgress(id) : undefined
+      const id = taskId(request.params.id)
+      if (!id) return notFound(request, reply)
+      const snapshot = await queue.getProgress(id)
       if (!snapshot) return reply.code(404).send(errorBody('Task not found.'))
       return {success: true as const, result: {progress: toLegacyProgress(snapshot)}}
     },

@@ -20,13 +20,13 @@ export function errorBody(message: string): {success: false; error: {message: st
 
 /** The contract's status words, shared by both APIs. */
 export const TaskStatusSchema = Type.Union(
-  [Type.Literal('Queued'), Type.Literal('Processing'), Type.Literal('Completed'), Type.Literal('Failed')],
-  {description: 'Queued (waiting or retrying), Processing, Completed or Failed'},
+  [Type.Literal('Queued'), Type.Literal('Processing'), Type.Literal('Completed'), Type.Literal('Failed'), Type.Literal('Cancelled')],
+  {description: 'Queued (waiting or retrying), Processing, Completed, Failed, or Cancelled (DELETE /api/tasks/{id} before a worker took it)'},
 )
 
 /** `:id` path parameter. Not validated as a UUID by the schema: a malformed id is a 404, not a 400. */
 export const TaskIdParams = Type.Object({
-  id: Type.String({description: 'Task id (a UUID returned when the task was queued)'}),
+  id: Type.String({description: 'Task id (the UUID returned when the task was queued; upper or lower case)'}),
 })
 
 /** Error responses every route may give. */

@@ -2,8 +2,8 @@ import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 import {Type} from 'typebox'
 
 import {TASK_STEPS} from '../../shared/tasks.js'
-import type {RouteDeps} from '../app.js'
-import {isTaskId, taskPath, toTaskResource} from '../task-view.js'
+import {OPTIONAL_BODY, type RouteDeps} from '../app.js'
+import {taskId, taskPath, toTaskResource} from '../task-view.js'
 import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
 
 const Links = Type.Object({self: Type.String({description: 'Path of the task resource'})})
@@ -40,7 +40,7 @@ const TaskNotFound = () => errorBody('Task not found.')
  * The modern task API: `POST /api/tasks` (202 + Location), `GET /api/tasks/:id` (typed) and
  * `DELETE /api/tasks/:id` (cancels a queued task).
  */
-export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {config, queue, metrics}) => {
+export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {config, queue, metrics, notFound}) => {
   const CreateBody = Type.Object(
     {
       iterations: Type.Optional(
@@ -58,7 +58,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
         }),
       ),
     },
-    {additionalProperties: false},
+    // The example (Swagger UI's "Try it out") is the ordinary task: the default size, no failure.
+    {additionalProperties: false, examples: [{iterations: config.task.defaultIterations}]},
   )
 
   app.post(
@@ -69,6 +70,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
         summary: 'Queue a task',
         description: 'The JSON body is optional; without it the task has the default size.',
         body: CreateBody,
+        [OPTIONAL_BODY]: true,
         response: {202: Accepted, 400: Type.Ref('ErrorBody'), 413: Type.Ref('ErrorBody'), 415: Type.Ref('ErrorBody'), ...commonErrors},
       },
       // No body at all means "default size": validate it as an empty object.
@@ -98,8 +100,9 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
       },
     },
     async (request, reply) => {
-      const {id} = request.params
-      const snapshot = isTaskId(id) ? await queue.get(id) : undefined
+      const id = taskId(request.params.id)
+      if (!id) return notFound(request, reply)
+      const snapshot = await queue.get(id)
       if (!snapshot) return reply.code(404).send(TaskNotFound())
       return toTaskResource(snapshot)
     },
@@ -112,14 +115,14 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
         tags: ['tasks'],
         summary: 'Cancel a queued task',
         description:
-          'Removes a task that no worker has started. A running task cannot be stopped cleanly by BullMQ from outside its worker, so that is a 409, as is a finished task.',
+          'Removes a task that no worker has started; the task then reports `Cancelled` until TASK_RETENTION_SECONDS have passed, and cancelling it again answers the same. A running task cannot be stopped cleanly by BullMQ from outside its worker, so that is a 409, as is a finished task.',
         params: TaskIdParams,
         response: {200: Cancelled, 404: Type.Ref('ErrorBody'), 409: Type.Ref('ErrorBody'), ...commonErrors},
       },
     },
     async (request, reply) => {
-      const {id} = request.params
-      if (!isTaskId(id)) return reply.code(404).send(TaskNotFound())
+      const id = taskId(request.params.id)
+      if (!id) return notFound(request, reply)
       const result = await queue.cancel(id)
       switch (result.outcome) {
         case 'not-found':
