@@ -1,6 +1,6 @@
 import {z} from 'zod'
 
-import {logLevelVar} from './env-vars.js'
+import {intVar, logLevelVar} from './env-vars.js'
 
 /**
  * Environment variables shared by every service that talks to Redis.
@@ -29,12 +29,25 @@ export const redisEnvShape = {
     .default('tasks')
     .describe('tasks'),
   LOG_LEVEL: logLevelVar(),
+  // The stronger durability (the API's only): a task is accepted once this many replicas hold it
+  // (Redis WAIT), so no failover can lose it; 0 answers as soon as the master has it.
+  REDIS_WAIT_REPLICAS: intVar(0, 10, 0),
+  REDIS_WAIT_TIMEOUT_MS: intVar(1, 60_000, 1000, 'milliseconds'),
 } as const
 
 export type RedisEnv = z.infer<z.ZodObject<typeof redisEnvShape>>
 
-/** Where Redis is: one server, or a master found through Sentinels. */
-export type RedisConfig =
+/**
+ * Writes that count only once replicas hold them: after a write, WAIT for `replicas`
+ * acknowledgements for at most `timeoutMs`; fewer means the write may not survive a failover.
+ */
+export interface ReplicaAck {
+  replicas: number
+  timeoutMs: number
+}
+
+/** Where Redis is: one server, or a master found through Sentinels; `replicaAck` when set (REDIS_WAIT_REPLICAS > 0). */
+export type RedisConfig = (
   | {mode: 'standalone'; url: string; password?: string}
   | {
       mode: 'sentinel'
@@ -43,9 +56,11 @@ export type RedisConfig =
       password?: string
       sentinelPassword?: string
     }
+) & {replicaAck?: ReplicaAck}
 
 /** Turns the validated variables into a RedisConfig. */
 export function redisConfigFromEnv(env: RedisEnv): RedisConfig {
+  const replicaAck = env.REDIS_WAIT_REPLICAS > 0 ? {replicaAck: {replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS}} : {}
   if (env.REDIS_SENTINELS) {
     const sentinels = env.REDIS_SENTINELS.split(',').map((entry) => {
       const [host, port] = entry.trim().split(':') as [string, string]
@@ -57,7 +72,8 @@ export function redisConfigFromEnv(env: RedisEnv): RedisConfig {
       masterName: env.REDIS_SENTINEL_MASTER,
       password: env.REDIS_PASSWORD,
       sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
+      ...replicaAck,
     }
   }
-  return {mode: 'standalone', url: env.REDIS_URL, password: env.REDIS_PASSWORD}
+  return {mode: 'standalone', url: env.REDIS_URL, password: env.REDIS_PASSWORD, ...replicaAck}
 }

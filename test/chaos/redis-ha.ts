@@ -1,0 +1,238 @@
+import type {ChildProcess} from 'node:child_process'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {Redis} from 'ioredis'
+
+import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+
+/** The persistence and replication settings of the Redis pods (templates/values/redis-ha.yaml sets the same keys). */
+export interface RedisHaOptions {
+  password?: string
+  masterName?: string
+  /** AOF fsync policy: the chart's `everysec`, or `always`. */
+  appendfsync?: 'everysec' | 'always'
+  /** The chart's `min-replicas-to-write` (0: a master acknowledges writes with no replica connected). */
+  minReplicasToWrite?: number
+  minReplicasMaxLag?: number
+  /** Sentinel's down-after-milliseconds; the chart's redis-ha default is 10000, the harness uses less to keep runs short. */
+  downAfterMs?: number
+}
+
+/** One redis-server of the set: a fixed port and data directory, so a restart replays its own AOF. */
+export interface RedisNode {
+  readonly port: number
+  readonly pid: number | undefined
+  /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT) to the running server. */
+  signal(signal: NodeJS.Signals): void
+  /** SIGKILL and wait for the exit; the AOF stays. */
+  kill(): Promise<void>
+  /** Starts the server again from its config file (which Sentinel may have rewritten) and waits until it answers. */
+  restart(): Promise<void>
+  running(): boolean
+}
+
+/** Three redis-server (AOF on, as the chart configures) and three redis-sentinel (quorum 2) on loopback. */
+export interface RedisHa {
+  readonly masterName: string
+  readonly password: string
+  readonly nodes: RedisNode[]
+  /** REDIS_SENTINELS for the services. */
+  readonly sentinelsEnv: string
+  /** Port of the server the Sentinels name as master now. */
+  masterPort(): Promise<number>
+  /** The node the Sentinels name as master now. */
+  master(): Promise<RedisNode>
+  /** Waits until the Sentinels name a master other than `port`, and that master takes writes. */
+  waitForNewMaster(port: number, timeoutMs?: number): Promise<number>
+  /** Waits until the named master takes writes and has `replicas` replicas in sync. */
+  waitHealthy(replicas?: number, timeoutMs?: number): Promise<void>
+  /** The replication role one server reports now ('master' or 'slave'). */
+  role(port: number): Promise<string>
+  /** A direct client of one server (no Sentinel), for probes; the caller disconnects it. */
+  client(port: number): Redis
+  stop(): Promise<void>
+}
+
+/**
+ * What a Redis set under fault answers for a while: refused or dropped connections, a server
+ * still loading its AOF, a demoted master, a paused one (time-out). A wait during a fault treats
+ * these as "not yet"; anything else fails it at once.
+ */
+export function redisTransient(error: unknown): boolean {
+  return connectionRefused(error) || /LOADING|MASTERDOWN|READONLY|NOREPLICAS|Connection is closed|Command timed out|ETIMEDOUT|no Sentinel named a master/.test(String(error))
+}
+
+/** Connects to one server, runs `use`, disconnects; a refused connection throws the socket's own error. */
+async function withClient<T>(port: number, password: string, use: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2000})
+  let socketError: Error | undefined
+  client.on('error', (error: Error) => (socketError ??= error))
+  try {
+    try {
+      await client.connect()
+    } catch (error) {
+      throw socketError ?? error
+    }
+    return await use(client)
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** Starts the set and waits until the master has both replicas and the Sentinels know each other. */
+export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisHa> {
+  requireBinary('redis-server', 'sudo apt-get install -y redis-server')
+  requireBinary('redis-sentinel', 'sudo apt-get install -y redis-sentinel')
+  const password = options.password ?? 'chaos-redis-password'
+  const masterName = options.masterName ?? 'mymaster'
+  const root = mkdtempSync(join(tmpdir(), 'keda-lab-chaos-redis-'))
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const nodes: RedisNode[] = []
+  const children: ChildProcess[] = []
+
+  for (const [index, port] of ports.entries()) {
+    const dir = join(root, `redis-${index}`)
+    mkdirSync(dir)
+    const file = join(dir, 'redis.conf')
+    writeFileSync(
+      file,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        // What templates/values/redis-ha.yaml sets under redis.config.
+        'appendonly yes',
+        `appendfsync ${options.appendfsync ?? 'everysec'}`,
+        'maxmemory-policy noeviction',
+        `min-replicas-to-write ${options.minReplicasToWrite ?? 0}`,
+        `min-replicas-max-lag ${options.minReplicasMaxLag ?? 10}`,
+        'save ""',
+        `requirepass ${password}`,
+        `masterauth ${password}`,
+        ...(index === 0 ? [] : [`replicaof 127.0.0.1 ${ports[0]}`]),
+        '',
+      ].join('\n'),
+    )
+    let child: ChildProcess | undefined
+    const up = () => waitFor(() => withClient(port, password, async (c) => (await c.ping()) === 'PONG'), {timeoutMs: 30_000, what: `redis-server on ${port}`, ignore: redisTransient})
+    const start = async () => {
+      child = spawnTracked('redis-server', [file])
+      children.push(child)
+      await up()
+    }
+    await start()
+    nodes.push({
+      port,
+      get pid() {
+        return child?.pid
+      },
+      signal: (signal) => {
+        child?.kill(signal)
+      },
+      async kill() {
+        if (child) await stopProcess(child, 'SIGKILL')
+      },
+      restart: start,
+      running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    })
+  }
+
+  const sentinelDir = join(root, 'sentinels')
+  mkdirSync(sentinelDir)
+  const sentinelPorts = [await freePort(), await freePort(), await freePort()]
+  for (const [index, port] of sentinelPorts.entries()) {
+    const file = join(sentinelDir, `sentinel-${index}.conf`)
+    writeFileSync(
+      file,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${sentinelDir}`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${ports[0]} 2`,
+        `sentinel auth-pass ${masterName} ${password}`,
+        `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 2000}`,
+        `sentinel failover-timeout ${masterName} 10000`,
+        `sentinel parallel-syncs ${masterName} 1`,
+        `requirepass ${password}`,
+        `sentinel sentinel-pass ${password}`,
+        '',
+      ].join('\n'),
+    )
+    children.push(spawnTracked('redis-sentinel', [file]))
+  }
+
+  const masterPort = async (): Promise<number> => {
+    let lastError: unknown
+    for (const port of sentinelPorts) {
+      try {
+        const reply = await withClient(port, password, (c) => c.call('SENTINEL', 'get-master-addr-by-name', masterName) as Promise<string[] | null>)
+        if (reply) return Number(reply[1])
+      } catch (error) {
+        lastError = error
+      }
+    }
+    throw new Error(`no Sentinel named a master: ${String(lastError)}`)
+  }
+  const takesWrites = (port: number) =>
+    withClient(port, password, async (c) => (await c.info('replication')).includes('role:master') && (await c.set('chaos:probe', String(Date.now()))) === 'OK')
+
+  const waitHealthy = async (replicas = 2, timeoutMs = 60_000) => {
+    await waitFor(
+      async () => {
+        const port = await masterPort()
+        return withClient(port, password, async (c) => {
+          const info = await c.info('replication')
+          if (!info.includes('role:master')) return notYet(`the named master :${port} is not a master yet`)
+          const synced = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
+          return synced >= replicas || notYet(`${synced} replicas in sync`)
+        })
+      },
+      {timeoutMs, intervalMs: 200, what: `Redis master with ${replicas} replicas in sync`, ignore: redisTransient},
+    )
+    // The Sentinels must know each other and the replicas before they can fail over.
+    await waitFor(
+      () =>
+        withClient(sentinelPorts[0]!, password, async (c) => {
+          const info = (await c.call('SENTINEL', 'master', masterName)) as string[]
+          const field = (name: string) => Number(info[info.indexOf(name) + 1])
+          return (field('num-other-sentinels') >= 2 && field('num-slaves') >= replicas) || notYet(`Sentinel sees ${field('num-other-sentinels')} others, ${field('num-slaves')} replicas`)
+        }),
+      {timeoutMs, intervalMs: 200, what: 'Sentinels discovering each other and the replicas', ignore: redisTransient},
+    )
+  }
+  await waitHealthy()
+
+  return {
+    masterName,
+    password,
+    nodes,
+    sentinelsEnv: sentinelPorts.map((port) => `127.0.0.1:${port}`).join(','),
+    masterPort,
+    async master() {
+      const port = await masterPort()
+      return nodes.find((n) => n.port === port)!
+    },
+    waitForNewMaster: (from, timeoutMs = 60_000) =>
+      waitFor(
+        async () => {
+          const port = await masterPort()
+          return port !== from && (await takesWrites(port)) ? port : undefined
+        },
+        {timeoutMs, intervalMs: 100, what: `a master other than ${from}`, ignore: redisTransient},
+      ),
+    waitHealthy,
+    role: (port) => withClient(port, password, async (c) => /role:(\w+)/.exec(await c.info('replication'))?.[1] ?? 'unknown'),
+    client: (port) => {
+      const client = new Redis({port, host: '127.0.0.1', password, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true})
+      client.on('error', () => {})
+      return client
+    },
+    async stop() {
+      for (const node of nodes) node.signal('SIGCONT')
+      await Promise.all(children.map((child) => stopProcess(child, 'SIGKILL')))
+      rmSync(root, {recursive: true, force: true})
+    },
+  }
+}
