@@ -166,6 +166,15 @@ export interface Kube {
    * read from `apps/v1` Deployment `.spec.replicas` and `.status`.
    */
   listDeployments(namespace: string, labelSelector?: string): Promise<DeploymentInfo[]>
+  /** Services of type LoadBalancer (all namespaces, or one) and the addresses the cluster gave them. */
+  listLoadBalancers(namespace?: string): Promise<LoadBalancerInfo[]>
+}
+
+/** A LoadBalancer Service and its `.status.loadBalancer.ingress` addresses (empty: <pending>). */
+export interface LoadBalancerInfo {
+  namespace: string
+  name: string
+  addresses: string[]
 }
 
 /** A Deployment's rollout state (`keda-lab install` waits until every one is fully rolled out). */
@@ -657,6 +666,19 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         updatedReplicas: d.status?.updatedReplicas ?? 0,
         availableReplicas: d.status?.availableReplicas ?? 0,
       }))
+    },
+
+    async listLoadBalancers(namespace) {
+      const list = await must(`list Services${namespace ? ` in namespace ${namespace}` : ''}`, () =>
+        namespace ? core.listNamespacedService({namespace}) : core.listServiceForAllNamespaces(),
+      )
+      return list.items
+        .filter((svc) => svc.spec?.type === 'LoadBalancer')
+        .map((svc) => ({
+          namespace: svc.metadata?.namespace ?? '',
+          name: svc.metadata?.name ?? '',
+          addresses: (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '').filter(Boolean),
+        }))
     },
 
     async listEvents(namespace, involvedObject) {

@@ -50,16 +50,39 @@ describe('planInstall', () => {
     expect(plan.values['redis-ha']).toMatchObject({replicas: 3, hardAntiAffinity: false})
   })
 
-  it('skips KEDA when its CRD exists, monitoring with --no-monitoring, the build with --image', async () => {
-    const plan = planInstall(options({monitoring: false, image: 'ghcr.io/acme/keda-lab:1.2.3'}), await deps({crds: ['scaledobjects.keda.sh']}))
+  it('skips a foreign KEDA, monitoring with --no-monitoring, the build with --image', async () => {
+    const foreign = {crds: ['scaledobjects.keda.sh'], kedaNamespace: 'platform', kedaRelease: {name: 'keda', namespace: 'platform'}}
+    const plan = planInstall(options({monitoring: false, image: 'ghcr.io/acme/keda-lab:1.2.3'}), await deps(foreign))
     const byId = Object.fromEntries(plan.steps.map((s) => [s.id, s]))
-    expect(byId.keda!.skipped).toMatch(/reusing the KEDA already in the cluster/)
+    expect(byId.keda!.skipped).toBe('a KEDA that keda-lab did not install runs in namespace platform: reusing it (a second KEDA would break both)')
     expect(byId.keda!.actions).toEqual([])
+    expect(plan.values['keda-lab']).toMatchObject({networkPolicy: {keda: {namespace: 'platform'}}})
     expect(byId.monitoring!.skipped).toBe('monitoring off (--no-monitoring)')
     expect(byId.image!.skipped).toBe('using ghcr.io/acme/keda-lab:1.2.3 from its registry (--image)')
     expect(commands(plan).filter((c) => c.startsWith('helm repo add')).map((c) => c.split(' ')[3])).toEqual(['dandydeveloper'])
     expect(plan.files.map((f) => f.path.split('/').pop())).toEqual(['keda.yaml', 'redis-ha.yaml', 'keda-lab.yaml'])
     expect(plan.image).toBe('ghcr.io/acme/keda-lab:1.2.3')
+  })
+
+  it("upgrades keda-lab's own KEDA release on a second install, and installs KEDA over CRDs an uninstall left", async () => {
+    const own = planInstall(options(), await deps({crds: ['scaledobjects.keda.sh'], kedaNamespace: 'keda', kedaRelease: {name: 'keda', namespace: 'keda'}}))
+    const ownKeda = own.steps.find((s) => s.id === 'keda')!
+    expect(ownKeda.skipped).toBeUndefined()
+    expect(commands({...own, steps: [ownKeda]})).toEqual([expect.stringMatching(/^helm upgrade --install keda kedacore\/keda --namespace keda --version 2\.20\.2 /)])
+    expect(commands(own).filter((c) => c.startsWith('helm repo add')).map((c) => c.split(' ')[3])).toContain('kedacore')
+    const leftover = planInstall(options(), await deps({crds: ['scaledobjects.keda.sh']}))
+    expect(leftover.steps.find((s) => s.id === 'keda')!.actions).toHaveLength(1)
+    // The same release name in another namespace is somebody else's KEDA.
+    const elsewhere = planInstall(options(), await deps({crds: ['scaledobjects.keda.sh'], kedaNamespace: 'keda-system', kedaRelease: {name: 'keda', namespace: 'keda-system'}}))
+    expect(elsewhere.steps.find((s) => s.id === 'keda')!.actions).toEqual([])
+  })
+
+  it('the app release has no --wait (keda-lab waits for its pods; a LoadBalancer address may never come)', async () => {
+    for (const helmMajor of [3, 4] as const) {
+      const app = commands(planInstall(options(), await deps({helmMajor}))).find((c) => c.includes('upgrade --install keda-lab '))!
+      expect(app).toMatch(/ --timeout 5m$/)
+      expect(app).not.toMatch(/--wait|--atomic|--rollback-on-failure/)
+    }
   })
 
   it('Helm 3 vs Helm 4 flags and --kube-context', async () => {
@@ -137,6 +160,7 @@ function memoryKube(readyAfter = 0): Kube & {writes: string[]} {
       const ready = polls > readyAfter ? 1 : 0
       return [{name: 'keda-lab-api', replicas: 1, readyReplicas: ready, updatedReplicas: 1, availableReplicas: ready}]
     },
+    listLoadBalancers: async () => [{namespace: 'keda', name: 'keda-lab-api', addresses: []}],
   } as unknown as Kube & {writes: string[]}
 }
 
@@ -161,6 +185,7 @@ describe('applyStep', () => {
     expect(error.hint).toContain('keda-lab uninstall')
     await applyStep(plan.steps.find((s) => s.id === 'rollout')!, {kube, run, signal, pollMs: 5}, (l) => lines.push(l))
     expect(lines.filter((l) => l.startsWith('waiting: keda-lab-api 0/1 ready'))).toHaveLength(2)
+    expect(lines).toContain('keda-lab-api: no load balancer address yet (<pending>): the summary below says how to reach the API')
     const aborted = new AbortController()
     aborted.abort()
     const interrupted = await applyStep(plan.steps.find((s) => s.id === 'keda')!, {kube, run, signal: aborted.signal}).catch((e) => e)

@@ -40,6 +40,28 @@ describe('install pre-flight checks', () => {
     expect(formatCheckResult(r.helm!)).toBe('√ helm present (major version 3 or 4): helm v3.17.3 (Helm 3: --atomic, --wait)')
   })
 
+  it('LoadBalancer on another cluster: told from the addresses the cluster really assigned, never fatal', async () => {
+    const other = {cluster: {kind: 'other' as const}, contextName: 'prod'}
+    const assigned = await check({...other, loadBalancers: {total: 3, withAddress: 2}}, {image: 'r/keda-lab:1'})
+    expect(assigned['load-balancer']!).toMatchObject({status: 'pass', detail: 'LoadBalancer (2 of 3 LoadBalancer services in the cluster have an address)'})
+    const pending = await check({...other, loadBalancers: {total: 2, withAddress: 0}}, {image: 'r/keda-lab:1'})
+    expect(pending['load-balancer']!).toMatchObject({status: 'warn', detail: expect.stringContaining('no LoadBalancer service in the cluster has an address (2 pending)')})
+    expect(pending['load-balancer']!.hint).toContain('--expose NodePort')
+    const unknown = await check({...other, loadBalancers: {total: 0, withAddress: 0}}, {image: 'r/keda-lab:1'})
+    expect(unknown['load-balancer']!.status).toBe('warn')
+    expect(unknown['load-balancer']!.detail).toContain('cannot tell')
+    expect(hasFatalFailure(Object.values(pending))).toBe(false)
+  })
+
+  it("existing KEDA: keda-lab's own release is upgraded, a foreign one reused", async () => {
+    const own = await check({crds: ['scaledobjects.keda.sh'], appNamespace: 'keda', kedaNamespace: 'keda', kedaRelease: {name: 'keda', namespace: 'keda'}})
+    expect(own['existing-keda']!.detail).toBe("keda-lab's own KEDA (release keda/keda): upgraded in place")
+    const foreign = await check({crds: ['scaledobjects.keda.sh'], appNamespace: 'keda', kedaNamespace: 'platform', kedaRelease: {name: 'keda', namespace: 'platform'}})
+    expect(foreign['existing-keda']!.detail).toContain('a KEDA that keda-lab did not install runs in namespace platform, Helm release platform/keda: reusing it')
+    const leftover = await check({crds: ['scaledobjects.keda.sh'], appNamespace: 'keda'})
+    expect(leftover['existing-keda']!.detail).toContain('no KEDA operator runs: KEDA will be installed')
+  })
+
   it('each problem is named, with its fix, and the fatal ones stop the install', async () => {
     const r = await check({
       helm: undefined,

@@ -71,6 +71,10 @@ async function waitForRollout(action: Extract<Action, {type: 'rollout'}>, deps: 
     const notReady = deployments.filter((d) => d.readyReplicas < d.replicas || d.updatedReplicas < d.replicas)
     if (deployments.length > 0 && notReady.length === 0) {
       output(deployments.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas}`).join(', '))
+      // Said, never waited for: many clusters give LoadBalancer services no address at all.
+      for (const lb of await deps.kube.listLoadBalancers(action.namespace)) {
+        output(lb.addresses.length > 0 ? `${lb.name}: load balancer at ${lb.addresses.join(', ')}` : `${lb.name}: no load balancer address yet (<pending>): the summary below says how to reach the API`)
+      }
       return
     }
     pending = deployments.length === 0 ? `no Deployment with ${action.labelSelector} in ${action.namespace}` : notReady.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas} ready`).join(', ')

@@ -9,11 +9,12 @@ import {parse as parseYaml} from 'yaml'
 import {dockerBuild, kindLoadImage, minikubeEnableMetricsServer, minikubeImageBuild, type ToolCommand} from '../../adapters/cluster-tools.js'
 import {helmCommands, type HelmMajor} from '../../adapters/helm.js'
 import {ConfigError} from '../../errors.js'
-import {APP_CHART_PATH, CHARTS, type ChartRef} from '../charts.js'
+import {chartArgument, type ChartSources, neededRepositories, repositorySources} from '../chart-sources.js'
+import {APP_CHART_PATH, CHARTS, type ChartName, type ChartRef} from '../charts.js'
 import {renderValues, type ValuesContext, type ValuesTemplateName} from '../values/render.js'
 import type {AnswerKey, AnswerSource, InstallAnswers} from './options.js'
 import type {InstallFacts} from './preflight.js'
-import {KEDA_CRD} from './preflight.js'
+import {KEDA_RELEASE, reusesForeignKeda} from './preflight.js'
 import type {SecretSpec} from './secrets.js'
 
 /** The app release's name (shared contract with the chart). */
@@ -30,10 +31,12 @@ export interface InstallOptions {
   kubeContext?: string
   /** On minikube without the metrics API: enable the addon (asked, or --yes). */
   enableMetricsServerAddon: boolean
+  /** Where each third-party chart comes from (--charts, --chart-repo); default: the upstream repositories. */
+  chartSources?: ChartSources
 }
 
 export interface PlanDeps {
-  facts: Pick<InstallFacts, 'nodes' | 'crds' | 'metricsApi' | 'cluster' | 'kedaNamespace'> & {helmMajor: HelmMajor}
+  facts: Pick<InstallFacts, 'nodes' | 'crds' | 'metricsApi' | 'cluster' | 'kedaNamespace' | 'kedaRelease'> & {helmMajor: HelmMajor}
   templates: Record<ValuesTemplateName, string>
   packageRoot: string
   /** keda-lab's version: the tag of the image built into the cluster. */
@@ -107,29 +110,36 @@ export function appImage(image: string | undefined, builtTag: string): ValuesCon
   return image ? splitImage(image) : {repository: 'keda-lab', tag: builtTag, pullPolicy: 'IfNotPresent'}
 }
 
+/** The third-party charts an install puts in (KEDA only when the cluster has none yet; monitoring only when asked). */
+export function chartsToInstall(options: {monitoring: boolean; reuseKeda: boolean}): ChartName[] {
+  return [...(options.reuseKeda ? [] : ['keda' as const]), 'redisHa', ...(options.monitoring ? (['kubePrometheusStack', 'loki', 'alloy'] as const) : [])]
+}
+
 /** Builds the plan. Throws a ConfigError when the answers cannot work on this cluster (before anything changes). */
 export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const {answers, appNamespace: ns, monitoringNamespace: monNs} = options
   const helm = helmCommands(deps.helmBin ?? 'helm', options.kubeContext)
   const major = deps.facts.helmMajor
   const valuesDir = join(options.outputDir, 'values')
-  const kedaExists = deps.facts.crds.includes(KEDA_CRD)
+  // Only a KEDA that keda-lab did not install is reused; keda-lab's own release is upgraded.
+  const reuseKeda = reusesForeignKeda(deps.facts, ns)
   const cluster = deps.facts.cluster
 
   const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
   const builtTag = `keda-lab:${builtVersion}`
   const image = appImage(answers.image, builtVersion)
-  const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, kedaNamespace: kedaExists ? deps.facts.kedaNamespace : undefined, image}
+  const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, kedaNamespace: reuseKeda ? deps.facts.kedaNamespace : undefined, image}
   const rendered = renderValues(ctx, deps.templates)
   const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))
   const valuesFile = (name: string) => join(valuesDir, `${name}.yaml`)
 
+  const chartSources = options.chartSources ?? repositorySources()
+  const sourceOf = (chart: ChartRef) => chartSources[(Object.keys(CHARTS) as ChartName[]).find((name) => CHARTS[name] === chart)!]
   const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string): Action => ({
     type: 'run',
     command: helm.upgradeInstall(major, {
       release: releaseName,
-      chart: `${chart.repoName}/${chart.chart}`,
-      version: chart.version,
+      ...chartArgument(sourceOf(chart)),
       namespace,
       valuesFiles: [valuesFile(releaseName)],
       timeout,
@@ -137,22 +147,19 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     }),
   })
 
-  const repos = new Map<string, string>()
-  if (!kedaExists) repos.set(CHARTS.keda.repoName, CHARTS.keda.repoUrl)
-  repos.set(CHARTS.redisHa.repoName, CHARTS.redisHa.repoUrl)
-  if (answers.monitoring) {
-    repos.set(CHARTS.kubePrometheusStack.repoName, CHARTS.kubePrometheusStack.repoUrl)
-    repos.set(CHARTS.loki.repoName, CHARTS.loki.repoUrl)
-    repos.set(CHARTS.alloy.repoName, CHARTS.alloy.repoUrl)
-  }
+  const repos = neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda}))
 
   const steps: PlanStep[] = []
   steps.push({
     id: 'repositories',
     title: 'Helm repositories',
-    actions: [...[...repos].map(([name, url]) => ({type: 'run' as const, command: helm.repoAdd(name, url)})), {type: 'run', command: helm.repoUpdate([...repos.keys()])}],
+    actions:
+      repos.size === 0
+        ? []
+        : [...[...repos].map(([name, url]) => ({type: 'run' as const, command: helm.repoAdd(name, url)})), {type: 'run', command: helm.repoUpdate([...repos.keys()])}],
+    skipped: repos.size === 0 ? 'every chart comes from the --charts folder' : undefined,
     notes: [],
-    hint: 'check the network access to the chart repositories (`helm repo update` shows which one fails)',
+    hint: 'check the network access to the chart repositories (`helm repo update` shows which one fails); without it, use --charts DIR (from `keda-lab charts pull DIR`) or --chart-repo NAME=URL',
   })
 
   const namespaces: Action[] = [{type: 'namespace', name: ns, labels: LABELS}]
@@ -178,8 +185,10 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   steps.push({
     id: 'keda',
     title: `KEDA (${CHARTS.keda.repoName}/${CHARTS.keda.chart} ${CHARTS.keda.version})`,
-    actions: kedaExists ? [] : [release(CHARTS.keda, 'keda', ns, '5m')],
-    skipped: kedaExists ? `KEDA's CRD ${KEDA_CRD} already exists: reusing the KEDA already in the cluster (a second KEDA would break both)` : undefined,
+    actions: reuseKeda ? [] : [release(CHARTS.keda, KEDA_RELEASE, ns, '5m')],
+    skipped: reuseKeda
+      ? `a KEDA that keda-lab did not install runs in namespace ${deps.facts.kedaNamespace}: reusing it (a second KEDA would break both)`
+      : undefined,
     notes: [],
     hint: `kubectl get pods -n ${ns} -l app.kubernetes.io/part-of=keda-operator; then run \`keda-lab install\` again (it upgrades in place)`,
   })
@@ -254,7 +263,10 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
           namespace: ns,
           valuesFiles: [valuesFile(APP_RELEASE)],
           timeout: '5m',
-          rollbackOnFailure: true,
+          // keda-lab waits for the app's pods itself (the rollout step): Helm 3's --wait would also
+          // wait for the API's LoadBalancer address, which kind, minikube without a tunnel and bare
+          // clusters never assign — and --atomic would then leave the release pending-rollback.
+          wait: false,
         }),
       },
     ],

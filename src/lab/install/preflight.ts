@@ -6,6 +6,7 @@ import {type Kube, type NodeInfo, resources, type StorageClassInfo} from '../../
 import type {HelmVersion} from '../../adapters/helm.js'
 import {type ClusterKind, detectClusterKind} from '../../adapters/cluster-tools.js'
 import type {TokenCheck} from '../../adapters/telegram.js'
+import {OFFLINE_HINT, type RepositoryProbe} from '../chart-sources.js'
 import type {Check} from '../checks.js'
 import type {InstallAnswers} from './options.js'
 import {estimateResources, formatCpu, formatMemory} from './resources.js'
@@ -38,11 +39,19 @@ export interface InstallFacts {
   crds: string[]
   /** Namespace of the KEDA operator already in the cluster (when KEDA's CRDs exist), if found. */
   kedaNamespace?: string
+  /** The Helm release (meta.helm.sh annotations) that installed that operator, if Helm did. */
+  kedaRelease?: {name: string; namespace: string}
+  /** The app namespace of this install (whose `keda` release is keda-lab's own KEDA). */
+  appNamespace?: string
+  /** LoadBalancer Services in the cluster, and whether the cluster gave them addresses. */
+  loadBalancers?: {total: number; withAddress: number}
   metricsApi: boolean
   canCreateNamespaces: boolean
   canCreateCrds: boolean
   cluster: {kind: ClusterKind; name?: string}
   telegram?: TokenCheck
+  /** The chart repositories the install still needs, probed (empty: every chart from --charts). */
+  chartRepositories?: RepositoryProbe[]
 }
 
 /** Reads every fact; a cluster that cannot be reached leaves the cluster facts empty. */
@@ -50,9 +59,14 @@ export async function gatherFacts(deps: {
   kube: Kube
   helmVersion: () => Promise<HelmVersion>
   checkTelegram?: () => Promise<TokenCheck | undefined>
+  /** The install's app namespace: tells keda-lab's own KEDA release from a foreign KEDA. */
+  appNamespace?: string
+  /** Probes the chart repositories the install needs, given what is known of the cluster (its CRDs). */
+  probeChartRepositories?: (facts: InstallFacts) => Promise<RepositoryProbe[]>
 }): Promise<InstallFacts> {
   const {kube} = deps
   const facts: InstallFacts = {
+    appNamespace: deps.appNamespace,
     reachable: false,
     contextName: kube.contextName,
     server: kube.server,
@@ -90,10 +104,32 @@ export async function gatherFacts(deps: {
       // A reused KEDA may run in another namespace: the app's Redis NetworkPolicy must let it in.
       const operators = await kube.listObjects(resources.deployments, 'app=keda-operator')
       facts.kedaNamespace = operators[0]?.namespace
+      const a = operators[0]?.annotations ?? {}
+      const release = a['meta.helm.sh/release-name']
+      if (release) facts.kedaRelease = {name: release, namespace: a['meta.helm.sh/release-namespace'] ?? operators[0]!.namespace ?? ''}
     }
+    const lbs = await kube.listLoadBalancers()
+    facts.loadBalancers = {total: lbs.length, withAddress: lbs.filter((lb) => lb.addresses.length > 0).length}
   }
-  facts.telegram = await deps.checkTelegram?.()
+  const [telegram, chartRepositories] = await Promise.all([deps.checkTelegram?.(), deps.probeChartRepositories?.(facts)])
+  facts.telegram = telegram
+  facts.chartRepositories = chartRepositories
   return facts
+}
+
+/** The release name keda-lab gives its own KEDA (in the app namespace). */
+export const KEDA_RELEASE = 'keda'
+
+/**
+ * Does install reuse a KEDA that is already in the cluster? Only a FOREIGN one: an operator that is
+ * not keda-lab's own `keda` release in the app namespace (that one is upgraded like every other
+ * release). KEDA's CRDs without any operator (left by an uninstall: Helm keeps CRDs) are no KEDA to
+ * reuse either: install puts KEDA in.
+ */
+export function reusesForeignKeda(facts: Pick<InstallFacts, 'crds' | 'kedaNamespace' | 'kedaRelease'>, appNamespace: string): boolean {
+  if (!facts.crds.includes(KEDA_CRD) || !facts.kedaNamespace) return false
+  const own = facts.kedaRelease?.name === KEDA_RELEASE && facts.kedaRelease.namespace === appNamespace
+  return !own
 }
 
 export interface PreflightContext {
@@ -247,13 +283,20 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       if (answers.expose === 'NodePort') return {status: 'pass', detail: 'NodePort service'}
       if (answers.expose === 'Ingress') return {status: 'pass', detail: `Ingress for ${answers.ingressHost} (needs an ingress controller)`}
       if (!facts.reachable) return unreachable
+      // Install never waits on the LoadBalancer's address (it waits for the pods), so none of these stop it.
+      const elsewhere = 'install does not wait for the address; reach the API meanwhile with `kubectl port-forward` or install with --expose NodePort'
       if (facts.cluster.kind === 'minikube') {
         return {status: 'warn', detail: 'minikube gives LoadBalancer services an address only while a tunnel runs', hint: 'run `minikube tunnel` in another terminal after install'}
       }
       if (facts.cluster.kind === 'kind') {
         return {status: 'warn', detail: 'kind has no LoadBalancer implementation: the API service stays <pending>', hint: 'install with --expose NodePort, or run cloud-provider-kind'}
       }
-      return {status: 'pass', detail: 'LoadBalancer (the cloud provider assigns an address)'}
+      const lbs = facts.loadBalancers ?? {total: 0, withAddress: 0}
+      if (lbs.withAddress > 0) return {status: 'pass', detail: `LoadBalancer (${lbs.withAddress} of ${lbs.total} LoadBalancer services in the cluster have an address)`}
+      if (lbs.total > 0) {
+        return {status: 'warn', detail: `no LoadBalancer service in the cluster has an address (${lbs.total} pending): the API's will most likely stay <pending>`, hint: elsewhere}
+      }
+      return {status: 'warn', detail: 'cannot tell whether this cluster assigns LoadBalancer addresses (no LoadBalancer service exists yet)', hint: elsewhere}
     },
   },
   {
@@ -262,11 +305,35 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
     title: 'existing KEDA',
     async run({facts}) {
       if (!facts.reachable) return unreachable
-      if (facts.crds.includes(KEDA_CRD)) {
-        const where = facts.kedaNamespace ? ` (operator in namespace ${facts.kedaNamespace})` : ''
-        return {status: 'pass', detail: `${KEDA_CRD} exists: reusing the KEDA already in the cluster${where} (release keda skipped)`}
+      const ns = facts.appNamespace ?? 'keda'
+      if (reusesForeignKeda(facts, ns)) {
+        const by = facts.kedaRelease ? `, Helm release ${facts.kedaRelease.namespace}/${facts.kedaRelease.name}` : ''
+        return {status: 'pass', detail: `a KEDA that keda-lab did not install runs in namespace ${facts.kedaNamespace}${by}: reusing it (release ${KEDA_RELEASE} skipped; a second KEDA would break both)`}
       }
+      if (facts.kedaNamespace) return {status: 'pass', detail: `keda-lab's own KEDA (release ${ns}/${KEDA_RELEASE}): upgraded in place`}
+      if (facts.crds.includes(KEDA_CRD)) return {status: 'pass', detail: `${KEDA_CRD} exists but no KEDA operator runs: KEDA will be installed`}
       return {status: 'pass', detail: 'none: KEDA will be installed'}
+    },
+  },
+  {
+    id: 'chart-repositories',
+    category: 'network',
+    title: 'chart repositories reachable',
+    // Failing here, before anything changes, instead of at `helm repo update` in the middle of the plan.
+    fatal: true,
+    hint: OFFLINE_HINT,
+    async run({facts}) {
+      const probes = facts.chartRepositories
+      if (!probes) return {status: 'skip', detail: 'not checked'}
+      if (probes.length === 0) return {status: 'pass', detail: 'none needed: every chart comes from the --charts folder'}
+      const down = probes.filter((p) => !p.ok)
+      if (down.length > 0) {
+        return {
+          status: 'fail',
+          detail: `cannot reach ${down.map((p) => `${p.name} (${p.error})`).join(', ')}: install from pulled charts with --charts DIR or from a mirror with --chart-repo NAME=URL`,
+        }
+      }
+      return {status: 'pass', detail: probes.map((p) => `${p.name} ${p.url}`).join(', ')}
     },
   },
   {

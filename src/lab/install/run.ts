@@ -15,13 +15,14 @@ import {createHelm} from '../../adapters/helm.js'
 import type {Kube, KubeOptions} from '../../adapters/kube.js'
 import {createTelegram} from '../../adapters/telegram.js'
 import {ConfigError, KedaLabError} from '../../errors.js'
+import {neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import {loadValuesTemplates} from '../values/render.js'
 import {applyStep} from './apply.js'
 import {checkBeforeQuestions, preflightError} from './early-checks.js'
 import {checkValuesFileKeys, type Prompter, resolveInstallOptions} from './options.js'
-import {planInstall, type Plan} from './plan.js'
-import {gatherFacts, PREFLIGHT_CHECKS} from './preflight.js'
+import {chartsToInstall, planInstall, type Plan} from './plan.js'
+import {gatherFacts, PREFLIGHT_CHECKS, reusesForeignKeda} from './preflight.js'
 import {formatPlan, formatSummary} from './print.js'
 import {type ExistingSecrets, maskSecrets, readExistingSecrets, resolveSecrets, secretValues} from './secrets.js'
 
@@ -40,6 +41,10 @@ export interface InstallRunInput {
   dryRun: boolean
   valuesPath?: string
   output?: string
+  /** --charts DIR: third-party charts pulled by `keda-lab charts pull`. */
+  chartsDir?: string
+  /** --chart-repo NAME=URL values (mirrors). */
+  chartRepos?: string[]
   cwd: string
   /** Prompter when interactive (TTY and not --yes/--json), undefined otherwise. */
   prompter?: Prompter
@@ -103,6 +108,8 @@ export async function packageVersion(): Promise<string> {
 /** Runs install (or its dry run). */
 export async function runInstall(input: InstallRunInput): Promise<InstallResult> {
   const valuesFile = await readValuesFile(input.valuesPath, input.cwd)
+  // A wrong --charts folder or --chart-repo stops here, before any question or cluster call.
+  const chartSources = await resolveChartSources({chartsDir: input.chartsDir, chartRepos: input.chartRepos, cwd: input.cwd})
   const kube = input.kube ?? (await loadKube({context: input.context}))
   const telegram = createTelegram({apiUrl: input.env.TELEGRAM_API_URL})
   const helm = createHelm({kubeContext: input.context})
@@ -147,8 +154,11 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
         async run(output) {
           facts = await gatherFacts({
             kube,
+            appNamespace: input.namespace,
             helmVersion,
             checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
+            probeChartRepositories: (known) =>
+              probeRepositories(neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda: reusesForeignKeda(known, input.namespace)}))),
           })
           checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(formatCheckResult(r)))
           if (hasFatalFailure(checks)) throw preflightError(checks, {dryRun: input.dryRun})
@@ -185,7 +195,7 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
 
   const outputDir = resolve(input.cwd, input.output ?? `.keda-lab/${kube.contextName.replace(/[^\w.-]+/g, '_')}`)
   const plan = planInstall(
-    {answers, sources, appNamespace: input.namespace, monitoringNamespace: input.monitoringNamespace, outputDir, kubeContext: input.context, enableMetricsServerAddon: enableAddon},
+    {answers, sources, appNamespace: input.namespace, monitoringNamespace: input.monitoringNamespace, outputDir, kubeContext: input.context, enableMetricsServerAddon: enableAddon, chartSources},
     {
       facts: {...facts, helmMajor: facts.helm!.major},
       templates: await loadValuesTemplates(PACKAGE_ROOT),
