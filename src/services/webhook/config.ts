@@ -186,7 +186,8 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
       webhookUrl: parsed.TELEGRAM_WEBHOOK_URL,
       pollTimeoutSeconds: parsed.TELEGRAM_POLL_TIMEOUT_SECONDS,
     },
-    redis: redisWanted ? redisConfigFromEnv({...parsed, REDIS_URL: parsed.REDIS_URL ?? 'redis://127.0.0.1:6379'}) : undefined,
+    // The webhook's writes are a convenience (threading): no replica acknowledgement wanted.
+    redis: redisWanted ? redisConfigFromEnv({...parsed, REDIS_URL: parsed.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_WAIT_REPLICAS: 0, REDIS_WAIT_TIMEOUT_MS: 1000}) : undefined,
     queueName: parsed.QUEUE_NAME,
     retentionSeconds: parsed.MESSAGE_RETENTION_SECONDS,
     alertmanagerUrl,
