@@ -10,7 +10,9 @@ export default defineConfig({
     // Tests start real processes (redis-server, redis-sentinel, helm, the CLI); a failing test must
     // not leave them behind. Every harness stops its own in its teardown; test/setup/processes.ts
     // (run in the main vitest process) kills whatever a dead worker could not stop.
-    globalSetup: ['test/setup/processes.ts'],
+    // test/cluster/global-setup.ts: one real Kubernetes control plane per run, started on first
+    // use by a cluster test (test/cluster/harness.ts) and stopped here at the end.
+    globalSetup: ['test/setup/processes.ts', 'test/cluster/global-setup.ts'],
     teardownTimeout: 20_000,
   },
 })

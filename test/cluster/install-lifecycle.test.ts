@@ -1,0 +1,121 @@
+/**
+ * The whole lifecycle as a user runs it — `keda-lab install`, a second `install`, `doctor`,
+ * `uninstall` — on a real API server (TLS, client certificates, RBAC) with the real Helm 3 and then
+ * the real Helm 4 doing real `upgrade --install`s (Helm 4 applies server-side), the pinned charts
+ * pulled from a real loopback chart repository of stand-ins with the real KEDA and
+ * prometheus-operator CRDs, and pods run by kwok. A control plane of this file's own: install and
+ * uninstall change cluster-wide state (CRDs, the external-metrics APIService).
+ */
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
+import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
+import {runCli} from '../helpers/cli.js'
+import {type HelmMajor, helmBinary, runHelm} from '../helpers/helm.js'
+import {waitFor} from '../helpers/processes.js'
+import {useCluster} from './harness.js'
+import {getJson, listNames} from './kube-test-helpers.js'
+
+const TOKEN = '123456789:AAH-test_token_for_keda_lab_e2e_0123456'
+const cluster = useCluster(import.meta.url, {dedicated: true, namespace: false})
+
+let repo: ChartRepo
+let telegram: FakeTelegram
+let home: string
+beforeAll(async () => {
+  ;[repo, telegram] = await Promise.all([startChartRepo(), startFakeTelegram()])
+  home = mkdtempSync(join(tmpdir(), 'keda-lab-lifecycle-'))
+}, 180_000)
+afterAll(async () => {
+  await Promise.all([repo?.close(), telegram?.close()])
+  if (home) rmSync(home, {recursive: true, force: true})
+})
+
+interface HelmRelease {
+  name: string
+  namespace: string
+  revision: string
+  status: string
+}
+
+describe.each([3, 4] as HelmMajor[])('install → install again → doctor → uninstall, with Helm %i', (major) => {
+  const ns = `lab-h${major}`
+  const mon = `mon-h${major}`
+  const env = (): NodeJS.ProcessEnv => ({
+    KUBECONFIG: cluster.kubeconfig,
+    PATH: `${join(helmBinary(major), '..')}:${process.env.PATH}`,
+    HELM_CONFIG_HOME: join(home, `h${major}`, 'config'),
+    HELM_CACHE_HOME: join(home, `h${major}`, 'cache'),
+    HELM_DATA_HOME: join(home, `h${major}`, 'data'),
+    KEDA_LAB_CHART_REPO: repo.chartRepoEnv(),
+    TELEGRAM_API_URL: telegram.url,
+  })
+  const installArgs = () => [
+    'install', '--yes', '-n', ns, '--monitoring-namespace', mon,
+    '--image', 'ghcr.io/keda-lab/keda-lab:test',
+    '--no-redis-persistence', '--redis-replicas', '3',
+    '--telegram-token', TOKEN, '--telegram-chat-id', '42',
+    '--output', join(home, `h${major}`, 'out'),
+  ]
+  const releases = async (): Promise<HelmRelease[]> => {
+    const out = await runHelm(major, ['list', '--all-namespaces', '--all', '--output', 'json', '--kubeconfig', cluster.kubeconfig])
+    expect(out.exitCode, out.stderr).toBe(0)
+    return (JSON.parse(out.stdout) as HelmRelease[]).filter((r) => r.namespace === ns || r.namespace === mon)
+  }
+
+  it('installs every release from the chart repository and does not wait on the LoadBalancer address', async () => {
+    const result = await runCli(installArgs(), {env: env(), timeoutMs: 900_000})
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
+    // Pre-flight told the truth about LoadBalancer addresses instead of "fine".
+    expect(result.stdout).toMatch(/how the API is reached.*(cannot tell|no LoadBalancer service in the cluster has an address)/)
+    expect(result.stdout).toContain('keda-lab-api: no load balancer address yet (<pending>)')
+    const byName = Object.fromEntries((await releases()).map((r) => [r.name, r]))
+    expect(Object.keys(byName).sort()).toEqual(['alloy', 'keda', 'keda-lab', 'kube-prometheus-stack', 'loki', 'redis-ha'])
+    for (const r of Object.values(byName)) expect(r.status, r.name).toBe('deployed')
+    // The app is really there, pods running (kwok), and the API's Service still has no address.
+    expect(await listNames(cluster.kubeconfig, `/apis/apps/v1/namespaces/${ns}/deployments`)).toEqual(
+      expect.arrayContaining(['keda-lab-api', 'keda-lab-webhook', 'keda-lab-worker', 'keda-operator', 'keda-operator-metrics-apiserver']),
+    )
+    expect(await listNames(cluster.kubeconfig, `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`)).toEqual(['keda-lab-worker'])
+    const svc = await getJson<{spec: {type: string}; status: {loadBalancer?: {ingress?: unknown[]}}}>(cluster.kubeconfig, `/api/v1/namespaces/${ns}/services/keda-lab-api`)
+    expect(svc?.spec.type).toBe('LoadBalancer')
+    expect(svc?.status.loadBalancer?.ingress ?? []).toEqual([])
+    // No secret value in what the user saw.
+    expect(`${result.stdout}${result.stderr}`).not.toContain(TOKEN)
+  }, 900_000)
+
+  it("a second install upgrades keda-lab's own KEDA instead of skipping it", async () => {
+    const before = Object.fromEntries((await releases()).map((r) => [r.name, Number(r.revision)]))
+    const result = await runCli(installArgs(), {env: env(), timeoutMs: 900_000})
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
+    expect(result.stdout).not.toContain('reusing')
+    expect(result.stdout).toContain(`keda-lab's own KEDA (release ${ns}/keda): upgraded in place`)
+    const after = Object.fromEntries((await releases()).map((r) => [r.name, Number(r.revision)]))
+    for (const name of Object.keys(before)) expect(after[name], name).toBe(before[name]! + 1)
+  }, 900_000)
+
+  it('doctor reads the installed lab through the real API server', async () => {
+    const result = await runCli(['doctor', '-n', ns, '--monitoring-namespace', mon, '--json'], {env: env(), timeoutMs: 180_000})
+    const report = JSON.parse(result.stdout) as {checks: {id: string; status: string; detail?: string}[]}
+    const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
+    expect(Object.keys(byId).length).toBeGreaterThan(5)
+    // What a real API server with kwok pods can show: the releases and workloads are there.
+    for (const c of report.checks) expect(['pass', 'warn', 'fail', 'skip'], c.id).toContain(c.status)
+    expect(result.stdout).not.toContain(TOKEN)
+    expect(report.checks.filter((c) => c.status === 'pass').length).toBeGreaterThan(0)
+  }, 300_000)
+
+  it('uninstall removes every release and both namespaces', async () => {
+    const result = await runCli(['uninstall', '--yes', '-n', ns, '--monitoring-namespace', mon], {env: env(), timeoutMs: 600_000})
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
+    expect(await releases()).toEqual([])
+    await waitFor(
+      async () => (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)) === undefined && (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${mon}`)) === undefined,
+      {timeoutMs: 180_000, intervalMs: 1000, what: `namespaces ${ns} and ${mon} to be gone`},
+    )
+  }, 900_000)
+})
