@@ -2,6 +2,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {alert, alertmanagerPayload} from '../helpers/alerts.js'
+import {runCli} from '../helpers/cli.js'
 import {type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
 
 /**
@@ -28,7 +29,7 @@ describe('keda-lab dev with a Telegram token', () => {
       TELEGRAM_API_URL: telegram.url,
       WEBHOOK_TOKEN,
     })
-    const url = (await dev.waitForLine(/^\[dev\]\s+Webhook\s+(http:\/\/127\.0\.0\.1:\d+)\/alerts\s+\(bearer token: WEBHOOK_TOKEN\)/, 90_000))[1]!
+    const url = (await dev.waitForLine(/^\[dev\]\s+(?:\d\d:\d\d:\d\d\.\d{3}\s+)?Webhook\s+(http:\/\/127\.0\.0\.1:\d+)\/alerts\s+\(bearer token: WEBHOOK_TOKEN\)/, 90_000))[1]!
 
     const payload = alertmanagerPayload([
       alert({
@@ -49,6 +50,39 @@ describe('keda-lab dev with a Telegram token', () => {
     expect(calls.map((c) => String(c.chat_id)).sort()).toEqual(['42', '43'])
     expect(calls[0]!.text).toContain('KedaLabWorkersAtMax')
 
+    // `keda-lab alert test --local` through this dev stack's webhook, as a user runs it.
+    const tested = await runCli(['alert', 'test', '--local', `${url}/alerts`, '--resolve'], {env: {WEBHOOK_TOKEN}, timeoutMs: 60_000})
+    expect(tested.code, tested.stderr).toBe(0)
+    expect(tested.stdout).toContain('through the webhook')
+    expect(tested.stdout).toMatch(/√ firing: Telegram accepted it \(1 message, 2 chats\)/)
+    expect(tested.stdout).toMatch(/√ resolved: Telegram accepted it \(1 message, 2 chats, replying to the firing message in 2\)/)
+    const testMessages = telegram.sentMessages().filter((c) => c.text?.includes('KedaLabTestAlert'))
+    const firingIds = testMessages.filter((c) => c.text!.includes('FIRING:1')).map((c) => c.message_id)
+    const resolvedReplies = testMessages.filter((c) => c.text!.includes('RESOLVED:1')).map((c) => c.reply_to_message_id)
+    expect(firingIds).toHaveLength(2)
+    expect(resolvedReplies.sort()).toEqual(firingIds.sort())
+
+    // --json gives the same result as data.
+    const json = await runCli(['alert', 'test', '--local', url, '--json'], {env: {WEBHOOK_TOKEN}, timeoutMs: 60_000})
+    expect(json.code, json.stderr).toBe(0)
+    expect(JSON.parse(json.stdout)).toMatchObject({via: 'webhook', alertname: 'KedaLabTestAlert', ok: true, firing: {accepted: true, messages: 1, chats: 2}})
+
+    // Telegram refusing: reported, exit 1.
+    telegram.failNext(20, {status: 400, description: 'Bad Request: chat not found'})
+    const refused = await runCli(['alert', 'test', '--local', url], {env: {WEBHOOK_TOKEN}, timeoutMs: 60_000})
+    telegram.clearFailures()
+    expect(refused.code).toBe(1)
+    expect(refused.stdout).toMatch(/× firing: not accepted — the webhook answered 502: Telegram did not accept the message for 2 of 2 chat\(s\): Telegram answered 400: Bad Request: chat not found/)
+
+    // A wrong token: what happened and how to fix it, never the token.
+    const wrong = await runCli(['alert', 'test', '--local', url], {env: {WEBHOOK_TOKEN: 'not-the-dev-token-0123456789'}, timeoutMs: 60_000})
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/^Error: the webhook at http:\/\/127\.0\.0\.1:\d+ refused the bearer token\nFix: pass the token the dev stack uses/m)
+    expect(wrong.stdout + wrong.stderr).not.toContain('not-the-dev-token-0123456789')
+    const missing = await runCli(['alert', 'test', '--local', url], {env: {WEBHOOK_TOKEN: ''}, timeoutMs: 60_000})
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('--local needs the webhook token of the dev stack')
+
     dev.child.kill('SIGINT')
     expect((await dev.exited).code).toBe(0)
     const out = dev.output()
@@ -56,5 +90,5 @@ describe('keda-lab dev with a Telegram token', () => {
     expect(out).not.toContain(BOT_TOKEN)
     expect(out).not.toContain(BOT_TOKEN.split(':')[1])
     expect(out).not.toContain(WEBHOOK_TOKEN)
-  }, 120_000)
+  }, 240_000)
 })

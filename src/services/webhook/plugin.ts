@@ -101,7 +101,9 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
       const report = await notifier.notify(messages, {dedupe, replyTo: extra.replyTo})
       await extra.onSent?.(report.sent, true)
       log.info({messages: report.messages, chats: report.chats, retries: report.retries, skipped: report.skipped}, 'notification sent to Telegram')
-      return {status: 200, body: {success: true, result: {messages: report.messages, chats: report.chats}}} as const
+      // `threaded`: chats where the message replied to the alert's firing message.
+      const threaded = extra.replyTo ? Object.keys(extra.replyTo).length : undefined
+      return {status: 200, body: {success: true, result: {messages: report.messages, chats: report.chats, ...(threaded === undefined ? {} : {threaded})}}} as const
     } catch (error) {
       if (error instanceof NotifyError) {
         await extra.onSent?.(error.sent, false)
