@@ -255,6 +255,7 @@ describe('API on a real redis-server: modern API', () => {
       ['{"failAt": 101}', 400, /^body\.failAt must be <= 100$/],
       ['{"size": 5}', 400, /^body\.size is not a known field$/],
       ['[1]', 400, /^body must be object$/],
+      ['null', 400, /^body must be object$/],
       ['{"iterations": ', 400, /^Invalid JSON body/],
       [`{"pad": "${'x'.repeat(1024 * 1024)}"}`, 413, /too large/],
     ]
@@ -331,6 +332,8 @@ describe('API on a real redis-server: modern API', () => {
       ['DELETE', `/api/tasks/status/${id}`, 'GET, HEAD'],
       ['POST', '/openapi.json', 'GET, HEAD'],
       ['POST', '/api/queue?x=1', 'GET, HEAD'],
+      // A method that carries a body but came without a Content-Type: still a question of the route (found by schemathesis).
+      ['QUERY', '/healthz', 'GET, HEAD'],
     ]
     for (const [method, url, allow] of cases) {
       const response = await app.inject({method: method as 'GET', url})

@@ -205,6 +205,9 @@ export async function buildApp(options: BuildAppOptions) {
 
   let lastUnavailableLog = 0
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // No route has this path and method: what the request carried (a body Fastify could not
+    // parse, a method such as QUERY that needs a Content-Type) does not matter, the route does.
+    if (request.is404) return notFound(request, reply)
     if (error instanceof RedisUnavailableError) {
       // One warning per few seconds, not one per request: an outage under load would flood the logs.
       const now = Date.now()

@@ -73,9 +73,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
         [OPTIONAL_BODY]: true,
         response: {202: Accepted, 400: Type.Ref('ErrorBody'), 413: Type.Ref('ErrorBody'), 415: Type.Ref('ErrorBody'), ...commonErrors},
       },
-      // No body at all means "default size": validate it as an empty object.
+      // No body at all means "default size": validate it as an empty object. (A JSON `null` is a
+      // body, and not an object: 400.)
       preValidation: async (request) => {
-        if (request.body === undefined || request.body === null) request.body = {}
+        if (request.body === undefined) request.body = {}
       },
     },
     async (request, reply) => {
