@@ -11,7 +11,7 @@ export default class Dev extends BaseCommand {
 
   static override description = `Starts redis-server on a free port (unless --redis-url), the API, N workers and, when a Telegram bot token is set, the alert webhook, as child processes; prints their URLs and streams their logs prefixed with [redis], [api], [worker-1]…; Ctrl-C (or SIGTERM) stops everything it started.
 
-A child that exits on its own stops the whole run with a message naming it (no restarts: the cause stays visible).
+A child that exits on its own is restarted the same way (same port and name), saying why: a crashed worker comes back, and while Redis restarts the API stays up and answers 503 (the local Redis keeps an append-only file in a temporary folder, so the queue survives). The first restart is immediate, then after 1, 2, 4, 8 s; a child that exits during start-up, or more than 5 times within 60 s, stops the whole run with a message naming it.
 
 --autoscale adds and removes local worker processes by the rule the chart's ScaledObject gives KEDA: desired = ceil((LLEN bull:<queue>:wait + LLEN bull:<queue>:active) / --tasks-per-worker), within [--min-workers, --max-workers], checked every --polling-interval; a scale-down is held back by the HPA's stabilisation window (--stabilization-window) and goes to zero (with --min-workers 0) only after the queue was idle for --cooldown; removed workers get SIGTERM. It is a local imitation of KEDA for seeing the idea work, not a replacement for it.`
 
@@ -42,7 +42,7 @@ A child that exits on its own stops the whole run with a message naming it (no r
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Dev)
-    const {runDev} = await import('../lab/dev/run-dev.js')
+    const [{runDev}, {wantsColor}] = await Promise.all([import('../lab/dev/run-dev.js'), import('../ui/dev-log.js')])
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
     await runDev(
       {
@@ -66,7 +66,7 @@ A child that exits on its own stops the whole run with a message naming it (no r
         // Children run this same CLI the same way (bin/run.js, or bin/dev.js on the sources).
         cli: {command: process.execPath, args: [...process.execArgv, process.argv[1]!]},
         env: process.env,
-        color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.FORCE_COLOR !== '0',
+        color: wantsColor(process.env, Boolean(process.stdout.isTTY)),
       },
       {
         print: (line) => this.log(line),

@@ -134,11 +134,13 @@ export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sa
   const recommendations = state.recommendations.filter((r) => now - r.at < options.scaleDownStabilizationMs)
   const scaleUps = state.scaleUps.filter((s) => now - s.at < periodMs)
 
+  // The HPA's own recommendation, when the stabilisation window overrides it (for the message).
+  let heldBackFrom: number | undefined
   const done = (to: number, cause: ScaleDecision['cause'], extra?: Partial<AutoscaleState>): ScaleDecision => {
     // Only the HPA's own scale-ups count against its rate limit; KEDA's activation does not.
     const nextScaleUps = to > current && current > 0 ? [...scaleUps, {at: now, added: to - current}] : scaleUps
     const next: AutoscaleState = {replicas: to, recommendations, scaleUps: nextScaleUps, lastActiveAt, ...extra}
-    return {from: current, to, metric, cause, message: describe(current, to, metric, per, cause), state: next}
+    return {from: current, to, metric, cause, message: describe(current, to, metric, per, cause, heldBackFrom), state: next}
   }
 
   // 2. KEDA's own part: activation from zero, and scale to zero after the cooldown.
@@ -173,6 +175,7 @@ export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sa
   if (desired < current) {
     const highest = Math.max(...recommendations.map((r) => r.replicas))
     if (highest > desired) {
+      heldBackFrom = desired
       desired = Math.min(highest, current)
       cause = 'stabilising'
     }
@@ -193,7 +196,7 @@ export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sa
   return done(desired, cause)
 }
 
-function describe(from: number, to: number, metric: number, per: number, cause: ScaleDecision['cause']): string {
+function describe(from: number, to: number, metric: number, per: number, cause: ScaleDecision['cause'], heldBackFrom?: number): string {
   const tasks = `${metric} task${metric === 1 ? '' : 's'} waiting+active, ${per} per worker`
   const head = from === to ? `stay at ${from}` : `scale ${from} → ${to}`
   const why: Record<ScaleDecision['cause'], string> = {
@@ -202,7 +205,11 @@ function describe(from: number, to: number, metric: number, per: number, cause: 
     'cooldown-pending': 'idle, waiting for the cooldown before scaling to zero',
     hpa: '',
     'within-tolerance': '',
-    stabilising: 'scale-down held back by the stabilisation window',
+    // Either nothing moves, or the window lets the scale-down go only part of the way.
+    stabilising:
+      from === to
+        ? `scale-down to ${heldBackFrom} held back by the stabilisation window`
+        : `${heldBackFrom} would do; the stabilisation window allows only ${to}, the highest recommendation within it`,
     'rate-limited': 'scale-up limited to max(2×, +4) per 15 s, like the HPA',
     clamped: 'clamped to [min, max]',
   }

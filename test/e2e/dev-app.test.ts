@@ -16,8 +16,8 @@ let childPids: number[] = []
 
 beforeAll(async () => {
   dev = startDev(['--api-port', '0', '--workers', '1', '--task-iterations', TASK_ITERATIONS])
-  api = (await dev.waitForLine(/^\[dev\]\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
-  await dev.waitForLine(/^\[dev\]\s+started worker-1 \(pid \d+\)/)
+  api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
+  await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+started worker-1 \(pid \d+\)/)
 }, 120_000)
 
 afterAll(async () => {
@@ -128,13 +128,13 @@ describe('keda-lab dev: the modern API beside it', () => {
   })
 
   it('serves the docs and the queue view at the URLs it printed', async () => {
-    const docs = (await dev.waitForLine(/^\[dev\]\s+Docs\s+(\S+)/))[1]!
+    const docs = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+Docs\s+(\S+)/))[1]!
     expect((await request(docs)).status).toBe(200)
     expect((await request(`${api}/openapi.json`)).status).toBe(200)
     const queue = await request(`${api}/api/queue`)
     expect(queue.status).toBe(200)
     expect((queue.body as {workers: number}).workers).toBeGreaterThanOrEqual(1)
-    const metrics = (await dev.waitForLine(/^\[dev\]\s+Metrics\s+api (http:\S+\/metrics)/))[1]!
+    const metrics = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+Metrics\s+api (http:\S+\/metrics)/))[1]!
     expect((await request(metrics)).text).toMatch(/^# HELP /m)
   })
 })
@@ -154,7 +154,7 @@ describe('keda-lab dev: logs and shutdown', () => {
     dev.child.kill('SIGINT')
     const exit = await dev.exited
     expect(exit.code, dev.output().slice(-3000)).toBe(0)
-    expect(dev.output()).toMatch(/^\[dev\]\s+stopped .*redis/m)
+    expect(dev.output()).toMatch(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+stopped .*redis/m)
     await waitFor(() => childPids.every((pid) => !isAlive(pid)), {timeoutMs: 5000, what: 'every child to be gone'})
     expect(childPids.filter(isAlive)).toEqual([])
   }, 60_000)

@@ -27,8 +27,8 @@ describe('keda-lab dev --autoscale', () => {
       '--stabilization-window', '3',
       '--task-iterations', '20000000',
     ])
-    const api = (await dev.waitForLine(/^\[dev\]\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
-    await dev.waitForLine(/^\[dev\]\s+autoscale \(a local imitation of KEDA, not a replacement\)/)
+    const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
+    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+autoscale \(a local imitation of KEDA, not a replacement\)/)
 
     // Six tasks at once, so that one reading sees them all.
     const created = await Promise.all(
@@ -39,9 +39,9 @@ describe('keda-lab dev --autoscale', () => {
 
     // The decision, printed in the documented format, then the new workers really start.
     // (A reading taken while the tasks arrive may step through 2 first.)
-    const up = await dev.waitForLine(/^\[dev\]\s+scale [12] → 3: (\d+) tasks? waiting\+active, 1 per worker/, 30_000)
+    const up = await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+scale [12] → 3: (\d+) tasks? waiting\+active, 1 per worker/, 30_000)
     expect(Number(up[1])).toBeGreaterThanOrEqual(3)
-    const started = await dev.waitForLine(/^\[dev\]\s+started worker-3 \(pid (\d+)\)/, 10_000)
+    const started = await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+started worker-3 \(pid (\d+)\)/, 10_000)
     const worker3 = Number(started[1])
     // BullMQ sees three workers on the queue.
     await waitFor(async () => ((await request(`${api}/api/queue`)).body as {workers: number}).workers >= 3, {
@@ -60,13 +60,15 @@ describe('keda-lab dev --autoscale', () => {
     )
 
     // Idle queue: after the stabilisation window, back to the minimum, by SIGTERM.
-    const down = await dev.waitForLine(/^\[dev\]\s+scale [23] → 1: (\d+) tasks? waiting\+active, 1 per worker/, 30_000)
+    const down = await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+scale [23] → 1: (\d+) tasks? waiting\+active, 1 per worker/, 30_000)
     expect(Number(down[1])).toBeLessThanOrEqual(1)
-    await dev.waitForLine(/^\[dev\]\s+stopping worker-3 \(pid \d+\) with SIGTERM/, 5_000)
-    await dev.waitForLine(/^\[dev\]\s+worker-3 stopped/, 30_000)
+    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+stopping worker-3 \(pid \d+\) with SIGTERM/, 5_000)
+    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+worker-3 stopped/, 30_000)
     expect(isAlive(worker3)).toBe(false)
     // worker-1 (the oldest) stays.
     expect(dev.output()).not.toMatch(/stopping worker-1 /)
+    // A decision line that scales never claims it was held back (only "stay at" lines may).
+    for (const line of dev.lines.filter((l) => /^\[dev\].* scale \d+ → \d+:/.test(l))) expect(line).not.toContain('held back')
 
     const children = descendants(dev.child.pid!)
     dev.child.kill('SIGINT')

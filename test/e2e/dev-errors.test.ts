@@ -61,18 +61,28 @@ describe('keda-lab dev: errors', () => {
     noStack(unreachable.stderr)
   })
 
-  it('stops everything and names the child when one dies on its own', async () => {
+  it('a child that keeps exiting is restarted with a back-off, then stops everything, naming it', async () => {
     crashed = startDev(['--api-port', '0', '--workers', '1'])
-    await crashed.waitForLine(/^\[dev\]\s+keda-lab dev is running/, 90_000)
-    const pid = Number((await crashed.waitForLine(/^\[dev\]\s+started worker-1 \(pid (\d+)\)/))[1])
+    await crashed.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+keda-lab dev is running/, 90_000)
+    let pid = Number((await crashed.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+started worker-1 \(pid (\d+)\)/))[1])
     const children = descendants(crashed.child.pid!)
+    // Killed five times, restarted five times: at once, then after 1, 2, 4 and 8 s.
+    const pids: number[] = []
+    for (let restart = 1; restart <= 5; restart++) {
+      pids.push(pid)
+      process.kill(pid, 'SIGKILL')
+      const delay = restart === 1 ? '' : ` in ${2 ** (restart - 2)} s`
+      await crashed.waitForLine(new RegExp(`worker-1 \\(pid ${pid}\\) exited unexpectedly \\(killed by SIGKILL\\); restarting it${delay} \\(restart ${restart} of at most 5 within 60 s\\)`), 20_000)
+      pid = Number((await crashed.waitForLine(new RegExp(`restarted worker-1 \\(pid (?!(?:${pids.join('|')})\\))(\\d+)\\)`), 30_000))[1])
+    }
+    // The sixth exit within the minute: the run stops and says why.
     process.kill(pid, 'SIGKILL')
     const exit = await crashed.exited
     expect(exit.code).toBe(1)
     const out = crashed.output()
-    expect(out).toContain(`worker-1 (pid ${pid}) exited unexpectedly (killed by SIGKILL); stopping everything`)
-    expect(out).toContain('Error: worker-1 exited unexpectedly (killed by SIGKILL), so keda-lab dev stopped everything')
-    expect(out).toMatch(/^\[dev\]\s+stopped .*api/m)
-    await waitFor(() => children.every((p) => !isAlive(p)), {timeoutMs: 5000, what: 'every child to be gone'})
-  }, 120_000)
+    expect(out).toContain(`worker-1 (pid ${pid}) exited unexpectedly again (killed by SIGKILL) after 5 restart(s) within 60 s; stopping everything`)
+    expect(out).toContain('Error: worker-1 keeps exiting (5 restart(s) within 60 s, last: killed by SIGKILL), so keda-lab dev stopped everything')
+    expect(out).toMatch(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+stopped .*api/m)
+    await waitFor(() => [...children, ...pids].every((p) => !isAlive(p)), {timeoutMs: 5000, what: 'every child to be gone'})
+  }, 180_000)
 })

@@ -16,7 +16,7 @@ afterAll(async () => {
 describe('keda-lab dev: Ctrl-C twice', () => {
   it('kills everything at once on the second Ctrl-C, leaving no process behind', async () => {
     dev = startDev(['--api-port', '0', '--workers', '1'])
-    const api = (await dev.waitForLine(/^\[dev\]\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
+    const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
     // A long task (tens of seconds), so that the worker is busy when we stop.
     const created = await request(`${api}/api/tasks`, {
       method: 'POST',
@@ -33,10 +33,10 @@ describe('keda-lab dev: Ctrl-C twice', () => {
     expect(children.length).toBeGreaterThanOrEqual(3)
 
     dev.child.kill('SIGINT')
-    await dev.waitForLine(/^\[dev\]\s+SIGINT received: stopping everything/, 10_000)
+    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+SIGINT received: stopping everything/, 10_000)
     const second = Date.now()
     dev.child.kill('SIGINT')
-    await dev.waitForLine(/^\[dev\]\s+killing everything now/, 10_000)
+    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+killing everything now/, 10_000)
     await dev.exited
     // Well under the worker's grace period (8 s): nothing waited for the busy worker.
     expect(Date.now() - second).toBeLessThan(5000)

@@ -9,7 +9,7 @@ import {type AutoscaleOptions, validateAutoscaleOptions} from '../autoscale.js'
 import {type AutoscalerLoop, startAutoscalerLoop} from './autoscaler.js'
 import {formatChildLine, formatDevLine} from '../../ui/dev-log.js'
 import {findOnPath, freePort, httpOk, isPortFree, pollUntil} from './net.js'
-import {type ManagedProcess, type ProcessExit, createSupervisor} from './supervisor.js'
+import {type ProcessExit, type ProcessSpec, createSupervisor} from './supervisor.js'
 
 /** Everything `keda-lab dev` needs to know, already parsed from flags and environment. */
 export interface DevOptions {
@@ -60,6 +60,14 @@ export interface DevResult {
   stopped: string[]
 }
 
+/**
+ * Restarts, like a Pod's restartPolicy Always with a short crash-loop back-off: the first restart
+ * at once, then 1 s, 2 s, 4 s (at most 8 s); more than MAX_RESTARTS within RESTART_WINDOW_MS stops
+ * the run, since restarting again would only hide the cause.
+ */
+export const MAX_RESTARTS = 5
+export const RESTART_WINDOW_MS = 60_000
+
 /** The env variables a child must not inherit from the user: dev sets its own or they would conflict. */
 const NOT_INHERITED = ['PORT', 'METRICS_PORT', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'WORKER_CONCURRENCY']
 
@@ -68,10 +76,10 @@ const NOT_INHERITED = ['PORT', 'METRICS_PORT', 'REDIS_SENTINELS', 'REDIS_SENTINE
  * and, with a Telegram token, the webhook, as child processes of this one; streams their output
  * with a `[name]` prefix; and stops everything on SIGINT/SIGTERM/SIGHUP.
  *
- * A child that exits on its own (a crash, a bad setting) stops the whole run: the rest is
- * stopped and a KedaLabError names the child. Restarting it would hide the problem behind a
- * loop of restarts; in a cluster that is the kubelet's job, and `keda-lab dev` is for seeing
- * the system work.
+ * A child that exits on its own once everything runs is restarted the same way (same port, same
+ * name), saying why, as the kubelet would: a crashed worker comes back, and while Redis restarts
+ * the API stays up and answers 503. A child that exits during start-up, or keeps exiting (more
+ * than MAX_RESTARTS within RESTART_WINDOW_MS), stops the whole run with a KedaLabError naming it.
  */
 export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevResult> {
   const say = (line: string) => deps.print(formatDevLine(line, {color: options.color}))
@@ -94,18 +102,63 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
 
   // Stop requests can arrive at any time, even during start-up.
   let stopSignal: NodeJS.Signals | undefined
-  let crash: {process: ManagedProcess; exit: ProcessExit} | undefined
+  /** What stopped the run: a child that exited during start-up, or kept exiting. */
+  let crash: {name: string; pid: number; exit: ProcessExit; restarts?: number} | undefined
   let wake: () => void = () => {}
   const woken = new Promise<void>((resolve) => (wake = resolve))
   let signals = 0
+  /** True once everything started: from then on a child that exits is restarted. */
+  let running = false
+  /** How each child was started, to restart it the same way. */
+  const specs = new Map<string, ProcessSpec>()
+  /** Recent restarts per child (times), for the back-off and the crash-loop limit. */
+  const restarts = new Map<string, number[]>()
+  /** Restarts waiting for their back-off. */
+  const pendingRestarts = new Map<string, NodeJS.Timeout>()
   const supervisor = createSupervisor({
     onLine: (name, line) => deps.print(formatChildLine(name, line, {color: options.color})),
     onUnexpectedExit(process, exit) {
       if (stopSignal || crash) return
-      crash = {process, exit}
-      wake()
+      const spec = specs.get(process.name)
+      const now = Date.now()
+      const recent = (restarts.get(process.name) ?? []).filter((t) => now - t < RESTART_WINDOW_MS)
+      if (!running || !spec || recent.length >= MAX_RESTARTS) {
+        crash = {name: process.name, pid: process.pid, exit, restarts: running ? recent.length : undefined}
+        wake()
+        return
+      }
+      recent.push(now)
+      restarts.set(process.name, recent)
+      const delayMs = recent.length === 1 ? 0 : Math.min(1000 * 2 ** (recent.length - 2), 8000)
+      say(
+        `${process.name} (pid ${process.pid}) exited unexpectedly (${describeExit(exit)}); restarting it` +
+          (delayMs > 0 ? ` in ${delayMs / 1000} s` : '') +
+          ` (restart ${recent.length} of at most ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 1000} s)` +
+          (process.name === 'redis' ? '; the API answers 503 until Redis is back' : ''),
+      )
+      pendingRestarts.set(
+        process.name,
+        setTimeout(() => {
+          pendingRestarts.delete(process.name)
+          if (stopSignal || crash) return
+          supervisor.start(spec).then(
+            (restarted) => say(`restarted ${restarted.name} (pid ${restarted.pid})`),
+            (error: Error) => {
+              say(`cannot restart ${process.name}: ${error.message}`)
+              crash = {name: process.name, pid: process.pid, exit, restarts: recent.length}
+              wake()
+            },
+          )
+        }, delayMs),
+      )
     },
   })
+  /** Starts a child and remembers how, to restart it the same way. */
+  const start = async (spec: ProcessSpec) => {
+    const started = await supervisor.start(spec)
+    specs.set(spec.name, spec)
+    return started
+  }
   const unsubscribe = deps.onSignal((signal) => {
     signals++
     if (signals === 1) {
@@ -117,7 +170,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       supervisor.killAll()
     }
   })
-  const interrupted = () => (stopSignal ? `stopped by ${stopSignal}` : crash ? `${crash.process.name} exited (${describeExit(crash.exit)})` : undefined)
+  const interrupted = () => (stopSignal ? `stopped by ${stopSignal}` : crash ? `${crash.name} exited (${describeExit(crash.exit)})` : undefined)
 
   let redisDir: string | undefined
   let stopped: string[] = []
@@ -145,11 +198,12 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       }
       const port = await freePort()
       redisDir = mkdtempSync(join(tmpdir(), 'keda-lab-dev-redis-'))
-      // No persistence: this Redis lives as long as the dev run.
-      const redis = await supervisor.start({
+      // An append-only file in a temporary folder: a restarted Redis (after a crash) gets the queue
+      // back; the folder goes with the dev run.
+      const redis = await start({
         name: 'redis',
         command: binary,
-        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
+        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', redisDir],
         env: options.env,
       })
       redisUrl = `redis://127.0.0.1:${port}`
@@ -161,7 +215,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     // 2. The API.
     const childEnv = baseEnv(options, redisUrl)
     const apiMetricsPort = await freePort()
-    const apiProcess = await supervisor.start({
+    const apiProcess = await start({
       name: 'api',
       ...serve(options, 'api'),
       // Loopback only: a development stack is not for the network (the container image binds 0.0.0.0).
@@ -173,12 +227,13 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     // 3. Workers.
     const workerMetrics = new Map<string, number>()
     const startWorker = async () => {
-      const names = new Set(supervisor.list().map((p) => p.name))
+      // A worker waiting for its restart keeps its name.
+      const names = new Set([...supervisor.list().map((p) => p.name), ...pendingRestarts.keys()])
       let n = 1
       while (names.has(`worker-${n}`)) n++
       const name = `worker-${n}`
       const metricsPort = await freePort()
-      const started = await supervisor.start({
+      const started = await start({
         name,
         ...serve(options, 'worker'),
         env: {...childEnv, METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), WORKER_SHUTDOWN_GRACE_MS: String(workerGraceMs), WORKER_NAME: name},
@@ -198,7 +253,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       const port = await freePort()
       const metricsPort = await freePort()
       const token = options.env.WEBHOOK_TOKEN || randomBytes(24).toString('base64url')
-      const webhookProcess = await supervisor.start({
+      const webhookProcess = await start({
         name: 'webhook',
         ...serve(options, 'webhook'),
         env: {
@@ -228,13 +283,14 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     if (!apiUp.ok) throw startupError('api', apiUp.reason)
     if (webhookUp && !webhookUp.ok) throw startupError('webhook', webhookUp.reason)
 
+    running = true
     say('keda-lab dev is running; Ctrl-C stops everything')
     say(`  API       ${apiUrl}  (POST /api/tasks/add, POST /api/tasks, GET /api/queue)`)
     say(`  Docs      ${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`)
     say(`  Metrics   api http://127.0.0.1:${apiMetricsPort}/metrics` +
         [...workerMetrics].map(([name, port]) => `, ${name} http://127.0.0.1:${port}/metrics`).join('') +
         (webhook ? `, webhook http://127.0.0.1:${webhook.metricsPort}/metrics` : ''))
-    say(`  Redis     ${describeRedis({mode: 'standalone', url: redisUrl})}${options.redisUrl ? '' : ' (started here, no persistence)'}  queue "${options.queue}"`)
+    say(`  Redis     ${describeRedis({mode: 'standalone', url: redisUrl})}${options.redisUrl ? '' : ' (started here; append-only file in a temporary folder, removed at the end)'}  queue "${options.queue}"`)
     say(webhook ? `  Webhook   ${webhook.url}/alerts  (bearer token: ${webhook.tokenFrom})` : '  Webhook   not started (set --telegram-token and --telegram-chat-ids to start it)')
 
     // 5. The local imitation of KEDA.
@@ -244,6 +300,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       reader.on('error', () => {}) // reported by the loop when a read fails
       closeReader = () => reader.disconnect()
       const workerNames = () => supervisor.list().filter((p) => p.name.startsWith('worker-') && !p.stopping)
+      const restartingWorkers = () => [...pendingRestarts.keys()].filter((name) => name.startsWith('worker-'))
       say(
         `autoscale (a local imitation of KEDA, not a replacement): every ${options.autoscale.pollingIntervalMs / 1000} s, ` +
           `workers = ceil((LLEN bull:${options.queue}:wait + LLEN bull:${options.queue}:active) / ${rule.tasksPerReplica}) ` +
@@ -253,7 +310,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
       loop = startAutoscalerLoop({
         rule,
         pollingIntervalMs: options.autoscale.pollingIntervalMs,
-        initialReplicas: workerNames().length,
+        initialReplicas: workerNames().length + restartingWorkers().length,
         read: async () => {
           const [waiting, active] = await Promise.all([reader.llen(`bull:${options.queue}:wait`), reader.llen(`bull:${options.queue}:active`)])
           return {waiting, active}
@@ -261,15 +318,27 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
         report: (line) => say(line),
         async scaleTo(replicas) {
           if (stopSignal || crash) return
+          // A worker waiting for its restart counts: it is coming back.
           let live = workerNames()
-          while (live.length < replicas) {
+          while (live.length + restartingWorkers().length < replicas) {
             const worker = await startWorker()
             say(`started ${worker.name} (pid ${worker.pid})`)
             live = workerNames()
           }
-          // Like a ReplicaSet, remove the newest first; SIGTERM lets each finish or hand back its task.
-          for (const worker of live.slice(replicas).reverse()) {
+          let surplus = live.length + restartingWorkers().length - replicas
+          // Fewer workers wanted: first drop restarts still waiting, then, like a ReplicaSet, remove
+          // the newest first; SIGTERM lets each finish or hand back its task.
+          for (const name of restartingWorkers().reverse()) {
+            if (surplus <= 0) break
+            clearTimeout(pendingRestarts.get(name))
+            pendingRestarts.delete(name)
+            specs.delete(name)
+            say(`not restarting ${name}: fewer workers are wanted`)
+            surplus--
+          }
+          for (const worker of live.slice(live.length - Math.max(0, surplus)).reverse()) {
             say(`stopping ${worker.name} (pid ${worker.pid}) with SIGTERM`)
+            specs.delete(worker.name)
             void supervisor.stop(worker.name, graceMs).then(() => say(`${worker.name} stopped`))
           }
         },
@@ -280,7 +349,15 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
   } finally {
     await loop?.stop()
     closeReader?.()
-    if (crash) say(`${crash.process.name} (pid ${crash.process.pid}) exited unexpectedly (${describeExit(crash.exit)}); stopping everything`)
+    for (const timer of pendingRestarts.values()) clearTimeout(timer)
+    pendingRestarts.clear()
+    if (crash) {
+      say(
+        crash.restarts
+          ? `${crash.name} (pid ${crash.pid}) exited unexpectedly again (${describeExit(crash.exit)}) after ${crash.restarts} restart(s) within ${RESTART_WINDOW_MS / 1000} s; stopping everything`
+          : `${crash.name} (pid ${crash.pid}) exited unexpectedly (${describeExit(crash.exit)}); stopping everything`,
+      )
+    }
     const names = supervisor.list().map((p) => p.name)
     stopped = names
     // Workers and services first (they may need Redis to hand back their tasks), Redis last.
@@ -290,15 +367,18 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     if (names.length > 0) say(`stopped ${names.join(', ')}`)
   }
   if (crash) {
-    throw new KedaLabError(`${crash.process.name} exited unexpectedly (${describeExit(crash.exit)}), so keda-lab dev stopped everything`, {
-      hint: `read the lines prefixed [${crash.process.name}] above, fix the cause, and run keda-lab dev again`,
+    const what = crash.restarts
+      ? `${crash.name} keeps exiting (${crash.restarts} restart(s) within ${RESTART_WINDOW_MS / 1000} s, last: ${describeExit(crash.exit)})`
+      : `${crash.name} exited unexpectedly (${describeExit(crash.exit)})`
+    throw new KedaLabError(`${what}, so keda-lab dev stopped everything`, {
+      hint: `read the lines prefixed [${crash.name}] above, fix the cause, and run keda-lab dev again`,
     })
   }
   return {signal: stopSignal ?? 'SIGTERM', stopped}
 
   function startupError(name: string, reason: string): KedaLabError {
-    if (crash) return new KedaLabError(`${crash.process.name} exited during start-up (${describeExit(crash.exit)})`, {
-      hint: `read the lines prefixed [${crash.process.name}] above; fix the cause and run keda-lab dev again`,
+    if (crash) return new KedaLabError(`${crash.name} exited during start-up (${describeExit(crash.exit)})`, {
+      hint: `read the lines prefixed [${crash.name}] above; fix the cause and run keda-lab dev again`,
     })
     return new KedaLabError(`${name} did not become ready: ${reason}`, {hint: `read the lines prefixed [${name}] above`})
   }
