@@ -79,6 +79,8 @@ export interface FaultContext {
   load: Load
   settings: ChaosSettings
   notes: string[]
+  /** The fault hits now (called by a scenario that first waited for something, e.g. a busy worker). */
+  markFault(): void
 }
 
 export interface Scenario {
@@ -133,8 +135,12 @@ function busyWorker(services: Services): ServiceProcess | undefined {
   return undefined
 }
 
-const waitBusyWorker = (ctx: FaultContext) =>
-  waitFor(() => busyWorker(ctx.services), {timeoutMs: ctx.settings.recoverTimeoutMs, intervalMs: 20, what: 'a worker in the middle of a task'})
+/** Waits until a worker is in the middle of a task; the fault hits from then on. */
+async function waitBusyWorker(ctx: FaultContext): Promise<ServiceProcess> {
+  const worker = await waitFor(() => busyWorker(ctx.services), {timeoutMs: ctx.settings.recoverTimeoutMs, intervalMs: 20, what: 'a worker in the middle of a task'})
+  ctx.markFault()
+  return worker
+}
 
 /** Kills the master (SIGKILL) and waits for the Sentinels' failover. */
 async function killMaster(ctx: FaultContext): Promise<number> {
@@ -334,8 +340,8 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, l
     })
     log(`${scenario.name}: load running`)
     await sleep(settings.warmupMs)
-    const ctx: FaultContext = {ha, services, load, settings, notes}
-    const faultAt = Date.now()
+    let faultAt = Date.now()
+    const ctx: FaultContext = {ha, services, load, settings, notes, markFault: () => void (faultAt = Date.now())}
     await scenario.inject(ctx)
     const injectedAt = Date.now()
     log(`${scenario.name}: fault injected (${((injectedAt - faultAt) / 1000).toFixed(1)} s)`)

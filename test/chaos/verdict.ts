@@ -126,7 +126,9 @@ export function recoveredAt(options: {faultAt: number; injectedAt: number; attem
   const end = (a: Attempt) => a.at + a.ms
   const lastFailure = Math.max(faultAt, ...attempts.filter((a) => !a.ok && a.at >= faultAt).map(end))
   const apiBack = Math.min(...attempts.filter((a) => a.ok && end(a) > lastFailure).map(end))
-  const hit = new Set(runs.filter((r) => r.start <= faultAt && r.end > faultAt).map((r) => r.taskId))
+  // Runs the fault hit: in progress when it began, or cut short (killed, handed back) after it.
+  const cut = (r: Execution) => r.how === 'killed' || r.how === 'handed-back' || r.how === 'exited'
+  const hit = new Set(runs.filter((r) => (r.start <= faultAt && r.end > faultAt) || (cut(r) && r.end >= faultAt)).map((r) => r.taskId))
   const finalEnd = (taskId: string) =>
     Math.max(...runs.filter((r) => r.taskId === taskId && (r.how === 'completed' || r.how === 'failed')).map((r) => r.end))
   const interruptedDone = Math.max(faultAt, ...[...hit].map(finalEnd))
