@@ -69,7 +69,12 @@ export const webhookEnvSchema = z.object({
     .describe('4'),
   // Redis (optional for the webhook): where it remembers the message ids it sent per alert, so a
   // resolved notification replies to its firing message across restarts and replicas.
-  REDIS_URL: redisEnvShape.REDIS_URL.optional(),
+  // Unlike the API and worker, no default: without it, the webhook remembers in its own memory.
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .describe('redis://127.0.0.1:6379'),
   REDIS_SENTINELS: redisEnvShape.REDIS_SENTINELS,
   REDIS_SENTINEL_MASTER: redisEnvShape.REDIS_SENTINEL_MASTER,
   REDIS_PASSWORD: redisEnvShape.REDIS_PASSWORD,
