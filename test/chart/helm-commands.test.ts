@@ -11,7 +11,6 @@ import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 
@@ -23,6 +22,7 @@ import {type FakeKubeApi, type KubeObject, startFakeKubeApi} from '../fakes/kube
 import {repoRoot} from '../helpers/cli.js'
 import {helmBinary, type HelmMajor} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
+import {runTracked} from '../helpers/processes.js'
 
 const LOCAL_CHARTS: Record<string, string> = {
   [`${CHARTS.keda.repoName}/${CHARTS.keda.chart}`]: join(repoRoot, '.tools/charts/keda'),
@@ -106,11 +106,10 @@ describe.each([3, 4] as const)('the planned helm upgrade --install commands, run
       const args = command.args.map((arg, i) => (i === 3 ? (LOCAL_CHARTS[arg] ?? arg) : arg))
       // Helm 3 fetches the server's OpenAPI document to validate; the fake serves none.
       const dryRun = major === 3 ? ['--dry-run=client', '--disable-openapi-validation'] : ['--dry-run=client']
-      const result = await execa(helmBinary(major), [...args, ...dryRun], {
+      const result = await runTracked(helmBinary(major), [...args, ...dryRun], {
         cwd: command.cwd ?? repoRoot,
-        reject: false,
-        timeout: 60_000,
-        env: {KUBECONFIG: kubeconfig, HELM_CACHE_HOME: join(dir, 'cache'), HELM_CONFIG_HOME: join(dir, 'config')},
+        timeoutMs: 60_000,
+        env: {...process.env, KUBECONFIG: kubeconfig, HELM_CACHE_HOME: join(dir, 'cache'), HELM_CONFIG_HOME: join(dir, 'config')},
       })
       expect(result.exitCode, `${command.args.slice(0, 4).join(' ')}: ${String(result.stderr)}`).toBe(0)
       expect(String(result.stdout)).toContain('STATUS: pending-install')

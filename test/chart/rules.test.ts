@@ -9,18 +9,18 @@ import {copyFile, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promi
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse, stringify} from 'yaml'
 
 import {CHART_DIR, type K8sObject, renderChart} from '../helpers/helm.js'
+import {requireBinary, runTracked} from '../helpers/processes.js'
 
 const RULE_TESTS_DIR = join(CHART_DIR, 'tests', 'rules')
 
 async function promtool(args: string[], cwd: string): Promise<{exitCode: number; output: string}> {
-  const result = await execa('promtool', args, {cwd, reject: false, timeout: 60_000, all: true})
-  if (result.code === 'ENOENT') throw new Error('promtool not found: apt-get install -y prometheus (Debian) or put promtool on PATH')
-  return {exitCode: result.exitCode ?? -1, output: String(result.all)}
+  const binary = requireBinary('promtool', 'sudo apt-get install -y prometheus (Debian), or put promtool on PATH')
+  const result = await runTracked(binary, args, {cwd, timeoutMs: 60_000})
+  return {exitCode: result.exitCode ?? -1, output: result.all.replace(/\n$/, '')}
 }
 
 type RuleGroup = {name: string; rules: {alert?: string; record?: string; expr: string}[]}

@@ -1,4 +1,4 @@
-import type {Job, Queue} from 'bullmq'
+import type {Queue} from 'bullmq'
 
 import {NotYet, notYet} from './processes.js'
 
@@ -7,8 +7,8 @@ import {NotYet, notYet} from './processes.js'
  * finished, and an error at once when it failed or disappeared (a failure is an answer, not a
  * reason to keep waiting until the deadline).
  */
-export async function completedJob<D, R>(queue: Queue<D, R>, id: string): Promise<Job<D, R> | NotYet> {
-  const job = await queue.getJob(id)
+export async function completedJob<Q extends Queue>(queue: Q, id: string): Promise<NonNullable<Awaited<ReturnType<Q['getJob']>>> | NotYet> {
+  const job = (await queue.getJob(id)) as Awaited<ReturnType<Q['getJob']>>
   if (!job) throw new Error(`job ${id} is gone from queue ${queue.name}`)
   if (job.failedReason) throw new Error(`job ${id} failed: ${job.failedReason}`)
   return job.finishedOn ? job : notYet(`job ${id} is ${await job.getState()}`)

@@ -64,7 +64,8 @@ describe('worker with empty tasks (real redis-server, one worker process)', () =
         async () => {
           const counts = await queue.getJobCounts('completed', 'failed')
           expect(counts.failed, 'no empty task fails').toBe(0)
-          return counts.completed === total + 10 || notYet(`${counts.completed - 10} of ${total} completed`)
+          const completed = counts.completed ?? 0
+          return completed === total + 10 || notYet(`${completed - 10} of ${total} completed`)
         },
         {timeoutMs: 45_000, intervalMs: 50, what: `${total} empty tasks completed`},
       )
