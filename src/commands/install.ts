@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {ClusterCommand} from '../base-command.js'
-import {answerFlags, valuesFlag} from '../lab/install/flags.js'
+import {answerFlags, chartSourceFlags, valuesFlag} from '../lab/install/flags.js'
 
 export default class Install extends ClusterCommand {
   static override summary = 'Install the KEDA autoscaling lab into a Kubernetes cluster (a second run upgrades it)'
@@ -13,11 +13,13 @@ export default class Install extends ClusterCommand {
     '<%= config.bin %> install --yes --no-webhook --no-monitoring --no-redis-persistence',
     '<%= config.bin %> install --values lab.yaml --dry-run',
     '<%= config.bin %> install --image ghcr.io/you/keda-lab:0.1.0 --expose Ingress --ingress-host lab.example.com',
+    '<%= config.bin %> install --charts ./charts   # charts from `keda-lab charts pull ./charts`, no chart repository needed',
   ]
 
   static override flags = {
     ...answerFlags(),
     values: valuesFlag,
+    ...chartSourceFlags,
     output: Flags.string({char: 'o', description: 'Folder for the rendered values files (default: ./.keda-lab/<context>)', env: 'KEDA_LAB_OUTPUT'}),
     'dry-run': Flags.boolean({description: 'Print the exact plan (commands and rendered files, secrets masked) and change nothing', env: 'KEDA_LAB_DRY_RUN', default: false}),
   }
@@ -25,6 +27,7 @@ export default class Install extends ClusterCommand {
   async run() {
     const {flags} = await this.parse(Install)
     const {runInstall} = await import('../lab/install/run.js')
+    const {chartRepoValues} = await import('../lab/chart-sources.js')
     const {canPrompt, createPrompter} = await import('../ui/prompts.js')
     const json = this.jsonEnabled()
     const interactive = canPrompt({yes: flags.yes, json})
@@ -39,6 +42,8 @@ export default class Install extends ClusterCommand {
       dryRun: flags['dry-run'],
       valuesPath: flags.values,
       output: flags.output,
+      chartsDir: flags.charts,
+      chartRepos: chartRepoValues(flags['chart-repo'], process.env),
       cwd: process.cwd(),
       prompter: interactive ? await createPrompter() : undefined,
       mode: json ? 'silent' : process.stdout.isTTY ? 'tty' : 'plain',

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {ClusterCommand} from '../base-command.js'
-import {answerFlags, valuesFlag} from '../lab/install/flags.js'
+import {answerFlags, chartSourceFlags, valuesFlag} from '../lab/install/flags.js'
 
 export default class Render extends ClusterCommand {
   static override summary = 'Write (or print) every manifest and values file `install` would apply, for GitOps'
@@ -16,6 +16,7 @@ export default class Render extends ClusterCommand {
   static override flags = {
     ...answerFlags(),
     values: valuesFlag,
+    ...chartSourceFlags,
     output: Flags.string({char: 'o', description: 'Folder to write to (default: ./.keda-lab/render)', env: 'KEDA_LAB_OUTPUT', exclusive: ['stdout']}),
     stdout: Flags.boolean({description: 'Print everything to stdout instead of writing files', default: false}),
   }
@@ -23,6 +24,7 @@ export default class Render extends ClusterCommand {
   async run() {
     const {flags} = await this.parse(Render)
     const {runRender} = await import('../lab/install/render-manifests.js')
+    const {chartRepoValues} = await import('../lab/chart-sources.js')
     return runRender({
       flags,
       env: process.env,
@@ -31,6 +33,8 @@ export default class Render extends ClusterCommand {
       valuesPath: flags.values,
       output: flags.output,
       stdout: flags.stdout,
+      chartsDir: flags.charts,
+      chartRepos: chartRepoValues(flags['chart-repo'], process.env),
       cwd: process.cwd(),
       log: (text) => this.log(text),
     })

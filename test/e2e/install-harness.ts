@@ -2,7 +2,10 @@
  * Harness for the install/render/prompt e2e tests: a loopback fake Kubernetes API seeded like a
  * cluster (nodes, StorageClass, metrics APIService, optional KEDA CRD, the app's Deployments), a
  * kubeconfig for it, the fake helm/minikube/kind/docker programs first on PATH with their argv log,
- * and the fake Telegram Bot API. Everything is torn down by `close()`.
+ * the fake Telegram Bot API, and a real loopback chart repository (empty: the fake helm installs
+ * nothing) that every pinned repository points at through KEDA_LAB_CHART_REPO, so that install's
+ * pre-flight probe of the repositories answers without the internet. Everything is torn down by
+ * `close()`.
  */
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -11,6 +14,7 @@ import {fileURLToPath} from 'node:url'
 
 import {type FakeKubeApi, startFakeKubeApi, writeKubeconfig} from '../fakes/kube-api.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
+import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
 
 export const FAKE_BIN = fileURLToPath(new URL('../fakes/bin', import.meta.url))
 /** A token in BotFather's format, accepted by the fake Telegram. */
@@ -38,6 +42,8 @@ export interface ToolCall {
 export interface Lab {
   api: FakeKubeApi
   telegram: FakeTelegram
+  /** The (empty) chart repository the pinned repositories point at (KEDA_LAB_CHART_REPO). */
+  chartRepo: ChartRepo
   dir: string
   kubeconfig: string
   logFile: string
@@ -55,6 +61,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const kind = options.kind ?? 'minikube'
   const api = await startFakeKubeApi()
   const telegram = await startFakeTelegram({token: TEST_TOKEN, username: 'keda_lab_test_bot'})
+  const chartRepo = await startChartRepo({charts: []}).catch(async (error: unknown) => {
+    await Promise.allSettled([api.close(), telegram.close()])
+    throw error
+  })
   const dir = mkdtempSync(join(tmpdir(), 'keda-lab-install-'))
   const context = kind === 'minikube' ? 'minikube' : kind === 'kind' ? 'kind-lab' : 'prod-cluster'
   const kubeconfig = writeKubeconfig(join(dir, 'kube'), api, context)
@@ -117,6 +127,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     TELEGRAM_API_URL: telegram.url,
     FAKE_BIN_LOG: logFile,
     KEDA_LAB_OUTPUT: outputDir,
+    KEDA_LAB_CHART_REPO: chartRepo.chartRepoEnv(),
   }
   // Never inherit the developer's own answers.
   for (const key of Object.keys(process.env)) if (key.startsWith('KEDA_LAB_') && !(key in env)) env[key] = ''
@@ -124,6 +135,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   return {
     api,
     telegram,
+    chartRepo,
     dir,
     kubeconfig,
     logFile,
@@ -150,7 +162,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       return out
     },
     async close() {
-      await Promise.allSettled([api.close(), telegram.close()])
+      await Promise.allSettled([api.close(), telegram.close(), chartRepo.close()])
       rmSync(dir, {recursive: true, force: true})
     },
   }

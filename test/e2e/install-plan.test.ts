@@ -28,11 +28,12 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     const calls = lab.calls().map(cmd)
     expect(calls[0]).toBe('helm version --short')
     expect(calls.slice(1, 7)).toEqual([
-      'helm repo add kedacore https://kedacore.github.io/charts --force-update',
-      'helm repo add dandydeveloper https://dandydeveloper.github.io/charts --force-update',
-      'helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update',
-      'helm repo add grafana-community https://grafana-community.github.io/helm-charts --force-update',
-      'helm repo add grafana https://grafana.github.io/helm-charts --force-update',
+      // The harness points every pinned repository at its loopback chart repository (KEDA_LAB_CHART_REPO).
+      `helm repo add kedacore ${lab.chartRepo.repoUrl('kedacore')} --force-update`,
+      `helm repo add dandydeveloper ${lab.chartRepo.repoUrl('dandydeveloper')} --force-update`,
+      `helm repo add prometheus-community ${lab.chartRepo.repoUrl('prometheus-community')} --force-update`,
+      `helm repo add grafana-community ${lab.chartRepo.repoUrl('grafana-community')} --force-update`,
+      `helm repo add grafana ${lab.chartRepo.repoUrl('grafana')} --force-update`,
       'helm repo update kedacore dandydeveloper prometheus-community grafana-community grafana',
     ])
     expect(calls[7]).toBe('minikube addons enable metrics-server -p minikube')

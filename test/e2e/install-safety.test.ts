@@ -34,7 +34,7 @@ describe('keda-lab install safety', () => {
     expect(lab.writtenFiles()).toEqual([])
 
     expect(r.stdout).toContain('Plan (dry run: nothing below is executed)')
-    expect(r.stdout).toContain('$ helm repo add kedacore https://kedacore.github.io/charts --force-update')
+    expect(r.stdout).toContain(`$ helm repo add kedacore ${lab.chartRepo.repoUrl('kedacore')} --force-update`)
     expect(r.stdout).toContain('$ minikube addons enable metrics-server -p minikube')
     expect(r.stdout).toMatch(
       new RegExp(`\\$ helm upgrade --install redis-ha dandydeveloper/redis-ha --namespace keda --version ${CHARTS.redisHa.version.replaceAll('.', '\\.')} --values \\S+/values/redis-ha\\.yaml --wait --timeout 10m --atomic`),

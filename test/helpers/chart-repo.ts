@@ -105,7 +105,8 @@ export interface StandInOptions {
 /** Writes the stand-in chart folders into `dir`; returns each chart's folder. */
 export async function writeStandInCharts(dir: string, options: StandInOptions = {}): Promise<Partial<Record<ChartName, string>>> {
   const names = options.charts ?? (Object.keys(CHARTS) as ChartName[])
-  const crds = options.crds === false ? {keda: [], prometheusOperator: []} : await realCrdFiles()
+  const needsCrds = options.crds !== false && (names.includes('keda') || names.includes('kubePrometheusStack'))
+  const crds = needsCrds ? await realCrdFiles() : {keda: [], prometheusOperator: []}
   const out: Partial<Record<ChartName, string>> = {}
   for (const name of names) {
     const ref = CHARTS[name]
