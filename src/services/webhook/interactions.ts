@@ -1,4 +1,4 @@
-import type {AlertmanagerClient, Silence} from './alertmanager-client.js'
+import {type AlertmanagerClient, AlertmanagerError, type Silence} from './alertmanager-client.js'
 import {type CallbackAction, SILENCE_HOURS, signCallback, verifyCallback} from './callback-data.js'
 import {escapeHtml, formatTime, truncateEscaped} from './format.js'
 import type {MessageStore} from './message-store.js'
@@ -60,6 +60,8 @@ function matchersText(silence: Silence): string {
 
 export function createInteractions(options: InteractionsOptions): Interactions {
   const {bot, alertmanager, store, key, logger} = options
+  // What the chat is told: Alertmanager's own words when it failed, else the error (token removed).
+  const explain = (error: unknown) => (error instanceof AlertmanagerError ? error.message : describeTelegramError(error, options.botToken))
   const now = options.now ?? Date.now
   const seconds = () => Math.floor(now() / 1000)
   const outcome = options.onOutcome ?? (() => {})
@@ -120,7 +122,7 @@ export function createInteractions(options: InteractionsOptions): Interactions {
       outcome('button', 'done')
     } catch (error) {
       outcome('button', 'failed')
-      const description = describeTelegramError(error, options.botToken)
+      const description = explain(error)
       logger.error({chatId, action}, `button press failed: ${description}`)
       await bot.answerCallback(query.id, `Failed: ${description}`.slice(0, 200), true).catch(() => {})
     }
@@ -161,7 +163,7 @@ export function createInteractions(options: InteractionsOptions): Interactions {
       outcome('command', 'done')
     } catch (error) {
       outcome('command', 'failed')
-      const description = describeTelegramError(error, options.botToken)
+      const description = explain(error)
       logger.error({chatId, command}, `command failed: ${description}`)
       await bot.sendMessage(chatId, `⚠️ /${command} failed: ${escapeHtml(description)}`).catch(() => {})
     }
