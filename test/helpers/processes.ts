@@ -68,9 +68,11 @@ export async function waitFor<T>(
     if (remaining <= 0) break
     let timer: NodeJS.Timeout | undefined
     const expired = Symbol('expired')
+    const attempt = Promise.resolve().then(check)
+    attempt.catch(() => {}) // a check abandoned at the deadline must not end as an unhandled rejection
     try {
       const value = await Promise.race([
-        Promise.resolve().then(check),
+        attempt,
         new Promise<typeof expired>((resolve) => (timer = setTimeout(() => resolve(expired), remaining))),
       ])
       if (value === expired) {
