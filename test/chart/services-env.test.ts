@@ -179,8 +179,8 @@ describe('the chart env starts the real services', () => {
     const dashboard = objects.find((o) => o.kind === 'ConfigMap')
     const promql = [
       ...(rule?.spec as {groups: {rules: {expr: string}[]}[]}).groups.flatMap((g) => g.rules.map((r) => r.expr)),
-      ...(JSON.parse((dashboard?.data as Record<string, string>)['keda-lab.json'] ?? '{}') as {panels: {targets: {expr: string}[]}[]}).panels.flatMap(
-        (p) => p.targets.map((t) => t.expr),
+      ...(JSON.parse((dashboard?.data as Record<string, string>)['keda-lab.json'] ?? '{}') as {panels: {targets: {expr: string; datasource: {type: string}}[]}[]}).panels.flatMap(
+        (p) => p.targets.filter((t) => t.datasource.type === 'prometheus').map((t) => t.expr),
       ),
     ]
     const selectors = appSelectors(promql)
@@ -188,11 +188,11 @@ describe('the chart env starts the real services', () => {
 
     // One API request so that the request histogram has series.
     await fetch(`http://127.0.0.1:${portOf('api', 'http')}/api/queue`)
-    const exposition = (await scrape('api')) + (await scrape('worker'))
+    const exposition = (await scrape('api')) + (await scrape('worker')) + (await scrape('webhook'))
     const series = exposition.split('\n').filter((line) => line && !line.startsWith('#'))
     for (const {metric, labels} of selectors) {
       const lines = series.filter((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `))
-      expect(lines.length, `${metric} is exposed by the API or the worker`).toBeGreaterThan(0)
+      expect(lines.length, `${metric} is exposed by the API, the worker or the webhook`).toBeGreaterThan(0)
       for (const label of labels) expect(lines.some((line) => line.includes(`${label}="`)), `${metric} has label ${label}`).toBe(true)
     }
     // Label values the rules rely on.
