@@ -8,19 +8,18 @@ import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {parse as parseYaml} from 'yaml'
-
 import {runTool} from '../../adapters/cluster-tools.js'
 import {createHelm} from '../../adapters/helm.js'
 import type {Kube, KubeOptions} from '../../adapters/kube.js'
 import {createTelegram} from '../../adapters/telegram.js'
-import {ConfigError, KedaLabError} from '../../errors.js'
+import {KedaLabError} from '../../errors.js'
 import {neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import {loadValuesTemplates} from '../values/render.js'
+import {readValuesFile} from '../values/values-file.js'
 import {applyStep} from './apply.js'
 import {checkBeforeQuestions, preflightError} from './early-checks.js'
-import {checkValuesFileKeys, type Prompter, resolveInstallOptions} from './options.js'
+import {type Prompter, resolveInstallOptions} from './options.js'
 import {chartsToInstall, planInstall, type Plan} from './plan.js'
 import {gatherFacts, PREFLIGHT_CHECKS, reusesForeignKeda} from './preflight.js'
 import {formatPlan, formatSummary} from './print.js'
@@ -65,27 +64,8 @@ export interface InstallResult {
   summary: Plan['summary']
 }
 
-/** Reads and checks a --values file (flag names as keys). */
-export async function readValuesFile(path: string | undefined, cwd: string): Promise<Record<string, unknown> | undefined> {
-  if (!path) return undefined
-  const full = resolve(cwd, path)
-  let text: string
-  try {
-    text = await readFile(full, 'utf8')
-  } catch {
-    throw new ConfigError(`--values ${path}: file not found or not readable`, 'pass the path of a YAML file with install options (see `keda-lab install --help`)')
-  }
-  let data: unknown
-  try {
-    data = parseYaml(text)
-  } catch (error) {
-    throw new ConfigError(`--values ${path}: not valid YAML (${(error as Error).message.split('\n')[0]})`, 'fix the YAML syntax; keys are the flag names, e.g. worker-max-replicas: 10')
-  }
-  if (data === null || data === undefined) return {}
-  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`--values ${path}: expected a mapping of option names to values`, 'e.g. worker-max-replicas: 10')
-  checkValuesFileKeys(data as Record<string, unknown>, `--values ${path}`)
-  return data as Record<string, unknown>
-}
+/** Reads and checks a --values file (flag names as keys): src/lab/values/values-file.ts. */
+export {readValuesFile}
 
 /** Creates the Kube adapter through src/adapters/kube.ts (loaded lazily: client-node is heavy). */
 export async function loadKube(options: KubeOptions): Promise<Kube> {
