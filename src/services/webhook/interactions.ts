@@ -122,6 +122,9 @@ export function createInteractions(options: InteractionsOptions): Interactions {
       outcome('button', 'done')
     } catch (error) {
       outcome('button', 'failed')
+      // Alertmanager did not do it: pressing again retries. (A failure after the silence exists
+      // keeps the press used, so a second press cannot make a second silence.)
+      if (error instanceof AlertmanagerError) await store.releasePress(check.pressId).catch(() => {})
       const description = explain(error)
       logger.error({chatId, action}, `button press failed: ${description}`)
       await bot.answerCallback(query.id, `Failed: ${description}`.slice(0, 200), true).catch(() => {})

@@ -23,6 +23,8 @@ export interface MessageStore {
   labelsFor(ref: string): Promise<Record<string, string> | undefined>
   /** True the first time a press id is claimed, false when it was claimed before (a replay). */
   claimPress(pressId: string, ttlSeconds: number): Promise<boolean>
+  /** Gives a claimed press back (its action failed), so pressing again retries it. */
+  releasePress(pressId: string): Promise<void>
   /** Takes or renews the polling lease for `owner`; true when `owner` holds it afterwards. */
   holdLease(owner: string, ttlMs: number): Promise<boolean>
   releaseLease(owner: string): Promise<void>
@@ -72,6 +74,9 @@ export function createRedisMessageStore(redis: Redis, retentionSeconds: number):
     },
     async claimPress(pressId, ttlSeconds) {
       return (await redis.set(`${PREFIX}press:${pressId}`, '1', 'EX', Math.max(1, ttlSeconds), 'NX')) === 'OK'
+    },
+    async releasePress(pressId) {
+      await redis.del(`${PREFIX}press:${pressId}`)
     },
     async holdLease(owner, ttlMs) {
       return (await redis.eval(HOLD_LEASE, 1, LEASE, owner, String(ttlMs))) === 1
@@ -129,6 +134,9 @@ export function createMemoryMessageStore(retentionSeconds: number, now: () => nu
       if (get(`press:${pressId}`) !== undefined) return false
       set(`press:${pressId}`, '1', ttlSeconds * 1000)
       return true
+    },
+    async releasePress(pressId) {
+      entries.delete(`press:${pressId}`)
     },
     async holdLease() {
       return true
