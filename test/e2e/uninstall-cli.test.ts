@@ -247,8 +247,9 @@ describe('keda-lab uninstall', () => {
       [
         '× Namespace keda is stuck in Terminating, blocked by:',
         '    NamespaceDeletionDiscoveryFailure: Discovery failed for some groups, 1 failing: unable to retrieve the complete list of server APIs: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request',
+        '    APIService v1beta1.external.metrics.k8s.io is unavailable (ServiceNotFound: service/keda-operator-metrics-apiserver in "keda" is not present)',
         '    namespace spec.finalizers: kubernetes',
-        "    hint: an unavailable APIService stops the namespace controller: `keda-lab uninstall --purge` deletes the lab's leftover APIServices (see `kubectl get apiservices | grep False`); `--force` finalizes the namespace anyway",
+        "    hint: the unavailable APIService v1beta1.external.metrics.k8s.io stops the namespace controller: start what serves it again or `kubectl delete apiservice v1beta1.external.metrics.k8s.io` if nothing should serve it; `keda-lab uninstall --purge` deletes the lab's own leftover APIServices, `--force` finalizes the namespace anyway",
       ].join('\n'),
     )
     expect(stuck.stdout).toContain('    APIService v1beta1.external.metrics.k8s.io (from keda)')

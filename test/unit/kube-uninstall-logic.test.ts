@@ -111,11 +111,12 @@ describe('stuck namespaces', () => {
   })
   it('describes blockers: conditions, objects with their finalizers, and spec finalizers once the content is gone', () => {
     const base = {namespace: 'keda', phase: 'Terminating', conditions: [{type: 'NamespaceDeletionDiscoveryFailure', status: 'True', message: 'Discovery failed for some groups: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request'}]}
-    expect(describeBlockers({...base, specFinalizers: ['kubernetes'], objects: [{resource: 'scaledobjects.keda.sh', name: 'w', finalizers: ['finalizer.keda.sh']}]})).toEqual([
+    expect(describeBlockers({...base, specFinalizers: ['kubernetes'], objects: [{resource: 'scaledobjects.keda.sh', name: 'w', finalizers: ['finalizer.keda.sh']}], unavailableApiServices: [{name: 'v1beta1.external.metrics.k8s.io', message: 'FailedDiscoveryCheck: connection refused'}]})).toEqual([
       'NamespaceDeletionDiscoveryFailure: Discovery failed for some groups: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request',
+      'APIService v1beta1.external.metrics.k8s.io is unavailable (FailedDiscoveryCheck: connection refused)',
       'scaledobjects.keda.sh/w (finalizers: finalizer.keda.sh)',
     ])
-    expect(describeBlockers({...base, conditions: [], specFinalizers: ['example.com/hold'], objects: []})).toEqual(['namespace spec.finalizers: example.com/hold'])
+    expect(describeBlockers({...base, conditions: [], specFinalizers: ['example.com/hold'], objects: [], unavailableApiServices: []})).toEqual(['namespace spec.finalizers: example.com/hold'])
   })
 })
 

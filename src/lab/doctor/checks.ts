@@ -350,19 +350,26 @@ export const noStuckNamespace: Check<DoctorContext> = {
     const parts: string[] = []
     let stuck = false
     let discoveryFailure = false
+    const unavailable = new Map<string, {name: string; message: string}>()
     for (const ns of terminating) {
       const age = ns.deletionTimestamp ? ctx.now() - Date.parse(ns.deletionTimestamp) : 0
       if (age > ctx.stuckAfterMs) stuck = true
       const found = await findBlockers(ctx.kube, ns)
       if (found.conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')) discoveryFailure = true
+      for (const a of found.unavailableApiServices) unavailable.set(a.name, a)
       // The objects listed say more than the controller's counts.
       const blockers = describeBlockers(found).filter((l) => !/^Namespace(Content|Finalizers)Remaining:/.test(l))
       parts.push(`${ns.name} (Terminating for ${Math.round(age / 1000)}s${blockers.length > 0 ? `; blocked by ${blockers.join('; ')}` : ''})`)
     }
     const ours = terminating.some((ns) => ns.name === ctx.namespace || ns.name === ctx.monitoringNamespace)
     let hint: string
-    if (ours) hint = stuckHint(discoveryFailure ? [{type: 'NamespaceDeletionDiscoveryFailure', status: 'True'}] : [])
-    else if (discoveryFailure) hint = 'an unavailable APIService stops the namespace controller: find it with `kubectl get apiservices | grep False` and delete it'
+    if (ours) hint = stuckHint(discoveryFailure ? [{type: 'NamespaceDeletionDiscoveryFailure', status: 'True'}] : [], [...unavailable.values()])
+    else if (discoveryFailure) {
+      const names = [...unavailable.keys()]
+      hint = names.length > 0
+        ? `the unavailable APIService ${names.join(', ')} stops the namespace controller: start what serves it again, or delete it (kubectl delete apiservice ${names.join(' ')})`
+        : 'an unavailable APIService stops the namespace controller: find it with `kubectl get apiservices | grep False` and delete it'
+    }
     else hint = 'clear the finalizers of the objects listed: kubectl patch <resource> <name> -n <namespace> --type=merge -p \'{"metadata":{"finalizers":null}}\''
     return {status: stuck ? 'fail' : 'warn', detail: parts.join(', '), hint}
   },

@@ -6,7 +6,7 @@
  * We read those, list the named resources to name the objects, and (with --force) clear the
  * objects' `metadata.finalizers` (merge patch) and the namespace's `spec.finalizers` (/finalize).
  */
-import type {Kube, KubeCondition, NamespaceInfo, ResourceRef} from '../../adapters/kube.js'
+import {type Kube, type KubeCondition, type NamespaceInfo, type ResourceRef, resources} from '../../adapters/kube.js'
 
 /** One object that keeps a namespace from going away. */
 export interface BlockingObject {
@@ -27,6 +27,11 @@ export interface NamespaceBlockers {
   /** The controller's conditions that are True, with their messages. */
   conditions: KubeCondition[]
   objects: BlockingObject[]
+  /**
+   * APIServices that are not Available, named when discovery failed
+   * (NamespaceDeletionDiscoveryFailure): the namespace controller cannot finish while one is down.
+   */
+  unavailableApiServices: {name: string; message: string}[]
 }
 
 // Resources the lab's releases create that carry finalizers: looked at when the controller has not
@@ -56,6 +61,8 @@ export async function findBlockers(kube: Kube, ns: NamespaceInfo): Promise<Names
     const items = await kube.listObjects({...parseResource(resource), namespace: ns.name})
     for (const item of items) objects.push({resource, name: item.name, finalizers: item.finalizers})
   }
+  const discoveryFailed = ns.conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure' && c.status === 'True')
+  const unavailableApiServices = discoveryFailed ? await findUnavailableApiServices(kube) : []
   return {
     namespace: ns.name,
     phase: ns.phase,
@@ -63,12 +70,22 @@ export async function findBlockers(kube: Kube, ns: NamespaceInfo): Promise<Names
     specFinalizers: ns.specFinalizers,
     conditions: ns.conditions.filter((c) => c.status === 'True' && c.type.startsWith('Namespace')),
     objects,
+    unavailableApiServices,
   }
+}
+
+/** APIServices whose Available condition is not True, with the aggregator's reason. */
+export async function findUnavailableApiServices(kube: Kube): Promise<{name: string; message: string}[]> {
+  return (await kube.listObjects(resources.apiServices))
+    .map((a) => ({name: a.name, available: a.conditions.find((c) => c.type === 'Available')}))
+    .filter((a) => a.available && a.available.status !== 'True')
+    .map((a) => ({name: a.name, message: [a.available!.reason, a.available!.message].filter(Boolean).join(': ')}))
 }
 
 /** One line per blocker, for the report and the doctor's detail. */
 export function describeBlockers(b: NamespaceBlockers): string[] {
   const lines = b.conditions.map((c) => `${c.type}: ${c.message ?? c.reason ?? ''}`)
+  for (const a of b.unavailableApiServices) lines.push(`APIService ${a.name} is unavailable (${a.message || 'no reason given'})`)
   for (const o of b.objects) {
     lines.push(`${o.resource}/${o.name}${o.finalizers.length > 0 ? ` (finalizers: ${o.finalizers.join(', ')})` : ' (no finalizers: still being deleted)'}`)
   }
@@ -117,8 +134,10 @@ export async function forceFinalize(
 }
 
 /** How to release a stuck namespace: a discovery failure needs the dangling APIService gone first. */
-export function stuckHint(conditions: readonly KubeCondition[]): string {
-  return conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')
-    ? 'an unavailable APIService stops the namespace controller: `keda-lab uninstall --purge` deletes the lab\'s leftover APIServices (see `kubectl get apiservices | grep False`); `--force` finalizes the namespace anyway'
-    : '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
+export function stuckHint(conditions: readonly KubeCondition[], unavailableApiServices: readonly {name: string}[] = []): string {
+  if (!conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')) return '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
+  const named = unavailableApiServices.map((a) => a.name)
+  const which = named.length > 0 ? `the unavailable APIService ${named.join(', ')}` : 'an unavailable APIService (`kubectl get apiservices | grep False`)'
+  const del = named.length > 0 ? ` or \`kubectl delete apiservice ${named.join(' ')}\` if nothing should serve it` : ''
+  return `${which} stops the namespace controller: start what serves it again${del}; \`keda-lab uninstall --purge\` deletes the lab's own leftover APIServices, \`--force\` finalizes the namespace anyway`
 }

@@ -66,6 +66,8 @@ export async function findLeftovers(
   const out: Leftover[] = []
   for (const {kind, ref} of LEFTOVER_KINDS) {
     for (const obj of await kube.listObjects(ref)) {
+      // Already being deleted (a CRD waits for its objects to go): on its way out, not left over.
+      if (obj.deletionTimestamp) continue
       const release = owningRelease(obj, kind, options.namespace, options.monitoringNamespace)
       if (release && !options.installed.includes(release)) out.push({kind, name: obj.name, release})
     }

@@ -211,7 +211,7 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     log(`Namespace ${name} is stuck in Terminating:`)
     for (const line of lines) log(`  ${line}`)
     if (!options.force) {
-      outcomes.set(name, {name, status: 'stuck', blockers: lines, hint: stuckHint(blockers.conditions)})
+      outcomes.set(name, {name, status: 'stuck', blockers: lines, hint: stuckHint(blockers.conditions, blockers.unavailableApiServices)})
       continue
     }
     log(`--force: clearing the finalizers that hold namespace ${name}`)
@@ -221,7 +221,7 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     if (done) outcomes.set(name, {name, status: 'forced', cleared})
     else {
       const again = await findBlockers(kube, (await kube.getNamespace(name)) ?? ns)
-      outcomes.set(name, {name, status: 'stuck', blockers: describeBlockers(again), hint: stuckHint(again.conditions)})
+      outcomes.set(name, {name, status: 'stuck', blockers: describeBlockers(again), hint: stuckHint(again.conditions, again.unavailableApiServices)})
     }
   }
 

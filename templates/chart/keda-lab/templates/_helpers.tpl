@@ -217,3 +217,39 @@ Alertmanager). Selected by the `kubernetes.io/metadata.name` label every namespa
     matchLabels:
       kubernetes.io/metadata.name: {{ .Values.monitoring.namespace }}
 {{- end }}
+
+{{/*
+keda-lab.connected — "true" when the chart is rendered against a live cluster (`helm install`,
+`helm upgrade`): `lookup` answers only then; under `helm template` and `helm lint` it returns
+nothing. The API checks below apply only against a live cluster, so that offline renders (and
+`keda-lab render`) show every object install would create once KEDA and the monitoring stack are in.
+*/}}
+{{- define "keda-lab.connected" -}}
+{{- if lookup "v1" "Namespace" "" "kube-system" -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
+keda-lab.monitoringApi — "true" when the monitoring objects are rendered: monitoring.enabled and,
+against a live cluster, that cluster serves prometheus-operator's ServiceMonitor and PrometheusRule
+(kube-prometheus-stack installs their CRDs). A plain `helm install` on a cluster without them then
+works instead of failing on "no matches for kind ServiceMonitor".
+*/}}
+{{- define "keda-lab.monitoringApi" -}}
+{{- $apis := and (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule") }}
+{{- if and .Values.monitoring.enabled (or $apis (not (include "keda-lab.connected" .))) -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
+keda-lab.requireKeda — against a live cluster that serves no KEDA API, fails the install with one
+clear message: the worker is scaled by a ScaledObject, and without KEDA the install would stop on
+the API server's "no matches for kind ScaledObject".
+*/}}
+{{- define "keda-lab.requireKeda" -}}
+{{- if and (include "keda-lab.connected" .) (not (.Capabilities.APIVersions.Has "keda.sh/v1alpha1/ScaledObject")) }}
+{{- fail "KEDA is not installed in this cluster (it serves no keda.sh/v1alpha1 ScaledObject), and the worker is scaled by a KEDA ScaledObject. Install KEDA first (helm install keda kedacore/keda --namespace keda --create-namespace), or let `keda-lab install` install everything" }}
+{{- end }}
+{{- end }}
