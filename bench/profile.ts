@@ -3,7 +3,8 @@
  *
  * Starts a real redis-server and the built API (`node --cpu-prof bin/run.js serve api`, default
  * configuration: LOG_LEVEL=info, logs to a file as a pod's stdout would be read), drives the route
- * with autocannon (BENCH_CONNECTIONS, default 50, for PROFILE_SECONDS, default 10), stops the API
+ * with autocannon (BENCH_CONNECTIONS, default 50, for PROFILE_SECONDS, default 10), reports req/s and
+ * the API's CPU time per request (from its process_cpu_seconds_total, steady on a busy machine), stops the API
  * with SIGTERM so that V8 writes the profile, and prints the top self-time frames and the share of
  * time per package (fastify, pino, ioredis, bullmq, keda-lab, node internals).
  * The .cpuprofile file stays in the printed directory for Chrome DevTools / speedscope.
@@ -76,12 +77,17 @@ async function main() {
   if (!redisBinary) throw new Error('redis-server is not on PATH: sudo apt-get install redis-server')
   const redis = spawn(redisBinary, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {stdio: 'ignore'})
   const port = await freePort()
+  const metricsPort = await freePort()
+  const cpuMs = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1]) * 1000
+  }
   const log = createWriteStream(join(dir, 'api.log'))
   let api: ChildProcess | undefined
   try {
     api = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(repoRoot, 'bin', 'run.js'), 'serve', 'api'], {
       cwd: repoRoot,
-      env: {...process.env, PORT: String(port), METRICS_PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, TASK_ITERATIONS: '0', QUEUE_NAME: 'profile'},
+      env: {...process.env, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, TASK_ITERATIONS: '0', QUEUE_NAME: 'profile'},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     api.stdout!.pipe(log)
@@ -102,8 +108,13 @@ async function main() {
       method = 'GET'
     }
     await autocannon({url, method, connections, duration: 2})
+    const cpuBefore = await cpuMs()
     const result = await autocannon({url, method, connections, duration: seconds})
-    console.log(`${method} ${url.replace(base, '')}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, ${connections} connections, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPU(s)`)
+    // CPU per request holds still on a busy machine, where req/s follows the other work.
+    const cpuPerRequest = ((await cpuMs()) - cpuBefore) / result.requests.total
+    console.log(
+      `${method} ${url.replace(base, '')}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, API CPU ${(cpuPerRequest * 1000).toFixed(0)} µs per request, ${connections} connections, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPU(s)`,
+    )
     await new Promise<void>((resolve) => {
       api!.once('exit', () => resolve())
       api!.kill('SIGTERM')

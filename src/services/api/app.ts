@@ -133,10 +133,15 @@ function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void 
  */
 export async function buildApp(options: BuildAppOptions) {
   const {config, queue, metrics} = options
+  const perRequestLogger = options.logger?.isLevelEnabled('debug') ?? false
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     clientErrorHandler,
+    // A child logger per request (a `reqId` on its lines) only where the per-request lines are
+    // logged (debug): at info a request logs at most one line (a queued task's id), and the
+    // child cost more than that line (bench/profile.ts).
+    childLoggerFactory: (logger, bindings, childOptions) => (perRequestLogger ? logger.child(bindings, childOptions) : logger),
     logController: new DebugAccessLog(),
     // Answered by our own hook below, in the common error shape.
     return503OnClosing: false,

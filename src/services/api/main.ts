@@ -1,9 +1,8 @@
-import {pino} from 'pino'
-
 import {describeRedis} from '../../adapters/redis.js'
 import {ConfigError, KedaLabError} from '../../errors.js'
 import {buildApp} from './app.js'
 import {loadApiConfig} from './config.js'
+import {createServiceLogger} from '../shared/logger.js'
 import {startMetricsServer} from '../shared/metrics-server.js'
 import {createApiMetrics} from './metrics.js'
 import {createTaskStore} from './task-store.js'
@@ -29,19 +28,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     throw error
   }
 
-  const logger = pino(
-    {
-      level: config.logLevel,
-      base: {service: 'api'},
-      timestamp: pino.stdTimeFunctions.isoTime,
-      // Belt and braces: the config is never logged whole, but if it were, no password leaves.
-      redact: {paths: ['password', 'sentinelPassword', '*.password', '*.sentinelPassword', '*.*.password', '*.*.sentinelPassword'], censor: '[redacted]'},
-    },
-    // Asynchronous writes: one write(2) per request on the event loop was the add route's largest
-    // cost (npm run bench, bench/profile.ts). Lines written while a write is in flight go out
-    // together in the next one; pino flushes what is left when the process exits.
-    pino.destination({dest: 1, sync: false}),
-  )
+  const logger = createServiceLogger({service: 'api', level: config.logLevel})
 
   const queue = createTaskStore({
     redis: config.redis,
