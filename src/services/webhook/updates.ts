@@ -68,7 +68,7 @@ export function startPolling(options: PollingOptions): Poller {
         }
       } catch (error) {
         if (controller.signal.aborted) break
-        options.logger.warn({}, `getUpdates failed, retrying: ${describeTelegramError(error, options.botToken)}`)
+        options.logger.warn({}, `polling Telegram for updates failed, retrying: ${describeTelegramError(error, options.botToken)}`)
         await pause(retryDelayMs)
       }
     }
