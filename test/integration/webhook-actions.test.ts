@@ -339,5 +339,8 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     await waitFor(() => telegram.sentMessages().slice(count).find((c) => c.text?.includes('keda-lab:')) ?? notYet('no answer'), {timeoutMs: 30_000, what: 'the /status answer after the restart'})
     // Telegram allows one getUpdates caller: two replicas never polled at the same time.
     expect(telegram.calls.filter((c) => c.method === 'getUpdates' && c.status === 409)).toHaveLength(0)
+    // No secret in any replica's output, nor in anything sent to a chat.
+    const everything = replicas.map((r) => r.output()).join('') + telegram.calls.map((c) => JSON.stringify(c.params)).join('')
+    for (const secret of [BOT_TOKEN, BOT_TOKEN.split(':')[1]!, WEBHOOK_TOKEN, callbackKey(WEBHOOK_TOKEN).toString('hex')]) expect(everything).not.toContain(secret)
   }, 120_000)
 })
