@@ -15,6 +15,9 @@ import {startRedis, type RedisServer} from '../helpers/redis.js'
 
 // About 2 s of one core: long enough to signal a worker in the middle of it, short for CI.
 const ITERATIONS = 40_000_000
+// Tests here start worker processes and run whole tasks of ITERATIONS: about 2 s of CPU each on an
+// idle machine, ten times that on a loaded one. The deadlines are margins for the slow case, not speed limits.
+const TEST_TIMEOUT_MS = 300_000
 let expectedChecksum: number | undefined
 const checksum = () => (expectedChecksum ??= taskChecksum(ITERATIONS))
 
@@ -54,7 +57,7 @@ async function spawnWorker(env: Record<string, string>): Promise<SpawnedWorker> 
     child.on('exit', (code, signal) => resolve({code, signal})),
   )
   await waitFor(() => lines.some((l) => l.msg === 'worker ready: waiting for tasks') || child.exitCode !== null, {
-    timeoutMs: 30_000,
+    timeoutMs: 90_000,
     what: `worker ${name} ready`,
   })
   if (child.exitCode !== null) throw new Error(`worker exited early: ${stderr}`)
@@ -67,7 +70,7 @@ async function spawnWorker(env: Record<string, string>): Promise<SpawnedWorker> 
   }
 }
 
-describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real redis-server)', () => {
+describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real redis-server)', {timeout: TEST_TIMEOUT_MS}, () => {
   let redis: RedisServer
   let queue: Queue<TaskData, TaskOutcome>
   let queueName: string
@@ -131,7 +134,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     newQueue()
     const worker = await start({WORKER_SHUTDOWN_GRACE_MS: '60000'})
     const job = await enqueue()
-    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 30_000, what: 'task under way'})
+    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 90_000, what: 'task under way'})
 
     // While it works: its own metrics endpoint says it is busy, and it is healthy.
     const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort()}/metrics`)).text()
@@ -162,7 +165,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     const first = await start({WORKER_SHUTDOWN_GRACE_MS: '200'})
     const job = await enqueue()
     const progress = watchProgress(job.id!)
-    await waitFor(async () => (await progressOf(job.id!)) >= 10, {timeoutMs: 30_000, what: 'task under way'})
+    await waitFor(async () => (await progressOf(job.id!)) >= 10, {timeoutMs: 90_000, what: 'task under way'})
     first.child.kill('SIGTERM')
     expect(await first.exited).toEqual({code: 0, signal: null})
 
@@ -175,7 +178,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     expect(first.lines.find((l) => l.taskId === job.id && l.msg?.toString().startsWith('task handed back'))).toBeDefined()
 
     const second = await start()
-    await waitFor(() => completedJob(queue, job.id!), {timeoutMs: 30_000, what: 'task finished'})
+    await waitFor(() => completedJob(queue, job.id!), {timeoutMs: 120_000, what: 'task finished'})
     const seen = await progress.end()
     const finished = (await queue.getJob(job.id!))!
     expect(await finished.getState()).toBe('completed')
@@ -189,7 +192,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     newQueue()
     const worker = await start({WORKER_SHUTDOWN_GRACE_MS: '60000'})
     const job = await enqueue(2 * ITERATIONS) // ~4 s: still running a second after the first signal
-    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 30_000, what: 'task under way'})
+    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 90_000, what: 'task under way'})
     worker.child.kill('SIGTERM')
     worker.child.kill('SIGINT') // what Ctrl-C under `keda-lab dev` adds: the same request
     await waitFor(() => worker.lines.some((l) => l.msg === 'stop requested'), {what: 'SIGTERM acknowledged'})
@@ -211,14 +214,14 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     const b = await start(fast)
     const job = await enqueue()
     const progress = watchProgress(job.id!)
-    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 30_000, what: 'task under way'})
+    await waitFor(async () => (await progressOf(job.id!)) >= 5, {timeoutMs: 90_000, what: 'task under way'})
     const runner = (await queue.getJob(job.id!))!.processedBy
     const [victim, survivor] = runner === a.name ? [a, b] : [b, a]
     expect(victim.name).toBe(runner)
     victim.child.kill('SIGKILL')
     expect((await victim.exited).signal).toBe('SIGKILL')
 
-    await waitFor(() => completedJob(queue, job.id!), {timeoutMs: 45_000, what: 'task finished'})
+    await waitFor(() => completedJob(queue, job.id!), {timeoutMs: 120_000, what: 'task finished'})
     const seen = await progress.end()
     const finished = (await queue.getJob(job.id!))!
     expect(await finished.getState()).toBe('completed')

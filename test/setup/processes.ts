@@ -20,7 +20,14 @@ export default function setup(): () => void {
   mkdirSync(REGISTRY_ROOT, {recursive: true})
   const dir = mkdtempSync(join(REGISTRY_ROOT, `${process.pid}-${startTimeOf(process.pid) ?? 0}-`))
   process.env[RUN_DIR_ENV] = dir
+  // Vitest stopped by Ctrl-C or SIGTERM exits without the teardown below; its exit still reaps.
+  const onExit = () => {
+    reapRecorded(dir)
+    rmSync(dir, {recursive: true, force: true})
+  }
+  process.on('exit', onExit)
   return () => {
+    process.off('exit', onExit)
     report(reapRecorded(dir), 'end of the run')
     rmSync(dir, {recursive: true, force: true})
   }
