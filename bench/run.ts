@@ -131,18 +131,50 @@ interface Load {
   p99: number
   errors: number
   non2xx: number
+  /** CPU time per request of the server process(es), in µs. */
+  serverUs: number
+  /** CPU time per request of redis-server, in µs. */
+  redisUs: number
 }
 
-/** Load on one or several URLs at once (the connections split between them), for `seconds`. */
-async function load(urls: string[], method: 'GET' | 'POST', seconds = DURATION): Promise<Load> {
-  const per = Math.max(1, Math.round(CONNECTIONS / urls.length))
-  const results = await Promise.all(urls.map((url) => autocannon({url, method, connections: per, duration: seconds})))
+/** The servers behind one side of a comparison: their URLs and the pids whose CPU time it costs. */
+interface Side {
+  urls: string[]
+  pids: number[]
+}
+
+let redisPid = 0
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux; 0 elsewhere). */
+function cpuUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Load on one or several URLs at once (the connections split between them), for `seconds`.
+ * Besides req/s it measures the CPU time the servers and Redis spent per request: on a machine
+ * shared with other work, req/s follows what the others leave free, CPU per request does not.
+ */
+async function load(side: Side, method: 'GET' | 'POST', seconds = DURATION): Promise<Load> {
+  const per = Math.max(1, Math.round(CONNECTIONS / side.urls.length))
+  const serverBefore = side.pids.reduce((sum, pid) => sum + cpuUs(pid), 0)
+  const redisBefore = cpuUs(redisPid)
+  const results = await Promise.all(side.urls.map((url) => autocannon({url, method, connections: per, duration: seconds})))
+  const requests = Math.max(1, results.reduce((sum, r) => sum + r.requests.total, 0))
   return {
     rps: results.reduce((sum, r) => sum + r.requests.average, 0),
     p50: Math.max(...results.map((r) => r.latency.p50)),
     p99: Math.max(...results.map((r) => r.latency.p99)),
     errors: results.reduce((sum, r) => sum + r.errors + r.timeouts, 0),
     non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+    serverUs: (side.pids.reduce((sum, pid) => sum + cpuUs(pid), 0) - serverBefore) / requests,
+    redisUs: (cpuUs(redisPid) - redisBefore) / requests,
   }
 }
 
@@ -151,7 +183,7 @@ async function load(urls: string[], method: 'GET' | 'POST', seconds = DURATION):
  * untimed), then run in order and in reverse order (half the duration each), so that a change in
  * background load hits every side alike; req/s is averaged, latencies are the worse of the two.
  */
-async function compare<K extends string>(sides: Record<K, string[]>, method: 'GET' | 'POST'): Promise<Record<K, Load>> {
+async function compare<K extends string>(sides: Record<K, Side>, method: 'GET' | 'POST'): Promise<Record<K, Load>> {
   const names = Object.keys(sides) as K[]
   for (const name of names) await load(sides[name], method, 2)
   const half = Math.max(1, Math.round(DURATION / 2))
@@ -166,6 +198,8 @@ async function compare<K extends string>(sides: Record<K, string[]>, method: 'GE
       p99: Math.max(x.p99, y.p99),
       errors: x.errors + y.errors,
       non2xx: x.non2xx + y.non2xx,
+      serverUs: (x.serverUs + y.serverUs) / 2,
+      redisUs: (x.redisUs + y.redisUs) / 2,
     }
   }
   return merged
@@ -222,6 +256,21 @@ function recordRatio(measure: string, value: Load, baseline: Load, baselineName:
   })
 }
 
+/**
+ * The same comparison in CPU time per request (server process + redis-server): what a core would
+ * serve, whatever else runs on the machine. Ratio = baseline CPU / API CPU, comparable with req/s.
+ */
+function recordCpu(measure: string, value: Load, baseline: Load, baselineName: string) {
+  const total = (l: Load) => l.serverUs + l.redisUs
+  record({
+    measure,
+    value: `${fmt(value.serverUs)} + ${fmt(value.redisUs)}`,
+    baseline: `${fmt(baseline.serverUs)} + ${fmt(baseline.redisUs)} (${baselineName})`,
+    ratio: `${(total(baseline) / total(value)).toFixed(2)}×`,
+    target: '(for scale)',
+  })
+}
+
 function recordP99(measure: string, value: Load, baseline: Load, target = true) {
   record({
     measure,
@@ -234,7 +283,7 @@ function recordP99(measure: string, value: Load, baseline: Load, target = true) 
 }
 
 /** `keda-lab serve api` in its default configuration (log level included), logging to a file. */
-async function startApi(name: string, redisUrl: string, queueName: string): Promise<{entry: Child; url: string}> {
+async function startApi(name: string, redisUrl: string, queueName: string): Promise<{entry: Child; url: string; side: Side}> {
   const port = await freePort()
   const entry = startToFile(name, process.execPath, [cli, 'serve', 'api'], {
     PORT: String(port),
@@ -245,20 +294,27 @@ async function startApi(name: string, redisUrl: string, queueName: string): Prom
   })
   const url = `http://127.0.0.1:${port}`
   await waitFor(`${name} (/readyz)`, () => httpOk(`${url}/readyz`), entry)
-  return {entry, url}
+  return {entry, url, side: {urls: [], pids: [entry.child.pid!]}}
 }
 
-async function startBaseline(name: string, redisUrl: string): Promise<{entry: Child; url: string}> {
+async function startBaseline(name: string, redisUrl: string): Promise<{entry: Child; url: string; side: Side}> {
   const port = await freePort()
   const entry = start(name, process.execPath, ['--import', 'tsx', join(repoRoot, 'bench', 'baseline-server.ts')], {PORT: String(port), REDIS_URL: redisUrl})
   const url = `http://127.0.0.1:${port}`
   await waitFor(name, async () => (await fetch(`${url}/status/known`)).ok, entry)
-  return {entry, url}
+  return {entry, url, side: {urls: [], pids: [entry.child.pid!]}}
+}
+
+/** One side of a comparison: these paths on these servers. */
+function on(servers: {url: string; side: Side}[], path: string): Side {
+  return {urls: servers.map((s) => `${s.url}${path}`), pids: servers.flatMap((s) => s.side.pids)}
 }
 
 async function queueTask(apiUrl: string): Promise<string> {
   const response = await fetch(`${apiUrl}/api/tasks/add`, {method: 'POST'})
-  return ((await response.json()) as {result: {id: string}}).result.id
+  const text = await response.text()
+  if (response.status !== 200) throw new Error(`POST ${apiUrl}/api/tasks/add answered ${response.status}: ${text}`)
+  return (JSON.parse(text) as {result: {id: string}}).result.id
 }
 
 async function main() {
@@ -276,6 +332,7 @@ async function main() {
   const probe = new Redis(redisOptions({mode: 'standalone', url: redisUrl}, {lazyConnect: true, retryStrategy: () => 100}))
   probe.on('error', () => {})
   await waitFor('redis-server', async () => (await probe.ping()) === 'PONG', redis)
+  redisPid = redis.child.pid!
 
   // The API (no worker yet: the load runs must not compete with task execution) and the baseline.
   const queueName = `bench-${Date.now()}`
@@ -285,20 +342,20 @@ async function main() {
   // 1. Status first: BullMQ's getState (the bare BullMQ status route) searches the wait list, which the add runs fill.
   const known = await queueTask(api.url)
   console.log(`1/7 GET /api/tasks/status/:id vs HGET vs BullMQ getJob+getState: ${CONNECTIONS} connections, ${DURATION} s each …`)
-  const status = await compare(
-    {hget: [`${base.url}/status/known`], bullmq: [`${base.url}/bullmq/status/known`], api: [`${api.url}/api/tasks/status/${known}`]},
-    'GET',
-  )
+  const status = await compare({hget: on([base], '/status/known'), bullmq: on([base], '/bullmq/status/known'), api: on([api], `/api/tasks/status/${known}`)}, 'GET')
   recordRatio('GET /api/tasks/status/:id (req/s)', status.api, status.hget, 'HGET', 0.8)
   recordP99(`GET /api/tasks/status/:id p99 (ms, ${CONNECTIONS} conn.)`, status.api, status.hget)
+  recordCpu('  status CPU per request (µs, server + Redis)', status.api, status.hget, 'HGET')
   recordRatio('  bare route + BullMQ getJob+getState (req/s)', status.bullmq, status.hget, 'HGET')
 
   // 2. Add: the bare LPUSH route and the bare queue.add route (BullMQ's own cost) against the API.
   console.log(`2/7 POST /api/tasks/add vs LPUSH vs BullMQ queue.add …`)
-  const add = await compare({lpush: [`${base.url}/add`], bullmq: [`${base.url}/bullmq/add`], api: [`${api.url}/api/tasks/add`]}, 'POST')
+  const add = await compare({lpush: on([base], '/add'), bullmq: on([base], '/bullmq/add'), api: on([api], '/api/tasks/add')}, 'POST')
   recordRatio('POST /api/tasks/add (req/s)', add.api, add.lpush, 'LPUSH', 0.6)
   recordRatio('POST /api/tasks/add vs bare queue.add (req/s)', add.api, add.bullmq, 'queue.add', 0.9)
   recordP99(`POST /api/tasks/add p99 (ms, ${CONNECTIONS} conn.)`, add.api, add.lpush)
+  recordCpu('  add CPU per request (µs, server + Redis)', add.api, add.lpush, 'LPUSH')
+  recordCpu('  add CPU per request (µs, server + Redis)', add.api, add.bullmq, 'queue.add')
   recordRatio('  bare route + BullMQ queue.add (req/s)', add.bullmq, add.lpush, 'LPUSH')
 
   // 3. Two API processes and two baseline processes behind the same Redis, the load split between them.
@@ -308,14 +365,11 @@ async function main() {
   const api2 = await startApi('api-2', redisUrl, queueName)
   const base2 = await startBaseline('baseline-2', redisUrl)
   const known2 = await queueTask(api.url)
-  const status2 = await compare(
-    {hget: [`${base.url}/status/known`, `${base2.url}/status/known`], api: [`${api.url}/api/tasks/status/${known2}`, `${api2.url}/api/tasks/status/${known2}`]},
-    'GET',
-  )
+  const status2 = await compare({hget: on([base, base2], '/status/known'), api: on([api, api2], `/api/tasks/status/${known2}`)}, 'GET')
   recordRatio('2 APIs: GET /api/tasks/status/:id (req/s)', status2.api, status2.hget, '2× HGET')
   record({measure: '2 APIs: status vs 1 API (req/s)', value: fmt(status2.api.rps), baseline: fmt(status.api.rps), ratio: `${(status2.api.rps / status.api.rps).toFixed(2)}×`, target: '(for scale)'})
   recordP99('2 APIs: GET /api/tasks/status/:id p99 (ms)', status2.api, status2.hget, false)
-  const add2 = await compare({lpush: [`${base.url}/add`, `${base2.url}/add`], api: [`${api.url}/api/tasks/add`, `${api2.url}/api/tasks/add`]}, 'POST')
+  const add2 = await compare({lpush: on([base, base2], '/add'), api: on([api, api2], '/api/tasks/add')}, 'POST')
   recordRatio('2 APIs: POST /api/tasks/add (req/s)', add2.api, add2.lpush, '2× LPUSH')
   record({measure: '2 APIs: add vs 1 API (req/s)', value: fmt(add2.api.rps), baseline: fmt(add.api.rps), ratio: `${(add2.api.rps / add.api.rps).toFixed(2)}×`, target: '(for scale)'})
   recordP99('2 APIs: POST /api/tasks/add p99 (ms)', add2.api, add2.lpush, false)
@@ -464,6 +518,7 @@ async function main() {
   const logLines = apiLog.split('\n').filter((line) => line.includes('"task queued"')).length
   console.log('')
   console.log(`Load: autocannon, ${CONNECTIONS} connections, each side run forwards then backwards, ${Math.max(1, Math.round(DURATION / 2))} s per run after a 2 s warm-up;`)
+  console.log('CPU per request: the server process(es) + redis-server, from /proc, per request served (a busy machine changes req/s, not this).')
   console.log('req/s averaged, p99 the worse run. The API runs in its default configuration (LOG_LEVEL=info: one "task queued" line per task),')
   console.log(`its log written to a file (the last 3,000 characters held ${logLines} "task queued" lines). 2 processes: the ${CONNECTIONS} connections split between them.`)
   if (failures > 0) console.log(`Note: ${failures} load-test requests failed or were not 2xx.`)
