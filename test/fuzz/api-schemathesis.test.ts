@@ -2,11 +2,10 @@ import type {ChildProcess} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {join} from 'node:path'
 
-import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEntry, repoRoot} from '../helpers/cli.js'
-import {connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {connectionRefused, freePort, runTracked, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 
 /** Test cases per API operation and phase: enough to find the classes of bug below in about a minute here. */
@@ -35,7 +34,8 @@ describe('API fuzzed from its OpenAPI document with schemathesis (real API, real
   let stderr = ''
 
   beforeAll(async () => {
-    await execa(join(repoRoot, 'test', 'fuzz', 'install-schemathesis.sh'), {timeout: 300_000})
+    const install = await runTracked(join(repoRoot, 'test', 'fuzz', 'install-schemathesis.sh'), [], {timeoutMs: 300_000})
+    if (install.exitCode !== 0) throw new Error(`test/fuzz/install-schemathesis.sh failed (exit ${install.exitCode}):\n${install.all.slice(-3000)}`)
     redis = await startRedis()
     const port = await freePort()
     base = `http://127.0.0.1:${port}`
@@ -57,7 +57,8 @@ describe('API fuzzed from its OpenAPI document with schemathesis (real API, real
   })
 
   it('finds no server error and no response that departs from the document', async () => {
-    const result = await execa(
+    // Tracked: stopped even if this worker dies mid-run; a run past the timeout is killed and fails.
+    const result = await runTracked(
       'python3',
       [
         '-m',
@@ -78,9 +79,9 @@ describe('API fuzzed from its OpenAPI document with schemathesis (real API, real
         'none',
         '--no-color',
       ],
-      {cwd: repoRoot, env: {PYTHONPATH: join(repoRoot, '.tools', 'schemathesis')}, reject: false, timeout: 240_000, all: true},
+      {cwd: repoRoot, env: {...process.env, PYTHONPATH: join(repoRoot, '.tools', 'schemathesis')}, timeoutMs: 240_000},
     )
-    const output = result.all ?? ''
+    const output = result.all
     expect(result.exitCode, output.slice(-6000)).toBe(0)
     // It really ran: every operation of the document, every phase, many cases.
     expect(output).toMatch(/Tested: 8\b/)
