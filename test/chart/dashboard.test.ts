@@ -326,11 +326,15 @@ describe('PromQL', () => {
       }
     })
 
-    it('the task-id filter finds the real API and worker log lines of a real task, and they parse as JSON (| json)', () => {
+    it('the task-id filter finds the real API and worker log lines of a real task, and they parse as JSON (| json)', async () => {
       const [{expr}] = logql() as [Target]
       const query = parseLogQL(expr.replace('$task_id', taskId))
       const filter = query.pipeline[0] as {op: string; value: string}
       const lines = (service: 'api' | 'worker') => logs[service].split('\n').filter((line) => line.includes(filter.value))
+      // Logs reach this process through pipes, possibly after the task's status said Completed.
+      await waitFor(() => (lines('api').length > 0 && lines('worker').length > 0) || notYet(`api ${lines('api').length}, worker ${lines('worker').length} lines`), {
+        what: 'log lines with the task id from the API and the worker',
+      })
       for (const service of ['api', 'worker'] as const) {
         expect(lines(service).length, `${service} logs a line with the task id`).toBeGreaterThan(0)
         for (const line of lines(service)) expect(() => JSON.parse(line), `${service}: ${line}`).not.toThrow()
