@@ -168,6 +168,104 @@ export interface Kube {
   listDeployments(namespace: string, labelSelector?: string): Promise<DeploymentInfo[]>
   /** Services of type LoadBalancer (all namespaces, or one) and the addresses the cluster gave them. */
   listLoadBalancers(namespace?: string): Promise<LoadBalancerInfo[]>
+  /** Added for `status`: the Deployments, StatefulSets and DaemonSets of a namespace (desired/ready pods, images). */
+  listWorkloads(namespace: string): Promise<WorkloadInfo[]>
+  /** Added for `status` and `tunnel`: the pods of a namespace, optionally filtered by a label selector. */
+  listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]>
+  /** Added for `status`: the autoscaling/v2 HorizontalPodAutoscalers of a namespace (KEDA's included). */
+  listHpas(namespace: string): Promise<HpaInfo[]>
+  /** Added for `status`: KEDA ScaledObjects of a namespace with spec and status; [] when KEDA's CRD is not served. */
+  listScaledObjects(namespace: string): Promise<ScaledObjectInfo[]>
+  /** Added for `tunnel`: one Service (selector and ports), or undefined when it does not exist. */
+  getService(namespace: string, name: string): Promise<ServiceInfo | undefined>
+  /**
+   * Added for `tunnel`: forwards one TCP connection (`socket`) to `port` of a pod through the API
+   * server (client-node's PortForward, one WebSocket per connection). Resolves once the WebSocket
+   * is open; rejects when it cannot be opened (pod gone, no permission, node unreachable).
+   */
+  forwardPort(namespace: string, pod: string, port: number, socket: import('node:stream').Duplex): Promise<PortForwardConnection>
+}
+
+/** A Deployment, StatefulSet or DaemonSet as `status` shows it. */
+export interface WorkloadInfo {
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'
+  name: string
+  labels: Record<string, string>
+  /** `.spec.replicas` (DaemonSet: desiredNumberScheduled). */
+  desired: number
+  /** `.status.readyReplicas` (DaemonSet: numberReady), 0 when absent. */
+  ready: number
+  /** The pod template's container images, in order. */
+  images: string[]
+  /** `.spec.selector.matchLabels`. */
+  selector: Record<string, string>
+}
+
+/** A pod as `status` and `tunnel` need it. */
+export interface PodInfo {
+  name: string
+  labels: Record<string, string>
+  phase: string
+  /** The pod's Ready condition is True. */
+  ready: boolean
+  /** Restarts of all its containers. */
+  restarts: number
+  images: string[]
+  /** Declared container ports (to resolve a Service's named targetPort). */
+  ports: {name?: string; containerPort: number}[]
+  /** Set once deletion was requested. */
+  deleting: boolean
+  createdAt?: string
+}
+
+/** An autoscaling/v2 HorizontalPodAutoscaler. */
+export interface HpaInfo {
+  name: string
+  labels: Record<string, string>
+  targetKind: string
+  targetName: string
+  minReplicas: number
+  maxReplicas: number
+  currentReplicas: number
+  desiredReplicas: number
+  /** When it last changed the replica count (ISO). */
+  lastScaleTime?: string
+  /** CPU utilisation (percent of requests) now and its target, when the HPA scales on CPU. */
+  cpu?: {currentPercent?: number; targetPercent?: number}
+  conditions: KubeCondition[]
+}
+
+/** A KEDA ScaledObject: what it scales, its bounds, and KEDA's status. */
+export interface ScaledObjectInfo {
+  name: string
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  targetName: string
+  minReplicaCount?: number
+  maxReplicaCount?: number
+  pollingInterval?: number
+  cooldownPeriod?: number
+  /** `advanced.scalingModifiers` (formula and target), when set. */
+  scalingModifiers?: {formula?: string; target?: string}
+  triggers: {type: string; name?: string; metadata: Record<string, string>}[]
+  /** `.status.hpaName`: the HPA KEDA created for it. */
+  hpaName?: string
+  lastActiveTime?: string
+  conditions: KubeCondition[]
+}
+
+/** A Service: selector and ports. */
+export interface ServiceInfo {
+  name: string
+  type: string
+  selector: Record<string, string>
+  ports: {name?: string; port: number; targetPort?: number | string}[]
+}
+
+/** One forwarded connection; `closed` settles when either side ends it, with the remote error text if any. */
+export interface PortForwardConnection {
+  closed: Promise<{error?: string}>
+  close(): void
 }
 
 /** A LoadBalancer Service and its `.status.loadBalancer.ingress` addresses (empty: <pending>). */
@@ -369,6 +467,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
   const apiext = kc.makeApiClient(k8s.ApiextensionsV1Api)
   const apireg = kc.makeApiClient(k8s.ApiregistrationV1Api)
   const apps = kc.makeApiClient(k8s.AppsV1Api)
+  const autoscaling = kc.makeApiClient(k8s.AutoscalingV2Api)
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
 
   /** Turns a failed call into one line naming what was asked and what the API server said. */
@@ -698,6 +797,149 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         involvedKind: e.involvedObject?.kind,
         involvedName: e.involvedObject?.name,
       }))
+    },
+
+    async listWorkloads(namespace) {
+      const [deployments, statefulSets, daemonSets] = await Promise.all([
+        must(`list Deployments in namespace ${namespace}`, () => apps.listNamespacedDeployment({namespace})),
+        must(`list StatefulSets in namespace ${namespace}`, () => apps.listNamespacedStatefulSet({namespace})),
+        must(`list DaemonSets in namespace ${namespace}`, () => apps.listNamespacedDaemonSet({namespace})),
+      ])
+      type Template = {spec?: {containers?: {image?: string}[]}}
+      const base = (o: {metadata?: {name?: string; labels?: Record<string, string>}; spec?: {selector?: {matchLabels?: Record<string, string>}; template?: Template}}) => ({
+        name: o.metadata?.name ?? '',
+        labels: o.metadata?.labels ?? {},
+        images: (o.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
+        selector: o.spec?.selector?.matchLabels ?? {},
+      })
+      return [
+        ...deployments.items.map((d): WorkloadInfo => ({kind: 'Deployment', ...base(d), desired: d.spec?.replicas ?? 1, ready: d.status?.readyReplicas ?? 0})),
+        ...statefulSets.items.map((d): WorkloadInfo => ({kind: 'StatefulSet', ...base(d), desired: d.spec?.replicas ?? 1, ready: d.status?.readyReplicas ?? 0})),
+        ...daemonSets.items.map((d): WorkloadInfo => ({kind: 'DaemonSet', ...base(d), desired: d.status?.desiredNumberScheduled ?? 0, ready: d.status?.numberReady ?? 0})),
+      ]
+    },
+
+    async listPods(namespace, labelSelector) {
+      const list = await must(`list pods in namespace ${namespace}`, () => core.listNamespacedPod({namespace, ...(labelSelector ? {labelSelector} : {})}))
+      return list.items.map((p): PodInfo => ({
+        name: p.metadata?.name ?? '',
+        labels: p.metadata?.labels ?? {},
+        phase: p.status?.phase ?? 'Unknown',
+        ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+        restarts: (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+        images: (p.spec?.containers ?? []).map((c) => c.image ?? ''),
+        ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((port) => ({name: port.name, containerPort: port.containerPort}))),
+        deleting: Boolean(p.metadata?.deletionTimestamp),
+        createdAt: toDate(p.metadata?.creationTimestamp),
+      }))
+    },
+
+    async listHpas(namespace) {
+      const list = await must(`list HorizontalPodAutoscalers in namespace ${namespace}`, () => autoscaling.listNamespacedHorizontalPodAutoscaler({namespace}))
+      return list.items.map((h): HpaInfo => {
+        const cpuSpec = (h.spec?.metrics ?? []).find((m) => m.type === 'Resource' && m.resource?.name === 'cpu')
+        const cpuNow = (h.status?.currentMetrics ?? []).find((m) => m.type === 'Resource' && m.resource?.name === 'cpu')
+        return {
+          name: h.metadata?.name ?? '',
+          labels: h.metadata?.labels ?? {},
+          targetKind: h.spec?.scaleTargetRef.kind ?? '',
+          targetName: h.spec?.scaleTargetRef.name ?? '',
+          minReplicas: h.spec?.minReplicas ?? 1,
+          maxReplicas: h.spec?.maxReplicas ?? 0,
+          currentReplicas: h.status?.currentReplicas ?? 0,
+          desiredReplicas: h.status?.desiredReplicas ?? 0,
+          lastScaleTime: toDate(h.status?.lastScaleTime),
+          cpu: cpuSpec ? {targetPercent: cpuSpec.resource?.target.averageUtilization, currentPercent: cpuNow?.resource?.current.averageUtilization} : undefined,
+          conditions: (h.status?.conditions ?? []).map((c) => ({type: c.type, status: c.status, reason: c.reason, message: c.message})),
+        }
+      })
+    },
+
+    async listScaledObjects(namespace) {
+      const ref = {...resources.scaledObjects, namespace}
+      const v = await versionOf(ref)
+      if (!v) return []
+      type Raw = {
+        metadata?: Meta
+        spec?: {
+          scaleTargetRef?: {name?: string}
+          minReplicaCount?: number
+          maxReplicaCount?: number
+          pollingInterval?: number
+          cooldownPeriod?: number
+          advanced?: {scalingModifiers?: {formula?: string; target?: string}}
+          triggers?: {type: string; name?: string; metadata?: Record<string, string>}[]
+        }
+        status?: {hpaName?: string; lastActiveTime?: string; conditions?: KubeCondition[]}
+      }
+      const list = (await orNotFound(`list ${describe(ref)}`, () => rawJson('GET', pathOf(ref, v)))) as {items?: Raw[]} | undefined
+      return (list?.items ?? []).map((o): ScaledObjectInfo => ({
+        name: o.metadata?.name ?? '',
+        labels: o.metadata?.labels ?? {},
+        annotations: o.metadata?.annotations ?? {},
+        targetName: o.spec?.scaleTargetRef?.name ?? '',
+        minReplicaCount: o.spec?.minReplicaCount,
+        maxReplicaCount: o.spec?.maxReplicaCount,
+        pollingInterval: o.spec?.pollingInterval,
+        cooldownPeriod: o.spec?.cooldownPeriod,
+        scalingModifiers: o.spec?.advanced?.scalingModifiers,
+        triggers: (o.spec?.triggers ?? []).map((t) => ({type: t.type, name: t.name, metadata: t.metadata ?? {}})),
+        hpaName: o.status?.hpaName,
+        lastActiveTime: o.status?.lastActiveTime,
+        conditions: (o.status?.conditions ?? []).map((c) => ({type: c.type, status: c.status, reason: c.reason, message: c.message})),
+      }))
+    },
+
+    async getService(namespace, name) {
+      const svc = await orNotFound(`read Service ${namespace}/${name}`, () => core.readNamespacedService({namespace, name}))
+      if (!svc) return undefined
+      return {
+        name: svc.metadata?.name ?? name,
+        type: svc.spec?.type ?? 'ClusterIP',
+        selector: svc.spec?.selector ?? {},
+        ports: (svc.spec?.ports ?? []).map((p) => ({name: p.name, port: p.port, targetPort: p.targetPort as number | string | undefined})),
+      }
+    },
+
+    async forwardPort(namespace, pod, port, socket) {
+      const {PassThrough} = await import('node:stream')
+      const errors: string[] = []
+      const errStream = new PassThrough()
+      errStream.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')))
+      const forward = new k8s.PortForward(kc)
+      // client-node resolves with the `ws` WebSocket (typed loosely by client-node).
+      type Ws = {on(event: 'close', listener: () => void): void; on(event: 'error', listener: (error: Error) => void): void; close(): void}
+      let ws: Ws
+      try {
+        ws = (await forward.portForward(namespace, pod, [port], socket, errStream, socket)) as unknown as Ws
+      } catch (error) {
+        // A failed WebSocket upgrade carries only the status line; say which pod and port.
+        const text = error instanceof Error ? error.message : typeof error === 'object' && error && 'message' in error ? String((error as {message: unknown}).message) : String(error)
+        throw new KedaLabError(`Cannot open a port-forward to pod ${namespace}/${pod} port ${port} through ${server}: ${text}`, {
+          hint: `check the pod runs and this context may create pods/portforward (kubectl auth can-i create pods/portforward -n ${namespace})`,
+          cause: error,
+        })
+      }
+      let settle: (value: {error?: string}) => void = () => {}
+      const closed = new Promise<{error?: string}>((resolve) => (settle = resolve))
+      const finish = () => {
+        const error = errors.join('').trim()
+        settle(error ? {error} : {})
+      }
+      ws.on('close', () => {
+        socket.end()
+        finish()
+      })
+      ws.on('error', (error: Error) => {
+        errors.push(error.message)
+        socket.destroy()
+        finish()
+      })
+      // The remote side reported an error on the port's error stream: the forward is broken.
+      errStream.on('data', () => ws.close())
+      socket.on('close', () => ws.close())
+      socket.on('error', () => ws.close())
+      return {closed, close: () => ws.close()}
     },
 
     async proxyService(request) {
