@@ -1,15 +1,22 @@
 /**
  * THE one place where the third-party Helm charts the lab installs are pinned.
  *
- * The chart repositories' index.yaml cannot be reached from the build machine, but the charts'
- * SOURCES can, through the Go module proxy (scripts/fetch-charts.sh fetches them at exact
- * commits). Each version below is the one found in those sources, and test/chart/third-party.test.ts
- * renders those charts with the values `install` writes (Helm 3 and 4): KEDA 2.20.2 (kedacore/charts,
- * 2026-09-03), redis-ha 4.38.0 (DandyDeveloper/charts, 2026-06-15), kube-prometheus-stack 88.6.1
- * (prometheus-community/helm-charts, 2026-08-28), Loki 18.11.7 (grafana-community/helm-charts,
- * 2026-08-29). Alloy's chart (grafana/alloy) is not served by the proxy: 1.11.1 is the chart release
- * merged on 2026-08-06 (grafana/alloy#6840, Alloy 1.18.x); its values were not rendered here. A wrong pin fails at install time with Helm's
- * "chart version not found" message — bump it here, and in scripts/fetch-charts.sh.
+ * Versions: KEDA 2.20.2 (kedacore/charts, 2026-09-03), redis-ha 4.38.0 (DandyDeveloper/charts,
+ * 2026-06-15), kube-prometheus-stack 88.6.1 (prometheus-community/helm-charts, 2026-08-28), Loki
+ * 18.11.7 (grafana-community/helm-charts, 2026-08-29) were read from the charts' sources; Alloy
+ * 1.11.1 is the chart release merged on 2026-08-06 (grafana/alloy#6840, Alloy 1.18.x).
+ *
+ * Where they come from at install time: these repositories, a mirror (`install --chart-repo
+ * NAME=URL`), or a folder written by `keda-lab charts pull DIR` (`install --charts DIR`, checked
+ * against these versions): src/lab/chart-sources.ts. A wrong pin fails `charts pull`, and install's
+ * `helm upgrade`, with the chart's name and version.
+ *
+ * Tests: the cluster and helm-command tests install stand-in charts at these versions from a
+ * loopback chart repository (test/helpers/chart-repo.ts); the real charts are rendered with the
+ * values install writes by test/chart/third-party.test.ts when KEDA_LAB_CHARTS_DIR points at a
+ * folder from `keda-lab charts pull` (opt-in: the repositories are not reachable from every
+ * machine). To bump a chart: change its version here, run `keda-lab charts pull DIR` on a connected
+ * machine and `KEDA_LAB_CHARTS_DIR=DIR npx vitest run test/chart/third-party.test.ts`.
  *
  * Loki: since 2026-03-16 the open-source Loki chart is maintained in the grafana-community
  * repository (grafana/loki#20705); grafana.github.io/helm-charts serves it for Grafana Enterprise

@@ -1,53 +1,48 @@
 /**
- * The exact `helm upgrade --install` commands `keda-lab install` plans — Helm 3 and Helm 4 flags
- * differ (`--atomic`/`--wait` vs `--rollback-on-failure`/`--wait=watcher`) — run by the REAL Helm 3
- * and Helm 4 as a client-side dry run against the loopback fake Kubernetes API (Helm asks it for
- * the release history). Chart references are swapped for the local sources fetched by
- * scripts/fetch-charts.sh (the repositories are not reachable from here); Alloy has no local
- * source, so its command is the one not run. Everything else — flags, values files, versions,
- * namespaces, the kube context — is exactly what install runs.
+ * The exact helm commands `keda-lab install` plans — `helm repo add`/`repo update`, then
+ * `helm upgrade --install` (Helm 3 and Helm 4 flags differ: `--atomic`/`--wait` vs
+ * `--rollback-on-failure`/`--wait=watcher`) — run by the REAL Helm 3 and Helm 4, unchanged, the
+ * upgrades as a client-side dry run against the loopback fake Kubernetes API (Helm asks it for the
+ * release history). The pinned repositories point (`--chart-repo`) at the loopback chart repository
+ * of test/helpers/chart-repo.ts, which serves stand-in charts at the pinned versions (the real
+ * repositories are not reachable from here). Everything — flags, repositories, chart references,
+ * versions, values files, namespaces, the kube context — is exactly what install runs.
  */
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 
-import {CHARTS} from '../../src/lab/charts.js'
+import {repositorySources} from '../../src/lab/chart-sources.js'
 import {type InstallOptions, planInstall} from '../../src/lab/install/plan.js'
 import {resolveSecrets} from '../../src/lab/install/secrets.js'
 import {loadValuesTemplates} from '../../src/lab/values/render.js'
 import {type FakeKubeApi, type KubeObject, startFakeKubeApi} from '../fakes/kube-api.js'
+import {type ChartRepo, realCrdFiles, startChartRepo} from '../helpers/chart-repo.js'
 import {repoRoot} from '../helpers/cli.js'
 import {helmBinary, type HelmMajor} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {runTracked} from '../helpers/processes.js'
 
-const LOCAL_CHARTS: Record<string, string> = {
-  [`${CHARTS.keda.repoName}/${CHARTS.keda.chart}`]: join(repoRoot, '.tools/charts/keda'),
-  [`${CHARTS.redisHa.repoName}/${CHARTS.redisHa.chart}`]: join(repoRoot, '.tools/charts/redis-ha'),
-  [`${CHARTS.kubePrometheusStack.repoName}/${CHARTS.kubePrometheusStack.chart}`]: join(repoRoot, '.tools/charts/kube-prometheus-stack'),
-  [`${CHARTS.loki.repoName}/${CHARTS.loki.chart}`]: join(repoRoot, '.tools/charts/loki'),
-}
-const NO_SOURCE = `${CHARTS.alloy.repoName}/${CHARTS.alloy.chart}`
-
 let api: FakeKubeApi
+let repo: ChartRepo
 let dir: string
 let kubeconfig: string
 
-/** The CRDs the charts ship (crds/ folders), so that the fake API serves their kinds as a cluster would. */
-function chartCrds(): KubeObject[] {
-  // KEDA's chart renders its CRDs as templates; kube-prometheus-stack ships them in a subchart.
-  const dirs = [join(repoRoot, '.tools/charts/kube-prometheus-stack/charts/crds/crds')]
+/**
+ * The CRDs the charts ship in their crds/ folders (the real KEDA and prometheus-operator ones), so
+ * that the fake API serves their kinds as a cluster would after Helm installed them (a client dry
+ * run installs no CRD).
+ */
+async function chartCrds(): Promise<KubeObject[]> {
+  const files = await realCrdFiles()
   const crds: KubeObject[] = []
-  for (const d of dirs) {
-    if (!existsSync(d)) throw new Error(`${d} is missing: run scripts/fetch-charts.sh`)
-    for (const file of readdirSync(d).filter((f) => f.endsWith('.yaml'))) {
-      for (const doc of parseAllDocuments(readFileSync(join(d, file), 'utf8'))) {
-        const obj = doc.toJS() as KubeObject | null
-        if (obj?.kind === 'CustomResourceDefinition') crds.push(obj)
-      }
+  for (const file of [...files.keda, ...files.prometheusOperator]) {
+    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+      const obj = doc.toJS() as KubeObject | null
+      if (obj?.kind === 'CustomResourceDefinition') crds.push(obj)
     }
   }
   return crds
@@ -55,13 +50,14 @@ function chartCrds(): KubeObject[] {
 
 beforeAll(async () => {
   api = await startFakeKubeApi()
-  for (const crd of chartCrds()) api.put(crd)
+  for (const crd of await chartCrds()) api.put(crd)
+  repo = await startChartRepo()
   dir = mkdtempSync(join(tmpdir(), 'keda-lab-helm-commands-'))
   kubeconfig = api.writeKubeconfig(join(dir, 'kube'))
-})
+}, 180_000)
 
 afterAll(async () => {
-  await api?.close()
+  await Promise.allSettled([api?.close(), repo?.close()])
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
@@ -75,6 +71,7 @@ async function plannedUpgrades(major: HelmMajor) {
     outputDir,
     kubeContext: 'fake',
     enableMetricsServerAddon: false,
+    chartSources: repositorySources(Object.fromEntries(repo.chartRepoEnv().split(',').map((kv) => kv.split('=') as [string, string]))),
   }
   const plan = planInstall(options, {
     facts: {nodes: [{name: 'n1', cpuMillis: 8000, memoryBytes: 16 << 30, labels: {}}], crds: [], metricsApi: true, cluster: {kind: 'other'}, helmMajor: major},
@@ -88,31 +85,29 @@ async function plannedUpgrades(major: HelmMajor) {
     mkdirSync(dirname(file.path), {recursive: true})
     writeFileSync(file.path, file.content)
   }
-  return plan.steps
-    .flatMap((step) => step.actions)
-    .flatMap((action) => (action.type === 'run' && action.command.args[0] === 'upgrade' ? [action.command] : []))
+  return plan.steps.flatMap((step) => step.actions).flatMap((action) => (action.type === 'run' && action.command.bin === 'helm' ? [action.command] : []))
 }
 
 describe.each([3, 4] as const)('the planned helm upgrade --install commands, run by the real Helm %i (client dry run)', (major) => {
-  it('every release command is accepted: flags, values files, versions, namespaces and context', async () => {
+  it('every repository and release command is accepted: repositories, charts, flags, values files, versions, namespaces and context', async () => {
     const commands = await plannedUpgrades(major)
-    const releases = commands.map((c) => c.args[2])
-    expect(releases).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'])
+    const upgrades = commands.filter((c) => c.args[0] === 'upgrade')
+    expect(upgrades.map((c) => c.args[2])).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'])
+    expect(commands.filter((c) => c.args[0] === 'repo').map((c) => c.args[1])).toEqual(['add', 'add', 'add', 'add', 'add', 'update'])
     const flags = major === 3 ? ['--atomic'] : ['--rollback-on-failure']
+    // Each major gets its own Helm home: `repo add` writes the repositories there, the upgrades read them.
+    const env = {...process.env, KUBECONFIG: kubeconfig, HELM_CACHE_HOME: join(dir, `cache-${major}`), HELM_CONFIG_HOME: join(dir, `config-${major}`), HELM_DATA_HOME: join(dir, `data-${major}`)}
     for (const command of commands) {
-      expect(command.args).toEqual(expect.arrayContaining(flags))
-      const chart = command.args[3]!
-      if (chart === NO_SOURCE) continue
-      const args = command.args.map((arg, i) => (i === 3 ? (LOCAL_CHARTS[arg] ?? arg) : arg))
+      const upgrade = command.args[0] === 'upgrade'
+      // The app release has no helm --wait (keda-lab waits for its pods): no rollback either.
+      if (upgrade && command.args[2] !== 'keda-lab') expect(command.args).toEqual(expect.arrayContaining(flags))
       // Helm 3 fetches the server's OpenAPI document to validate; the fake serves none.
-      const dryRun = major === 3 ? ['--dry-run=client', '--disable-openapi-validation'] : ['--dry-run=client']
-      const result = await runTracked(helmBinary(major), [...args, ...dryRun], {
-        cwd: command.cwd ?? repoRoot,
-        timeoutMs: 60_000,
-        env: {...process.env, KUBECONFIG: kubeconfig, HELM_CACHE_HOME: join(dir, 'cache'), HELM_CONFIG_HOME: join(dir, 'config')},
-      })
+      const dryRun = !upgrade ? [] : major === 3 ? ['--dry-run=client', '--disable-openapi-validation'] : ['--dry-run=client']
+      const result = await runTracked(helmBinary(major), [...command.args, ...dryRun], {cwd: command.cwd ?? repoRoot, timeoutMs: 60_000, env})
       expect(result.exitCode, `${command.args.slice(0, 4).join(' ')}: ${String(result.stderr)}`).toBe(0)
-      expect(String(result.stdout)).toContain('STATUS: pending-install')
+      if (upgrade) expect(String(result.stdout)).toContain('STATUS: pending-install')
     }
+    // The charts came from the loopback repositories through `helm repo update` and the upgrades.
+    for (const c of repo.charts) expect(repo.requests).toEqual(expect.arrayContaining([`/${c.repoName}/index.yaml`, `/${c.repoName}/${c.chart}-${c.version}.tgz`]))
   }, 180_000)
 })
