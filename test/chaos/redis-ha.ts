@@ -11,6 +11,8 @@ import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopPr
 export interface RedisHaOptions {
   password?: string
   masterName?: string
+  /** AOF on (the chart's `appendonly: "yes"`); off only for the control case that shows a loss. */
+  appendonly?: boolean
   /** AOF fsync policy: the chart's `everysec`, or `always`. */
   appendfsync?: 'everysec' | 'always'
   /** The chart's `min-replicas-to-write` (0: a master acknowledges writes with no replica connected). */
@@ -103,7 +105,7 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
         'bind 127.0.0.1',
         `dir ${dir}`,
         // What templates/values/redis-ha.yaml sets under redis.config.
-        'appendonly yes',
+        `appendonly ${options.appendonly === false ? 'no' : 'yes'}`,
         `appendfsync ${options.appendfsync ?? 'everysec'}`,
         'maxmemory-policy noeviction',
         `min-replicas-to-write ${options.minReplicasToWrite ?? 0}`,

@@ -79,11 +79,12 @@ export type TaskEnd =
 
 /**
  * Waits until every accepted task is Completed or Failed, or the deadline passes. An id the API
- * answers 404 for, or one still Queued/Processing at the deadline, is lost.
+ * answers 404 for five polls in a row, or one still Queued/Processing at the deadline, is lost.
  */
 export async function finalStates(apiUrl: string, tasks: AcceptedTask[], deadline: number): Promise<TaskEnd[]> {
   const ends = new Map<string, TaskEnd>()
   const lastSeen = new Map<string, string>()
+  const notFound = new Map<string, number>()
   let pending = [...tasks]
   while (pending.length > 0) {
     const next: AcceptedTask[] = []
@@ -99,6 +100,12 @@ export async function finalStates(apiUrl: string, tasks: AcceptedTask[], deadlin
               const onPurpose = task.failAt !== undefined && reason.includes(`failed on purpose at step ${task.failAt}`)
               return void ends.set(task.id, {id: task.id, end: 'failed', reason, onPurpose})
             }
+            if (response.status === 404) {
+              // Nothing brings a job hash back: after a few answers in a row (not one blip) it is lost.
+              const count = (notFound.get(task.id) ?? 0) + 1
+              notFound.set(task.id, count)
+              if (count >= 5) return void ends.set(task.id, {id: task.id, end: 'lost', why: 'not found (404)'})
+            } else notFound.delete(task.id)
             lastSeen.set(task.id, response.status === 404 ? 'not found (404)' : `${response.status} ${body.status ?? ''}`.trim())
           } catch (error) {
             lastSeen.set(task.id, String((error as Error).name))
