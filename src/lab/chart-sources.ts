@@ -191,13 +191,26 @@ export interface RepositoryProbe {
   ok: boolean
   /** Why not (network error or HTTP status). */
   error?: string
+  /**
+   * The proxy variable (e.g. HTTPS_PROXY) configured for this URL that the probe did not go through
+   * (Node's fetch ignores it unless NODE_USE_ENV_PROXY=1) while Helm will: a network error then
+   * says nothing about Helm's access.
+   */
+  bypassedProxy?: string
+}
+
+/** The proxy variable Helm would use for `url` and this probe does not, if any. */
+function bypassedProxy(url: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.NODE_USE_ENV_PROXY === '1') return undefined
+  const names = url.startsWith('https:') ? ['HTTPS_PROXY', 'https_proxy'] : ['HTTP_PROXY', 'http_proxy']
+  return names.find((name) => env[name])
 }
 
 /**
  * GETs `<url>/index.yaml` and returns as soon as the status is known (the body, megabytes for big
  * repositories, is not read). Node's fetch: behind an HTTP proxy, run with NODE_USE_ENV_PROXY=1.
  */
-export async function probeRepository(name: string, url: string, timeoutMs = 5000): Promise<RepositoryProbe> {
+export async function probeRepository(name: string, url: string, timeoutMs = 5000, env: NodeJS.ProcessEnv = process.env): Promise<RepositoryProbe> {
   const index = `${url.replace(/\/+$/, '')}/index.yaml`
   try {
     const res = await fetch(index, {signal: AbortSignal.timeout(timeoutMs), redirect: 'follow'})
@@ -206,13 +219,14 @@ export async function probeRepository(name: string, url: string, timeoutMs = 500
   } catch (error) {
     const e = error as Error & {cause?: {code?: string; message?: string}}
     const reason = e.name === 'TimeoutError' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (e.cause?.code ?? e.cause?.message ?? e.message)
-    return {name, url, ok: false, error: `${reason} for ${index}`}
+    const proxy = bypassedProxy(url, env)
+    return {name, url, ok: false, error: `${reason} for ${index}`, ...(proxy ? {bypassedProxy: proxy} : {})}
   }
 }
 
 /** Probes the repositories in parallel. */
-export async function probeRepositories(repos: ReadonlyMap<string, string>, timeoutMs?: number): Promise<RepositoryProbe[]> {
-  return Promise.all([...repos].map(([name, url]) => probeRepository(name, url, timeoutMs)))
+export async function probeRepositories(repos: ReadonlyMap<string, string>, timeoutMs?: number, env?: NodeJS.ProcessEnv): Promise<RepositoryProbe[]> {
+  return Promise.all([...repos].map(([name, url]) => probeRepository(name, url, timeoutMs, env)))
 }
 
 /** What `pullCharts` needs from Helm (src/adapters/helm.ts). */

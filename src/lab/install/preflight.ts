@@ -327,6 +327,14 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       if (!probes) return {status: 'skip', detail: 'not checked'}
       if (probes.length === 0) return {status: 'pass', detail: 'none needed: every chart comes from the --charts folder'}
       const down = probes.filter((p) => !p.ok)
+      if (down.length > 0 && down.every((p) => p.bypassedProxy)) {
+        // Helm goes through the configured proxy; this probe did not: not a reason to stop.
+        return {
+          status: 'warn',
+          detail: `not reachable without the proxy in ${down[0]!.bypassedProxy}, which helm uses: ${down.map((p) => p.name).join(', ')} not checked`,
+          hint: `run with NODE_USE_ENV_PROXY=1 to probe through the proxy; if \`helm repo update\` then fails: ${OFFLINE_HINT}`,
+        }
+      }
       if (down.length > 0) {
         return {
           status: 'fail',
