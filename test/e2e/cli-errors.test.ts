@@ -51,7 +51,7 @@ describe('errors under --json', () => {
       expect(error.hint).toContain('minikube start')
       expect(error.exitCode).toBe(1)
     }
-  })
+  }, 240_000)
 
   it('uninstall against a cluster that does not answer: the JSON error names the API server', async () => {
     const env = bareEnv()
@@ -82,7 +82,7 @@ describe('errors under --json', () => {
     expect(unknownError.exitCode).toBe(2)
     // Only the four fields: oclif's default would dump the whole CLI configuration here.
     expect(unknown.stdout.length).toBeLessThan(500)
-  })
+  }, 180_000)
 
   it('without --json the same error is two lines on stderr and stdout stays empty', async () => {
     const r = await runCli(['uninstall', '--yes'], {env: bareEnv(), timeoutMs: 60_000})
@@ -107,7 +107,7 @@ describe('no kubeconfig at all', () => {
       expect(r.stderr).not.toContain('loaded-context')
       expect(r.stderr).not.toMatch(/\n\s+at /)
     }
-  })
+  }, 300_000)
 
   it('KUBECONFIG naming files that do not exist is said as such', async () => {
     const env = bareEnv()

@@ -23,20 +23,21 @@ const FIRST_QUESTION = 'Send alerts to Telegram?'
 describe('keda-lab install: helm and the cluster before any question', () => {
   it('in a terminal without helm: stops before the first question, says where to get helm', async () => {
     lab = await startLab({kind: 'minikube'})
-    const {code, transcript} = await runCliInPty(['install', '--dry-run'], [{expect: 'nothing was changed'}], {
+    const {code, transcript} = await runCliInPty(['install', '--dry-run'], [{expect: 'nothing was changed', timeout: 120}], {
       env: {...lab.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin`},
+      timeoutMs: 170_000,
     })
     expect(transcript).not.toContain('@@TIMEOUT')
     expect(code).toBe(1)
     expect(transcript).not.toContain(FIRST_QUESTION)
     expect(transcript).toContain('× helm present (major version 3 or 4): helm not found: install it from https://helm.sh/docs/intro/install/')
     expect(transcript).toMatch(/Error: pre-flight failed: helm present/)
-  })
+  }, 180_000)
 
   it('in a terminal, --dry-run with the cluster down: stops before the first question and points to render', async () => {
     lab = await startLab({kind: 'minikube'})
     await lab.api.close()
-    const {code, transcript} = await runCliInPty(['install', '--dry-run'], [{expect: 'nothing was changed', timeout: 60}], {env: lab.env})
+    const {code, transcript} = await runCliInPty(['install', '--dry-run'], [{expect: 'nothing was changed', timeout: 120}], {env: lab.env, timeoutMs: 170_000})
     expect(transcript).not.toContain('@@TIMEOUT')
     expect(code).toBe(1)
     expect(transcript).not.toContain(FIRST_QUESTION)
@@ -44,7 +45,7 @@ describe('keda-lab install: helm and the cluster before any question', () => {
     expect(transcript).toContain('keda-lab render --output DIR')
     // helm was asked (its version), nothing else was run.
     expect(lab.calls().map((c) => c.argv.join(' '))).toEqual(['version --short'])
-  })
+  }, 180_000)
 
   it('without a terminal, --dry-run with the cluster down: the same error, the render hint, no stack trace', async () => {
     lab = await startLab({kind: 'minikube'})
