@@ -21,7 +21,8 @@ afterEach(async () => {
   lab = undefined
 })
 
-describe('keda-lab install in a terminal', () => {
+// Each test starts the CLI in a terminal up to three times: on a loaded machine that alone can take minutes.
+describe('keda-lab install in a terminal', {timeout: 300_000}, () => {
   it('asks every question, rejects wrong answers on the spot, and runs the plan with the answers', async () => {
     lab = await startLab({kind: 'minikube'})
     const {code, transcript} = await drive(lab, ['install', '--dry-run'], [

@@ -35,7 +35,7 @@ def pump(timeout):
     return True
 mark = 0
 for step in steps:
-    deadline = time.time() + step.get('timeout', 20)
+    deadline = time.time() + step.get('timeout', 60)
     pattern = re.compile(step['expect'])
     while True:
         m = pattern.search(text(), mark)
@@ -67,7 +67,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 export interface PtyStep {
   expect: string
   send?: string
-  /** Seconds to wait for `expect` (default 20). */
+  /** Seconds to wait for `expect` (default 60: a margin for a CLI starting on a loaded machine, not a speed limit). */
   timeout?: number
 }
 
@@ -86,7 +86,7 @@ export async function runCliInPty(
   let transcript = ''
   child.stdout!.on('data', (d) => (transcript += d))
   child.stderr!.on('data', (d) => (transcript += d))
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000)
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   clearTimeout(timer)
   return {code, transcript}

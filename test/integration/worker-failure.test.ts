@@ -82,7 +82,8 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
       const state = await current?.getState()
       // Between attempts the job waits (delayed, waiting, active); completing would be wrong.
       expect(state).toMatch(/^(delayed|waiting|wait|active|failed)$/)
-      return state === 'failed' ? current : notYet(`state ${state}, ${current?.attemptsMade} attempts made`)
+      // Read again once failed: the job read before getState may predate the last attempt.
+      return state === 'failed' ? queue.getJob(job.id!) : notYet(`state ${state}, ${current?.attemptsMade} attempts made`)
     }, {timeoutMs: 20_000, what: 'three failed attempts'})
     expect(done.attemptsMade).toBe(3)
     expect(logs.filter((l) => l.taskId === job.id && l.msg === 'task failed').map((l) => l.attempt)).toEqual([1, 2, 3])

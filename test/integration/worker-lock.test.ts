@@ -69,7 +69,7 @@ describe('worker: CPU work does not starve BullMQ lock renewal (real redis-serve
       await worker.waitUntilReady()
 
       const job = await queue.add(TASK_JOB_NAME, {iterations: ITERATIONS, queuedAt: new Date().toISOString()})
-      const outcome = await job.waitUntilFinished(events, 120_000)
+      const outcome = await job.waitUntilFinished(events, 240_000)
 
       // The proof needs a task that outlived its lock: only renewals kept it (a precondition on a
       // fast machine, where a shorter task would prove nothing; raise ITERATIONS then).
@@ -89,7 +89,7 @@ describe('worker: CPU work does not starve BullMQ lock renewal (real redis-serve
       await queue.obliterate({force: true})
       await queue.close()
     }
-  }, 150_000)
+  }, 300_000)
 
   it('control: the same task as one synchronous loop loses its lock (so the test above can fail)', async () => {
     const queueName = `test-${randomUUID()}`
@@ -107,12 +107,13 @@ describe('worker: CPU work does not starve BullMQ lock renewal (real redis-serve
     try {
       await naive.waitUntilReady()
       await queue.add(TASK_JOB_NAME, {iterations: CONTROL_ITERATIONS, queuedAt: new Date().toISOString()})
-      await waitFor(() => signs.length > 0, {timeoutMs: 30_000, what: 'a lost lock, a stall or a failure'})
+      // The sign comes when the blocked loop ends: on a loaded machine that can take a minute or more.
+      await waitFor(() => signs.length > 0, {timeoutMs: 180_000, what: 'a lost lock, a stall or a failure'})
       expect(signs.join('\n')).toMatch(/lock|stalled/i)
     } finally {
       await naive.close(true)
       await queue.obliterate({force: true})
       await queue.close()
     }
-  })
+  }, 240_000)
 })
