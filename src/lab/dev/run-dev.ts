@@ -10,6 +10,7 @@ import {type AutoscalerLoop, startAutoscalerLoop} from './autoscaler.js'
 import {formatChildLine, formatDevLine} from '../../ui/dev-log.js'
 import {findOnPath, freePort, httpOk, isPortFree, pollUntil} from './net.js'
 import {type ProcessExit, type ProcessSpec, createSupervisor} from './supervisor.js'
+import {createDevStateFile, type DevStateFile} from '../status/dev-state.js'
 
 /** Everything `keda-lab dev` needs to know, already parsed from flags and environment. */
 export interface DevOptions {
@@ -82,7 +83,13 @@ const NOT_INHERITED = ['PORT', 'METRICS_PORT', 'REDIS_SENTINELS', 'REDIS_SENTINE
  * than MAX_RESTARTS within RESTART_WINDOW_MS), stops the whole run with a KedaLabError naming it.
  */
 export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevResult> {
-  const say = (line: string) => deps.print(formatDevLine(line, {color: options.color}))
+  /** The run's state file for `keda-lab status --local` (written once everything runs, removed at the end). */
+  let devState: DevStateFile | undefined
+  let publish = () => {}
+  const say = (line: string) => {
+    deps.print(formatDevLine(line, {color: options.color}))
+    publish()
+  }
   // The worker finishes its task or hands it back within WORKER_SHUTDOWN_GRACE_MS of SIGTERM;
   // dev gives it that, plus a margin, before SIGKILL.
   const workerGraceMs = Number(options.env.WORKER_SHUTDOWN_GRACE_MS) || 8_000
@@ -284,6 +291,17 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     if (webhookUp && !webhookUp.ok) throw startupError('webhook', webhookUp.reason)
 
     running = true
+    devState = createDevStateFile(process.pid, options.env)
+    const startedAt = new Date().toISOString()
+    publish = () =>
+      devState?.write({
+        pid: process.pid,
+        apiUrl,
+        queue: options.queue,
+        startedAt,
+        workers: supervisor.list().filter((p) => p.name.startsWith('worker-') && !p.stopping).map((p) => p.name),
+        ...(options.autoscale ? {autoscale: {minWorkers: options.autoscale.minWorkers, maxWorkers: options.autoscale.maxWorkers, tasksPerWorker: options.autoscale.tasksPerWorker, pollingIntervalMs: options.autoscale.pollingIntervalMs}} : {}),
+      })
     say('keda-lab dev is running; Ctrl-C stops everything')
     say(`  API       ${apiUrl}  (POST /api/tasks/add, POST /api/tasks, GET /api/queue)`)
     say(`  Docs      ${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`)
@@ -315,7 +333,10 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
           const [waiting, active] = await Promise.all([reader.llen(`bull:${options.queue}:wait`), reader.llen(`bull:${options.queue}:active`)])
           return {waiting, active}
         },
-        report: (line) => say(line),
+        report: (line) => {
+          devState?.decision(line)
+          say(line)
+        },
         async scaleTo(replicas) {
           if (stopSignal || crash) return
           // A worker waiting for its restart counts: it is coming back.
@@ -347,6 +368,8 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
 
     await woken
   } finally {
+    publish = () => {}
+    devState?.remove()
     await loop?.stop()
     closeReader?.()
     for (const timer of pendingRestarts.values()) clearTimeout(timer)
