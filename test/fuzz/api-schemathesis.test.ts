@@ -84,10 +84,12 @@ describe('API fuzzed from its OpenAPI document with schemathesis (real API, real
     const output = result.all
     expect(result.exitCode, output.slice(-6000)).toBe(0)
     // It really ran: every operation of the document, every phase, many cases.
-    expect(output).toMatch(/Tested: 8\b/)
+    const operations = Number(/Selected: \d+\/(\d+)/.exec(output)?.[1])
+    expect(operations).toBeGreaterThanOrEqual(8)
+    expect(output).toContain(`Tested: ${operations}\n`)
     for (const phase of ['Examples', 'Coverage', 'Fuzzing', 'Stateful']) expect(output).toContain(`✅ ${phase}`)
     const generated = Number(/(\d+) generated/.exec(output)?.[1])
-    expect(generated).toBeGreaterThan(8 * MAX_EXAMPLES)
+    expect(generated).toBeGreaterThan(operations * MAX_EXAMPLES)
     expect(output).toMatch(/No issues found/)
     expect(api.exitCode).toBeNull()
   }, 300_000)
