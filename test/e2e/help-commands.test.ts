@@ -103,13 +103,13 @@ describe('keda-lab help <command> (@oclif/plugin-help)', () => {
 describe('a mistyped command (@oclif/plugin-not-found)', () => {
   it('in a terminal: "keda-lab instal" asks "Did you mean install?"; no runs nothing and exits 127', async () => {
     const {code, transcript} = await runCliInPty(['instal'], [
-      {expect: 'instal is not a keda-lab command'},
+      {expect: 'instal is not a keda-lab command', timeout: 90},
       {expect: 'Did you mean install\\?', send: 'n\r'},
       {expect: 'Run keda-lab help for a list of available commands'},
     ])
     expect(code, transcript).toBe(127)
     expect(transcript).not.toContain('Pre-flight')
-  })
+  }, 180_000)
 
   it('without a terminal: says it is not a command and where the list is, exit 127', async () => {
     const result = await runCli(['uninstal'], {timeoutMs: 30_000})
