@@ -318,7 +318,7 @@ function summarize(options: InstallOptions, kind: string, clusterName?: string):
       ]
     : ['Grafana: not installed (--no-monitoring)']
   const flags = [ns !== 'keda' ? `-n ${ns}` : '', options.kubeContext ? `--context ${options.kubeContext}` : ''].filter(Boolean).join(' ')
-  // Only commands that exist in this version (status, loadtest and tunnel are not built yet).
-  const next = ['doctor', 'uninstall'].map((c) => `keda-lab ${c}${flags ? ` ${flags}` : ''}`)
+  // Only commands that exist in this version (loadtest is not built yet).
+  const next = ['status', 'tunnel', 'doctor', 'uninstall'].map((c) => `keda-lab ${c}${flags ? ` ${flags}` : ''}`)
   return {api, grafana, next}
 }
