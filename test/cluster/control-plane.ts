@@ -223,10 +223,14 @@ export async function reapOrphans(parent: string): Promise<string[]> {
   return reaped
 }
 
-/** kwok's stages for fast nodes and pods (Ready node; pods Running, deleted pods removed). */
+/**
+ * kwok's stages: nodes become Ready and keep a heartbeat through their Lease (else the node
+ * lifecycle controller would taint them and evict every pod after ~40 s); pods go Running and Ready,
+ * deleted pods are removed.
+ */
 function kwokConfig(stagesDir: string, out: string): void {
   const files: string[] = []
-  for (const kind of ['node/fast', 'pod/fast']) {
+  for (const kind of ['node/fast', 'node/heartbeat-with-lease', 'pod/fast']) {
     const dir = join(stagesDir, kind)
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort()) files.push(join(dir, f))
   }
@@ -347,6 +351,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       '--node-port', String(kwokPort),
       '--server-address', `127.0.0.1:${kwokPort}`,
       '--config', join(dir, 'kwok-stages.yaml'),
+      '--node-lease-duration-seconds', '40',
     ])
     await ensureNode(kubeconfig)
     await waitUntil(() => clusterUsable(kubeconfig), options.timeoutMs ?? 180_000, 'a Ready node and the default ServiceAccount', dir)

@@ -253,3 +253,14 @@ the API server's "no matches for kind ScaledObject".
 {{- fail "KEDA is not installed in this cluster (it serves no keda.sh/v1alpha1 ScaledObject), and the worker is scaled by a KEDA ScaledObject. Install KEDA first (helm install keda kedacore/keda --namespace keda --create-namespace), or let `keda-lab install` install everything" }}
 {{- end }}
 {{- end }}
+
+{{/*
+keda-lab.monitoringNamespaceReady — "true" when the dashboard ConfigMap can be created in
+monitoring.namespace: monitoring is on and, against a live cluster, that namespace exists (a plain
+`helm install` on a cluster without kube-prometheus-stack would otherwise fail on "namespaces not found").
+*/}}
+{{- define "keda-lab.monitoringNamespaceReady" -}}
+{{- if and .Values.monitoring.enabled (or (not (include "keda-lab.connected" .)) (lookup "v1" "Namespace" "" .Values.monitoring.namespace)) -}}
+true
+{{- end }}
+{{- end }}
