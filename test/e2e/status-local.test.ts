@@ -11,8 +11,8 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import type {LocalStatusReport} from '../../src/lab/status/model.js'
-import {runCli} from '../helpers/cli.js'
-import {freePort, notYet, waitFor} from '../helpers/processes.js'
+import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
 
 const stateDir = mkdtempSync(join(tmpdir(), 'keda-lab-state-'))
@@ -35,6 +35,28 @@ describe('keda-lab status --local', () => {
     expect(result.code, result.stderr).toBe(3)
     expect(result.report).toMatchObject({target: 'local', verdict: 'not-installed', exitCode: 3})
     expect(result.report!.reasons[0]).toContain('no running keda-lab dev was found')
+  })
+
+  it('--watch without a terminal: one plain report after another until Ctrl-C, exit code of the last', async () => {
+    const child = spawnTracked(process.execPath, [cliEntry(), 'status', '--local', '--watch', '--interval', '1'], {
+      cwd: repoRoot,
+      env: {...process.env, ...env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    try {
+      await waitFor(() => out.split('\n---\n').length >= 3, {timeoutMs: 60_000, intervalMs: 100, what: 'two refreshes'})
+      child.kill('SIGINT')
+      expect(await exited).toBe(3)
+      const frames = out.split('\n---\n').filter((f) => f.trim())
+      expect(frames.length).toBeGreaterThanOrEqual(2)
+      for (const frame of frames) expect(frame.split('\n')[0]).toBe('keda-lab status (dev): - not installed')
+      expect(out).not.toContain('\u001B[')
+    } finally {
+      await stopProcess(child, 'SIGKILL', 1000)
+    }
   })
 
   it('a URL where nothing answers: exit 4 with the address tried', async () => {

@@ -4,12 +4,16 @@
  * again, retry) — with a stand-in for the Kube adapter whose forwardPort pipes the connection to a
  * real loopback server. The real path (client-node → API server → kwok) is test/cluster/tunnel.test.ts.
  */
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {createServer, connect, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Kube, PodInfo, PortForwardConnection, ServiceInfo} from '../../src/adapters/kube.js'
 import {type ForwardEvent, pickPod, startForward} from '../../src/lab/tunnel/port-forward.js'
+import {runTunnel} from '../../src/lab/tunnel/command.js'
 import {tunnelTargets} from '../../src/lab/tunnel/run.js'
 
 const pod = (o: Partial<PodInfo>): PodInfo => ({name: 'p', labels: {}, phase: 'Running', ready: true, restarts: 0, images: [], ports: [{name: 'http', containerPort: 8000}], deleting: false, ...o})
@@ -120,5 +124,50 @@ describe('startForward', () => {
       await forward.close()
       squatter.close()
     }
+  })
+})
+
+describe('runTunnel on minikube (the fake minikube of test/fakes/bin records its command line)', () => {
+  const fakeBin = new URL('../fakes/bin', import.meta.url).pathname
+  const kube = {
+    contextName: 'lab',
+    server: 'https://192.168.49.2:8443',
+    serverVersion: async () => ({major: 1, minor: 34, gitVersion: 'v1.34.0'}),
+    listNodes: async () => [{name: 'lab', cpuMillis: 4000, memoryBytes: 8e9, labels: {'minikube.k8s.io/name': 'lab'}}],
+  } as unknown as Kube
+  const options = {portForward: false, namespace: 'keda', monitoringNamespace: 'keda-monitoring', address: '127.0.0.1', localPorts: {}}
+  let dir = ''
+  const saved = {PATH: process.env.PATH, FAKE_BIN_LOG: process.env.FAKE_BIN_LOG, FAKE_MINIKUBE_FAIL_ON: process.env.FAKE_MINIKUBE_FAIL_ON}
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'keda-lab-tunnel-unit-'))
+  })
+  afterAll(() => {
+    Object.assign(process.env, saved)
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('explains the sudo prompt, then runs `minikube tunnel -p <profile>` for the profile the nodes name', async () => {
+    const log = join(dir, 'calls.jsonl')
+    process.env.PATH = `${fakeBin}:${saved.PATH}`
+    process.env.FAKE_BIN_LOG = log
+    const printed: string[] = []
+    await runTunnel(options, {print: (l) => printed.push(l), printEvent: () => {}, createKube: async () => kube})
+    expect(printed[0]).toBe('Running `minikube tunnel -p lab`: it gives LoadBalancer Services (the API keda-lab-api) an address reachable from this machine.')
+    expect(printed.join('\n')).toContain('It may ask for your password (sudo)')
+    expect(printed.join('\n')).toContain('keda-lab tunnel --port-forward')
+    expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as {argv: string[]}).argv)).toEqual([['tunnel', '-p', 'lab']])
+  })
+
+  it('a failing minikube tunnel is an error pointing to --port-forward; a missing minikube says where to get it', async () => {
+    process.env.PATH = `${fakeBin}:${saved.PATH}`
+    process.env.FAKE_MINIKUBE_FAIL_ON = 'tunnel'
+    await expect(runTunnel(options, {print: () => {}, printEvent: () => {}, createKube: async () => kube})).rejects.toMatchObject({
+      message: 'minikube tunnel exited with code 1',
+      hint: expect.stringContaining('keda-lab tunnel --port-forward'),
+    })
+    delete process.env.FAKE_MINIKUBE_FAIL_ON
+    process.env.PATH = dir
+    await expect(runTunnel(options, {print: () => {}, printEvent: () => {}, createKube: async () => kube})).rejects.toThrow('minikube not found: install it from https://minikube.sigs.k8s.io/docs/start/')
   })
 })

@@ -93,7 +93,7 @@ export async function openPortForwards(options: {
 export async function runMinikubeTunnel(command: ToolCommand, signal?: AbortSignal): Promise<number> {
   const [{execa}, {missingTool}] = await Promise.all([import('execa'), import('../../adapters/cluster-tools.js')])
   const result = await execa(command.bin, command.args, {stdio: 'inherit', reject: false, cancelSignal: signal, forceKillAfterDelay: 5000})
-  if ((result as {code?: string}).code === 'ENOENT') throw missingTool(command.bin)
+  if ((result as {code?: string}).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(result.message ?? ''))) throw missingTool(command.bin)
   if (result.isCanceled || signal?.aborted) return 0
   return result.exitCode ?? 1
 }
