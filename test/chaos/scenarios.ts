@@ -109,6 +109,8 @@ export interface ScenarioResult {
   lost: number
   lostWhy: string[]
   twice: number
+  /** The runs of each task that ran twice at once (worker, start, end, how), to diagnose a failure. */
+  twiceRuns: string[]
   /** Tasks that ran more than once, one run after another (a crash or hand-back made them start again). */
   rerun: number
   requests: number
@@ -129,7 +131,7 @@ function busyWorker(services: Services): ServiceProcess | undefined {
     for (const line of worker.lines) {
       if (!line.taskId) continue
       if (line.msg === 'task started') open.add(line.taskId)
-      else if (line.msg === 'task completed' || line.msg === 'task failed' || line.msg?.startsWith('task handed back')) open.delete(line.taskId)
+      else if (line.msg === 'task completed' || line.msg === 'task failed' || line.msg?.startsWith('task interrupted for shutdown')) open.delete(line.taskId)
     }
     if (open.size > 0) return worker
   }
@@ -387,6 +389,9 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, l
       lost: lost.length,
       lostWhy: [...new Set(lost.map((e) => e.why))],
       twice: twice.length,
+      twiceRuns: runs
+        .filter((run) => twice.includes(run.taskId))
+        .map((run) => `${run.taskId} ${run.worker} ${new Date(run.start).toISOString()} → ${Number.isFinite(run.end) ? new Date(run.end).toISOString() : 'running'} ${run.how}`),
       rerun: [...runCounts.values()].filter((n) => n > 1).length,
       requests: api.requests,
       errorRate: api.errorRate,

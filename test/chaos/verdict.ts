@@ -33,7 +33,7 @@ export function executions(workers: ServiceProcess[]): Execution[] {
       const run = open.get(taskId)
       if (!run) continue
       const how =
-        line.msg === 'task completed' ? 'completed' : line.msg === 'task failed' ? 'failed' : line.msg?.startsWith('task handed back') ? 'handed-back' : undefined
+        line.msg === 'task completed' ? 'completed' : line.msg === 'task failed' ? 'failed' : line.msg?.startsWith('task interrupted for shutdown') ? 'handed-back' : undefined
       if (!how) continue
       run.end = time
       run.how = how

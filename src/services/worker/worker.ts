@@ -126,6 +126,9 @@ export function createWorker(options: CreateWorkerOptions): TaskWorker {
       })
       if (result.status === 'interrupted') {
         if (signal?.reason !== SHUTDOWN) throw new Error(`task stopped at step ${result.checkpoint.step}: ${String(signal?.reason)}`)
+        // Logged before the job is released: once it is back in `wait` another worker may start it
+        // at once, and the execution record (these lines) must show this run ended first.
+        log.info({step: result.checkpoint.step}, 'task interrupted for shutdown; handing it back')
         // Leave a checkpoint in the job's data, then put the job back in `wait` on the side
         // workers take from (BullMQ's moveJobFromActiveToWait RPUSHes, new jobs are LPUSHed), so
         // it is the next task any worker picks up. WaitingError tells BullMQ the job has been
