@@ -36,6 +36,14 @@ let kwokLog = ''
 const servers: Server[] = []
 const backends: Record<string, number> = {}
 const token = randomBytes(8).toString('hex')
+let kwokArgs: string[] = []
+
+/** (Re)starts this file's kwok, the node's "kubelet". */
+function startKwok(): void {
+  kwok = spawnTracked(kubeTools(['kwok']).kwok, kwokArgs)
+  kwok.stdout!.on('data', (d: Buffer) => (kwokLog = (kwokLog + d.toString()).slice(-20_000)))
+  kwok.stderr!.on('data', (d: Buffer) => (kwokLog = (kwokLog + d.toString()).slice(-20_000)))
+}
 
 async function must(method: string, path: string, body?: unknown, ok = [200, 201]): Promise<void> {
   const res = await adminRequest(cluster.kubeconfig, method, path, body)
@@ -118,7 +126,7 @@ spec:
     target: {port: ${backends.grafana}, address: 127.0.0.1}`
   writeFileSync(join(dir, 'kwok.yaml'), [...stages, forward].join('\n---\n') + '\n')
   const kwokPort = await freePort()
-  kwok = spawnTracked(tools.kwok, [
+  kwokArgs = [
     '--kubeconfig', cluster.kubeconfig,
     '--manage-all-nodes=false',
     '--manage-nodes-with-annotation-selector', `kwok.x-k8s.io/node=${NODE}`,
@@ -127,9 +135,8 @@ spec:
     '--node-port', String(kwokPort),
     '--server-address', `127.0.0.1:${kwokPort}`,
     '--config', join(dir, 'kwok.yaml'),
-  ])
-  kwok.stdout!.on('data', (d: Buffer) => (kwokLog = (kwokLog + d.toString()).slice(-20_000)))
-  kwok.stderr!.on('data', (d: Buffer) => (kwokLog = (kwokLog + d.toString()).slice(-20_000)))
+  ]
+  startKwok()
   await must('POST', '/api/v1/nodes', {
     apiVersion: 'v1',
     kind: 'Node',
@@ -223,6 +230,23 @@ describe('keda-lab tunnel --port-forward on a real control plane (kwok forwardin
       const after = tunnel.output()
       expect(after).toContain(`API          forward to pod ${firstPod} dropped`)
       expect(after).toContain(`API          forwarding to pod ${secondPod} port 8000`)
+
+      // The node's kubelet (kwok) goes down: forwards fail while it is gone, and once it is back
+      // the same local port forwards again, without restarting the tunnel.
+      await stopProcess(kwok!, 'SIGTERM', 5000)
+      await expect(get(`http://127.0.0.1:${apiPort}/down`)).rejects.toThrow()
+      startKwok()
+      const back = await waitFor(
+        async () => {
+          try {
+            return await get(`http://127.0.0.1:${apiPort}/back`)
+          } catch (error) {
+            return notYet((error as Error).message)
+          }
+        },
+        {timeoutMs: 60_000, intervalMs: 500, what: 'forwarding again once kwok is back'},
+      )
+      expect(back).toEqual({status: 200, body: `api ${token} /back`})
 
       tunnel.child.kill('SIGINT')
       expect(await tunnel.exited).toBe(0)
