@@ -53,7 +53,7 @@ export const FULL_SETTINGS: ChaosSettings = {
 
 /**
  * The short version inside `npm test`: the same scenarios in seconds, on a busy 2-core machine.
- * Shorter worker locks (10 s, stalled check every 3 s) so that a killed worker's task is
+ * Shorter worker locks (20 s, stalled check every 5 s) so that a killed worker's task is
  * recovered within the test; generous deadlines, no timing assertion.
  */
 export const SHORT_SETTINGS: ChaosSettings = {
@@ -69,7 +69,9 @@ export const SHORT_SETTINGS: ChaosSettings = {
   pauseMs: 5000,
   recoverTimeoutMs: 90_000,
   drainTimeoutMs: 120_000,
-  workerEnv: {WORKER_LOCK_DURATION_MS: '10000', WORKER_STALLED_INTERVAL_MS: '3000'},
+  // The lock stays well above a failover's length (a lock that expires while Redis fails over lets a
+  // second worker start the task: BullMQ's at-least-once), the stalled check frequent enough to bound the test.
+  workerEnv: {WORKER_LOCK_DURATION_MS: '20000', WORKER_STALLED_INTERVAL_MS: '5000'},
   downAfterMs: 2000,
 }
 
