@@ -62,7 +62,8 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     '--output', join(home, `h${major}`, 'out'),
   ]
   const releases = async (): Promise<HelmRelease[]> => {
-    const out = await runHelm(major, ['list', '--all-namespaces', '--all', '--output', 'json', '--kubeconfig', cluster.kubeconfig])
+    // Helm 4 dropped --all: every state spelled out, as keda-lab's helm adapter does.
+    const out = await runHelm(major, ['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', '--kubeconfig', cluster.kubeconfig])
     expect(out.exitCode, out.stderr).toBe(0)
     return (JSON.parse(out.stdout) as HelmRelease[]).filter((r) => r.namespace === ns || r.namespace === mon)
   }

@@ -74,6 +74,14 @@ export function goModuleDir(path: string, version: string): Promise<string> {
   return dir
 }
 
+/**
+ * The prometheus-operator CRDs the stand-in carries: the kinds the lab's objects and the stand-in's
+ * own use. All ten (4.5 MB of YAML) made Helm's release record of the stand-in overflow the API
+ * server's 1 MiB Secret limit ("data: Too long"), seen on the real control plane; the ones left
+ * out (AlertmanagerConfig, PrometheusAgent, ScrapeConfig, ThanosRuler) are unused by the lab.
+ */
+const PROMETHEUS_OPERATOR_KINDS = ['prometheuses', 'alertmanagers', 'servicemonitors', 'podmonitors', 'probes', 'prometheusrules']
+
 /** The real CRD files (absolute paths) of KEDA and prometheus-operator, from the Go module cache. */
 export async function realCrdFiles(): Promise<{keda: string[]; prometheusOperator: string[]}> {
   const list = async (m: {path: string; version: string; dir: string}) => {
@@ -83,7 +91,7 @@ export async function realCrdFiles(): Promise<{keda: string[]; prometheusOperato
     return files.map((f) => join(dir, f))
   }
   const [keda, prometheusOperator] = await Promise.all([list(CRD_MODULES.keda), list(CRD_MODULES.prometheusOperator)])
-  return {keda, prometheusOperator}
+  return {keda, prometheusOperator: prometheusOperator.filter((f) => PROMETHEUS_OPERATOR_KINDS.some((k) => f.endsWith(`monitoring.coreos.com_${k}.yaml`)))}
 }
 
 /** Options of the stand-in charts. */
