@@ -51,30 +51,22 @@ Exit codes: 0 healthy, 1 degraded (the reasons are listed), 3 not installed (or 
       process.exitCode = report.exitCode
       return report
     }
+    const {watchStatus} = await import('../lab/status/watch.js')
     const tty = Boolean(process.stdout.isTTY)
     const stop = new AbortController()
     const onSignal = () => stop.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
-    let last: StatusReport | undefined
-    try {
-      while (!stop.signal.aborted) {
-        try {
-          last = await collect()
-          this.log(watchFrame(renderStatus(last), tty))
-        } catch (error) {
-          // A dropped connection while watching is shown, not fatal: the next refresh may work.
-          this.log(watchFrame(`keda-lab status: ${(error as Error).message} (${new Date().toISOString()})`, tty))
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, flags.interval * 1000)
-          stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), {once: true})
-        })
-      }
-    } finally {
+    const last = await watchStatus({
+      collect,
+      intervalMs: flags.interval * 1000,
+      signal: stop.signal,
+      // A dropped connection while watching is shown, not fatal: the next refresh may work.
+      print: ({report, error, at}) => this.log(watchFrame(report ? renderStatus(report) : `keda-lab status: ${error!.message} (${at.toISOString()})`, tty)),
+    }).finally(() => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
-    }
+    })
     process.exitCode = last?.exitCode ?? 4
     return undefined
   }
