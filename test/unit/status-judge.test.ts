@@ -5,7 +5,7 @@
 import {describe, expect, it} from 'vitest'
 
 import type {HpaInfo, PodInfo, ScaledObjectInfo, WorkloadInfo} from '../../src/adapters/kube.js'
-import {COMPONENTS, componentStatus, imageTag, judge, parseQueue, redisStatus, scaledObjectStatus} from '../../src/lab/status/cluster.js'
+import {COMPONENTS, componentStatus, imageTag, judge, parseQueue, redisStatus, reuseOfForeignKeda, scaledObjectStatus} from '../../src/lab/status/cluster.js'
 import type {ClusterStatusReport} from '../../src/lab/status/model.js'
 import {renderStatus, watchFrame} from '../../src/ui/status.js'
 
@@ -166,5 +166,16 @@ describe('judge and the screen', () => {
     expect(screen).toContain('Alerts: none firing')
     expect(watchFrame('x', false)).toBe('x\n---')
     expect(watchFrame('x', true)).toMatch(/^\u001B\[H\u001B\[2Jx\n/)
+  })
+
+  it('a KEDA missing here is no reason when KEDA reports the ScaledObject Ready (a KEDA of another namespace serves it)', () => {
+    const missing = () => [componentStatus(spec('keda-operator'), 'lab', undefined, [], true), componentStatus(spec('keda-metrics-server'), 'lab', undefined, [], true)]
+    const served = missing()
+    expect(reuseOfForeignKeda(served, {name: 'w', ready: 'True', paused: false})).toBe(true)
+    expect(served.map((c) => c.state)).toEqual(['absent', 'absent'])
+    expect(judge({...report({}), components: served, installed: true, monitoring: true}).verdict).toBe('healthy')
+    const unserved = missing()
+    expect(reuseOfForeignKeda(unserved, {name: 'w', ready: 'False', paused: false})).toBe(false)
+    expect(judge({...report({}), components: unserved, installed: true, monitoring: true}).reasons[0]).toBe('KEDA operator: not found (Deployment/keda-operator in namespace lab)')
   })
 })

@@ -230,6 +230,17 @@ export function parseAlerts(res: ServiceProxyResponse): AlertsStatus {
   return {available: true, firing}
 }
 
+/**
+ * KEDA's Deployments are missing here but KEDA reports the ScaledObject Ready: a KEDA of another
+ * namespace serves it (install reuses an existing KEDA). Marks them absent; true when it did.
+ */
+export function reuseOfForeignKeda(components: ComponentStatus[], worker: ScaledObjectStatus | undefined): boolean {
+  const keda = components.filter((c) => c.id.startsWith('keda-') && c.state === 'missing')
+  if (keda.length === 0 || worker?.ready !== 'True') return false
+  for (const c of keda) c.state = 'absent'
+  return true
+}
+
 /** The verdict and its reasons from the parts (pure). */
 export function judge(parts: Pick<ClusterStatusReport, 'components' | 'worker' | 'queue' | 'alerts'> & {installed: boolean; monitoring: boolean}): {verdict: Verdict; reasons: string[]} {
   if (!parts.installed) return {verdict: 'not-installed', reasons: []}
@@ -328,6 +339,10 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
   const alerts: AlertsStatus = alertsRes ? parseAlerts(alertsRes) : {available: false, firing: [], error: `monitoring is not installed (namespace ${monNs} does not exist)`}
 
   const notes: string[] = []
+  // `install` reuses a KEDA it did not install, in its own namespace: when KEDA answers for the
+  // ScaledObject, KEDA's absence from this namespace is no problem.
+  const kedaElsewhere = reuseOfForeignKeda(components, workerStatus)
+  if (kedaElsewhere) notes.push(`KEDA does not run in namespace ${ns} but the ScaledObject is Ready: a KEDA installed elsewhere serves it`)
   if (workerStatus?.paused) notes.push(`worker autoscaling is paused (ScaledObject ${workerStatus.name}): KEDA leaves the replicas as they are`)
   if (!monitoring) notes.push(`monitoring is not installed (namespace ${monNs} does not exist)`)
   const {verdict, reasons} = judge({components, worker: workerStatus, queue, alerts, installed, monitoring})
