@@ -197,6 +197,8 @@ export interface WorkloadInfo {
   ready: number
   /** The pod template's container images, in order. */
   images: string[]
+  /** The pod template's container names, in the same order. */
+  containers: string[]
   /** `.spec.selector.matchLabels`. */
   selector: Record<string, string>
 }
@@ -805,11 +807,12 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         must(`list StatefulSets in namespace ${namespace}`, () => apps.listNamespacedStatefulSet({namespace})),
         must(`list DaemonSets in namespace ${namespace}`, () => apps.listNamespacedDaemonSet({namespace})),
       ])
-      type Template = {spec?: {containers?: {image?: string}[]}}
+      type Template = {spec?: {containers?: {name?: string; image?: string}[]}}
       const base = (o: {metadata?: {name?: string; labels?: Record<string, string>}; spec?: {selector?: {matchLabels?: Record<string, string>}; template?: Template}}) => ({
         name: o.metadata?.name ?? '',
         labels: o.metadata?.labels ?? {},
         images: (o.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
+        containers: (o.spec?.template?.spec?.containers ?? []).map((c) => c.name ?? ''),
         selector: o.spec?.selector?.matchLabels ?? {},
       })
       return [
