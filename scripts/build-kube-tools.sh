@@ -17,6 +17,9 @@ KEDA_VERSION=v2.20.2
 
 cache="${KEDA_LAB_TOOLS_CACHE:-$HOME/.cache/keda-lab/tools}"
 mkdir -p "$cache"
+# One build at a time per cache (CI's background build and `npm test` may both start one).
+exec 9>"$cache/.lock"
+flock 9
 command -v go >/dev/null || { echo "go is not on PATH (test tooling: apt-get install golang-go)" >&2; exit 1; }
 export GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 
