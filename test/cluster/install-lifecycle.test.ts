@@ -103,11 +103,17 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     const result = await runCli(['doctor', '-n', ns, '--monitoring-namespace', mon, '--json'], {env: env(), timeoutMs: 180_000})
     const report = JSON.parse(result.stdout) as {checks: {id: string; status: string; detail?: string}[]}
     const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
-    expect(Object.keys(byId).length).toBeGreaterThan(5)
-    // What a real API server with kwok pods can show: the releases and workloads are there.
-    for (const c of report.checks) expect(['pass', 'warn', 'fail', 'skip'], c.id).toContain(c.status)
+    expect(byId.cluster).toMatchObject({status: 'pass', detail: expect.stringContaining('v1.34.12')})
+    expect(byId['terminating-namespaces']).toMatchObject({status: 'pass'})
+    expect(byId.leftovers).toMatchObject({status: 'skip', detail: expect.stringContaining('keda-lab is installed')})
+    // No KEDA operator runs in this test (the stand-in's pods have no containers): the ScaledObject
+    // the app release created has no Ready condition, and doctor says so instead of passing.
+    expect(byId['keda-redis']?.detail).toContain('keda-lab-worker: no Ready condition yet')
+    // The service proxy reaches no pod here (kwok pods have loopback IPs the EndpointSlice refuses):
+    // doctor reports the real API server's answer.
+    expect(byId['prometheus-targets']).toMatchObject({status: 'fail', detail: expect.stringContaining('no endpoints available')})
+    expect(result.code).toBe(1)
     expect(result.stdout).not.toContain(TOKEN)
-    expect(report.checks.filter((c) => c.status === 'pass').length).toBeGreaterThan(0)
   }, 300_000)
 
   it('uninstall removes every release and both namespaces', async () => {
