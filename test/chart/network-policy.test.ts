@@ -54,6 +54,9 @@ const ALLOWED: Case[] = [
   ['worker -> DNS (TCP)', worker, kubeDns, 53, 'TCP'],
   ['webhook -> DNS', webhook, kubeDns, 53, 'UDP'],
   ['webhook -> Telegram (HTTPS)', webhook, internet, 443],
+  ['webhook -> Sentinel', webhook, redis, 26379],
+  ['webhook -> Redis (message ids per alert, the one-press guard, the polling lease)', webhook, redis, 6379],
+  ['webhook -> Alertmanager API (silences from the buttons)', webhook, alertmanager, 9093],
 ]
 
 const DENIED: Case[] = [
@@ -71,9 +74,9 @@ const DENIED: Case[] = [
   ['a KEDA in another namespace (not configured) -> Redis', kedaOperatorElsewhere, redis, 6379],
   ['API -> the internet', api, internet, 443],
   ['worker -> the internet', worker, internet, 80],
-  ['webhook -> Redis (it has no business there)', webhook, redis, 6379],
   ['API -> webhook', api, webhook, 8080],
   ['webhook -> plain HTTP outside', webhook, internet, 80],
+  ['webhook -> Prometheus', webhook, prometheus, 9090],
 ]
 
 const MAJORS: HelmMajor[] = [3, 4]
