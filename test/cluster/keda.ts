@@ -19,7 +19,7 @@
  */
 import type {ChildProcess} from 'node:child_process'
 import {execFileSync} from 'node:child_process'
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {connect, createServer} from 'node:net'
 import {join} from 'node:path'
 
@@ -89,7 +89,7 @@ export interface OperatorOptions {
   /** The namespace it watches and keeps its own objects in. */
   namespace: string
   certs: KedaCerts
-  /** Directory for KEDA's --ca-dir (extra CAs for scalers; empty here). */
+  /** Directory for KEDA's --ca-dir (extra CAs for scalers; empty here) and its log, keda-operator.log. */
   workDir: string
   /** Start-up deadline (default 120 s: a loaded 2-core machine). */
   timeoutMs?: number
@@ -106,11 +106,15 @@ function kedaEnv(kubeconfig: string, namespace: string): NodeJS.ProcessEnv {
   }
 }
 
-function track(binary: string, args: string[], env: NodeJS.ProcessEnv): {child: ChildProcess; tail: OutputTail} {
+function track(binary: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): {child: ChildProcess; tail: OutputTail} {
   const tail = new OutputTail()
   const child = spawnTracked(binary, args, {env})
-  child.stdout?.on('data', (d: Buffer) => tail.push(d))
-  child.stderr?.on('data', (d: Buffer) => tail.push(d))
+  const keep = (d: Buffer) => {
+    tail.push(d)
+    appendFileSync(logFile, d)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
   return {child, tail}
 }
 
@@ -132,7 +136,7 @@ export async function startKedaOperator(options: OperatorOptions): Promise<KedaO
     '--zap-encoder=console',
     '--zap-log-level=info',
   ]
-  const {child, tail} = track(options.binary, args, kedaEnv(options.kubeconfig, options.namespace))
+  const {child, tail} = track(options.binary, args, kedaEnv(options.kubeconfig, options.namespace), join(options.workDir, 'keda-operator.log'))
   const operator: KedaOperator = {
     child,
     grpcAddress: `127.0.0.1:${grpcPort}`,
@@ -169,6 +173,8 @@ export interface AdapterOptions {
   frontProxyCa: string
   /** The operator's gRPC metrics service. */
   operatorGrpcAddress: string
+  /** Directory of its log, keda-adapter.log. */
+  workDir: string
 }
 
 /**
@@ -195,7 +201,7 @@ export async function startKedaAdapter(options: AdapterOptions): Promise<KedaPro
     '--zap-encoder=console',
     '--zap-log-level=info',
   ]
-  const {child, tail} = track(options.binary, args, kedaEnv(options.kubeconfig, options.namespace))
+  const {child, tail} = track(options.binary, args, kedaEnv(options.kubeconfig, options.namespace), join(options.workDir, 'keda-adapter.log'))
   // Listening on its address is the first sign of life; an early exit is an answer at once.
   try {
     await waitFor(
