@@ -52,6 +52,7 @@ import {
 } from './keda.js'
 import {getJson} from './kube-test-helpers.js'
 
+const fileStart = Date.now()
 const cluster = useCluster(import.meta.url, {dedicated: true})
 
 /** Install's answers: the defaults, a small maximum, scale to zero; no webhook or monitoring stack. */
@@ -174,6 +175,8 @@ async function closeWorker(worker: Worker): Promise<void> {
 }
 
 beforeAll(async () => {
+  // useCluster's beforeAll ran first: the file's own control plane and its namespace.
+  timings.push(['dedicated control plane started, namespace created', Date.now() - fileStart])
   const tools = kubeTools(['keda'])
   workDir = mkdtempSync(join(tmpdir(), 'keda-lab-keda-'))
   redisPassword = randomBytes(18).toString('base64url')
