@@ -353,8 +353,10 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
         await Promise.race([queue.close(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())])
       } finally {
         // The connection is ours (passed to BullMQ as an instance), so BullMQ leaves it open.
-        if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
-        else client.disconnect()
+        if (client.status === 'ready') await client.quit().catch(() => undefined)
+        // Always: in Sentinel mode quit() leaves the failover detector's Sentinel connections open,
+        // and the process would never exit on SIGTERM (found by the chaos harness).
+        client.disconnect()
       }
     },
   }
