@@ -82,6 +82,9 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
       expect.arrayContaining(['keda-lab-api', 'keda-lab-webhook', 'keda-lab-worker', 'keda-operator', 'keda-operator-metrics-apiserver']),
     )
     expect(await listNames(cluster.kubeconfig, `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`)).toEqual(['keda-lab-worker'])
+    // The app namespace reports (warn, audit) every pod that breaks Pod Security's restricted profile.
+    const appNs = await getJson<{metadata: {labels: Record<string, string>}}>(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)
+    expect(appNs?.metadata.labels).toMatchObject({'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted'})
     const svc = await getJson<{spec: {type: string}; status: {loadBalancer?: {ingress?: unknown[]}}}>(cluster.kubeconfig, `/api/v1/namespaces/${ns}/services/keda-lab-api`)
     expect(svc?.spec.type).toBe('LoadBalancer')
     expect(svc?.status.loadBalancer?.ingress ?? []).toEqual([])

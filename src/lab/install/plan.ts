@@ -96,6 +96,18 @@ export interface Plan {
 }
 
 const LABELS = {'app.kubernetes.io/part-of': 'keda-lab', 'app.kubernetes.io/managed-by': 'keda-lab'}
+/**
+ * Pod Security for the app namespace: the app chart's pods meet the `restricted` profile (tested
+ * against a real API server's admission), so every pod that does not is reported — as a warning
+ * to whoever creates it and in the audit log. Not `enforce`: KEDA's and redis-ha's pods share the
+ * namespace, and those charts were not checked against the profile here.
+ */
+export const APP_NAMESPACE_POD_SECURITY = {
+  'pod-security.kubernetes.io/warn': 'restricted',
+  'pod-security.kubernetes.io/warn-version': 'latest',
+  'pod-security.kubernetes.io/audit': 'restricted',
+  'pod-security.kubernetes.io/audit-version': 'latest',
+}
 
 /** Splits `registry/repo:tag` into repository and tag (no tag = latest, pulled every time). */
 export function splitImage(image: string): {repository: string; tag: string; pullPolicy: 'IfNotPresent' | 'Always'} {
@@ -162,7 +174,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     hint: 'check the network access to the chart repositories (`helm repo update` shows which one fails); without it, use --charts DIR (from `keda-lab charts pull DIR`) or --chart-repo NAME=URL',
   })
 
-  const namespaces: Action[] = [{type: 'namespace', name: ns, labels: LABELS}]
+  const namespaces: Action[] = [{type: 'namespace', name: ns, labels: {...LABELS, ...APP_NAMESPACE_POD_SECURITY}}]
   if (answers.monitoring && monNs !== ns) namespaces.push({type: 'namespace', name: monNs, labels: LABELS})
   steps.push({
     id: 'namespaces-secrets',
