@@ -9,7 +9,7 @@ import type {Kube} from '../../adapters/kube.js'
 import {KedaLabError} from '../../errors.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import type {InstallAnswers} from './options.js'
-import {type InstallFacts, PREFLIGHT_CHECKS} from './preflight.js'
+import {type InstallFacts, PREFLIGHT_CHECKS, unknownFacts} from './preflight.js'
 
 /** The pre-flight checks that need no answer. */
 export const BEFORE_QUESTIONS: readonly string[] = ['helm', 'cluster-reachable']
@@ -39,18 +39,7 @@ export async function checkBeforeQuestions(
   report: (result: CheckResult) => void,
 ): Promise<void> {
   const {kube} = deps
-  const facts: InstallFacts = {
-    reachable: false,
-    contextName: kube.contextName,
-    server: kube.server,
-    nodes: [],
-    storageClasses: [],
-    crds: [],
-    metricsApi: false,
-    canCreateNamespaces: false,
-    canCreateCrds: false,
-    cluster: {kind: 'other'},
-  }
+  const facts: InstallFacts = unknownFacts(kube)
   const [helm, server] = await Promise.allSettled([deps.helmVersion(), kube.serverVersion()])
   if (helm.status === 'fulfilled') facts.helm = helm.value
   else facts.helmError = (helm.reason as Error).message

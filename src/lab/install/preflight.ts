@@ -54,19 +54,9 @@ export interface InstallFacts {
   chartRepositories?: RepositoryProbe[]
 }
 
-/** Reads every fact; a cluster that cannot be reached leaves the cluster facts empty. */
-export async function gatherFacts(deps: {
-  kube: Kube
-  helmVersion: () => Promise<HelmVersion>
-  checkTelegram?: () => Promise<TokenCheck | undefined>
-  /** The install's app namespace: tells keda-lab's own KEDA release from a foreign KEDA. */
-  appNamespace?: string
-  /** Probes the chart repositories the install needs, given what is known of the cluster (its CRDs). */
-  probeChartRepositories?: (facts: InstallFacts) => Promise<RepositoryProbe[]>
-}): Promise<InstallFacts> {
-  const {kube} = deps
-  const facts: InstallFacts = {
-    appNamespace: deps.appNamespace,
+/** The facts before anything was read: nothing reachable, nothing found. */
+export function unknownFacts(kube: Pick<Kube, 'contextName' | 'server'>): InstallFacts {
+  return {
     reachable: false,
     contextName: kube.contextName,
     server: kube.server,
@@ -78,6 +68,20 @@ export async function gatherFacts(deps: {
     canCreateCrds: false,
     cluster: {kind: 'other'},
   }
+}
+
+/** Reads every fact; a cluster that cannot be reached leaves the cluster facts empty. */
+export async function gatherFacts(deps: {
+  kube: Kube
+  helmVersion: () => Promise<HelmVersion>
+  checkTelegram?: () => Promise<TokenCheck | undefined>
+  /** The install's app namespace: tells keda-lab's own KEDA release from a foreign KEDA. */
+  appNamespace?: string
+  /** Probes the chart repositories the install needs, given what is known of the cluster (its CRDs). */
+  probeChartRepositories?: (facts: InstallFacts) => Promise<RepositoryProbe[]>
+}): Promise<InstallFacts> {
+  const {kube} = deps
+  const facts: InstallFacts = {...unknownFacts(kube), appNamespace: deps.appNamespace}
   try {
     facts.helm = await deps.helmVersion()
   } catch (error) {
