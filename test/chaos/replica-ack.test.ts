@@ -22,8 +22,9 @@ describe('API with REDIS_WAIT_REPLICAS=1 (real redis-server master, then a repli
 
   beforeAll(async () => {
     master = await startRedis()
-    const config = loadApiConfig({REDIS_URL: master.url, QUEUE_NAME: queueName, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '300'})
-    expect(config.redis.replicaAck).toEqual({replicas: 1, timeoutMs: 300})
+    const config = loadApiConfig({REDIS_URL: master.url, QUEUE_NAME: queueName, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '5000'})
+    // 5 s: ample for a replica on a loaded machine to acknowledge (the 503 case waits it out once).
+    expect(config.redis.replicaAck).toEqual({replicas: 1, timeoutMs: 5000})
     store = createTaskStore({redis: config.redis, queueName, attempts: 1, retentionSeconds: 600})
     app = await buildApp({config: {task: {defaultIterations: 1000, maxIterations: 5000}}, queue: store})
     await waitFor(() => store.isReady(), {what: 'API connected to Redis'})
@@ -51,6 +52,16 @@ describe('API with REDIS_WAIT_REPLICAS=1 (real redis-server master, then a repli
         what: 'replica in sync',
         ignore: connectionRefused,
       })
+      // ...and the master counts it (WAIT counts the replicas the master knows as connected).
+      const admin = new Redis({port: master.port})
+      try {
+        await waitFor(async () => (await admin.info('replication')).includes('connected_slaves:1') || notYet('master has not counted the replica yet'), {
+          timeoutMs: 30_000,
+          what: 'master to count its replica',
+        })
+      } finally {
+        admin.disconnect()
+      }
       const accepted = await app.inject({method: 'POST', url: '/api/tasks'})
       expect(accepted.statusCode).toBe(202)
       const id = accepted.json().id as string
