@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {Redis} from 'ioredis'
 
 import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {withClient as withServer} from '../helpers/redis.js'
 
 /** The persistence and replication settings of the Redis pods (templates/values/redis-ha.yaml sets the same keys). */
 export interface RedisHaOptions {
@@ -66,22 +67,9 @@ export function redisTransient(error: unknown): boolean {
   return connectionRefused(error) || /LOADING|MASTERDOWN|READONLY|NOREPLICAS|Connection is closed|Command timed out|ETIMEDOUT|no Sentinel named a master/.test(String(error))
 }
 
-/** Connects to one server, runs `use`, disconnects; a refused connection throws the socket's own error. */
-async function withClient<T>(port: number, password: string, use: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2000})
-  let socketError: Error | undefined
-  client.on('error', (error: Error) => (socketError ??= error))
-  try {
-    try {
-      await client.connect()
-    } catch (error) {
-      throw socketError ?? error
-    }
-    return await use(client)
-  } finally {
-    client.disconnect()
-  }
-}
+/** Connects to one server, runs `use`, disconnects (a paused server times out after 2 s). */
+const withClient = <T>(port: number, password: string, use: (client: Redis) => Promise<T>): Promise<T> =>
+  withServer(port, password, use, {commandTimeoutMs: 2000})
 
 /** Starts the set and waits until the master has both replicas and the Sentinels know each other. */
 export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisHa> {

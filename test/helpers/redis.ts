@@ -21,8 +21,13 @@ export interface RedisServer {
  * (code ECONNREFUSED, which `connectionRefused` recognises) instead of ioredis' bare
  * "Connection is closed.", so a wait can tolerate exactly that and nothing else.
  */
-async function withClient<T>(port: number, password: string | undefined, use: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null})
+export async function withClient<T>(
+  port: number,
+  password: string | undefined,
+  use: (client: Redis) => Promise<T>,
+  options: {commandTimeoutMs?: number} = {},
+): Promise<T> {
+  const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: options.commandTimeoutMs})
   let socketError: Error | undefined
   client.on('error', (error: Error) => (socketError ??= error))
   try {
