@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane the cluster-side tests run on — etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok — and KEDA's operator and metrics adapter, from
-# their Go modules at the pinned versions below. Test and developer tooling only: keda-lab itself
+# kube-controller-manager, kube-scheduler, kwok — KEDA's operator and metrics adapter, and the
+# kube-score policy linter the chart tests run on the rendered app chart, from their Go modules at
+# the pinned versions below. Test and developer tooling only: keda-lab itself
 # never runs these. See ../shared/CONTROL-PLANE.md for the recipe this follows.
 #
 # Binaries go to a cache OUTSIDE the repository, keyed by version, so a fresh clone (CI) reuses
 # them: $KEDA_LAB_TOOLS_CACHE (default ~/.cache/keda-lab/tools)/<name>-<version>/. A tool whose
 # directory holds a `.complete` stamp is not rebuilt. Usage: build-kube-tools.sh [tool...]
-# (tools: etcd kube kwok keda; none = all). Prints one line per tool with its build time.
+# (tools: etcd kube kwok keda kube-score; none = all). Prints one line per tool with its build time.
 set -euo pipefail
 
 ETCD_VERSION=v3.6.16
 KUBE_VERSION=v1.34.12
 KWOK_VERSION=v0.8.0
 KEDA_VERSION=v2.20.2
+KUBE_SCORE_VERSION=v1.20.0
 
 cache="${KEDA_LAB_TOOLS_CACHE:-$HOME/.cache/keda-lab/tools}"
 mkdir -p "$cache"
@@ -96,14 +98,21 @@ build_keda() {
     -o "$1/" ./cmd/operator ./cmd/adapter)
 }
 
+build_kube_score() {
+  # MIT licence (LICENSE in its module). No replace directives: `go install` builds it as published.
+  GOBIN="$1" go install -trimpath -ldflags "-s -w -X main.version=${KUBE_SCORE_VERSION#v}" \
+    "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+}
+
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kube kwok keda)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kube kwok keda kube-score)
 for t in "${tools[@]}"; do
   case "$t" in
     etcd) timed etcd "$cache/etcd-$ETCD_VERSION" build_etcd ;;
     kube) timed kube "$cache/kube-$KUBE_VERSION" build_kube ;;
     kwok) timed kwok "$cache/kwok-$KWOK_VERSION" build_kwok ;;
     keda) timed keda "$cache/keda-$KEDA_VERSION" build_keda ;;
-    *) echo "unknown tool $t (etcd kube kwok keda)" >&2; exit 2 ;;
+    kube-score) timed kube-score "$cache/kube-score-$KUBE_SCORE_VERSION" build_kube_score ;;
+    *) echo "unknown tool $t (etcd kube kwok keda kube-score)" >&2; exit 2 ;;
   esac
 done
