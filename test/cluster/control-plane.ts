@@ -22,7 +22,7 @@ import {join} from 'node:path'
 import {freePort} from '../../src/lab/dev/net.js'
 
 /** Pinned versions: keep in step with scripts/build-kube-tools.sh. */
-export const VERSIONS = {etcd: 'v3.6.16', kube: 'v1.34.12', kwok: 'v0.8.0', keda: 'v2.20.2'} as const
+export const VERSIONS = {etcd: 'v3.6.16', kube: 'v1.34.12', kwok: 'v0.8.0', keda: 'v2.20.2', 'kube-score': 'v1.20.0'} as const
 
 export const SERVICE_CIDR = '127.100.0.0/16'
 export const POD_CIDR = '127.200.0.0/16'
@@ -47,17 +47,20 @@ export interface KubeTools {
   kedaAdapter: string
 }
 
+/** Directory of a tool scripts/build-kube-tools.sh built; a missing one is a clear error naming the command that builds it. */
+export function builtToolDir(tool: keyof typeof VERSIONS): string {
+  const dir = join(toolsCache(), `${tool}-${VERSIONS[tool]}`)
+  if (!existsSync(join(dir, '.complete'))) {
+    throw new Error(`${tool} ${VERSIONS[tool]} is not built in ${dir}. Build it once (cached outside the repository): ./scripts/build-kube-tools.sh ${tool}`)
+  }
+  return dir
+}
+
 /** Paths of the built tools; a missing one is a clear error naming the command that builds it. */
 export function kubeTools(which: (keyof typeof VERSIONS)[] = ['etcd', 'kube', 'kwok']): KubeTools {
   const cache = toolsCache()
   const dir = (tool: keyof typeof VERSIONS) => join(cache, `${tool}-${VERSIONS[tool]}`)
-  for (const tool of which) {
-    if (!existsSync(join(dir(tool), '.complete'))) {
-      throw new Error(
-        `${tool} ${VERSIONS[tool]} is not built in ${dir(tool)}. Build it once (cached outside the repository): ./scripts/build-kube-tools.sh ${tool}`,
-      )
-    }
-  }
+  for (const tool of which) builtToolDir(tool)
   return {
     etcd: join(dir('etcd'), 'etcd'),
     apiserver: join(dir('kube'), 'kube-apiserver'),
@@ -416,7 +419,7 @@ async function apiReady(state: ControlPlaneState): Promise<boolean> {
   return res?.status === 200
 }
 
-/** The one fake node kwok manages: 8 CPUs, 32 GiB, 110 pods, no taints. */
+/** The one fake node kwok manages: 8 CPUs, 32 GiB, 110 pods, no taints; 100 GiB of ephemeral storage, which a real node reports (pods requesting some stay Pending on a node without it). */
 async function ensureNode(kubeconfig: string): Promise<void> {
   const node = {
     apiVersion: 'v1',
@@ -427,8 +430,8 @@ async function ensureNode(kubeconfig: string): Promise<void> {
       labels: {'kubernetes.io/hostname': NODE_NAME, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok'},
     },
     status: {
-      allocatable: {cpu: '8', memory: '32Gi', pods: '110'},
-      capacity: {cpu: '8', memory: '32Gi', pods: '110'},
+      allocatable: {cpu: '8', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi'},
+      capacity: {cpu: '8', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi'},
     },
   }
   const res = await adminRequest(kubeconfig, 'POST', '/api/v1/nodes', node)

@@ -178,6 +178,27 @@ keda-lab.tmpMount — the container side of keda-lab.tmpVolume.
 {{- end }}
 
 {{/*
+keda-lab.affinity — a component's pod affinity: its `affinity` value when set, else a preferred
+anti-affinity on the node name, so that the scheduler spreads its replicas over nodes where it can
+(preferred, not required: on a one-node cluster, minikube or kind, every replica still schedules).
+Call with (dict "root" $ "component" "api" "affinity" .Values.api.affinity).
+*/}}
+{{- define "keda-lab.affinity" -}}
+{{- if .affinity }}
+{{- toYaml .affinity }}
+{{- else }}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "keda-lab.selectorLabels" . | nindent 12 }}
+{{- end }}
+{{- end }}
+
+{{/*
 keda-lab.dnsEgress — NetworkPolicy egress rule allowing DNS to any resolver (kube-dns/CoreDNS
 live in kube-system, but some clusters run node-local caches, so the port is what is pinned).
 */}}
