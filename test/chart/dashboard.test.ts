@@ -7,15 +7,19 @@
  *   either exposed by the REAL keda-lab API, worker and webhook (started here against a real
  *   redis-server and scraped), with the labels the query selects on, or one of a short, named list
  *   of metrics that come from the cluster (kube-state-metrics, cAdvisor, Prometheus itself).
- * - LogQL: Loki's own parser is NOT used. Its Go module (github.com/grafana/loki/v3) is AGPL and
- *   marked not-to-use in this project, and there is no Loki binary here. Instead, the queries are
- *   parsed by the small parser below, which accepts only the subset of LogQL the dashboard uses
- *   (written from Loki's documented grammar: a stream selector `{label op "value", …}` with = != =~
- *   !~, then line filters |= != |~ !~ "text", the parsers | json and | logfmt, and label filters
- *   | label op "value"). Anything outside that subset fails the test, so a new construct must be
- *   added here consciously. Its stream selector may only use the labels Alloy sets
- *   (templates/values/alloy.yaml) with the values the chart gives the pods; and the filter by task
- *   id is run on the REAL API and worker log lines of a real task.
+ * - LogQL: every Loki query, as Grafana sends it (the chart's values filled in, $task_id set to a
+ *   real task id), is parsed by Loki's OWN parser and must be a log query; its stream selector may
+ *   only use the labels Alloy sets (templates/values/alloy.yaml) with the values the chart gives
+ *   the pods; and Loki's own pipeline, run on the REAL API, worker and webhook log lines of a real
+ *   task (labelled as Alloy labels them), must keep exactly the task's API and worker lines and
+ *   parse each as JSON. A control shows the parser rejects broken queries.
+ *   The parser is test/tools/logql-check (test/helpers/logql.ts), a small Go program on Loki's Go
+ *   module github.com/grafana/loki at commit babea82ef558 (v1.6.2-0.20210406003638-babea82ef558, of
+ *   2021-04-06; its CHANGELOG's newest release is 2.2.1), whose tree is Apache-2.0 (its LICENSE; no
+ *   other licence under pkg/logql). Loki was relicensed to AGPL-3.0 on 2021-04-20, and its current
+ *   module (github.com/grafana/loki/v3) is AGPL and not to be used in this project. The dashboard's LogQL (selector, |= filter, | json) dates from Loki
+ *   2.0 and still means the same; a construct newer than that parser would fail here, not pass.
+ *   Built by scripts/build-logql-check.sh (npm test runs it; cached outside the repository).
  */
 import type {ChildProcess} from 'node:child_process'
 import {randomBytes, randomUUID} from 'node:crypto'
@@ -30,6 +34,7 @@ import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {alert, alertmanagerPayload} from '../helpers/alerts.js'
 import {cliEntry, repoRoot} from '../helpers/cli.js'
 import {CHART_DIR, type K8sObject, renderChart} from '../helpers/helm.js'
+import {checkLogQL} from '../helpers/logql.js'
 import {connectionRefused, freePort, notYet, requireBinary, runTracked, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 
@@ -300,155 +305,112 @@ describe('PromQL', () => {
     // -----------------------------------------------------------------------------------------
     // LogQL
 
-    it('the logs query parses (documented LogQL subset), selects only on labels Alloy sets, with the chart\'s values', async () => {
+    /** What Grafana sends Loki: the query with the dashboard's $task_id variable set to a real task id. */
+    const lokiQuery = (expr: string) => expr.replaceAll('$task_id', taskId)
+    /** The namespace the chart is rendered into (renderChart), which files/dashboard.yaml's __NAMESPACE__ becomes. */
+    const namespace = 'keda'
+    type PodTemplate = {metadata: {labels: Record<string, string>}; spec: {containers: {name: string}[]}}
+    const podTemplate = (deployment: K8sObject) => (deployment.spec as {template: PodTemplate}).template
+
+    /** The labels Alloy (templates/values/alloy.yaml) gives a service's log stream, from the chart's rendered Deployment. */
+    function streamLabels(service: 'api' | 'worker' | 'webhook'): Record<string, string> {
+      const deployment = objects.find((o) => o.kind === 'Deployment' && podTemplate(o).metadata.labels['app.kubernetes.io/component'] === service)
+      if (!deployment) throw new Error(`the chart renders no Deployment with component ${service}`)
+      const pod = podTemplate(deployment)
+      return {
+        namespace,
+        pod: `${deployment.metadata.name}-7d4b9c8f6d-x2x7q`,
+        container: pod.spec.containers[0]!.name,
+        component: pod.metadata.labels['app.kubernetes.io/component']!,
+        app: pod.metadata.labels['app.kubernetes.io/name']!,
+      }
+    }
+
+    it("every logs query parses with Loki's own parser as a log query, selecting only on labels Alloy sets, with the chart's values", async () => {
       const alloy = await readFile(join(repoRoot, 'templates', 'values', 'alloy.yaml'), 'utf8')
       const alloyLabels = new Set([...alloy.matchAll(/target_label\s*=\s*"([a-z_]+)"/g)].map((m) => m[1]!))
       expect(alloyLabels).toEqual(new Set(['namespace', 'pod', 'container', 'component', 'app']))
       const queries = logql()
       expect(queries).toHaveLength(1)
-      for (const {expr} of queries) {
-        const query = parseLogQL(expr)
-        for (const m of query.selector) expect(alloyLabels, `label ${m.label} in ${expr}`).toContain(m.label)
-        const value = (label: string) => query.selector.find((m) => m.label === label)
-        expect(value('namespace')).toEqual({label: 'namespace', op: '=', value: 'keda'})
+      const results = await checkLogQL(queries.map((t) => lokiQuery(t.expr)))
+      for (const result of results) {
+        expect(result.error, result.query).toBeUndefined()
+        expect(result.ok, result.query).toBe(true)
+        // A logs panel needs log lines: a metric query (count_over_time(…)) would not do.
+        expect(result.kind, result.query).toBe('log')
+        const matchers = result.matchers!
+        for (const m of matchers) expect(alloyLabels, `label ${m.label} in ${result.query}`).toContain(m.label)
+        // Loki refuses at query time a selector that could match every stream (the 2021 parser does not check it).
+        expect(matchers.some((m) => m.op === '=' && m.value !== ''), result.query).toBe(true)
+        const value = (label: string) => matchers.find((m) => m.label === label)
+        expect(value('namespace')).toEqual({label: 'namespace', op: '=', value: namespace})
         // app / component: what Alloy copies from the pods' app.kubernetes.io/name and /component labels.
-        const podLabels = objects
-          .filter((o) => o.kind === 'Deployment')
-          .map((o) => (o.spec as {template: {metadata: {labels: Record<string, string>}}}).template.metadata.labels)
+        const podLabels = objects.filter((o) => o.kind === 'Deployment').map((o) => podTemplate(o).metadata.labels)
         expect(podLabels.map((l) => l['app.kubernetes.io/name'])).toContain(value('app')!.value)
         const components = new RegExp(`^(?:${value('component')!.value})$`)
         const matched = podLabels.map((l) => l['app.kubernetes.io/component']!).filter((c) => components.test(c))
         expect(matched.sort()).toEqual(['api', 'worker'])
-        expect(query.pipeline).toEqual([
-          {kind: 'line', op: '|=', value: '$task_id'},
-          {kind: 'parser', name: 'json'},
-        ])
+        // Loki's reading of the pipeline: keep the lines holding the task id, then parse them as JSON.
+        expect(result.canonical!.slice(result.canonical!.indexOf('}') + 1)).toBe(` |= ${JSON.stringify(taskId)} | json`)
       }
     })
 
-    it('the task-id filter finds the real API and worker log lines of a real task, and they parse as JSON (| json)', async () => {
-      const [{expr}] = logql() as [Target]
-      const query = parseLogQL(expr.replace('$task_id', taskId))
-      const filter = query.pipeline[0] as {op: string; value: string}
-      const lines = (service: 'api' | 'worker') => logs[service].split('\n').filter((line) => line.includes(filter.value))
+    it("Loki's own pipeline, run on the real API, worker and webhook log lines labelled as Alloy labels them, keeps exactly the task's API and worker lines, parsed as JSON", async () => {
+      /** Complete lines only: a pipe may have delivered half of the last one. */
+      const complete = (text: string) => text.split('\n').slice(0, -1)
+      const withId = (service: 'api' | 'worker') => complete(logs[service]).filter((line) => line.includes(taskId))
       // Logs reach this process through pipes, possibly after the task's status said Completed.
-      await waitFor(() => (lines('api').length > 0 && lines('worker').length > 0) || notYet(`api ${lines('api').length}, worker ${lines('worker').length} lines`), {
+      await waitFor(() => (withId('api').length > 0 && withId('worker').length > 0) || notYet(`api ${withId('api').length}, worker ${withId('worker').length} lines`), {
         what: 'log lines with the task id from the API and the worker',
       })
-      for (const service of ['api', 'worker'] as const) {
-        expect(lines(service).length, `${service} logs a line with the task id`).toBeGreaterThan(0)
-        for (const line of lines(service)) expect(() => JSON.parse(line), `${service}: ${line}`).not.toThrow()
+      const services = ['api', 'worker', 'webhook'] as const
+      const snapshot = Object.fromEntries(services.map((s) => [s, complete(logs[s])])) as Record<(typeof services)[number], string[]>
+      const [{expr}] = logql() as [Target]
+      const [result] = await checkLogQL(
+        [lokiQuery(expr)],
+        services.map((s) => ({labels: streamLabels(s), lines: snapshot[s]})),
+      )
+      expect(result!.error).toBeUndefined()
+      const [api, worker, webhook] = result!.streams!
+      expect(webhook!.selected, 'the webhook stream is not selected (component)').toBe(false)
+      expect(snapshot.webhook.join('\n')).not.toContain(taskId)
+      for (const [service, stream] of [['api', api!], ['worker', worker!]] as const) {
+        expect(stream.selected, `${service} stream selected`).toBe(true)
+        const expected = snapshot[service].filter((line) => line.includes(taskId))
+        expect(expected.length, `${service} logs a line with the task id`).toBeGreaterThan(0)
+        expect(expected.length, `${service} also logs lines without it (which the filter must drop)`).toBeLessThan(snapshot[service].length)
+        expect(stream.kept.map((k) => k.line)).toEqual(expected)
+        for (const {line, labels} of stream.kept) {
+          // | json parsed the line: no __error__, the stream's labels kept, its fields extracted as labels.
+          expect(labels.__error__, `${service}: ${line}`).toBeUndefined()
+          expect(labels).toMatchObject(streamLabels(service))
+          const fields = JSON.parse(line) as Record<string, unknown>
+          expect(labels.level, line).toBe(String(fields.level))
+          expect(labels.msg, line).toBe(fields.msg)
+        }
       }
-      expect(logs.webhook).not.toContain(taskId)
     })
 
-    it('the LogQL subset parser rejects what it does not know (so the check above means something)', () => {
-      for (const bad of [
-        'namespace="keda"',
-        '{namespace="keda"',
-        '{namespace=keda}',
-        '{namespace=="keda"}',
-        '{} |= "x"',
-        '{namespace="keda"} | unknown_parser',
-        '{namespace="keda"} |= x',
-        '{namespace="keda"} | line_format "{{.msg}}"',
-        '{namespace="keda"} |= "a" extra',
-        '{namespace="keda", component=~"("}',
-      ]) {
-        expect(() => parseLogQL(bad), bad).toThrow()
+    it("Loki's parser rejects broken queries and tells a metric query from a log query (so the checks above mean something)", async () => {
+      const [{expr}] = logql() as [Target]
+      const query = lokiQuery(expr)
+      const broken = [
+        query.replace('}', ''), // unbalanced brace
+        `${query} | no_such_stage`, // unknown pipeline stage
+        query.replace('=~', '=='), // not a matcher operator
+        query.replace(/component=~"[^"]*"/, 'component=~"("'), // invalid regular expression
+        query.replace(/\|= "[^"]*"/, '|= unquoted'), // a line filter takes a string
+      ]
+      expect(new Set(broken).size).toBe(broken.length)
+      expect(broken).not.toContain(query)
+      const results = await checkLogQL([...broken, `count_over_time(${query} [5m])`])
+      for (const result of results.slice(0, broken.length)) {
+        expect(result.ok, result.query).toBe(false)
+        expect(result.error, result.query).toMatch(/^parse error/)
       }
-      expect(parseLogQL('{a="1", b!~"x|y"} != "debug" |~ `t[0-9]+` | logfmt | level="error"').pipeline).toHaveLength(4)
+      const metric = results.at(-1)!
+      expect(metric.error).toBeUndefined()
+      expect(metric.kind).toBe('metric')
     })
   })
 })
-
-// ---------------------------------------------------------------------------------------------
-// The LogQL subset
-
-type Matcher = {label: string; op: '=' | '!=' | '=~' | '!~'; value: string}
-type Stage = {kind: 'line'; op: '|=' | '!=' | '|~' | '!~'; value: string} | {kind: 'parser'; name: 'json' | 'logfmt'} | {kind: 'label'; label: string; op: Matcher['op']; value: string}
-
-/**
- * Parses the LogQL subset the dashboard uses (see the file header), following Loki's documented
- * grammar: https://grafana.com/docs/loki/latest/query/log_queries/. Throws on anything else.
- */
-function parseLogQL(query: string): {selector: Matcher[]; pipeline: Stage[]} {
-  let i = 0
-  const fail = (what: string): never => {
-    throw new Error(`LogQL: ${what} at offset ${i} of ${JSON.stringify(query)}`)
-  }
-  const space = () => {
-    while (/\s/.test(query[i] ?? '')) i++
-  }
-  const take = (token: string) => {
-    space()
-    if (!query.startsWith(token, i)) return false
-    i += token.length
-    return true
-  }
-  const identifier = () => {
-    space()
-    const m = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(query.slice(i))
-    if (!m) fail('expected a label name')
-    i += m![0].length
-    return m![0]
-  }
-  const string = () => {
-    space()
-    const m = /^"((?:[^"\\]|\\.)*)"|^`([^`]*)`/.exec(query.slice(i))
-    if (!m) fail('expected a "string" or `raw string`')
-    i += m![0].length
-    return m![2] ?? JSON.parse(`"${m![1]}"`) as string
-  }
-  const matchOp = (): Matcher['op'] => {
-    space()
-    for (const op of ['=~', '!~', '!=', '='] as const) {
-      if (query.startsWith(op, i) && !query.startsWith('==', i)) {
-        i += op.length
-        return op
-      }
-    }
-    return fail('expected = != =~ or !~')
-  }
-  const matcher = (): Matcher => {
-    const label = identifier()
-    const op = matchOp()
-    const value = string()
-    if (op.endsWith('~')) {
-      try {
-        new RegExp(`^(?:${value})$`)
-      } catch {
-        fail(`invalid regular expression ${JSON.stringify(value)}`)
-      }
-    }
-    return {label, op, value}
-  }
-
-  if (!take('{')) fail('a query starts with a stream selector {…}')
-  const selector: Matcher[] = [matcher()]
-  while (take(',')) selector.push(matcher())
-  if (!take('}')) fail('expected , or }')
-  // Loki refuses a selector that could match every stream.
-  if (!selector.some((m) => m.op === '=' && m.value !== '')) fail('the selector needs at least one label = "non-empty value"')
-
-  const pipeline: Stage[] = []
-  for (;;) {
-    space()
-    if (i >= query.length) break
-    const lineOp = (['|=', '!=', '|~', '!~'] as const).find((op) => query.startsWith(op, i))
-    if (lineOp) {
-      i += 2
-      pipeline.push({kind: 'line', op: lineOp, value: string()})
-      continue
-    }
-    if (!take('|')) fail('expected a pipeline stage')
-    const word = identifier()
-    if (word === 'json' || word === 'logfmt') {
-      pipeline.push({kind: 'parser', name: word})
-      continue
-    }
-    const op = matchOp()
-    pipeline.push({kind: 'label', label: word, op, value: string()})
-  }
-  return {selector, pipeline}
-}
