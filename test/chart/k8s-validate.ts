@@ -4,6 +4,7 @@ import {Deployment} from 'kubernetes-models/apps/v1'
 import {HorizontalPodAutoscaler} from 'kubernetes-models/autoscaling/v2'
 import {Ingress, NetworkPolicy} from 'kubernetes-models/networking.k8s.io/v1'
 import {PodDisruptionBudget} from 'kubernetes-models/policy/v1'
+import {ClusterRole, ClusterRoleBinding, Role, RoleBinding} from 'kubernetes-models/rbac.authorization.k8s.io/v1'
 import {ConfigMap, Secret, Service, ServiceAccount} from 'kubernetes-models/v1'
 
 import type {K8sObject} from '../helpers/helm.js'
@@ -25,6 +26,10 @@ const MODELS: Record<string, ModelClass> = {
   'networking.k8s.io/v1/Ingress': Ingress as unknown as ModelClass,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as ModelClass,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelClass,
+  'rbac.authorization.k8s.io/v1/Role': Role as unknown as ModelClass,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding as unknown as ModelClass,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole as unknown as ModelClass,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding as unknown as ModelClass,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject as unknown as ModelClass,
   'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication as unknown as ModelClass,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as unknown as ModelClass,

@@ -75,10 +75,16 @@ function checkInvariants(objects: K8sObject[]): void {
   const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`)
   expect(new Set(keys).size).toBe(keys.length)
 
+  /** The webhook reads the lab (webhook.clusterStatus.enabled): its ServiceAccount and Role are rendered. */
+  const clusterStatusOn = (objs: K8sObject[]) => objs.some((o) => o.kind === 'Role' && o.metadata.name.endsWith('-webhook-status'))
   for (const deployment of all(objects, 'Deployment')) {
     const spec = podSpec(deployment)
     expect(spec.securityContext).toMatchObject({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}})
-    expect(spec.automountServiceAccountToken).toBe(false)
+    // Only the webhook talks to the Kubernetes API (/status reads the lab), with its own read-only ServiceAccount.
+    if (deployment.metadata.name.endsWith('-webhook') && clusterStatusOn(objects)) {
+      expect(spec.automountServiceAccountToken).toBe(true)
+      expect(spec.serviceAccountName).toBe(deployment.metadata.name)
+    } else expect(spec.automountServiceAccountToken).toBe(false)
     expect(spec.volumes).toContainEqual(expect.objectContaining({name: 'tmp', emptyDir: expect.anything()}))
     for (const c of spec.containers) {
       expect(c.securityContext, `${c.name} securityContext`).toMatchObject({
@@ -385,6 +391,39 @@ const SCENARIOS: Record<string, Scenario> = {
       expect(worker.ingress[0]?.from).toEqual([{namespaceSelector: {matchLabels: {'kubernetes.io/metadata.name': 'observability'}}}])
     },
   },
+  'webhook reading the lab for /status (default) and without it': {
+    values: {},
+    check(objects) {
+      // Read-only: get/list only, no Secrets or ConfigMaps, the proxy pinned to the API's and Alertmanager's ports.
+      const rules = (['Role', 'ClusterRole'] as const).flatMap((kind) => all(objects, kind).flatMap((r) => (r as unknown as {rules: {resources: string[]; verbs: string[]; resourceNames?: string[]}[]}).rules))
+      expect(rules.length).toBeGreaterThan(0)
+      for (const rule of rules) {
+        expect(rule.verbs.every((v) => v === 'get' || v === 'list'), JSON.stringify(rule)).toBe(true)
+        expect(rule.resources).not.toContain('secrets')
+        expect(rule.resources).not.toContain('configmaps')
+        if (rule.resources.includes('services/proxy') || rule.resources.includes('namespaces')) expect(rule.resourceNames?.length, JSON.stringify(rule)).toBeGreaterThan(0)
+      }
+      expect(rules.flatMap((r) => r.resourceNames ?? []).sort()).toEqual(['keda', 'keda-lab-api:http', 'keda-monitoring', 'kube-prometheus-stack-alertmanager:9093'])
+      const env = (podSpec(one(objects, 'Deployment', 'keda-lab-webhook')).containers[0]!.env ?? []) as {name: string; value?: string}[]
+      expect(env.filter((e) => e.name.startsWith('STATUS_'))).toEqual([
+        {name: 'STATUS_NAMESPACE', value: 'keda'},
+        {name: 'STATUS_MONITORING_NAMESPACE', value: 'keda-monitoring'},
+      ])
+      // Its NetworkPolicy lets it reach the API server.
+      const egress = (one(objects, 'NetworkPolicy', 'keda-lab-webhook').spec as {egress: {ports?: {port: number}[]}[]}).egress
+      expect(egress.some((e) => [443, 6443, 8443].every((p) => e.ports?.some((port) => port.port === p)))).toBe(true)
+    },
+  },
+  'webhook without cluster access': {
+    values: {webhook: {clusterStatus: {enabled: false}}},
+    check(objects) {
+      for (const kind of ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']) expect(all(objects, kind)).toHaveLength(0)
+      expect(all(objects, 'ServiceAccount').map((o) => o.metadata.name)).not.toContain('keda-lab-webhook')
+      const spec = podSpec(one(objects, 'Deployment', 'keda-lab-webhook'))
+      expect(spec.automountServiceAccountToken).toBe(false)
+      expect(((spec.containers[0]!.env ?? []) as {name: string}[]).some((e) => e.name.startsWith('STATUS_'))).toBe(false)
+    },
+  },
   'NetworkPolicies off': {
     values: {networkPolicy: {enabled: false}},
     check(objects) {
@@ -428,7 +467,7 @@ describe.each(MAJORS)('keda-lab chart with Helm %i', (major) => {
     scenario.check(objects)
   })
 
-  it('puts every object in the release namespace except the dashboard (monitoring namespace)', async () => {
+  it('puts every object in the release namespace except the dashboard and the webhook\'s read access there (monitoring namespace)', async () => {
     const objects = await renderChart(major, {namespace: 'lab-b', release: 'demo'})
     // A release name without "keda-lab" gets the chart name appended.
     expect(all(objects, 'Deployment').map((d) => d.metadata.name).sort()).toEqual([
@@ -437,9 +476,13 @@ describe.each(MAJORS)('keda-lab chart with Helm %i', (major) => {
       'demo-keda-lab-worker',
     ])
     for (const object of objects) {
-      if (object.kind === 'ConfigMap') expect(object.metadata.namespace).toBe('keda-monitoring')
-      else expect(object.metadata.namespace).toBeUndefined()
+      if (object.kind === 'ConfigMap' || object.kind === 'Role' || object.kind === 'RoleBinding') {
+        if (object.metadata.namespace) expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBe('keda-monitoring')
+        else expect(object.kind).toMatch(/^Role/) // the webhook's Role in the release namespace
+      } else expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBeUndefined()
     }
+    // Exactly one ConfigMap (the dashboard) and one Role + RoleBinding pair go to the monitoring namespace.
+    expect(objects.filter((o) => o.metadata.namespace === 'keda-monitoring').map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Role', 'RoleBinding'])
     const rule = JSON.stringify(one(objects, 'PrometheusRule', 'demo-keda-lab').spec)
     expect(rule).toContain('namespace=\\"lab-b\\"')
     expect(rule).toContain('keda-hpa-demo-keda-lab-worker')

@@ -98,7 +98,9 @@ describe('helm install of the app chart on a real API server', () => {
       const plural = (kind: string) => (kind.endsWith('y') ? `${kind.slice(0, -1)}ies` : kind.endsWith('s') ? `${kind}es` : `${kind}s`).toLowerCase()
       for (const o of objects) {
         const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`
-        const path = `${base}/namespaces/${o.metadata.namespace ?? ns}/${plural(o.kind)}?dryRun=All&fieldValidation=Strict`
+        // The webhook's ClusterRole and ClusterRoleBinding (get on the lab's two namespaces) are cluster-scoped.
+        const scope = o.kind.startsWith('Cluster') ? '' : `/namespaces/${o.metadata.namespace ?? ns}`
+        const path = `${base}${scope}/${plural(o.kind)}?dryRun=All&fieldValidation=Strict`
         const res = await adminRequest(cluster.kubeconfig, 'POST', path, o)
         expect(res.status, `${o.kind}/${o.metadata.name}: ${res.body.slice(0, 400)}`).toBe(201)
       }

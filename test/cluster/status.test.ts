@@ -10,16 +10,19 @@
  * unknown with the API server's own answer, which makes the verdict `degraded` — asserted as such.
  * The healthy verdict is covered by test/unit/status-judge.test.ts and test/e2e/status-local.test.ts.
  */
+import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ClusterStatusReport} from '../../src/lab/status/model.js'
-import {runCli} from '../helpers/cli.js'
-import {freePort, notYet, waitFor} from '../helpers/processes.js'
+import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
+import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {helmTemplate, parseManifests} from '../helpers/helm.js'
+import {connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {adminRequest} from './control-plane.js'
 import {applyCrds, kedaCrds} from './crds.js'
 import {createNamespace, useCluster} from './harness.js'
@@ -352,4 +355,139 @@ describe('keda-lab status on a real control plane', () => {
       rmSync(dir, {recursive: true, force: true})
     }
   })
+})
+
+/**
+ * `/status` in the chat is `keda-lab status`'s report: the real `serve webhook` reads this
+ * control plane with ONLY the RBAC the chart gives its ServiceAccount (rendered by the real Helm,
+ * applied here, a token from the TokenRequest API), and its answer, delivered to the loopback fake
+ * Telegram, carries the same screen `keda-lab status` prints with the admin's kubeconfig.
+ */
+describe('/status in Telegram: the webhook reads the lab with the chart\'s read-only ServiceAccount', () => {
+  const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
+  const CHAT = '4242'
+  let dir = ''
+  let saKubeconfig = ''
+  let telegram: FakeTelegram | undefined
+  let webhook: ChildProcess | undefined
+
+  /** The server, CA and a request with the ServiceAccount's token. */
+  const asServiceAccount = async (token: string, path: string) => {
+    const text = readFileSync(cluster.kubeconfig, 'utf8')
+    const server = /server: (\S+)/.exec(text)![1]!
+    const ca = Buffer.from(/certificate-authority-data: (\S+)/.exec(text)![1]!, 'base64')
+    const https = await import('node:https')
+    return new Promise<number>((resolve, reject) => {
+      const req = https.request(new URL(server + path), {ca, headers: {Authorization: `Bearer ${token}`}, timeout: 10_000}, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  beforeAll(async () => {
+    const ns = cluster.namespace
+    dir = mkdtempSync(join(tmpdir(), 'keda-lab-webhook-status-'))
+    // The chart's RBAC for the webhook, as Helm renders it for this namespace and monitoring namespace.
+    const rendered = await helmTemplate(3, {namespace: ns, set: [`monitoring.namespace=${mon}`]})
+    expect(rendered.exitCode, rendered.stderr).toBe(0)
+    const rbac = parseManifests(rendered.stdout).filter((o) => ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind) && o.metadata.name.startsWith('keda-lab-webhook'))
+    expect(rbac.map((o) => `${o.kind}/${o.metadata.namespace ?? ns}`).sort()).toEqual(
+      ['ClusterRole/' + ns, 'ClusterRoleBinding/' + ns, `Role/${mon}`, `Role/${ns}`, `RoleBinding/${mon}`, `RoleBinding/${ns}`, `ServiceAccount/${ns}`].sort(),
+    )
+    const plural = {ServiceAccount: 'serviceaccounts', Role: 'roles', RoleBinding: 'rolebindings', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings'} as Record<string, string>
+    for (const o of rbac) {
+      const group = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`
+      const scope = o.kind.startsWith('Cluster') ? '' : `/namespaces/${o.metadata.namespace ?? ns}`
+      await create(`${group}${scope}/${plural[o.kind]}`, o)
+    }
+    const tokenRes = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/keda-lab-webhook/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {expirationSeconds: 3600},
+    })
+    expect(tokenRes.status, tokenRes.body).toBe(201)
+    const token = (JSON.parse(tokenRes.body) as {status: {token: string}}).status.token
+    // What a pod's mounted token gives: a kubeconfig with that token and the cluster's CA only.
+    const text = readFileSync(cluster.kubeconfig, 'utf8')
+    saKubeconfig = join(dir, 'webhook-sa.kubeconfig')
+    writeFileSync(
+      saKubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster: {server: "${/server: (\S+)/.exec(text)![1]}", certificate-authority-data: ${/certificate-authority-data: (\S+)/.exec(text)![1]}}\nusers:\n- name: webhook\n  user: {token: "${token}"}\ncontexts:\n- name: webhook-sa\n  context: {cluster: lab, user: webhook}\ncurrent-context: webhook-sa\n`,
+    )
+    // Least privilege, checked on the real authorizer: no Secrets, nothing outside the lab, no other Service through the proxy.
+    expect(await asServiceAccount(token, `/api/v1/namespaces/${ns}/pods`)).toBe(200)
+    expect(await asServiceAccount(token, `/api/v1/namespaces/${ns}/secrets`)).toBe(403)
+    expect(await asServiceAccount(token, '/api/v1/namespaces/default/pods')).toBe(403)
+    expect(await asServiceAccount(token, `/api/v1/namespaces/${mon}/services/kube-prometheus-stack-grafana:80/proxy/`)).toBe(403)
+    expect(await asServiceAccount(token, '/api/v1/namespaces/kube-system')).toBe(403)
+
+    telegram = await startFakeTelegram()
+    const port = await freePort()
+    let output = ''
+    webhook = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        KUBECONFIG: saKubeconfig,
+        STATUS_NAMESPACE: ns,
+        STATUS_MONITORING_NAMESPACE: mon,
+        PORT: String(port),
+        METRICS_PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+        TELEGRAM_CHAT_IDS: CHAT,
+        WEBHOOK_TOKEN: randomBytes(24).toString('hex'),
+        TELEGRAM_API_URL: telegram.url,
+        TELEGRAM_POLL_TIMEOUT_SECONDS: '1',
+        TELEGRAM_UPDATES: 'polling',
+        // Only the buttons use Alertmanager; /status reads it through the cluster like keda-lab status.
+        ALERTMANAGER_URL: `http://127.0.0.1:${await freePort()}`,
+      },
+    })
+    webhook.stdout!.on('data', (d) => (output += d))
+    webhook.stderr!.on('data', (d) => (output += d))
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, {timeoutMs: 60_000, what: `webhook on ${port} (output: ${output})`, ignore: connectionRefused})
+  }, 120_000)
+
+  afterAll(async () => {
+    if (webhook) await stopProcess(webhook)
+    await telegram?.close()
+    for (const path of [`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/keda-lab-webhook-status-${cluster.namespace}`, `/apis/rbac.authorization.k8s.io/v1/clusterroles/keda-lab-webhook-status-${cluster.namespace}`]) {
+      await adminRequest(cluster.kubeconfig, 'DELETE', path).catch(() => undefined)
+    }
+    if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  /** keda-lab status's screen without what differs between two reads: the header (context, time) and "Ns ago". */
+  const comparable = (screen: string) =>
+    screen
+      .split('\n')
+      .slice(1)
+      .map((line) => line.replace(/\(\d+[smh] ago\)/g, '(…ago)').trimEnd())
+      .filter(Boolean)
+
+  it('answers with the same report keda-lab status prints, verdict and reasons included', async () => {
+    const t = telegram!
+    const admin = await status(['-n', cluster.namespace, '--monitoring-namespace', mon])
+    expect(admin.code, admin.stderr).toBe(1)
+    const count = t.sentMessages().length
+    t.sendCommand({chatId: CHAT, text: '/status'})
+    const answer = await waitFor(() => t.sentMessages().slice(count).find((c) => c.text?.includes('keda-lab:')) ?? notYet('no /status answer yet'), {timeoutMs: 60_000, what: 'the /status answer'})
+    expect(answer.chat_id).toBe(CHAT)
+    expect(answer.parse_mode).toBe('HTML')
+    const parsed = parseTelegramHtml(answer.text!)
+    if (!parsed.ok) throw new Error(`Telegram would refuse the answer: ${parsed.error}`)
+    expect(parsed.text.length).toBeLessThanOrEqual(4096)
+    expect(parsed.text.split('\n')[0]).toBe(`⚠️ keda-lab: degraded (namespace ${cluster.namespace})`)
+    // The screen inside <pre>: keda-lab status's own lines, read by the webhook's ServiceAccount.
+    const screen = parsed.text.split('\n').slice(1).join('\n')
+    expect(screen.split('\n')[0]).toMatch(/^keda-lab status: × degraded {2}\(context webhook-sa, namespace /)
+    expect(comparable(screen)).toEqual(comparable(admin.stdout))
+    // The reasons are the real ones (no RBAC refusal among them): the proxy could not reach a pod.
+    expect(screen).toMatch(/- Queue: cannot read the API's \/api\/queue \(HTTP 503/)
+    expect(screen).not.toMatch(/forbidden|Not allowed/i)
+  }, 120_000)
 })

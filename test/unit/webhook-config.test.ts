@@ -16,6 +16,15 @@ describe('loadWebhookConfig', () => {
     expect(config.telegram).toMatchObject({botToken: BOT_TOKEN, chatIds: ['111', '-1002222', '@alerts'], apiUrl: 'https://api.telegram.org'})
   })
 
+  it('reads the lab from the cluster for /status only when STATUS_NAMESPACE is set, and names a bad namespace', () => {
+    expect(loadWebhookConfig(valid).clusterStatus).toBeUndefined()
+    expect(loadWebhookConfig({...valid, STATUS_NAMESPACE: 'lab'}).clusterStatus).toEqual({namespace: 'lab', monitoringNamespace: 'keda-monitoring'})
+    expect(loadWebhookConfig({...valid, STATUS_NAMESPACE: 'lab', STATUS_MONITORING_NAMESPACE: 'mon'}).clusterStatus).toEqual({namespace: 'lab', monitoringNamespace: 'mon'})
+    const error = configError({...valid, STATUS_NAMESPACE: 'Lab_NS'})
+    expect(error.message).toBe('STATUS_NAMESPACE is "Lab_NS": must be a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)')
+    expect(error.hint).toContain('STATUS_NAMESPACE=keda-lab')
+  })
+
   it('reads the ports and the API URL', () => {
     const config = loadWebhookConfig({...valid, PORT: '18080', METRICS_PORT: '19003', TELEGRAM_API_URL: 'http://127.0.0.1:4000/'})
     expect(config).toMatchObject({port: 18080, metricsPort: 19003})

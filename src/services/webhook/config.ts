@@ -95,7 +95,18 @@ export const webhookEnvSchema = z.object({
     .describe('https://lab.example.com/telegram/updates'),
   TELEGRAM_POLL_TIMEOUT_SECONDS: intVar(0, 50, 25, 'seconds'),
   CALLBACK_MAX_AGE_SECONDS: intVar(60, 30 * 86_400, 7 * 86_400, 'seconds'),
+  STATUS_NAMESPACE: namespaceVar('keda-lab'),
+  STATUS_MONITORING_NAMESPACE: namespaceVar('keda-monitoring'),
 })
+
+/** A Kubernetes namespace name (an RFC 1123 label). */
+function namespaceVar(example: string) {
+  return z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)')
+    .optional()
+    .describe(example)
+}
 
 function httpUrlVar(example: string) {
   return z
@@ -146,6 +157,11 @@ export interface WebhookConfig {
   links: {grafanaDashboardUrl?: string; prometheusUrl?: string}
   /** A button press older than this is refused. */
   callbackMaxAgeSeconds: number
+  /**
+   * Where `/status` reads the lab like `keda-lab status -n <namespace>` does (through the pod's
+   * ServiceAccount, or KUBECONFIG); none: `/status` shows only the alerts and the queue.
+   */
+  clusterStatus?: {namespace: string; monitoringNamespace: string}
 }
 
 /** Validates the environment (one ConfigError line on the first problem) and shapes the config. */
@@ -201,5 +217,8 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
       prometheusUrl: parsed.PROMETHEUS_URL?.replace(/\/+$/, ''),
     },
     callbackMaxAgeSeconds: parsed.CALLBACK_MAX_AGE_SECONDS,
+    clusterStatus: parsed.STATUS_NAMESPACE
+      ? {namespace: parsed.STATUS_NAMESPACE, monitoringNamespace: parsed.STATUS_MONITORING_NAMESPACE ?? 'keda-monitoring'}
+      : undefined,
   }
 }

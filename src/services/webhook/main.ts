@@ -14,7 +14,7 @@ import {type MetricsServer, startMetricsServer} from '../shared/metrics-server.j
 import {createWebhookMetrics} from './metrics.js'
 import {createTelegramNotifier} from './notifier.js'
 import {describeError} from './redact.js'
-import {statusReport} from './status.js'
+import {clusterStatusReader, statusReport} from './status.js'
 import {createTelegramBot} from './telegram-bot.js'
 import {type Poller, startPolling} from './updates.js'
 
@@ -64,6 +64,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   let interactions: Interactions | undefined
   if (config.alertmanagerUrl && config.telegram.updates !== 'off') {
     const alertmanager = createAlertmanagerClient(config.alertmanagerUrl)
+    const lab = config.clusterStatus ? clusterStatusReader(config.clusterStatus) : undefined
     interactions = createInteractions({
       bot,
       alertmanager,
@@ -73,7 +74,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
       maxAgeSeconds: config.callbackMaxAgeSeconds,
       logger,
       botToken: config.telegram.botToken,
-      status: () => statusReport({alertmanager, redis, queueName: config.queueName}),
+      status: () => statusReport({alertmanager, redis, queueName: config.queueName, lab}),
       onOutcome: (kind, outcome) => metrics.telegramUpdates.inc({kind, outcome}),
     })
   }

@@ -145,15 +145,23 @@ binary's own defaults apply.
 {{- end }}
 
 {{/*
-keda-lab.podSecurity — pod spec fields every component shares: ServiceAccount (token not
-mounted: no pod talks to the Kubernetes API), pod securityContext, pull secrets.
+keda-lab.podSecurity — pod spec fields every component shares: ServiceAccount, pod
+securityContext, pull secrets. Called with the root context: the shared ServiceAccount, token not
+mounted (no pod talks to the Kubernetes API). Called with (dict "root" $ "serviceAccount" NAME):
+that component's own ServiceAccount, token mounted (the webhook's /status reads the lab).
 */}}
 {{- define "keda-lab.podSecurity" -}}
-serviceAccountName: {{ include "keda-lab.serviceAccountName" . }}
+{{- $root := .root | default . }}
+{{- if .serviceAccount }}
+serviceAccountName: {{ .serviceAccount }}
+automountServiceAccountToken: true
+{{- else }}
+serviceAccountName: {{ include "keda-lab.serviceAccountName" $root }}
 automountServiceAccountToken: false
+{{- end }}
 securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
-{{- with .Values.imagePullSecrets }}
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
