@@ -27,6 +27,7 @@ type PodSpec = {
   volumes?: {name: string; emptyDir?: unknown}[]
   terminationGracePeriodSeconds?: number
   automountServiceAccountToken?: boolean
+  serviceAccountName?: string
 }
 type Trigger = {name: string; type: string; metadata: Record<string, string>; authenticationRef?: {name: string}}
 
