@@ -292,6 +292,121 @@ const container = (name: string, resources: string, extra = '') => `        - na
 ${extra}          resources:
             {{- toYaml (${resources} | default dict) | nindent 12 }}`
 
+/**
+ * A line of a label (or selector) block: `key: value`, or a line that renders at the indent of the
+ * block it stands in (a named template's labels, `include`; a variable's, `toYaml`).
+ */
+type Line = string | ((indent: number) => string)
+
+/** `{{- include "<define>" <scope> | nindent N }}`, N the indent of the block it stands in. */
+const include =
+  (define: string, scope = '.'): Line =>
+  (indent) =>
+    `{{- include "${define}" ${scope} | nindent ${indent} }}`
+
+/** `{{- toYaml <value> | nindent N }}`, N the indent of the block it stands in. */
+const toYaml =
+  (value: string): Line =>
+  (indent) =>
+    `{{- toYaml ${value} | nindent ${indent} }}`
+
+/** A chart's label set: the given lines, then its named template's labels. */
+const labelsWith =
+  (define: string) =>
+  (...own: string[]): Line[] => [...own, include(define)]
+
+const block = (lines: readonly Line[], indent: number) =>
+  lines.map((line) => ' '.repeat(indent) + (typeof line === 'string' ? line : line(indent))).join('\n')
+
+/** An object's metadata: name, namespace (the release's unless given) and labels. */
+const metadata = (name: string, labels: readonly Line[], namespace = '{{ .Release.Namespace }}') => `metadata:
+  name: ${name}
+  namespace: ${namespace}
+  labels:
+${block(labels, 4)}`
+
+const serviceAccount = (name: string, labels: readonly Line[]) => `apiVersion: v1
+kind: ServiceAccount
+${metadata(name, labels)}`
+
+/** A Deployment, StatefulSet or DaemonSet of the stand-ins. */
+interface WorkloadOptions {
+  /** `Deployment`, `StatefulSet`, or a template expression that picks the kind. */
+  kind: string
+  name: string
+  labels: readonly Line[]
+  /** The spec's lines before the selector (replicas, serviceName, …). */
+  spec: readonly string[]
+  selector: readonly Line[]
+  /** The pod template's labels (default: the selector's). */
+  podLabels?: readonly Line[]
+  serviceAccount?: string
+  /** Pod spec text before the containers, indented by 6 and ending in a newline (e.g. affinity). */
+  podSpec?: string
+  /** The `container(…)` blocks, joined by newlines. */
+  containers: string
+  /** Spec text after the pod template, indented by 2 (e.g. volumeClaimTemplates). */
+  after?: string
+}
+
+const workload = (w: WorkloadOptions) => `apiVersion: apps/v1
+kind: ${w.kind}
+${metadata(w.name, w.labels)}
+spec:
+${block(w.spec, 2)}
+  selector:
+    matchLabels:
+${block(w.selector, 6)}
+  template:
+    metadata:
+      labels:
+${block(w.podLabels ?? w.selector, 8)}
+    spec:
+${w.serviceAccount ? `      serviceAccountName: ${w.serviceAccount}\n` : ''}${w.podSpec ?? ''}      containers:
+${w.containers}${w.after ? `\n${w.after}` : ''}`
+
+type PodSetOptions = Omit<WorkloadOptions, 'kind' | 'spec'>
+
+const deployment = ({replicas = 1, ...w}: PodSetOptions & {replicas?: number | string}) =>
+  workload({...w, kind: 'Deployment', spec: [`replicas: ${replicas}`]})
+
+const statefulSet = ({replicas, serviceName, podManagementPolicy, ...w}: PodSetOptions & {replicas: string; serviceName: string; podManagementPolicy?: string}) =>
+  workload({
+    ...w,
+    kind: 'StatefulSet',
+    spec: [`replicas: ${replicas}`, `serviceName: ${serviceName}`, ...(podManagementPolicy ? [`podManagementPolicy: ${podManagementPolicy}`] : [])],
+  })
+
+interface ServicePort {
+  name: string
+  port: number | string
+  targetPort: number | string
+}
+
+const service = (s: {name: string; namespace?: string; labels: readonly Line[]; spec?: readonly string[]; selector: readonly Line[]; ports: readonly ServicePort[]}) => `apiVersion: v1
+kind: Service
+${metadata(s.name, s.labels, s.namespace)}
+spec:
+${s.spec ? `${block(s.spec, 2)}\n` : ''}  selector:
+${block(s.selector, 4)}
+  ports:
+${s.ports.map((p) => `    - name: ${p.name}\n      port: ${p.port}\n      targetPort: ${p.targetPort}`).join('\n')}`
+
+const kedaLabels = labelsWith('keda.labels')
+const kpsLabels = labelsWith('kps.labels')
+/** redis-ha's full name in `scope` (`.`, or `$` inside a range). */
+const redisHa = (scope = '.') => `{{ include "redis-ha.fullname" ${scope} }}`
+/** redis-ha's containers' password, from the Secret the values name (`auth: true`). */
+const redisAuthEnv = `          {{- if .Values.auth }}
+          env:
+            - name: AUTH
+              valueFrom:
+                secretKeyRef:
+                  name: {{ .Values.existingSecret | default (include "redis-ha.fullname" .) }}
+                  key: {{ .Values.authKey }}
+          {{- end }}
+`
+
 const STAND_INS: Record<ChartName, (ctx: StandInContext) => Record<string, string>> = {
   keda: ({version, kedaMetricsApiService}) => ({
     'Chart.yaml': chartYaml('keda', version, version, 'kedacore/keda'),
@@ -311,98 +426,40 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: keda-{{ .Chart.Version }}
 {{- end }}
 `,
-    'templates/serviceaccount.yaml': `apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: keda-operator
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "keda.labels" . | nindent 4 }}
+    'templates/serviceaccount.yaml': `${serviceAccount('keda-operator', kedaLabels())}
 `,
-    'templates/operator.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: keda-operator
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: keda-operator
-    name: keda-operator
-    app.kubernetes.io/name: keda-operator
-    app.kubernetes.io/component: operator
-    {{- include "keda.labels" . | nindent 4 }}
-spec:
-  replicas: {{ .Values.operator.replicaCount }}
-  selector:
-    matchLabels:
-      app: keda-operator
-  template:
-    metadata:
-      labels:
-        app: keda-operator
-        name: keda-operator
-        app.kubernetes.io/name: keda-operator
-        {{- include "keda.labels" . | nindent 8 }}
-    spec:
-      serviceAccountName: keda-operator
-      containers:
-${container('keda-operator', '.Values.resources.operator')}
+    'templates/operator.yaml': `${deployment({
+      name: 'keda-operator',
+      labels: kedaLabels('app: keda-operator', 'name: keda-operator', 'app.kubernetes.io/name: keda-operator', 'app.kubernetes.io/component: operator'),
+      replicas: '{{ .Values.operator.replicaCount }}',
+      selector: ['app: keda-operator'],
+      podLabels: kedaLabels('app: keda-operator', 'name: keda-operator', 'app.kubernetes.io/name: keda-operator'),
+      serviceAccount: 'keda-operator',
+      containers: container('keda-operator', '.Values.resources.operator'),
+    })}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: keda-operator
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: keda-operator
-    {{- include "keda.labels" . | nindent 4 }}
-spec:
-  selector:
-    app: keda-operator
-  ports:
-    - name: metricsservice
-      port: 9666
-      targetPort: 9666
+${service({
+  name: 'keda-operator',
+  labels: kedaLabels('app.kubernetes.io/name: keda-operator'),
+  selector: ['app: keda-operator'],
+  ports: [{name: 'metricsservice', port: 9666, targetPort: 9666}],
+})}
 `,
-    'templates/metrics-apiserver.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: keda-operator-metrics-apiserver
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: keda-operator-metrics-apiserver
-    app.kubernetes.io/name: keda-operator-metrics-apiserver
-    {{- include "keda.labels" . | nindent 4 }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: keda-operator-metrics-apiserver
-  template:
-    metadata:
-      labels:
-        app: keda-operator-metrics-apiserver
-        app.kubernetes.io/name: keda-operator-metrics-apiserver
-        {{- include "keda.labels" . | nindent 8 }}
-    spec:
-      serviceAccountName: keda-operator
-      containers:
-${container('keda-operator-metrics-apiserver', '.Values.resources.metricServer')}
+    'templates/metrics-apiserver.yaml': `${deployment({
+      name: 'keda-operator-metrics-apiserver',
+      labels: kedaLabels('app: keda-operator-metrics-apiserver', 'app.kubernetes.io/name: keda-operator-metrics-apiserver'),
+      selector: ['app: keda-operator-metrics-apiserver'],
+      podLabels: kedaLabels('app: keda-operator-metrics-apiserver', 'app.kubernetes.io/name: keda-operator-metrics-apiserver'),
+      serviceAccount: 'keda-operator',
+      containers: container('keda-operator-metrics-apiserver', '.Values.resources.metricServer'),
+    })}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: keda-operator-metrics-apiserver
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: keda-operator-metrics-apiserver
-    {{- include "keda.labels" . | nindent 4 }}
-spec:
-  selector:
-    app: keda-operator-metrics-apiserver
-  ports:
-    - name: https
-      port: 443
-      targetPort: 6443
+${service({
+  name: 'keda-operator-metrics-apiserver',
+  labels: kedaLabels('app.kubernetes.io/name: keda-operator-metrics-apiserver'),
+  selector: ['app: keda-operator-metrics-apiserver'],
+  ports: [{name: 'https', port: 443, targetPort: 6443}],
+})}
 {{- if .Values.metricsApiService.enabled }}
 ---
 apiVersion: apiregistration.k8s.io/v1
@@ -465,11 +522,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 `,
     'templates/configmap.yaml': `apiVersion: v1
 kind: ConfigMap
-metadata:
-  name: {{ include "redis-ha.fullname" . }}-configmap
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "redis-ha.labels" . | nindent 4 }}
+${metadata(`${redisHa()}-configmap`, [include('redis-ha.labels')])}
 data:
   redis.conf: |
     port {{ .Values.redis.port }}
@@ -482,94 +535,53 @@ data:
   init.sh: |
     MASTER_GROUP="{{ .Values.redis.masterGroupName }}"
 `,
-    'templates/services.yaml': `apiVersion: v1
-kind: Service
-metadata:
-  name: {{ include "redis-ha.fullname" . }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "redis-ha.labels" . | nindent 4 }}
-spec:
-  type: ClusterIP
-  clusterIP: None
-  selector:
-    app: {{ include "redis-ha.fullname" . }}
-    release: {{ .Release.Name }}
-  ports:
-    - name: tcp-server
-      port: {{ .Values.redis.port }}
-      targetPort: redis
-    - name: tcp-sentinel
-      port: {{ .Values.sentinel.port }}
-      targetPort: sentinel
+    'templates/services.yaml': `${service({
+      name: redisHa(),
+      labels: [include('redis-ha.labels')],
+      spec: ['type: ClusterIP', 'clusterIP: None'],
+      selector: [`app: ${redisHa()}`, 'release: {{ .Release.Name }}'],
+      ports: [
+        {name: 'tcp-server', port: '{{ .Values.redis.port }}', targetPort: 'redis'},
+        {name: 'tcp-sentinel', port: '{{ .Values.sentinel.port }}', targetPort: 'sentinel'},
+      ],
+    })}
 {{- range $i := until (int .Values.replicas) }}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ include "redis-ha.fullname" $ }}-announce-{{ $i }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "redis-ha.labels" $ | nindent 4 }}
-spec:
-  publishNotReadyAddresses: true
-  selector:
-    app: {{ include "redis-ha.fullname" $ }}
-    release: {{ $.Release.Name }}
-    statefulset.kubernetes.io/pod-name: {{ include "redis-ha.fullname" $ }}-server-{{ $i }}
-  ports:
-    - name: tcp-server
-      port: {{ $.Values.redis.port }}
-      targetPort: redis
-    - name: tcp-sentinel
-      port: {{ $.Values.sentinel.port }}
-      targetPort: sentinel
+${service({
+  name: `${redisHa('$')}-announce-{{ $i }}`,
+  namespace: '{{ $.Release.Namespace }}',
+  labels: [include('redis-ha.labels', '$')],
+  spec: ['publishNotReadyAddresses: true'],
+  selector: [`app: ${redisHa('$')}`, 'release: {{ $.Release.Name }}', `statefulset.kubernetes.io/pod-name: ${redisHa('$')}-server-{{ $i }}`],
+  ports: [
+    {name: 'tcp-server', port: '{{ $.Values.redis.port }}', targetPort: 'redis'},
+    {name: 'tcp-sentinel', port: '{{ $.Values.sentinel.port }}', targetPort: 'sentinel'},
+  ],
+})}
 {{- end }}
 `,
-    'templates/statefulset.yaml': `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: {{ include "redis-ha.fullname" . }}-server
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "redis-ha.labels" . | nindent 4 }}
-spec:
-  serviceName: {{ include "redis-ha.fullname" . }}
-  replicas: {{ .Values.replicas }}
-  podManagementPolicy: OrderedReady
-  selector:
-    matchLabels:
-      app: {{ include "redis-ha.fullname" . }}
-      release: {{ .Release.Name }}
-  template:
-    metadata:
-      labels:
-        app: {{ include "redis-ha.fullname" . }}
-        release: {{ .Release.Name }}
-    spec:
-      {{- if .Values.hardAntiAffinity }}
+    'templates/statefulset.yaml': `${statefulSet({
+      name: `${redisHa()}-server`,
+      labels: [include('redis-ha.labels')],
+      replicas: '{{ .Values.replicas }}',
+      serviceName: redisHa(),
+      podManagementPolicy: 'OrderedReady',
+      selector: [`app: ${redisHa()}`, 'release: {{ .Release.Name }}'],
+      podSpec: `      {{- if .Values.hardAntiAffinity }}
       affinity:
         podAntiAffinity:
           requiredDuringSchedulingIgnoredDuringExecution:
             - topologyKey: kubernetes.io/hostname
               labelSelector:
                 matchLabels:
-                  app: {{ include "redis-ha.fullname" . }}
+                  app: ${redisHa()}
                   release: {{ .Release.Name }}
       {{- end }}
-      containers:
-${container('redis', '.Values.redis.resources', `          ports:
+`,
+      containers: `${container('redis', '.Values.redis.resources', `          ports:
             - name: redis
               containerPort: {{ .Values.redis.port }}
-          {{- if .Values.auth }}
-          env:
-            - name: AUTH
-              valueFrom:
-                secretKeyRef:
-                  name: {{ .Values.existingSecret | default (include "redis-ha.fullname" .) }}
-                  key: {{ .Values.authKey }}
-          {{- end }}
-          {{- if .Values.persistentVolume.enabled }}
+${redisAuthEnv}          {{- if .Values.persistentVolume.enabled }}
           volumeMounts:
             - name: data
               mountPath: /data
@@ -578,16 +590,8 @@ ${container('redis', '.Values.redis.resources', `          ports:
 ${container('sentinel', '.Values.sentinel.resources', `          ports:
             - name: sentinel
               containerPort: {{ .Values.sentinel.port }}
-          {{- if .Values.auth }}
-          env:
-            - name: AUTH
-              valueFrom:
-                secretKeyRef:
-                  name: {{ .Values.existingSecret | default (include "redis-ha.fullname" .) }}
-                  key: {{ .Values.authKey }}
-          {{- end }}
-`)}
-  {{- if .Values.persistentVolume.enabled }}
+${redisAuthEnv}`)}`,
+      after: `  {{- if .Values.persistentVolume.enabled }}
   volumeClaimTemplates:
     - metadata:
         name: data
@@ -596,51 +600,27 @@ ${container('sentinel', '.Values.sentinel.resources', `          ports:
         resources:
           requests:
             storage: {{ .Values.persistentVolume.size }}
-  {{- end }}
+  {{- end }}`,
+    })}
 `,
     'templates/haproxy.yaml': `{{- if .Values.haproxy.enabled }}
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ include "redis-ha.fullname" . }}-haproxy
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ include "redis-ha.fullname" . }}-haproxy
-    release: {{ .Release.Name }}
-spec:
-  replicas: {{ .Values.haproxy.replicas }}
-  selector:
-    matchLabels:
-      app: {{ include "redis-ha.fullname" . }}-haproxy
-      release: {{ .Release.Name }}
-  template:
-    metadata:
-      labels:
-        app: {{ include "redis-ha.fullname" . }}-haproxy
-        release: {{ .Release.Name }}
-    spec:
-      containers:
-${container('haproxy', 'dict', `          ports:
+${deployment({
+  name: `${redisHa()}-haproxy`,
+  labels: [`app: ${redisHa()}-haproxy`, 'release: {{ .Release.Name }}'],
+  replicas: '{{ .Values.haproxy.replicas }}',
+  selector: [`app: ${redisHa()}-haproxy`, 'release: {{ .Release.Name }}'],
+  containers: container('haproxy', 'dict', `          ports:
             - name: redis
               containerPort: {{ .Values.redis.port }}
-`)}
+`),
+})}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ include "redis-ha.fullname" . }}-haproxy
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ include "redis-ha.fullname" . }}-haproxy
-    release: {{ .Release.Name }}
-spec:
-  selector:
-    app: {{ include "redis-ha.fullname" . }}-haproxy
-    release: {{ .Release.Name }}
-  ports:
-    - name: tcp-haproxy
-      port: {{ .Values.redis.port }}
-      targetPort: redis
+${service({
+  name: `${redisHa()}-haproxy`,
+  labels: [`app: ${redisHa()}-haproxy`, 'release: {{ .Release.Name }}'],
+  selector: [`app: ${redisHa()}-haproxy`, 'release: {{ .Release.Name }}'],
+  ports: [{name: 'tcp-haproxy', port: '{{ .Values.redis.port }}', targetPort: 'redis'}],
+})}
 {{- end }}
 `,
   }),
@@ -677,73 +657,30 @@ app.kubernetes.io/part-of: kube-prometheus-stack
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 `,
-    'templates/operator.yaml': `apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}-operator
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-operator
-    {{- include "kps.labels" . | nindent 4 }}
+    'templates/operator.yaml': `${serviceAccount('{{ .Release.Name }}-operator', kpsLabels('app: {{ .Release.Name }}-operator'))}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-operator
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-operator
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: {{ .Release.Name }}-operator
-      release: {{ .Release.Name }}
-  template:
-    metadata:
-      labels:
-        app: {{ .Release.Name }}-operator
-        {{- include "kps.labels" . | nindent 8 }}
-    spec:
-      serviceAccountName: {{ .Release.Name }}-operator
-      containers:
-${container('kube-prometheus-stack', 'dict')}
+${deployment({
+  name: '{{ .Release.Name }}-operator',
+  labels: kpsLabels('app: {{ .Release.Name }}-operator'),
+  selector: ['app: {{ .Release.Name }}-operator', 'release: {{ .Release.Name }}'],
+  podLabels: kpsLabels('app: {{ .Release.Name }}-operator'),
+  serviceAccount: '{{ .Release.Name }}-operator',
+  containers: container('kube-prometheus-stack', 'dict'),
+})}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-operator
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-operator
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  selector:
-    app: {{ .Release.Name }}-operator
-    release: {{ .Release.Name }}
-  ports:
-    - name: https
-      port: 443
-      targetPort: 10250
+${service({
+  name: '{{ .Release.Name }}-operator',
+  labels: kpsLabels('app: {{ .Release.Name }}-operator'),
+  selector: ['app: {{ .Release.Name }}-operator', 'release: {{ .Release.Name }}'],
+  ports: [{name: 'https', port: 443, targetPort: 10250}],
+})}
 `,
     'templates/prometheus.yaml': `{{- $spec := .Values.prometheus.prometheusSpec }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}-prometheus
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "kps.labels" . | nindent 4 }}
+${serviceAccount('{{ .Release.Name }}-prometheus', kpsLabels())}
 ---
 apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
-metadata:
-  name: {{ .Release.Name }}-prometheus
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-prometheus
-    {{- include "kps.labels" . | nindent 4 }}
+${metadata('{{ .Release.Name }}-prometheus', kpsLabels('app: {{ .Release.Name }}-prometheus'))}
 spec:
   replicas: 1
   serviceAccountName: {{ .Release.Name }}-prometheus
@@ -762,52 +699,25 @@ spec:
   resources:
     {{- toYaml ($spec.resources | default dict) | nindent 4 }}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-prometheus
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-prometheus
-    self-monitor: "true"
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  selector:
-    app.kubernetes.io/name: prometheus
-    operator.prometheus.io/name: {{ .Release.Name }}-prometheus
-  ports:
-    - name: http-web
-      port: 9090
-      targetPort: 9090
+${service({
+  name: '{{ .Release.Name }}-prometheus',
+  labels: kpsLabels('app: {{ .Release.Name }}-prometheus', 'self-monitor: "true"'),
+  selector: ['app.kubernetes.io/name: prometheus', 'operator.prometheus.io/name: {{ .Release.Name }}-prometheus'],
+  ports: [{name: 'http-web', port: 9090, targetPort: 9090}],
+})}
 `,
     'templates/alertmanager.yaml': `{{- $spec := .Values.alertmanager.alertmanagerSpec }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}-alertmanager
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "kps.labels" . | nindent 4 }}
+${serviceAccount('{{ .Release.Name }}-alertmanager', kpsLabels())}
 ---
 apiVersion: v1
 kind: Secret
-metadata:
-  name: alertmanager-{{ .Release.Name }}-alertmanager
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-alertmanager
-    {{- include "kps.labels" . | nindent 4 }}
+${metadata('alertmanager-{{ .Release.Name }}-alertmanager', kpsLabels('app: {{ .Release.Name }}-alertmanager'))}
 data:
   alertmanager.yaml: {{ toYaml .Values.alertmanager.config | b64enc | quote }}
 ---
 apiVersion: monitoring.coreos.com/v1
 kind: Alertmanager
-metadata:
-  name: {{ .Release.Name }}-alertmanager
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-alertmanager
-    {{- include "kps.labels" . | nindent 4 }}
+${metadata('{{ .Release.Name }}-alertmanager', kpsLabels('app: {{ .Release.Name }}-alertmanager'))}
 spec:
   replicas: 1
   serviceAccountName: {{ .Release.Name }}-alertmanager
@@ -816,43 +726,19 @@ spec:
   resources:
     {{- toYaml ($spec.resources | default dict) | nindent 4 }}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-alertmanager
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app: {{ .Release.Name }}-alertmanager
-    self-monitor: "true"
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  selector:
-    app.kubernetes.io/name: alertmanager
-    alertmanager: {{ .Release.Name }}-alertmanager
-  ports:
-    - name: http-web
-      port: 9093
-      targetPort: 9093
+${service({
+  name: '{{ .Release.Name }}-alertmanager',
+  labels: kpsLabels('app: {{ .Release.Name }}-alertmanager', 'self-monitor: "true"'),
+  selector: ['app.kubernetes.io/name: alertmanager', 'alertmanager: {{ .Release.Name }}-alertmanager'],
+  ports: [{name: 'http-web', port: 9093, targetPort: 9093}],
+})}
 `,
     'templates/grafana.yaml': `{{- $admin := .Values.grafana.admin }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}-grafana
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: grafana
-    {{- include "kps.labels" . | nindent 4 }}
+${serviceAccount('{{ .Release.Name }}-grafana', kpsLabels('app.kubernetes.io/name: grafana'))}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-grafana-datasource
-  namespace: {{ .Release.Namespace }}
-  labels:
-    grafana_datasource: "1"
-    app: {{ .Release.Name }}-grafana
-    {{- include "kps.labels" . | nindent 4 }}
+${metadata('{{ .Release.Name }}-grafana-datasource', kpsLabels('grafana_datasource: "1"', 'app: {{ .Release.Name }}-grafana'))}
 data:
   datasource.yaml: |-
     apiVersion: 1
@@ -866,29 +752,12 @@ data:
       {{- toYaml . | nindent 6 }}
       {{- end }}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-grafana
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: grafana
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: grafana
-      app.kubernetes.io/instance: {{ .Release.Name }}
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: grafana
-        app.kubernetes.io/instance: {{ .Release.Name }}
-    spec:
-      serviceAccountName: {{ .Release.Name }}-grafana
-      containers:
-${container('grafana', 'dict', `          ports:
+${deployment({
+  name: '{{ .Release.Name }}-grafana',
+  labels: kpsLabels('app.kubernetes.io/name: grafana'),
+  selector: ['app.kubernetes.io/name: grafana', 'app.kubernetes.io/instance: {{ .Release.Name }}'],
+  serviceAccount: '{{ .Release.Name }}-grafana',
+  containers: container('grafana', 'dict', `          ports:
             - name: grafana
               containerPort: 3000
           {{- if $admin.existingSecret }}
@@ -904,64 +773,29 @@ ${container('grafana', 'dict', `          ports:
                   name: {{ $admin.existingSecret }}
                   key: {{ $admin.passwordKey }}
           {{- end }}
-`)}
+`),
+})}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-grafana
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: grafana
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  selector:
-    app.kubernetes.io/name: grafana
-    app.kubernetes.io/instance: {{ .Release.Name }}
-  ports:
-    - name: http-web
-      port: 80
-      targetPort: 3000
+${service({
+  name: '{{ .Release.Name }}-grafana',
+  labels: kpsLabels('app.kubernetes.io/name: grafana'),
+  selector: ['app.kubernetes.io/name: grafana', 'app.kubernetes.io/instance: {{ .Release.Name }}'],
+  ports: [{name: 'http-web', port: 80, targetPort: 3000}],
+})}
 `,
-    'templates/kube-state-metrics.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-kube-state-metrics
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: kube-state-metrics
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: kube-state-metrics
-      app.kubernetes.io/instance: {{ .Release.Name }}
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: kube-state-metrics
-        app.kubernetes.io/instance: {{ .Release.Name }}
-    spec:
-      containers:
-${container('kube-state-metrics', 'dict')}
+    'templates/kube-state-metrics.yaml': `${deployment({
+      name: '{{ .Release.Name }}-kube-state-metrics',
+      labels: kpsLabels('app.kubernetes.io/name: kube-state-metrics'),
+      selector: ['app.kubernetes.io/name: kube-state-metrics', 'app.kubernetes.io/instance: {{ .Release.Name }}'],
+      containers: container('kube-state-metrics', 'dict'),
+    })}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-kube-state-metrics
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/name: kube-state-metrics
-    {{- include "kps.labels" . | nindent 4 }}
-spec:
-  selector:
-    app.kubernetes.io/name: kube-state-metrics
-    app.kubernetes.io/instance: {{ .Release.Name }}
-  ports:
-    - name: http
-      port: 8080
-      targetPort: 8080
+${service({
+  name: '{{ .Release.Name }}-kube-state-metrics',
+  labels: kpsLabels('app.kubernetes.io/name: kube-state-metrics'),
+  selector: ['app.kubernetes.io/name: kube-state-metrics', 'app.kubernetes.io/instance: {{ .Release.Name }}'],
+  ports: [{name: 'http', port: 8080, targetPort: 8080}],
+})}
 `,
   }),
 
@@ -994,21 +828,11 @@ app.kubernetes.io/component: single-binary
     'templates/single-binary.yaml': `{{- if ne .Values.deploymentMode "SingleBinary" }}
 {{- fail "this stand-in loki chart renders SingleBinary mode only" }}
 {{- end }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "loki.labels" . | nindent 4 }}
+${serviceAccount('{{ .Release.Name }}', [include('loki.labels')])}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "loki.labels" . | nindent 4 }}
+${metadata('{{ .Release.Name }}', [include('loki.labels')])}
 data:
   config.yaml: |
     auth_enabled: {{ .Values.loki.auth_enabled }}
@@ -1020,62 +844,32 @@ data:
     schema_config:
       {{- toYaml .Values.loki.schemaConfig | nindent 6 }}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "loki.labels" . | nindent 4 }}
-spec:
-  selector:
-    {{- include "loki.selector" . | nindent 4 }}
-  ports:
-    - name: http-metrics
-      port: 3100
-      targetPort: 3100
-    - name: grpc
-      port: 9095
-      targetPort: 9095
+${service({
+  name: '{{ .Release.Name }}',
+  labels: [include('loki.labels')],
+  selector: [include('loki.selector')],
+  ports: [
+    {name: 'http-metrics', port: 3100, targetPort: 3100},
+    {name: 'grpc', port: 9095, targetPort: 9095},
+  ],
+})}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-headless
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "loki.labels" . | nindent 4 }}
-spec:
-  clusterIP: None
-  selector:
-    {{- include "loki.selector" . | nindent 4 }}
-  ports:
-    - name: http-metrics
-      port: 3100
-      targetPort: 3100
+${service({
+  name: '{{ .Release.Name }}-headless',
+  labels: [include('loki.labels')],
+  spec: ['clusterIP: None'],
+  selector: [include('loki.selector')],
+  ports: [{name: 'http-metrics', port: 3100, targetPort: 3100}],
+})}
 ---
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    app.kubernetes.io/component: single-binary
-    {{- include "loki.labels" . | nindent 4 }}
-spec:
-  replicas: {{ .Values.singleBinary.replicas }}
-  serviceName: {{ .Release.Name }}-headless
-  selector:
-    matchLabels:
-      {{- include "loki.selector" . | nindent 6 }}
-  template:
-    metadata:
-      labels:
-        {{- include "loki.selector" . | nindent 8 }}
-    spec:
-      serviceAccountName: {{ .Release.Name }}
-      containers:
-${container('loki', '.Values.singleBinary.resources', `          ports:
+${statefulSet({
+  name: '{{ .Release.Name }}',
+  labels: ['app.kubernetes.io/component: single-binary', include('loki.labels')],
+  replicas: '{{ .Values.singleBinary.replicas }}',
+  serviceName: '{{ .Release.Name }}-headless',
+  selector: [include('loki.selector')],
+  serviceAccount: '{{ .Release.Name }}',
+  containers: container('loki', '.Values.singleBinary.resources', `          ports:
             - name: http-metrics
               containerPort: 3100
           {{- if .Values.singleBinary.persistence.enabled }}
@@ -1083,8 +877,8 @@ ${container('loki', '.Values.singleBinary.resources', `          ports:
             - name: storage
               mountPath: /var/loki
           {{- end }}
-`)}
-  {{- if .Values.singleBinary.persistence.enabled }}
+`),
+  after: `  {{- if .Values.singleBinary.persistence.enabled }}
   volumeClaimTemplates:
     - metadata:
         name: storage
@@ -1093,7 +887,8 @@ ${container('loki', '.Values.singleBinary.resources', `          ports:
         resources:
           requests:
             storage: {{ .Values.singleBinary.persistence.size }}
-  {{- end }}
+  {{- end }}`,
+})}
 `,
   }),
 
@@ -1109,67 +904,36 @@ controller:
   replicas: 1
 `,
     'templates/alloy.yaml': `{{- $labels := dict "app.kubernetes.io/name" "alloy" "app.kubernetes.io/instance" .Release.Name }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- toYaml $labels | nindent 4 }}
+${serviceAccount('{{ .Release.Name }}', [toYaml('$labels')])}
 {{- if .Values.alloy.configMap.create }}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- toYaml $labels | nindent 4 }}
+${metadata('{{ .Release.Name }}', [toYaml('$labels')])}
 data:
   config.alloy: |-
     {{- .Values.alloy.configMap.content | nindent 4 }}
 {{- end }}
 ---
-apiVersion: apps/v1
-kind: {{ if eq .Values.controller.type "deployment" }}Deployment{{ else }}DaemonSet{{ end }}
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- toYaml $labels | nindent 4 }}
-spec:
-  {{- if eq .Values.controller.type "deployment" }}
-  replicas: {{ .Values.controller.replicas }}
-  {{- end }}
-  selector:
-    matchLabels:
-      {{- toYaml $labels | nindent 6 }}
-  template:
-    metadata:
-      labels:
-        {{- toYaml $labels | nindent 8 }}
-    spec:
-      serviceAccountName: {{ .Release.Name }}
-      containers:
-${container('alloy', '.Values.alloy.resources', `          ports:
+${workload({
+  kind: '{{ if eq .Values.controller.type "deployment" }}Deployment{{ else }}DaemonSet{{ end }}',
+  name: '{{ .Release.Name }}',
+  labels: [toYaml('$labels')],
+  spec: ['{{- if eq .Values.controller.type "deployment" }}', 'replicas: {{ .Values.controller.replicas }}', '{{- end }}'],
+  selector: [toYaml('$labels')],
+  serviceAccount: '{{ .Release.Name }}',
+  containers: container('alloy', '.Values.alloy.resources', `          ports:
             - name: http-metrics
               containerPort: 12345
-`)}
+`),
+})}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- toYaml $labels | nindent 4 }}
-spec:
-  selector:
-    {{- toYaml $labels | nindent 4 }}
-  ports:
-    - name: http-metrics
-      port: 12345
-      targetPort: 12345
+${service({
+  name: '{{ .Release.Name }}',
+  labels: [toYaml('$labels')],
+  selector: [toYaml('$labels')],
+  ports: [{name: 'http-metrics', port: 12345, targetPort: 12345}],
+})}
 `,
   }),
 }
