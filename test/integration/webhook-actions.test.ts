@@ -10,16 +10,14 @@
  */
 import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {callbackKey, signCallback} from '../../src/services/webhook/callback-data.js'
 import {type FakeTelegram, type TelegramCall, startFakeTelegram} from '../fakes/telegram.js'
 import {cliEntry, repoRoot} from '../helpers/cli.js'
-import {alertmanagerBinary, connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type Alertmanager, bearerWebhookReceiver, startAlertmanager} from '../helpers/alertmanager.js'
+import {connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
@@ -44,10 +42,7 @@ interface Replica {
 
 let telegram: FakeTelegram
 let redis: RedisServer
-let alertmanager: ChildProcess | undefined
-let amUrl = ''
-let amLog = ''
-let dir = ''
+let alertmanager: Alertmanager
 let webhookPort = 0
 const replicas: Replica[] = []
 
@@ -68,7 +63,7 @@ async function startReplica(port: number): Promise<Replica> {
       TELEGRAM_DEDUPE_WINDOW_MS: '0',
       TELEGRAM_POLL_TIMEOUT_SECONDS: '2',
       REDIS_URL: redis.url,
-      ALERTMANAGER_URL: amUrl,
+      ALERTMANAGER_URL: alertmanager.url,
     },
   })
   child.stdout!.on('data', (d) => (output += d))
@@ -80,12 +75,12 @@ async function startReplica(port: number): Promise<Replica> {
 }
 
 async function postAlerts(alerts: object[]) {
-  const response = await fetch(`${amUrl}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
+  const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
   expect(response.status).toBe(200)
 }
 
 async function silences(): Promise<Silence[]> {
-  return (await (await fetch(`${amUrl}/api/v2/silences`)).json()) as Silence[]
+  return (await (await fetch(`${alertmanager.url}/api/v2/silences`)).json()) as Silence[]
 }
 
 const activeSilences = async () => (await silences()).filter((s) => s.status.state === 'active')
@@ -110,14 +105,11 @@ async function press(chatId: string, messageId: number, data: string) {
 const labelsOf = (name: string) => ({alertname: name, keda_lab: 'true', severity: 'warning', namespace: 'lab', deployment: 'worker'})
 
 beforeAll(async () => {
-  const binary = alertmanagerBinary()
   telegram = await startFakeTelegram({token: BOT_TOKEN, username: 'keda_lab_test_bot'})
   redis = await startRedis()
-  dir = mkdtempSync(join(tmpdir(), 'keda-lab-actions-'))
   webhookPort = await freePort()
-  writeFileSync(
-    join(dir, 'alertmanager.yml'),
-    [
+  alertmanager = await startAlertmanager({
+    config: [
       'route:',
       '  receiver: keda-lab-telegram',
       '  group_by: [alertname]',
@@ -125,28 +117,10 @@ beforeAll(async () => {
       '  group_interval: 1s',
       '  repeat_interval: 2s',
       'receivers:',
-      '  - name: keda-lab-telegram',
-      '    webhook_configs:',
-      `      - url: http://127.0.0.1:${webhookPort}/alerts`,
-      '        send_resolved: true',
-      '        http_config:',
-      '          authorization:',
-      '            type: Bearer',
-      `            credentials: ${WEBHOOK_TOKEN}`,
+      bearerWebhookReceiver('keda-lab-telegram', `http://127.0.0.1:${webhookPort}/alerts`, WEBHOOK_TOKEN),
       '',
     ].join('\n'),
-  )
-  const port = await freePort()
-  amUrl = `http://127.0.0.1:${port}`
-  alertmanager = spawnTracked(binary, [
-    `--config.file=${join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${dir}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--cluster.listen-address=',
-    '--log.level=warn',
-  ])
-  alertmanager.stderr!.on('data', (d) => (amLog += d))
-  await waitFor(async () => (await fetch(`${amUrl}/-/ready`)).ok, {timeoutMs: 20_000, what: `alertmanager ready (log: ${amLog})`, ignore: connectionRefused})
+  })
   // Two replicas sharing Redis; Alertmanager talks to the first (the Service would balance).
   await startReplica(webhookPort)
   await startReplica(await freePort())
@@ -154,10 +128,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const replica of replicas) await stopProcess(replica.child)
-  if (alertmanager) await stopProcess(alertmanager)
+  await alertmanager?.stop()
   await telegram?.close()
   await redis?.stop()
-  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 describe('acting on alerts from Telegram (real Alertmanager, real webhook replicas, real Redis)', () => {
@@ -173,7 +146,7 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
       {labels: labelsOf(SILENCED), annotations: {summary: 'Workers at their maximum'}},
       {labels: labelsOf(CONTROL), annotations: {summary: 'Control alert, never silenced'}},
     ])
-    firing = await waitFor(() => messagesAbout(SILENCED)[0] ?? notYet('no message yet'), {timeoutMs: 20_000, what: `the firing message (alertmanager log: ${amLog})`})
+    firing = await waitFor(() => messagesAbout(SILENCED)[0] ?? notYet('no message yet'), {timeoutMs: 20_000, what: `the firing message (alertmanager log: ${alertmanager.log()})`})
     expect(firing.text).toContain('FIRING:1')
     const buttons = firing.reply_markup!.inline_keyboard.flat().map((b) => b.text)
     expect(buttons).toEqual(['🔕 1 h', '🔕 4 h', '🔕 24 h', '👀 Acknowledge'])
@@ -207,7 +180,7 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     expect(telegram.message(CHATS[0]!, firing.message_id!)!.replyMarkup?.inline_keyboard.flat() ?? []).toEqual([])
 
     // Alertmanager itself says the alert is silenced by that silence.
-    const alerts = (await (await fetch(`${amUrl}/api/v2/alerts?filter=alertname%3D%22${SILENCED}%22`)).json()) as {status: {silencedBy: string[]}}[]
+    const alerts = (await (await fetch(`${alertmanager.url}/api/v2/alerts?filter=alertname%3D%22${SILENCED}%22`)).json()) as {status: {silencedBy: string[]}}[]
     expect(alerts[0]!.status.silencedBy).toEqual([silenceId])
 
     // Reminders: the control alert gets two more, the silenced one none.
@@ -319,7 +292,7 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     for (const [i, chat] of CHATS.entries()) {
       const resolved = await waitFor(() => messagesAbout(NAME, chat).find((c) => c.text!.includes('RESOLVED:1')) ?? notYet('no resolved message'), {
         timeoutMs: 20_000,
-        what: `the resolved message in ${chat} (alertmanager log: ${amLog})`,
+        what: `the resolved message in ${chat} (alertmanager log: ${alertmanager.log()})`,
       })
       expect(resolved.reply_to_message_id).toBe(firings[i]!.message_id)
       expect(resolved.reply_markup).toBeUndefined()

@@ -6,11 +6,7 @@
  * function against a real control plane; this test pins the logic: post to Alertmanager, find the
  * alert's fingerprint, ask the webhook which Telegram messages it sent, then resolve.
  */
-import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -20,7 +16,7 @@ import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
 import {createMemoryMessageStore} from '../../src/services/webhook/message-store.js'
 import {createTelegramNotifier} from '../../src/services/webhook/notifier.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
-import {alertmanagerBinary, connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type Alertmanager, bearerWebhookReceiver, startAlertmanager} from '../helpers/alertmanager.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
@@ -28,9 +24,7 @@ const CHATS = ['501', '502']
 
 let telegram: FakeTelegram
 let app: WebhookApp
-let alertmanager: ChildProcess | undefined
-let dir = ''
-let amPort = 0
+let alertmanager: Alertmanager
 let webhookPort = 0
 const proxied: ServiceProxyRequest[] = []
 
@@ -38,7 +32,7 @@ const proxied: ServiceProxyRequest[] = []
 const kube: Pick<Kube, 'proxyService' | 'getSecretData'> = {
   async proxyService(request): Promise<ServiceProxyResponse> {
     proxied.push(request)
-    const ports: Record<string, number> = {'mon/kube-prometheus-stack-alertmanager:9093': amPort, 'lab/keda-lab-webhook:8080': webhookPort}
+    const ports: Record<string, number> = {'mon/kube-prometheus-stack-alertmanager:9093': alertmanager.port, 'lab/keda-lab-webhook:8080': webhookPort}
     const port = ports[`${request.namespace}/${request.service}:${request.port}`]
     if (!port) return {status: 503, headers: {}, body: `no endpoints available for service "${request.service}"`}
     const query = request.query ? `?${new URLSearchParams(request.query)}` : ''
@@ -64,11 +58,9 @@ beforeAll(async () => {
   app = await buildApp({webhookToken: WEBHOOK_TOKEN, notifier, chatIds: CHATS, store: createMemoryMessageStore(3600)})
   webhookPort = Number(new URL(await app.listen({port: 0, host: '127.0.0.1'})).port)
 
-  dir = mkdtempSync(join(tmpdir(), 'keda-lab-alert-test-'))
   // The route install renders, reduced to what matters here: keda_lab="true" to the webhook, with its bearer token.
-  writeFileSync(
-    join(dir, 'alertmanager.yml'),
-    [
+  alertmanager = await startAlertmanager({
+    config: [
       'route:',
       '  receiver: "null"',
       '  routes:',
@@ -80,33 +72,16 @@ beforeAll(async () => {
       '      repeat_interval: 1h',
       'receivers:',
       '  - name: "null"',
-      '  - name: keda-lab-webhook',
-      '    webhook_configs:',
-      `      - url: http://127.0.0.1:${webhookPort}/alerts`,
-      '        send_resolved: true',
-      '        http_config:',
-      '          authorization:',
-      '            type: Bearer',
-      `            credentials: ${WEBHOOK_TOKEN}`,
+      bearerWebhookReceiver('keda-lab-webhook', `http://127.0.0.1:${webhookPort}/alerts`, WEBHOOK_TOKEN),
       '',
     ].join('\n'),
-  )
-  amPort = await freePort()
-  alertmanager = spawnTracked(alertmanagerBinary(), [
-    `--config.file=${join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${dir}`,
-    `--web.listen-address=127.0.0.1:${amPort}`,
-    '--cluster.listen-address=',
-    '--log.level=warn',
-  ])
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${amPort}/-/ready`)).ok, {timeoutMs: 20_000, what: 'alertmanager ready', ignore: connectionRefused})
+  })
 }, 60_000)
 
 afterAll(async () => {
-  if (alertmanager) await stopProcess(alertmanager)
+  await alertmanager?.stop()
   await app?.close()
   await telegram?.close()
-  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 describe('keda-lab alert test, cluster path (real Alertmanager and webhook behind a loopback service proxy)', () => {

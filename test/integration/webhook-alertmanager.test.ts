@@ -1,8 +1,4 @@
-import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -10,7 +6,8 @@ import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
 import {createWebhookMetrics} from '../../src/services/webhook/metrics.js'
 import {createTelegramNotifier} from '../../src/services/webhook/notifier.js'
 import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
-import {alertmanagerBinary, connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type Alertmanager, bearerWebhookReceiver, startAlertmanager} from '../helpers/alertmanager.js'
+import {waitFor} from '../helpers/processes.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
@@ -18,14 +15,11 @@ const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
 describe('a real Alertmanager delivering to the webhook (bearer auth from http_config.authorization)', () => {
   let telegram: FakeTelegram
   let app: WebhookApp
-  let alertmanager: ChildProcess | undefined
-  let amUrl = ''
-  let amLog = ''
-  let dir = ''
+  let alertmanager: Alertmanager
   const metrics = createWebhookMetrics({defaultMetrics: false})
 
   async function postAlerts(alerts: object[]) {
-    const response = await fetch(`${amUrl}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
+    const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
     expect(response.status).toBe(200)
   }
 
@@ -34,7 +28,6 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
   }
 
   beforeAll(async () => {
-    const binary = alertmanagerBinary()
     telegram = await startFakeTelegram({token: BOT_TOKEN})
     const notifier = createTelegramNotifier({
       botToken: BOT_TOKEN,
@@ -50,11 +43,9 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
     app = await buildApp({webhookToken: WEBHOOK_TOKEN, notifier, metrics})
     const webhookUrl = await app.listen({port: 0, host: '127.0.0.1'})
 
-    dir = mkdtempSync(join(tmpdir(), 'keda-lab-alertmanager-'))
     // The same receiver shape the install writes: webhook_configs with a bearer token.
-    writeFileSync(
-      join(dir, 'alertmanager.yml'),
-      [
+    alertmanager = await startAlertmanager({
+      config: [
         'route:',
         '  receiver: keda-lab-telegram',
         '  group_by: [alertname]',
@@ -62,35 +53,16 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
         '  group_interval: 1s',
         '  repeat_interval: 1h',
         'receivers:',
-        '  - name: keda-lab-telegram',
-        '    webhook_configs:',
-        `      - url: ${webhookUrl}/alerts`,
-        '        send_resolved: true',
-        '        http_config:',
-        '          authorization:',
-        '            type: Bearer',
-        `            credentials: ${WEBHOOK_TOKEN}`,
+        bearerWebhookReceiver('keda-lab-telegram', `${webhookUrl}/alerts`, WEBHOOK_TOKEN),
         '',
       ].join('\n'),
-    )
-    const port = await freePort()
-    amUrl = `http://127.0.0.1:${port}`
-    alertmanager = spawnTracked(binary, [
-      `--config.file=${join(dir, 'alertmanager.yml')}`,
-      `--storage.path=${dir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-      '--log.level=warn',
-    ])
-    alertmanager.stderr!.on('data', (d) => (amLog += d))
-    await waitFor(async () => (await fetch(`${amUrl}/-/ready`)).ok, {timeoutMs: 20_000, what: `alertmanager ready (log: ${amLog})`, ignore: connectionRefused})
+    })
   })
 
   afterAll(async () => {
-    if (alertmanager) await stopProcess(alertmanager)
+    await alertmanager?.stop()
     await app?.close()
     await telegram?.close()
-    if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
   it('delivers a firing and then a resolved notification to every chat', async () => {
@@ -102,7 +74,7 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
       startsAt,
     }
     await postAlerts([alert])
-    await waitFor(() => messagesAbout('KedaLabWorkersAtMax').length >= 2, {timeoutMs: 15_000, what: `firing messages (alertmanager log: ${amLog})`})
+    await waitFor(() => messagesAbout('KedaLabWorkersAtMax').length >= 2, {timeoutMs: 15_000, what: `firing messages (alertmanager log: ${alertmanager.log()})`})
     const firing = messagesAbout('KedaLabWorkersAtMax')
     expect(firing.map((c) => c.chat_id).sort()).toEqual(['1001', '1002'])
     const parsed = parseTelegramHtml(firing[0]!.text!)
@@ -112,7 +84,7 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
     await postAlerts([{...alert, endsAt: new Date().toISOString()}])
     await waitFor(() => messagesAbout('KedaLabWorkersAtMax').filter((c) => c.text!.includes('RESOLVED:1')).length >= 2, {
       timeoutMs: 15_000,
-      what: `resolved messages (alertmanager log: ${amLog})`,
+      what: `resolved messages (alertmanager log: ${alertmanager.log()})`,
     })
     const resolved = messagesAbout('KedaLabWorkersAtMax').find((c) => c.text!.includes('RESOLVED:1'))!
     expect(resolved.text).toMatch(/Resolved: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(after 1m/)
@@ -123,7 +95,7 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
     telegram.failNext(2, {status: 500})
     const before = telegram.calls.length
     await postAlerts([{labels: {alertname: 'KedaLabQueueBacklogGrowing', severity: 'critical'}, annotations: {summary: 'Backlog growing'}}])
-    await waitFor(() => messagesAbout('KedaLabQueueBacklogGrowing').length >= 2, {timeoutMs: 30_000, what: `retried messages (alertmanager log: ${amLog})`})
+    await waitFor(() => messagesAbout('KedaLabQueueBacklogGrowing').length >= 2, {timeoutMs: 30_000, what: `retried messages (alertmanager log: ${alertmanager.log()})`})
     const calls = telegram.calls.slice(before).filter((c) => c.method === 'sendMessage')
     expect(calls.filter((c) => c.status === 500)).toHaveLength(2)
     expect(await metrics.registry.getSingleMetricAsString('keda_lab_webhook_notifications_total')).toMatch(

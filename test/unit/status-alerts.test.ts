@@ -3,38 +3,22 @@
  * sends through the service proxy (path and query of STATUS_SERVICES.alertmanager): a firing lab
  * alert is listed; Watchdog (always firing on purpose) and a silenced alert are not.
  */
-import type {ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {parseAlerts, STATUS_SERVICES} from '../../src/lab/status/cluster.js'
-import {alertmanagerBinary, connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type Alertmanager, startAlertmanager} from '../helpers/alertmanager.js'
+import {notYet, waitFor} from '../helpers/processes.js'
 
-let alertmanager: ChildProcess | undefined
-let dir = ''
+let alertmanager: Alertmanager
 let url = ''
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'keda-lab-status-am-'))
-  writeFileSync(join(dir, 'alertmanager.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n')
-  const port = await freePort()
-  url = `http://127.0.0.1:${port}`
-  alertmanager = spawnTracked(alertmanagerBinary(), [
-    `--config.file=${join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${dir}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--cluster.listen-address=',
-    '--log.level=warn',
-  ])
-  await waitFor(async () => (await fetch(`${url}/-/ready`)).ok, {timeoutMs: 20_000, what: 'alertmanager ready', ignore: connectionRefused})
+  alertmanager = await startAlertmanager({config: 'route:\n  receiver: none\nreceivers:\n  - name: none\n'})
+  url = alertmanager.url
 })
 
 afterAll(async () => {
-  if (alertmanager) await stopProcess(alertmanager)
-  if (dir) rmSync(dir, {recursive: true, force: true})
+  await alertmanager?.stop()
 })
 
 const post = async (path: string, body: unknown) => {
