@@ -1,51 +1,10 @@
-import type {ChildProcess} from 'node:child_process'
-
-import {cliEntry, repoRoot} from '../helpers/cli.js'
-import {connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-
-/** One JSON log line of a service (pino), with the time it was written. */
-export type LogLine = Record<string, unknown> & {msg?: string; time?: string; taskId?: string}
+import {freePort, stopProcess} from '../helpers/processes.js'
+import {type ServeProcess, spawnServe, waitUntilReady} from '../helpers/serve.js'
 
 /** A `keda-lab serve …` process and everything it logged. */
-export interface ServiceProcess {
-  readonly name: string
-  readonly child: ChildProcess
-  readonly lines: LogLine[]
+export interface ServiceProcess extends ServeProcess {
   /** Set when the harness sent SIGKILL: a task this process was running ended then. */
   killedAt?: number
-  /** When the process exited (any cause). */
-  exitedAt?: number
-  exited: Promise<void>
-  stderr(): string
-}
-
-function spawnService(name: string, args: string[], env: Record<string, string>): ServiceProcess {
-  const child = spawnTracked(process.execPath, [cliEntry(), ...args], {cwd: repoRoot, env: {...process.env, ...env}})
-  const lines: LogLine[] = []
-  let buffer = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString()
-    let newline
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline)
-      buffer = buffer.slice(newline + 1)
-      try {
-        lines.push(JSON.parse(line) as LogLine)
-      } catch {
-        lines.push({msg: line})
-      }
-    }
-  })
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
-  const service: ServiceProcess = {name, child, lines, exited: Promise.resolve(), stderr: () => stderr}
-  service.exited = new Promise<void>((resolve) =>
-    child.on('exit', () => {
-      service.exitedAt = Date.now()
-      resolve()
-    }),
-  )
-  return service
 }
 
 /** Where the services find Redis, and the knobs the scenarios vary. */
@@ -98,7 +57,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     workers: () => live.filter((w) => w.child.exitCode === null && w.child.signalCode === null),
     allWorkers: () => all,
     async startApi() {
-      api = spawnService('api', ['serve', 'api'], {
+      api = spawnServe('api', {
         ...redisEnv,
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -106,15 +65,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         LOG_LEVEL: 'warn',
         ...options.apiEnv,
       })
-      const current = api
-      await waitFor(
-        async () => {
-          if (current.child.exitCode !== null) throw new Error(`the API exited: ${current.stderr()}`)
-          const response = await fetch(`${services.apiUrl}/readyz`, {signal: AbortSignal.timeout(2000)})
-          return response.status === 200 || notYet(`/readyz ${response.status}`)
-        },
-        {timeoutMs: 60_000, intervalMs: 200, what: 'the API ready', ignore: (error) => connectionRefused(error) || (error as Error).name === 'TimeoutError'},
-      )
+      await waitUntilReady(api, {http: `${services.apiUrl}/readyz`}, 60_000)
     },
     async stopApi() {
       if (api) await stopProcess(api.child, 'SIGTERM', 15_000)
@@ -122,28 +73,22 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     async startWorkers(count) {
       const started = Array.from({length: count}, () => {
         const name = `chaos-worker-${++workerSerial}`
-        return spawnService(name, ['serve', 'worker'], {
-          ...redisEnv,
-          METRICS_PORT: '0',
-          METRICS_HOST: '127.0.0.1',
-          WORKER_NAME: name,
-          LOG_LEVEL: 'info',
-          ...options.workerEnv,
-        })
+        return spawnServe(
+          'worker',
+          {
+            ...redisEnv,
+            METRICS_PORT: '0',
+            METRICS_HOST: '127.0.0.1',
+            WORKER_NAME: name,
+            LOG_LEVEL: 'info',
+            ...options.workerEnv,
+          },
+          name,
+        )
       })
       live.push(...started)
       all.push(...started)
-      await Promise.all(
-        started.map((worker) =>
-          waitFor(
-            () => {
-              if (worker.child.exitCode !== null) throw new Error(`worker ${worker.name} exited: ${worker.stderr()}`)
-              return worker.lines.some((l) => l.msg === 'worker ready: waiting for tasks')
-            },
-            {timeoutMs: 60_000, intervalMs: 100, what: `worker ${worker.name} ready`},
-          ),
-        ),
-      )
+      await Promise.all(started.map((worker) => waitUntilReady(worker, {log: 'worker ready: waiting for tasks'}, 60_000)))
       return started
     },
     signalWorker(worker, signal) {

@@ -1,4 +1,3 @@
-import type {ChildProcess} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {connect} from 'node:net'
 
@@ -6,9 +5,10 @@ import {Worker} from 'bullmq'
 import {Redis} from 'ioredis'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
-import {connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {runCli} from '../helpers/cli.js'
+import {freePort, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
+import {type ServeProcess, startServe} from '../helpers/serve.js'
 
 const PASSWORD = `pw-${randomUUID()}`
 
@@ -31,9 +31,7 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
 describe('keda-lab serve api over real HTTP (spawned CLI, password-protected redis-server)', () => {
   let redis: RedisServer
-  let child: ChildProcess
-  let stdout = ''
-  let stderr = ''
+  let api: ServeProcess
   let base: string
   let metricsBase: string
   const queueName = `test-${randomUUID()}`
@@ -43,10 +41,9 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
     const [port, metricsPort] = [await freePort(), await freePort()]
     base = `http://127.0.0.1:${port}`
     metricsBase = `http://127.0.0.1:${metricsPort}`
-    child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'api'], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
+    api = await startServe(
+      'api',
+      {
         HOST: '127.0.0.1',
         PORT: String(port),
         METRICS_PORT: String(metricsPort),
@@ -55,14 +52,12 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
         QUEUE_NAME: queueName,
         TASK_ITERATIONS: '1000',
       },
-    })
-    child.stdout!.on('data', (d) => (stdout += d))
-    child.stderr!.on('data', (d) => (stderr += d))
-    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {timeoutMs: 30_000, what: 'API ready', ignore: connectionRefused})
+      {ready: {http: `${base}/readyz`}, timeoutMs: 30_000},
+    )
   }, 60_000)
 
   afterAll(async () => {
-    if (child) await stopProcess(child)
+    if (api) await stopProcess(api.child)
     await redis?.stop()
   })
 
@@ -121,12 +116,12 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
     expect(metrics).toContain(`keda_lab_queue_jobs{queue="${queueName}",state="completed"} 1`)
     expect((await fetch(`${base}/metrics`)).status).toBe(404)
 
-    await stopProcess(child, 'SIGTERM', 10_000)
-    expect(child.exitCode).toBe(0)
-    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    await stopProcess(api.child, 'SIGTERM', 10_000)
+    expect(api.child.exitCode).toBe(0)
+    const lines = api.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
     expect(lines.find((line) => line.msg === 'task queued')).toMatchObject({taskId: id, service: 'api', iterations: 1000})
     expect(lines.at(-1)).toMatchObject({msg: 'stopped'})
-    expect(stdout + stderr).not.toContain(PASSWORD)
+    expect(api.stdout() + api.stderr()).not.toContain(PASSWORD)
   })
 
   it('stops with one clear line (variable, problem, example) and no stack trace on a bad variable', async () => {
@@ -145,8 +140,7 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
 
 describe('keda-lab serve api: exact headers and hostile URLs over raw HTTP (spawned CLI, real redis-server)', () => {
   let redis: RedisServer
-  let child: ChildProcess
-  let stderr = ''
+  let api: ServeProcess
   let port: number
   let base: string
 
@@ -154,18 +148,15 @@ describe('keda-lab serve api: exact headers and hostile URLs over raw HTTP (spaw
     redis = await startRedis()
     port = await freePort()
     base = `http://127.0.0.1:${port}`
-    child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'api'], {
-      cwd: repoRoot,
-      env: {...process.env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(await freePort()), REDIS_URL: redis.url, QUEUE_NAME: `test-${randomUUID()}`},
-    })
-    child.stderr!.on('data', (d) => (stderr += d))
-    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {timeoutMs: 30_000, what: 'API ready', ignore: connectionRefused}).catch((error: Error) => {
-      throw new Error(`${error.message}; API stderr: ${stderr}`)
-    })
+    api = await startServe(
+      'api',
+      {HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(await freePort()), REDIS_URL: redis.url, QUEUE_NAME: `test-${randomUUID()}`},
+      {ready: {http: `${base}/readyz`}, timeoutMs: 30_000},
+    )
   }, 60_000)
 
   afterAll(async () => {
-    if (child) await stopProcess(child)
+    if (api) await stopProcess(api.child)
     await redis?.stop()
   })
 

@@ -1,4 +1,3 @@
-import type {ChildProcess} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 
 import {type ConnectionOptions, Queue} from 'bullmq'
@@ -8,10 +7,11 @@ import {redisOptions} from '../../src/adapters/redis.js'
 import {TASK_JOB_NAME, type TaskData} from '../../src/services/shared/tasks.js'
 import type {TaskOutcome} from '../../src/services/worker/worker.js'
 import {taskChecksum} from '../../src/services/worker/work.js'
-import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {completedJob} from '../helpers/jobs.js'
-import {spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {stopProcess, waitFor} from '../helpers/processes.js'
 import {startRedis, type RedisServer} from '../helpers/redis.js'
+import {type ServeProcess, startServe} from '../helpers/serve.js'
 
 // About 2 s of one core: long enough to signal a worker in the middle of it, short for CI.
 const ITERATIONS = 40_000_000
@@ -21,53 +21,19 @@ const TEST_TIMEOUT_MS = 300_000
 let expectedChecksum: number | undefined
 const checksum = () => (expectedChecksum ??= taskChecksum(ITERATIONS))
 
-interface SpawnedWorker {
-  name: string
-  child: ChildProcess
-  lines: Array<Record<string, unknown>>
-  exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>
+interface SpawnedWorker extends ServeProcess {
   metricsPort(): number
 }
 
 /** Starts `keda-lab serve worker` as a user (or the chart) would, and waits until it takes tasks. */
 async function spawnWorker(env: Record<string, string>): Promise<SpawnedWorker> {
   const name = `w-${randomUUID().slice(0, 8)}`
-  const child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'worker'], {
-    cwd: repoRoot,
-    env: {...process.env, METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: name, LOG_LEVEL: 'info', ...env},
-  })
-  const lines: Array<Record<string, unknown>> = []
-  let buffer = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString()
-    let newline
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline)
-      buffer = buffer.slice(newline + 1)
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>)
-      } catch {
-        lines.push({raw: line})
-      }
-    }
-  })
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
-    child.on('exit', (code, signal) => resolve({code, signal})),
-  )
-  await waitFor(() => lines.some((l) => l.msg === 'worker ready: waiting for tasks') || child.exitCode !== null, {
-    timeoutMs: 90_000,
-    what: `worker ${name} ready`,
-  })
-  if (child.exitCode !== null) throw new Error(`worker exited early: ${stderr}`)
-  return {
+  const worker = await startServe('worker', {METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: name, LOG_LEVEL: 'info', ...env}, {
     name,
-    child,
-    lines,
-    exited,
-    metricsPort: () => Number(lines.find((l) => l.msg === 'worker starting')?.metricsPort),
-  }
+    ready: {log: 'worker ready: waiting for tasks'},
+    timeoutMs: 90_000,
+  })
+  return Object.assign(worker, {metricsPort: () => Number(worker.lines.find((l) => l.msg === 'worker starting')?.metricsPort)})
 }
 
 describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real redis-server)', {timeout: TEST_TIMEOUT_MS}, () => {
