@@ -10,7 +10,6 @@
  * unknown with the API server's own answer, which makes the verdict `degraded` — asserted as such.
  * The healthy verdict is covered by test/unit/status-judge.test.ts and test/e2e/status-local.test.ts.
  */
-import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -20,9 +19,10 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ClusterStatusReport} from '../../src/lab/status/model.js'
 import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
-import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {helmTemplate, parseManifests} from '../helpers/helm.js'
-import {connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {freePort, notYet, stopProcess, waitFor} from '../helpers/processes.js'
+import {type ServeProcess, startServe} from '../helpers/serve.js'
 import {adminRequest} from './control-plane.js'
 import {applyCrds, kedaCrds} from './crds.js'
 import {createNamespace, useCluster} from './harness.js'
@@ -36,28 +36,56 @@ async function create(path: string, body: unknown): Promise<void> {
   if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${res.body.slice(0, 300)}`)
 }
 
-const podTemplate = (labels: Record<string, string>, containers: {name: string; image: string; port?: {name: string; containerPort: number}}[]) => ({
-  metadata: {labels},
-  spec: {containers: containers.map((c) => ({name: c.name, image: c.image, ...(c.port ? {ports: [c.port]} : {})}))},
-})
+interface Container {
+  name: string
+  image: string
+  port?: {name: string; containerPort: number}
+}
 
-async function deployment(ns: string, name: string, replicas: number, image: string, extra: Record<string, string> = {}): Promise<void> {
-  const labels = {app: name, ...extra}
-  await create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+/**
+ * An apps/v1 workload whose pods (kwok runs them) carry `app: <name>`; a StatefulSet is its own
+ * serviceName. `labels` go on the workload itself, `nodeSelector` on its pods.
+ */
+async function workload(
+  ns: string,
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet',
+  name: string,
+  containers: Container[],
+  options: {replicas?: number; labels?: Record<string, string>; nodeSelector?: Record<string, string>} = {},
+): Promise<void> {
+  const podLabels = {app: name}
+  await create(`/apis/apps/v1/namespaces/${ns}/${kind.toLowerCase()}s`, {
     apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {name, labels: {'app.kubernetes.io/part-of': 'keda-lab'}},
-    spec: {replicas, selector: {matchLabels: labels}, template: podTemplate(labels, [{name: 'main', image, port: {name: 'http', containerPort: 8000}}])},
+    kind,
+    metadata: {name, ...(options.labels ? {labels: options.labels} : {})},
+    spec: {
+      ...(options.replicas === undefined ? {} : {replicas: options.replicas}),
+      ...(kind === 'StatefulSet' ? {serviceName: name} : {}),
+      selector: {matchLabels: podLabels},
+      template: {
+        metadata: {labels: podLabels},
+        spec: {
+          ...(options.nodeSelector ? {nodeSelector: options.nodeSelector} : {}),
+          containers: containers.map((c) => ({name: c.name, image: c.image, ...(c.port ? {ports: [c.port]} : {})})),
+        },
+      },
+    },
   })
 }
 
-async function statefulSet(ns: string, name: string, replicas: number, containers: {name: string; image: string}[]): Promise<void> {
-  const labels = {app: name}
-  await create(`/apis/apps/v1/namespaces/${ns}/statefulsets`, {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
+/** A Deployment as the lab's charts label theirs, one container with an http port. */
+const deployment = (ns: string, name: string, replicas: number, image: string) =>
+  workload(ns, 'Deployment', name, [{name: 'main', image, port: {name: 'http', containerPort: 8000}}], {replicas, labels: {'app.kubernetes.io/part-of': 'keda-lab'}})
+
+const statefulSet = (ns: string, name: string, replicas: number, containers: Container[]) => workload(ns, 'StatefulSet', name, containers, {replicas})
+
+/** An autoscaling/v2 HPA scaling the Deployment `target`. */
+async function hpa(ns: string, name: string, target: string, replicas: {min: number; max: number}, metrics: unknown[]): Promise<void> {
+  await create(`/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
     metadata: {name},
-    spec: {replicas, serviceName: name, selector: {matchLabels: labels}, template: podTemplate(labels, containers)},
+    spec: {scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: target}, minReplicas: replicas.min, maxReplicas: replicas.max, metrics},
   })
 }
 
@@ -84,17 +112,7 @@ beforeAll(async () => {
   ])
   await service(ns, 'keda-lab-api', {app: 'keda-lab-api'}, {name: 'http', port: 80, targetPort: 'http'})
 
-  await create(`/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: {name: 'keda-lab-api'},
-    spec: {
-      scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: 'keda-lab-api'},
-      minReplicas: 2,
-      maxReplicas: 5,
-      metrics: [{type: 'Resource', resource: {name: 'cpu', target: {type: 'Utilization', averageUtilization: 70}}}],
-    },
-  })
+  await hpa(ns, 'keda-lab-api', 'keda-lab-api', {min: 2, max: 5}, [{type: 'Resource', resource: {name: 'cpu', target: {type: 'Utilization', averageUtilization: 70}}}])
   await create(`/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
@@ -114,17 +132,9 @@ beforeAll(async () => {
     },
   })
   // What KEDA's operator writes: the HPA it manages and the ScaledObject's status.
-  await create(`/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: {name: 'keda-hpa-keda-lab-worker'},
-    spec: {
-      scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: 'keda-lab-worker'},
-      minReplicas: 1,
-      maxReplicas: 10,
-      metrics: [{type: 'External', external: {metric: {name: 's0-redis-sentinel-bull-tasks-wait'}, target: {type: 'AverageValue', averageValue: '2'}}}],
-    },
-  })
+  await hpa(ns, 'keda-hpa-keda-lab-worker', 'keda-lab-worker', {min: 1, max: 10}, [
+    {type: 'External', external: {metric: {name: 's0-redis-sentinel-bull-tasks-wait'}, target: {type: 'AverageValue', averageValue: '2'}}},
+  ])
   const so = await getJson<Record<string, unknown>>(cluster.kubeconfig, `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects/keda-lab-worker`)
   const put = await adminRequest(cluster.kubeconfig, 'PUT', `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects/keda-lab-worker/status`, {
     ...so,
@@ -158,12 +168,7 @@ beforeAll(async () => {
   await statefulSet(mon, 'alertmanager-kube-prometheus-stack-alertmanager', 1, [{name: 'alertmanager', image: 'quay.io/prometheus/alertmanager:v0.29.0'}])
   await deployment(mon, 'kube-prometheus-stack-grafana', 1, 'docker.io/grafana/grafana:12.2.1')
   await statefulSet(mon, 'loki', 1, [{name: 'loki', image: 'docker.io/grafana/loki:3.5.7'}])
-  await create(`/apis/apps/v1/namespaces/${mon}/daemonsets`, {
-    apiVersion: 'apps/v1',
-    kind: 'DaemonSet',
-    metadata: {name: 'alloy'},
-    spec: {selector: {matchLabels: {app: 'alloy'}}, template: podTemplate({app: 'alloy'}, [{name: 'alloy', image: 'docker.io/grafana/alloy:v1.11.3'}])},
-  })
+  await workload(mon, 'DaemonSet', 'alloy', [{name: 'alloy', image: 'docker.io/grafana/alloy:v1.11.3'}])
   await service(mon, 'kube-prometheus-stack-alertmanager', {app: 'alertmanager-kube-prometheus-stack-alertmanager'}, {name: 'http-web', port: 9093, targetPort: 9093})
 
   // kwok runs the pods: wait until every workload reports its pods ready (the webhook is not installed).
@@ -288,16 +293,7 @@ describe('keda-lab status on a real control plane', () => {
   it('a component with fewer ready pods than desired makes it degraded with that reason', async () => {
     const ns = cluster.namespace
     // A replica that can never be scheduled (no node has the label) stays Pending: 1/2 ready.
-    await create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: {name: 'keda-lab-webhook'},
-      spec: {
-        replicas: 1,
-        selector: {matchLabels: {app: 'keda-lab-webhook'}},
-        template: {metadata: {labels: {app: 'keda-lab-webhook'}}, spec: {nodeSelector: {'keda-lab-test/no-such-node': 'true'}, containers: [{name: 'main', image: 'keda-lab:0.1.0-abc123'}]}},
-      },
-    })
+    await workload(ns, 'Deployment', 'keda-lab-webhook', [{name: 'main', image: 'keda-lab:0.1.0-abc123'}], {replicas: 1, nodeSelector: {'keda-lab-test/no-such-node': 'true'}})
     try {
       const report = await waitFor(async () => {
         const result = await status(['-n', ns, '--monitoring-namespace', mon, '--json'])
@@ -369,7 +365,7 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
   let dir = ''
   let saKubeconfig = ''
   let telegram: FakeTelegram | undefined
-  let webhook: ChildProcess | undefined
+  let webhook: ServeProcess | undefined
 
   /** The server, CA and a request with the ServiceAccount's token. */
   const asServiceAccount = async (token: string, path: string) => {
@@ -426,11 +422,9 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
 
     telegram = await startFakeTelegram()
     const port = await freePort()
-    let output = ''
-    webhook = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
+    webhook = await startServe(
+      'webhook',
+      {
         KUBECONFIG: saKubeconfig,
         STATUS_NAMESPACE: ns,
         STATUS_MONITORING_NAMESPACE: mon,
@@ -446,14 +440,12 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
         // Only the buttons use Alertmanager; /status reads it through the cluster like keda-lab status.
         ALERTMANAGER_URL: `http://127.0.0.1:${await freePort()}`,
       },
-    })
-    webhook.stdout!.on('data', (d) => (output += d))
-    webhook.stderr!.on('data', (d) => (output += d))
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, {timeoutMs: 60_000, what: `webhook on ${port} (output: ${output})`, ignore: connectionRefused})
+      {ready: {http: `http://127.0.0.1:${port}/healthz`}, timeoutMs: 60_000},
+    )
   }, 120_000)
 
   afterAll(async () => {
-    if (webhook) await stopProcess(webhook)
+    if (webhook) await stopProcess(webhook.child)
     await telegram?.close()
     for (const path of [`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/keda-lab-webhook-status-${cluster.namespace}`, `/apis/rbac.authorization.k8s.io/v1/clusterroles/keda-lab-webhook-status-${cluster.namespace}`]) {
       await adminRequest(cluster.kubeconfig, 'DELETE', path).catch(() => undefined)
