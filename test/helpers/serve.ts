@@ -14,6 +14,8 @@ export interface ServeProcess {
   readonly lines: LogLine[]
   stdout(): string
   stderr(): string
+  /** Everything it printed: stdout, then stderr. */
+  output(): string
   /** Resolves when the process has exited, with how. */
   readonly exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>
   /** When the process exited (Date.now()), once it has. */
@@ -53,6 +55,7 @@ export function spawnServe(service: 'api' | 'worker' | 'webhook', env: Record<st
     lines,
     stdout: () => stdout,
     stderr: () => stderr,
+    output: () => stdout + stderr,
     exited: new Promise((resolve) =>
       child.on('exit', (code, signal) => {
         served.exitedAt = Date.now()

@@ -8,17 +8,16 @@
  * "the next reminder is not delivered" is observable: a control alert in another group keeps
  * getting reminders meanwhile, which is how the test knows the reminders were due.
  */
-import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {callbackKey, signCallback} from '../../src/services/webhook/callback-data.js'
 import {type FakeTelegram, type TelegramCall, startFakeTelegram} from '../fakes/telegram.js'
-import {cliEntry, repoRoot} from '../helpers/cli.js'
 import {type Alertmanager, bearerWebhookReceiver, startAlertmanager} from '../helpers/alertmanager.js'
-import {connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {freePort, notYet, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
+import {type ServeProcess, spawnServe, waitUntilReady} from '../helpers/serve.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
@@ -34,11 +33,7 @@ interface Silence {
   endsAt: string
 }
 
-interface Replica {
-  child: ChildProcess
-  port: number
-  output: () => string
-}
+type Replica = ServeProcess & {port: number}
 
 let telegram: FakeTelegram
 let redis: RedisServer
@@ -47,30 +42,23 @@ let webhookPort = 0
 const replicas: Replica[] = []
 
 async function startReplica(port: number): Promise<Replica> {
-  let output = ''
-  const child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      METRICS_PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      TELEGRAM_BOT_TOKEN: BOT_TOKEN,
-      TELEGRAM_CHAT_IDS: CHATS.join(','),
-      WEBHOOK_TOKEN,
-      TELEGRAM_API_URL: telegram.url,
-      TELEGRAM_DEDUPE_WINDOW_MS: '0',
-      TELEGRAM_POLL_TIMEOUT_SECONDS: '2',
-      REDIS_URL: redis.url,
-      ALERTMANAGER_URL: alertmanager.url,
-    },
-  })
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  const replica = {child, port, output: () => output}
+  const env = {
+    PORT: String(port),
+    METRICS_PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+    TELEGRAM_CHAT_IDS: CHATS.join(','),
+    WEBHOOK_TOKEN,
+    TELEGRAM_API_URL: telegram.url,
+    TELEGRAM_DEDUPE_WINDOW_MS: '0',
+    TELEGRAM_POLL_TIMEOUT_SECONDS: '2',
+    REDIS_URL: redis.url,
+    ALERTMANAGER_URL: alertmanager.url,
+  }
+  const replica = Object.assign(spawnServe('webhook', env, `webhook on ${port}`), {port})
   replicas.push(replica)
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, {timeoutMs: 60_000, what: `webhook on ${port} (output: ${output})`, ignore: connectionRefused})
+  await waitUntilReady(replica, {http: `http://127.0.0.1:${port}/healthz`}, 60_000)
   return replica
 }
 

@@ -3,24 +3,22 @@
  * still delivers every alert (unthreaded, and without buttons when it cannot store their labels),
  * says so in its log, and threads again once Redis is back.
  */
-import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {alert, alertmanagerPayload} from '../helpers/alerts.js'
-import {cliEntry, repoRoot} from '../helpers/cli.js'
-import {connectionRefused, freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {freePort, notYet, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
+import {type ServeProcess, startServe} from '../helpers/serve.js'
 
 const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
 const WEBHOOK_TOKEN = randomBytes(24).toString('hex')
 
 let telegram: FakeTelegram
 let redis: RedisServer
-let child: ChildProcess | undefined
-let output = ''
+let webhook: ServeProcess
 let url = ''
 
 beforeAll(async () => {
@@ -28,10 +26,9 @@ beforeAll(async () => {
   redis = await startRedis()
   const port = await freePort()
   url = `http://127.0.0.1:${port}`
-  child = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
+  webhook = await startServe(
+    'webhook',
+    {
       PORT: String(port),
       METRICS_PORT: String(await freePort()),
       HOST: '127.0.0.1',
@@ -42,14 +39,12 @@ beforeAll(async () => {
       TELEGRAM_DEDUPE_WINDOW_MS: '0',
       REDIS_URL: redis.url,
     },
-  })
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, {timeoutMs: 60_000, what: `webhook ready (output: ${output})`, ignore: connectionRefused})
+    {ready: {http: `${url}/healthz`}, timeoutMs: 60_000},
+  )
 }, 90_000)
 
 afterAll(async () => {
-  if (child) await stopProcess(child)
+  if (webhook) await stopProcess(webhook.child)
   await telegram?.close()
   await redis?.stop()
 })
@@ -72,7 +67,7 @@ describe('the webhook with its Redis down', () => {
       const sent = telegram.sentMessages().slice(before)
       expect(sent).toHaveLength(2)
       expect(sent[1]!.reply_to_message_id).toBeUndefined()
-      await waitFor(() => output.includes('the message goes out without it') || notYet('not logged yet'), {what: 'the warning in the log'})
+      await waitFor(() => webhook.output().includes('the message goes out without it') || notYet('not logged yet'), {what: 'the warning in the log'})
     } finally {
       await redis.restart()
     }
