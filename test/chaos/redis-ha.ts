@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {Redis} from 'ioredis'
 
 import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-import {withClient as withServer} from '../helpers/redis.js'
+import {spawnSentinel, withClient as withServer} from '../helpers/redis.js'
 
 /** The persistence and replication settings of the Redis pods (templates/values/redis-ha.yaml sets the same keys). */
 export interface RedisHaOptions {
@@ -133,24 +133,17 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
   mkdirSync(sentinelDir)
   const sentinelPorts = [await freePort(), await freePort(), await freePort()]
   for (const [index, port] of sentinelPorts.entries()) {
-    const file = join(sentinelDir, `sentinel-${index}.conf`)
-    writeFileSync(
-      file,
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `dir ${sentinelDir}`,
-        `sentinel monitor ${masterName} 127.0.0.1 ${ports[0]} 2`,
-        `sentinel auth-pass ${masterName} ${password}`,
-        `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 2000}`,
-        `sentinel failover-timeout ${masterName} 10000`,
-        `sentinel parallel-syncs ${masterName} 1`,
-        `requirepass ${password}`,
-        `sentinel sentinel-pass ${password}`,
-        '',
-      ].join('\n'),
+    children.push(
+      spawnSentinel(join(sentinelDir, `sentinel-${index}.conf`), {
+        port,
+        dir: sentinelDir,
+        masterName,
+        masterPort: ports[0]!,
+        password,
+        downAfterMs: options.downAfterMs ?? 2000,
+        failoverTimeoutMs: 10_000,
+      }),
     )
-    children.push(spawnTracked('redis-sentinel', [file]))
   }
 
   const masterPort = async (): Promise<number> => {

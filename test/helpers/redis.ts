@@ -101,6 +101,44 @@ export interface SentinelSet {
   stop(): Promise<void>
 }
 
+/** What one redis-sentinel watches, and how. */
+export interface SentinelConfig {
+  port: number
+  /** Its working folder (Sentinel rewrites its config file as it learns). */
+  dir: string
+  masterName: string
+  masterPort: number
+  /** The password of the Redis servers and of the Sentinels themselves. */
+  password: string
+  downAfterMs: number
+  failoverTimeoutMs: number
+}
+
+/**
+ * Writes `file` for a password-protected redis-sentinel on 127.0.0.1 that monitors the master on
+ * 127.0.0.1 (quorum 2), and starts it (stopped whatever happens, see spawnTracked).
+ */
+export function spawnSentinel(file: string, config: SentinelConfig): ReturnType<typeof spawnTracked> {
+  const {port, dir, masterName, masterPort, password} = config
+  writeFileSync(
+    file,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
+      `sentinel auth-pass ${masterName} ${password}`,
+      `sentinel down-after-milliseconds ${masterName} ${config.downAfterMs}`,
+      `sentinel failover-timeout ${masterName} ${config.failoverTimeoutMs}`,
+      `sentinel parallel-syncs ${masterName} 1`,
+      `requirepass ${password}`,
+      `sentinel sentinel-pass ${password}`,
+      '',
+    ].join('\n'),
+  )
+  return spawnTracked('redis-sentinel', [file])
+}
+
 /**
  * A real Sentinel deployment on loopback: one master, one replica, three redis-sentinel
  * processes (quorum 2), all password-protected, like the chart's redis-ha.
@@ -128,24 +166,7 @@ export async function startSentinelSet(options: {password?: string; masterName?:
   const children: ReturnType<typeof spawnTracked>[] = []
   for (let i = 0; i < 3; i++) {
     const port = await freePort()
-    const file = join(dir, `sentinel-${i}.conf`)
-    writeFileSync(
-      file,
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `dir ${dir}`,
-        `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
-        `sentinel auth-pass ${masterName} ${password}`,
-        `sentinel down-after-milliseconds ${masterName} 1000`,
-        `sentinel failover-timeout ${masterName} 5000`,
-        `sentinel parallel-syncs ${masterName} 1`,
-        `requirepass ${password}`,
-        `sentinel sentinel-pass ${password}`,
-        '',
-      ].join('\n'),
-    )
-    children.push(spawnTracked('redis-sentinel', [file]))
+    children.push(spawnSentinel(join(dir, `sentinel-${i}.conf`), {port, dir, masterName, masterPort: master.port, password, downAfterMs: 1000, failoverTimeoutMs: 5000}))
     sentinels.push({host: '127.0.0.1', port})
   }
   const askMaster = async (): Promise<number> => {
