@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {type AutoscaleOptions, type AutoscaleState, decideScale, initialAutoscaleState} from '../../src/lab/autoscale.js'
+import {type AutoscaleOptions, initialAutoscaleState} from '../../src/lab/autoscale.js'
+import {decideAll} from '../helpers/autoscale.js'
 
 /**
  * The decision lines `keda-lab dev --autoscale` prints say what happened: a scale-down the
@@ -9,18 +10,9 @@ import {type AutoscaleOptions, type AutoscaleState, decideScale, initialAutoscal
 
 const base: AutoscaleOptions = {minReplicas: 1, maxReplicas: 10, tasksPerReplica: 2, cooldownMs: 60_000, scaleDownStabilizationMs: 20_000}
 
-function run(options: AutoscaleOptions, start: AutoscaleState, samples: [number, number, number][]) {
-  let state = start
-  return samples.map(([now, waiting, active]) => {
-    const decision = decideScale(options, state, {now, waiting, active})
-    state = decision.state
-    return decision
-  })
-}
-
 describe('autoscale decision messages', () => {
   it('held back entirely: "stay at", with the scale-down that was held back; partly: "scale", with what the window allowed', () => {
-    const decisions = run(base, initialAutoscaleState(5), [
+    const decisions = decideAll(base, initialAutoscaleState(5), [
       [0, 10, 0], // 5
       [10_000, 6, 0], // recommendation 3, held at 5
       [20_000, 0, 0], // recommendation 1; the window still holds the 3 (t=10 s): 5 → 3
@@ -40,7 +32,7 @@ describe('autoscale decision messages', () => {
     for (let round = 0; round < 200; round++) {
       const options = {...base, minReplicas: Math.floor(random() * 2), maxReplicas: 1 + Math.floor(random() * 8), scaleDownStabilizationMs: Math.floor(random() * 4) * 5000}
       const samples: [number, number, number][] = Array.from({length: 30}, (_, i) => [i * 5000, Math.floor(random() * 12), Math.floor(random() * 4)])
-      for (const d of run(options, initialAutoscaleState(1), samples)) {
+      for (const d of decideAll(options, initialAutoscaleState(1), samples)) {
         if (d.to !== d.from) {
           expect(d.message).toMatch(new RegExp(`^scale ${d.from} → ${d.to}: `))
           expect(d.message).not.toContain('held back')

@@ -1,12 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {
-  type AutoscaleOptions,
-  type AutoscaleState,
-  decideScale,
-  initialAutoscaleState,
-  validateAutoscaleOptions,
-} from '../../src/lab/autoscale.js'
+import {type AutoscaleOptions, decideScale, initialAutoscaleState, validateAutoscaleOptions} from '../../src/lab/autoscale.js'
+import {decideAll} from '../helpers/autoscale.js'
 
 const base: AutoscaleOptions = {
   minReplicas: 1,
@@ -14,16 +9,6 @@ const base: AutoscaleOptions = {
   tasksPerReplica: 2,
   cooldownMs: 60_000,
   scaleDownStabilizationMs: 60_000,
-}
-
-/** Feeds readings one after another, returning every decision. */
-function run(options: AutoscaleOptions, start: AutoscaleState, samples: [number, number, number][]) {
-  let state = start
-  return samples.map(([now, waiting, active]) => {
-    const decision = decideScale(options, state, {now, waiting, active})
-    state = decision.state
-    return decision
-  })
 }
 
 describe('decideScale: desired = ceil((wait + active) / tasksPerReplica), clamped', () => {
@@ -58,7 +43,7 @@ describe('decideScale: desired = ceil((wait + active) / tasksPerReplica), clampe
 
   it('limits a scale-up to max(2×, +4) replicas per 15 s period, like the HPA default policy', () => {
     const options = {...base, maxReplicas: 50}
-    const [first, second, third] = run(options, initialAutoscaleState(1), [
+    const [first, second, third] = decideAll(options, initialAutoscaleState(1), [
       [0, 100, 0], // wants 50, limit max(2, 1+4) = 5
       [5_000, 100, 0], // same period: start was 1 → still 5
       [15_000, 100, 0], // new period from 5: max(10, 9) = 10
@@ -72,7 +57,7 @@ describe('decideScale: desired = ceil((wait + active) / tasksPerReplica), clampe
 describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)', () => {
   it('holds the highest recommendation of the window, then scales down once it has passed', () => {
     const options = {...base, scaleDownStabilizationMs: 30_000}
-    const decisions = run(options, initialAutoscaleState(1), [
+    const decisions = decideAll(options, initialAutoscaleState(1), [
       [0, 8, 0], // → 4
       [10_000, 0, 2], // recommendation 1, but 4 was recommended 10 s ago
       [20_000, 0, 0], // still within 30 s of the 4
@@ -85,7 +70,7 @@ describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)'
 
   it('steps down through intermediate recommendations as they leave the window', () => {
     const options = {...base, scaleDownStabilizationMs: 20_000}
-    const decisions = run(options, initialAutoscaleState(5), [
+    const decisions = decideAll(options, initialAutoscaleState(5), [
       [0, 10, 0], // 5
       [10_000, 6, 0], // 3, held at 5
       [20_000, 0, 0], // window [0..20) drops t=0 → highest 3
@@ -95,7 +80,7 @@ describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)'
   })
 
   it('scales up immediately even right after a scale-down recommendation', () => {
-    const decisions = run(base, initialAutoscaleState(2), [
+    const decisions = decideAll(base, initialAutoscaleState(2), [
       [0, 0, 0],
       [1_000, 20, 0],
     ])
@@ -107,7 +92,7 @@ describe('decideScale: KEDA activation and cooldown to zero (minReplicas 0)', ()
   const zero = {...base, minReplicas: 0, cooldownMs: 30_000, scaleDownStabilizationMs: 10_000}
 
   it('activates 0 → 1 on the first task, then lets the HPA take over', () => {
-    const [a, b] = run(zero, initialAutoscaleState(0), [
+    const [a, b] = decideAll(zero, initialAutoscaleState(0), [
       [0, 9, 0],
       [5_000, 9, 0],
     ])
@@ -122,7 +107,7 @@ describe('decideScale: KEDA activation and cooldown to zero (minReplicas 0)', ()
   })
 
   it('keeps one replica until the queue has been idle for the whole cooldown, then scales to zero', () => {
-    const decisions = run(zero, initialAutoscaleState(1), [
+    const decisions = decideAll(zero, initialAutoscaleState(1), [
       [0, 0, 1],
       [10_000, 0, 0],
       [29_999, 0, 0],
@@ -134,7 +119,7 @@ describe('decideScale: KEDA activation and cooldown to zero (minReplicas 0)', ()
   })
 
   it('restarts the cooldown whenever the queue is active again', () => {
-    const decisions = run(zero, initialAutoscaleState(1), [
+    const decisions = decideAll(zero, initialAutoscaleState(1), [
       [0, 1, 0],
       [20_000, 0, 0],
       [25_000, 1, 0],
