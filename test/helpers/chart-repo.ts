@@ -266,7 +266,9 @@ export async function startChartRepo(options: ChartRepoOptions = {}): Promise<Ch
 
 // ---------------------------------------------------------------------------------------------
 // The stand-in charts. Each is a map of file path -> content; templates use the values keda-lab
-// writes (templates/values/*.yaml) with defaults for everything else.
+// writes (templates/values/*.yaml) with defaults for everything else. Their Deployments,
+// StatefulSets, Services and ServiceAccounts come from the small builders below (metadata,
+// workload, service), so every stand-in spells them the same way.
 
 interface StandInContext {
   version: string
@@ -315,6 +317,7 @@ const labelsWith =
   (define: string) =>
   (...own: string[]): Line[] => [...own, include(define)]
 
+/** The lines, each indented by `indent` spaces. */
 const block = (lines: readonly Line[], indent: number) =>
   lines.map((line) => ' '.repeat(indent) + (typeof line === 'string' ? line : line(indent))).join('\n')
 
@@ -367,9 +370,11 @@ ${w.containers}${w.after ? `\n${w.after}` : ''}`
 
 type PodSetOptions = Omit<WorkloadOptions, 'kind' | 'spec'>
 
+/** A Deployment (one replica unless given). */
 const deployment = ({replicas = 1, ...w}: PodSetOptions & {replicas?: number | string}) =>
   workload({...w, kind: 'Deployment', spec: [`replicas: ${replicas}`]})
 
+/** A StatefulSet: replicas, then its serviceName and podManagementPolicy. */
 const statefulSet = ({replicas, serviceName, podManagementPolicy, ...w}: PodSetOptions & {replicas: string; serviceName: string; podManagementPolicy?: string}) =>
   workload({
     ...w,
@@ -383,6 +388,7 @@ interface ServicePort {
   targetPort: number | string
 }
 
+/** A Service; `spec` holds the lines before its selector (type, clusterIP, …). */
 const service = (s: {name: string; namespace?: string; labels: readonly Line[]; spec?: readonly string[]; selector: readonly Line[]; ports: readonly ServicePort[]}) => `apiVersion: v1
 kind: Service
 ${metadata(s.name, s.labels, s.namespace)}
