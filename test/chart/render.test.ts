@@ -415,6 +415,18 @@ const SCENARIOS: Record<string, Scenario> = {
       expect(egress.some((e) => [443, 6443, 8443].every((p) => e.ports?.some((port) => port.port === p)))).toBe(true)
     },
   },
+  'the API waits for a Redis replica before accepting a task (install answer redis-wait-replicas)': {
+    values: {api: {redisWaitReplicas: 1, redisWaitTimeoutMs: 1500}},
+    check(objects) {
+      const envOf = (name: string) => (podSpec(one(objects, 'Deployment', name)).containers[0]!.env ?? []) as {name: string; value?: string}[]
+      expect(envOf('keda-lab-api').filter((e) => e.name.startsWith('REDIS_WAIT'))).toEqual([
+        {name: 'REDIS_WAIT_REPLICAS', value: '1'},
+        {name: 'REDIS_WAIT_TIMEOUT_MS', value: '1500'},
+      ])
+      // Only the API accepts tasks; the worker and the webhook do not wait.
+      for (const name of ['keda-lab-worker', 'keda-lab-webhook']) expect(envOf(name).some((e) => e.name.startsWith('REDIS_WAIT'))).toBe(false)
+    },
+  },
   'webhook without cluster access': {
     values: {webhook: {clusterStatus: {enabled: false}}},
     check(objects) {

@@ -42,7 +42,9 @@ describe('keda-lab install in a terminal', {timeout: 300_000}, () => {
       {expect: 'API replicas: maximum', send: `2${ENTER}`},
       {expect: 'must be at least the API minimum \\(3\\), got 2', send: `${CLEAR}6${ENTER}`},
       {expect: 'API CPU target', send: ENTER},
-      {expect: 'Redis replicas', send: ENTER},
+      {expect: 'Redis replicas \\(each with a Sentinel\\)', send: ENTER},
+      {expect: 'Redis replicas that must hold a task before the API accepts it', send: `3${ENTER}`},
+      {expect: 'must be at most 2 \\(the Redis replicas besides the master\\), got 3', send: `${CLEAR}1${ENTER}`},
       {expect: 'Keep Redis data on PersistentVolumes\\?', send: `n${ENTER}`},
       {expect: 'Install monitoring', send: `n${ENTER}`},
       {expect: 'How should the API be exposed\\?', send: ENTER},
@@ -55,6 +57,7 @@ describe('keda-lab install in a terminal', {timeout: 300_000}, () => {
     expect(transcript).toContain('api-min-replicas: 3 (prompt)')
     expect(transcript).toContain('api-max-replicas: 6 (prompt)')
     expect(transcript).toContain('redis-persistence: false (prompt)')
+    expect(transcript).toContain('redis-wait-replicas: 1 (prompt)')
     expect(transcript).toContain('monitoring: false (prompt)')
     expect(transcript).toContain('telegram-chat-id: 123456789 (prompt)')
     expect(transcript).toContain('√ Telegram bot token (getMe): bot @keda_lab_test_bot')

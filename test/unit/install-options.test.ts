@@ -85,6 +85,8 @@ describe('resolveInstallOptions', () => {
       'Scale workers': false,
       'API replicas: minimum': '1',
       'API CPU target': '65',
+      // (before 'Redis replicas': the first key the question contains answers it)
+      'must hold a task': ['3', '1'],
       'Redis replicas': '3',
       'Keep Redis data': true,
       'exposed': 'Ingress',
@@ -104,9 +106,10 @@ describe('resolveInstallOptions', () => {
       'Telegram rejected the token (401 Unauthorized)',
       '"x" is not a chat id (a number like 123456789 or -1001234567890, or @channelname)',
       'must be at least the worker minimum (2), got 1',
+      'must be at most 2 (the Redis replicas besides the master), got 3',
       '"not a host!" is not a DNS host name (e.g. keda-lab.example.com)',
     ])
-    expect(answers).toMatchObject({telegramToken: TOKEN, workerMinReplicas: 2, workerMaxReplicas: 6, apiMaxReplicas: 4, apiCpuTarget: 65, expose: 'Ingress', ingressHost: 'lab.example.com'})
+    expect(answers).toMatchObject({telegramToken: TOKEN, workerMinReplicas: 2, workerMaxReplicas: 6, apiMaxReplicas: 4, apiCpuTarget: 65, redisWaitReplicas: 1, expose: 'Ingress', ingressHost: 'lab.example.com'})
     expect(answers.image).toBeUndefined()
     expect(sources.apiMaxReplicas).toBe('flag')
     expect(sources.workerMaxReplicas).toBe('prompt')
@@ -116,6 +119,18 @@ describe('resolveInstallOptions', () => {
     await expect(resolveInstallOptions({flags: {webhook: false, 'worker-min-replicas': '0'}, env: {}})).rejects.toThrow('--worker-min-replicas 0 needs --scale-to-zero')
     const ok = await resolveInstallOptions({flags: {webhook: false, 'worker-min-replicas': '0', 'scale-to-zero': true}, env: {}})
     expect(ok.answers.workerMinReplicas).toBe(0)
+  })
+
+  it('the replica acknowledgement applies only with replicas to acknowledge, and at most all of them', async () => {
+    const base = {webhook: false}
+    expect((await resolveInstallOptions({flags: {...base, 'redis-wait-replicas': '2'}, env: {}})).answers.redisWaitReplicas).toBe(2)
+    expect((await resolveInstallOptions({flags: base, env: {KEDA_LAB_REDIS_WAIT_REPLICAS: '1'}})).answers.redisWaitReplicas).toBe(1)
+    expect((await resolveInstallOptions({flags: base, env: {}})).answers.redisWaitReplicas).toBe(0)
+    await expect(resolveInstallOptions({flags: {...base, 'redis-replicas': '2', 'redis-wait-replicas': '2'}, env: {}})).rejects.toThrow(
+      'must be at most 1 (the Redis replicas besides the master), got 2',
+    )
+    // One Redis pod has no replica to wait for: the question does not apply.
+    expect((await resolveInstallOptions({flags: {...base, 'redis-replicas': '1'}, env: {}})).answers.redisWaitReplicas).toBeUndefined()
   })
 
   it('render mode needs no token', async () => {

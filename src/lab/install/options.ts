@@ -26,6 +26,8 @@ export interface InstallAnswers {
   apiMaxReplicas: number
   apiCpuTarget: number
   redisReplicas: number
+  /** Redis replicas that must hold a task before the API accepts it (only with 2+ Redis pods). */
+  redisWaitReplicas?: number
   redisPersistence: boolean
   monitoring: boolean
   expose: Expose
@@ -205,6 +207,19 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
     defaultValue: () => 3,
     parse: integer(1, 7),
     prompt: 'Redis replicas (each with a Sentinel)',
+  },
+  {
+    key: 'redisWaitReplicas',
+    flag: 'redis-wait-replicas',
+    kind: 'integer',
+    description:
+      'Redis replicas that must hold a task before the API accepts it (Redis WAIT): 1 loses no accepted task when a failover promotes a replica; 0 answers once the master has it',
+    defaultValue: () => 0,
+    applies: (a) => (a.redisReplicas ?? 3) >= 2,
+    parse: integer(0, 6, (n, a) =>
+      a.redisReplicas !== undefined && n > a.redisReplicas - 1 ? `must be at most ${a.redisReplicas - 1} (the Redis replicas besides the master), got ${n}` : undefined,
+    ),
+    prompt: 'Redis replicas that must hold a task before the API accepts it (0: the master alone)',
   },
   {
     key: 'redisPersistence',

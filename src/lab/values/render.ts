@@ -137,6 +137,7 @@ export function renderAppValues(ctx: ValuesContext): string {
     },
     secrets: {create: false, name: SECRET_NAMES.app},
     api: {
+      redisWaitReplicas: answers.redisWaitReplicas ?? 0,
       service: {type: answers.expose === 'Ingress' ? 'ClusterIP' : answers.expose, port: 80},
       ingress: {enabled: answers.expose === 'Ingress', host: answers.ingressHost ?? ''},
       autoscaling: {
