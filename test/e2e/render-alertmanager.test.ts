@@ -16,8 +16,10 @@ import {parse, stringify} from 'yaml'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {startFakeTelegram} from '../fakes/telegram.js'
-import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
-import {alertmanagerBinary, connectionRefused, freePort, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type Alertmanager, startAlertmanager} from '../helpers/alertmanager.js'
+import {repoRoot, runCli} from '../helpers/cli.js'
+import {freePort, stopProcess, waitFor} from '../helpers/processes.js'
+import {type ServeProcess, spawnServe, waitUntilReady} from '../helpers/serve.js'
 
 
 const dir = mkdtempSync(join(tmpdir(), 'keda-lab-am-'))
@@ -53,18 +55,11 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
     writeFileSync(join(dir, 'alertmanager.yaml'), stringify(config))
     execFileSync('amtool', ['check-config', join(dir, 'alertmanager.yaml')])
 
-    const port = await freePort()
-    const am = spawnTracked(alertmanagerBinary(), [
-      `--config.file=${join(dir, 'alertmanager.yaml')}`,
-      `--storage.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-    ])
-    let amLog = ''
-    am.stderr!.on('data', (d) => (amLog += d))
+    let am: Alertmanager | undefined
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, {timeoutMs: 20_000, what: 'alertmanager ready', ignore: connectionRefused})
-      const post = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+      am = await startAlertmanager({config: readFileSync(join(dir, 'alertmanager.yaml'), 'utf8')})
+      const amUrl = am.url
+      const post = await fetch(`${amUrl}/api/v2/alerts`, {
         method: 'POST',
         headers: {'content-type': 'application/json'},
         body: JSON.stringify([
@@ -74,17 +69,17 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
         ]),
       })
       expect(post.ok).toBe(true)
-      await waitFor(() => received.length > 0, {timeoutMs: 20_000, what: `a webhook call (alertmanager log: ${amLog.slice(-500)})`})
+      await waitFor(() => received.length > 0, {timeoutMs: 20_000, what: `a webhook call (alertmanager log: ${am.log().slice(-500)})`})
       // Give a wrongly routed group the same chance to arrive before asserting there is none.
       await waitFor(async () => {
-        const groups = (await (await fetch(`http://127.0.0.1:${port}/api/v2/alerts/groups`)).json()) as unknown[]
+        const groups = (await (await fetch(`${amUrl}/api/v2/alerts/groups`)).json()) as unknown[]
         return groups.length >= 2
       }, {timeoutMs: 10_000, what: 'alert groups'})
       expect(received[0]!.headers.authorization).toBe('Bearer tok-0123456789abcdef')
       const names = received.flatMap((x) => x.body.alerts.map((a) => a.labels.alertname))
       expect(names).toEqual(['KedaLabWorkersAtMax'])
     } finally {
-      await stopProcess(am)
+      await am?.stop()
       await new Promise((resolve) => receiver.close(resolve))
     }
   })
@@ -101,39 +96,28 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
     const webhookToken = 'chain-webhook-token-0123456789abcdef'
     const telegram = await startFakeTelegram({token: botToken})
     // Every process is started inside the try, so that the finally stops it whatever fails.
-    let service: ReturnType<typeof spawnTracked> | undefined
-    let am: ReturnType<typeof spawnTracked> | undefined
+    let service: ServeProcess | undefined
+    let am: Alertmanager | undefined
     try {
       const webhookPort = await freePort()
-      service = spawnTracked(process.execPath, [cliEntry(), 'serve', 'webhook'], {
-        env: {
-          ...process.env,
-          PORT: String(webhookPort),
-          METRICS_PORT: String(await freePort()),
-          HOST: '127.0.0.1',
-          TELEGRAM_BOT_TOKEN: botToken,
-          TELEGRAM_CHAT_IDS: '42',
-          TELEGRAM_API_URL: telegram.url,
-          WEBHOOK_TOKEN: webhookToken,
-        },
+      service = spawnServe('webhook', {
+        PORT: String(webhookPort),
+        METRICS_PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        TELEGRAM_BOT_TOKEN: botToken,
+        TELEGRAM_CHAT_IDS: '42',
+        TELEGRAM_API_URL: telegram.url,
+        WEBHOOK_TOKEN: webhookToken,
       })
       // The token file is what Alertmanager mounts from the Secret keda-lab-webhook-token.
       writeFileSync(join(out, 'token'), webhookToken)
       webhook.url = `http://127.0.0.1:${webhookPort}/alerts`
       webhook.http_config.authorization.credentials_file = join(out, 'token')
       config.route.group_wait = '0s'
-      writeFileSync(join(out, 'alertmanager.yaml'), stringify(config))
 
-      const port = await freePort()
-      am = spawnTracked(alertmanagerBinary(), [
-        `--config.file=${join(out, 'alertmanager.yaml')}`,
-        `--storage.path=${join(out, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-      ])
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${webhookPort}/healthz`)).ok, {timeoutMs: 30_000, what: 'webhook ready', ignore: connectionRefused})
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, {timeoutMs: 20_000, what: 'alertmanager ready', ignore: connectionRefused})
-      const post = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+      await waitUntilReady(service, {http: `http://127.0.0.1:${webhookPort}/healthz`}, 30_000)
+      am = await startAlertmanager({config: stringify(config)})
+      const post = await fetch(`${am.url}/api/v2/alerts`, {
         method: 'POST',
         headers: {'content-type': 'application/json'},
         body: JSON.stringify([
@@ -146,8 +130,8 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
       expect(message!.text).toContain('KedaLabTaskFailures')
       expect(message!.text).toContain('Tasks are failing')
     } finally {
-      if (am) await stopProcess(am)
-      if (service) await stopProcess(service)
+      await am?.stop()
+      if (service) await stopProcess(service.child)
       await telegram.close()
     }
   }, 90_000)
