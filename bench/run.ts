@@ -31,7 +31,7 @@ import {redisOptions} from '../src/adapters/redis.js'
 import {freePort} from '../src/lab/dev/net.js'
 import {DEFAULT_TASK_ITERATIONS, TASK_JOB_NAME, type TaskData} from '../src/services/shared/tasks.js'
 import {createMinimalCli} from './minimal-cli.js'
-import {measureWorkerEventLoop} from './worker-event-loop.js'
+import {type BenchRow, measureWorkerEventLoop} from './worker-event-loop.js'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const cli = join(repoRoot, 'bin', 'run.js')
@@ -224,18 +224,9 @@ function timeRun(entry: string, args: string[]): number {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Row {
-  measure: string
-  value: string
-  baseline: string
-  ratio: string
-  target: string
-  pass?: boolean
-}
-
-const rows: Row[] = []
+const rows: BenchRow[] = []
 /** Records a row and prints it at once, so a run cut short still shows what it measured. */
-function record(row: Row) {
+function record(row: BenchRow) {
   rows.push(row)
   const result = row.pass === undefined ? '' : row.pass ? ' PASS' : ' MISS'
   console.log(`    ${row.measure}: ${row.value} (baseline ${row.baseline}${row.ratio ? `, ratio ${row.ratio}` : ''}; target ${row.target})${result}`)
@@ -561,11 +552,11 @@ async function finished(queue: Queue, id: string, timeoutMs: number) {
   }
 }
 
-function printTable(table: Row[]) {
-  const headers: Row = {measure: 'Measure', value: 'keda-lab', baseline: 'Baseline', ratio: 'Ratio', target: 'Target'}
+function printTable(table: BenchRow[]) {
+  const headers: BenchRow = {measure: 'Measure', value: 'keda-lab', baseline: 'Baseline', ratio: 'Ratio', target: 'Target'}
   const keys = ['measure', 'value', 'baseline', 'ratio', 'target'] as const
   const widths = keys.map((k) => Math.max(headers[k].length, ...table.map((r) => r[k].length)))
-  const line = (r: Row, result: string) => keys.map((k, i) => r[k].padEnd(widths[i]!)).join('  ') + '  ' + result
+  const line = (r: BenchRow, result: string) => keys.map((k, i) => r[k].padEnd(widths[i]!)).join('  ') + '  ' + result
   console.log('')
   console.log(line(headers, 'Result'))
   console.log(widths.map((w) => '-'.repeat(w)).join('  ') + '  ------')

@@ -11,8 +11,8 @@ import {monitorEventLoopDelay} from 'node:perf_hooks'
 
 import {runTask} from '../src/services/worker/work.js'
 
-/** A row of the bench table (the same shape bench/run.ts prints). */
-export interface EventLoopRow {
+/** A row of the bench table (what bench/run.ts prints; this file's rows are some of them). */
+export interface BenchRow {
   measure: string
   value: string
   baseline: string
@@ -29,7 +29,7 @@ const ITERATIONS = Number(process.env.BENCH_LOOP_ITERATIONS ?? 10_000_000)
  * Runs one task of `iterations` in this process with the default slice and reports the event
  * loop's delay (perf_hooks histogram, 1 ms resolution) and the longest gap a 1 ms timer saw.
  */
-export async function measureWorkerEventLoop(iterations = ITERATIONS): Promise<EventLoopRow[]> {
+export async function measureWorkerEventLoop(iterations = ITERATIONS): Promise<BenchRow[]> {
   const histogram = monitorEventLoopDelay({resolution: 1})
   let last = performance.now()
   let worstGap = 0
