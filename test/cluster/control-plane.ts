@@ -379,7 +379,10 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   throw new Error(`control plane: timed out after ${timeoutMs} ms waiting for ${what}; log tails:\n${tails}`)
 }
 
-/** An HTTPS request with the admin client certificate (no client library needed for the fixture). */
+/**
+ * An HTTPS request with the kubeconfig's own credentials — the admin's client certificate, or a
+ * bearer token (a ServiceAccount's) — and its CA (no client library needed for the fixture).
+ */
 export async function adminRequest(
   kubeconfigOrState: string | ControlPlaneState,
   method: string,
@@ -388,8 +391,12 @@ export async function adminRequest(
 ): Promise<{status: number; body: string}> {
   const kubeconfig = typeof kubeconfigOrState === 'string' ? kubeconfigOrState : kubeconfigOrState.kubeconfig
   const text = readFileSync(kubeconfig, 'utf8')
-  const field = (name: string) => Buffer.from(new RegExp(`${name}: (\\S+)`).exec(text)![1]!, 'base64')
-  const server = /server: (\S+)/.exec(text)![1]!
+  const field = (name: string) => {
+    const value = new RegExp(`${name}: (\\S+)`).exec(text)?.[1]
+    return value === undefined ? undefined : Buffer.from(value, 'base64')
+  }
+  const server = /server: "?([^"\s,}]+)/.exec(text)![1]!
+  const token = /token: "?([^"\s,}]+)/.exec(text)?.[1]
   const https = await import('node:https')
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -399,7 +406,7 @@ export async function adminRequest(
         ca: field('certificate-authority-data'),
         cert: field('client-certificate-data'),
         key: field('client-key-data'),
-        headers: body === undefined ? {} : {'Content-Type': 'application/json'},
+        headers: {...(body === undefined ? {} : {'Content-Type': 'application/json'}), ...(token ? {Authorization: `Bearer ${token}`} : {})},
         timeout: 10_000,
       },
       (res) => {

@@ -367,21 +367,8 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
   let telegram: FakeTelegram | undefined
   let webhook: ServeProcess | undefined
 
-  /** The server, CA and a request with the ServiceAccount's token. */
-  const asServiceAccount = async (token: string, path: string) => {
-    const text = readFileSync(cluster.kubeconfig, 'utf8')
-    const server = /server: (\S+)/.exec(text)![1]!
-    const ca = Buffer.from(/certificate-authority-data: (\S+)/.exec(text)![1]!, 'base64')
-    const https = await import('node:https')
-    return new Promise<number>((resolve, reject) => {
-      const req = https.request(new URL(server + path), {ca, headers: {Authorization: `Bearer ${token}`}, timeout: 10_000}, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      })
-      req.on('error', reject)
-      req.end()
-    })
-  }
+  /** The status code of a GET made with only the ServiceAccount's token (its kubeconfig). */
+  const asServiceAccount = async (path: string) => (await adminRequest(saKubeconfig, 'GET', path)).status
 
   beforeAll(async () => {
     const ns = cluster.namespace
@@ -411,14 +398,31 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
     saKubeconfig = join(dir, 'webhook-sa.kubeconfig')
     writeFileSync(
       saKubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster: {server: "${/server: (\S+)/.exec(text)![1]}", certificate-authority-data: ${/certificate-authority-data: (\S+)/.exec(text)![1]}}\nusers:\n- name: webhook\n  user: {token: "${token}"}\ncontexts:\n- name: webhook-sa\n  context: {cluster: lab, user: webhook}\ncurrent-context: webhook-sa\n`,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: lab',
+        '  cluster:',
+        `    server: ${/server: (\S+)/.exec(text)![1]}`,
+        `    certificate-authority-data: ${/certificate-authority-data: (\S+)/.exec(text)![1]}`,
+        'users:',
+        '- name: webhook',
+        '  user:',
+        `    token: ${token}`,
+        'contexts:',
+        '- name: webhook-sa',
+        '  context: {cluster: lab, user: webhook}',
+        'current-context: webhook-sa',
+        '',
+      ].join('\n'),
     )
     // Least privilege, checked on the real authorizer: no Secrets, nothing outside the lab, no other Service through the proxy.
-    expect(await asServiceAccount(token, `/api/v1/namespaces/${ns}/pods`)).toBe(200)
-    expect(await asServiceAccount(token, `/api/v1/namespaces/${ns}/secrets`)).toBe(403)
-    expect(await asServiceAccount(token, '/api/v1/namespaces/default/pods')).toBe(403)
-    expect(await asServiceAccount(token, `/api/v1/namespaces/${mon}/services/kube-prometheus-stack-grafana:80/proxy/`)).toBe(403)
-    expect(await asServiceAccount(token, '/api/v1/namespaces/kube-system')).toBe(403)
+    expect(await asServiceAccount(`/api/v1/namespaces/${ns}/pods`)).toBe(200)
+    expect(await asServiceAccount(`/api/v1/namespaces/${ns}/secrets`)).toBe(403)
+    expect(await asServiceAccount('/api/v1/namespaces/default/pods')).toBe(403)
+    expect(await asServiceAccount(`/api/v1/namespaces/${mon}/services/kube-prometheus-stack-grafana:80/proxy/`)).toBe(403)
+    expect(await asServiceAccount('/api/v1/namespaces/kube-system')).toBe(403)
 
     telegram = await startFakeTelegram()
     const port = await freePort()

@@ -71,7 +71,8 @@ export async function statusReport(sources: StatusSources): Promise<string> {
   }
   const lines: string[] = []
   if (cannotReadLab) lines.push(cannotReadLab, 'What the webhook sees itself:')
-  let verdict = '✅ <b>keda-lab: healthy</b>'
+  // Without the cluster's view, quiet alerts do not make the lab healthy: its state is unknown.
+  let verdict = cannotReadLab ? '⚠️ <b>keda-lab: unknown</b>' : '✅ <b>keda-lab: healthy</b>'
   try {
     const alerts = (await sources.alertmanager.listAlerts()).filter((a) => a.labels.keda_lab === 'true' || a.labels.alertname?.startsWith('KedaLab'))
     const firing = alerts.filter((a) => a.status.state === 'active')
@@ -98,7 +99,6 @@ export async function statusReport(sources: StatusSources): Promise<string> {
       lines.push(`Queue: Redis unreachable (${escapeHtml(error instanceof Error ? error.message : String(error))})`)
     }
   }
-  if (cannotReadLab && verdict.startsWith('✅')) verdict = '⚠️ <b>keda-lab: unknown</b>'
   return [verdict, ...lines].join('\n')
 }
 
