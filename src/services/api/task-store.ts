@@ -7,6 +7,7 @@ import type {Logger} from 'pino'
 import {redisOptions} from '../../adapters/redis.js'
 import type {RedisConfig} from '../../config/redis.js'
 import {TASK_JOB_NAME, type TaskData} from '../shared/tasks.js'
+import {batched} from './batch.js'
 import {type TaskSnapshot, taskStatus} from './task-view.js'
 
 /** Redis cannot be reached right now (down, failing over, or too slow): the API answers 503. */
@@ -101,61 +102,117 @@ export interface TaskStoreOptions {
  * options in the high-water hash (fields c = cancelled at, t, d, o), read only when the job is
  * missing, so that the task reads `cancelled` rather than unknown until its retention ends.
  *
- * KEYS: 1 job hash, 2 job lock, 3 completed, 4 failed, 5 active, 6 high-water hash
- * ARGV: 1 job id, 2 now (ms), 3 high-water TTL (ms), 4 "1" for a brief reply (state, progress,
- * elapsed only: what the original status route polls, a quarter of the reply to decode)
+ * The script reads a batch of tasks (see batch.ts: the polls of one event-loop round share one
+ * call); each task's read is the same as alone.
+ * KEYS: 1 completed, 2 failed, 3 active, then per task: job hash, job lock, high-water hash
+ * ARGV: 1 now (ms), 2 high-water TTL (ms), then per task: job id, "1" for a brief reply (state,
+ * progress, elapsed only: what the original status route polls, a quarter of the reply to decode)
+ * Reply: per task, false (unknown) or its fields.
  */
 const TASK_VIEW_LUA = `
-local f = redis.call('HMGET', KEYS[1], 'timestamp', 'processedOn', 'finishedOn', 'progress', 'atm', 'ats', 'failedReason', 'returnvalue', 'data', 'opts')
-if not f[1] then
-  local c = redis.call('HMGET', KEYS[6], 'c', 't', 'd', 'o')
-  if not c[1] then return false end
-  if ARGV[4] == '1' then return {'cancelled', '0', '0'} end
-  return {'cancelled', '0', '0', c[2] or '0', '', c[1], '0', '0', '', '', c[3] or '', c[4] or ''}
-end
-local id = ARGV[1]
-local now = tonumber(ARGV[2])
-local processedOn = tonumber(f[2])
-local finishedOn = tonumber(f[3])
-local state = 'waiting'
-if finishedOn and redis.call('ZSCORE', KEYS[3], id) then state = 'completed'
-elseif finishedOn and redis.call('ZSCORE', KEYS[4], id) then state = 'failed'
-elseif processedOn and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('LPOS', KEYS[5], id)) then state = 'active'
-end
-local finished = state == 'completed' or state == 'failed'
-local progress = tonumber(f[4]) or 0
-if progress < 0 then progress = 0 end
-if progress > 100 then progress = 100 end
-if state == 'completed' then progress = 100 end
-local elapsed = 0
-if processedOn then
-  local stop = now
-  if finished and finishedOn then stop = finishedOn end
-  elapsed = math.max(0, stop - processedOn)
-  local hw = redis.call('HMGET', KEYS[6], 'p', 'e', 'at')
-  local hp, he, hat = tonumber(hw[1]), tonumber(hw[2]), tonumber(hw[3])
-  if hp and hp > progress then progress = hp end
-  if he then
-    if finished then
-      elapsed = math.max(elapsed, he)
-    else
-      elapsed = math.max(elapsed, he + math.max(0, now - hat))
+local now = tonumber(ARGV[1])
+local function view(jobKey, lockKey, hwKey, id, brief)
+  local f
+  if brief then
+    f = redis.call('HMGET', jobKey, 'timestamp', 'processedOn', 'finishedOn', 'progress')
+  else
+    f = redis.call('HMGET', jobKey, 'timestamp', 'processedOn', 'finishedOn', 'progress', 'atm', 'ats', 'failedReason', 'returnvalue', 'data', 'opts')
+  end
+  if not f[1] then
+    local c = redis.call('HMGET', hwKey, 'c', 't', 'd', 'o')
+    if not c[1] then return false end
+    if brief then return {'cancelled', '0', '0'} end
+    return {'cancelled', '0', '0', c[2] or '0', '', c[1], '0', '0', '', '', c[3] or '', c[4] or ''}
+  end
+  local processedOn = tonumber(f[2])
+  local finishedOn = tonumber(f[3])
+  local state = 'waiting'
+  if finishedOn and redis.call('ZSCORE', KEYS[1], id) then state = 'completed'
+  elseif finishedOn and redis.call('ZSCORE', KEYS[2], id) then state = 'failed'
+  elseif processedOn and (redis.call('EXISTS', lockKey) == 1 or redis.call('LPOS', KEYS[3], id)) then state = 'active'
+  end
+  local finished = state == 'completed' or state == 'failed'
+  local progress = tonumber(f[4]) or 0
+  if progress < 0 then progress = 0 end
+  if progress > 100 then progress = 100 end
+  if state == 'completed' then progress = 100 end
+  local elapsed = 0
+  if processedOn then
+    local stop = now
+    if finished and finishedOn then stop = finishedOn end
+    elapsed = math.max(0, stop - processedOn)
+    local hw = redis.call('HMGET', hwKey, 'p', 'e', 'at')
+    local hp, he, hat = tonumber(hw[1]), tonumber(hw[2]), tonumber(hw[3])
+    if hp and hp > progress then progress = hp end
+    if he then
+      if finished then
+        elapsed = math.max(elapsed, he)
+      else
+        elapsed = math.max(elapsed, he + math.max(0, now - hat))
+      end
+    end
+    if not finished then
+      redis.call('HSET', hwKey, 'p', progress, 'e', elapsed, 'at', now)
+      redis.call('PEXPIRE', hwKey, ARGV[2])
     end
   end
-  if not finished then
-    redis.call('HSET', KEYS[6], 'p', progress, 'e', elapsed, 'at', now)
-    redis.call('PEXPIRE', KEYS[6], ARGV[3])
-  end
+  if brief then return {state, tostring(progress), tostring(elapsed)} end
+  return {state, tostring(progress), tostring(elapsed), f[1], f[2] or '', f[3] or '', f[5] or '0', f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or ''}
 end
-if ARGV[4] == '1' then return {state, tostring(progress), tostring(elapsed)} end
-return {state, tostring(progress), tostring(elapsed), f[1], f[2] or '', f[3] or '', f[5] or '0', f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or ''}
+local replies = {}
+for i = 1, (#KEYS - 3) / 3 do
+  local k = 3 * i + 1
+  replies[i] = view(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[2 * i + 1], ARGV[2 * i + 2] == '1')
+end
+return replies
+`
+
+/**
+ * Adds a batch of tasks as BullMQ jobs, writing exactly what BullMQ's own add (its
+ * addStandardJob script, for a job with an id, no parent, no delay, no priority) writes: the job
+ * hash, the "added" and "waiting" events, the id counter, the job id on the wait list and the
+ * marker that wakes the workers (none while the queue is paused or at its global concurrency).
+ * queue.add costs twice the CPU per task on both sides (it builds a Job object, packs its
+ * arguments with msgpack for a script that handles every kind of job), and it takes one task per
+ * call. test/integration/task-store-bullmq.test.ts pins that both leave Redis in the same state,
+ * so a BullMQ upgrade that changes its layout fails there.
+ *
+ * Nothing is written if any id exists already (BullMQ would answer that job instead of the task).
+ * KEYS: 1 wait, 2 meta, 3 id counter, 4 active, 5 events, 6 marker, then per task: job hash
+ * ARGV: 1 job name, then per task: job id, data (JSON), opts (JSON), timestamp (ms)
+ * Reply: the number of tasks added, or an error naming the existing id.
+ */
+const ADD_TASKS_LUA = `
+local n = #KEYS - 6
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[6 + i]) == 1 then return redis.error_reply('job ' .. ARGV[4 * i - 2] .. ' exists already') end
+end
+local maxEvents = redis.call('HGET', KEYS[2], 'opts.maxLenEvents')
+if not maxEvents then
+  maxEvents = 10000
+  redis.call('HSET', KEYS[2], 'opts.maxLenEvents', maxEvents)
+end
+local meta = redis.call('HMGET', KEYS[2], 'paused', 'concurrency')
+local held = meta[1] ~= false
+if not held and meta[2] then held = redis.call('LLEN', KEYS[4]) >= tonumber(meta[2]) end
+for i = 1, n do
+  local id = ARGV[4 * i - 2]
+  redis.call('INCR', KEYS[3])
+  redis.call('HMSET', KEYS[6 + i], 'name', ARGV[1], 'data', ARGV[4 * i - 1], 'opts', ARGV[4 * i], 'timestamp', ARGV[4 * i + 1], 'delay', 0, 'priority', 0)
+  redis.call('XADD', KEYS[5], '*', 'event', 'added', 'jobId', id, 'name', ARGV[1])
+  redis.call('LPUSH', KEYS[1], id)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', maxEvents, '*', 'event', 'waiting', 'jobId', id)
+end
+if not held then redis.call('ZADD', KEYS[6], 0, '0') end
+return n
 `
 
 type TaskViewReply = [string, string, string, string, string, string, string, string, string, string, string, string] | null
 type BriefTaskViewReply = [string, string, string] | null
 
-interface RedisWithTaskView extends Redis {
-  kedaLabTaskView(...args: (string | number)[]): Promise<TaskViewReply | BriefTaskViewReply>
+interface RedisWithScripts extends Redis {
+  kedaLabTaskView(numberOfKeys: number, ...args: (string | number)[]): Promise<(TaskViewReply | BriefTaskViewReply)[]>
+  kedaLabAddTasks(numberOfKeys: number, ...args: (string | number)[]): Promise<number>
 }
 
 const CONNECTION_ERROR = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|READONLY|LOADING|MASTERDOWN|MaxRetriesPerRequest|All sentinels are unreachable/
@@ -208,8 +265,9 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       maxRetriesPerRequest: 1,
       // Every command (BullMQ's scripts included) gives up after this: the request answers 503.
       commandTimeout: timeoutMs,
-      // Auto-pipelining measured slower here (npm run bench: POST /api/tasks/add 0.39x of the
-      // LPUSH baseline with it, 0.57x without): BullMQ's add is a multi-command script already.
+      // The hot paths batch their own calls (batch.ts), one script call per event-loop round;
+      // auto-pipelining measured slower here (npm run bench, with queue.add: 0.39x of the LPUSH
+      // baseline with it, 0.57x without).
       enableAutoPipelining: false,
       connectTimeout: 2000,
       // Reconnect quickly: the API is useless without Redis, and a failover takes seconds.
@@ -217,8 +275,10 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       // A write refused by a demoted master: reconnect so that Sentinel names the new one.
       reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
     }),
-  ) as RedisWithTaskView
-  client.defineCommand('kedaLabTaskView', {numberOfKeys: 6, lua: TASK_VIEW_LUA})
+  ) as RedisWithScripts
+  // No fixed key count: a batch passes as many keys as it has tasks.
+  client.defineCommand('kedaLabTaskView', {lua: TASK_VIEW_LUA})
+  client.defineCommand('kedaLabAddTasks', {lua: ADD_TASKS_LUA})
 
   let wasReady = false
   let closing = false
@@ -255,22 +315,21 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     }
   }
 
+  // The reads of one event-loop round: one script call (batch.ts).
+  const readTasks = batched<{id: string; brief: boolean}, TaskViewReply | BriefTaskViewReply>((reads) => {
+    const keys = [queue.keys.completed!, queue.keys.failed!, queue.keys.active!]
+    const args: (string | number)[] = [Date.now(), highWaterTtlMs]
+    for (const {id, brief} of reads) {
+      const jobKey = queue.toKey(id)
+      keys.push(jobKey, `${jobKey}:lock`, highWaterKey(id))
+      args.push(id, brief ? '1' : '0')
+    }
+    return guarded('read task', () => client.kedaLabTaskView(keys.length, ...keys, ...args))
+  })
+
   function readTask(id: string, brief: boolean) {
-    const jobKey = queue.toKey(id)
-    return guarded('read task', () =>
-      client.kedaLabTaskView(
-        jobKey,
-        `${jobKey}:lock`,
-        queue.keys.completed!,
-        queue.keys.failed!,
-        queue.keys.active!,
-        highWaterKey(id),
-        id,
-        Date.now(),
-        highWaterTtlMs,
-        brief ? '1' : '0',
-      ),
-    )
+    if (client.status !== 'ready') return Promise.reject(new RedisUnavailableError('Redis is not connected (read task)'))
+    return readTasks({id, brief})
   }
 
   async function get(id: string): Promise<TaskSnapshot | undefined> {
@@ -278,29 +337,46 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     return reply ? snapshotFromReply(id, reply) : undefined
   }
 
+  // What BullMQ stores as the job's options (the same for every task but its id).
+  const jobOptions = (id: string) =>
+    JSON.stringify({
+      attempts: options.attempts,
+      // A retry waits 1 s, 2 s, 4 s…: an immediate one would hit the same transient cause.
+      backoff: {delay: 1000, type: 'exponential'},
+      jobId: id,
+      removeOnComplete: {age: options.retentionSeconds},
+      removeOnFail: {age: options.retentionSeconds},
+    })
+
+  // The tasks queued in one event-loop round: one script call, and one WAIT for all of them.
+  const addTasks = batched<{id: string; data: TaskData}, void>(async (tasks) => {
+    const k = queue.keys
+    const keys = [k.wait!, k.meta!, k.id!, k.active!, k.events!, k.marker!]
+    const args: (string | number)[] = [TASK_JOB_NAME]
+    const now = Date.now()
+    for (const {id, data} of tasks) {
+      keys.push(queue.toKey(id))
+      args.push(id, JSON.stringify(data), jobOptions(id), now)
+    }
+    await guarded('queue task', () => client.kedaLabAddTasks(keys.length, ...keys, ...args))
+    // REDIS_WAIT_REPLICAS: accepted only once replicas hold the tasks, so a failover cannot lose
+    // them (a 503 here may leave a task queued: the client's retry then queues a second one).
+    const ack = options.redis.replicaAck
+    if (ack) {
+      const acked = await guarded('wait for replicas', () => client.wait(ack.replicas, ack.timeoutMs))
+      if (acked < ack.replicas) throw new RedisUnavailableError(`${acked} of ${ack.replicas} replicas acknowledged the task within ${ack.timeoutMs} ms`)
+    }
+    return tasks.map(() => undefined)
+  })
+
   return {
     queueName: options.queueName,
 
     async enqueue({iterations, failAt}) {
+      if (client.status !== 'ready') throw new RedisUnavailableError('Redis is not connected (queue task)')
       const id = randomUUID()
       const data: TaskData = {iterations, queuedAt: new Date().toISOString(), ...(failAt === undefined ? {} : {failAt})}
-      await guarded('queue task', () =>
-        queue.add(TASK_JOB_NAME, data, {
-          jobId: id,
-          attempts: options.attempts,
-          // A retry waits 1 s, 2 s, 4 s…: an immediate one would hit the same transient cause.
-          backoff: {type: 'exponential', delay: 1000},
-          removeOnComplete: {age: options.retentionSeconds},
-          removeOnFail: {age: options.retentionSeconds},
-        }),
-      )
-      // REDIS_WAIT_REPLICAS: accepted only once replicas hold the task, so a failover cannot lose
-      // it (a 503 here may leave the task queued: the client's retry then queues a second one).
-      const ack = options.redis.replicaAck
-      if (ack) {
-        const acked = await guarded('wait for replicas', () => client.wait(ack.replicas, ack.timeoutMs))
-        if (acked < ack.replicas) throw new RedisUnavailableError(`${acked} of ${ack.replicas} replicas acknowledged the task within ${ack.timeoutMs} ms`)
-      }
+      await addTasks({id, data})
       return id
     },
 
