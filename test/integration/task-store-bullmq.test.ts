@@ -89,7 +89,7 @@ async function queueState(queueName: string, ids: string[]) {
   return {
     jobs,
     wait: await client.lrange(key('wait'), 0, -1),
-    marker: await client.zrange(key('marker'), 0, -1, 'WITHSCORES'),
+    marker: await client.zrange(key('marker'), '0', '-1', 'WITHSCORES'),
     idCounter: await client.get(key('id')),
     meta,
     events,
