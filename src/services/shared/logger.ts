@@ -1,5 +1,7 @@
 import {type DestinationStream, type Logger, pino} from 'pino'
 
+import {isoTimestamp} from './clock.js'
+
 /** Options of createServiceLogger. */
 export interface ServiceLoggerOptions {
   /** `service` field of every line (api, worker, webhook). */
@@ -32,7 +34,8 @@ export function createServiceLogger(options: ServiceLoggerOptions): Logger {
     {
       level: options.level,
       base: {service: options.service},
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // pino.stdTimeFunctions.isoTime's format, formatted once per millisecond (clock.ts).
+      timestamp: isoTimestamp,
       redact: {paths: REDACTED_PATHS, censor: '[redacted]'},
     },
     options.destination ?? pino.destination({dest: 1, sync: false}),
