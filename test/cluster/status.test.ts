@@ -190,6 +190,12 @@ beforeAll(async () => {
       }
       const ds = await getJson<{status?: {numberReady?: number; desiredNumberScheduled?: number}}>(cluster.kubeconfig, `/apis/apps/v1/namespaces/${mon}/daemonsets/alloy`)
       if (!ds?.status?.desiredNumberScheduled || ds.status.numberReady !== ds.status.desiredNumberScheduled) return notYet(`daemonset/alloy: ${JSON.stringify(ds?.status)}`)
+      // The HPA controller writes the HPAs' status on its own schedule: the test compares status's
+      // report with it, so it must have settled first (a race seen once in CI: 0 vs 2).
+      for (const [name, want] of [['keda-lab-api', 2], ['keda-hpa-keda-lab-worker', 1]] as const) {
+        const object = await getJson<{status?: {currentReplicas?: number}}>(cluster.kubeconfig, `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${name}`)
+        if (object?.status?.currentReplicas !== want) return notYet(`hpa/${name}: currentReplicas ${object?.status?.currentReplicas}`)
+      }
       return true
     },
     {timeoutMs: 120_000, intervalMs: 500},
