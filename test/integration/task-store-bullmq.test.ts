@@ -49,9 +49,10 @@ async function makeStore(): Promise<{store: TaskStore; queueName: string}> {
   return {store, queueName}
 }
 
-function makeQueue(): Queue<TaskData> {
+/** A BullMQ Queue on its own connection: a fresh queue by default, or the store's queue by name. */
+function makeQueue(name = `bullmq-${randomUUID()}`): Queue<TaskData> {
   const connection = new Redis(redisOptions(redisConfig))
-  const queue = new Queue<TaskData>(`bullmq-${randomUUID()}`, {connection})
+  const queue = new Queue<TaskData>(name, {connection})
   cleanups.push(async () => {
     await queue.obliterate({force: true})
     await queue.close()
@@ -128,13 +129,7 @@ describe("the API's task script against BullMQ's own add (real redis-server)", (
 
   it('sets no marker on a paused queue, as BullMQ does (the workers stay asleep)', async () => {
     const {store, queueName} = await makeStore()
-    const connection = new Redis(redisOptions(redisConfig))
-    const ours = new Queue<TaskData>(queueName, {connection})
-    cleanups.push(async () => {
-      await ours.close()
-      connection.disconnect()
-    })
-    await ours.pause()
+    await makeQueue(queueName).pause()
     const id = await store.enqueue({iterations: 10})
 
     const queue = makeQueue()
