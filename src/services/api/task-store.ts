@@ -328,13 +328,9 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     return guarded('read task', () => client.kedaLabTaskView(keys.length, ...keys, ...args))
   })
 
-  function readTask(id: string, brief: boolean) {
-    if (client.status !== 'ready') return Promise.reject(new RedisUnavailableError('Redis is not connected (read task)'))
-    return readTasks({id, brief})
-  }
 
   async function get(id: string): Promise<TaskSnapshot | undefined> {
-    const reply = (await readTask(id, false)) as TaskViewReply
+    const reply = (await readTasks({id, brief: false})) as TaskViewReply
     return reply ? snapshotFromReply(id, reply) : undefined
   }
 
@@ -375,7 +371,6 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     queueName: options.queueName,
 
     async enqueue({iterations, failAt}) {
-      if (client.status !== 'ready') throw new RedisUnavailableError('Redis is not connected (queue task)')
       const id = randomUUID()
       const data: TaskData = {iterations, queuedAt: isoNow(), ...(failAt === undefined ? {} : {failAt})}
       await addTasks({id, data})
@@ -385,7 +380,7 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     get,
 
     async getProgress(id) {
-      const reply = (await readTask(id, true)) as BriefTaskViewReply
+      const reply = (await readTasks({id, brief: true})) as BriefTaskViewReply
       if (!reply) return undefined
       const [state, progress, elapsed] = reply.split(' ') as [string, string, string]
       return {state, progress: Number(progress), elapsedMs: Number(elapsed)}
