@@ -40,6 +40,7 @@ export function createMinimalCli(repoRoot: string): {dir: string; entry: string}
       "  static flags = {name: Flags.string({description: 'Who to greet', default: 'world'})}",
       '  async run() {',
       '    const {flags} = await this.parse(Hello)',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source text of a generated command
       '    this.log(`hello ${flags.name}`)',
       '  }',
       '}',

@@ -39,7 +39,7 @@ interface Profile {
 /** Package (or area) a frame belongs to, from its script URL. */
 function area(url: string, name: string): string {
   if (!url) return name.startsWith('(') ? name : '(native)'
-  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0]
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (match) return match[1]!
   if (url.includes('/dist/') || url.includes('/src/')) return 'keda-lab'
@@ -87,7 +87,15 @@ async function main() {
   try {
     api = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(repoRoot, 'bin', 'run.js'), 'serve', 'api'], {
       cwd: repoRoot,
-      env: {...process.env, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, TASK_ITERATIONS: '0', QUEUE_NAME: 'profile'},
+      env: {
+        ...process.env,
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        HOST: '127.0.0.1',
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        TASK_ITERATIONS: '0',
+        QUEUE_NAME: 'profile',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     api.stdout!.pipe(log)
@@ -95,7 +103,10 @@ async function main() {
     const base = `http://127.0.0.1:${port}`
     const deadline = Date.now() + 30_000
     for (;;) {
-      const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false)
+      const ok = await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
       if (ok) break
       if (Date.now() > deadline) throw new Error(`the API did not become ready; see ${join(dir, 'api.log')}`)
       await new Promise((r) => setTimeout(r, 100))
@@ -113,7 +124,9 @@ async function main() {
     // CPU per request holds still on a busy machine, where req/s follows the other work.
     const cpuPerRequest = ((await cpuMs()) - cpuBefore) / result.requests.total
     console.log(
-      `${method} ${url.replace(base, '')}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, API CPU ${(cpuPerRequest * 1000).toFixed(0)} µs per request, ${connections} connections, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPU(s)`,
+      `${method} ${url.replace(base, '')}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, API CPU ${(cpuPerRequest * 1000).toFixed(0)} µs per request, ${connections} connections, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} on ${cpus().length} CPU(s)`,
     )
     await new Promise<void>((resolve) => {
       api!.once('exit', () => resolve())

@@ -166,7 +166,10 @@ async function load(side: Side, method: 'GET' | 'POST', seconds = DURATION): Pro
   const serverBefore = side.pids.reduce((sum, pid) => sum + cpuUs(pid), 0)
   const redisBefore = cpuUs(redisPid)
   const results = await Promise.all(side.urls.map((url) => autocannon({url, method, connections: per, duration: seconds})))
-  const requests = Math.max(1, results.reduce((sum, r) => sum + r.requests.total, 0))
+  const requests = Math.max(
+    1,
+    results.reduce((sum, r) => sum + r.requests.total, 0),
+  )
   return {
     rps: results.reduce((sum, r) => sum + r.requests.average, 0),
     p50: Math.max(...results.map((r) => r.latency.p50)),
@@ -232,7 +235,10 @@ function record(row: BenchRow) {
   console.log(`    ${row.measure}: ${row.value} (baseline ${row.baseline}${row.ratio ? `, ratio ${row.ratio}` : ''}; target ${row.target})${result}`)
 }
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits})
-const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ')
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 
 /** A throughput row: value vs baseline, with a minimum ratio as target (or none: for scale). */
 function recordRatio(measure: string, value: Load, baseline: Load, baselineName: string, minRatio?: number) {
@@ -333,7 +339,10 @@ async function main() {
   // 1. Status first: BullMQ's getState (the bare BullMQ status route) searches the wait list, which the add runs fill.
   const known = await queueTask(api.url)
   console.log(`1/7 GET /api/tasks/status/:id vs HGET vs BullMQ getJob+getState: ${CONNECTIONS} connections, ${DURATION} s each …`)
-  const status = await compare({hget: on([base], '/status/known'), bullmq: on([base], '/bullmq/status/known'), api: on([api], `/api/tasks/status/${known}`)}, 'GET')
+  const status = await compare(
+    {hget: on([base], '/status/known'), bullmq: on([base], '/bullmq/status/known'), api: on([api], `/api/tasks/status/${known}`)},
+    'GET',
+  )
   recordRatio('GET /api/tasks/status/:id (req/s)', status.api, status.hget, 'HGET', 0.8)
   recordP99(`GET /api/tasks/status/:id p99 (ms, ${CONNECTIONS} conn.)`, status.api, status.hget)
   recordCpu('  status CPU per request (µs, server + Redis)', status.api, status.hget, 'HGET')
@@ -358,11 +367,23 @@ async function main() {
   const known2 = await queueTask(api.url)
   const status2 = await compare({hget: on([base, base2], '/status/known'), api: on([api, api2], `/api/tasks/status/${known2}`)}, 'GET')
   recordRatio('2 APIs: GET /api/tasks/status/:id (req/s)', status2.api, status2.hget, '2× HGET')
-  record({measure: '2 APIs: status vs 1 API (req/s)', value: fmt(status2.api.rps), baseline: fmt(status.api.rps), ratio: `${(status2.api.rps / status.api.rps).toFixed(2)}×`, target: '(for scale)'})
+  record({
+    measure: '2 APIs: status vs 1 API (req/s)',
+    value: fmt(status2.api.rps),
+    baseline: fmt(status.api.rps),
+    ratio: `${(status2.api.rps / status.api.rps).toFixed(2)}×`,
+    target: '(for scale)',
+  })
   recordP99('2 APIs: GET /api/tasks/status/:id p99 (ms)', status2.api, status2.hget, false)
   const add2 = await compare({lpush: on([base, base2], '/add'), api: on([api, api2], '/api/tasks/add')}, 'POST')
   recordRatio('2 APIs: POST /api/tasks/add (req/s)', add2.api, add2.lpush, '2× LPUSH')
-  record({measure: '2 APIs: add vs 1 API (req/s)', value: fmt(add2.api.rps), baseline: fmt(add.api.rps), ratio: `${(add2.api.rps / add.api.rps).toFixed(2)}×`, target: '(for scale)'})
+  record({
+    measure: '2 APIs: add vs 1 API (req/s)',
+    value: fmt(add2.api.rps),
+    baseline: fmt(add.api.rps),
+    ratio: `${(add2.api.rps / add.api.rps).toFixed(2)}×`,
+    target: '(for scale)',
+  })
   recordP99('2 APIs: POST /api/tasks/add p99 (ms)', add2.api, add2.lpush, false)
 
   const loads = [status, add, status2, add2].flatMap((l) => Object.values(l) as Load[])
@@ -508,13 +529,19 @@ async function main() {
   printTable(rows)
   const logLines = apiLog.split('\n').filter((line) => line.includes('"task queued"')).length
   console.log('')
-  console.log(`Load: autocannon, ${CONNECTIONS} connections, each side run forwards then backwards, ${Math.max(1, Math.round(DURATION / 2))} s per run after a 2 s warm-up;`)
+  console.log(
+    `Load: autocannon, ${CONNECTIONS} connections, each side run forwards then backwards, ${Math.max(1, Math.round(DURATION / 2))} s per run after a 2 s warm-up;`,
+  )
   console.log('CPU per request: the server process(es) + redis-server, from /proc, per request served (a busy machine changes req/s, not this).')
   console.log('req/s averaged, p99 the worse run. The API runs in its default configuration (LOG_LEVEL=info: one "task queued" line per task),')
-  console.log(`its log written to a file (the last 3,000 characters held ${logLines} "task queued" lines). 2 processes: the ${CONNECTIONS} connections split between them.`)
+  console.log(
+    `its log written to a file (the last 3,000 characters held ${logLines} "task queued" lines). 2 processes: the ${CONNECTIONS} connections split between them.`,
+  )
   if (failures > 0) console.log(`Note: ${failures} load-test requests failed or were not 2xx.`)
-  console.log('Enqueue-to-start uses BullMQ\'s own timestamps (job.timestamp → job.processedOn), which have 1 ms resolution.')
-  console.log(`Everything ran on this machine (${cpus().length} CPU(s)) at once: client, servers and Redis share the cores. Load average at the end: ${loadAverage()}.`)
+  console.log("Enqueue-to-start uses BullMQ's own timestamps (job.timestamp → job.processedOn), which have 1 ms resolution.")
+  console.log(
+    `Everything ran on this machine (${cpus().length} CPU(s)) at once: client, servers and Redis share the cores. Load average at the end: ${loadAverage()}.`,
+  )
   console.log(`Done in ${Math.round((Date.now() - started) / 1000)} s. The benchmark reports; it does not fail on a MISS.`)
 }
 
@@ -534,7 +561,7 @@ function span(jobs: {processedOn?: number; finishedOn?: number}[]): number {
 async function processCpuMs(metricsPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
   const match = /^process_cpu_seconds_total (\S+)$/m.exec(text)
-  if (!match) throw new Error('the worker\'s /metrics has no process_cpu_seconds_total')
+  if (!match) throw new Error("the worker's /metrics has no process_cpu_seconds_total")
   return Number(match[1]) * 1000
 }
 
@@ -556,10 +583,10 @@ function printTable(table: BenchRow[]) {
   const headers: BenchRow = {measure: 'Measure', value: 'keda-lab', baseline: 'Baseline', ratio: 'Ratio', target: 'Target'}
   const keys = ['measure', 'value', 'baseline', 'ratio', 'target'] as const
   const widths = keys.map((k) => Math.max(headers[k].length, ...table.map((r) => r[k].length)))
-  const line = (r: BenchRow, result: string) => keys.map((k, i) => r[k].padEnd(widths[i]!)).join('  ') + '  ' + result
+  const line = (r: BenchRow, result: string) => `${keys.map((k, i) => r[k].padEnd(widths[i]!)).join('  ')}  ${result}`
   console.log('')
   console.log(line(headers, 'Result'))
-  console.log(widths.map((w) => '-'.repeat(w)).join('  ') + '  ------')
+  console.log(`${widths.map((w) => '-'.repeat(w)).join('  ')}  ------`)
   for (const r of table) console.log(line(r, r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS'))
 }
 

@@ -107,10 +107,7 @@ export type ClusterKind = 'minikube' | 'kind' | 'other'
  * `minikube.k8s.io/name=<profile>`; kind names its contexts `kind-<cluster>` and its nodes
  * `<cluster>-control-plane`.
  */
-export function detectClusterKind(
-  contextName: string,
-  nodes: readonly {name: string; labels: Record<string, string>}[],
-): {kind: ClusterKind; name?: string} {
+export function detectClusterKind(contextName: string, nodes: readonly {name: string; labels: Record<string, string>}[]): {kind: ClusterKind; name?: string} {
   const minikubeProfile = nodes.map((n) => n.labels['minikube.k8s.io/name']).find(Boolean)
   if (minikubeProfile) return {kind: 'minikube', name: minikubeProfile}
   if (contextName === 'minikube') return {kind: 'minikube', name: 'minikube'}

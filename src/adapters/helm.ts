@@ -18,10 +18,15 @@ export interface HelmVersion {
 /** Parses `helm version --short` output; other majors are rejected with a clear message. */
 export function parseHelmVersion(output: string): HelmVersion {
   const match = /v(\d+)\.(\d+)\.(\d+)\S*/.exec(output.trim())
-  if (!match) throw new KedaLabError(`could not read helm's version from "${output.trim().slice(0, 80)}"`, {hint: 'run `helm version --short`; keda-lab needs Helm 3 or 4'})
+  if (!match)
+    throw new KedaLabError(`could not read helm's version from "${output.trim().slice(0, 80)}"`, {
+      hint: 'run `helm version --short`; keda-lab needs Helm 3 or 4',
+    })
   const major = Number(match[1])
   if (major !== 3 && major !== 4) {
-    throw new KedaLabError(`helm ${match[0]} is not supported: keda-lab needs Helm 3 or 4`, {hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/'})
+    throw new KedaLabError(`helm ${match[0]} is not supported: keda-lab needs Helm 3 or 4`, {
+      hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/',
+    })
   }
   return {major, version: match[0]}
 }
@@ -89,7 +94,10 @@ export function helmCommands(bin = 'helm', kubeContext?: string) {
      * `helm pull <chart> --repo <url> --version <v> --destination <dir>`: the same flags in Helm 3
      * and 4; `--repo` leaves the user's repository list alone.
      */
-    pull: (spec: PullSpec): ToolCommand => ({bin, args: ['pull', spec.chart, '--repo', spec.repoUrl, '--version', spec.version, '--destination', spec.destination]}),
+    pull: (spec: PullSpec): ToolCommand => ({
+      bin,
+      args: ['pull', spec.chart, '--repo', spec.repoUrl, '--version', spec.version, '--destination', spec.destination],
+    }),
     upgradeInstall(major: HelmMajor, spec: ReleaseSpec): ToolCommand {
       const args = ['upgrade', '--install', spec.release, spec.chart, '--namespace', spec.namespace]
       if (spec.version) args.push('--version', spec.version)
@@ -131,7 +139,10 @@ export function createHelm(options: HelmOptions = {}): Helm {
       try {
         return parseHelmVersion(await runTool({bin, args: ['version', '--short']}, {env: options.env}))
       } catch (error) {
-        if (error instanceof ToolError) throw new KedaLabError(`\`helm version\` failed: ${error.stderrTail || 'no output'}`, {hint: 'reinstall helm from https://helm.sh/docs/intro/install/'})
+        if (error instanceof ToolError)
+          throw new KedaLabError(`\`helm version\` failed: ${error.stderrTail || 'no output'}`, {
+            hint: 'reinstall helm from https://helm.sh/docs/intro/install/',
+          })
         throw error
       }
     },

@@ -316,8 +316,20 @@ export function parseCpuMillis(quantity: string | undefined): number {
 }
 
 const memoryUnits: Record<string, number> = {
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-  k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  m: 1e-3,
 }
 
 /** Memory quantity ('16318948Ki', '8Gi', '1e9', '512M') to bytes. */
@@ -632,8 +644,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         return {
           name: sc.metadata?.name ?? '',
           provisioner: sc.provisioner,
-          isDefault:
-            a['storageclass.kubernetes.io/is-default-class'] === 'true' || a['storageclass.beta.kubernetes.io/is-default-class'] === 'true',
+          isDefault: a['storageclass.kubernetes.io/is-default-class'] === 'true' || a['storageclass.beta.kubernetes.io/is-default-class'] === 'true',
         }
       })
     },
@@ -658,9 +669,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         }
         const missing = Object.entries(labels ?? {}).filter(([k, v]) => existing.metadata?.labels?.[k] !== v)
         if (missing.length > 0) {
-          await must(`label namespace ${name}`, () =>
-            core.patchNamespace({name, body: {metadata: {labels: Object.fromEntries(missing)}}}, mergePatch),
-          )
+          await must(`label namespace ${name}`, () => core.patchNamespace({name, body: {metadata: {labels: Object.fromEntries(missing)}}}, mergePatch))
         }
         return
       }
@@ -716,9 +725,7 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
     async finalizeNamespace(name, finalizers) {
       const ns = await orNotFound(`read namespace ${name}`, () => core.readNamespace({name}))
       if (!ns) return
-      await must(`finalize namespace ${name}`, () =>
-        core.replaceNamespaceFinalize({name, body: {...ns, spec: {...ns.spec, finalizers}}}),
-      )
+      await must(`finalize namespace ${name}`, () => core.replaceNamespaceFinalize({name, body: {...ns, spec: {...ns.spec, finalizers}}}))
     },
 
     async listObjects(ref, labelSelector) {
@@ -808,7 +815,10 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         must(`list DaemonSets in namespace ${namespace}`, () => apps.listNamespacedDaemonSet({namespace})),
       ])
       type Template = {spec?: {containers?: {name?: string; image?: string}[]}}
-      const base = (o: {metadata?: {name?: string; labels?: Record<string, string>}; spec?: {selector?: {matchLabels?: Record<string, string>}; template?: Template}}) => ({
+      const base = (o: {
+        metadata?: {name?: string; labels?: Record<string, string>}
+        spec?: {selector?: {matchLabels?: Record<string, string>}; template?: Template}
+      }) => ({
         name: o.metadata?.name ?? '',
         labels: o.metadata?.labels ?? {},
         images: (o.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
@@ -817,24 +827,30 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
       })
       return [
         ...deployments.items.map((d): WorkloadInfo => ({kind: 'Deployment', ...base(d), desired: d.spec?.replicas ?? 1, ready: d.status?.readyReplicas ?? 0})),
-        ...statefulSets.items.map((d): WorkloadInfo => ({kind: 'StatefulSet', ...base(d), desired: d.spec?.replicas ?? 1, ready: d.status?.readyReplicas ?? 0})),
-        ...daemonSets.items.map((d): WorkloadInfo => ({kind: 'DaemonSet', ...base(d), desired: d.status?.desiredNumberScheduled ?? 0, ready: d.status?.numberReady ?? 0})),
+        ...statefulSets.items.map(
+          (d): WorkloadInfo => ({kind: 'StatefulSet', ...base(d), desired: d.spec?.replicas ?? 1, ready: d.status?.readyReplicas ?? 0}),
+        ),
+        ...daemonSets.items.map(
+          (d): WorkloadInfo => ({kind: 'DaemonSet', ...base(d), desired: d.status?.desiredNumberScheduled ?? 0, ready: d.status?.numberReady ?? 0}),
+        ),
       ]
     },
 
     async listPods(namespace, labelSelector) {
       const list = await must(`list pods in namespace ${namespace}`, () => core.listNamespacedPod({namespace, ...(labelSelector ? {labelSelector} : {})}))
-      return list.items.map((p): PodInfo => ({
-        name: p.metadata?.name ?? '',
-        labels: p.metadata?.labels ?? {},
-        phase: p.status?.phase ?? 'Unknown',
-        ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-        restarts: (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
-        images: (p.spec?.containers ?? []).map((c) => c.image ?? ''),
-        ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((port) => ({name: port.name, containerPort: port.containerPort}))),
-        deleting: Boolean(p.metadata?.deletionTimestamp),
-        createdAt: toDate(p.metadata?.creationTimestamp),
-      }))
+      return list.items.map(
+        (p): PodInfo => ({
+          name: p.metadata?.name ?? '',
+          labels: p.metadata?.labels ?? {},
+          phase: p.status?.phase ?? 'Unknown',
+          ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+          restarts: (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+          images: (p.spec?.containers ?? []).map((c) => c.image ?? ''),
+          ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((port) => ({name: port.name, containerPort: port.containerPort}))),
+          deleting: Boolean(p.metadata?.deletionTimestamp),
+          createdAt: toDate(p.metadata?.creationTimestamp),
+        }),
+      )
     },
 
     async listHpas(namespace) {
@@ -876,21 +892,23 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         status?: {hpaName?: string; lastActiveTime?: string; conditions?: KubeCondition[]}
       }
       const list = (await orNotFound(`list ${describe(ref)}`, () => rawJson('GET', pathOf(ref, v)))) as {items?: Raw[]} | undefined
-      return (list?.items ?? []).map((o): ScaledObjectInfo => ({
-        name: o.metadata?.name ?? '',
-        labels: o.metadata?.labels ?? {},
-        annotations: o.metadata?.annotations ?? {},
-        targetName: o.spec?.scaleTargetRef?.name ?? '',
-        minReplicaCount: o.spec?.minReplicaCount,
-        maxReplicaCount: o.spec?.maxReplicaCount,
-        pollingInterval: o.spec?.pollingInterval,
-        cooldownPeriod: o.spec?.cooldownPeriod,
-        scalingModifiers: o.spec?.advanced?.scalingModifiers,
-        triggers: (o.spec?.triggers ?? []).map((t) => ({type: t.type, name: t.name, metadata: t.metadata ?? {}})),
-        hpaName: o.status?.hpaName,
-        lastActiveTime: o.status?.lastActiveTime,
-        conditions: (o.status?.conditions ?? []).map((c) => ({type: c.type, status: c.status, reason: c.reason, message: c.message})),
-      }))
+      return (list?.items ?? []).map(
+        (o): ScaledObjectInfo => ({
+          name: o.metadata?.name ?? '',
+          labels: o.metadata?.labels ?? {},
+          annotations: o.metadata?.annotations ?? {},
+          targetName: o.spec?.scaleTargetRef?.name ?? '',
+          minReplicaCount: o.spec?.minReplicaCount,
+          maxReplicaCount: o.spec?.maxReplicaCount,
+          pollingInterval: o.spec?.pollingInterval,
+          cooldownPeriod: o.spec?.cooldownPeriod,
+          scalingModifiers: o.spec?.advanced?.scalingModifiers,
+          triggers: (o.spec?.triggers ?? []).map((t) => ({type: t.type, name: t.name, metadata: t.metadata ?? {}})),
+          hpaName: o.status?.hpaName,
+          lastActiveTime: o.status?.lastActiveTime,
+          conditions: (o.status?.conditions ?? []).map((c) => ({type: c.type, status: c.status, reason: c.reason, message: c.message})),
+        }),
+      )
     },
 
     async getService(namespace, name) {
@@ -917,7 +935,12 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
         ws = (await forward.portForward(namespace, pod, [port], socket, errStream, socket)) as unknown as Ws
       } catch (error) {
         // A failed WebSocket upgrade carries only the status line; say which pod and port.
-        const text = error instanceof Error ? error.message : typeof error === 'object' && error && 'message' in error ? String((error as {message: unknown}).message) : String(error)
+        const text =
+          error instanceof Error
+            ? error.message
+            : typeof error === 'object' && error && 'message' in error
+              ? String((error as {message: unknown}).message)
+              : String(error)
         throw new KedaLabError(`Cannot open a port-forward to pod ${namespace}/${pod} port ${port} through ${server}: ${text}`, {
           hint: `check the pod runs and this context may create pods/portforward (kubectl auth can-i create pods/portforward -n ${namespace})`,
           cause: error,

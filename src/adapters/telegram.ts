@@ -11,10 +11,7 @@ export interface TelegramOptions {
   fetch?: typeof globalThis.fetch
 }
 
-export type TokenCheck =
-  | {status: 'valid'; username: string}
-  | {status: 'invalid'; reason: string}
-  | {status: 'unreachable'; reason: string}
+export type TokenCheck = {status: 'valid'; username: string} | {status: 'invalid'; reason: string} | {status: 'unreachable'; reason: string}
 
 export interface Telegram {
   checkToken(token: string): Promise<TokenCheck>
@@ -36,7 +33,10 @@ export function createTelegram(options: TelegramOptions = {}): Telegram {
       } catch (error) {
         // Only the error's kind is kept: fetch errors may quote the URL, which contains the token.
         const name = error instanceof Error ? error.name : 'error'
-        return {status: 'unreachable', reason: name === 'TimeoutError' ? `no answer from ${apiUrl} within ${options.timeoutMs ?? 5000} ms` : `${apiUrl} is not reachable`}
+        return {
+          status: 'unreachable',
+          reason: name === 'TimeoutError' ? `no answer from ${apiUrl} within ${options.timeoutMs ?? 5000} ms` : `${apiUrl} is not reachable`,
+        }
       }
       let body: {ok?: boolean; result?: {username?: string}; description?: string} = {}
       try {

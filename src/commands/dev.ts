@@ -9,7 +9,8 @@ const TELEGRAM = 'TELEGRAM (starts the webhook)'
 export default class Dev extends BaseCommand {
   static override summary = 'Run the whole lab on this machine: Redis, the API, workers and the webhook, without a cluster'
 
-  static override description = `Starts redis-server on a free port (unless --redis-url), the API, N workers and, when a Telegram bot token is set, the alert webhook, as child processes; prints their URLs and streams their logs prefixed with [redis], [api], [worker-1]…; Ctrl-C (or SIGTERM) stops everything it started.
+  static override description =
+    `Starts redis-server on a free port (unless --redis-url), the API, N workers and, when a Telegram bot token is set, the alert webhook, as child processes; prints their URLs and streams their logs prefixed with [redis], [api], [worker-1]…; Ctrl-C (or SIGTERM) stops everything it started.
 
 A child that exits on its own is restarted the same way (same port and name), saying why: a crashed worker comes back, and while Redis restarts the API stays up and answers 503 (the local Redis keeps an append-only file in a temporary folder, so the queue survives). The first restart is immediate, then after 1, 2, 4, 8 s; a child that exits during start-up, or more than 5 times within 60 s, stops the whole run with a message naming it.
 
@@ -18,8 +19,14 @@ A child that exits on its own is restarted the same way (same port and name), sa
   static override examples = [
     {description: 'API on :8000, one worker, a local Redis', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Three workers on an existing Redis', command: '<%= config.bin %> <%= command.id %> --workers 3 --redis-url redis://127.0.0.1:6379'},
-    {description: 'Autoscale between 1 and 4 workers, 2 tasks per worker', command: '<%= config.bin %> <%= command.id %> --autoscale --min-workers 1 --max-workers 4 --tasks-per-worker 2'},
-    {description: 'Small tasks (about a second each) and alerts to Telegram', command: 'TELEGRAM_BOT_TOKEN=… <%= config.bin %> <%= command.id %> --task-iterations 20000000 --telegram-chat-ids 123456789'},
+    {
+      description: 'Autoscale between 1 and 4 workers, 2 tasks per worker',
+      command: '<%= config.bin %> <%= command.id %> --autoscale --min-workers 1 --max-workers 4 --tasks-per-worker 2',
+    },
+    {
+      description: 'Small tasks (about a second each) and alerts to Telegram',
+      command: 'TELEGRAM_BOT_TOKEN=… <%= config.bin %> <%= command.id %> --task-iterations 20000000 --telegram-chat-ids 123456789',
+    },
   ]
 
   static override flags = {
@@ -27,15 +34,49 @@ A child that exits on its own is restarted the same way (same port and name), sa
     'redis-url': Flags.string({description: 'Use this Redis (redis://[:password@]host:port) instead of starting redis-server'}),
     'api-port': Flags.integer({description: 'Port of the API (0 picks a free one)', default: 8000, min: 0, max: 65_535}),
     queue: Flags.string({description: 'BullMQ queue name', default: 'tasks'}),
-    'task-iterations': Flags.integer({description: 'Task size for this run (TASK_ITERATIONS of the API and workers); 20000000 takes about a second of one core here, the default 100000000 about five', min: 0, max: MAX_TASK_ITERATIONS}),
-    'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, description: 'Log level of the services', default: 'info'})(),
+    'task-iterations': Flags.integer({
+      description:
+        'Task size for this run (TASK_ITERATIONS of the API and workers); 20000000 takes about a second of one core here, the default 100000000 about five',
+      min: 0,
+      max: MAX_TASK_ITERATIONS,
+    }),
+    'log-level': Flags.option({
+      options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      description: 'Log level of the services',
+      default: 'info',
+    })(),
     autoscale: Flags.boolean({description: 'Scale local workers by the queue length, like KEDA', default: false, helpGroup: AUTOSCALE}),
     'min-workers': Flags.integer({description: 'Fewest workers (0 allows scale to zero)', default: 1, min: 0, max: 64, helpGroup: AUTOSCALE}),
     'max-workers': Flags.integer({description: 'Most workers', default: 5, min: 1, max: 64, helpGroup: AUTOSCALE}),
-    'tasks-per-worker': Flags.integer({description: 'Waiting+active tasks per worker (the ScaledObject target)', default: 2, min: 1, max: 10_000, helpGroup: AUTOSCALE}),
-    'polling-interval': Flags.integer({description: 'Seconds between queue readings (KEDA pollingInterval; the chart uses 5)', default: 5, min: 1, max: 3600, helpGroup: AUTOSCALE}),
-    cooldown: Flags.integer({description: 'Seconds the queue must stay empty before scaling to zero, with --min-workers 0 (KEDA cooldownPeriod; the chart uses 60)', default: 60, min: 0, max: 3600, helpGroup: AUTOSCALE}),
-    'stabilization-window': Flags.integer({description: 'Seconds a scale-down is held back: the highest recommendation of this window wins (HPA scale-down stabilisation; the chart keeps the HPA default, 300)', default: 30, min: 0, max: 3600, helpGroup: AUTOSCALE}),
+    'tasks-per-worker': Flags.integer({
+      description: 'Waiting+active tasks per worker (the ScaledObject target)',
+      default: 2,
+      min: 1,
+      max: 10_000,
+      helpGroup: AUTOSCALE,
+    }),
+    'polling-interval': Flags.integer({
+      description: 'Seconds between queue readings (KEDA pollingInterval; the chart uses 5)',
+      default: 5,
+      min: 1,
+      max: 3600,
+      helpGroup: AUTOSCALE,
+    }),
+    cooldown: Flags.integer({
+      description: 'Seconds the queue must stay empty before scaling to zero, with --min-workers 0 (KEDA cooldownPeriod; the chart uses 60)',
+      default: 60,
+      min: 0,
+      max: 3600,
+      helpGroup: AUTOSCALE,
+    }),
+    'stabilization-window': Flags.integer({
+      description:
+        'Seconds a scale-down is held back: the highest recommendation of this window wins (HPA scale-down stabilisation; the chart keeps the HPA default, 300)',
+      default: 30,
+      min: 0,
+      max: 3600,
+      helpGroup: AUTOSCALE,
+    }),
     'telegram-token': Flags.string({description: 'Telegram bot token (never printed)', env: 'TELEGRAM_BOT_TOKEN', helpGroup: TELEGRAM}),
     'telegram-chat-ids': Flags.string({description: 'Comma-separated chat ids to send alerts to', env: 'TELEGRAM_CHAT_IDS', helpGroup: TELEGRAM}),
   }

@@ -9,7 +9,12 @@ export default class Doctor extends ClusterCommand {
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json', '<%= config.bin %> doctor --context minikube -n keda']
 
   static override flags = {
-    'telegram-api-url': Flags.string({description: 'Telegram Bot API root used to check the token', env: 'TELEGRAM_API_URL', default: 'https://api.telegram.org', hidden: true}),
+    'telegram-api-url': Flags.string({
+      description: 'Telegram Bot API root used to check the token',
+      env: 'TELEGRAM_API_URL',
+      default: 'https://api.telegram.org',
+      hidden: true,
+    }),
     'log-window': Flags.integer({description: 'Minutes of logs to look for in Loki', env: 'KEDA_LAB_LOG_WINDOW', default: 15, min: 1}),
   }
 

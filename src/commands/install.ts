@@ -5,7 +5,8 @@ import {answerFlags, chartSourceFlags, valuesFlag} from '../lab/install/flags.js
 
 export default class Install extends ClusterCommand {
   static override summary = 'Install the KEDA autoscaling lab into a Kubernetes cluster (a second run upgrades it)'
-  static override description = `Installs KEDA, Redis with Sentinels, monitoring (Prometheus, Alertmanager, Grafana, Loki, Alloy) and the keda-lab application, after pre-flight checks. Asks its questions in a terminal; every answer is also a flag, a KEDA_LAB_* variable and a --values key (precedence: flag > env > --values > prompt > default). Without a terminal it never prompts. Generated secrets (Redis password, webhook token, Grafana admin password) are kept across runs; KEDA_LAB_REDIS_PASSWORD, KEDA_LAB_WEBHOOK_TOKEN and KEDA_LAB_GRAFANA_ADMIN_PASSWORD set them instead.`
+  static override description =
+    `Installs KEDA, Redis with Sentinels, monitoring (Prometheus, Alertmanager, Grafana, Loki, Alloy) and the keda-lab application, after pre-flight checks. Asks its questions in a terminal; every answer is also a flag, a KEDA_LAB_* variable and a --values key (precedence: flag > env > --values > prompt > default). Without a terminal it never prompts. Generated secrets (Redis password, webhook token, Grafana admin password) are kept across runs; KEDA_LAB_REDIS_PASSWORD, KEDA_LAB_WEBHOOK_TOKEN and KEDA_LAB_GRAFANA_ADMIN_PASSWORD set them instead.`
 
   static override examples = [
     '<%= config.bin %> install',
@@ -21,7 +22,11 @@ export default class Install extends ClusterCommand {
     values: valuesFlag,
     ...chartSourceFlags,
     output: Flags.string({char: 'o', description: 'Folder for the rendered values files (default: ./.keda-lab/<context>)', env: 'KEDA_LAB_OUTPUT'}),
-    'dry-run': Flags.boolean({description: 'Print the exact plan (commands and rendered files, secrets masked) and change nothing', env: 'KEDA_LAB_DRY_RUN', default: false}),
+    'dry-run': Flags.boolean({
+      description: 'Print the exact plan (commands and rendered files, secrets masked) and change nothing',
+      env: 'KEDA_LAB_DRY_RUN',
+      default: false,
+    }),
   }
 
   async run() {

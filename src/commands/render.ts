@@ -5,7 +5,8 @@ import {answerFlags, chartSourceFlags, valuesFlag} from '../lab/install/flags.js
 
 export default class Render extends ClusterCommand {
   static override summary = 'Write (or print) every manifest and values file `install` would apply, for GitOps'
-  static override description = `Renders the keda-lab app chart with \`helm template\` and the values files of the third-party charts (KEDA, redis-ha, kube-prometheus-stack, Loki, Alloy) from the same answers as \`install\` (flags, KEDA_LAB_* variables, --values). Needs helm, not a cluster. Secrets are never rendered: the files reference the Secrets \`install\` creates.`
+  static override description =
+    `Renders the keda-lab app chart with \`helm template\` and the values files of the third-party charts (KEDA, redis-ha, kube-prometheus-stack, Loki, Alloy) from the same answers as \`install\` (flags, KEDA_LAB_* variables, --values). Needs helm, not a cluster. Secrets are never rendered: the files reference the Secrets \`install\` creates.`
 
   static override examples = [
     '<%= config.bin %> render',

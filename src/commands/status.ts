@@ -7,7 +7,8 @@ import type {StatusReport} from '../lab/status/model.js'
 export default class Status extends ClusterCommand {
   static override summary = 'One screen of the lab: components, autoscaling, queue and alerts, with a verdict'
 
-  static override description = `Reads the cluster once: every component (KEDA, Redis and Sentinels, API, worker, webhook, Prometheus, Alertmanager, Grafana, Loki, Alloy) with ready/desired pods, restarts and version; the worker's ScaledObject and the last scaling of KEDA's HPA; the API's HPA; the queue from the API's /api/queue and the alerts firing now from Alertmanager (both through the API server's service proxy).
+  static override description =
+    `Reads the cluster once: every component (KEDA, Redis and Sentinels, API, worker, webhook, Prometheus, Alertmanager, Grafana, Loki, Alloy) with ready/desired pods, restarts and version; the worker's ScaledObject and the last scaling of KEDA's HPA; the API's HPA; the queue from the API's /api/queue and the alerts firing now from Alertmanager (both through the API server's service proxy).
 
 Exit codes: 0 healthy, 1 degraded (the reasons are listed), 3 not installed (or no keda-lab dev running, with --local), 4 the cluster or the dev API cannot be reached.
 
@@ -36,7 +37,8 @@ Exit codes: 0 healthy, 1 degraded (the reasons are listed), 3 not installed (or 
     if (flags.watch && this.jsonEnabled()) {
       throw new KedaLabError('--watch and --json cannot be combined', {hint: 'run `keda-lab status --json` in a loop instead', exitCode: 2})
     }
-    if (args.url && !flags.local) throw new KedaLabError(`unexpected argument ${args.url}`, {hint: `for a keda-lab dev stack: keda-lab status --local ${args.url}`, exitCode: 2})
+    if (args.url && !flags.local)
+      throw new KedaLabError(`unexpected argument ${args.url}`, {hint: `for a keda-lab dev stack: keda-lab status --local ${args.url}`, exitCode: 2})
     const [{renderStatus, watchFrame}, {collectStatus}] = await Promise.all([import('../ui/status.js'), import('../lab/status/collect.js')])
     const collect = await collectStatus({
       local: flags.local,

@@ -7,7 +7,8 @@ const PORTS = 'LOCAL PORTS (--port-forward)'
 export default class Tunnel extends ClusterCommand {
   static override summary = 'Make the lab reachable from this machine until Ctrl-C: minikube tunnel, or port-forwards on any cluster'
 
-  static override description = `On minikube, runs \`minikube tunnel\` (it may ask for your password: it adds a route and binds ports for LoadBalancer Services).
+  static override description =
+    `On minikube, runs \`minikube tunnel\` (it may ask for your password: it adds a route and binds ports for LoadBalancer Services).
 
 With --port-forward (the default on clusters other than minikube), forwards the API, Grafana, Prometheus and Alertmanager Services to local ports through the API server (no sudo, no routes): Service → a Ready pod → its port; the usual ports 8000, 3000, 9090, 9093 when free, else free ones; a dropped forward is re-established on a Ready pod; Ctrl-C closes everything. Exit code 3 when the lab is not installed, 4 when the cluster cannot be reached.`
 

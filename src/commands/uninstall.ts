@@ -15,7 +15,11 @@ export default class Uninstall extends ClusterCommand {
   ]
 
   static override flags = {
-    purge: Flags.boolean({description: 'Also delete PersistentVolumeClaims (Redis data) and cluster-scoped leftovers (CRDs, ClusterRoles...)', env: 'KEDA_LAB_PURGE', default: false}),
+    purge: Flags.boolean({
+      description: 'Also delete PersistentVolumeClaims (Redis data) and cluster-scoped leftovers (CRDs, ClusterRoles...)',
+      env: 'KEDA_LAB_PURGE',
+      default: false,
+    }),
     force: Flags.boolean({description: 'Clear the finalizers that keep a namespace in Terminating', env: 'KEDA_LAB_FORCE', default: false}),
     timeout: Flags.integer({description: 'Seconds to wait for the namespaces to disappear', env: 'KEDA_LAB_TIMEOUT', default: 300, min: 1}),
   }
@@ -40,7 +44,9 @@ export default class Uninstall extends ClusterCommand {
           for (const line of describePlan(plan, flags)) this.log(line)
           if (flags.yes || (plan.releases.length === 0 && plan.namespaces.length === 0 && !flags.purge)) return true
           if (!ui.canPrompt(flags)) {
-            throw new KedaLabError('uninstall needs a confirmation and there is no terminal to ask on', {hint: 'run it again with --yes (or KEDA_LAB_YES=1) to confirm'})
+            throw new KedaLabError('uninstall needs a confirmation and there is no terminal to ask on', {
+              hint: 'run it again with --yes (or KEDA_LAB_YES=1) to confirm',
+            })
           }
           const prompter = await ui.createPrompter()
           return prompter.confirm({message: `Remove keda-lab from context ${kube.contextName}?`, default: false}).catch(() => false)

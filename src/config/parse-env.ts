@@ -1,4 +1,4 @@
-import {z} from 'zod'
+import type {z} from 'zod'
 
 import {ConfigError} from '../errors.js'
 
@@ -15,11 +15,8 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
   const field = schema.shape[variable] as z.ZodType | undefined
   const example = field?.description
   const raw = env[variable]
-  const got = raw === undefined ? 'is not set' : `is ${JSON.stringify(raw.length > 60 ? raw.slice(0, 60) + '…' : raw)}`
+  const got = raw === undefined ? 'is not set' : `is ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`
   // Secrets never go into error messages: only say that the value is wrong.
   const shown = /PASSWORD|TOKEN|SECRET/.test(variable) && raw !== undefined ? 'has an invalid value' : got
-  throw new ConfigError(
-    `${variable} ${shown}: ${issue.message}`,
-    example ? `set it like ${variable}=${example}` : undefined,
-  )
+  throw new ConfigError(`${variable} ${shown}: ${issue.message}`, example ? `set it like ${variable}=${example}` : undefined)
 }

@@ -14,10 +14,7 @@ export const redisEnvShape = {
     .describe('redis://127.0.0.1:6379'),
   REDIS_SENTINELS: z
     .string()
-    .regex(
-      /^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/,
-      'must be a comma-separated list of host:port',
-    )
+    .regex(/^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/, 'must be a comma-separated list of host:port')
     .optional()
     .describe('redis-sentinel-0:26379,redis-sentinel-1:26379'),
   REDIS_SENTINEL_MASTER: z.string().min(1, 'must not be empty').default('mymaster').describe('mymaster'),

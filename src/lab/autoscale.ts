@@ -78,15 +78,7 @@ export interface ScaleDecision {
   /** `waiting + active`. */
   metric: number
   /** Which part of the rule decided (for logs and tests). */
-  cause:
-    | 'activate'
-    | 'scale-to-zero'
-    | 'cooldown-pending'
-    | 'hpa'
-    | 'within-tolerance'
-    | 'stabilising'
-    | 'rate-limited'
-    | 'clamped'
+  cause: 'activate' | 'scale-to-zero' | 'cooldown-pending' | 'hpa' | 'within-tolerance' | 'stabilising' | 'rate-limited' | 'clamped'
   /** One line for the user, e.g. "scale 1 → 3: 7 tasks waiting+active, 2 per worker". */
   message: string
   /** The state to pass to the next call. */

@@ -43,9 +43,7 @@ export interface ChartsManifest {
 }
 
 /** Where one chart comes from. */
-export type ChartSource =
-  | {type: 'repository'; ref: ChartRef; repoName: string; repoUrl: string}
-  | {type: 'archive'; ref: ChartRef; path: string}
+export type ChartSource = {type: 'repository'; ref: ChartRef; repoName: string; repoUrl: string} | {type: 'archive'; ref: ChartRef; path: string}
 
 export type ChartSources = Record<ChartName, ChartSource>
 
@@ -73,8 +71,18 @@ export function parseChartRepoOverrides(values: readonly string[] | undefined): 
     if (text === '') continue
     const eq = text.indexOf('=')
     const name = eq > 0 ? text.slice(0, eq).trim() : ''
-    const url = eq > 0 ? text.slice(eq + 1).trim().replace(/\/+$/, '') : ''
-    if (!name || !url) throw new ConfigError(`--chart-repo "${text.slice(0, 80)}": expected NAME=URL`, `e.g. --chart-repo kedacore=https://charts.example.com/kedacore (names: ${REPO_NAMES.join(', ')})`)
+    const url =
+      eq > 0
+        ? text
+            .slice(eq + 1)
+            .trim()
+            .replace(/\/+$/, '')
+        : ''
+    if (!name || !url)
+      throw new ConfigError(
+        `--chart-repo "${text.slice(0, 80)}": expected NAME=URL`,
+        `e.g. --chart-repo kedacore=https://charts.example.com/kedacore (names: ${REPO_NAMES.join(', ')})`,
+      )
     if (!REPO_NAMES.includes(name)) {
       throw new ConfigError(`--chart-repo ${name}: keda-lab installs from no repository of that name`, `use one of: ${REPO_NAMES.join(', ')}`)
     }
@@ -85,7 +93,10 @@ export function parseChartRepoOverrides(values: readonly string[] | undefined): 
       throw new ConfigError(`--chart-repo ${name}: "${url.slice(0, 80)}" is not a URL`, `e.g. --chart-repo ${name}=https://charts.example.com/${name}`)
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new ConfigError(`--chart-repo ${name}: "${url.slice(0, 80)}" is not an http(s) URL`, `Helm reads chart repositories over HTTP(S): e.g. --chart-repo ${name}=https://charts.example.com/${name}`)
+      throw new ConfigError(
+        `--chart-repo ${name}: "${url.slice(0, 80)}" is not an http(s) URL`,
+        `Helm reads chart repositories over HTTP(S): e.g. --chart-repo ${name}=https://charts.example.com/${name}`,
+      )
     }
     out[name] = url
   }
@@ -240,7 +251,12 @@ export interface PullHelm {
  * `keda-lab charts pull DIR`: `helm pull --version <pin>` of every pinned chart into DIR, then the
  * manifest with each archive's sha256. Returns the manifest it wrote.
  */
-export async function pullCharts(options: {dir: string; chartRepos?: readonly string[]; helm: PullHelm; onChart?: (chart: PulledChart) => void}): Promise<ChartsManifest> {
+export async function pullCharts(options: {
+  dir: string
+  chartRepos?: readonly string[]
+  helm: PullHelm
+  onChart?: (chart: PulledChart) => void
+}): Promise<ChartsManifest> {
   const sources = repositorySources(parseChartRepoOverrides(options.chartRepos))
   const helmVersion = (await options.helm.version()).version
   await mkdir(options.dir, {recursive: true})
@@ -258,12 +274,15 @@ export async function pullCharts(options: {dir: string; chartRepos?: readonly st
     }
     const file = archiveName(ref)
     const path = join(options.dir, file)
-    if (!existsSync(path)) throw new KedaLabError(`helm pull ${ref.chart} ${ref.version} wrote no ${file} in ${options.dir}`, {hint: 'run the same `helm pull` by hand and look at what it writes'})
+    if (!existsSync(path))
+      throw new KedaLabError(`helm pull ${ref.chart} ${ref.version} wrote no ${file} in ${options.dir}`, {
+        hint: 'run the same `helm pull` by hand and look at what it writes',
+      })
     const chart: PulledChart = {name, chart: ref.chart, version: ref.version, repoUrl: source.repoUrl, file, sha256: sha256(await readFile(path))}
     charts.push(chart)
     options.onChart?.(chart)
   }
   const manifest: ChartsManifest = {kind: 'keda-lab-charts', pulledWith: helmVersion, charts}
-  await writeFile(join(options.dir, CHARTS_MANIFEST), JSON.stringify(manifest, null, 2) + '\n')
+  await writeFile(join(options.dir, CHARTS_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`)
   return manifest
 }

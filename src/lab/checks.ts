@@ -34,11 +34,7 @@ export interface CheckResult {
 }
 
 /** Runs checks in order; an exception inside a check becomes a failure with its message. */
-export async function runChecks<Ctx>(
-  checks: readonly Check<Ctx>[],
-  ctx: Ctx,
-  onResult?: (result: CheckResult) => void,
-): Promise<CheckResult[]> {
+export async function runChecks<Ctx>(checks: readonly Check<Ctx>[], ctx: Ctx, onResult?: (result: CheckResult) => void): Promise<CheckResult[]> {
   const results: CheckResult[] = []
   for (const check of checks) {
     let outcome: CheckOutcome

@@ -11,7 +11,12 @@ const STATE = {ok: '√', degraded: '×', missing: '×', absent: '-'} as const
 /** Pads cells into aligned columns. */
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd())
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  )
 }
 
 const ago = (iso: string | undefined, now: Date): string => {
@@ -26,7 +31,14 @@ const n = (v: number | undefined) => (v === undefined ? '?' : String(v))
 function componentRows(components: readonly ComponentStatus[]): string[] {
   const rows = [['', 'COMPONENT', 'READY', 'RESTARTS', 'VERSION', 'WORKLOAD']]
   for (const c of components) {
-    rows.push([STATE[c.state], c.title, c.state === 'missing' || c.state === 'absent' ? (c.state === 'absent' ? 'not installed' : 'missing') : `${c.ready}/${c.desired}`, String(c.restarts), c.version || '-', `${c.namespace}/${c.workload}`])
+    rows.push([
+      STATE[c.state],
+      c.title,
+      c.state === 'missing' || c.state === 'absent' ? (c.state === 'absent' ? 'not installed' : 'missing') : `${c.ready}/${c.desired}`,
+      String(c.restarts),
+      c.version || '-',
+      `${c.namespace}/${c.workload}`,
+    ])
   }
   return table(rows)
 }
@@ -53,16 +65,21 @@ function renderCluster(r: ClusterStatusReport, now: Date): string[] {
       `Workers (ScaledObject ${w.name}): Ready=${w.ready ?? 'unknown'}${w.readyReason ? ` (${w.readyReason})` : ''}, Active=${w.active ?? 'unknown'}${w.paused ? ', PAUSED' : ''}; ` +
         `replicas ${n(w.currentReplicas)} now, ${n(w.desiredReplicas)} desired, min ${n(w.minReplicas)} max ${n(w.maxReplicas)}; ${w.tasksPerReplica ?? '?'} task(s) per replica`,
     )
-    out.push(`  last scaling: ${w.lastScale ? `${w.lastScale.message}${w.lastScale.at ? ` (${ago(w.lastScale.at, now)})` : ''}` : 'none yet'}${w.hpaName ? `  [HPA ${w.hpaName}]` : ''}`)
+    out.push(
+      `  last scaling: ${w.lastScale ? `${w.lastScale.message}${w.lastScale.at ? ` (${ago(w.lastScale.at, now)})` : ''}` : 'none yet'}${w.hpaName ? `  [HPA ${w.hpaName}]` : ''}`,
+    )
   } else out.push('Workers: no ScaledObject')
   if (r.apiHpa) {
     const h = r.apiHpa
-    out.push(`API (HPA ${h.name}): CPU ${h.cpuPercent === undefined ? 'unknown' : `${h.cpuPercent}%`} of ${h.cpuTargetPercent === undefined ? '?' : `${h.cpuTargetPercent}%`} target; replicas ${h.currentReplicas} now, ${h.desiredReplicas} desired, min ${h.minReplicas} max ${h.maxReplicas}`)
+    out.push(
+      `API (HPA ${h.name}): CPU ${h.cpuPercent === undefined ? 'unknown' : `${h.cpuPercent}%`} of ${h.cpuTargetPercent === undefined ? '?' : `${h.cpuTargetPercent}%`} target; replicas ${h.currentReplicas} now, ${h.desiredReplicas} desired, min ${h.minReplicas} max ${h.maxReplicas}`,
+    )
   } else out.push('API: no HPA')
   out.push(queueLine(r.queue))
   if (r.alerts.available) {
     out.push(r.alerts.firing.length === 0 ? 'Alerts: none firing' : `Alerts firing: ${r.alerts.firing.length}`)
-    for (const a of r.alerts.firing) out.push(`  ${a.name}${a.severity ? ` [${a.severity}]` : ''}${a.since ? ` since ${ago(a.since, now)}` : ''}${a.summary ? `: ${a.summary}` : ''}`)
+    for (const a of r.alerts.firing)
+      out.push(`  ${a.name}${a.severity ? ` [${a.severity}]` : ''}${a.since ? ` since ${ago(a.since, now)}` : ''}${a.summary ? `: ${a.summary}` : ''}`)
   } else out.push(`Alerts: unknown (${r.alerts.error})`)
   for (const note of r.notes) out.push(`Note: ${note}`)
   return out
@@ -79,7 +96,9 @@ function renderLocal(r: LocalStatusReport, now: Date): string[] {
   if (r.verdict === 'not-installed') return out
   out.push('', `API: ${r.apiReady ? 'ready (reaches Redis)' : 'NOT ready'}`, queueLine(r.queue))
   if (r.dev) {
-    out.push(`Workers: ${r.dev.workers.length} process(es)${r.dev.workers.length > 0 ? ` (${r.dev.workers.join(', ')})` : ''}; dev pid ${r.dev.pid}, started ${ago(r.dev.startedAt, now)}`)
+    out.push(
+      `Workers: ${r.dev.workers.length} process(es)${r.dev.workers.length > 0 ? ` (${r.dev.workers.join(', ')})` : ''}; dev pid ${r.dev.pid}, started ${ago(r.dev.startedAt, now)}`,
+    )
     const a = r.dev.autoscale
     if (a) {
       out.push(`Autoscale: ${a.minWorkers}..${a.maxWorkers} workers, ${a.tasksPerWorker} task(s) per worker, every ${a.pollingIntervalMs / 1000} s`)

@@ -115,7 +115,13 @@ export function startLoad(options: LoadOptions): Load {
 }
 
 /** Error rate and the longest stretch in which the API answered nothing right. */
-export function availability(attempts: Attempt[]): {requests: number; errors: number; errorRate: number; longestOutageMs: number; errorKinds: Record<string, number>} {
+export function availability(attempts: Attempt[]): {
+  requests: number
+  errors: number
+  errorRate: number
+  longestOutageMs: number
+  errorKinds: Record<string, number>
+} {
   const sorted = [...attempts].sort((a, b) => a.at + a.ms - (b.at + b.ms))
   let lastGood: number | undefined
   let sawFailure = false

@@ -64,7 +64,10 @@ export interface RedisHa {
  * these as "not yet"; anything else fails it at once.
  */
 export function redisTransient(error: unknown): boolean {
-  return connectionRefused(error) || /LOADING|MASTERDOWN|READONLY|NOREPLICAS|Connection is closed|Command timed out|ETIMEDOUT|no Sentinel named a master/.test(String(error))
+  return (
+    connectionRefused(error) ||
+    /LOADING|MASTERDOWN|READONLY|NOREPLICAS|Connection is closed|Command timed out|ETIMEDOUT|no Sentinel named a master/.test(String(error))
+  )
 }
 
 /** Connects to one server, runs `use`, disconnects (a paused server times out after 2 s). */
@@ -106,7 +109,12 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
       ].join('\n'),
     )
     let child: ChildProcess | undefined
-    const up = () => waitFor(() => withClient(port, password, async (c) => (await c.ping()) === 'PONG'), {timeoutMs: 30_000, what: `redis-server on ${port}`, ignore: redisTransient})
+    const up = () =>
+      waitFor(() => withClient(port, password, async (c) => (await c.ping()) === 'PONG'), {
+        timeoutMs: 30_000,
+        what: `redis-server on ${port}`,
+        ignore: redisTransient,
+      })
     const start = async () => {
       child = spawnTracked('redis-server', [file])
       children.push(child)
@@ -180,7 +188,10 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
         withClient(sentinelPorts[0]!, password, async (c) => {
           const info = (await c.call('SENTINEL', 'master', masterName)) as string[]
           const field = (name: string) => Number(info[info.indexOf(name) + 1])
-          return (field('num-other-sentinels') >= 2 && field('num-slaves') >= replicas) || notYet(`Sentinel sees ${field('num-other-sentinels')} others, ${field('num-slaves')} replicas`)
+          return (
+            (field('num-other-sentinels') >= 2 && field('num-slaves') >= replicas) ||
+            notYet(`Sentinel sees ${field('num-other-sentinels')} others, ${field('num-slaves')} replicas`)
+          )
         }),
       {timeoutMs, intervalMs: 200, what: 'Sentinels discovering each other and the replicas', ignore: redisTransient},
     )

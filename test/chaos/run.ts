@@ -25,7 +25,11 @@ if (outage !== undefined && !/^\d+$/.test(outage)) {
 const settings: ChaosSettings = {...FULL_SETTINGS, ...(outage === undefined ? {} : {workerOutageMs: Number(outage) * 1000})}
 const chosen = scenarios().filter((s) => !values.only || s.name.toLowerCase().includes(values.only.toLowerCase()))
 if (chosen.length === 0) {
-  console.error(`--only "${values.only}" matches no scenario; the names are:\n${scenarios().map((s) => `  ${s.name}`).join('\n')}`)
+  console.error(
+    `--only "${values.only}" matches no scenario; the names are:\n${scenarios()
+      .map((s) => `  ${s.name}`)
+      .join('\n')}`,
+  )
   process.exit(2)
 }
 // Ctrl-C: exit through process.exit so that every child process is killed (test/helpers/processes.ts).

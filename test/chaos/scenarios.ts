@@ -142,7 +142,11 @@ function busyWorker(services: Services): ServiceProcess | undefined {
 
 /** Waits until a worker is in the middle of a task; the fault hits from then on. */
 async function waitBusyWorker(ctx: FaultContext): Promise<ServiceProcess> {
-  const worker = await waitFor(() => busyWorker(ctx.services), {timeoutMs: ctx.settings.recoverTimeoutMs, intervalMs: 20, what: 'a worker in the middle of a task'})
+  const worker = await waitFor(() => busyWorker(ctx.services), {
+    timeoutMs: ctx.settings.recoverTimeoutMs,
+    intervalMs: 20,
+    what: 'a worker in the middle of a task',
+  })
   ctx.markFault()
   return worker
 }
@@ -173,7 +177,10 @@ async function pauseMaster(ctx: FaultContext, waitReplicas = 0): Promise<void> {
     while (writing) {
       const key = `chaos:stale:${++serial}`
       // With waitReplicas, a write counts as acknowledged only once WAIT says replicas hold it (what REDIS_WAIT_REPLICAS makes the API do).
-      const write = waitReplicas > 0 ? stale.set(key, '1').then(async () => ((await stale.wait(waitReplicas, 1000)) >= waitReplicas ? 'OK' : 'NOWAIT')) : stale.set(key, '1')
+      const write =
+        waitReplicas > 0
+          ? stale.set(key, '1').then(async () => ((await stale.wait(waitReplicas, 1000)) >= waitReplicas ? 'OK' : 'NOWAIT'))
+          : stale.set(key, '1')
       write.then(
         (reply) => (reply === 'OK' ? acknowledged.push(key) : refused.add(reply ?? 'error')),
         (error: Error) => refused.add(error.message.split(' ')[0] ?? 'error'),
@@ -393,7 +400,10 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, l
       twice: twice.length,
       twiceRuns: runs
         .filter((run) => twice.includes(run.taskId))
-        .map((run) => `${run.taskId} ${run.worker} ${new Date(run.start).toISOString()} → ${Number.isFinite(run.end) ? new Date(run.end).toISOString() : 'running'} ${run.how}`),
+        .map(
+          (run) =>
+            `${run.taskId} ${run.worker} ${new Date(run.start).toISOString()} → ${Number.isFinite(run.end) ? new Date(run.end).toISOString() : 'running'} ${run.how}`,
+        ),
       rerun: [...runCounts.values()].filter((n) => n > 1).length,
       requests: api.requests,
       errorRate: api.errorRate,
@@ -411,7 +421,8 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, l
 
 /** The report as a Markdown table (the README's figures come from `npm run chaos`). */
 export function formatTable(results: ScenarioResult[]): string {
-  const header = '| scenario | accepted | completed | failed on purpose | failed otherwise | lost | twice at once | re-run | API errors | longest unavailability | recovered after |'
+  const header =
+    '| scenario | accepted | completed | failed on purpose | failed otherwise | lost | twice at once | re-run | API errors | longest unavailability | recovered after |'
   const rule = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
   const rows = results.map(
     (r) =>
@@ -423,7 +434,13 @@ export function formatTable(results: ScenarioResult[]): string {
       ...r.notes,
       ...(r.failedReasons.length ? [`failed: ${r.failedReasons.join('; ')}`] : []),
       ...(r.lostWhy.length ? [`lost: ${r.lostWhy.join('; ')}`] : []),
-      ...(Object.keys(r.errorKinds).length ? [`errors: ${Object.entries(r.errorKinds).map(([k, v]) => `${k}×${v}`).join(', ')}`] : []),
+      ...(Object.keys(r.errorKinds).length
+        ? [
+            `errors: ${Object.entries(r.errorKinds)
+              .map(([k, v]) => `${k}×${v}`)
+              .join(', ')}`,
+          ]
+        : []),
     ]
     return extra.length ? [`- ${r.name}: ${extra.join('; ')}`] : []
   })

@@ -11,8 +11,20 @@ const worker = (name: string, lines: Array<[number, string, string]>, extra: Par
 describe('the chaos verdict: execution record, double runs, availability', () => {
   it('reads runs from worker logs; a SIGKILLed worker’s open run ends at the kill', () => {
     const runs = executions([
-      worker('a', [[1000, 'task started', 't1'], [2000, 'task completed', 't1'], [2500, 'task started', 't2']], {killedAt: 3000}),
-      worker('b', [[3100, 'task started', 't2'], [3200, 'task interrupted for shutdown; handing it back', 't2'], [3210, 'task handed back at shutdown; another worker resumes it from this step', 't2']]),
+      worker(
+        'a',
+        [
+          [1000, 'task started', 't1'],
+          [2000, 'task completed', 't1'],
+          [2500, 'task started', 't2'],
+        ],
+        {killedAt: 3000},
+      ),
+      worker('b', [
+        [3100, 'task started', 't2'],
+        [3200, 'task interrupted for shutdown; handing it back', 't2'],
+        [3210, 'task handed back at shutdown; another worker resumes it from this step', 't2'],
+      ]),
     ])
     expect(runs).toEqual([
       {taskId: 't1', worker: 'a', start: 1000, end: 2000, how: 'completed'},
@@ -25,8 +37,14 @@ describe('the chaos verdict: execution record, double runs, availability', () =>
 
   it('flags a task two workers ran at the same time (control case: a lock lost while the first still ran)', () => {
     const runs = executions([
-      worker('a', [[1000, 'task started', 't1'], [5000, 'task failed', 't1']]),
-      worker('b', [[4000, 'task started', 't1'], [6000, 'task completed', 't1']]),
+      worker('a', [
+        [1000, 'task started', 't1'],
+        [5000, 'task failed', 't1'],
+      ]),
+      worker('b', [
+        [4000, 'task started', 't1'],
+        [6000, 'task completed', 't1'],
+      ]),
       worker('c', [[1000, 'task started', 't2']]),
     ])
     expect(ranTwiceConcurrently(runs)).toEqual(['t1'])

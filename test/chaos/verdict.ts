@@ -33,7 +33,13 @@ export function executions(workers: ServiceProcess[]): Execution[] {
       const run = open.get(taskId)
       if (!run) continue
       const how =
-        line.msg === 'task completed' ? 'completed' : line.msg === 'task failed' ? 'failed' : line.msg?.startsWith('task interrupted for shutdown') ? 'handed-back' : undefined
+        line.msg === 'task completed'
+          ? 'completed'
+          : line.msg === 'task failed'
+            ? 'failed'
+            : line.msg?.startsWith('task interrupted for shutdown')
+              ? 'handed-back'
+              : undefined
       if (!how) continue
       run.end = time
       run.how = how
@@ -72,10 +78,7 @@ export function ranTwiceConcurrently(runs: Execution[]): string[] {
 }
 
 /** Where an accepted task ended, as the API reports it (`GET /api/tasks/:id`). */
-export type TaskEnd =
-  | {id: string; end: 'completed'}
-  | {id: string; end: 'failed'; reason: string; onPurpose: boolean}
-  | {id: string; end: 'lost'; why: string}
+export type TaskEnd = {id: string; end: 'completed'} | {id: string; end: 'failed'; reason: string; onPurpose: boolean} | {id: string; end: 'lost'; why: string}
 
 /**
  * Waits until every accepted task is Completed or Failed, or the deadline passes. An id the API
@@ -136,8 +139,7 @@ export function recoveredAt(options: {faultAt: number; injectedAt: number; attem
   // Runs the fault hit: in progress when it began, or cut short (killed, handed back) after it.
   const cut = (r: Execution) => r.how === 'killed' || r.how === 'handed-back' || r.how === 'exited'
   const hit = new Set(runs.filter((r) => (r.start <= faultAt && r.end > faultAt) || (cut(r) && r.end >= faultAt)).map((r) => r.taskId))
-  const finalEnd = (taskId: string) =>
-    Math.max(...runs.filter((r) => r.taskId === taskId && (r.how === 'completed' || r.how === 'failed')).map((r) => r.end))
+  const finalEnd = (taskId: string) => Math.max(...runs.filter((r) => r.taskId === taskId && (r.how === 'completed' || r.how === 'failed')).map((r) => r.end))
   const interruptedDone = Math.max(faultAt, ...[...hit].map(finalEnd))
   const freshDone = Math.min(...runs.filter((r) => r.start >= injectedAt && r.how === 'completed').map((r) => r.end))
   return Math.max(lastFailure === faultAt ? faultAt : apiBack, interruptedDone, freshDone)

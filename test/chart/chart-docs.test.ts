@@ -54,7 +54,8 @@ describe('keda-lab chart documentation', () => {
         return
       }
       if (value && typeof value === 'object' && !Array.isArray(value) && node.properties) {
-        for (const [key, child] of Object.entries(value)) walk(child, node.properties[key] ?? (node.additionalProperties === false ? undefined : {}), `${path}.${key}`)
+        for (const [key, child] of Object.entries(value))
+          walk(child, node.properties[key] ?? (node.additionalProperties === false ? undefined : {}), `${path}.${key}`)
       }
     }
     walk(values, schema, '')
@@ -78,7 +79,10 @@ describe('keda-lab chart documentation', () => {
 
   it('keeps one folder per component and no numbered file names', () => {
     const templates = join(CHART_DIR, 'templates')
-    const folders = readdirSync(templates, {withFileTypes: true}).filter((e) => e.isDirectory()).map((e) => e.name).sort()
+    const folders = readdirSync(templates, {withFileTypes: true})
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort()
     expect(folders).toEqual(['api', 'common', 'monitoring', 'webhook', 'worker'])
     for (const folder of folders) {
       for (const file of readdirSync(join(templates, folder))) expect(file).toMatch(/^[a-z][a-z-]*\.yaml$/)

@@ -187,12 +187,18 @@ describe('PromQL', () => {
     const exprs = promql().map((t) => t.expr)
     expect(exprs.length).toBeGreaterThan(20)
     // promtool has no "check expression": recording rules are the way to have it parse PromQL.
-    await writeFile(join(dir, 'queries.yaml'), stringify({groups: [{name: 'dashboard', rules: exprs.map((expr, i) => ({record: `keda_lab:dashboard_${i}`, expr}))}]}))
+    await writeFile(
+      join(dir, 'queries.yaml'),
+      stringify({groups: [{name: 'dashboard', rules: exprs.map((expr, i) => ({record: `keda_lab:dashboard_${i}`, expr}))}]}),
+    )
     const good = await promtool(['check', 'rules', 'queries.yaml'], dir)
     expect(good.stdout + good.stderr).toContain(`SUCCESS: ${exprs.length} rules found`)
     expect(good.exitCode).toBe(0)
 
-    await writeFile(join(dir, 'broken.yaml'), stringify({groups: [{name: 'broken', rules: [{record: 'keda_lab:broken', expr: exprs[0]!.replace(') (', ') (((')}]}]}))
+    await writeFile(
+      join(dir, 'broken.yaml'),
+      stringify({groups: [{name: 'broken', rules: [{record: 'keda_lab:broken', expr: exprs[0]!.replace(') (', ') (((')}]}]}),
+    )
     const broken = await promtool(['check', 'rules', 'broken.yaml'], dir)
     expect(broken.exitCode).not.toBe(0)
   })
@@ -223,7 +229,15 @@ describe('PromQL', () => {
       metricsPorts[service] = await freePort()
       const child = spawnTracked(process.execPath, [cliEntry(), 'serve', service], {
         cwd: repoRoot,
-        env: {...process.env, REDIS_URL: redis.url, QUEUE_NAME: queue, HOST: '127.0.0.1', METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPorts[service]), ...env},
+        env: {
+          ...process.env,
+          REDIS_URL: redis.url,
+          QUEUE_NAME: queue,
+          HOST: '127.0.0.1',
+          METRICS_HOST: '127.0.0.1',
+          METRICS_PORT: String(metricsPorts[service]),
+          ...env,
+        },
       })
       child.stdout!.on('data', (d) => (logs[service] += d))
       child.stderr!.on('data', (d) => (logs[service] += d))
@@ -244,7 +258,13 @@ describe('PromQL', () => {
       await Promise.all([
         start('api', {PORT: String(apiPort), TASK_ITERATIONS: '100000'}),
         start('worker', {TASK_ITERATIONS: '100000'}),
-        start('webhook', {PORT: String(webhookPort), TELEGRAM_BOT_TOKEN: botToken, TELEGRAM_CHAT_IDS: '42', WEBHOOK_TOKEN: webhookToken, TELEGRAM_API_URL: telegram.url}),
+        start('webhook', {
+          PORT: String(webhookPort),
+          TELEGRAM_BOT_TOKEN: botToken,
+          TELEGRAM_CHAT_IDS: '42',
+          WEBHOOK_TOKEN: webhookToken,
+          TELEGRAM_API_URL: telegram.url,
+        }),
       ])
       // One real task (request, queue, worker histograms get series) and one alert through the webhook.
       const added = (await (await fetch(`http://127.0.0.1:${apiPort}/api/tasks/add`, {method: 'POST'})).json()) as {result: {id: string}}
@@ -272,7 +292,10 @@ describe('PromQL', () => {
 
     async function exposition(): Promise<string[]> {
       const texts = await Promise.all(Object.values(metricsPorts).map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()))
-      return texts.join('\n').split('\n').filter((line) => line && !line.startsWith('#'))
+      return texts
+        .join('\n')
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
     }
 
     it('every metric a panel reads is exposed by the API, worker or webhook (with the labels selected on), or is a named cluster metric', async () => {
@@ -288,7 +311,10 @@ describe('PromQL', () => {
           const lines = series.filter((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `))
           expect(lines.length, `${metric} (in "${expr}") is exposed by a keda-lab service`).toBeGreaterThan(0)
           for (const label of labels.filter((l) => !TARGET_LABELS.has(l))) {
-            expect(lines.some((line) => line.includes(`${label}="`)), `${metric} has the label ${label}`).toBe(true)
+            expect(
+              lines.some((line) => line.includes(`${label}="`)),
+              `${metric} has the label ${label}`,
+            ).toBe(true)
           }
           checked++
         }
@@ -297,7 +323,11 @@ describe('PromQL', () => {
       // Only the named cluster metrics are taken on trust, and each is really used.
       expect(new Set(external)).toEqual(new Set(Object.keys(CLUSTER_METRICS)))
       // Label values the panels select on exist in the real series.
-      for (const state of ['waiting', 'active', 'delayed', 'prioritized', 'failed']) expect(series.some((l) => l.startsWith('keda_lab_queue_jobs{') && l.includes(`state="${state}"`)), state).toBe(true)
+      for (const state of ['waiting', 'active', 'delayed', 'prioritized', 'failed'])
+        expect(
+          series.some((l) => l.startsWith('keda_lab_queue_jobs{') && l.includes(`state="${state}"`)),
+          state,
+        ).toBe(true)
       expect(series.some((l) => l.startsWith('keda_lab_worker_task_duration_seconds_bucket{') && l.includes('result="completed"'))).toBe(true)
       expect(series.some((l) => l.startsWith('keda_lab_webhook_telegram_messages_total{') && l.includes('result="sent"') && !l.endsWith(' 0'))).toBe(true)
     })
@@ -341,7 +371,10 @@ describe('PromQL', () => {
         const matchers = result.matchers!
         for (const m of matchers) expect(alloyLabels, `label ${m.label} in ${result.query}`).toContain(m.label)
         // Loki refuses at query time a selector that could match every stream (the 2021 parser does not check it).
-        expect(matchers.some((m) => m.op === '=' && m.value !== ''), result.query).toBe(true)
+        expect(
+          matchers.some((m) => m.op === '=' && m.value !== ''),
+          result.query,
+        ).toBe(true)
         const value = (label: string) => matchers.find((m) => m.label === label)
         expect(value('namespace')).toEqual({label: 'namespace', op: '=', value: namespace})
         // app / component: what Alloy copies from the pods' app.kubernetes.io/name and /component labels.
@@ -360,9 +393,12 @@ describe('PromQL', () => {
       const complete = (text: string) => text.split('\n').slice(0, -1)
       const withId = (service: 'api' | 'worker') => complete(logs[service]).filter((line) => line.includes(taskId))
       // Logs reach this process through pipes, possibly after the task's status said Completed.
-      await waitFor(() => (withId('api').length > 0 && withId('worker').length > 0) || notYet(`api ${withId('api').length}, worker ${withId('worker').length} lines`), {
-        what: 'log lines with the task id from the API and the worker',
-      })
+      await waitFor(
+        () => (withId('api').length > 0 && withId('worker').length > 0) || notYet(`api ${withId('api').length}, worker ${withId('worker').length} lines`),
+        {
+          what: 'log lines with the task id from the API and the worker',
+        },
+      )
       const services = ['api', 'worker', 'webhook'] as const
       const snapshot = Object.fromEntries(services.map((s) => [s, complete(logs[s])])) as Record<(typeof services)[number], string[]>
       const [{expr}] = logql() as [Target]
@@ -374,7 +410,10 @@ describe('PromQL', () => {
       const [api, worker, webhook] = result!.streams!
       expect(webhook!.selected, 'the webhook stream is not selected (component)').toBe(false)
       expect(snapshot.webhook.join('\n')).not.toContain(taskId)
-      for (const [service, stream] of [['api', api!], ['worker', worker!]] as const) {
+      for (const [service, stream] of [
+        ['api', api!],
+        ['worker', worker!],
+      ] as const) {
         expect(stream.selected, `${service} stream selected`).toBe(true)
         const expected = snapshot[service].filter((line) => line.includes(taskId))
         expect(expected.length, `${service} logs a line with the task id`).toBeGreaterThan(0)

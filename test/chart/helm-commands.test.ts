@@ -71,14 +71,27 @@ async function plannedUpgrades(major: HelmMajor) {
     outputDir,
     kubeContext: 'fake',
     enableMetricsServerAddon: false,
-    chartSources: repositorySources(Object.fromEntries(repo.chartRepoEnv().split(',').map((kv) => kv.split('=') as [string, string]))),
+    chartSources: repositorySources(
+      Object.fromEntries(
+        repo
+          .chartRepoEnv()
+          .split(',')
+          .map((kv) => kv.split('=') as [string, string]),
+      ),
+    ),
   }
   const plan = planInstall(options, {
     facts: {nodes: [{name: 'n1', cpuMillis: 8000, memoryBytes: 16 << 30, labels: {}}], crds: [], metricsApi: true, cluster: {kind: 'other'}, helmMajor: major},
     templates: await loadValuesTemplates(repoRoot),
     packageRoot: repoRoot,
     version: '0.1.0',
-    secrets: resolveSecrets({appNamespace: 'keda', monitoringNamespace: 'keda-monitoring', monitoring: true, telegramToken: sampleAnswers.telegramToken, existing: {}}),
+    secrets: resolveSecrets({
+      appNamespace: 'keda',
+      monitoringNamespace: 'keda-monitoring',
+      monitoring: true,
+      telegramToken: sampleAnswers.telegramToken,
+      existing: {},
+    }),
     dockerfileExists: true,
   })
   for (const file of plan.files) {
@@ -96,7 +109,13 @@ describe.each([3, 4] as const)('the planned helm upgrade --install commands, run
     expect(commands.filter((c) => c.args[0] === 'repo').map((c) => c.args[1])).toEqual(['add', 'add', 'add', 'add', 'add', 'update'])
     const flags = major === 3 ? ['--atomic'] : ['--rollback-on-failure']
     // Each major gets its own Helm home: `repo add` writes the repositories there, the upgrades read them.
-    const env = {...process.env, KUBECONFIG: kubeconfig, HELM_CACHE_HOME: join(dir, `cache-${major}`), HELM_CONFIG_HOME: join(dir, `config-${major}`), HELM_DATA_HOME: join(dir, `data-${major}`)}
+    const env = {
+      ...process.env,
+      KUBECONFIG: kubeconfig,
+      HELM_CACHE_HOME: join(dir, `cache-${major}`),
+      HELM_CONFIG_HOME: join(dir, `config-${major}`),
+      HELM_DATA_HOME: join(dir, `data-${major}`),
+    }
     for (const command of commands) {
       const upgrade = command.args[0] === 'upgrade'
       // The app release has no helm --wait (keda-lab waits for its pods): no rollback either.
@@ -108,6 +127,7 @@ describe.each([3, 4] as const)('the planned helm upgrade --install commands, run
       if (upgrade) expect(String(result.stdout)).toContain('STATUS: pending-install')
     }
     // The charts came from the loopback repositories through `helm repo update` and the upgrades.
-    for (const c of repo.charts) expect(repo.requests).toEqual(expect.arrayContaining([`/${c.repoName}/index.yaml`, `/${c.repoName}/${c.chart}-${c.version}.tgz`]))
+    for (const c of repo.charts)
+      expect(repo.requests).toEqual(expect.arrayContaining([`/${c.repoName}/index.yaml`, `/${c.repoName}/${c.chart}-${c.version}.tgz`]))
   }, 180_000)
 })

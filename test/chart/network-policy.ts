@@ -9,9 +9,7 @@ import type {K8sObject} from '../helpers/helm.js'
  */
 
 /** A pod in the cluster (namespace + labels), or a host outside it (external: true). */
-export type Endpoint =
-  | {external?: false; namespace: string; labels: Record<string, string>}
-  | {external: true}
+export type Endpoint = {external?: false; namespace: string; labels: Record<string, string>} | {external: true}
 
 type Selector = {matchLabels?: Record<string, string>; matchExpressions?: unknown[]}
 type Peer = {podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: {cidr: string}}
@@ -47,14 +45,7 @@ function portMatches(ports: Port[] | undefined, port: number, protocol: string):
 }
 
 /** Whether `from` may open a connection to `to` on `port`, given the rendered objects. */
-export function allowed(
-  objects: K8sObject[],
-  releaseNamespace: string,
-  from: Endpoint,
-  to: Endpoint,
-  port: number,
-  protocol = 'TCP',
-): boolean {
+export function allowed(objects: K8sObject[], releaseNamespace: string, from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   const policies = objects
     .filter((o) => o.kind === 'NetworkPolicy')
     .map((o) => ({namespace: o.metadata.namespace ?? releaseNamespace, spec: o.spec as PolicySpec}))

@@ -18,7 +18,7 @@ import {helmBinary, parseManifests} from '../helpers/helm.js'
 import {runTracked} from '../helpers/processes.js'
 
 /** One check that may fail on the named objects (`Kind/name`), and no others. */
-export interface PolicyException {
+interface PolicyException {
   check: string
   objects: string[]
 }
@@ -27,7 +27,7 @@ export interface PolicyException {
  * The only findings the chart keeps. Each says why the check's advice does not fit here; fix the
  * chart rather than add to this list when the advice does fit.
  */
-export const POLICY_EXCEPTIONS: PolicyException[] = [
+const POLICY_EXCEPTIONS: PolicyException[] = [
   {
     // `Always` would have the kubelet pull keda-lab's image from a registry, but `keda-lab install`
     // builds it inside minikube or loads it into kind (it is in no registry): every pod would end
@@ -75,7 +75,7 @@ const OPTIONAL_CHECKS = ['container-seccomp-profile', 'container-ports-check']
 const GRADE = {CRITICAL: 1, WARNING: 5} as const
 
 /** A CRITICAL or WARNING result of one check on one object. */
-export interface PolicyFinding {
+interface PolicyFinding {
   check: string
   object: string
   grade: 'CRITICAL' | 'WARNING'
@@ -103,7 +103,7 @@ async function kubeScore(manifests: string): Promise<ScoredObject[]> {
 }
 
 /** The findings kube-score reports, and which of them `exceptions` do not cover. */
-export async function policyLint(manifests: string, exceptions: PolicyException[] = POLICY_EXCEPTIONS) {
+async function policyLint(manifests: string, exceptions: PolicyException[] = POLICY_EXCEPTIONS) {
   const scored = await kubeScore(manifests)
   const findings: PolicyFinding[] = []
   for (const object of scored) {
@@ -159,7 +159,9 @@ describe('kube-score on the app chart as keda-lab render renders it', () => {
 
     expect(unexcepted.map(describeFinding)).toEqual([])
 
-    const stale = POLICY_EXCEPTIONS.flatMap((e) => e.objects.filter((object) => !findings.some((f) => f.check === e.check && f.object === object)).map((object) => `${e.check} on ${object}`))
+    const stale = POLICY_EXCEPTIONS.flatMap((e) =>
+      e.objects.filter((object) => !findings.some((f) => f.check === e.check && f.object === object)).map((object) => `${e.check} on ${object}`),
+    )
     expect(stale, 'exceptions kube-score no longer reports: remove them').toEqual([])
   })
 })

@@ -208,11 +208,11 @@ const SCENARIOS: Record<string, Scenario> = {
 
       // PDBs for all three; maxUnavailable so that a single replica never blocks a node drain.
       for (const pdb of all(objects, 'PodDisruptionBudget')) expect((pdb.spec as {maxUnavailable?: number}).maxUnavailable).toBe(1)
-      expect(all(objects, 'PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual([
-        'keda-lab-api',
-        'keda-lab-webhook',
-        'keda-lab-worker',
-      ])
+      expect(
+        all(objects, 'PodDisruptionBudget')
+          .map((p) => p.metadata.name)
+          .sort(),
+      ).toEqual(['keda-lab-api', 'keda-lab-webhook', 'keda-lab-worker'])
 
       // Monitoring: ServiceMonitors with the release label, rules, dashboard in the monitoring namespace.
       const monitors = all(objects, 'ServiceMonitor')
@@ -222,11 +222,9 @@ const SCENARIOS: Record<string, Scenario> = {
         expect(monitor.spec).toMatchObject({endpoints: [{port: 'metrics', path: '/metrics'}], namespaceSelector: {matchNames: ['keda']}})
         // The monitor's selector must match a Service that really has a `metrics` port.
         const selector = (monitor.spec as {selector: {matchLabels: Record<string, string>}}).selector.matchLabels
-        const targets = all(objects, 'Service').filter((s) =>
-          Object.entries(selector).every(([k, v]) => s.metadata.labels?.[k] === v),
-        )
+        const targets = all(objects, 'Service').filter((s) => Object.entries(selector).every(([k, v]) => s.metadata.labels?.[k] === v))
         expect(targets, `${monitor.metadata.name} selects one Service`).toHaveLength(1)
-        expect((targets[0]?.spec as {ports: {name: string}[]}).ports.map((p) => p.name)).toContain('metrics')
+        expect((targets[0]!.spec as {ports: {name: string}[]}).ports.map((p) => p.name)).toContain('metrics')
       }
       const rule = one(objects, 'PrometheusRule', 'keda-lab')
       expect(rule.metadata.labels?.release).toBe('kube-prometheus-stack')
@@ -246,13 +244,11 @@ const SCENARIOS: Record<string, Scenario> = {
       expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1')
 
       // NetworkPolicies: one per component plus Redis and HAProxy.
-      expect(all(objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual([
-        'keda-lab-api',
-        'keda-lab-haproxy',
-        'keda-lab-redis',
-        'keda-lab-webhook',
-        'keda-lab-worker',
-      ])
+      expect(
+        all(objects, 'NetworkPolicy')
+          .map((p) => p.metadata.name)
+          .sort(),
+      ).toEqual(['keda-lab-api', 'keda-lab-haproxy', 'keda-lab-redis', 'keda-lab-webhook', 'keda-lab-worker'])
     },
   },
   'standalone Redis': {
@@ -291,7 +287,9 @@ const SCENARIOS: Record<string, Scenario> = {
         listLength: '4',
       })
       expect(active?.metadata.listName).toBe('bull:video-jobs:active')
-      expect((one(objects, 'ScaledObject', 'keda-lab-worker').spec as {advanced: {scalingModifiers: {target: string}}}).advanced.scalingModifiers.target).toBe('4')
+      expect((one(objects, 'ScaledObject', 'keda-lab-worker').spec as {advanced: {scalingModifiers: {target: string}}}).advanced.scalingModifiers.target).toBe(
+        '4',
+      )
       expect(one(objects, 'TriggerAuthentication', 'keda-lab-worker-redis').spec).toEqual({
         secretTargetRef: [
           {parameter: 'password', name: 'keda-lab-secrets', key: 'redis-password'},
@@ -396,15 +394,26 @@ const SCENARIOS: Record<string, Scenario> = {
     values: {},
     check(objects) {
       // Read-only: get/list only, no Secrets or ConfigMaps, the proxy pinned to the API's and Alertmanager's ports.
-      const rules = (['Role', 'ClusterRole'] as const).flatMap((kind) => all(objects, kind).flatMap((r) => (r as unknown as {rules: {resources: string[]; verbs: string[]; resourceNames?: string[]}[]}).rules))
+      const rules = (['Role', 'ClusterRole'] as const).flatMap((kind) =>
+        all(objects, kind).flatMap((r) => (r as unknown as {rules: {resources: string[]; verbs: string[]; resourceNames?: string[]}[]}).rules),
+      )
       expect(rules.length).toBeGreaterThan(0)
       for (const rule of rules) {
-        expect(rule.verbs.every((v) => v === 'get' || v === 'list'), JSON.stringify(rule)).toBe(true)
+        expect(
+          rule.verbs.every((v) => v === 'get' || v === 'list'),
+          JSON.stringify(rule),
+        ).toBe(true)
         expect(rule.resources).not.toContain('secrets')
         expect(rule.resources).not.toContain('configmaps')
-        if (rule.resources.includes('services/proxy') || rule.resources.includes('namespaces')) expect(rule.resourceNames?.length, JSON.stringify(rule)).toBeGreaterThan(0)
+        if (rule.resources.includes('services/proxy') || rule.resources.includes('namespaces'))
+          expect(rule.resourceNames?.length, JSON.stringify(rule)).toBeGreaterThan(0)
       }
-      expect(rules.flatMap((r) => r.resourceNames ?? []).sort()).toEqual(['keda', 'keda-lab-api:http', 'keda-monitoring', 'kube-prometheus-stack-alertmanager:9093'])
+      expect(rules.flatMap((r) => r.resourceNames ?? []).sort()).toEqual([
+        'keda',
+        'keda-lab-api:http',
+        'keda-monitoring',
+        'kube-prometheus-stack-alertmanager:9093',
+      ])
       const env = (podSpec(one(objects, 'Deployment', 'keda-lab-webhook')).containers[0]!.env ?? []) as {name: string; value?: string}[]
       expect(env.filter((e) => e.name.startsWith('STATUS_'))).toEqual([
         {name: 'STATUS_NAMESPACE', value: 'keda'},
@@ -446,8 +455,16 @@ const SCENARIOS: Record<string, Scenario> = {
   'webhook off': {
     values: {webhook: {enabled: false}},
     check(objects) {
-      expect(all(objects, 'Deployment').map((d) => d.metadata.name).sort()).toEqual(['keda-lab-api', 'keda-lab-worker'])
-      expect(all(objects, 'ServiceMonitor').map((m) => m.metadata.name).sort()).toEqual(['keda-lab-api', 'keda-lab-worker'])
+      expect(
+        all(objects, 'Deployment')
+          .map((d) => d.metadata.name)
+          .sort(),
+      ).toEqual(['keda-lab-api', 'keda-lab-worker'])
+      expect(
+        all(objects, 'ServiceMonitor')
+          .map((m) => m.metadata.name)
+          .sort(),
+      ).toEqual(['keda-lab-api', 'keda-lab-worker'])
       expect(all(objects, 'Service').some((s) => s.metadata.name === 'keda-lab-webhook')).toBe(false)
     },
   },
@@ -480,14 +497,14 @@ describe.each(MAJORS)('keda-lab chart with Helm %i', (major) => {
     scenario.check(objects)
   })
 
-  it('puts every object in the release namespace except the dashboard and the webhook\'s read access there (monitoring namespace)', async () => {
+  it("puts every object in the release namespace except the dashboard and the webhook's read access there (monitoring namespace)", async () => {
     const objects = await renderChart(major, {namespace: 'lab-b', release: 'demo'})
     // A release name without "keda-lab" gets the chart name appended.
-    expect(all(objects, 'Deployment').map((d) => d.metadata.name).sort()).toEqual([
-      'demo-keda-lab-api',
-      'demo-keda-lab-webhook',
-      'demo-keda-lab-worker',
-    ])
+    expect(
+      all(objects, 'Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['demo-keda-lab-api', 'demo-keda-lab-webhook', 'demo-keda-lab-worker'])
     for (const object of objects) {
       if (object.kind === 'ConfigMap' || object.kind === 'Role' || object.kind === 'RoleBinding') {
         if (object.metadata.namespace) expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBe('keda-monitoring')
@@ -495,7 +512,12 @@ describe.each(MAJORS)('keda-lab chart with Helm %i', (major) => {
       } else expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBeUndefined()
     }
     // Exactly one ConfigMap (the dashboard) and one Role + RoleBinding pair go to the monitoring namespace.
-    expect(objects.filter((o) => o.metadata.namespace === 'keda-monitoring').map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Role', 'RoleBinding'])
+    expect(
+      objects
+        .filter((o) => o.metadata.namespace === 'keda-monitoring')
+        .map((o) => o.kind)
+        .sort(),
+    ).toEqual(['ConfigMap', 'Role', 'RoleBinding'])
     const rule = JSON.stringify(one(objects, 'PrometheusRule', 'demo-keda-lab').spec)
     expect(rule).toContain('namespace=\\"lab-b\\"')
     expect(rule).toContain('keda-hpa-demo-keda-lab-worker')
@@ -514,9 +536,7 @@ describe('schema validation catches what it should', () => {
   })
 
   it('fails on a kind it has no schema for', () => {
-    expect(() => validateObject({apiVersion: 'example.com/v1', kind: 'Widget', metadata: {name: 'w'}})).toThrow(
-      /no schema model for example.com\/v1\/Widget/,
-    )
+    expect(() => validateObject({apiVersion: 'example.com/v1', kind: 'Widget', metadata: {name: 'w'}})).toThrow(/no schema model for example.com\/v1\/Widget/)
   })
 
   it('finds misspelt fields that validate() lets through, in core objects and CRDs', () => {

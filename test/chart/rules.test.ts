@@ -98,7 +98,7 @@ describe('Grafana dashboard', () => {
   it('is valid JSON with every placeholder replaced, and its queries parse as PromQL', async () => {
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'keda-lab-dashboard')
     expect(configMap).toBeDefined()
-    const json = (configMap?.data as Record<string, string>)['keda-lab.json'] ?? ''
+    const json = (configMap!.data as Record<string, string>)['keda-lab.json'] ?? ''
     expect(json).not.toMatch(/__[A-Z_]+__/)
     const dashboard = JSON.parse(json) as {uid: string; panels: {title: string; targets: {expr: string; datasource: {type: string}}[]}[]}
     expect(dashboard.uid).toBe('keda-lab-keda')

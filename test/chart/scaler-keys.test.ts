@@ -92,11 +92,7 @@ function desiredReplicas(spec: ScaledObjectSpec, readings: Record<string, number
 }
 
 /** Adds `jobs` jobs, starts one worker holding its job until released, and waits until it runs one. */
-async function busyQueue(
-  queueName: string,
-  connection: Record<string, unknown>,
-  jobs: number,
-): Promise<{release: () => void}> {
+async function busyQueue(queueName: string, connection: Record<string, unknown>, jobs: number): Promise<{release: () => void}> {
   const queue = new Queue(queueName, {connection})
   let release!: () => void
   const gate = new Promise<void>((resolve) => {
@@ -162,11 +158,7 @@ describe('worker ScaledObject against a real BullMQ queue', () => {
     )
     // Loopback addresses contain dots, so the chart leaves them as given.
     expect(spec.triggers[0]?.metadata.addresses).toBe(set.sentinelsEnv)
-    await busyQueue(
-      queueName,
-      {sentinels: set.sentinels, name: set.masterName, password: set.password, sentinelPassword: set.password},
-      7,
-    )
+    await busyQueue(queueName, {sentinels: set.sentinels, name: set.masterName, password: set.password, sentinelPassword: set.password}, 7)
     const read = async (): Promise<Record<string, number>> => {
       const readings: Record<string, number> = {}
       for (const trigger of spec.triggers) readings[trigger.name] = await readTrigger(trigger, set.password, set.password)

@@ -9,9 +9,9 @@ import {helmTemplate, type HelmMajor} from '../helpers/helm.js'
 
 /** The key as each Helm major names it in a schema error. */
 function keyPattern(key: string): RegExp {
-  const escape = (s: string): string => s.replaceAll(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-  const dotted = escape(key)
-  const slashed = escape(`/${key.replaceAll('.', '/')}`)
+  const escapeRegex = (s: string): string => s.replaceAll(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  const dotted = escapeRegex(key)
+  const slashed = escapeRegex(`/${key.replaceAll('.', '/')}`)
   return new RegExp(`${dotted}|${slashed}`)
 }
 
@@ -35,7 +35,11 @@ const BAD: Record<string, BadCase> = {
   'a failure ratio above 1': {values: {monitoring: {alerts: {taskFailureRatio: 2}}}, key: 'monitoring.alerts.taskFailureRatio', says: /1/},
   'a Sentinel address without a port': {values: {redis: {sentinel: {hosts: ['redis-ha']}}}, key: 'redis.sentinel.hosts', says: /pattern|match/i},
   'no Sentinel at all': {values: {redis: {sentinel: {hosts: []}}}, key: 'redis.sentinel.hosts', says: /item|length|minItems/i},
-  'a CPU target over 100 %': {values: {api: {autoscaling: {targetCPUUtilizationPercentage: 150}}}, key: 'api.autoscaling.targetCPUUtilizationPercentage', says: /100/},
+  'a CPU target over 100 %': {
+    values: {api: {autoscaling: {targetCPUUtilizationPercentage: 150}}},
+    key: 'api.autoscaling.targetCPUUtilizationPercentage',
+    says: /100/,
+  },
   'a misspelt top-level key': {values: {workers: {concurrency: 2}}, key: 'workers', says: /additional/i},
   'a misspelt nested key': {values: {worker: {autoscalling: {}}}, key: 'autoscalling', says: /additional/i},
   'a bad pull policy': {values: {image: {pullPolicy: 'Sometimes'}}, key: 'image.pullPolicy', says: /IfNotPresent/},

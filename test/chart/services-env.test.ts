@@ -178,10 +178,10 @@ describe('the chart env starts the real services', () => {
     const rule = objects.find((o) => o.kind === 'PrometheusRule')
     const dashboard = objects.find((o) => o.kind === 'ConfigMap')
     const promql = [
-      ...(rule?.spec as {groups: {rules: {expr: string}[]}[]}).groups.flatMap((g) => g.rules.map((r) => r.expr)),
-      ...(JSON.parse((dashboard?.data as Record<string, string>)['keda-lab.json'] ?? '{}') as {panels: {targets: {expr: string; datasource: {type: string}}[]}[]}).panels.flatMap(
-        (p) => p.targets.filter((t) => t.datasource.type === 'prometheus').map((t) => t.expr),
-      ),
+      ...(rule!.spec as {groups: {rules: {expr: string}[]}[]}).groups.flatMap((g) => g.rules.map((r) => r.expr)),
+      ...(
+        JSON.parse((dashboard!.data as Record<string, string>)['keda-lab.json'] ?? '{}') as {panels: {targets: {expr: string; datasource: {type: string}}[]}[]}
+      ).panels.flatMap((p) => p.targets.filter((t) => t.datasource.type === 'prometheus').map((t) => t.expr)),
     ]
     const selectors = appSelectors(promql)
     expect(selectors.length).toBeGreaterThan(10)
@@ -193,7 +193,11 @@ describe('the chart env starts the real services', () => {
     for (const {metric, labels} of selectors) {
       const lines = series.filter((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `))
       expect(lines.length, `${metric} is exposed by the API, the worker or the webhook`).toBeGreaterThan(0)
-      for (const label of labels) expect(lines.some((line) => line.includes(`${label}="`)), `${metric} has label ${label}`).toBe(true)
+      for (const label of labels)
+        expect(
+          lines.some((line) => line.includes(`${label}="`)),
+          `${metric} has label ${label}`,
+        ).toBe(true)
     }
     // Label values the rules rely on.
     expect(series.some((l) => l.startsWith('keda_lab_queue_jobs{') && l.includes('state="waiting"'))).toBe(true)
@@ -208,7 +212,7 @@ describe('the chart env starts the real services', () => {
     requireBinary('prometheus', 'sudo apt-get install -y prometheus')
     const dir = await mkdtemp(join(tmpdir(), 'keda-lab-prometheus-'))
     const rule = objects.find((o) => o.kind === 'PrometheusRule')
-    await writeFile(join(dir, 'rules.yaml'), stringify({groups: (rule?.spec as {groups: unknown[]}).groups}))
+    await writeFile(join(dir, 'rules.yaml'), stringify({groups: (rule!.spec as {groups: unknown[]}).groups}))
     const target = (component: string) => ({
       job_name: `keda-lab-${component}-metrics`,
       static_configs: [{targets: [`127.0.0.1:${portOf(component, 'metrics')}`], labels: {namespace: 'keda'}}],
@@ -257,15 +261,18 @@ describe('the chart env starts the real services', () => {
           intervalMs: 500,
         })
         // `for: 1m` keeps it pending for a minute; pending proves the expression matched real data.
-        await waitFor(async () => {
-          const state = await alertState('KedaLabRedisMasterUnreachable')
-          expect(state, 'never firing within its 1 minute').not.toBe('firing')
-          return state === 'pending' || notYet(`state ${state}`)
-        }, {
-          what: 'KedaLabRedisMasterUnreachable to be pending in Prometheus',
-          timeoutMs: 20_000,
-          intervalMs: 500,
-        })
+        await waitFor(
+          async () => {
+            const state = await alertState('KedaLabRedisMasterUnreachable')
+            expect(state, 'never firing within its 1 minute').not.toBe('firing')
+            return state === 'pending' || notYet(`state ${state}`)
+          },
+          {
+            what: 'KedaLabRedisMasterUnreachable to be pending in Prometheus',
+            timeoutMs: 20_000,
+            intervalMs: 500,
+          },
+        )
       } finally {
         await redis.restart()
       }

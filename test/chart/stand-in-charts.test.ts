@@ -35,7 +35,9 @@ let valuesDir: string
 beforeAll(async () => {
   repo = await startChartRepo({helmMajor: 4})
   valuesDir = mkdtempSync(join(tmpdir(), 'keda-lab-stand-in-values-'))
-  const rendered = await runCli(['render', '--telegram-chat-id', '123456789', '--output', valuesDir], {env: {PATH: `${join(repoRoot, '.tools', 'helm3')}:${process.env.PATH}`}})
+  const rendered = await runCli(['render', '--telegram-chat-id', '123456789', '--output', valuesDir], {
+    env: {PATH: `${join(repoRoot, '.tools', 'helm3')}:${process.env.PATH}`},
+  })
   if (rendered.code !== 0) throw new Error(`keda-lab render failed: ${rendered.stderr}`)
 }, 180_000)
 
@@ -48,7 +50,11 @@ afterAll(async () => {
 async function render(major: HelmMajor, name: ChartName): Promise<K8sObject[]> {
   const served = repo.charts.find((c) => c.name === name)!
   const {release, namespace} = RELEASE[name]
-  const result = await runHelm(major, ['template', release, served.file, '--namespace', namespace, '--include-crds', '-f', join(valuesDir, 'values', `${release}.yaml`)], 60_000)
+  const result = await runHelm(
+    major,
+    ['template', release, served.file, '--namespace', namespace, '--include-crds', '-f', join(valuesDir, 'values', `${release}.yaml`)],
+    60_000,
+  )
   if (result.exitCode !== 0) throw new Error(`helm ${major} template ${served.chart} failed: ${result.stderr}`)
   const objects = parseManifests(result.stdout)
   for (const object of objects) await validateAnyObject(object)
@@ -58,12 +64,22 @@ async function render(major: HelmMajor, name: ChartName): Promise<K8sObject[]> {
 const find = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)
 const ports = (o: K8sObject | undefined) => ((o?.spec as {ports?: {port: number}[]})?.ports ?? []).map((p) => p.port)
 const podLabels = (o: K8sObject | undefined) => (o?.spec as {template?: {metadata?: {labels?: Record<string, string>}}})?.template?.metadata?.labels ?? {}
-const crdNames = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort()
+const crdNames = (objects: K8sObject[]) =>
+  objects
+    .filter((o) => o.kind === 'CustomResourceDefinition')
+    .map((o) => o.metadata.name)
+    .sort()
 
 describe('loopback chart repository', () => {
   it('serves one repository per pinned repository name, each chart at its pin, indexed by helm', async () => {
-    expect(repo.charts.map((c) => `${c.repoName}/${c.chart}@${c.version}`).sort()).toEqual(Object.values(CHARTS).map((c) => `${c.repoName}/${c.chart}@${c.version}`).sort())
-    const index = parse(await (await fetch(`${repo.repoUrl('grafana-community')}/index.yaml`)).text()) as {entries: Record<string, {version: string; urls: string[]}[]>}
+    expect(repo.charts.map((c) => `${c.repoName}/${c.chart}@${c.version}`).sort()).toEqual(
+      Object.values(CHARTS)
+        .map((c) => `${c.repoName}/${c.chart}@${c.version}`)
+        .sort(),
+    )
+    const index = parse(await (await fetch(`${repo.repoUrl('grafana-community')}/index.yaml`)).text()) as {
+      entries: Record<string, {version: string; urls: string[]}[]>
+    }
     expect(Object.keys(index.entries)).toEqual(['loki'])
     expect(index.entries.loki![0]!.urls).toEqual([`${repo.repoUrl('grafana-community')}/loki-${CHARTS.loki.version}.tgz`])
     expect((await fetch(`${repo.url}/../etc/passwd`)).status).toBe(404)
@@ -109,7 +125,14 @@ describe.each([3, 4] as const)('stand-in charts with the values keda-lab writes 
     expect((objects.find((o) => o.kind === 'Prometheus')!.spec as {serviceMonitorSelector: unknown}).serviceMonitorSelector).toEqual({})
     expect((objects.find((o) => o.kind === 'Alertmanager')!.spec as {secrets: string[]}).secrets).toEqual(['keda-lab-webhook-token'])
     expect(JSON.stringify(find(objects, 'Deployment', DEFAULT_SERVICES.grafana.name))).toContain('"name":"keda-lab-grafana"')
-    expect(crdNames(objects)).toEqual(expect.arrayContaining(['prometheuses.monitoring.coreos.com', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com', 'alertmanagers.monitoring.coreos.com']))
+    expect(crdNames(objects)).toEqual(
+      expect.arrayContaining([
+        'prometheuses.monitoring.coreos.com',
+        'servicemonitors.monitoring.coreos.com',
+        'prometheusrules.monitoring.coreos.com',
+        'alertmanagers.monitoring.coreos.com',
+      ]),
+    )
   })
 
   it('loki: StatefulSet loki behind Service loki:3100', async () => {
@@ -121,6 +144,8 @@ describe.each([3, 4] as const)('stand-in charts with the values keda-lab writes 
   it("alloy: Deployment alloy with keda-lab's pipeline to Loki", async () => {
     const objects = await render(major, 'alloy')
     expect(find(objects, 'Deployment', 'alloy')).toBeDefined()
-    expect(((find(objects, 'ConfigMap', 'alloy')?.data ?? {}) as Record<string, string>)['config.alloy']).toContain(`http://loki.${MON_NS}.svc:3100/loki/api/v1/push`)
+    expect(((find(objects, 'ConfigMap', 'alloy')?.data ?? {}) as Record<string, string>)['config.alloy']).toContain(
+      `http://loki.${MON_NS}.svc:3100/loki/api/v1/push`,
+    )
   })
 })

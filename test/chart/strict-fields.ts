@@ -25,7 +25,7 @@ const cache = new Map<string, TypeInfo>()
 
 function resolveModule(specifier: string, fromFile: string): string {
   const base = specifier.startsWith('.') ? resolve(dirname(fromFile), specifier) : join(nodeModules, specifier)
-  const file = base.replace(/\.js$/, '') + '.d.ts'
+  const file = `${base.replace(/\.js$/, '')}.d.ts`
   if (!existsSync(file)) throw new Error(`cannot find type declarations ${file} (imported by ${fromFile})`)
   return file
 }
@@ -58,7 +58,10 @@ function load(file: string): TypeInfo {
     const declaredInterface = /^export interface \w+(?: extends ([^{]+))? \{\n([\s\S]*?)^\}/m.exec(text)
     if (declaredInterface) {
       info.fields = parseBody(declaredInterface[2] ?? '')
-      for (const parent of (declaredInterface[1] ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+      for (const parent of (declaredInterface[1] ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
         if (parent === 'TypeMeta') {
           info.fields.set('apiVersion', 'string')
           info.fields.set('kind', 'string')
@@ -80,7 +83,9 @@ function walk(value: unknown, type: string, owner: TypeInfo, path: string, error
   if (value === null || value === undefined) return
   const array = /^Array<(.+)>$/.exec(type)
   if (array) {
-    if (Array.isArray(value)) value.forEach((item, i) => walk(item, array[1] ?? '', owner, `${path}[${i}]`, errors))
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) walk(item, array[1] ?? '', owner, `${path}[${i}]`, errors)
+    }
     return
   }
   const file = owner.imports.get(type)

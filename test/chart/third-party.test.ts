@@ -28,7 +28,8 @@ import {type HelmMajor, type K8sObject, parseManifests, runHelm} from '../helper
 import {validateAnyObject} from './k8s-validate.js'
 
 const CHARTS_DIR = process.env.KEDA_LAB_CHARTS_DIR || undefined
-const NOT_RUN = 'KEDA_LAB_CHARTS_DIR not set: real third-party charts not rendered (run `keda-lab charts pull DIR` on a connected machine, then set KEDA_LAB_CHARTS_DIR=DIR)'
+const NOT_RUN =
+  'KEDA_LAB_CHARTS_DIR not set: real third-party charts not rendered (run `keda-lab charts pull DIR` on a connected machine, then set KEDA_LAB_CHARTS_DIR=DIR)'
 const APP_NS = 'keda'
 const MON_NS = 'keda-monitoring'
 
@@ -87,10 +88,17 @@ for (const major of CHARTS_DIR ? ([3, 4] as const) : []) {
       const objects = await renderThirdParty(major, 'redisHa', 'redis-ha', APP_NS)
       expect(servicePorts(find(objects, 'Service', 'redis-ha'))).toEqual(expect.arrayContaining([6379, 26379]))
       const sts = find(objects, 'StatefulSet', 'redis-ha-server')!
-      const spec = sts.spec as {replicas: number; volumeClaimTemplates?: unknown[]; template: {spec: {containers: {env?: {valueFrom?: {secretKeyRef?: {name: string; key: string}}}[]}[]}}}
+      const spec = sts.spec as {
+        replicas: number
+        volumeClaimTemplates?: unknown[]
+        template: {spec: {containers: {env?: {valueFrom?: {secretKeyRef?: {name: string; key: string}}}[]}[]}}
+      }
       expect(spec.replicas).toBe(3)
       expect(spec.volumeClaimTemplates?.length).toBe(1)
-      const secretRefs = spec.template.spec.containers.flatMap((c) => c.env ?? []).map((e) => e.valueFrom?.secretKeyRef).filter(Boolean)
+      const secretRefs = spec.template.spec.containers
+        .flatMap((c) => c.env ?? [])
+        .map((e) => e.valueFrom?.secretKeyRef)
+        .filter(Boolean)
       expect(secretRefs).toContainEqual({name: 'keda-lab-secrets', key: 'redis-password'})
       const config = (find(objects, 'ConfigMap', 'redis-ha-configmap')?.data ?? {}) as Record<string, string>
       expect(config['redis.conf']).toMatch(/^appendonly yes$/m)
@@ -104,7 +112,10 @@ for (const major of CHARTS_DIR ? ([3, 4] as const) : []) {
       const workloads = objects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)).map((o) => o.metadata.name)
       expect(workloads).toContain('loki')
       expect(workloads.filter((n) => /read|write|backend|distributor|ingester|querier/.test(n))).toEqual([])
-      const config = objects.filter((o) => o.kind === 'ConfigMap' || o.kind === 'Secret').map((o) => JSON.stringify(o)).join('\n')
+      const config = objects
+        .filter((o) => o.kind === 'ConfigMap' || o.kind === 'Secret')
+        .map((o) => JSON.stringify(o))
+        .join('\n')
       expect(config).toContain('filesystem')
     })
 
@@ -122,7 +133,7 @@ for (const major of CHARTS_DIR ? ([3, 4] as const) : []) {
       const alertmanager = objects.find((o) => o.kind === 'Alertmanager')!
       expect((alertmanager.spec as {secrets?: string[]}).secrets).toContain('keda-lab-webhook-token')
       const configSecret = objects.find((o) => o.kind === 'Secret' && o.metadata.name.startsWith('alertmanager-'))!
-      const data = (configSecret as {data?: Record<string, string>; stringData?: Record<string, string>})
+      const data = configSecret as {data?: Record<string, string>; stringData?: Record<string, string>}
       const amConfig = data.stringData?.['alertmanager.yaml'] ?? Buffer.from(data.data?.['alertmanager.yaml'] ?? '', 'base64').toString()
       expect(amConfig).toContain(`http://keda-lab-webhook.${APP_NS}.svc:8080/alerts`)
       expect(amConfig).toContain('/etc/alertmanager/secrets/keda-lab-webhook-token/token')
@@ -137,7 +148,10 @@ for (const major of CHARTS_DIR ? ([3, 4] as const) : []) {
       // Grafana: admin from keda-lab-grafana, Prometheus and Loki datasources, dashboard sidecar.
       const grafana = find(objects, 'Deployment', DEFAULT_SERVICES.grafana.name)!
       expect(JSON.stringify(grafana)).toContain('"name":"keda-lab-grafana"')
-      const datasources = objects.filter((o) => o.kind === 'ConfigMap' && /datasource/.test(o.metadata.name)).map((o) => JSON.stringify(o.data)).join('\n')
+      const datasources = objects
+        .filter((o) => o.kind === 'ConfigMap' && /datasource/.test(o.metadata.name))
+        .map((o) => JSON.stringify(o.data))
+        .join('\n')
       expect(datasources).toContain('prometheus')
       expect(datasources).toContain(`http://loki.${MON_NS}.svc:3100`)
       expect(JSON.stringify(grafana)).toContain('grafana_dashboard')
@@ -146,7 +160,10 @@ for (const major of CHARTS_DIR ? ([3, 4] as const) : []) {
     it("Alloy: a Deployment shipping the app namespace's pod logs to Loki", async () => {
       const objects = await renderThirdParty(major, 'alloy', 'alloy', MON_NS)
       expect(find(objects, 'Deployment', 'alloy')).toBeDefined()
-      const config = objects.filter((o) => o.kind === 'ConfigMap').map((o) => JSON.stringify(o.data)).join('\n')
+      const config = objects
+        .filter((o) => o.kind === 'ConfigMap')
+        .map((o) => JSON.stringify(o.data))
+        .join('\n')
       expect(config).toContain(`http://loki.${MON_NS}.svc:3100/loki/api/v1/push`)
     })
   })

@@ -4,7 +4,12 @@ import {validateAnyObject} from './k8s-validate.js'
 
 // The generic validator used on the third-party charts' output must be able to fail.
 describe('validateAnyObject', () => {
-  const sts = {apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: {name: 's'}, spec: {serviceName: 's', selector: {matchLabels: {a: 'b'}}, template: {metadata: {labels: {a: 'b'}}, spec: {containers: [{name: 'c', image: 'i'}]}}}}
+  const sts = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: {name: 's'},
+    spec: {serviceName: 's', selector: {matchLabels: {a: 'b'}}, template: {metadata: {labels: {a: 'b'}}, spec: {containers: [{name: 'c', image: 'i'}]}}},
+  }
 
   it('accepts a valid object and rejects a wrongly typed field', async () => {
     await validateAnyObject(sts)

@@ -23,7 +23,11 @@ const cluster = useCluster(import.meta.url, {dedicated: true, namespace: false})
 const majors: HelmMajor[] = [3, 4]
 
 const install = (major: HelmMajor, ns: string, set: string[]) =>
-  runHelm(major, ['upgrade', '--install', 'keda-lab', CHART_DIR, '--namespace', ns, '--kubeconfig', cluster.kubeconfig, ...set.flatMap((s) => ['--set', s])], 120_000)
+  runHelm(
+    major,
+    ['upgrade', '--install', 'keda-lab', CHART_DIR, '--namespace', ns, '--kubeconfig', cluster.kubeconfig, ...set.flatMap((s) => ['--set', s])],
+    120_000,
+  )
 
 const plain = ['secrets.create=true', 'webhook.enabled=false']
 /** PATH with the real Helm 3 first, as a user has `helm` on PATH. */
@@ -67,7 +71,10 @@ describe('helm install of the app chart on a real API server', () => {
       const result = await install(major, ns, plain)
       expect(result.exitCode, result.stderr).toBe(0)
       expect(result.stdout).not.toContain('serves no prometheus-operator API')
-      expect(await listNames(cluster.kubeconfig, `/apis/monitoring.coreos.com/v1/namespaces/${ns}/servicemonitors`)).toEqual(['keda-lab-api', 'keda-lab-worker'])
+      expect(await listNames(cluster.kubeconfig, `/apis/monitoring.coreos.com/v1/namespaces/${ns}/servicemonitors`)).toEqual([
+        'keda-lab-api',
+        'keda-lab-worker',
+      ])
       expect(await listNames(cluster.kubeconfig, `/apis/monitoring.coreos.com/v1/namespaces/${ns}/prometheusrules`)).toHaveLength(1)
     }
   })
@@ -89,7 +96,10 @@ describe('helm install of the app chart on a real API server', () => {
       await createNamespace(cluster.kubeconfig, ns)
       // install creates both namespaces before the app release; the dashboard goes to the monitoring one.
       await createNamespace(cluster.kubeconfig, 'render-mon')
-      const rendered = await runCli(['render', '-n', ns, '--monitoring-namespace', 'render-mon', '--output', out, '--telegram-chat-id', '42', '--image', 'ghcr.io/keda-lab/keda-lab:test'], {env: {PATH: helmPath}, timeoutMs: 120_000})
+      const rendered = await runCli(
+        ['render', '-n', ns, '--monitoring-namespace', 'render-mon', '--output', out, '--telegram-chat-id', '42', '--image', 'ghcr.io/keda-lab/keda-lab:test'],
+        {env: {PATH: helmPath}, timeoutMs: 120_000},
+      )
       expect(rendered.code, rendered.stderr).toBe(0)
       const objects = parseAllDocuments(readFileSync(join(out, 'manifests', 'keda-lab.yaml'), 'utf8'))
         .map((d) => d.toJS() as {apiVersion: string; kind: string; metadata: {name: string; namespace?: string}} | null)
@@ -115,17 +125,32 @@ describe('helm install of the app chart on a real API server', () => {
     // An aggregated API whose Service has no listener: discovery of its group fails, and the
     // namespace controller cannot finish any namespace deletion while it is registered.
     const svc = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns}/services`, {
-      apiVersion: 'v1', kind: 'Service', metadata: {name: 'broken-metrics'}, spec: {ports: [{port: 8443}]},
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {name: 'broken-metrics'},
+      spec: {ports: [{port: 8443}]},
     })
     expect(svc.status, svc.body).toBe(201)
     const apiService = {
-      apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: {name: 'v1beta1.broken.example.com'},
-      spec: {group: 'broken.example.com', version: 'v1beta1', groupPriorityMinimum: 100, versionPriority: 100, insecureSkipTLSVerify: true, service: {name: 'broken-metrics', namespace: ns, port: 8443}},
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: {name: 'v1beta1.broken.example.com'},
+      spec: {
+        group: 'broken.example.com',
+        version: 'v1beta1',
+        groupPriorityMinimum: 100,
+        versionPriority: 100,
+        insecureSkipTLSVerify: true,
+        service: {name: 'broken-metrics', namespace: ns, port: 8443},
+      },
     }
     const created = await adminRequest(cluster.kubeconfig, 'POST', '/apis/apiregistration.k8s.io/v1/apiservices', apiService)
     expect(created.status, created.body).toBe(201)
     try {
-      const result = await runCli(['uninstall', '--yes', '-n', ns, '--monitoring-namespace', ns, '--timeout', '20'], {env: {KUBECONFIG: cluster.kubeconfig, PATH: helmPath}, timeoutMs: 240_000})
+      const result = await runCli(['uninstall', '--yes', '-n', ns, '--monitoring-namespace', ns, '--timeout', '20'], {
+        env: {KUBECONFIG: cluster.kubeconfig, PATH: helmPath},
+        timeoutMs: 240_000,
+      })
       expect(result.code, result.stdout).toBe(1)
       expect(result.stdout).toContain(`Namespace ${ns} is stuck in Terminating`)
       expect(result.stdout).toMatch(/APIService v1beta1\.broken\.example\.com is unavailable \(/)

@@ -111,11 +111,35 @@ function makePki(pki: string): void {
       ? `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`
       : 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
     writeFileSync(join(pki, `${name}.ext`), ext)
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '3650', '-extfile', `${name}.ext`], pki)
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${caName}.crt`,
+        '-CAkey',
+        `${caName}.key`,
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '3650',
+        '-extfile',
+        `${name}.ext`,
+      ],
+      pki,
+    )
   }
   ca('ca', 'keda-lab-test-ca')
   ca('front-proxy-ca', 'keda-lab-test-front-proxy-ca')
-  cert('apiserver', '/CN=kube-apiserver', 'ca', 'IP:127.0.0.1,IP:127.100.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local')
+  cert(
+    'apiserver',
+    '/CN=kube-apiserver',
+    'ca',
+    'IP:127.0.0.1,IP:127.100.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+  )
   cert('admin', '/O=system:masters/CN=kubernetes-admin', 'ca')
   cert('controller-manager', '/CN=system:kube-controller-manager', 'ca')
   cert('scheduler', '/CN=system:kube-scheduler', 'ca')
@@ -235,10 +259,13 @@ function kwokConfig(stagesDir: string, out: string): void {
   const files: string[] = []
   for (const kind of ['node/fast', 'node/heartbeat-with-lease', 'pod/fast']) {
     const dir = join(stagesDir, kind)
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort()) files.push(join(dir, f))
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml')
+      .sort())
+      files.push(join(dir, f))
   }
   if (files.length === 0) throw new Error(`no kwok stages found under ${stagesDir}`)
-  writeFileSync(out, files.map((f) => readFileSync(f, 'utf8').trim()).join('\n---\n') + '\n')
+  writeFileSync(out, `${files.map((f) => readFileSync(f, 'utf8').trim()).join('\n---\n')}\n`)
 }
 
 /** Starts (or reuses, when it is still running) a control plane in `options.dir`. */
@@ -260,7 +287,12 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   const p = (f: string) => join(pki, f)
 
   const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort] = await Promise.all([
-    freePort(), freePort(), freePort(), freePort(), freePort(), freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
   ])
   const server = `https://127.0.0.1:${apiPort}`
   const kubeconfig = join(dir, 'admin.kubeconfig')
@@ -286,75 +318,125 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
 
   try {
     start('etcd', tools.etcd, [
-      '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', `http://127.0.0.1:${etcdClient}`,
-      '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
-      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster', `default=http://127.0.0.1:${etcdPeer}`,
-      '--quota-backend-bytes', String(2 * 1024 ** 3),
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster',
+      `default=http://127.0.0.1:${etcdPeer}`,
+      '--quota-backend-bytes',
+      String(2 * 1024 ** 3),
       '--unsafe-no-fsync',
     ])
     start('kube-apiserver', tools.apiserver, [
-      '--etcd-servers', `http://127.0.0.1:${etcdClient}`,
-      '--bind-address', '127.0.0.1',
-      '--advertise-address', '127.0.0.1',
-      '--secure-port', String(apiPort),
+      '--etcd-servers',
+      `http://127.0.0.1:${etcdClient}`,
+      '--bind-address',
+      '127.0.0.1',
+      '--advertise-address',
+      '127.0.0.1',
+      '--secure-port',
+      String(apiPort),
       // Loopback only (CONTROL-PLANE.md): no ClusterIP, no endpoint leaves the machine.
-      '--service-cluster-ip-range', SERVICE_CIDR,
-      '--endpoint-reconciler-type', 'none',
-      '--tls-cert-file', p('apiserver.crt'),
-      '--tls-private-key-file', p('apiserver.key'),
-      '--client-ca-file', p('ca.crt'),
-      '--authorization-mode', 'Node,RBAC',
-      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
-      '--service-account-key-file', p('sa.pub'),
-      '--service-account-signing-key-file', p('sa.key'),
-      '--requestheader-client-ca-file', p('front-proxy-ca.crt'),
-      '--requestheader-allowed-names', 'front-proxy-client',
-      '--requestheader-username-headers', 'X-Remote-User',
-      '--requestheader-group-headers', 'X-Remote-Group',
-      '--requestheader-extra-headers-prefix', 'X-Remote-Extra-',
-      '--proxy-client-cert-file', p('front-proxy-client.crt'),
-      '--proxy-client-key-file', p('front-proxy-client.key'),
+      '--service-cluster-ip-range',
+      SERVICE_CIDR,
+      '--endpoint-reconciler-type',
+      'none',
+      '--tls-cert-file',
+      p('apiserver.crt'),
+      '--tls-private-key-file',
+      p('apiserver.key'),
+      '--client-ca-file',
+      p('ca.crt'),
+      '--authorization-mode',
+      'Node,RBAC',
+      '--service-account-issuer',
+      'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file',
+      p('sa.pub'),
+      '--service-account-signing-key-file',
+      p('sa.key'),
+      '--requestheader-client-ca-file',
+      p('front-proxy-ca.crt'),
+      '--requestheader-allowed-names',
+      'front-proxy-client',
+      '--requestheader-username-headers',
+      'X-Remote-User',
+      '--requestheader-group-headers',
+      'X-Remote-Group',
+      '--requestheader-extra-headers-prefix',
+      'X-Remote-Extra-',
+      '--proxy-client-cert-file',
+      p('front-proxy-client.crt'),
+      '--proxy-client-key-file',
+      p('front-proxy-client.key'),
       '--allow-privileged=true',
-      '--kubelet-preferred-address-types', 'InternalIP',
+      '--kubelet-preferred-address-types',
+      'InternalIP',
     ])
     await waitUntil(() => apiReady(state), options.timeoutMs ?? 180_000, 'the API server to answer /readyz', dir)
 
     const common = ['--bind-address', '127.0.0.1', '--leader-elect=false']
     start('kube-controller-manager', tools.controllerManager, [
       ...common,
-      '--secure-port', String(cmPort),
-      '--kubeconfig', join(dir, 'controller-manager.kubeconfig'),
-      '--authentication-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
-      '--authorization-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
+      '--secure-port',
+      String(cmPort),
+      '--kubeconfig',
+      join(dir, 'controller-manager.kubeconfig'),
+      '--authentication-kubeconfig',
+      join(dir, 'controller-manager.kubeconfig'),
+      '--authorization-kubeconfig',
+      join(dir, 'controller-manager.kubeconfig'),
       '--use-service-account-credentials',
-      '--service-account-private-key-file', p('sa.key'),
-      '--root-ca-file', p('ca.crt'),
-      '--cluster-signing-cert-file', p('ca.crt'),
-      '--cluster-signing-key-file', p('ca.key'),
-      '--service-cluster-ip-range', SERVICE_CIDR,
+      '--service-account-private-key-file',
+      p('sa.key'),
+      '--root-ca-file',
+      p('ca.crt'),
+      '--cluster-signing-cert-file',
+      p('ca.crt'),
+      '--cluster-signing-key-file',
+      p('ca.key'),
+      '--service-cluster-ip-range',
+      SERVICE_CIDR,
       // The HPA controller checks every 5 s (default 15 s) so that autoscaling tests are short.
-      '--horizontal-pod-autoscaler-sync-period', '5s',
+      '--horizontal-pod-autoscaler-sync-period',
+      '5s',
     ])
     start('kube-scheduler', tools.scheduler, [
       ...common,
-      '--secure-port', String(schedPort),
-      '--kubeconfig', join(dir, 'scheduler.kubeconfig'),
-      '--authentication-kubeconfig', join(dir, 'scheduler.kubeconfig'),
-      '--authorization-kubeconfig', join(dir, 'scheduler.kubeconfig'),
+      '--secure-port',
+      String(schedPort),
+      '--kubeconfig',
+      join(dir, 'scheduler.kubeconfig'),
+      '--authentication-kubeconfig',
+      join(dir, 'scheduler.kubeconfig'),
+      '--authorization-kubeconfig',
+      join(dir, 'scheduler.kubeconfig'),
     ])
     start('kwok', tools.kwok, [
-      '--kubeconfig', kubeconfig,
+      '--kubeconfig',
+      kubeconfig,
       '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector', `${KWOK_ANNOTATION}=fake`,
-      '--cidr', POD_CIDR,
-      '--node-ip', '127.0.0.1',
-      '--node-port', String(kwokPort),
-      '--server-address', `127.0.0.1:${kwokPort}`,
-      '--config', join(dir, 'kwok-stages.yaml'),
-      '--node-lease-duration-seconds', '40',
+      '--manage-nodes-with-annotation-selector',
+      `${KWOK_ANNOTATION}=fake`,
+      '--cidr',
+      POD_CIDR,
+      '--node-ip',
+      '127.0.0.1',
+      '--node-port',
+      String(kwokPort),
+      '--server-address',
+      `127.0.0.1:${kwokPort}`,
+      '--config',
+      join(dir, 'kwok-stages.yaml'),
+      '--node-lease-duration-seconds',
+      '40',
     ])
     await ensureNode(kubeconfig)
     await waitUntil(() => clusterUsable(kubeconfig), options.timeoutMs ?? 180_000, 'a Ready node and the default ServiceAccount', dir)
@@ -374,7 +456,13 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
     await sleep(250)
   }
   const tails = readdirSync(join(dir, 'logs'))
-    .map((f) => `--- ${f}\n${readFileSync(join(dir, 'logs', f), 'utf8').split('\n').slice(-8).join('\n')}`)
+    .map(
+      (f) =>
+        `--- ${f}\n${readFileSync(join(dir, 'logs', f), 'utf8')
+          .split('\n')
+          .slice(-8)
+          .join('\n')}`,
+    )
     .join('\n')
   throw new Error(`control plane: timed out after ${timeoutMs} ms waiting for ${what}; log tails:\n${tails}`)
 }

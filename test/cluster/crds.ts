@@ -43,7 +43,8 @@ export async function applyCrds(kubeconfig: string, crds: CrdObject[], timeoutMs
   for (const crd of crds) {
     for (;;) {
       const res = await adminRequest(kubeconfig, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`)
-      const conditions = res.status === 200 ? ((JSON.parse(res.body) as {status?: {conditions?: {type: string; status: string}[]}}).status?.conditions ?? []) : []
+      const conditions =
+        res.status === 200 ? ((JSON.parse(res.body) as {status?: {conditions?: {type: string; status: string}[]}}).status?.conditions ?? []) : []
       if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) break
       if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after ${timeoutMs} ms`)
       await new Promise((r) => setTimeout(r, 200))

@@ -72,7 +72,11 @@ export interface UseClusterOptions {
 /** Registers beforeAll/afterAll: the control plane plus a fresh namespace for this test file. */
 export function useCluster(file: string, options: UseClusterOptions = {}): ClusterContext {
   const ctx = {} as ClusterContext
-  const prefix = basename(file).replace(/\.test\.ts$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 40)
+  const prefix = basename(file)
+    .replace(/\.test\.ts$/, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 40)
   let dedicatedDir: string | undefined
   beforeAll(async () => {
     if (options.dedicated) {

@@ -55,15 +55,38 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     TELEGRAM_API_URL: telegram.url,
   })
   const installArgs = () => [
-    'install', '--yes', '-n', ns, '--monitoring-namespace', mon,
-    '--image', 'ghcr.io/keda-lab/keda-lab:test',
-    '--no-redis-persistence', '--redis-replicas', '3',
-    '--telegram-token', TOKEN, '--telegram-chat-id', '42',
-    '--output', join(home, `h${major}`, 'out'),
+    'install',
+    '--yes',
+    '-n',
+    ns,
+    '--monitoring-namespace',
+    mon,
+    '--image',
+    'ghcr.io/keda-lab/keda-lab:test',
+    '--no-redis-persistence',
+    '--redis-replicas',
+    '3',
+    '--telegram-token',
+    TOKEN,
+    '--telegram-chat-id',
+    '42',
+    '--output',
+    join(home, `h${major}`, 'out'),
   ]
   const releases = async (): Promise<HelmRelease[]> => {
     // Helm 4 dropped --all: every state spelled out, as keda-lab's helm adapter does.
-    const out = await runHelm(major, ['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', '--kubeconfig', cluster.kubeconfig])
+    const out = await runHelm(major, [
+      'list',
+      '--all-namespaces',
+      '--deployed',
+      '--failed',
+      '--pending',
+      '--uninstalling',
+      '--output',
+      'json',
+      '--kubeconfig',
+      cluster.kubeconfig,
+    ])
     expect(out.exitCode, out.stderr).toBe(0)
     return (JSON.parse(out.stdout) as HelmRelease[]).filter((r) => r.namespace === ns || r.namespace === mon)
   }
@@ -85,7 +108,10 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     // The app namespace reports (warn, audit) every pod that breaks Pod Security's restricted profile.
     const appNs = await getJson<{metadata: {labels: Record<string, string>}}>(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)
     expect(appNs?.metadata.labels).toMatchObject({'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted'})
-    const svc = await getJson<{spec: {type: string}; status: {loadBalancer?: {ingress?: unknown[]}}}>(cluster.kubeconfig, `/api/v1/namespaces/${ns}/services/keda-lab-api`)
+    const svc = await getJson<{spec: {type: string}; status: {loadBalancer?: {ingress?: unknown[]}}}>(
+      cluster.kubeconfig,
+      `/api/v1/namespaces/${ns}/services/keda-lab-api`,
+    )
     expect(svc?.spec.type).toBe('LoadBalancer')
     expect(svc?.status.loadBalancer?.ingress ?? []).toEqual([])
     // No secret value in what the user saw.
@@ -124,7 +150,9 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
     expect(await releases()).toEqual([])
     await waitFor(
-      async () => (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)) === undefined && (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${mon}`)) === undefined,
+      async () =>
+        (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)) === undefined &&
+        (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${mon}`)) === undefined,
       {timeoutMs: 180_000, intervalMs: 1000, what: `namespaces ${ns} and ${mon} to be gone`},
     )
   }, 900_000)

@@ -112,12 +112,17 @@ const condition = (conditions: Condition[] | undefined, type: string) => conditi
 /** LLEN of BullMQ's wait and active lists — what the two triggers count. */
 const queued = async () => ({wait: await lists.llen(`bull:${QUEUE}:wait`), active: await lists.llen(`bull:${QUEUE}:active`)})
 /** Output of the KEDA processes, added to a failure to say what KEDA itself saw. */
-const kedaOutput = () => `\n--- KEDA operator:\n${operator?.output(30) ?? '(not started)'}\n--- KEDA metrics adapter:\n${adapter?.output(30) ?? '(not started)'}`
+const kedaOutput = () =>
+  `\n--- KEDA operator:\n${operator?.output(30) ?? '(not started)'}\n--- KEDA metrics adapter:\n${adapter?.output(30) ?? '(not started)'}`
 
 /** The composite metric through the API server (aggregator → adapter → operator gRPC). */
 async function externalMetric(): Promise<number> {
   const selector = encodeURIComponent(`scaledobject.keda.sh/name=${SO}`)
-  const res = await adminRequest(cluster.kubeconfig, 'GET', `/apis/external.metrics.k8s.io/v1beta1/namespaces/${ns()}/composite-metric?labelSelector=${selector}`)
+  const res = await adminRequest(
+    cluster.kubeconfig,
+    'GET',
+    `/apis/external.metrics.k8s.io/v1beta1/namespaces/${ns()}/composite-metric?labelSelector=${selector}`,
+  )
   if (res.status !== 200) throw new Error(`external metrics API answered ${res.status}: ${res.body.slice(0, 300)}`)
   const items = (JSON.parse(res.body) as {items: {metricName: string; value: string}[]}).items
   expect(items.map((i) => i.metricName)).toEqual(['composite-metric'])
@@ -137,7 +142,8 @@ async function replicasBecome(want: number, what: string, timeoutMs = 120_000): 
     async () => {
       const d = await deployment()
       const replicas = d.spec.replicas ?? 1
-      if (replicas < 0 || replicas > answers.workerMaxReplicas) throw new Error(`worker Deployment at ${replicas} replicas, outside 0..${answers.workerMaxReplicas}`)
+      if (replicas < 0 || replicas > answers.workerMaxReplicas)
+        throw new Error(`worker Deployment at ${replicas} replicas, outside 0..${answers.workerMaxReplicas}`)
       return replicas === want ? d : notYet(`spec.replicas ${replicas}, ready ${d.status?.readyReplicas ?? 0}`)
     },
     {timeoutMs, intervalMs: 250, what},
@@ -188,7 +194,12 @@ beforeAll(async () => {
   // One certificate for the operator's gRPC service and the adapter (KEDA's kedaorg-certs holds one too).
   certs = makeKedaCerts(join(workDir, 'certs'), {
     ips: ['127.0.0.1', ADAPTER_CLUSTER_IP],
-    dns: [`keda-operator.${ns()}.svc`, `keda-operator.${ns()}.svc.cluster.local`, `${ADAPTER_SERVICE}.${ns()}.svc`, `${ADAPTER_SERVICE}.${ns()}.svc.cluster.local`],
+    dns: [
+      `keda-operator.${ns()}.svc`,
+      `keda-operator.${ns()}.svc.cluster.local`,
+      `${ADAPTER_SERVICE}.${ns()}.svc`,
+      `${ADAPTER_SERVICE}.${ns()}.svc.cluster.local`,
+    ],
   })
   operator = await timed('KEDA operator started and ready', () =>
     startKedaOperator({binary: tools.kedaOperator, kubeconfig: cluster.kubeconfig, namespace: ns(), certs, workDir}),
@@ -206,14 +217,36 @@ beforeAll(async () => {
     data: Object.fromEntries(Object.entries(secret!.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   })
   expect(created.status).toBe(201)
-  const values = renderAppValues({answers, appNamespace: ns(), monitoringNamespace: 'keda-monitoring', image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'}})
+  const values = renderAppValues({
+    answers,
+    appNamespace: ns(),
+    monitoringNamespace: 'keda-monitoring',
+    image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'},
+  })
   writeFileSync(join(workDir, 'keda-lab.yaml'), values)
   writeFileSync(
     join(workDir, 'test-redis.yaml'),
     stringify({redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, worker: {autoscaling: {cooldownPeriod: COOLDOWN_SECONDS}}}),
   )
   const helm = await timed('helm upgrade --install of the app chart', () =>
-    runHelm(3, ['upgrade', '--install', APP_RELEASE, CHART_DIR, '--namespace', ns(), '--kubeconfig', cluster.kubeconfig, '-f', join(workDir, 'keda-lab.yaml'), '-f', join(workDir, 'test-redis.yaml')], 120_000),
+    runHelm(
+      3,
+      [
+        'upgrade',
+        '--install',
+        APP_RELEASE,
+        CHART_DIR,
+        '--namespace',
+        ns(),
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '-f',
+        join(workDir, 'keda-lab.yaml'),
+        '-f',
+        join(workDir, 'test-redis.yaml'),
+      ],
+      120_000,
+    ),
   )
   expect(helm.exitCode, helm.stderr).toBe(0)
 }, 300_000)
@@ -231,11 +264,13 @@ afterAll(async () => {
     async () => workDir && rmSync(workDir, {recursive: true, force: true}),
   ]
   for (const step of steps) await step().catch(() => undefined)
-  console.info(`keda-operator.test.ts — observed phase durations (not asserted):\n${timings.map(([w, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${w}`).join('\n')}`)
+  console.info(
+    `keda-operator.test.ts — observed phase durations (not asserted):\n${timings.map(([w, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${w}`).join('\n')}`,
+  )
 }, 120_000)
 
 describe('KEDA for real: the operator against a real API server and a real Redis', () => {
-  it('the ScaledObject and TriggerAuthentication install renders (Redis at the test\'s server) are applied as rendered, and the ScaledObject becomes Ready', async () => {
+  it("the ScaledObject and TriggerAuthentication install renders (Redis at the test's server) are applied as rendered, and the ScaledObject becomes Ready", async () => {
     const so = await scaledObject()
     expect(so.spec).toMatchObject({
       scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: 'keda-lab-worker'},
@@ -244,7 +279,12 @@ describe('KEDA for real: the operator against a real API server and a real Redis
       pollingInterval: 5,
       cooldownPeriod: COOLDOWN_SECONDS,
     })
-    expect(so.spec.advanced.scalingModifiers).toEqual({formula: 'wait + active', target: String(answers.tasksPerReplica), activationTarget: '0', metricType: 'AverageValue'})
+    expect(so.spec.advanced.scalingModifiers).toEqual({
+      formula: 'wait + active',
+      target: String(answers.tasksPerReplica),
+      activationTarget: '0',
+      metricType: 'AverageValue',
+    })
     const trigger = (list: string) => ({
       name: list,
       type: 'redis',
@@ -313,10 +353,13 @@ describe('KEDA for real: the operator against a real API server and a real Redis
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     const worker = startWorker(3, gate)
-    await waitFor(async () => {
-      const q = await queued()
-      return (q.wait === 0 && q.active === 3) || notYet(JSON.stringify(q))
-    }, {what: 'the BullMQ worker to take the three jobs'})
+    await waitFor(
+      async () => {
+        const q = await queued()
+        return (q.wait === 0 && q.active === 3) || notYet(JSON.stringify(q))
+      },
+      {what: 'the BullMQ worker to take the three jobs'},
+    )
     // KEDA must still count them: a poll stamped after this moment finds the ScaledObject Active.
     const since = Math.ceil(Date.now() / 1000) * 1000
     await timed('a KEDA poll with only active jobs keeps it Active', () =>
@@ -335,10 +378,13 @@ describe('KEDA for real: the operator against a real API server and a real Redis
 
     // Drain: the worker finishes them; both lists are empty and KEDA deactivates.
     release()
-    await waitFor(async () => {
-      const q = await queued()
-      return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
-    }, {what: 'the jobs to complete'})
+    await waitFor(
+      async () => {
+        const q = await queued()
+        return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
+      },
+      {what: 'the jobs to complete'},
+    )
     await closeWorker(worker)
     await timed('Active=False after the jobs completed', () => activeBecomes('False', 'Active=False once the lists are empty'))
   }, 300_000)
@@ -346,7 +392,13 @@ describe('KEDA for real: the operator against a real API server and a real Redis
   it('the metrics adapter on a loopback ClusterIP serves the composite metric through the API server: exactly wait + active', async () => {
     const tools = kubeTools(['keda'])
     const port = await freePortOn(ADAPTER_CLUSTER_IP)
-    await registerExternalMetricsApi(cluster.kubeconfig, {namespace: ns(), serviceName: ADAPTER_SERVICE, clusterIP: ADAPTER_CLUSTER_IP, port, caBundle: certs.ca})
+    await registerExternalMetricsApi(cluster.kubeconfig, {
+      namespace: ns(),
+      serviceName: ADAPTER_SERVICE,
+      clusterIP: ADAPTER_CLUSTER_IP,
+      port,
+      caBundle: certs.ca,
+    })
     apiRegistered = true
     adapter = await timed('metrics adapter started (listening)', () =>
       startKedaAdapter({
@@ -387,53 +439,76 @@ describe('KEDA for real: the operator against a real API server and a real Redis
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     const worker = startWorker(2, gate)
-    const counted = await waitFor(async () => {
-      const q = await queued()
-      return (q.wait === 3 && q.active === 2 && q) || notYet(JSON.stringify(q))
-    }, {what: 'two of the five jobs to be active'})
+    const counted = await waitFor(
+      async () => {
+        const q = await queued()
+        return (q.wait === 3 && q.active === 2 && q) || notYet(JSON.stringify(q))
+      },
+      {what: 'two of the five jobs to be active'},
+    )
     // The value the HPA will get: the formula over both lists (3 waiting + 2 running), not either list.
-    await waitFor(async () => {
-      const value = await externalMetric()
-      if (value > counted.wait + counted.active) throw new Error(`composite metric ${value} exceeds wait + active = ${counted.wait + counted.active}`)
-      return value === counted.wait + counted.active || notYet(`composite metric ${value}`)
-    }, {timeoutMs: 60_000, intervalMs: 500, what: 'the composite metric to equal wait + active'})
+    await waitFor(
+      async () => {
+        const value = await externalMetric()
+        if (value > counted.wait + counted.active) throw new Error(`composite metric ${value} exceeds wait + active = ${counted.wait + counted.active}`)
+        return value === counted.wait + counted.active || notYet(`composite metric ${value}`)
+      },
+      {timeoutMs: 60_000, intervalMs: 500, what: 'the composite metric to equal wait + active'},
+    )
 
     // Drain: the running ones finish and the waiting ones are removed; the metric returns to 0.
     await queue.drain()
     release()
-    await waitFor(async () => {
-      const q = await queued()
-      return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
-    }, {what: 'the queue to drain'})
+    await waitFor(
+      async () => {
+        const q = await queued()
+        return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
+      },
+      {what: 'the queue to drain'},
+    )
     await closeWorker(worker)
-    await waitFor(async () => (await externalMetric()) === 0 || notYet('metric not 0 yet'), {timeoutMs: 60_000, intervalMs: 500, what: 'the composite metric back at 0'})
+    await waitFor(async () => (await externalMetric()) === 0 || notYet('metric not 0 yet'), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'the composite metric back at 0',
+    })
   }, 300_000)
 
   it('the real HPA controller scales the worker Deployment to the maximum while the queue holds tasks; KEDA takes it back to zero when it drains', async () => {
     await timed('idle again: KEDA back at 0 replicas', () => replicasBecome(0, 'the idle worker Deployment at zero', 120_000))
     // 8 tasks at 2 per worker want 4 workers: more than the maximum of 3.
     await queue.addBulk(Array.from({length: 8}, (_, i) => ({name: 'task', data: {i}})))
-    await timed('scale-up 0 -> 3 (KEDA activation, then the HPA controller)', () => replicasBecome(answers.workerMaxReplicas, 'the worker Deployment at the maximum'))
-    const hpa = await waitFor(async () => {
-      const h = await getJson<Hpa>(cluster.kubeconfig, `/apis/autoscaling/v2/namespaces/${ns()}/horizontalpodautoscalers/${HPA}`)
-      return (h?.status?.desiredReplicas === answers.workerMaxReplicas && h) || notYet(`desiredReplicas ${h?.status?.desiredReplicas}`)
-    }, {timeoutMs: 60_000, what: 'the HPA status to show the maximum'})
+    await timed('scale-up 0 -> 3 (KEDA activation, then the HPA controller)', () =>
+      replicasBecome(answers.workerMaxReplicas, 'the worker Deployment at the maximum'),
+    )
+    const hpa = await waitFor(
+      async () => {
+        const h = await getJson<Hpa>(cluster.kubeconfig, `/apis/autoscaling/v2/namespaces/${ns()}/horizontalpodautoscalers/${HPA}`)
+        return (h?.status?.desiredReplicas === answers.workerMaxReplicas && h) || notYet(`desiredReplicas ${h?.status?.desiredReplicas}`)
+      },
+      {timeoutMs: 60_000, what: 'the HPA status to show the maximum'},
+    )
     // The HPA controller itself read the metric through the aggregated API and was capped at the maximum.
     expect(condition(hpa.status?.conditions, 'ScalingActive')).toMatchObject({status: 'True', reason: 'ValidMetricFound'})
     expect(condition(hpa.status?.conditions, 'ScalingLimited')).toMatchObject({status: 'True', reason: 'TooManyReplicas'})
-    await waitFor(async () => ((await deployment()).status?.readyReplicas === answers.workerMaxReplicas) || notYet('pods not all ready'), {
+    await waitFor(async () => (await deployment()).status?.readyReplicas === answers.workerMaxReplicas || notYet('pods not all ready'), {
       timeoutMs: 60_000,
       what: 'kwok to run the three worker pods',
     })
 
     // Drain: a BullMQ worker completes every task; KEDA deactivates and after its cooldown scales to 0.
     const worker = startWorker(4, Promise.resolve())
-    await waitFor(async () => {
-      const q = await queued()
-      return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
-    }, {timeoutMs: 30_000, what: 'the eight tasks to complete'})
+    await waitFor(
+      async () => {
+        const q = await queued()
+        return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
+      },
+      {timeoutMs: 30_000, what: 'the eight tasks to complete'},
+    )
     await closeWorker(worker)
-    await timed(`scale-down 3 -> 0 after draining (KEDA, cooldownPeriod ${COOLDOWN_SECONDS} s)`, () => replicasBecome(0, 'the worker Deployment back at zero', 120_000))
+    await timed(`scale-down 3 -> 0 after draining (KEDA, cooldownPeriod ${COOLDOWN_SECONDS} s)`, () =>
+      replicasBecome(0, 'the worker Deployment back at zero', 120_000),
+    )
   }, 300_000)
 
   it('the Redis password KEDA read from the Secret appears in neither KEDA log', () => {

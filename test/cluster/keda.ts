@@ -221,7 +221,10 @@ export async function startKedaAdapter(options: AdapterOptions): Promise<KedaPro
 async function portOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({host, port})
-    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
     socket.once('error', () => resolve(false))
   })
 }
@@ -264,37 +267,55 @@ async function must(kubeconfig: string, method: string, path: string, body: unkn
  * (RFC 2606): it satisfies the check and nothing ever resolves or dials it.
  */
 export async function registerExternalMetricsApi(kubeconfig: string, o: ExternalMetricsApiOptions): Promise<void> {
-  await must(kubeconfig, 'POST', `/api/v1/namespaces/${o.namespace}/services`, {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: {name: o.serviceName, namespace: o.namespace},
-    spec: {type: 'ClusterIP', clusterIP: o.clusterIP, ports: [{name: 'https', port: o.port, targetPort: o.port, protocol: 'TCP'}]},
-  }, [201])
-  await must(kubeconfig, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${o.namespace}/endpointslices`, {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `${o.serviceName}-host`,
-      namespace: o.namespace,
-      labels: {'kubernetes.io/service-name': o.serviceName, 'endpointslice.kubernetes.io/managed-by': 'keda-lab-tests'},
+  await must(
+    kubeconfig,
+    'POST',
+    `/api/v1/namespaces/${o.namespace}/services`,
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {name: o.serviceName, namespace: o.namespace},
+      spec: {type: 'ClusterIP', clusterIP: o.clusterIP, ports: [{name: 'https', port: o.port, targetPort: o.port, protocol: 'TCP'}]},
     },
-    addressType: 'FQDN',
-    endpoints: [{addresses: [`${o.serviceName}.keda-lab-test.invalid`], conditions: {ready: true}}],
-    ports: [{name: 'https', port: o.port, protocol: 'TCP'}],
-  }, [201])
-  await must(kubeconfig, 'POST', '/apis/apiregistration.k8s.io/v1/apiservices', {
-    apiVersion: 'apiregistration.k8s.io/v1',
-    kind: 'APIService',
-    metadata: {name: EXTERNAL_METRICS_API},
-    spec: {
-      group: 'external.metrics.k8s.io',
-      version: 'v1beta1',
-      service: {namespace: o.namespace, name: o.serviceName, port: o.port},
-      caBundle: Buffer.from(readFileSync(o.caBundle)).toString('base64'),
-      groupPriorityMinimum: 100,
-      versionPriority: 100,
+    [201],
+  )
+  await must(
+    kubeconfig,
+    'POST',
+    `/apis/discovery.k8s.io/v1/namespaces/${o.namespace}/endpointslices`,
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: `${o.serviceName}-host`,
+        namespace: o.namespace,
+        labels: {'kubernetes.io/service-name': o.serviceName, 'endpointslice.kubernetes.io/managed-by': 'keda-lab-tests'},
+      },
+      addressType: 'FQDN',
+      endpoints: [{addresses: [`${o.serviceName}.keda-lab-test.invalid`], conditions: {ready: true}}],
+      ports: [{name: 'https', port: o.port, protocol: 'TCP'}],
     },
-  }, [201])
+    [201],
+  )
+  await must(
+    kubeconfig,
+    'POST',
+    '/apis/apiregistration.k8s.io/v1/apiservices',
+    {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: {name: EXTERNAL_METRICS_API},
+      spec: {
+        group: 'external.metrics.k8s.io',
+        version: 'v1beta1',
+        service: {namespace: o.namespace, name: o.serviceName, port: o.port},
+        caBundle: Buffer.from(readFileSync(o.caBundle)).toString('base64'),
+        groupPriorityMinimum: 100,
+        versionPriority: 100,
+      },
+    },
+    [201],
+  )
 }
 
 /** Removes the APIService (an unavailable one blocks discovery and namespace deletion). */
@@ -306,6 +327,7 @@ export async function unregisterExternalMetricsApi(kubeconfig: string): Promise<
 export async function apiServiceAvailable(kubeconfig: string): Promise<{status: string; reason?: string; message?: string} | undefined> {
   const res = await adminRequest(kubeconfig, 'GET', `/apis/apiregistration.k8s.io/v1/apiservices/${EXTERNAL_METRICS_API}`)
   if (res.status !== 200) return undefined
-  const conditions = (JSON.parse(res.body) as {status?: {conditions?: {type: string; status: string; reason?: string; message?: string}[]}}).status?.conditions ?? []
+  const conditions =
+    (JSON.parse(res.body) as {status?: {conditions?: {type: string; status: string; reason?: string; message?: string}[]}}).status?.conditions ?? []
   return conditions.find((c) => c.type === 'Available')
 }

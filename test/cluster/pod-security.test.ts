@@ -28,9 +28,25 @@ async function installApp(ns: string, extra: string[]): Promise<void> {
   await createNamespace(cluster.kubeconfig, ns, RESTRICTED)
   const result = await runHelm(
     3,
-    ['upgrade', '--install', 'keda-lab', CHART_DIR, '--namespace', ns, '--kubeconfig', cluster.kubeconfig,
-      '--set', 'secrets.create=true', '--set', 'secrets.telegramBotToken=123456789:AAH-pod-security-test-token-00000000',
-      '--set', 'webhook.telegram.chatIds={42}', '--set', 'monitoring.enabled=false', ...extra],
+    [
+      'upgrade',
+      '--install',
+      'keda-lab',
+      CHART_DIR,
+      '--namespace',
+      ns,
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--set',
+      'secrets.create=true',
+      '--set',
+      'secrets.telegramBotToken=123456789:AAH-pod-security-test-token-00000000',
+      '--set',
+      'webhook.telegram.chatIds={42}',
+      '--set',
+      'monitoring.enabled=false',
+      ...extra,
+    ],
     120_000,
   )
   expect(result.exitCode, result.stderr).toBe(0)
@@ -65,10 +81,13 @@ describe('Pod Security admission (restricted) on the real API server', () => {
   it('refuses a pod that breaks the profile (control: the admission really judges these pods)', async () => {
     const ns = 'psa-control'
     await installApp(ns, ['--set', 'securityContext.allowPrivilegeEscalation=true'])
-    const refused = await waitFor(async () => {
-      const events = await podRefusals(ns)
-      return events.length > 0 ? events : notYet('no FailedCreate event yet')
-    }, {timeoutMs: 120_000, intervalMs: 1000, what: 'Pod Security to refuse the pods'})
+    const refused = await waitFor(
+      async () => {
+        const events = await podRefusals(ns)
+        return events.length > 0 ? events : notYet('no FailedCreate event yet')
+      },
+      {timeoutMs: 120_000, intervalMs: 1000, what: 'Pod Security to refuse the pods'},
+    )
     expect(refused.map((e) => e.message).join('\n')).toContain('allowPrivilegeEscalation != false')
   }, 240_000)
 })

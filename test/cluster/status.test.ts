@@ -75,7 +75,10 @@ async function workload(
 
 /** A Deployment as the lab's charts label theirs, one container with an http port. */
 const deployment = (ns: string, name: string, replicas: number, image: string) =>
-  workload(ns, 'Deployment', name, [{name: 'main', image, port: {name: 'http', containerPort: 8000}}], {replicas, labels: {'app.kubernetes.io/part-of': 'keda-lab'}})
+  workload(ns, 'Deployment', name, [{name: 'main', image, port: {name: 'http', containerPort: 8000}}], {
+    replicas,
+    labels: {'app.kubernetes.io/part-of': 'keda-lab'},
+  })
 
 const statefulSet = (ns: string, name: string, replicas: number, containers: Container[]) => workload(ns, 'StatefulSet', name, containers, {replicas})
 
@@ -89,7 +92,12 @@ async function hpa(ns: string, name: string, target: string, replicas: {min: num
   })
 }
 
-async function service(ns: string, name: string, selector: Record<string, string>, port: {name: string; port: number; targetPort: string | number}): Promise<void> {
+async function service(
+  ns: string,
+  name: string,
+  selector: Record<string, string>,
+  port: {name: string; port: number; targetPort: string | number},
+): Promise<void> {
   await create(`/api/v1/namespaces/${ns}/services`, {apiVersion: 'v1', kind: 'Service', metadata: {name}, spec: {selector, ports: [port]}})
 }
 
@@ -112,7 +120,9 @@ beforeAll(async () => {
   ])
   await service(ns, 'keda-lab-api', {app: 'keda-lab-api'}, {name: 'http', port: 80, targetPort: 'http'})
 
-  await hpa(ns, 'keda-lab-api', 'keda-lab-api', {min: 2, max: 5}, [{type: 'Resource', resource: {name: 'cpu', target: {type: 'Utilization', averageUtilization: 70}}}])
+  await hpa(ns, 'keda-lab-api', 'keda-lab-api', {min: 2, max: 5}, [
+    {type: 'Resource', resource: {name: 'cpu', target: {type: 'Utilization', averageUtilization: 70}}},
+  ])
   await create(`/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
@@ -169,7 +179,12 @@ beforeAll(async () => {
   await deployment(mon, 'kube-prometheus-stack-grafana', 1, 'docker.io/grafana/grafana:12.2.1')
   await statefulSet(mon, 'loki', 1, [{name: 'loki', image: 'docker.io/grafana/loki:3.5.7'}])
   await workload(mon, 'DaemonSet', 'alloy', [{name: 'alloy', image: 'docker.io/grafana/alloy:v1.11.3'}])
-  await service(mon, 'kube-prometheus-stack-alertmanager', {app: 'alertmanager-kube-prometheus-stack-alertmanager'}, {name: 'http-web', port: 9093, targetPort: 9093})
+  await service(
+    mon,
+    'kube-prometheus-stack-alertmanager',
+    {app: 'alertmanager-kube-prometheus-stack-alertmanager'},
+    {name: 'http-web', port: 9093, targetPort: 9093},
+  )
 
   // kwok runs the pods: wait until every workload reports its pods ready (the webhook is not installed).
   await waitFor(
@@ -188,12 +203,22 @@ beforeAll(async () => {
         const o = await getJson<{status?: {readyReplicas?: number}}>(cluster.kubeconfig, `/apis/apps/v1/namespaces/${n}/${kind}/${name}`)
         if ((o?.status?.readyReplicas ?? 0) < want) return notYet(`${kind}/${name}: ${o?.status?.readyReplicas ?? 0}/${want} ready`)
       }
-      const ds = await getJson<{status?: {numberReady?: number; desiredNumberScheduled?: number}}>(cluster.kubeconfig, `/apis/apps/v1/namespaces/${mon}/daemonsets/alloy`)
-      if (!ds?.status?.desiredNumberScheduled || ds.status.numberReady !== ds.status.desiredNumberScheduled) return notYet(`daemonset/alloy: ${JSON.stringify(ds?.status)}`)
+      const ds = await getJson<{status?: {numberReady?: number; desiredNumberScheduled?: number}}>(
+        cluster.kubeconfig,
+        `/apis/apps/v1/namespaces/${mon}/daemonsets/alloy`,
+      )
+      if (!ds?.status?.desiredNumberScheduled || ds.status.numberReady !== ds.status.desiredNumberScheduled)
+        return notYet(`daemonset/alloy: ${JSON.stringify(ds?.status)}`)
       // The HPA controller writes the HPAs' status on its own schedule: the test compares status's
       // report with it, so it must have settled first (a race seen once in CI: 0 vs 2).
-      for (const [name, want] of [['keda-lab-api', 2], ['keda-hpa-keda-lab-worker', 1]] as const) {
-        const object = await getJson<{status?: {currentReplicas?: number}}>(cluster.kubeconfig, `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${name}`)
+      for (const [name, want] of [
+        ['keda-lab-api', 2],
+        ['keda-hpa-keda-lab-worker', 1],
+      ] as const) {
+        const object = await getJson<{status?: {currentReplicas?: number}}>(
+          cluster.kubeconfig,
+          `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${name}`,
+        )
         if (object?.status?.currentReplicas !== want) return notYet(`hpa/${name}: currentReplicas ${object?.status?.currentReplicas}`)
       }
       return true
@@ -219,8 +244,23 @@ describe('keda-lab status on a real control plane', () => {
     expect(report.server).toBe(cluster.state.server)
 
     const byId = Object.fromEntries(report.components.map((c) => [c.id, c]))
-    expect(report.components.map((c) => c.id)).toEqual(['keda-operator', 'keda-metrics-server', 'redis', 'api', 'worker', 'webhook', 'prometheus', 'alertmanager', 'grafana', 'loki', 'alloy'])
-    const pods = await getJson<{items: {metadata: {name: string; labels: Record<string, string>}; status: {containerStatuses?: {restartCount: number}[]}}[]}>(cluster.kubeconfig, `/api/v1/namespaces/${ns}/pods`)
+    expect(report.components.map((c) => c.id)).toEqual([
+      'keda-operator',
+      'keda-metrics-server',
+      'redis',
+      'api',
+      'worker',
+      'webhook',
+      'prometheus',
+      'alertmanager',
+      'grafana',
+      'loki',
+      'alloy',
+    ])
+    const pods = await getJson<{items: {metadata: {name: string; labels: Record<string, string>}; status: {containerStatuses?: {restartCount: number}[]}}[]}>(
+      cluster.kubeconfig,
+      `/api/v1/namespaces/${ns}/pods`,
+    )
     const apiPods = pods!.items.filter((p) => p.metadata.labels.app === 'keda-lab-api')
     expect(byId.api).toMatchObject({state: 'ok', ready: 2, desired: 2, version: '0.1.0-abc123', workload: 'Deployment/keda-lab-api', namespace: ns})
     expect(byId.api!.pods.map((p) => p.name)).toEqual(apiPods.map((p) => p.metadata.name).sort())
@@ -241,7 +281,10 @@ describe('keda-lab status on a real control plane', () => {
     expect(report.redis!.master).toBeUndefined()
     expect(report.redis!.note).toContain('not labelled')
 
-    const kedaHpa = await getJson<{status?: {currentReplicas?: number; desiredReplicas?: number}}>(cluster.kubeconfig, `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/keda-hpa-keda-lab-worker`)
+    const kedaHpa = await getJson<{status?: {currentReplicas?: number; desiredReplicas?: number}}>(
+      cluster.kubeconfig,
+      `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/keda-hpa-keda-lab-worker`,
+    )
     expect(report.worker).toMatchObject({
       name: 'keda-lab-worker',
       ready: 'True',
@@ -256,7 +299,10 @@ describe('keda-lab status on a real control plane', () => {
     expect(report.worker!.currentReplicas).toBe(kedaHpa?.status?.currentReplicas ?? 0)
     expect(report.worker!.desiredReplicas).toBe(kedaHpa?.status?.desiredReplicas ?? 0)
 
-    const apiHpa = await getJson<{status?: {currentReplicas?: number; desiredReplicas?: number}}>(cluster.kubeconfig, `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/keda-lab-api`)
+    const apiHpa = await getJson<{status?: {currentReplicas?: number; desiredReplicas?: number}}>(
+      cluster.kubeconfig,
+      `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/keda-lab-api`,
+    )
     expect(report.apiHpa).toMatchObject({name: 'keda-lab-api', cpuTargetPercent: 70, minReplicas: 2, maxReplicas: 5})
     expect(report.apiHpa!.currentReplicas).toBe(apiHpa?.status?.currentReplicas ?? 0)
     // No metrics API on this control plane: the HPA has no CPU reading, and status does not invent one.
@@ -287,7 +333,19 @@ describe('keda-lab status on a real control plane', () => {
     const lines = result.stdout.split('\n')
     expect(lines[0]).toMatch(/^keda-lab status: × degraded {2}\(context keda-lab-test, namespace /)
     expect(lines[1]).toMatch(/^ {2}- Queue: cannot read/)
-    for (const title of ['KEDA operator', 'KEDA metrics server', 'Redis + Sentinels', 'API', 'Worker', 'Webhook', 'Prometheus', 'Alertmanager', 'Grafana', 'Loki', 'Alloy']) {
+    for (const title of [
+      'KEDA operator',
+      'KEDA metrics server',
+      'Redis + Sentinels',
+      'API',
+      'Worker',
+      'Webhook',
+      'Prometheus',
+      'Alertmanager',
+      'Grafana',
+      'Loki',
+      'Alloy',
+    ]) {
       expect(result.stdout).toMatch(new RegExp(`^[√×-] +${title.replace('+', '\\+')} `, 'm'))
     }
     expect(result.stdout).toMatch(/^- +Webhook +not installed/m)
@@ -299,15 +357,26 @@ describe('keda-lab status on a real control plane', () => {
   it('a component with fewer ready pods than desired makes it degraded with that reason', async () => {
     const ns = cluster.namespace
     // A replica that can never be scheduled (no node has the label) stays Pending: 1/2 ready.
-    await workload(ns, 'Deployment', 'keda-lab-webhook', [{name: 'main', image: 'keda-lab:0.1.0-abc123'}], {replicas: 1, nodeSelector: {'keda-lab-test/no-such-node': 'true'}})
+    await workload(ns, 'Deployment', 'keda-lab-webhook', [{name: 'main', image: 'keda-lab:0.1.0-abc123'}], {
+      replicas: 1,
+      nodeSelector: {'keda-lab-test/no-such-node': 'true'},
+    })
     try {
-      const report = await waitFor(async () => {
-        const result = await status(['-n', ns, '--monitoring-namespace', mon, '--json'])
-        const r = JSON.parse(result.stdout) as ClusterStatusReport
-        const webhook = r.components.find((c) => c.id === 'webhook')!
-        return webhook.state === 'degraded' ? r : notYet(`webhook ${webhook.state}`)
-      }, {timeoutMs: 60_000, intervalMs: 1000})
-      expect(report.components.find((c) => c.id === 'webhook')).toMatchObject({state: 'degraded', ready: 0, desired: 1, pods: [expect.objectContaining({phase: 'Pending', ready: false})]})
+      const report = await waitFor(
+        async () => {
+          const result = await status(['-n', ns, '--monitoring-namespace', mon, '--json'])
+          const r = JSON.parse(result.stdout) as ClusterStatusReport
+          const webhook = r.components.find((c) => c.id === 'webhook')!
+          return webhook.state === 'degraded' ? r : notYet(`webhook ${webhook.state}`)
+        },
+        {timeoutMs: 60_000, intervalMs: 1000},
+      )
+      expect(report.components.find((c) => c.id === 'webhook')).toMatchObject({
+        state: 'degraded',
+        ready: 0,
+        desired: 1,
+        pods: [expect.objectContaining({phase: 'Pending', ready: false})],
+      })
       expect(report.reasons).toContain('Webhook: 0/1 pods ready')
     } finally {
       await adminRequest(cluster.kubeconfig, 'DELETE', `/apis/apps/v1/namespaces/${ns}/deployments/keda-lab-webhook`)
@@ -365,7 +434,7 @@ describe('keda-lab status on a real control plane', () => {
  * applied here, a token from the TokenRequest API), and its answer, delivered to the loopback fake
  * Telegram, carries the same screen `keda-lab status` prints with the admin's kubeconfig.
  */
-describe('/status in Telegram: the webhook reads the lab with the chart\'s read-only ServiceAccount', () => {
+describe("/status in Telegram: the webhook reads the lab with the chart's read-only ServiceAccount", () => {
   const BOT_TOKEN = `${100_000_000 + Math.floor(Math.random() * 800_000_000)}:AA${randomBytes(24).toString('base64url').slice(0, 33)}`
   const CHAT = '4242'
   let dir = ''
@@ -382,11 +451,19 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
     // The chart's RBAC for the webhook, as Helm renders it for this namespace and monitoring namespace.
     const rendered = await helmTemplate(3, {namespace: ns, set: [`monitoring.namespace=${mon}`]})
     expect(rendered.exitCode, rendered.stderr).toBe(0)
-    const rbac = parseManifests(rendered.stdout).filter((o) => ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind) && o.metadata.name.startsWith('keda-lab-webhook'))
-    expect(rbac.map((o) => `${o.kind}/${o.metadata.namespace ?? ns}`).sort()).toEqual(
-      ['ClusterRole/' + ns, 'ClusterRoleBinding/' + ns, `Role/${mon}`, `Role/${ns}`, `RoleBinding/${mon}`, `RoleBinding/${ns}`, `ServiceAccount/${ns}`].sort(),
+    const rbac = parseManifests(rendered.stdout).filter(
+      (o) => ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind) && o.metadata.name.startsWith('keda-lab-webhook'),
     )
-    const plural = {ServiceAccount: 'serviceaccounts', Role: 'roles', RoleBinding: 'rolebindings', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings'} as Record<string, string>
+    expect(rbac.map((o) => `${o.kind}/${o.metadata.namespace ?? ns}`).sort()).toEqual(
+      [`ClusterRole/${ns}`, `ClusterRoleBinding/${ns}`, `Role/${mon}`, `Role/${ns}`, `RoleBinding/${mon}`, `RoleBinding/${ns}`, `ServiceAccount/${ns}`].sort(),
+    )
+    const plural = {
+      ServiceAccount: 'serviceaccounts',
+      Role: 'roles',
+      RoleBinding: 'rolebindings',
+      ClusterRole: 'clusterroles',
+      ClusterRoleBinding: 'clusterrolebindings',
+    } as Record<string, string>
     for (const o of rbac) {
       const group = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`
       const scope = o.kind.startsWith('Cluster') ? '' : `/namespaces/${o.metadata.namespace ?? ns}`
@@ -457,7 +534,10 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
   afterAll(async () => {
     if (webhook) await stopProcess(webhook.child)
     await telegram?.close()
-    for (const path of [`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/keda-lab-webhook-status-${cluster.namespace}`, `/apis/rbac.authorization.k8s.io/v1/clusterroles/keda-lab-webhook-status-${cluster.namespace}`]) {
+    for (const path of [
+      `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/keda-lab-webhook-status-${cluster.namespace}`,
+      `/apis/rbac.authorization.k8s.io/v1/clusterroles/keda-lab-webhook-status-${cluster.namespace}`,
+    ]) {
       await adminRequest(cluster.kubeconfig, 'DELETE', path).catch(() => undefined)
     }
     if (dir) rmSync(dir, {recursive: true, force: true})
@@ -477,7 +557,14 @@ describe('/status in Telegram: the webhook reads the lab with the chart\'s read-
     expect(admin.code, admin.stderr).toBe(1)
     const count = t.sentMessages().length
     t.sendCommand({chatId: CHAT, text: '/status'})
-    const answer = await waitFor(() => t.sentMessages().slice(count).find((c) => c.text?.includes('keda-lab:')) ?? notYet('no /status answer yet'), {timeoutMs: 60_000, what: 'the /status answer'})
+    const answer = await waitFor(
+      () =>
+        t
+          .sentMessages()
+          .slice(count)
+          .find((c) => c.text?.includes('keda-lab:')) ?? notYet('no /status answer yet'),
+      {timeoutMs: 60_000, what: 'the /status answer'},
+    )
     expect(answer.chat_id).toBe(CHAT)
     expect(answer.parse_mode).toBe('HTML')
     const parsed = parseTelegramHtml(answer.text!)

@@ -93,7 +93,9 @@ const readyPod = async (ns: string, app: string, not?: string) => {
     cluster.kubeconfig,
     `/api/v1/namespaces/${ns}/pods?labelSelector=app%3D${app}`,
   )
-  const ready = (pods?.items ?? []).filter((p) => !p.metadata.deletionTimestamp && p.metadata.name !== not && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+  const ready = (pods?.items ?? []).filter(
+    (p) => !p.metadata.deletionTimestamp && p.metadata.name !== not && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  )
   return ready[0]?.metadata.name ?? notYet(`no Ready pod of ${app} yet (${(pods?.items ?? []).map((p) => p.metadata.name).join(', ')})`)
 }
 
@@ -110,7 +112,10 @@ beforeAll(async () => {
   const stages: string[] = []
   for (const kind of ['node/fast', 'pod/fast']) {
     const d = join(tools.kwokStages, kind)
-    for (const f of readdirSync(d).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort()) stages.push(readFileSync(join(d, f), 'utf8').trim())
+    for (const f of readdirSync(d)
+      .filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml')
+      .sort())
+      stages.push(readFileSync(join(d, f), 'utf8').trim())
   }
   const forward = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterPortForward
@@ -124,17 +129,24 @@ spec:
     target: {port: ${backends.api}, address: 127.0.0.1}
   - ports: [3000]
     target: {port: ${backends.grafana}, address: 127.0.0.1}`
-  writeFileSync(join(dir, 'kwok.yaml'), [...stages, forward].join('\n---\n') + '\n')
+  writeFileSync(join(dir, 'kwok.yaml'), `${[...stages, forward].join('\n---\n')}\n`)
   const kwokPort = await freePort()
   kwokArgs = [
-    '--kubeconfig', cluster.kubeconfig,
+    '--kubeconfig',
+    cluster.kubeconfig,
     '--manage-all-nodes=false',
-    '--manage-nodes-with-annotation-selector', `kwok.x-k8s.io/node=${NODE}`,
-    '--cidr', '127.201.0.0/16',
-    '--node-ip', '127.0.0.1',
-    '--node-port', String(kwokPort),
-    '--server-address', `127.0.0.1:${kwokPort}`,
-    '--config', join(dir, 'kwok.yaml'),
+    '--manage-nodes-with-annotation-selector',
+    `kwok.x-k8s.io/node=${NODE}`,
+    '--cidr',
+    '127.201.0.0/16',
+    '--node-ip',
+    '127.0.0.1',
+    '--node-port',
+    String(kwokPort),
+    '--server-address',
+    `127.0.0.1:${kwokPort}`,
+    '--config',
+    join(dir, 'kwok.yaml'),
   ]
   startKwok()
   await must('POST', '/api/v1/nodes', {
@@ -150,11 +162,14 @@ spec:
   })
   await component(ns, 'keda-lab-api', 8000, 80, 'http')
   await component(mon, 'kube-prometheus-stack-grafana', 3000, 80, 3000)
-  await waitFor(async () => {
-    const api = await readyPod(ns, 'keda-lab-api')
-    if (typeof api !== 'string') return api
-    return readyPod(mon, 'kube-prometheus-stack-grafana')
-  }, {timeoutMs: 120_000, intervalMs: 500, what: `Ready pods on ${NODE} (kwok log tail: see failure)`}).catch((error: Error) => {
+  await waitFor(
+    async () => {
+      const api = await readyPod(ns, 'keda-lab-api')
+      if (typeof api !== 'string') return api
+      return readyPod(mon, 'kube-prometheus-stack-grafana')
+    },
+    {timeoutMs: 120_000, intervalMs: 500, what: `Ready pods on ${NODE} (kwok log tail: see failure)`},
+  ).catch((error: Error) => {
     throw new Error(`${error.message}\nkwok:\n${kwokLog.slice(-3000)}`)
   })
 }, 240_000)
@@ -201,11 +216,32 @@ describe('keda-lab tunnel --port-forward on a real control plane (kwok forwardin
     const squatter: TcpServer = createTcpServer(() => {})
     const taken = await new Promise<number>((resolve) => squatter.listen(0, '127.0.0.1', () => resolve((squatter.address() as {port: number}).port)))
     const grafanaPort = await freePort()
-    const tunnel = startTunnel(['--port-forward', '-n', ns, '--monitoring-namespace', mon, '--api-port', String(taken), '--grafana-port', String(grafanaPort), '--prometheus-port', '0', '--alertmanager-port', '0'])
+    const tunnel = startTunnel([
+      '--port-forward',
+      '-n',
+      ns,
+      '--monitoring-namespace',
+      mon,
+      '--api-port',
+      String(taken),
+      '--grafana-port',
+      String(grafanaPort),
+      '--prometheus-port',
+      '0',
+      '--alertmanager-port',
+      '0',
+    ])
     try {
-      const [, apiPort] = await waitFor(() => /API +http:\/\/127\.0\.0\.1:(\d+)\/docs/.exec(tunnel.output()) ?? (tunnel.child.exitCode !== null ? (() => {
-        throw new Error(`tunnel exited: ${tunnel.output()}`)
-      })() : undefined), {timeoutMs: 90_000, intervalMs: 200})
+      const [, apiPort] = await waitFor(
+        () =>
+          /API +http:\/\/127\.0\.0\.1:(\d+)\/docs/.exec(tunnel.output()) ??
+          (tunnel.child.exitCode !== null
+            ? (() => {
+                throw new Error(`tunnel exited: ${tunnel.output()}`)
+              })()
+            : undefined),
+        {timeoutMs: 90_000, intervalMs: 200},
+      )
       await waitFor(() => tunnel.output().includes('Forwarding until Ctrl-C.'), {timeoutMs: 30_000, intervalMs: 200})
       const out = tunnel.output()
       expect(Number(apiPort)).not.toBe(taken)
@@ -225,7 +261,11 @@ describe('keda-lab tunnel --port-forward on a real control plane (kwok forwardin
       // The pod goes away; its Deployment makes a new one. The same local port keeps working.
       await must('DELETE', `/api/v1/namespaces/${ns}/pods/${firstPod}?gracePeriodSeconds=0`)
       const secondPod = await waitFor(() => readyPod(ns, 'keda-lab-api', firstPod as string), {timeoutMs: 60_000, intervalMs: 300})
-      await waitFor(async () => ((await adminRequest(cluster.kubeconfig, 'GET', `/api/v1/namespaces/${ns}/pods/${firstPod}`)).status === 404 ? true : notYet('old pod still there')), {timeoutMs: 60_000, intervalMs: 300})
+      await waitFor(
+        async () =>
+          (await adminRequest(cluster.kubeconfig, 'GET', `/api/v1/namespaces/${ns}/pods/${firstPod}`)).status === 404 ? true : notYet('old pod still there'),
+        {timeoutMs: 60_000, intervalMs: 300},
+      )
       expect(await get(`http://127.0.0.1:${apiPort}/healthz`)).toEqual({status: 200, body: `api ${token} /healthz`})
       const after = tunnel.output()
       expect(after).toContain(`API          forward to pod ${firstPod} dropped`)

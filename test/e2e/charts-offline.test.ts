@@ -94,7 +94,9 @@ describe('keda-lab charts pull errors', () => {
   })
 
   it('--chart-repo with a name keda-lab does not use is refused before anything runs', async () => {
-    const r = await runCli(['charts', 'pull', join(scratch, 'never'), '--chart-repo', 'bitnami=https://charts.example.com'], {env: helmEnv(3, join(scratch, 'home-x'))})
+    const r = await runCli(['charts', 'pull', join(scratch, 'never'), '--chart-repo', 'bitnami=https://charts.example.com'], {
+      env: helmEnv(3, join(scratch, 'home-x')),
+    })
     expect(r.code).toBe(78)
     expect(r.stderr).toContain('Error: --chart-repo bitnami: keda-lab installs from no repository of that name')
     expect(r.stderr).toContain('Fix: use one of: kedacore, dandydeveloper, prometheus-community, grafana-community, grafana')
@@ -117,7 +119,13 @@ describe('keda-lab install --charts / --chart-repo (fake helm, fake Kubernetes A
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(cmds(lab).filter((c) => c.startsWith('helm repo'))).toEqual([])
-    for (const [key, release] of [['keda', 'keda'], ['redisHa', 'redis-ha'], ['kubePrometheusStack', 'kube-prometheus-stack'], ['loki', 'loki'], ['alloy', 'alloy']] as const) {
+    for (const [key, release] of [
+      ['keda', 'keda'],
+      ['redisHa', 'redis-ha'],
+      ['kubePrometheusStack', 'kube-prometheus-stack'],
+      ['loki', 'loki'],
+      ['alloy', 'alloy'],
+    ] as const) {
       const argv = upgrade(lab, release)!
       expect(argv[3]).toBe(join(pulled, `${CHARTS[key].chart}-${CHARTS[key].version}.tgz`))
       expect(argv).not.toContain('--version') // an archive is one version, checked against the pin
@@ -129,7 +137,10 @@ describe('keda-lab install --charts / --chart-repo (fake helm, fake Kubernetes A
   it('--charts DIR covering every chart installs even when the repositories cannot be reached', async () => {
     lab = await startLab({kind: 'minikube'})
     const closed = `http://127.0.0.1:${await freePort()}`
-    const r = await runCli(['install', ...BASE_ARGS, '--charts', pulled, '--chart-repo', `kedacore=${closed}`, '--chart-repo', `grafana=${closed}`], {env: lab.env, timeoutMs: 60_000})
+    const r = await runCli(['install', ...BASE_ARGS, '--charts', pulled, '--chart-repo', `kedacore=${closed}`, '--chart-repo', `grafana=${closed}`], {
+      env: lab.env,
+      timeoutMs: 60_000,
+    })
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('none needed: every chart comes from the --charts folder')
@@ -151,13 +162,20 @@ describe('keda-lab install --charts / --chart-repo (fake helm, fake Kubernetes A
   it('unreachable repositories fail at pre-flight with one line naming --charts and --chart-repo, before anything changes', async () => {
     lab = await startLab({kind: 'minikube'})
     const closed = `http://127.0.0.1:${await freePort()}`
-    const r = await runCli(['install', ...BASE_ARGS, '--no-monitoring', '--chart-repo', `kedacore=${closed}/kedacore`, '--chart-repo', `dandydeveloper=${closed}/dandydeveloper`], {
-      env: lab.env,
-      timeoutMs: 60_000,
-    })
+    const r = await runCli(
+      ['install', ...BASE_ARGS, '--no-monitoring', '--chart-repo', `kedacore=${closed}/kedacore`, '--chart-repo', `dandydeveloper=${closed}/dandydeveloper`],
+      {
+        env: lab.env,
+        timeoutMs: 60_000,
+      },
+    )
     expect(r.code).toBe(1)
     const error = r.stderr.split('\n').find((l) => l.startsWith('Error: '))!
-    expect(error).toContain('pre-flight failed: chart repositories reachable (cannot reach kedacore (ECONNREFUSED for ' + closed + '/kedacore/index.yaml), dandydeveloper (ECONNREFUSED')
+    expect(error).toContain(
+      'pre-flight failed: chart repositories reachable (cannot reach kedacore (ECONNREFUSED for ' +
+        closed +
+        '/kedacore/index.yaml), dandydeveloper (ECONNREFUSED',
+    )
     expect(error).toContain('install from pulled charts with --charts DIR or from a mirror with --chart-repo NAME=URL')
     expect(r.stderr).toContain('keda-lab charts pull DIR')
     // Nothing ran but the read-only version check; nothing was created in the cluster.
@@ -188,13 +206,18 @@ describe('keda-lab install --charts / --chart-repo (fake helm, fake Kubernetes A
     appendFileSync(file, 'x')
     const r = await runCli(['install', ...BASE_ARGS, '--charts', dir], {env: lab.env, timeoutMs: 60_000})
     expect(r.code).toBe(78)
-    expect(r.stderr).toContain(`Error: --charts ${dir}: chart loki ${CHARTS.loki.version}: loki-${CHARTS.loki.version}.tgz has sha256 ${sha256(file)}, the manifest says ${before}`)
+    expect(r.stderr).toContain(
+      `Error: --charts ${dir}: chart loki ${CHARTS.loki.version}: loki-${CHARTS.loki.version}.tgz has sha256 ${sha256(file)}, the manifest says ${before}`,
+    )
     expect(lab.calls()).toEqual([])
   })
 
   it('render --charts DIR names the archives as the charts of the values files', async () => {
     const out = join(scratch, 'render-out')
-    const r = await runCli(['render', '--no-webhook', '--charts', pulled, '--output', out], {env: {PATH: `${join(helmBinary(3), '..')}:${process.env.PATH}`, KEDA_LAB_CHART_REPO: ''}, timeoutMs: 60_000})
+    const r = await runCli(['render', '--no-webhook', '--charts', pulled, '--output', out], {
+      env: {PATH: `${join(helmBinary(3), '..')}:${process.env.PATH}`, KEDA_LAB_CHART_REPO: ''},
+      timeoutMs: 60_000,
+    })
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`values/keda.yaml  (keda: ${join(pulled, `keda-${CHARTS.keda.version}.tgz`)} (keda ${CHARTS.keda.version}), namespace keda)`)

@@ -42,7 +42,11 @@ const NO_KUBECONFIG = /^No kubeconfig found: KUBECONFIG is not set and .*\/\.kub
 describe('errors under --json', () => {
   it('uninstall, install and doctor without a kubeconfig: a JSON error on stdout, nothing on stderr, exit 1', async () => {
     const env = bareEnv()
-    for (const args of [['uninstall', '--yes', '--json'], ['install', '--yes', '--no-webhook', '--json'], ['doctor', '--json']]) {
+    for (const args of [
+      ['uninstall', '--yes', '--json'],
+      ['install', '--yes', '--no-webhook', '--json'],
+      ['doctor', '--json'],
+    ]) {
       const r = await runCli(args, {env, timeoutMs: 60_000})
       expect(r.code, args.join(' ')).toBe(1)
       expect(r.stderr, args.join(' ')).toBe('')

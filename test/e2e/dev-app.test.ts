@@ -107,7 +107,16 @@ describe('keda-lab dev: the modern API beside it', () => {
       async () => {
         const r = await request(`${api}${created.links.self}`)
         expect(r.status).toBe(200)
-        const t = r.body as {status: string; progress: number; iterations: number; queuedAt: string; startedAt: string | null; finishedAt: string | null; attempts: number; elapsedSeconds: number}
+        const t = r.body as {
+          status: string
+          progress: number
+          iterations: number
+          queuedAt: string
+          startedAt: string | null
+          finishedAt: string | null
+          attempts: number
+          elapsedSeconds: number
+        }
         expect(typeof t.progress).toBe('number')
         expect(t.progress).toBeGreaterThanOrEqual(lastProgress)
         lastProgress = t.progress

@@ -18,14 +18,21 @@ afterAll(async () => {
 describe('keda-lab dev --autoscale', () => {
   it('scales 1 → 3 on a burst, back down when idle, and every task completes', async () => {
     dev = startDev([
-      '--api-port', '0',
+      '--api-port',
+      '0',
       '--autoscale',
-      '--min-workers', '1',
-      '--max-workers', '3',
-      '--tasks-per-worker', '1',
-      '--polling-interval', '1',
-      '--stabilization-window', '3',
-      '--task-iterations', '20000000',
+      '--min-workers',
+      '1',
+      '--max-workers',
+      '3',
+      '--tasks-per-worker',
+      '1',
+      '--polling-interval',
+      '1',
+      '--stabilization-window',
+      '3',
+      '--task-iterations',
+      '20000000',
     ])
     const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
     await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+autoscale \(a local imitation of KEDA, not a replacement\)/)

@@ -72,7 +72,12 @@ describe('keda-lab dev: errors', () => {
       pids.push(pid)
       process.kill(pid, 'SIGKILL')
       const delay = restart === 1 ? '' : ` in ${2 ** (restart - 2)} s`
-      await crashed.waitForLine(new RegExp(`worker-1 \\(pid ${pid}\\) exited unexpectedly \\(killed by SIGKILL\\); restarting it${delay} \\(restart ${restart} of at most 5 within 60 s\\)`), 20_000)
+      await crashed.waitForLine(
+        new RegExp(
+          `worker-1 \\(pid ${pid}\\) exited unexpectedly \\(killed by SIGKILL\\); restarting it${delay} \\(restart ${restart} of at most 5 within 60 s\\)`,
+        ),
+        20_000,
+      )
       pid = Number((await crashed.waitForLine(new RegExp(`restarted worker-1 \\(pid (?!(?:${pids.join('|')})\\))(\\d+)\\)`), 30_000))[1])
     }
     // The sixth exit within the minute: the run stops and says why.

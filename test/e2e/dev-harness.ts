@@ -45,9 +45,7 @@ export function startDev(args: string[], env: NodeJS.ProcessEnv = {}): DevRun {
     })
     stream.on('end', () => buffer && onLine(buffer))
   }
-  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
-    child.on('close', (code, signal) => resolve({code, signal})),
-  )
+  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('close', (code, signal) => resolve({code, signal})))
   const output = () => lines.join('\n')
   return {
     child,

@@ -17,7 +17,12 @@ afterAll(async () => {
 })
 
 async function addTask(api: string): Promise<{status: number; id?: string; retryAfter?: string}> {
-  const response = await fetch(`${api}/api/tasks`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{}', signal: AbortSignal.timeout(10_000)})
+  const response = await fetch(`${api}/api/tasks`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: '{}',
+    signal: AbortSignal.timeout(10_000),
+  })
   const body = (await response.json().catch(() => undefined)) as {id?: string} | undefined
   return {status: response.status, id: body?.id, retryAfter: response.headers.get('retry-after') ?? undefined}
 }
@@ -47,7 +52,10 @@ describe('keda-lab dev: recovery', () => {
 
     // 1. The worker: killed, restarted under the same name, and the new one does the work.
     process.kill(workerPid, 'SIGKILL')
-    await dev.waitForLine(new RegExp(String.raw`worker-1 \(pid ${workerPid}\) exited unexpectedly \(killed by SIGKILL\); restarting it \(restart 1 of at most 5 within 60 s\)`), 20_000)
+    await dev.waitForLine(
+      new RegExp(String.raw`worker-1 \(pid ${workerPid}\) exited unexpectedly \(killed by SIGKILL\); restarting it \(restart 1 of at most 5 within 60 s\)`),
+      20_000,
+    )
     const newWorker = Number((await dev.waitForLine(/restarted worker-1 \(pid (\d+)\)/, 30_000))[1])
     expect(newWorker).not.toBe(workerPid)
     const first = await addTask(api)
@@ -58,18 +66,34 @@ describe('keda-lab dev: recovery', () => {
     //    the API, still up, must answer 503. One 503 seen during any of the outages is enough (on
     //    a loaded machine a single request can outlast a short window).
     process.kill(redisPid, 'SIGKILL')
-    await dev.waitForLine(new RegExp(String.raw`redis \(pid ${redisPid}\) exited unexpectedly \(killed by SIGKILL\); restarting it \(restart 1 of at most 5 within 60 s\); the API answers 503 until Redis is back`), 20_000)
+    await dev.waitForLine(
+      new RegExp(
+        String.raw`redis \(pid ${redisPid}\) exited unexpectedly \(killed by SIGKILL\); restarting it \(restart 1 of at most 5 within 60 s\); the API answers 503 until Redis is back`,
+      ),
+      20_000,
+    )
     const seen = [redisPid]
-    const restartedRedis = async () => Number((await dev!.waitForLine(new RegExp(String.raw`restarted redis \(pid (?!(?:${seen.join('|')})\))(\d+)\)`), 30_000))[1])
+    const restartedRedis = async () =>
+      Number((await dev!.waitForLine(new RegExp(String.raw`restarted redis \(pid (?!(?:${seen.join('|')})\))(\d+)\)`), 30_000))[1])
     let pid = await restartedRedis()
     let during: {status: number; retryAfter?: string} | undefined
-    for (const [restart, delay] of [[2, '1 s'], [3, '2 s'], [4, '4 s']] as const) {
+    for (const [restart, delay] of [
+      [2, '1 s'],
+      [3, '2 s'],
+      [4, '4 s'],
+    ] as const) {
       seen.push(pid)
       process.kill(pid, 'SIGKILL')
-      await dev.waitForLine(new RegExp(String.raw`redis \(pid ${pid}\) exited unexpectedly \(killed by SIGKILL\); restarting it in ${delay} \(restart ${restart} of at most 5`), 20_000)
+      await dev.waitForLine(
+        new RegExp(String.raw`redis \(pid ${pid}\) exited unexpectedly \(killed by SIGKILL\); restarting it in ${delay} \(restart ${restart} of at most 5`),
+        20_000,
+      )
       const back = restartedRedis()
       let isBack = false
-      void back.then(() => (isBack = true), () => (isBack = true))
+      void back.then(
+        () => (isBack = true),
+        () => (isBack = true),
+      )
       while (!isBack && !during) {
         const answer = await addTask(api)
         // 202: the API has not noticed yet, or Redis is back; 503: what it must say meanwhile.

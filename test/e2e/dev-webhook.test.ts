@@ -29,7 +29,9 @@ describe('keda-lab dev with a Telegram token', () => {
       TELEGRAM_API_URL: telegram.url,
       WEBHOOK_TOKEN,
     })
-    const url = (await dev.waitForLine(/^\[dev\]\s+(?:\d\d:\d\d:\d\d\.\d{3}\s+)?Webhook\s+(http:\/\/127\.0\.0\.1:\d+)\/alerts\s+\(bearer token: WEBHOOK_TOKEN\)/, 90_000))[1]!
+    const url = (
+      await dev.waitForLine(/^\[dev\]\s+(?:\d\d:\d\d:\d\d\.\d{3}\s+)?Webhook\s+(http:\/\/127\.0\.0\.1:\d+)\/alerts\s+\(bearer token: WEBHOOK_TOKEN\)/, 90_000)
+    )[1]!
 
     const payload = alertmanagerPayload([
       alert({
@@ -72,7 +74,9 @@ describe('keda-lab dev with a Telegram token', () => {
     const refused = await runCli(['alert', 'test', '--local', url], {env: {WEBHOOK_TOKEN}, timeoutMs: 60_000})
     telegram.clearFailures()
     expect(refused.code).toBe(1)
-    expect(refused.stdout).toMatch(/× firing: not accepted — the webhook answered 502: Telegram did not accept the message for 2 of 2 chat\(s\): Telegram answered 400: Bad Request: chat not found/)
+    expect(refused.stdout).toMatch(
+      /× firing: not accepted — the webhook answered 502: Telegram did not accept the message for 2 of 2 chat\(s\): Telegram answered 400: Bad Request: chat not found/,
+    )
 
     // A wrong token: what happened and how to fix it, never the token.
     const wrong = await runCli(['alert', 'test', '--local', url], {env: {WEBHOOK_TOKEN: 'not-the-dev-token-0123456789'}, timeoutMs: 60_000})

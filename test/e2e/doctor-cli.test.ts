@@ -66,9 +66,26 @@ describe('keda-lab doctor', () => {
     expect(r.code).toBe(0)
     const report = JSON.parse(r.stdout) as {ok: boolean; checks: Record<string, unknown>[]}
     expect(report.ok).toBe(true)
-    expect(report.checks.map((c) => c.id)).toEqual(['cluster', 'keda-redis', 'prometheus-targets', 'alert-rules', 'grafana-datasources', 'loki-logs', 'telegram-token', 'terminating-namespaces', 'leftovers'])
+    expect(report.checks.map((c) => c.id)).toEqual([
+      'cluster',
+      'keda-redis',
+      'prometheus-targets',
+      'alert-rules',
+      'grafana-datasources',
+      'loki-logs',
+      'telegram-token',
+      'terminating-namespaces',
+      'leftovers',
+    ])
     for (const c of report.checks) {
-      expect(c).toEqual({id: expect.any(String), category: expect.any(String), title: expect.any(String), status: expect.stringMatching(/^(pass|skip)$/), fatal: expect.any(Boolean), detail: expect.any(String)})
+      expect(c).toEqual({
+        id: expect.any(String),
+        category: expect.any(String),
+        title: expect.any(String),
+        status: expect.stringMatching(/^(pass|skip)$/),
+        fatal: expect.any(Boolean),
+        detail: expect.any(String),
+      })
     }
     noSecrets(r.stdout)
   })
@@ -76,14 +93,23 @@ describe('keda-lab doctor', () => {
   it('a failing check prints × with its hint and exits 1; the Telegram token is never printed', async () => {
     const so = api.get('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')!
     const healthy = structuredClone(so)
-    so.status.conditions[0] = {type: 'Ready', status: 'False', reason: 'ScaledObjectCheckFailed', message: 'error establishing redis connection: WRONGPASS invalid username-password pair'}
+    so.status.conditions[0] = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'ScaledObjectCheckFailed',
+      message: 'error establishing redis connection: WRONGPASS invalid username-password pair',
+    }
     api.put(so)
     telegram.failNext(1, {method: 'getMe', status: 401, description: 'Unauthorized'})
     try {
       const r = await runCli(['doctor'], {env, timeoutMs: 60_000})
       expect(r.code).toBe(1)
-      expect(r.stdout).toContain('× KEDA can reach Redis: keda-lab-worker Ready=False: ScaledObjectCheckFailed: error establishing redis connection: WRONGPASS invalid username-password pair, Active=False (ScalerNotActive)\n    hint: KEDA cannot read the queue from Redis')
-      expect(r.stdout).toContain("× The webhook's Telegram token is valid: Telegram rejected the token (401 Unauthorized)\n    hint: get a new token from @BotFather")
+      expect(r.stdout).toContain(
+        '× KEDA can reach Redis: keda-lab-worker Ready=False: ScaledObjectCheckFailed: error establishing redis connection: WRONGPASS invalid username-password pair, Active=False (ScalerNotActive)\n    hint: KEDA cannot read the queue from Redis',
+      )
+      expect(r.stdout).toContain(
+        "× The webhook's Telegram token is valid: Telegram rejected the token (401 Unauthorized)\n    hint: get a new token from @BotFather",
+      )
       expect(r.stdout).toContain('√ Prometheus scrapes the api, worker and webhook targets')
       expect(r.stderr.trim()).toBe('2 check(s) failed')
       noSecrets(r.stdout + r.stderr)
@@ -105,7 +131,9 @@ describe('keda-lab doctor', () => {
     await closed.close()
     const r = await runCli(['doctor'], {env: {...env, KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/^× Kubernetes API reachable: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\) to read the server version: .*\n {4}hint: Check that the cluster is running/)
+    expect(r.stdout).toMatch(
+      /^× Kubernetes API reachable: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\) to read the server version: .*\n {4}hint: Check that the cluster is running/,
+    )
     expect(r.stdout).toContain('- KEDA can reach Redis: the cluster is not reachable')
     expect(r.stdout).not.toMatch(/\n\s+at /) // no stack trace
   })

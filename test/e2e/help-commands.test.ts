@@ -34,7 +34,11 @@ interface CommandInfo {
 async function loadCommands(): Promise<CommandInfo[]> {
   const infos: CommandInfo[] = []
   for (const file of commandFiles()) {
-    const id = relative(commandsDir, file).replace(/\.ts$/, '').replace(/\/index$/, '').split('/').join(' ')
+    const id = relative(commandsDir, file)
+      .replace(/\.ts$/, '')
+      .replace(/\/index$/, '')
+      .split('/')
+      .join(' ')
     const module = (await import(file)) as {default?: CommandInfo & {baseFlags?: CommandInfo['flags']}}
     const command = module.default
     if (!command) continue
@@ -102,11 +106,14 @@ describe('keda-lab help <command> (@oclif/plugin-help)', () => {
 
 describe('a mistyped command (@oclif/plugin-not-found)', () => {
   it('in a terminal: "keda-lab instal" asks "Did you mean install?"; no runs nothing and exits 127', async () => {
-    const {code, transcript} = await runCliInPty(['instal'], [
-      {expect: 'instal is not a keda-lab command', timeout: 90},
-      {expect: 'Did you mean install\\?', send: 'n\r'},
-      {expect: 'Run keda-lab help for a list of available commands'},
-    ])
+    const {code, transcript} = await runCliInPty(
+      ['instal'],
+      [
+        {expect: 'instal is not a keda-lab command', timeout: 90},
+        {expect: 'Did you mean install\\?', send: 'n\r'},
+        {expect: 'Run keda-lab help for a list of available commands'},
+      ],
+    )
     expect(code, transcript).toBe(127)
     expect(transcript).not.toContain('Pre-flight')
   }, 180_000)

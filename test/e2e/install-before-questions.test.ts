@@ -52,7 +52,10 @@ describe('keda-lab install: helm and the cluster before any question', () => {
     await lab.api.close()
     const r = await runCli(['install', '--dry-run', '--yes', '--no-webhook'], {env: lab.env, timeoutMs: 60_000})
     expect(r.code).toBe(1)
-    const [error, fix] = r.stderr.trim().split('\n').filter((l) => l.startsWith('Error:') || l.startsWith('Fix:'))
+    const [error, fix] = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('Error:') || l.startsWith('Fix:'))
     expect(error).toMatch(/^Error: pre-flight failed: cluster reachable \(context minikube/)
     expect(fix).toContain('minikube start')
     expect(fix).toContain('without a cluster, `keda-lab render --output DIR` writes the same manifests and values files; nothing was changed')

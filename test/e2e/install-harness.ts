@@ -72,7 +72,16 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
   const nodeCount = options.nodes ?? 1
   for (let i = 0; i < nodeCount; i++) {
-    const name = kind === 'minikube' ? (i === 0 ? 'minikube' : `minikube-m0${i + 1}`) : kind === 'kind' ? (i === 0 ? 'lab-control-plane' : `lab-worker${i === 1 ? '' : i}`) : `node-${i}`
+    const name =
+      kind === 'minikube'
+        ? i === 0
+          ? 'minikube'
+          : `minikube-m0${i + 1}`
+        : kind === 'kind'
+          ? i === 0
+            ? 'lab-control-plane'
+            : `lab-worker${i === 1 ? '' : i}`
+          : `node-${i}`
     api.put({
       apiVersion: 'v1',
       kind: 'Node',
@@ -102,17 +111,31 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
       metadata: {name: 'scaledobjects.keda.sh'},
-      spec: {group: 'keda.sh', names: {kind: 'ScaledObject', plural: 'scaledobjects'}, scope: 'Namespaced', versions: [{name: 'v1alpha1', served: true, storage: true}]},
+      spec: {
+        group: 'keda.sh',
+        names: {kind: 'ScaledObject', plural: 'scaledobjects'},
+        scope: 'Namespaced',
+        versions: [{name: 'v1alpha1', served: true, storage: true}],
+      },
     })
     // The KEDA that owns those CRDs runs in its own namespace, as a team's shared KEDA would.
-    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'keda-operator', namespace: 'keda-system', labels: {app: 'keda-operator'}}, spec: {replicas: 1}})
+    api.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: 'keda-operator', namespace: 'keda-system', labels: {app: 'keda-operator'}},
+      spec: {replicas: 1},
+    })
   }
   if (options.appDeployments ?? true) {
     for (const component of ['api', 'worker', 'webhook']) {
       api.put({
         apiVersion: 'apps/v1',
         kind: 'Deployment',
-        metadata: {name: `keda-lab-${component}`, namespace: 'keda', labels: {'app.kubernetes.io/instance': 'keda-lab', 'app.kubernetes.io/component': component}},
+        metadata: {
+          name: `keda-lab-${component}`,
+          namespace: 'keda',
+          labels: {'app.kubernetes.io/instance': 'keda-lab', 'app.kubernetes.io/component': component},
+        },
         spec: {replicas: 1},
         status: {replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1},
       })

@@ -18,7 +18,11 @@ afterAll(async () => {
   await lab?.close()
 })
 
-const answerLine = (stdout: string, flag: string) => stdout.split('\n').find((l) => l.startsWith(`  ${flag}: `))?.trim()
+const answerLine = (stdout: string, flag: string) =>
+  stdout
+    .split('\n')
+    .find((l) => l.startsWith(`  ${flag}: `))
+    ?.trim()
 
 describe('keda-lab install options (no terminal)', () => {
   it('fails with one line per missing required value and changes nothing', async () => {
@@ -26,7 +30,9 @@ describe('keda-lab install options (no terminal)', () => {
     expect(r.code).toBe(78)
     const lines = r.stderr.trim().split('\n')
     expect(lines[0]).toBe('Error: 2 install options are missing or invalid:')
-    expect(lines[1]).toBe('  missing Telegram bot token: pass --telegram-token or set KEDA_LAB_TELEGRAM_TOKEN (or --no-webhook to install without Telegram alerts)')
+    expect(lines[1]).toBe(
+      '  missing Telegram bot token: pass --telegram-token or set KEDA_LAB_TELEGRAM_TOKEN (or --no-webhook to install without Telegram alerts)',
+    )
     expect(lines[2]).toMatch(/^ {2}missing Telegram chat id: pass --telegram-chat-id or set KEDA_LAB_TELEGRAM_CHAT_ID/)
     expect(lines[3]).toMatch(/^Fix: /)
     expect(lines).toHaveLength(4)
@@ -35,7 +41,9 @@ describe('keda-lab install options (no terminal)', () => {
 
     const ingress = await runCli(['install', '--no-webhook', '--expose', 'ingress'], {env: lab.env, timeoutMs: 30_000})
     expect(ingress.code).toBe(78)
-    expect(ingress.stderr.split('\n')[0]).toBe('Error: missing ingress host: pass --ingress-host or set KEDA_LAB_INGRESS_HOST (e.g. keda-lab.127.0.0.1.nip.io), or choose --expose LoadBalancer')
+    expect(ingress.stderr.split('\n')[0]).toBe(
+      'Error: missing ingress host: pass --ingress-host or set KEDA_LAB_INGRESS_HOST (e.g. keda-lab.127.0.0.1.nip.io), or choose --expose LoadBalancer',
+    )
   })
 
   it('rejects invalid values naming the flag, variable or file key, with the same validators as the prompts', async () => {
@@ -55,7 +63,9 @@ describe('keda-lab install options (no terminal)', () => {
     expect(cross.stderr.split('\n')[0]).toBe('Error: --worker-max-replicas: must be at least the worker minimum (5), got 3')
 
     const token = await runCli(['install', '--telegram-token', 'not-a-token', '--telegram-chat-id', '1'], {env: lab.env, timeoutMs: 30_000})
-    expect(token.stderr.split('\n')[0]).toBe('Error: --telegram-token: does not look like a bot token from @BotFather (digits, a colon, then about 35 letters, digits, - or _)')
+    expect(token.stderr.split('\n')[0]).toBe(
+      'Error: --telegram-token: does not look like a bot token from @BotFather (digits, a colon, then about 35 letters, digits, - or _)',
+    )
 
     writeFileSync(file, 'worker-max: 3\nmonitoring: false\n')
     const unknown = await runCli(['install', '--values', file], {env: lab.env, timeoutMs: 30_000})
@@ -66,8 +76,12 @@ describe('keda-lab install options (no terminal)', () => {
 
   it('precedence: flag > environment > --values file > default', async () => {
     const file = join(lab.dir, 'lab.yaml')
-    writeFileSync(file, ['worker-max-replicas: 7', 'apiCpuTarget: 55', 'monitoring: false', `telegram-token: "${TEST_TOKEN}"`, 'telegram-chat-id: [111, 222]', ''].join('\n'))
-    const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(['install', '--yes', '--dry-run', '--values', file, ...args], {env: {...lab.env, ...env}, timeoutMs: 30_000})
+    writeFileSync(
+      file,
+      ['worker-max-replicas: 7', 'apiCpuTarget: 55', 'monitoring: false', `telegram-token: "${TEST_TOKEN}"`, 'telegram-chat-id: [111, 222]', ''].join('\n'),
+    )
+    const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      runCli(['install', '--yes', '--dry-run', '--values', file, ...args], {env: {...lab.env, ...env}, timeoutMs: 30_000})
 
     const all = await run(['--worker-max-replicas', '9'], {KEDA_LAB_WORKER_MAX_REPLICAS: '8'})
     expect(all.code).toBe(0)

@@ -16,7 +16,11 @@ afterEach(async () => {
 })
 
 const cmd = (c: {bin: string; argv: string[]}) => `${c.bin} ${c.argv.join(' ')}`
-const upgrades = (l: Lab) => l.calls().filter((c) => c.bin === 'helm' && c.argv[0] === 'upgrade').map((c) => c.argv[2])
+const upgrades = (l: Lab) =>
+  l
+    .calls()
+    .filter((c) => c.bin === 'helm' && c.argv[0] === 'upgrade')
+    .map((c) => c.argv[2])
 
 describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
   it('runs the plan in order, creates the Secrets before the releases, writes the values files, and prints the access info', async () => {
@@ -61,7 +65,14 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(lab.api.get('v1', 'Namespace', 'keda')).toBeDefined()
 
     const files = lab.writtenFiles().map((f) => f.path.replace(lab!.outputDir, ''))
-    expect(files.sort()).toEqual(['/values/alloy.yaml', '/values/keda-lab.yaml', '/values/keda.yaml', '/values/kube-prometheus-stack.yaml', '/values/loki.yaml', '/values/redis-ha.yaml'])
+    expect(files.sort()).toEqual([
+      '/values/alloy.yaml',
+      '/values/keda-lab.yaml',
+      '/values/keda.yaml',
+      '/values/kube-prometheus-stack.yaml',
+      '/values/loki.yaml',
+      '/values/redis-ha.yaml',
+    ])
     const redis = lab.writtenFiles().find((f) => f.path.endsWith('redis-ha.yaml'))!.content
     expect(redis).toContain('hardAntiAffinity: false') // one node
     expect(r.stdout).toContain('anti-affinity relaxed')
@@ -86,7 +97,20 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(second.stdout).toContain('redis-password: kept')
     expect(secretData(lab.api, 'keda', 'keda-lab-secrets')).toEqual(before.app)
     expect(secretData(lab.api, 'keda-monitoring', 'keda-lab-grafana')).toEqual(before.grafana)
-    expect(upgrades(lab)).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab', 'keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'])
+    expect(upgrades(lab)).toEqual([
+      'keda',
+      'redis-ha',
+      'kube-prometheus-stack',
+      'loki',
+      'alloy',
+      'keda-lab',
+      'keda',
+      'redis-ha',
+      'kube-prometheus-stack',
+      'loki',
+      'alloy',
+      'keda-lab',
+    ])
   })
 
   it('Helm 4 gets --rollback-on-failure and --wait=watcher instead of --atomic and --wait', async () => {
@@ -134,7 +158,10 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     lab = await startLab({kind: 'kind', nodes: 3})
     const r = await runCli(['install', ...BASE_ARGS, '--no-monitoring', '--expose', 'NodePort'], {env: lab.env, timeoutMs: 60_000})
     expect(r.code).toBe(0)
-    const seq = lab.calls().filter((c) => c.bin !== 'helm' || c.argv[0] === 'upgrade').map(cmd)
+    const seq = lab
+      .calls()
+      .filter((c) => c.bin !== 'helm' || c.argv[0] === 'upgrade')
+      .map(cmd)
     expect(seq.slice(-3)).toEqual([
       expect.stringMatching(/^docker build -t keda-lab:0\.1\.0-\d{8}T\d{6} \.$/),
       expect.stringMatching(/^kind load docker-image keda-lab:0\.1\.0-\d{8}T\d{6} --name lab$/),
@@ -164,7 +191,9 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('× default StorageClass (Redis persistence): no StorageClass at all')
     expect(r.stdout).toMatch(/× CPU and memory for the chosen profile: allocatable 1 CPU, 2\.0 GiB; \S+ CPU, \S+ GiB requested at minimum replicas/)
-    expect(r.stderr).toMatch(/^Error: pre-flight failed: default StorageClass \(Redis persistence\) \(no StorageClass at all\); CPU and memory for the chosen profile/m)
+    expect(r.stderr).toMatch(
+      /^Error: pre-flight failed: default StorageClass \(Redis persistence\) \(no StorageClass at all\); CPU and memory for the chosen profile/m,
+    )
     expect(r.stderr).toContain('nothing was changed')
     expect(lab.calls().map((c) => c.argv.join(' '))).toEqual(['version --short'])
     expect(lab.api.requests.filter((q) => q.method !== 'GET' && !q.path.includes('selfsubjectaccessreviews'))).toEqual([])

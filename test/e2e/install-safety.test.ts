@@ -37,12 +37,17 @@ describe('keda-lab install safety', () => {
     expect(r.stdout).toContain(`$ helm repo add kedacore ${lab.chartRepo.repoUrl('kedacore')} --force-update`)
     expect(r.stdout).toContain('$ minikube addons enable metrics-server -p minikube')
     expect(r.stdout).toMatch(
-      new RegExp(`\\$ helm upgrade --install redis-ha dandydeveloper/redis-ha --namespace keda --version ${CHARTS.redisHa.version.replaceAll('.', '\\.')} --values \\S+/values/redis-ha\\.yaml --wait --timeout 10m --atomic`),
+      new RegExp(
+        `\\$ helm upgrade --install redis-ha dandydeveloper/redis-ha --namespace keda --version ${CHARTS.redisHa.version.replaceAll('.', '\\.')} --values \\S+/values/redis-ha\\.yaml --wait --timeout 10m --atomic`,
+      ),
     )
     expect(r.stdout).toMatch(/\$ \(cd \S+ && minikube image build -t keda-lab:0\.1\.0-\d{8}T\d{6} -p minikube \.\)/)
-    expect(r.stdout).toContain('• apply Secret keda/keda-lab-secrets: redis-password=******** (generated), telegram-bot-token=******** (given), webhook-token=******** (generated)')
+    expect(r.stdout).toContain(
+      '• apply Secret keda/keda-lab-secrets: redis-password=******** (generated), telegram-bot-token=******** (given), webhook-token=******** (generated)',
+    )
     expect(r.stdout).toContain('telegram-token: ******** (flag)')
-    for (const file of ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab']) expect(r.stdout).toMatch(new RegExp(`--- \\S+/values/${file}\\.yaml`))
+    for (const file of ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'])
+      expect(r.stdout).toMatch(new RegExp(`--- \\S+/values/${file}\\.yaml`))
     expect(r.stdout).toContain('url: http://keda-lab-webhook.keda.svc:8080/alerts')
     expect(r.stdout).not.toContain(TEST_TOKEN)
   })
@@ -71,7 +76,13 @@ describe('keda-lab install safety', () => {
     const haystacks = [
       ...outputs.map((text, i) => ({where: `run output ${i}`, text})),
       ...lab.writtenFiles().map((f) => ({where: f.path, text: f.content})),
-      {where: 'tool argv log', text: lab.calls().map((c) => c.argv?.join(' ')).join('\n')},
+      {
+        where: 'tool argv log',
+        text: lab
+          .calls()
+          .map((c) => c.argv?.join(' '))
+          .join('\n'),
+      },
       ...lab.api.list('v1', 'ConfigMap').map((cm) => ({where: `ConfigMap ${cm.metadata.name}`, text: JSON.stringify(cm)})),
     ]
     expect(haystacks.length).toBeGreaterThan(8)
@@ -89,7 +100,10 @@ describe('keda-lab install safety', () => {
     let stdout = ''
     child.stderr!.on('data', (d) => (stderr += d))
     child.stdout!.on('data', (d) => (stdout += d))
-    const hanging = await waitFor(() => lab!.calls().find((c) => c.event === 'hanging') as (ReturnType<Lab['calls']>[number] & {pid: number}) | undefined, {timeoutMs: 30_000, what: 'helm to hang'})
+    const hanging = await waitFor(() => lab!.calls().find((c) => c.event === 'hanging') as (ReturnType<Lab['calls']>[number] & {pid: number}) | undefined, {
+      timeoutMs: 30_000,
+      what: 'helm to hang',
+    })
     child.kill('SIGINT')
     const [code] = (await once(child, 'exit')) as [number | null]
     expect(code).toBe(130)
@@ -97,15 +111,23 @@ describe('keda-lab install safety', () => {
     expect(stderr).toContain('may be partly applied')
     expect(stderr).toMatch(/Fix: run `keda-lab install` again to retry .*`keda-lab uninstall`/)
     // The hung helm was stopped with the CLI, and nothing ran after it.
-    await waitFor(() => {
-      try {
-        process.kill(hanging.pid, 0)
-        return false
-      } catch {
-        return true
-      }
-    }, {timeoutMs: 10_000, what: 'the fake helm to exit'})
-    expect(lab.calls().filter((c) => !c.event && c.argv[0] === 'upgrade').map((c) => c.argv[2])).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack'])
+    await waitFor(
+      () => {
+        try {
+          process.kill(hanging.pid, 0)
+          return false
+        } catch {
+          return true
+        }
+      },
+      {timeoutMs: 10_000, what: 'the fake helm to exit'},
+    )
+    expect(
+      lab
+        .calls()
+        .filter((c) => !c.event && c.argv[0] === 'upgrade')
+        .map((c) => c.argv[2]),
+    ).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack'])
     expect(stdout).not.toContain('keda-lab is installed')
   })
 })

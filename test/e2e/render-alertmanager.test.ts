@@ -21,7 +21,6 @@ import {repoRoot, runCli} from '../helpers/cli.js'
 import {freePort, stopProcess, waitFor} from '../helpers/processes.js'
 import {type ServeProcess, spawnServe, waitUntilReady} from '../helpers/serve.js'
 
-
 const dir = mkdtempSync(join(tmpdir(), 'keda-lab-am-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
@@ -71,10 +70,13 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
       expect(post.ok).toBe(true)
       await waitFor(() => received.length > 0, {timeoutMs: 20_000, what: `a webhook call (alertmanager log: ${am.log().slice(-500)})`})
       // Give a wrongly routed group the same chance to arrive before asserting there is none.
-      await waitFor(async () => {
-        const groups = (await (await fetch(`${amUrl}/api/v2/alerts/groups`)).json()) as unknown[]
-        return groups.length >= 2
-      }, {timeoutMs: 10_000, what: 'alert groups'})
+      await waitFor(
+        async () => {
+          const groups = (await (await fetch(`${amUrl}/api/v2/alerts/groups`)).json()) as unknown[]
+          return groups.length >= 2
+        },
+        {timeoutMs: 10_000, what: 'alert groups'},
+      )
       expect(received[0]!.headers.authorization).toBe('Bearer tok-0123456789abcdef')
       const names = received.flatMap((x) => x.body.alerts.map((a) => a.labels.alertname))
       expect(names).toEqual(['KedaLabWorkersAtMax'])
@@ -121,7 +123,10 @@ describe('rendered Alertmanager routing (real alertmanager)', () => {
         method: 'POST',
         headers: {'content-type': 'application/json'},
         body: JSON.stringify([
-          {labels: {alertname: 'KedaLabTaskFailures', keda_lab: 'true', severity: 'warning', namespace: 'lab'}, annotations: {summary: 'Tasks are failing', description: '3 tasks failed in 5 minutes'}},
+          {
+            labels: {alertname: 'KedaLabTaskFailures', keda_lab: 'true', severity: 'warning', namespace: 'lab'},
+            annotations: {summary: 'Tasks are failing', description: '3 tasks failed in 5 minutes'},
+          },
         ]),
       })
       expect(post.ok).toBe(true)

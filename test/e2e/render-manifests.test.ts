@@ -24,6 +24,7 @@ function envFor(major: 3 | 4): NodeJS.ProcessEnv {
   return env
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests of many kinds; each test reads the fields it checks
 function docs(text: string): {kind: string; metadata: {name: string}; spec?: any}[] {
   return parseAllDocuments(text)
     .map((d) => d.toJS())
@@ -34,7 +35,10 @@ describe.each([3, 4] as const)('keda-lab render with Helm %i', (major) => {
   it('writes the app manifests and every values file, with no secret in them', async () => {
     const out = mkdtempSync(join(tmpdir(), 'keda-lab-render-'))
     dirs.push(out)
-    const r = await runCli(['render', '--output', out, '-n', 'lab', '--monitoring-namespace', 'mon', '--telegram-chat-id', '42', '--worker-max-replicas', '7'], {env: envFor(major), timeoutMs: 60_000})
+    const r = await runCli(
+      ['render', '--output', out, '-n', 'lab', '--monitoring-namespace', 'mon', '--telegram-chat-id', '42', '--worker-max-replicas', '7'],
+      {env: envFor(major), timeoutMs: 60_000},
+    )
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     for (const f of ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab']) expect(existsSync(join(out, 'values', `${f}.yaml`))).toBe(true)
@@ -42,7 +46,17 @@ describe.each([3, 4] as const)('keda-lab render with Helm %i', (major) => {
 
     const objects = docs(readFileSync(join(out, 'manifests', 'keda-lab.yaml'), 'utf8'))
     const kinds = new Set(objects.map((o) => o.kind))
-    for (const k of ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'ScaledObject', 'TriggerAuthentication', 'ServiceMonitor', 'PrometheusRule', 'NetworkPolicy']) expect(kinds).toContain(k)
+    for (const k of [
+      'Deployment',
+      'Service',
+      'HorizontalPodAutoscaler',
+      'ScaledObject',
+      'TriggerAuthentication',
+      'ServiceMonitor',
+      'PrometheusRule',
+      'NetworkPolicy',
+    ])
+      expect(kinds).toContain(k)
     expect(kinds).not.toContain('Secret')
     const scaled = objects.find((o) => o.kind === 'ScaledObject')!
     expect(scaled.spec.maxReplicaCount).toBe(7)
@@ -56,12 +70,32 @@ describe.each([3, 4] as const)('keda-lab render with Helm %i', (major) => {
     expect(readFileSync(join(out, 'values', 'alloy.yaml'), 'utf8')).toContain('url = "http://loki.mon.svc:3100/loki/api/v1/push"')
     expect(readFileSync(join(out, 'values', 'alloy.yaml'), 'utf8')).toContain('names = ["lab"]')
     const redis = parse(readFileSync(join(out, 'values', 'redis-ha.yaml'), 'utf8'))
-    expect(redis).toMatchObject({fullnameOverride: 'redis-ha', auth: true, existingSecret: 'keda-lab-secrets', authKey: 'redis-password', hardAntiAffinity: true})
+    expect(redis).toMatchObject({
+      fullnameOverride: 'redis-ha',
+      auth: true,
+      existingSecret: 'keda-lab-secrets',
+      authKey: 'redis-password',
+      hardAntiAffinity: true,
+    })
     expect(redis.redis.masterGroupName).toBe('mymaster')
   })
 
   it('--stdout prints everything; --no-monitoring drops the monitoring values and objects', async () => {
-    const r = await runCli(['render', '--stdout', '--no-webhook', '--no-monitoring', '--image', 'ghcr.io/acme/keda-lab:2.0.0', '--expose', 'Ingress', '--ingress-host', 'lab.example.com'], {env: envFor(major), timeoutMs: 60_000})
+    const r = await runCli(
+      [
+        'render',
+        '--stdout',
+        '--no-webhook',
+        '--no-monitoring',
+        '--image',
+        'ghcr.io/acme/keda-lab:2.0.0',
+        '--expose',
+        'Ingress',
+        '--ingress-host',
+        'lab.example.com',
+      ],
+      {env: envFor(major), timeoutMs: 60_000},
+    )
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('# --- values/keda.yaml')
@@ -71,7 +105,9 @@ describe.each([3, 4] as const)('keda-lab render with Helm %i', (major) => {
     expect(objects.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false)
     expect(objects.some((o) => o.kind === 'Secret')).toBe(false)
     expect(objects.find((o) => o.kind === 'Ingress')!.spec.rules[0].host).toBe('lab.example.com')
-    expect(objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'keda-lab-worker')!.spec.template.spec.containers[0].image).toBe('ghcr.io/acme/keda-lab:2.0.0')
+    expect(objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'keda-lab-worker')!.spec.template.spec.containers[0].image).toBe(
+      'ghcr.io/acme/keda-lab:2.0.0',
+    )
   })
 })
 

@@ -69,7 +69,23 @@ describe('keda-lab status --local', () => {
 
   it('finds the running dev stack, shows its queue, workers and autoscaling decisions; the state file goes with it', async () => {
     dev = startDev(
-      ['--api-port', '0', '--autoscale', '--min-workers', '1', '--max-workers', '3', '--tasks-per-worker', '1', '--polling-interval', '1', '--stabilization-window', '3', '--task-iterations', '20000000'],
+      [
+        '--api-port',
+        '0',
+        '--autoscale',
+        '--min-workers',
+        '1',
+        '--max-workers',
+        '3',
+        '--tasks-per-worker',
+        '1',
+        '--polling-interval',
+        '1',
+        '--stabilization-window',
+        '3',
+        '--task-iterations',
+        '20000000',
+      ],
       env,
     )
     const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
@@ -78,18 +94,27 @@ describe('keda-lab status --local', () => {
     const idle = await status(['--json'])
     expect(idle.code, idle.stderr).toBe(0)
     expect(idle.report).toMatchObject({target: 'local', verdict: 'healthy', exitCode: 0, apiUrl: api, apiReady: true})
-    expect(idle.report!.dev).toMatchObject({pid: dev.child.pid, workers: ['worker-1'], autoscale: {minWorkers: 1, maxWorkers: 3, tasksPerWorker: 1, pollingIntervalMs: 1000}})
+    expect(idle.report!.dev).toMatchObject({
+      pid: dev.child.pid,
+      workers: ['worker-1'],
+      autoscale: {minWorkers: 1, maxWorkers: 3, tasksPerWorker: 1, pollingIntervalMs: 1000},
+    })
     const queue = (await request(`${api}/api/queue`)).body as {name: string; counts: Record<string, number>; workers: number}
     expect(idle.report!.queue).toMatchObject({available: true, name: queue.name, completed: queue.counts.completed, failed: queue.counts.failed})
 
     // A burst: dev scales up, and status shows the decision dev printed, word for word.
-    const created = await Promise.all(Array.from({length: 5}, () => request(`${api}/api/tasks`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{}'})))
+    const created = await Promise.all(
+      Array.from({length: 5}, () => request(`${api}/api/tasks`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{}'})),
+    )
     for (const res of created) expect(res.status).toBe(202)
     const decision = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+(scale 1 → [23]: .*)$/, 30_000))[1]!
-    const busy = await waitFor(async () => {
-      const r = await status(['--json'])
-      return r.report!.dev!.decisions.some((d) => d.message === decision) ? r : notYet('decision not in the state file yet')
-    }, {timeoutMs: 30_000, intervalMs: 500})
+    const busy = await waitFor(
+      async () => {
+        const r = await status(['--json'])
+        return r.report!.dev!.decisions.some((d) => d.message === decision) ? r : notYet('decision not in the state file yet')
+      },
+      {timeoutMs: 30_000, intervalMs: 500},
+    )
     expect(busy.code).toBe(0)
     expect(busy.report!.dev!.decisions[0]!.at).toMatch(/^\d{4}-\d\d-\d\dT/)
 

@@ -77,22 +77,52 @@ function seedInstalledLab(fake: FakeKubeApi): {kedaReleased: number[]} {
     version: '2.18.1',
     objects: [
       // The KEDA chart ships its CRDs as templates, so `helm uninstall keda` deletes them.
-      obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh', undefined, {spec: {group: 'keda.sh', scope: 'Namespaced', names: {plural: 'scaledobjects', kind: 'ScaledObject'}, versions: [{name: 'v1alpha1', served: true, storage: true}]}}),
+      obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh', undefined, {
+        spec: {
+          group: 'keda.sh',
+          scope: 'Namespaced',
+          names: {plural: 'scaledobjects', kind: 'ScaledObject'},
+          versions: [{name: 'v1alpha1', served: true, storage: true}],
+        },
+      }),
       obj('apps/v1', 'Deployment', 'keda-operator', 'keda'),
-      obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'keda-operator', undefined, {metadata: {name: 'keda-operator', labels: {'app.kubernetes.io/part-of': 'keda-operator'}}}),
+      obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'keda-operator', undefined, {
+        metadata: {name: 'keda-operator', labels: {'app.kubernetes.io/part-of': 'keda-operator'}},
+      }),
       obj('apiregistration.k8s.io/v1', 'APIService', 'v1beta1.external.metrics.k8s.io'),
     ],
   })
-  putHelmRelease(fake, {name: 'redis-ha', namespace: 'keda', chart: 'redis-ha', version: '4.38.0', objects: [obj('apps/v1', 'StatefulSet', 'redis-ha-server', 'keda'), obj('v1', 'Service', 'redis-ha', 'keda')]})
+  putHelmRelease(fake, {
+    name: 'redis-ha',
+    namespace: 'keda',
+    chart: 'redis-ha',
+    version: '4.38.0',
+    objects: [obj('apps/v1', 'StatefulSet', 'redis-ha-server', 'keda'), obj('v1', 'Service', 'redis-ha', 'keda')],
+  })
   putHelmRelease(fake, {
     name: 'kube-prometheus-stack',
     namespace: 'keda-monitoring',
     chart: 'kube-prometheus-stack',
     version: '79.0.0',
-    objects: [obj('apps/v1', 'Deployment', 'kube-prometheus-stack-operator', 'keda-monitoring'), obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'kube-prometheus-stack-operator')],
+    objects: [
+      obj('apps/v1', 'Deployment', 'kube-prometheus-stack-operator', 'keda-monitoring'),
+      obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'kube-prometheus-stack-operator'),
+    ],
   })
-  putHelmRelease(fake, {name: 'loki', namespace: 'keda-monitoring', chart: 'loki', version: '6.40.0', objects: [obj('apps/v1', 'StatefulSet', 'loki', 'keda-monitoring')]})
-  putHelmRelease(fake, {name: 'alloy', namespace: 'keda-monitoring', chart: 'alloy', version: '1.4.0', objects: [obj('apps/v1', 'Deployment', 'alloy', 'keda-monitoring'), obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'alloy')]})
+  putHelmRelease(fake, {
+    name: 'loki',
+    namespace: 'keda-monitoring',
+    chart: 'loki',
+    version: '6.40.0',
+    objects: [obj('apps/v1', 'StatefulSet', 'loki', 'keda-monitoring')],
+  })
+  putHelmRelease(fake, {
+    name: 'alloy',
+    namespace: 'keda-monitoring',
+    chart: 'alloy',
+    version: '1.4.0',
+    objects: [obj('apps/v1', 'Deployment', 'alloy', 'keda-monitoring'), obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'alloy')],
+  })
   putHelmRelease(fake, {
     name: 'keda-lab',
     namespace: 'keda',
@@ -106,17 +136,36 @@ function seedInstalledLab(fake: FakeKubeApi): {kedaReleased: number[]} {
   // Redis's data: the StatefulSet's volumeClaimTemplate PVC, which `helm uninstall` never deletes.
   fake.put(obj('v1', 'PersistentVolumeClaim', 'data-redis-ha-server-0', 'keda', {metadata: {name: 'data-redis-ha-server-0', labels: {app: 'redis-ha'}}}))
   // What Helm leaves behind: CRDs from a chart's crds/ folder, and hook-created RBAC.
-  fake.put(obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'prometheuses.monitoring.coreos.com', undefined, {spec: {group: 'monitoring.coreos.com', scope: 'Namespaced', names: {plural: 'prometheuses', kind: 'Prometheus'}, versions: [{name: 'v1', served: true, storage: true}]}}))
-  fake.put(obj('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'kube-prometheus-stack-admission', undefined, {metadata: {name: 'kube-prometheus-stack-admission', labels: {release: 'kube-prometheus-stack', app: 'kube-prometheus-stack-admission'}}}))
+  fake.put(
+    obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'prometheuses.monitoring.coreos.com', undefined, {
+      spec: {
+        group: 'monitoring.coreos.com',
+        scope: 'Namespaced',
+        names: {plural: 'prometheuses', kind: 'Prometheus'},
+        versions: [{name: 'v1', served: true, storage: true}],
+      },
+    }),
+  )
+  fake.put(
+    obj('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'kube-prometheus-stack-admission', undefined, {
+      metadata: {name: 'kube-prometheus-stack-admission', labels: {release: 'kube-prometheus-stack', app: 'kube-prometheus-stack-admission'}},
+    }),
+  )
   // Not ours: must never be reported or touched.
   fake.put(obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'cluster-admin'))
-  fake.put(obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'other-team-keda', undefined, {metadata: {name: 'other-team-keda', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}}}))
+  fake.put(
+    obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'other-team-keda', undefined, {
+      metadata: {name: 'other-team-keda', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}},
+    }),
+  )
   return {kedaReleased: emulateKedaOperator(fake)}
 }
 
 /** The release records helm deleted, in order (what `helm uninstall` does last for each release). */
 const releaseDeletions = (fake: FakeKubeApi) =>
-  fake.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/secrets/sh.helm.release.v1.')).map((r) => /sh\.helm\.release\.v1\.(.+)\.v\d+$/.exec(r.path)![1])
+  fake.requests
+    .filter((r) => r.method === 'DELETE' && r.path.includes('/secrets/sh.helm.release.v1.'))
+    .map((r) => /sh\.helm\.release\.v1\.(.+)\.v\d+$/.exec(r.path)![1])
 
 const mutations = (fake: FakeKubeApi) => fake.requests.filter((r) => !['GET'].includes(r.method) && !r.path.endsWith('/selfsubjectaccessreviews'))
 
@@ -125,7 +174,9 @@ describe('keda-lab uninstall', () => {
     seedInstalledLab(api)
     const r = await runCli(['uninstall'], {env: envFor(), timeoutMs: 60_000})
     expect(r.code).toBe(1)
-    expect(r.stdout).toContain('Helm releases to remove, in this order: keda-lab (keda), alloy (keda-monitoring), loki (keda-monitoring), kube-prometheus-stack (keda-monitoring), redis-ha (keda), keda (keda)')
+    expect(r.stdout).toContain(
+      'Helm releases to remove, in this order: keda-lab (keda), alloy (keda-monitoring), loki (keda-monitoring), kube-prometheus-stack (keda-monitoring), redis-ha (keda), keda (keda)',
+    )
     expect(r.stdout).toContain('PersistentVolumeClaims kept (use --purge to delete them): keda/data-redis-ha-server-0')
     expect(r.stderr.trim().split('\n')).toEqual([
       'Error: uninstall needs a confirmation and there is no terminal to ask on',
@@ -150,8 +201,12 @@ describe('keda-lab uninstall', () => {
       expect(api.get('v1', 'Namespace', 'keda-monitoring')).toBeUndefined()
       expect(api.get('v1', 'Namespace', 'keda')?.status.phase).toBe('Active')
       expect(api.get('v1', 'PersistentVolumeClaim', 'data-redis-ha-server-0', 'keda')).toBeDefined()
-      expect(r.stdout).toContain('√ Removed Helm releases: keda-lab (keda), alloy (keda-monitoring), loki (keda-monitoring), kube-prometheus-stack (keda-monitoring), redis-ha (keda), keda (keda)')
-      expect(r.stdout).toContain('‼ Namespace keda kept: it holds PersistentVolumeClaims (data-redis-ha-server-0); `keda-lab uninstall --purge` deletes them and the namespace')
+      expect(r.stdout).toContain(
+        '√ Removed Helm releases: keda-lab (keda), alloy (keda-monitoring), loki (keda-monitoring), kube-prometheus-stack (keda-monitoring), redis-ha (keda), keda (keda)',
+      )
+      expect(r.stdout).toContain(
+        '‼ Namespace keda kept: it holds PersistentVolumeClaims (data-redis-ha-server-0); `keda-lab uninstall --purge` deletes them and the namespace',
+      )
       expect(r.stdout).toContain('√ Namespace keda-monitoring removed')
       expect(r.stdout).toContain(
         [
@@ -171,7 +226,10 @@ describe('keda-lab uninstall', () => {
     expect(r.code).toBe(0)
     const report = JSON.parse(r.stdout)
     expect(report).toEqual({
-      releases: ['keda-lab', 'alloy', 'loki', 'kube-prometheus-stack', 'redis-ha', 'keda'].map((name) => ({name, namespace: expect.stringMatching(/^keda(-monitoring)?$/)})),
+      releases: ['keda-lab', 'alloy', 'loki', 'kube-prometheus-stack', 'redis-ha', 'keda'].map((name) => ({
+        name,
+        namespace: expect.stringMatching(/^keda(-monitoring)?$/),
+      })),
       namespaces: [
         {name: 'keda', status: 'removed'},
         {name: 'keda-monitoring', status: 'removed'},
@@ -198,7 +256,11 @@ describe('keda-lab uninstall', () => {
   it('a namespace stuck in Terminating is named with its blockers; --force clears the finalizers', async () => {
     // An earlier uninstall removed KEDA before the ScaledObject was released: the classic stuck namespace.
     api.put(obj('v1', 'Namespace', 'keda'))
-    api.put(obj('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda', {metadata: {name: 'keda-lab-worker', namespace: 'keda', finalizers: ['finalizer.keda.sh']}}))
+    api.put(
+      obj('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda', {
+        metadata: {name: 'keda-lab-worker', namespace: 'keda', finalizers: ['finalizer.keda.sh']},
+      }),
+    )
     api.put(obj('v1', 'Namespace', 'keda-monitoring', undefined, {spec: {finalizers: ['kubernetes', 'example.com/hold']}}))
 
     const stuck = await runCli(['uninstall', '--yes', '--timeout', '1'], {env: envFor(), timeoutMs: 60_000})
@@ -226,7 +288,11 @@ describe('keda-lab uninstall', () => {
       contentType: 'application/merge-patch+json',
       body: {metadata: {finalizers: null}},
     })
-    expect(api.requests.find((q) => q.path.endsWith('/finalize'))).toMatchObject({method: 'PUT', path: '/api/v1/namespaces/keda-monitoring/finalize', body: {spec: {finalizers: []}}})
+    expect(api.requests.find((q) => q.path.endsWith('/finalize'))).toMatchObject({
+      method: 'PUT',
+      path: '/api/v1/namespaces/keda-monitoring/finalize',
+      body: {spec: {finalizers: []}},
+    })
     expect(api.get('v1', 'Namespace', 'keda')).toBeUndefined()
     expect(api.get('v1', 'Namespace', 'keda-monitoring')).toBeUndefined()
   })
@@ -238,7 +304,11 @@ describe('keda-lab uninstall', () => {
       obj('apiregistration.k8s.io/v1', 'APIService', 'v1beta1.external.metrics.k8s.io', undefined, {
         metadata: {name: 'v1beta1.external.metrics.k8s.io', labels: {'app.kubernetes.io/part-of': 'keda-operator'}},
         spec: {group: 'external.metrics.k8s.io', version: 'v1beta1', service: {name: 'keda-operator-metrics-apiserver', namespace: 'keda', port: 443}},
-        status: {conditions: [{type: 'Available', status: 'False', reason: 'ServiceNotFound', message: 'service/keda-operator-metrics-apiserver in "keda" is not present'}]},
+        status: {
+          conditions: [
+            {type: 'Available', status: 'False', reason: 'ServiceNotFound', message: 'service/keda-operator-metrics-apiserver in "keda" is not present'},
+          ],
+        },
       }),
     )
     const stuck = await runCli(['uninstall', '--yes', '--timeout', '1'], {env: envFor(), timeoutMs: 60_000})
@@ -256,10 +326,14 @@ describe('keda-lab uninstall', () => {
 
     const purged = await runCli(['uninstall', '--yes', '--purge', '--timeout', '5'], {env: envFor(), timeoutMs: 60_000})
     expect(purged.code).toBe(0)
-    expect(purged.stdout).toContain('--purge: deleting APIService v1beta1.external.metrics.k8s.io first (an unavailable APIService keeps namespaces in Terminating)')
+    expect(purged.stdout).toContain(
+      '--purge: deleting APIService v1beta1.external.metrics.k8s.io first (an unavailable APIService keeps namespaces in Terminating)',
+    )
     expect(purged.stdout).toContain('√ Namespace keda removed')
     expect(purged.stdout).toContain('√ Deleted cluster-scoped leftovers: APIService v1beta1.external.metrics.k8s.io')
-    const deleteApiService = api.requests.findIndex((q) => q.method === 'DELETE' && q.path === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io')
+    const deleteApiService = api.requests.findIndex(
+      (q) => q.method === 'DELETE' && q.path === '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io',
+    )
     const namespaceDelete = api.requests.findLastIndex((q) => q.method === 'DELETE' && q.path === '/api/v1/namespaces/keda')
     expect(deleteApiService).toBeGreaterThan(0)
     expect(deleteApiService).toBeLessThan(namespaceDelete)
@@ -286,15 +360,20 @@ describe('keda-lab uninstall', () => {
     expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([])
   })
 
-  it('a failing helm uninstall stops the run, names the release, shows helm\'s error and what was already removed', async () => {
+  it("a failing helm uninstall stops the run, names the release, shows helm's error and what was already removed", async () => {
     seedInstalledLab(api)
     api.failNext({method: 'DELETE', path: /\/statefulsets\/redis-ha-server$/, status: 500, message: 'etcdserver: request timed out'})
     const r = await runCli(['uninstall', '--yes', '--timeout', '20'], {env: envFor(), timeoutMs: 90_000})
     expect(r.code).toBe(1)
-    const [error, fix] = r.stderr.trim().split('\n').filter((l) => l.startsWith('Error:') || l.startsWith('Fix:'))
+    const [error, fix] = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('Error:') || l.startsWith('Fix:'))
     // Helm 3 reports the API server's error only with --debug; its own last line is what users see.
     expect(error).toBe('Error: helm uninstall redis-ha (namespace keda) failed: failed to delete release: redis-ha')
-    expect(fix).toBe('Fix: Run `keda-lab uninstall` again (already removed: keda-lab, alloy, loki, kube-prometheus-stack); `helm status redis-ha -n keda` shows the release\'s state.')
+    expect(fix).toBe(
+      "Fix: Run `keda-lab uninstall` again (already removed: keda-lab, alloy, loki, kube-prometheus-stack); `helm status redis-ha -n keda` shows the release's state.",
+    )
     expect(r.stderr).not.toMatch(/\n\s+at /)
     // KEDA was not touched after the failure.
     expect(api.get('apps/v1', 'Deployment', 'keda-operator', 'keda')).toBeDefined()

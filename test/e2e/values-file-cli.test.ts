@@ -23,7 +23,15 @@ function env(): NodeJS.ProcessEnv {
 }
 
 let aliasBomb = 'a: &a [x, x, x, x, x, x, x, x, x]\n'
-for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) aliasBomb += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]\n`
+for (const [prev, name] of [
+  ['a', 'b'],
+  ['b', 'c'],
+  ['c', 'd'],
+  ['d', 'e'],
+  ['e', 'f'],
+  ['f', 'g'],
+])
+  aliasBomb += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]\n`
 aliasBomb += 'image: *g\n'
 
 /** name, file content, the error line expected after "Error: --values <file>: ". */

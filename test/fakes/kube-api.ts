@@ -35,7 +35,9 @@ export type KubeObject = {
     creationTimestamp?: string
     [key: string]: unknown
   }
+  // biome-ignore lint/suspicious/noExplicitAny: the fake stores any kind's spec as given and tests read their own fields
   spec?: any
+  // biome-ignore lint/suspicious/noExplicitAny: as spec
   status?: any
   [key: string]: unknown
 }
@@ -347,9 +349,17 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       ns.status = {
         phase: 'Terminating',
         conditions: [
-          {...condition('NamespaceDeletionDiscoveryFailure', unavailable.length > 0, 'DiscoveryFailed', discoveryMsg), ...(unavailable.length > 0 ? {} : {reason: 'ResourcesDiscovered', message: 'All resources successfully discovered'})},
+          {
+            ...condition('NamespaceDeletionDiscoveryFailure', unavailable.length > 0, 'DiscoveryFailed', discoveryMsg),
+            ...(unavailable.length > 0 ? {} : {reason: 'ResourcesDiscovered', message: 'All resources successfully discovered'}),
+          },
           condition('NamespaceContentRemaining', counts.size > 0, 'SomeResourcesRemain', `Some resources are remaining: ${contentMsg}`),
-          condition('NamespaceFinalizersRemaining', finalizers.size > 0, 'SomeFinalizersRemain', `Some content in the namespace has finalizers remaining: ${finalizerMsg}`),
+          condition(
+            'NamespaceFinalizersRemaining',
+            finalizers.size > 0,
+            'SomeFinalizersRemain',
+            `Some content in the namespace has finalizers remaining: ${finalizerMsg}`,
+          ),
         ],
       }
       if (remaining.length === 0 && unavailable.length === 0) {
@@ -419,13 +429,23 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     reconcile()
 
     const path = url.pathname.replace(/\/$/, '')
-    if (path === '/version') return send(res, 200, {...version, gitVersion: version.gitVersion ?? `v${version.major}.${version.minor}.0`, platform: 'linux/amd64'})
-    if (path === '/api') return send(res, 200, {kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}`}]})
+    if (path === '/version')
+      return send(res, 200, {...version, gitVersion: version.gitVersion ?? `v${version.major}.${version.minor}.0`, platform: 'linux/amd64'})
+    if (path === '/api')
+      return send(res, 200, {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}`}],
+      })
     if (path === '/apis') {
       return send(res, 200, {
         kind: 'APIGroupList',
         apiVersion: 'v1',
-        groups: [...groupsServed()].map(([name, vs]) => ({name, versions: [...vs].map((v) => ({groupVersion: `${name}/${v}`, version: v})), preferredVersion: {groupVersion: `${name}/${[...vs][0]}`, version: [...vs][0]}})),
+        groups: [...groupsServed()].map(([name, vs]) => ({
+          name,
+          versions: [...vs].map((v) => ({groupVersion: `${name}/${v}`, version: v})),
+          preferredVersion: {groupVersion: `${name}/${[...vs][0]}`, version: [...vs][0]},
+        })),
       })
     }
     const groupOnly = /^\/apis\/([^/]+)$/.exec(path)
@@ -433,7 +453,13 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const vs = groupsServed().get(groupOnly[1]!)
       if (!vs) return status(res, 404, 'NotFound', 'the server could not find the requested resource')
       const first = [...vs][0]!
-      return send(res, 200, {kind: 'APIGroup', apiVersion: 'v1', name: groupOnly[1], versions: [...vs].map((v) => ({groupVersion: `${groupOnly[1]}/${v}`, version: v})), preferredVersion: {groupVersion: `${groupOnly[1]}/${first}`, version: first}})
+      return send(res, 200, {
+        kind: 'APIGroup',
+        apiVersion: 'v1',
+        name: groupOnly[1],
+        versions: [...vs].map((v) => ({groupVersion: `${groupOnly[1]}/${v}`, version: v})),
+        preferredVersion: {groupVersion: `${groupOnly[1]}/${first}`, version: first},
+      })
     }
 
     let group: string
@@ -460,7 +486,11 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
         const plural = key.slice(key.indexOf('/') + 1)
         const main = {name: plural, singularName: i.kind.toLowerCase(), namespaced: i.namespaced, kind: i.kind, verbs}
         return plural === 'namespaces'
-          ? [main, {name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update']}, {name: 'namespaces/status', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['get', 'patch', 'update']}]
+          ? [
+              main,
+              {name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update']},
+              {name: 'namespaces/status', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['get', 'patch', 'update']},
+            ]
           : [main]
       })
       return send(res, 200, {kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version_}` : version_, resources: resourcesList})
@@ -473,7 +503,16 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       if (!bucket('', 'services').has(`${ns}/${service}`)) return status(res, 404, 'NotFound', `services "${service}" not found`)
       const handler = proxies.get(`${ns}/${service}`)
       if (!handler) return status(res, 503, 'ServiceUnavailable', `no endpoints available for service "${service}"`)
-      const answer = await handler({method, namespace: ns, service: service!, port, path: `/${rest.slice(5).join('/')}`, query, headers: req.headers, body: text})
+      const answer = await handler({
+        method,
+        namespace: ns,
+        service: service!,
+        port,
+        path: `/${rest.slice(5).join('/')}`,
+        query,
+        headers: req.headers,
+        body: text,
+      })
       return send(res, answer.status ?? 200, answer.body ?? '', answer.headers)
     }
 
@@ -509,15 +548,29 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     if (namespace !== undefined && method === 'POST' && plural !== 'namespaces') {
       const ns = bucket('', 'namespaces').get(`/${namespace}`)
       if (!ns) return status(res, 404, 'NotFound', `namespaces "${namespace}" not found`)
-      if (ns.metadata.deletionTimestamp) return status(res, 403, 'Forbidden', `${ref} "${(body as KubeObject)?.metadata?.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`)
+      if (ns.metadata.deletionTimestamp)
+        return status(
+          res,
+          403,
+          'Forbidden',
+          `${ref} "${(body as KubeObject)?.metadata?.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        )
     }
 
     if (!name) {
       if (method === 'GET') {
         const items = [...b.values()].filter(
-          (o) => (namespace === undefined || o.metadata.namespace === namespace) && matchesSelector(o.metadata.labels ?? {}, query.labelSelector) && matchesFields(o, query.fieldSelector),
+          (o) =>
+            (namespace === undefined || o.metadata.namespace === namespace) &&
+            matchesSelector(o.metadata.labels ?? {}, query.labelSelector) &&
+            matchesFields(o, query.fieldSelector),
         )
-        return send(res, 200, {kind: `${info.kind}List`, apiVersion, metadata: {resourceVersion: String(rv)}, items: items.map((o) => ({apiVersion, kind: info.kind, ...clone(o)}))})
+        return send(res, 200, {
+          kind: `${info.kind}List`,
+          apiVersion,
+          metadata: {resourceVersion: String(rv)},
+          items: items.map((o) => ({apiVersion, kind: info.kind, ...clone(o)})),
+        })
       }
       if (method === 'POST') {
         const obj = clone(body as KubeObject)
@@ -549,9 +602,26 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       case 'PUT': {
         const obj = clone(body as KubeObject)
         if (obj.metadata?.resourceVersion && obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
-          return status(res, 409, 'Conflict', `Operation cannot be fulfilled on ${ref} "${name}": the object has been modified; please apply your changes to the latest version and try again`)
+          return status(
+            res,
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${ref} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          )
         }
-        const next: KubeObject = sub === 'status' ? {...current, status: obj.status} : {...obj, metadata: {...obj.metadata, uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp, deletionTimestamp: current.metadata.deletionTimestamp, namespace: current.metadata.namespace}}
+        const next: KubeObject =
+          sub === 'status'
+            ? {...current, status: obj.status}
+            : {
+                ...obj,
+                metadata: {
+                  ...obj.metadata,
+                  uid: current.metadata.uid,
+                  creationTimestamp: current.metadata.creationTimestamp,
+                  deletionTimestamp: current.metadata.deletionTimestamp,
+                  namespace: current.metadata.namespace,
+                },
+              }
         if (plural === 'namespaces') next.status = current.status
         b.set(key, stamp(next))
         return send(res, 200, {apiVersion, kind: info.kind, ...clone(next)})
@@ -562,7 +632,8 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
         }
         const next = applyMergePatch(current, body) as KubeObject
         next.metadata.name = current.metadata.name
-        if (next.metadata.finalizers === undefined || (Array.isArray(next.metadata.finalizers) && next.metadata.finalizers.length === 0)) delete next.metadata.finalizers
+        if (next.metadata.finalizers === undefined || (Array.isArray(next.metadata.finalizers) && next.metadata.finalizers.length === 0))
+          delete next.metadata.finalizers
         b.set(key, stamp(next))
         reconcile()
         return send(res, 200, {apiVersion, kind: info.kind, ...clone(b.get(key) ?? next)})
@@ -616,8 +687,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       allow = next
     },
     setProxy(namespace, service, handler) {
-      const fn: ProxyHandler =
-        typeof handler === 'function' ? handler : (r) => handler[r.path] ?? {status: 404, body: `404 page not found: ${r.path}`}
+      const fn: ProxyHandler = typeof handler === 'function' ? handler : (r) => handler[r.path] ?? {status: 404, body: `404 page not found: ${r.path}`}
       proxies.set(`${namespace}/${service}`, fn)
     },
     reconcile,
@@ -706,8 +776,17 @@ export function seedLab(
   api.put({
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: {name: 'scaledobjects.keda.sh', labels: {'app.kubernetes.io/part-of': 'keda-operator'}, annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': ns}},
-    spec: {group: 'keda.sh', scope: 'Namespaced', names: {plural: 'scaledobjects', kind: 'ScaledObject'}, versions: [{name: 'v1alpha1', served: true, storage: true}]},
+    metadata: {
+      name: 'scaledobjects.keda.sh',
+      labels: {'app.kubernetes.io/part-of': 'keda-operator'},
+      annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': ns},
+    },
+    spec: {
+      group: 'keda.sh',
+      scope: 'Namespaced',
+      names: {plural: 'scaledobjects', kind: 'ScaledObject'},
+      versions: [{name: 'v1alpha1', served: true, storage: true}],
+    },
   })
   api.put({
     apiVersion: 'keda.sh/v1alpha1',
@@ -722,11 +801,31 @@ export function seedLab(
     },
   })
   for (const component of ['api', 'worker', 'webhook']) {
-    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: `keda-lab-${component}`, namespace: ns, labels: {...partOf, 'app.kubernetes.io/component': component}}, spec: {replicas: 1}, status: {readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1}})
+    api.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: `keda-lab-${component}`, namespace: ns, labels: {...partOf, 'app.kubernetes.io/component': component}},
+      spec: {replicas: 1},
+      status: {readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1},
+    })
   }
-  api.put({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'keda-lab-secrets', namespace: ns}, data: {'redis-password': b64('redis-pw'), 'telegram-bot-token': b64(options.telegramToken ?? ''), 'webhook-token': b64('webhook-tok')}})
-  api.put({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'keda-lab-grafana', namespace: mon}, data: {'admin-user': b64('admin'), 'admin-password': b64(password)}})
-  for (const [name, port] of [['kube-prometheus-stack-prometheus', 9090], ['kube-prometheus-stack-grafana', 80], ['loki', 3100]] as const) {
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {name: 'keda-lab-secrets', namespace: ns},
+    data: {'redis-password': b64('redis-pw'), 'telegram-bot-token': b64(options.telegramToken ?? ''), 'webhook-token': b64('webhook-tok')},
+  })
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {name: 'keda-lab-grafana', namespace: mon},
+    data: {'admin-user': b64('admin'), 'admin-password': b64(password)},
+  })
+  for (const [name, port] of [
+    ['kube-prometheus-stack-prometheus', 9090],
+    ['kube-prometheus-stack-grafana', 80],
+    ['loki', 3100],
+  ] as const) {
     api.put({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: mon}, spec: {ports: [{port}]}})
   }
 
@@ -748,7 +847,12 @@ export function seedLab(
     ],
     grafanaPassword: password,
     datasources: [
-      {uid: 'prometheus', name: 'Prometheus', type: 'prometheus', health: {status: 200, body: {status: 'OK', message: 'Successfully queried the Prometheus API.'}}},
+      {
+        uid: 'prometheus',
+        name: 'Prometheus',
+        type: 'prometheus',
+        health: {status: 200, body: {status: 'OK', message: 'Successfully queried the Prometheus API.'}},
+      },
       {uid: 'loki', name: 'Loki', type: 'loki', health: {status: 200, body: {status: 'OK', message: 'Data source successfully connected.'}}},
     ],
     lokiStreams: [{stream: {namespace: ns, component: 'api', pod: 'keda-lab-api-abc'}, values: [[`${Date.now()}000000`, '{"level":30,"msg":"task queued"}']]}],

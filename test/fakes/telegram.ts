@@ -123,9 +123,7 @@ export interface FakeTelegramOptions {
 }
 
 const TELEGRAM_LIMIT = 4096
-const ALLOWED_TAGS = new Set([
-  'b', 'strong', 'i', 'em', 'u', 'ins', 's', 'strike', 'del', 'span', 'tg-spoiler', 'a', 'tg-emoji', 'code', 'pre', 'blockquote',
-])
+const ALLOWED_TAGS = new Set(['b', 'strong', 'i', 'em', 'u', 'ins', 's', 'strike', 'del', 'span', 'tg-spoiler', 'a', 'tg-emoji', 'code', 'pre', 'blockquote'])
 
 /**
  * Parses Telegram-flavoured HTML the way the Bot API insists on: every `<` starts a supported
@@ -152,8 +150,15 @@ export function parseTelegramHtml(html: string): {ok: true; text: string} | {ok:
       if (!entity) return {ok: false, error: `Unsupported HTML entity or bare "&" at byte offset ${i}`}
       const name = entity[1]!
       text +=
-        name === 'lt' ? '<' : name === 'gt' ? '>' : name === 'amp' ? '&' : name === 'quot' ? '"'
-        : String.fromCodePoint(name.startsWith('#x') ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1)))
+        name === 'lt'
+          ? '<'
+          : name === 'gt'
+            ? '>'
+            : name === 'amp'
+              ? '&'
+              : name === 'quot'
+                ? '"'
+                : String.fromCodePoint(name.startsWith('#x') ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1)))
       i += entity[0].length
     } else if (c === '>') {
       return {ok: false, error: `Bare ">" at byte offset ${i}: escape it as &gt;`}
@@ -167,13 +172,19 @@ export function parseTelegramHtml(html: string): {ok: true; text: string} | {ok:
 }
 
 function replyTarget(params: Record<string, unknown>): number | undefined {
-  const parameters = typeof params.reply_parameters === 'string' ? (JSON.parse(params.reply_parameters) as {message_id?: unknown}) : (params.reply_parameters as {message_id?: unknown} | undefined)
+  const parameters =
+    typeof params.reply_parameters === 'string'
+      ? (JSON.parse(params.reply_parameters) as {message_id?: unknown})
+      : (params.reply_parameters as {message_id?: unknown} | undefined)
   const id = parameters?.message_id ?? params.reply_to_message_id
   return id === undefined ? undefined : Number(id)
 }
 
 function allowsNoReply(params: Record<string, unknown>): boolean {
-  const parameters = typeof params.reply_parameters === 'string' ? (JSON.parse(params.reply_parameters) as {allow_sending_without_reply?: unknown}) : (params.reply_parameters as {allow_sending_without_reply?: unknown} | undefined)
+  const parameters =
+    typeof params.reply_parameters === 'string'
+      ? (JSON.parse(params.reply_parameters) as {allow_sending_without_reply?: unknown})
+      : (params.reply_parameters as {allow_sending_without_reply?: unknown} | undefined)
   return String(parameters?.allow_sending_without_reply ?? params.allow_sending_without_reply) === 'true'
 }
 
@@ -383,7 +394,11 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
           calls.push({method, token, params: {}, at, status})
           return
         }
-        if (method === 'getUpdates' && (options.token === undefined || token === options.token) && !failures.some((f) => f.remaining > 0 && f.method === 'getUpdates')) {
+        if (
+          method === 'getUpdates' &&
+          (options.token === undefined || token === options.token) &&
+          !failures.some((f) => f.remaining > 0 && f.method === 'getUpdates')
+        ) {
           const record = (status: number) => calls.push({method, token, params, at, status})
           if (webhook) {
             record(fail(res, 409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"))
@@ -462,7 +477,13 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     },
     sendCommand({chatId, text, from = defaultUser}) {
       enqueue({
-        message: {message_id: ++messageId, date: Math.floor(Date.now() / 1000), chat: {id: Number(chatId) || chatId, type: 'private'}, from: {is_bot: false, ...from}, text},
+        message: {
+          message_id: ++messageId,
+          date: Math.floor(Date.now() / 1000),
+          chat: {id: Number(chatId) || chatId, type: 'private'},
+          from: {is_bot: false, ...from},
+          text,
+        },
       })
     },
     callbackAnswer: (callbackId) => calls.find((c) => c.method === 'answerCallbackQuery' && String(c.params.callback_query_id) === callbackId),

@@ -42,13 +42,22 @@ describe('API fuzzed from its OpenAPI document with schemathesis (real API, real
     // The default configuration, apart from where it listens and which Redis and queue it uses.
     api = spawnTracked(process.execPath, [cliEntry(), 'serve', 'api'], {
       cwd: repoRoot,
-      env: {...process.env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(await freePort()), REDIS_URL: redis.url, QUEUE_NAME: `test-${randomUUID()}`},
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        METRICS_PORT: String(await freePort()),
+        REDIS_URL: redis.url,
+        QUEUE_NAME: `test-${randomUUID()}`,
+      },
     })
     api.stdout!.resume() // its info log (one line per queued task) is not needed here
     api.stderr!.on('data', (d) => (stderr += d))
-    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {timeoutMs: 30_000, what: 'API ready', ignore: connectionRefused}).catch((error: Error) => {
-      throw new Error(`${error.message}; API stderr: ${stderr}`)
-    })
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {timeoutMs: 30_000, what: 'API ready', ignore: connectionRefused}).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; API stderr: ${stderr}`)
+      },
+    )
   }, 360_000)
 
   afterAll(async () => {

@@ -74,7 +74,8 @@ export async function startAlertmanager({config, readyTimeoutMs = 20_000}: Alert
     const running = child
     await waitFor(
       async () => {
-        if (running.exitCode !== null || running.signalCode !== null) throw new Error(`alertmanager exited (${running.exitCode ?? running.signalCode}) before it was ready`)
+        if (running.exitCode !== null || running.signalCode !== null)
+          throw new Error(`alertmanager exited (${running.exitCode ?? running.signalCode}) before it was ready`)
         return (await fetch(`${url}/-/ready`)).ok
       },
       {timeoutMs: readyTimeoutMs, what: 'alertmanager ready', ignore: connectionRefused},

@@ -58,10 +58,17 @@ export function goModuleDir(path: string, version: string): Promise<string> {
     dir = (async () => {
       let stdout: string
       try {
-        ;({stdout} = await run('go', ['mod', 'download', '-json', key], {cwd: tmpdir(), env: {...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off'}, maxBuffer: 1 << 20}))
+        ;({stdout} = await run('go', ['mod', 'download', '-json', key], {
+          cwd: tmpdir(),
+          env: {...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off'},
+          maxBuffer: 1 << 20,
+        }))
       } catch (error) {
         const e = error as NodeJS.ErrnoException & {stdout?: string; stderr?: string}
-        if (e.code === 'ENOENT') throw new Error('go not found: the stand-in charts read the real CRDs from the Go module cache; install Go (https://go.dev/dl, or apt-get install golang)')
+        if (e.code === 'ENOENT')
+          throw new Error(
+            'go not found: the stand-in charts read the real CRDs from the Go module cache; install Go (https://go.dev/dl, or apt-get install golang)',
+          )
         throw new Error(`go mod download ${key} failed: ${(e.stdout || e.stderr || e.message).trim().slice(0, 400)}`)
       }
       const info = JSON.parse(stdout) as {Dir?: string; Error?: string}
@@ -318,8 +325,7 @@ const labelsWith =
   (...own: string[]): Line[] => [...own, include(define)]
 
 /** The lines, each indented by `indent` spaces. */
-const block = (lines: readonly Line[], indent: number) =>
-  lines.map((line) => ' '.repeat(indent) + (typeof line === 'string' ? line : line(indent))).join('\n')
+const block = (lines: readonly Line[], indent: number) => lines.map((line) => ' '.repeat(indent) + (typeof line === 'string' ? line : line(indent))).join('\n')
 
 /** An object's metadata: name, namespace (the release's unless given) and labels. */
 const metadata = (name: string, labels: readonly Line[], namespace = '{{ .Release.Namespace }}') => `metadata:
@@ -371,11 +377,15 @@ ${w.containers}${w.after ? `\n${w.after}` : ''}`
 type PodSetOptions = Omit<WorkloadOptions, 'kind' | 'spec'>
 
 /** A Deployment (one replica unless given). */
-const deployment = ({replicas = 1, ...w}: PodSetOptions & {replicas?: number | string}) =>
-  workload({...w, kind: 'Deployment', spec: [`replicas: ${replicas}`]})
+const deployment = ({replicas = 1, ...w}: PodSetOptions & {replicas?: number | string}) => workload({...w, kind: 'Deployment', spec: [`replicas: ${replicas}`]})
 
 /** A StatefulSet: replicas, then its serviceName and podManagementPolicy. */
-const statefulSet = ({replicas, serviceName, podManagementPolicy, ...w}: PodSetOptions & {replicas: string; serviceName: string; podManagementPolicy?: string}) =>
+const statefulSet = ({
+  replicas,
+  serviceName,
+  podManagementPolicy,
+  ...w
+}: PodSetOptions & {replicas: string; serviceName: string; podManagementPolicy?: string}) =>
   workload({
     ...w,
     kind: 'StatefulSet',
@@ -389,7 +399,14 @@ interface ServicePort {
 }
 
 /** A Service; `spec` holds the lines before its selector (type, clusterIP, …). */
-const service = (s: {name: string; namespace?: string; labels: readonly Line[]; spec?: readonly string[]; selector: readonly Line[]; ports: readonly ServicePort[]}) => `apiVersion: v1
+const service = (s: {
+  name: string
+  namespace?: string
+  labels: readonly Line[]
+  spec?: readonly string[]
+  selector: readonly Line[]
+  ports: readonly ServicePort[]
+}) => `apiVersion: v1
 kind: Service
 ${metadata(s.name, s.labels, s.namespace)}
 spec:
@@ -584,7 +601,10 @@ ${service({
                   release: {{ .Release.Name }}
       {{- end }}
 `,
-      containers: `${container('redis', '.Values.redis.resources', `          ports:
+      containers: `${container(
+        'redis',
+        '.Values.redis.resources',
+        `          ports:
             - name: redis
               containerPort: {{ .Values.redis.port }}
 ${redisAuthEnv}          {{- if .Values.persistentVolume.enabled }}
@@ -592,11 +612,16 @@ ${redisAuthEnv}          {{- if .Values.persistentVolume.enabled }}
             - name: data
               mountPath: /data
           {{- end }}
-`)}
-${container('sentinel', '.Values.sentinel.resources', `          ports:
+`,
+      )}
+${container(
+  'sentinel',
+  '.Values.sentinel.resources',
+  `          ports:
             - name: sentinel
               containerPort: {{ .Values.sentinel.port }}
-${redisAuthEnv}`)}`,
+${redisAuthEnv}`,
+)}`,
       after: `  {{- if .Values.persistentVolume.enabled }}
   volumeClaimTemplates:
     - metadata:
@@ -615,10 +640,14 @@ ${deployment({
   labels: [`app: ${redisHa()}-haproxy`, 'release: {{ .Release.Name }}'],
   replicas: '{{ .Values.haproxy.replicas }}',
   selector: [`app: ${redisHa()}-haproxy`, 'release: {{ .Release.Name }}'],
-  containers: container('haproxy', 'dict', `          ports:
+  containers: container(
+    'haproxy',
+    'dict',
+    `          ports:
             - name: redis
               containerPort: {{ .Values.redis.port }}
-`),
+`,
+  ),
 })}
 ---
 ${service({
@@ -763,7 +792,10 @@ ${deployment({
   labels: kpsLabels('app.kubernetes.io/name: grafana'),
   selector: ['app.kubernetes.io/name: grafana', 'app.kubernetes.io/instance: {{ .Release.Name }}'],
   serviceAccount: '{{ .Release.Name }}-grafana',
-  containers: container('grafana', 'dict', `          ports:
+  containers: container(
+    'grafana',
+    'dict',
+    `          ports:
             - name: grafana
               containerPort: 3000
           {{- if $admin.existingSecret }}
@@ -779,7 +811,8 @@ ${deployment({
                   name: {{ $admin.existingSecret }}
                   key: {{ $admin.passwordKey }}
           {{- end }}
-`),
+`,
+  ),
 })}
 ---
 ${service({
@@ -875,7 +908,10 @@ ${statefulSet({
   serviceName: '{{ .Release.Name }}-headless',
   selector: [include('loki.selector')],
   serviceAccount: '{{ .Release.Name }}',
-  containers: container('loki', '.Values.singleBinary.resources', `          ports:
+  containers: container(
+    'loki',
+    '.Values.singleBinary.resources',
+    `          ports:
             - name: http-metrics
               containerPort: 3100
           {{- if .Values.singleBinary.persistence.enabled }}
@@ -883,7 +919,8 @@ ${statefulSet({
             - name: storage
               mountPath: /var/loki
           {{- end }}
-`),
+`,
+  ),
   after: `  {{- if .Values.singleBinary.persistence.enabled }}
   volumeClaimTemplates:
     - metadata:
@@ -928,10 +965,14 @@ ${workload({
   spec: ['{{- if eq .Values.controller.type "deployment" }}', 'replicas: {{ .Values.controller.replicas }}', '{{- end }}'],
   selector: [toYaml('$labels')],
   serviceAccount: '{{ .Release.Name }}',
-  containers: container('alloy', '.Values.alloy.resources', `          ports:
+  containers: container(
+    'alloy',
+    '.Values.alloy.resources',
+    `          ports:
             - name: http-metrics
               containerPort: 12345
-`),
+`,
+  ),
 })}
 ---
 ${service({

@@ -21,10 +21,7 @@ export interface CliResult {
 }
 
 /** Runs `keda-lab <args>` to completion in a subprocess (bounded by timeoutMs). */
-export async function runCli(
-  args: string[],
-  options: {env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number} = {},
-): Promise<CliResult> {
+export async function runCli(args: string[], options: {env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number} = {}): Promise<CliResult> {
   const child = spawnTracked(process.execPath, [cliEntry(), ...args], {
     cwd: options.cwd ?? repoRoot,
     env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env},

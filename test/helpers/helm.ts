@@ -76,15 +76,7 @@ function setArgs(set: string[] | undefined): string[] {
 /** `helm template <release> CHART_DIR` with the given values. */
 export async function helmTemplate(major: HelmMajor, options: ChartRunOptions = {}): Promise<HelmResult> {
   return withValuesFile(options.values, (valueArgs) =>
-    runHelm(major, [
-      'template',
-      options.release ?? 'keda-lab',
-      CHART_DIR,
-      '--namespace',
-      options.namespace ?? 'keda',
-      ...valueArgs,
-      ...setArgs(options.set),
-    ]),
+    runHelm(major, ['template', options.release ?? 'keda-lab', CHART_DIR, '--namespace', options.namespace ?? 'keda', ...valueArgs, ...setArgs(options.set)]),
   )
 }
 

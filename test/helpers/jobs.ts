@@ -1,6 +1,6 @@
 import type {Queue} from 'bullmq'
 
-import {NotYet, notYet} from './processes.js'
+import {type NotYet, notYet} from './processes.js'
 
 /**
  * A `waitFor` check for a BullMQ job: the job once it has completed, "not yet" while it has not

@@ -71,10 +71,7 @@ export async function waitFor<T>(
     const attempt = Promise.resolve().then(check)
     attempt.catch(() => {}) // a check abandoned at the deadline must not end as an unhandled rejection
     try {
-      const value = await Promise.race([
-        attempt,
-        new Promise<typeof expired>((resolve) => (timer = setTimeout(() => resolve(expired), remaining))),
-      ])
+      const value = await Promise.race([attempt, new Promise<typeof expired>((resolve) => (timer = setTimeout(() => resolve(expired), remaining)))])
       if (value === expired) {
         last = 'the last check did not finish'
         break
@@ -159,8 +156,14 @@ export async function runTracked(
   let stdout = ''
   let stderr = ''
   let all = ''
-  child.stdout!.on('data', (d: Buffer) => ((stdout += d), (all += d)))
-  child.stderr!.on('data', (d: Buffer) => ((stderr += d), (all += d)))
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d
+    all += d
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d
+    all += d
+  })
   child.stdin!.on('error', () => {}) // a command that does not read its input
   child.stdin!.end(options.input ?? '')
   let timedOut = false

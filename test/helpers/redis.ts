@@ -27,7 +27,15 @@ export async function withClient<T>(
   use: (client: Redis) => Promise<T>,
   options: {commandTimeoutMs?: number} = {},
 ): Promise<T> {
-  const client = new Redis({port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: options.commandTimeoutMs})
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    commandTimeout: options.commandTimeoutMs,
+  })
   let socketError: Error | undefined
   client.on('error', (error: Error) => (socketError ??= error))
   try {
@@ -166,7 +174,9 @@ export async function startSentinelSet(options: {password?: string; masterName?:
   const children: ReturnType<typeof spawnTracked>[] = []
   for (let i = 0; i < 3; i++) {
     const port = await freePort()
-    children.push(spawnSentinel(join(dir, `sentinel-${i}.conf`), {port, dir, masterName, masterPort: master.port, password, downAfterMs: 1000, failoverTimeoutMs: 5000}))
+    children.push(
+      spawnSentinel(join(dir, `sentinel-${i}.conf`), {port, dir, masterName, masterPort: master.port, password, downAfterMs: 1000, failoverTimeoutMs: 5000}),
+    )
     sentinels.push({host: '127.0.0.1', port})
   }
   const askMaster = async (): Promise<number> => {
@@ -212,10 +222,13 @@ export async function startSentinelSet(options: {password?: string; masterName?:
       } finally {
         client.disconnect()
       }
-      const to = await waitFor(async () => {
-        const port = await askMaster()
-        return port !== from ? port : notYet(`master still on ${port}`)
-      }, {timeoutMs: 20_000, what: 'Sentinel failover'})
+      const to = await waitFor(
+        async () => {
+          const port = await askMaster()
+          return port !== from ? port : notYet(`master still on ${port}`)
+        },
+        {timeoutMs: 20_000, what: 'Sentinel failover'},
+      )
       // The failover is over when the old master has been turned into a replica.
       await waitFor(
         () =>

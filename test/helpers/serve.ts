@@ -37,7 +37,7 @@ export function spawnServe(service: 'api' | 'worker' | 'webhook', env: Record<st
     const text = chunk.toString()
     stdout += text
     buffer += text
-    let newline
+    let newline: number
     while ((newline = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + 1)
@@ -80,7 +80,9 @@ export async function waitUntilReady(service: ServeProcess, readiness: Readiness
     async () => {
       if (child.exitCode !== null || child.signalCode !== null) {
         exitedEarly = true
-        throw new Error(`${service.name} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${service.stderr().slice(-2000) || service.stdout().slice(-2000)}`)
+        throw new Error(
+          `${service.name} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${service.stderr().slice(-2000) || service.stdout().slice(-2000)}`,
+        )
       }
       if ('log' in readiness) return service.lines.some((l) => l.msg === readiness.log) || notYet(`no "${readiness.log}" log line yet`)
       const response = await fetch(readiness.http, {signal: AbortSignal.timeout(2000)})

@@ -92,7 +92,9 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
         async () => {
           const response = await fetch(`${base}/api/tasks/status/${id}`)
           const text = await response.text()
-          expect(text).toMatch(/^\{"success":true,"result":\{"progress":\{"status":"(Queued|Processing|Completed)","progress":"\d{1,3}\.\d","timeElapsed":"\d+\.\d{4}"\}\}\}$/)
+          expect(text).toMatch(
+            /^\{"success":true,"result":\{"progress":\{"status":"(Queued|Processing|Completed)","progress":"\d{1,3}\.\d","timeElapsed":"\d+\.\d{4}"\}\}\}$/,
+          )
           const {status, progress, timeElapsed} = JSON.parse(text).result.progress
           expect(Number(progress)).toBeGreaterThanOrEqual(previous.progress)
           expect(Number(timeElapsed)).toBeGreaterThanOrEqual(previous.elapsed)
@@ -118,7 +120,11 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
 
     await stopProcess(api.child, 'SIGTERM', 10_000)
     expect(api.child.exitCode).toBe(0)
-    const lines = api.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    const lines = api
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
     expect(lines.find((line) => line.msg === 'task queued')).toMatchObject({taskId: id, service: 'api', iterations: 1000})
     expect(lines.at(-1)).toMatchObject({msg: 'stopped'})
     expect(api.stdout() + api.stderr()).not.toContain(PASSWORD)
@@ -128,7 +134,10 @@ describe('keda-lab serve api over real HTTP (spawned CLI, password-protected red
     for (const [env, expected] of [
       [{PORT: 'eighty'}, 'Error: PORT is "eighty": must be a number; set it like PORT=8000'],
       [{TASK_ATTEMPTS: '0'}, 'Error: TASK_ATTEMPTS is "0": must be at least 1; set it like TASK_ATTEMPTS=1'],
-      [{REDIS_URL: 'localhost:6379'}, 'Error: REDIS_URL is "localhost:6379": must be a redis:// or rediss:// URL; set it like REDIS_URL=redis://127.0.0.1:6379'],
+      [
+        {REDIS_URL: 'localhost:6379'},
+        'Error: REDIS_URL is "localhost:6379": must be a redis:// or rediss:// URL; set it like REDIS_URL=redis://127.0.0.1:6379',
+      ],
     ] as const) {
       const result = await runCli(['serve', 'api'], {env: {...env, REDIS_PASSWORD: PASSWORD}, timeoutMs: 30_000})
       expect(result.code).not.toBe(0)

@@ -53,7 +53,10 @@ async function makeApi(task: {attempts?: number; maxIterations?: number; retenti
     metrics,
     logger: task.logger,
   })
-  cleanups.push(() => queue.close(), () => app.close())
+  cleanups.push(
+    () => queue.close(),
+    () => app.close(),
+  )
   await waitFor(() => queue.isReady(), {what: 'API Redis connection'})
   return {app, queue, metrics, queueName}
 }
@@ -155,26 +158,35 @@ describe('API on a real redis-server: the original contract', () => {
       await job.updateProgress(100)
       return 'ok'
     })
-    const first = await waitFor(async () => {
-      const p = await legacyStatus(app, id)
-      return p.progress === '60.0' ? p : undefined
-    }, {what: 'attempt 1 at 60 %'})
+    const first = await waitFor(
+      async () => {
+        const p = await legacyStatus(app, id)
+        return p.progress === '60.0' ? p : undefined
+      },
+      {what: 'attempt 1 at 60 %'},
+    )
     expect(first.status).toBe('Processing')
     firstDone.open()
     // Attempt 2 reports 10 %: the status must hold 60.0 and elapsed keeps counting from the first start.
-    const second = await waitFor(async () => {
-      const task = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
-      return task.attempts === 2 && task.status === 'Processing' ? task : undefined
-    }, {what: 'attempt 2 running'})
+    const second = await waitFor(
+      async () => {
+        const task = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
+        return task.attempts === 2 && task.status === 'Processing' ? task : undefined
+      },
+      {what: 'attempt 2 running'},
+    )
     expect(second.progress).toBe(60)
     const during = await legacyStatus(app, id)
     expect(during.progress).toBe('60.0')
     expect(Number(during.timeElapsed)).toBeGreaterThanOrEqual(Number(first.timeElapsed))
     secondMid.open()
-    const done = await waitFor(async () => {
-      const p = await legacyStatus(app, id)
-      return p.status === 'Completed' ? p : undefined
-    }, {what: 'attempt 2 completed'})
+    const done = await waitFor(
+      async () => {
+        const p = await legacyStatus(app, id)
+        return p.status === 'Completed' ? p : undefined
+      },
+      {what: 'attempt 2 completed'},
+    )
     expect(done.progress).toBe('100.0')
     expect(Number(done.timeElapsed)).toBeGreaterThanOrEqual(Number(during.timeElapsed))
   })
@@ -187,11 +199,23 @@ describe('API on a real redis-server: the original contract', () => {
       await job.updateProgress(42)
       throw new Error('the CPU caught fire')
     })
-    const task = await waitFor(async () => {
-      const t = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
-      return t.status === 'Failed' ? t : undefined
-    }, {what: 'task failed'})
-    expect(task).toMatchObject({id, status: 'Failed', progress: 42, iterations: 7, attempts: 1, maxAttempts: 1, failedReason: 'the CPU caught fire', result: null})
+    const task = await waitFor(
+      async () => {
+        const t = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
+        return t.status === 'Failed' ? t : undefined
+      },
+      {what: 'task failed'},
+    )
+    expect(task).toMatchObject({
+      id,
+      status: 'Failed',
+      progress: 42,
+      iterations: 7,
+      attempts: 1,
+      maxAttempts: 1,
+      failedReason: 'the CPU caught fire',
+      result: null,
+    })
     expect(new Date(task.finishedAt).getTime()).toBeGreaterThanOrEqual(new Date(task.startedAt).getTime())
     expect(await legacyStatus(app, id)).toMatchObject({status: 'Failed', progress: '42.0'})
   })
@@ -201,16 +225,29 @@ describe('API on a real redis-server: modern API', () => {
   it('failAt makes the real worker fail the task at that step, shown with its reason and progress', async () => {
     const {app, queueName} = await makeApi({attempts: 2})
     const worker = createWorker({
-      config: {redis: redisConfig, queueName, concurrency: 1, defaultIterations: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 1, shutdownGraceMs: 5000, name: 'api-failat-test'},
+      config: {
+        redis: redisConfig,
+        queueName,
+        concurrency: 1,
+        defaultIterations: 1000,
+        lockDurationMs: 30_000,
+        stalledIntervalMs: 30_000,
+        maxStalledCount: 1,
+        shutdownGraceMs: 5000,
+        name: 'api-failat-test',
+      },
       logger: pino({level: 'silent'}),
     })
     try {
       const {id} = (await app.inject({method: 'POST', url: '/api/tasks', payload: {iterations: 1000, failAt: 37}})).json()
       // Two attempts, the second after the 1 s backoff: both fail at step 37.
-      const task = await waitFor(async () => {
-        const t = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
-        return t.status === 'Failed' ? t : undefined
-      }, {what: 'task failed on purpose', timeoutMs: 20_000})
+      const task = await waitFor(
+        async () => {
+          const t = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
+          return t.status === 'Failed' ? t : undefined
+        },
+        {what: 'task failed on purpose', timeoutMs: 20_000},
+      )
       expect(task).toMatchObject({status: 'Failed', progress: 36, attempts: 2, maxAttempts: 2})
       expect(task.failedReason).toContain('failed on purpose at step 37')
       expect(await legacyStatus(app, id)).toMatchObject({status: 'Failed', progress: '36.0'})
@@ -238,7 +275,17 @@ describe('API on a real redis-server: modern API', () => {
     expect(max.statusCode).toBe(202)
 
     const task = (await app.inject({method: 'GET', url: `/api/tasks/${id}`})).json()
-    expect(task).toMatchObject({id, status: 'Queued', progress: 0, iterations: 1000, startedAt: null, finishedAt: null, elapsedSeconds: 0, attempts: 0, maxAttempts: 1})
+    expect(task).toMatchObject({
+      id,
+      status: 'Queued',
+      progress: 0,
+      iterations: 1000,
+      startedAt: null,
+      finishedAt: null,
+      elapsedSeconds: 0,
+      attempts: 0,
+      maxAttempts: 1,
+    })
     expect(new Date(task.queuedAt).toISOString()).toBe(task.queuedAt)
   })
 
@@ -391,10 +438,13 @@ describe('API on a real redis-server: modern API', () => {
     })
     const worker = inlineWorker(queueName, async () => 'ok')
     await worker.waitUntilReady()
-    const after = await waitFor(async () => {
-      const q = (await app.inject({method: 'GET', url: '/api/queue'})).json()
-      return q.counts.completed === 3 && q.workers === 1 ? q : undefined
-    }, {what: 'three tasks completed by one worker'})
+    const after = await waitFor(
+      async () => {
+        const q = (await app.inject({method: 'GET', url: '/api/queue'})).json()
+        return q.counts.completed === 3 && q.workers === 1 ? q : undefined
+      },
+      {what: 'three tasks completed by one worker'},
+    )
     expect(after.counts.waiting).toBe(0)
   })
 
@@ -506,7 +556,10 @@ describe('API when Redis goes away', () => {
       await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined)
       admin.disconnect()
     }
-    await waitFor(async () => (await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})).statusCode === 200, {timeoutMs: 10_000, what: 'status 200 again'})
+    await waitFor(async () => (await app.inject({method: 'GET', url: `/api/tasks/status/${id}`})).statusCode === 200, {
+      timeoutMs: 10_000,
+      what: 'status 200 again',
+    })
   })
 
   it('starts while Redis is down (503, readyz failing) and becomes ready when Redis comes up', async () => {

@@ -35,7 +35,12 @@ describe('createKube against the fake API', () => {
   })
 
   it('lists nodes with allocatable CPU and memory parsed', async () => {
-    api.put({apiVersion: 'v1', kind: 'Node', metadata: {name: 'minikube', labels: {'minikube.k8s.io/name': 'minikube'}}, status: {allocatable: {cpu: '3800m', memory: '8Gi'}}})
+    api.put({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {name: 'minikube', labels: {'minikube.k8s.io/name': 'minikube'}},
+      status: {allocatable: {cpu: '3800m', memory: '8Gi'}},
+    })
     api.put({apiVersion: 'v1', kind: 'Node', metadata: {name: 'worker'}, status: {allocatable: {cpu: '2', memory: '16318948Ki'}}})
     const nodes = await kube.listNodes()
     expect(nodes).toEqual([
@@ -55,7 +60,12 @@ describe('createKube against the fake API', () => {
   })
 
   it('lists storage classes with the default flagged', async () => {
-    api.put({apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: {name: 'standard', annotations: {'storageclass.kubernetes.io/is-default-class': 'true'}}, provisioner: 'k8s.io/minikube-hostpath'})
+    api.put({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: {name: 'standard', annotations: {'storageclass.kubernetes.io/is-default-class': 'true'}},
+      provisioner: 'k8s.io/minikube-hostpath',
+    })
     api.put({apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: {name: 'slow'}, provisioner: 'example.com/slow'})
     expect(await kube.listStorageClasses()).toEqual([
       {name: 'standard', provisioner: 'k8s.io/minikube-hostpath', isDefault: true},
@@ -64,12 +74,32 @@ describe('createKube against the fake API', () => {
   })
 
   it('lists CRDs and reads APIService availability', async () => {
-    api.put({apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: {name: 'scaledobjects.keda.sh'}, spec: {group: 'keda.sh', scope: 'Namespaced', names: {plural: 'scaledobjects', kind: 'ScaledObject'}, versions: [{name: 'v1alpha1', served: true, storage: true}]}})
+    api.put({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: {name: 'scaledobjects.keda.sh'},
+      spec: {
+        group: 'keda.sh',
+        scope: 'Namespaced',
+        names: {plural: 'scaledobjects', kind: 'ScaledObject'},
+        versions: [{name: 'v1alpha1', served: true, storage: true}],
+      },
+    })
     expect(await kube.listCrdNames()).toContain('scaledobjects.keda.sh')
     expect(await kube.apiServiceAvailable('v1beta1.metrics.k8s.io')).toBe(false)
-    api.put({apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: {name: 'v1beta1.metrics.k8s.io'}, status: {conditions: [{type: 'Available', status: 'False', reason: 'MissingEndpoints'}]}})
+    api.put({
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: {name: 'v1beta1.metrics.k8s.io'},
+      status: {conditions: [{type: 'Available', status: 'False', reason: 'MissingEndpoints'}]},
+    })
     expect(await kube.apiServiceAvailable('v1beta1.metrics.k8s.io')).toBe(false)
-    api.put({apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: {name: 'v1beta1.metrics.k8s.io'}, status: {conditions: [{type: 'Available', status: 'True'}]}})
+    api.put({
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: {name: 'v1beta1.metrics.k8s.io'},
+      status: {conditions: [{type: 'Available', status: 'True'}]},
+    })
     expect(await kube.apiServiceAvailable('v1beta1.metrics.k8s.io')).toBe(true)
   })
 
@@ -81,7 +111,13 @@ describe('createKube against the fake API', () => {
     expect(patch?.contentType).toBe('application/merge-patch+json')
     expect(api.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces')).toHaveLength(1)
 
-    api.put({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'dying', deletionTimestamp: new Date().toISOString()}, spec: {finalizers: ['example.com/hold']}, status: {phase: 'Terminating'}})
+    api.put({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {name: 'dying', deletionTimestamp: new Date().toISOString()},
+      spec: {finalizers: ['example.com/hold']},
+      status: {phase: 'Terminating'},
+    })
     await expect(kube.ensureNamespace('dying')).rejects.toThrow(/being deleted/)
   })
 
@@ -95,11 +131,20 @@ describe('createKube against the fake API', () => {
   })
 
   it('lists objects generically with a label selector, discovering the version of custom groups', async () => {
-    api.put({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'keda-operator', labels: {'app.kubernetes.io/part-of': 'keda-operator'}}})
+    api.put({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: {name: 'keda-operator', labels: {'app.kubernetes.io/part-of': 'keda-operator'}},
+    })
     api.put({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'admin'}})
     const roles = await kube.listObjects(resources.clusterRoles, 'app.kubernetes.io/part-of in (keda-operator,other)')
     expect(roles.map((r) => [r.name, r.kind])).toEqual([['keda-operator', 'ClusterRole']])
-    api.put({apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: {name: 'worker', namespace: 'app'}, status: {conditions: [{type: 'Ready', status: 'True', reason: 'ScaledObjectReady', message: 'ok'}]}})
+    api.put({
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: {name: 'worker', namespace: 'app'},
+      status: {conditions: [{type: 'Ready', status: 'True', reason: 'ScaledObjectReady', message: 'ok'}]},
+    })
     const scaled = await kube.listObjects({group: 'keda.sh', plural: 'scaledobjects', namespace: 'app'})
     expect(scaled[0]).toMatchObject({name: 'worker', namespace: 'app', conditions: [{type: 'Ready', status: 'True', message: 'ok'}]})
     expect(await kube.listObjects({group: 'not.served.example', plural: 'things'})).toEqual([])
@@ -112,7 +157,10 @@ describe('createKube against the fake API', () => {
     expect(await kube.deleteNamespace('stuck')).toBe(true)
     const ns = await kube.getNamespace('stuck')
     expect(ns?.phase).toBe('Terminating')
-    expect(ns?.conditions.find((c) => c.type === 'NamespaceContentRemaining')).toMatchObject({status: 'True', message: expect.stringContaining('scaledobjects.keda.sh has 1 resource instances')})
+    expect(ns?.conditions.find((c) => c.type === 'NamespaceContentRemaining')).toMatchObject({
+      status: 'True',
+      message: expect.stringContaining('scaledobjects.keda.sh has 1 resource instances'),
+    })
     expect(ns?.conditions.find((c) => c.type === 'NamespaceFinalizersRemaining')?.message).toContain('finalizer.keda.sh in 1 resource instances')
     expect((await kube.listTerminatingNamespaces()).map((n) => n.name)).toContain('stuck')
 
@@ -142,18 +190,37 @@ describe('createKube against the fake API', () => {
   })
 
   it('lists Deployments with their rollout counters', async () => {
-    api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'keda-lab-api', namespace: 'app', labels: {'app.kubernetes.io/instance': 'keda-lab'}}, spec: {replicas: 2}, status: {readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1}})
+    api.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: 'keda-lab-api', namespace: 'app', labels: {'app.kubernetes.io/instance': 'keda-lab'}},
+      spec: {replicas: 2},
+      status: {readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1},
+    })
     api.put({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'other', namespace: 'app'}, spec: {}})
     expect(await kube.listDeployments('app', 'app.kubernetes.io/instance=keda-lab')).toEqual([
       {name: 'keda-lab-api', replicas: 2, readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1},
     ])
-    expect((await kube.listDeployments('app')).find((d) => d.name === 'other')).toEqual({name: 'other', replicas: 1, readyReplicas: 0, updatedReplicas: 0, availableReplicas: 0})
+    expect((await kube.listDeployments('app')).find((d) => d.name === 'other')).toEqual({
+      name: 'other',
+      replicas: 1,
+      readyReplicas: 0,
+      updatedReplicas: 0,
+      availableReplicas: 0,
+    })
   })
 
   it('sends requests through the service proxy, with query and headers', async () => {
     api.put({apiVersion: 'v1', kind: 'Service', metadata: {name: 'prom', namespace: 'mon'}, spec: {ports: [{port: 9090}]}})
     api.setProxy('mon', 'prom', (r) => ({body: {path: r.path, port: r.port, query: r.query, cookie: r.headers.cookie}}))
-    const res = await kube.proxyService({namespace: 'mon', service: 'prom', port: 9090, path: '/api/v1/query', query: {query: 'up{job="x"}'}, headers: {Cookie: 'a=b'}})
+    const res = await kube.proxyService({
+      namespace: 'mon',
+      service: 'prom',
+      port: 9090,
+      path: '/api/v1/query',
+      query: {query: 'up{job="x"}'},
+      headers: {Cookie: 'a=b'},
+    })
     expect(res.status).toBe(200)
     expect(JSON.parse(res.body)).toEqual({path: '/api/v1/query', port: '9090', query: {query: 'up{job="x"}'}, cookie: 'a=b'})
     const missing = await kube.proxyService({namespace: 'mon', service: 'nope', path: '/'})

@@ -91,7 +91,12 @@ describe('doctor checks against the fake cluster', () => {
 
   it('KEDA cannot reach Redis: the ScaledObject is not Ready', async () => {
     const so = api.get('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')!
-    so.status.conditions[0] = {type: 'Ready', status: 'False', reason: 'ScaledObjectCheckFailed', message: 'error establishing redis connection: dial tcp 10.96.0.12:26379: connect: connection refused'}
+    so.status.conditions[0] = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'ScaledObjectCheckFailed',
+      message: 'error establishing redis connection: dial tcp 10.96.0.12:26379: connect: connection refused',
+    }
     api.put(so)
     const check = onlyFailure(await runDoctor(ctx), 'keda-redis')
     expect(check.detail).toContain('keda-lab-worker Ready=False: ScaledObjectCheckFailed: error establishing redis connection')
@@ -116,7 +121,9 @@ describe('doctor checks against the fake cluster', () => {
     expect(byId(await runDoctor(ctx))['keda-redis']!.status).toBe('pass')
     api.put(event('keda-lab-worker.new', 2))
     const check = onlyFailure(await runDoctor(ctx), 'keda-redis')
-    expect(check.detail).toBe('keda-lab-worker Ready, Active=False (ScalerNotActive); KEDA reports KEDAScalerFailed: error getting list length: NOAUTH Authentication required. (7 times)')
+    expect(check.detail).toBe(
+      'keda-lab-worker Ready, Active=False (ScalerNotActive); KEDA reports KEDAScalerFailed: error getting list length: NOAUTH Authentication required. (7 times)',
+    )
     expect(check.hint).toContain('redis-password')
     const eventList = api.requests.findLast((r) => r.path === '/api/v1/namespaces/keda/events')
     expect(eventList?.query.fieldSelector).toBe('involvedObject.kind=ScaledObject')
@@ -175,7 +182,12 @@ describe('doctor checks against the fake cluster', () => {
   })
 
   it('an invalid Telegram token fails without showing the token', async () => {
-    api.put({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'keda-lab-secrets', namespace: 'keda'}, data: {'telegram-bot-token': Buffer.from('999:revoked-token').toString('base64')}})
+    api.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {name: 'keda-lab-secrets', namespace: 'keda'},
+      data: {'telegram-bot-token': Buffer.from('999:revoked-token').toString('base64')},
+    })
     const report = await runDoctor(ctx)
     const check = onlyFailure(report, 'telegram-token')
     expect(check.detail).toMatch(/Telegram rejected the token \(401/)
@@ -209,11 +221,23 @@ describe('doctor checks against the fake cluster', () => {
   it('leftovers are checked when nothing is installed', async () => {
     api.remove('v1', 'Namespace', 'keda')
     api.remove('v1', 'Namespace', 'keda-monitoring')
-    api.put({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'keda-operator', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'keda'}}})
-    api.put({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'someone-elses-keda', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}}})
+    api.put({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: {name: 'keda-operator', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'keda'}},
+    })
+    api.put({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: {name: 'someone-elses-keda', annotations: {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}},
+    })
     const report = await runDoctor(ctx)
     const r = byId(report)
-    expect(r.leftovers).toMatchObject({status: 'fail', detail: 'ClusterRole keda-operator (from keda), CustomResourceDefinition scaledobjects.keda.sh (from keda)', hint: 'keda-lab uninstall --purge deletes them'})
+    expect(r.leftovers).toMatchObject({
+      status: 'fail',
+      detail: 'ClusterRole keda-operator (from keda), CustomResourceDefinition scaledobjects.keda.sh (from keda)',
+      hint: 'keda-lab uninstall --purge deletes them',
+    })
   })
 
   it('an unreachable cluster fails the first check and skips the others', async () => {

@@ -82,7 +82,18 @@ describe('uninstall (in-process)', () => {
   it('a declined confirmation changes nothing', async () => {
     api.put({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'keda'}})
     let shown: unknown
-    await expect(uninstall(options, {kube, releases, log: () => {}, confirm: async (plan) => ((shown = plan), false), ...clock})).rejects.toThrow('Uninstall cancelled: nothing was removed.')
+    await expect(
+      uninstall(options, {
+        kube,
+        releases,
+        log: () => {},
+        confirm: async (plan) => {
+          shown = plan
+          return false
+        },
+        ...clock,
+      }),
+    ).rejects.toThrow('Uninstall cancelled: nothing was removed.')
     expect(shown).toEqual({releases: [], namespaces: [{name: 'keda', phase: 'Active'}], pvcs: []})
     expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([])
   })

@@ -124,7 +124,13 @@ describe("the API's task script against BullMQ's own add (real redis-server)", (
     expect(ours.idCounter).toBe('3')
     expect(ours.events.map((fields) => fields[1])).toEqual(['added', 'waiting', 'added', 'waiting', 'added', 'waiting'])
     expect(ours.jobs[ids[1]!]).toMatchObject({name: TASK_JOB_NAME, delay: '0', priority: '0', data: {iterations: 2000, failAt: 50}})
-    expect(ours.jobs[ids[1]!]!.opts).toEqual({attempts: ATTEMPTS, backoff: {type: 'exponential', delay: 1000}, jobId: ids[1], removeOnComplete: {age: RETENTION_SECONDS}, removeOnFail: {age: RETENTION_SECONDS}})
+    expect(ours.jobs[ids[1]!]!.opts).toEqual({
+      attempts: ATTEMPTS,
+      backoff: {type: 'exponential', delay: 1000},
+      jobId: ids[1],
+      removeOnComplete: {age: RETENTION_SECONDS},
+      removeOnFail: {age: RETENTION_SECONDS},
+    })
   })
 
   it('sets no marker on a paused queue, as BullMQ does (the workers stay asleep)', async () => {
@@ -186,7 +192,7 @@ describe("the API's task script against BullMQ's own add (real redis-server)", (
 
     const unknown = Array.from({length: 50}, () => randomUUID())
     const reads = await Promise.all([...ids, ...unknown].map((id) => store.get(id)))
-    reads.slice(0, 200).forEach((task, i) => expect(task, ids[i]).toMatchObject({id: ids[i], state: 'waiting', iterations: i + 1}))
+    for (const [i, task] of reads.slice(0, 200).entries()) expect(task, ids[i]).toMatchObject({id: ids[i], state: 'waiting', iterations: i + 1})
     expect(reads.slice(200)).toEqual(unknown.map(() => undefined))
     const brief = await Promise.all([ids[5]!, unknown[0]!].map((id) => store.getProgress(id)))
     expect(brief).toEqual([{state: 'waiting', progress: 0, elapsedMs: 0}, undefined])

@@ -63,7 +63,11 @@ async function startReplica(port: number): Promise<Replica> {
 }
 
 async function postAlerts(alerts: object[]) {
-  const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
+  const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify(alerts),
+  })
   expect(response.status).toBe(200)
 }
 
@@ -87,7 +91,10 @@ function buttonData(call: TelegramCall, text: string): string {
 /** Presses a button and waits until the webhook answered the callback query. */
 async function press(chatId: string, messageId: number, data: string) {
   const callbackId = telegram.pressButton({chatId, messageId, data, from: ADA})
-  return waitFor(() => telegram.callbackAnswer(callbackId) ?? notYet('no answerCallbackQuery yet'), {timeoutMs: 20_000, what: `the answer to press ${callbackId}`})
+  return waitFor(() => telegram.callbackAnswer(callbackId) ?? notYet('no answerCallbackQuery yet'), {
+    timeoutMs: 20_000,
+    what: `the answer to press ${callbackId}`,
+  })
 }
 
 const labelsOf = (name: string) => ({alertname: name, keda_lab: 'true', severity: 'warning', namespace: 'lab', deployment: 'worker'})
@@ -134,7 +141,10 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
       {labels: labelsOf(SILENCED), annotations: {summary: 'Workers at their maximum'}},
       {labels: labelsOf(CONTROL), annotations: {summary: 'Control alert, never silenced'}},
     ])
-    firing = await waitFor(() => messagesAbout(SILENCED)[0] ?? notYet('no message yet'), {timeoutMs: 20_000, what: `the firing message (alertmanager log: ${alertmanager.log()})`})
+    firing = await waitFor(() => messagesAbout(SILENCED)[0] ?? notYet('no message yet'), {
+      timeoutMs: 20_000,
+      what: `the firing message (alertmanager log: ${alertmanager.log()})`,
+    })
     expect(firing.text).toContain('FIRING:1')
     const buttons = firing.reply_markup!.inline_keyboard.flat().map((b) => b.text)
     expect(buttons).toEqual(['🔕 1 h', '🔕 4 h', '🔕 24 h', '👀 Acknowledge'])
@@ -157,9 +167,12 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     expect(hours).toBeLessThan(1.01)
 
     // The chat is told: a reply to the firing message with the silence id, end time and "unsilence".
-    confirmation = await waitFor(() => telegram.sentMessages().find((c) => c.chat_id === CHATS[0] && c.text?.includes(silenceId)) ?? notYet('no confirmation'), {
-      what: 'the confirmation message',
-    })
+    confirmation = await waitFor(
+      () => telegram.sentMessages().find((c) => c.chat_id === CHATS[0] && c.text?.includes(silenceId)) ?? notYet('no confirmation'),
+      {
+        what: 'the confirmation message',
+      },
+    )
     expect(confirmation.reply_to_message_id).toBe(firing.message_id)
     expect(confirmation.text).toContain(`Silenced by ${ADA_NAME}`)
     expect(confirmation.text).toMatch(/until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/)
@@ -186,7 +199,9 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     expect(String(answer.params.text)).toBe('Silence expired.')
     const silence = (await silences()).find((s) => s.id === silenceId)
     expect(silence!.status.state).toBe('expired')
-    const expired = await waitFor(() => telegram.sentMessages().find((c) => c.text?.includes(`${silenceId}</code> expired by`)) ?? notYet('no notice'), {what: 'the expiry notice'})
+    const expired = await waitFor(() => telegram.sentMessages().find((c) => c.text?.includes(`${silenceId}</code> expired by`)) ?? notYet('no notice'), {
+      what: 'the expiry notice',
+    })
     expect(expired.reply_to_message_id).toBe(confirmation.message_id)
     const before = messagesAbout(SILENCED).filter((c) => c.text!.includes('FIRING')).length
     await waitFor(() => messagesAbout(SILENCED).filter((c) => c.text!.includes('FIRING')).length > before || notYet('no reminder yet'), {
@@ -202,19 +217,28 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     expect(await silences()).toEqual(before)
     // The log line is written before the answer, but reaches this process through a pipe: await it.
     const logged = await waitFor(
-      () => replicas.map((r) => r.output()).join('').split('\n').find((l) => l.includes('refused a button press') && l.includes('chat not in TELEGRAM_CHAT_IDS')) ?? notYet('not logged yet'),
+      () =>
+        replicas
+          .map((r) => r.output())
+          .join('')
+          .split('\n')
+          .find((l) => l.includes('refused a button press') && l.includes('chat not in TELEGRAM_CHAT_IDS')) ?? notYet('not logged yet'),
       {what: 'the refusal in the log'},
     )
     expect(logged).toContain('"chatId":"999"')
     // A command from a stranger gets no answer at all.
     const sent = telegram.sentMessages().filter((c) => c.chat_id === '999').length
     telegram.sendCommand({chatId: '999', text: '/silences', from: ADA})
-    await waitFor(() => replicas.some((r) => r.output().includes('refused a command')) || notYet('not handled yet'), {what: 'the stranger command to be handled'})
+    await waitFor(() => replicas.some((r) => r.output().includes('refused a command')) || notYet('not handled yet'), {
+      what: 'the stranger command to be handled',
+    })
     expect(telegram.sentMessages().filter((c) => c.chat_id === '999').length).toBe(sent)
   }, 60_000)
 
   it('refuses forged callback data without side effects: unknown action, tampered reference, old or replayed press', async () => {
-    const latest = messagesAbout(SILENCED).filter((c) => c.reply_markup).at(-1)!
+    const latest = messagesAbout(SILENCED)
+      .filter((c) => c.reply_markup)
+      .at(-1)!
     const good = buttonData(latest, '24 h')
     const [action, ref, issued, mac] = good.split(':') as [string, string, string, string]
     const key = callbackKey(WEBHOOK_TOKEN)
@@ -241,15 +265,35 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
   }, 60_000)
 
   it('answers /silences with the active silences (with unsilence buttons) and /status with the verdict', async () => {
-    const latest = messagesAbout(SILENCED).filter((c) => c.reply_markup).at(-1)!
-    await press(CHATS[1]!, messagesAbout(SILENCED, CHATS[1]).filter((c) => c.reply_markup).at(-1)!.message_id!, buttonData(messagesAbout(SILENCED, CHATS[1]).filter((c) => c.reply_markup).at(-1)!, 'Acknowledge'))
+    const latest = messagesAbout(SILENCED)
+      .filter((c) => c.reply_markup)
+      .at(-1)!
+    await press(
+      CHATS[1]!,
+      messagesAbout(SILENCED, CHATS[1])
+        .filter((c) => c.reply_markup)
+        .at(-1)!.message_id!,
+      buttonData(
+        messagesAbout(SILENCED, CHATS[1])
+          .filter((c) => c.reply_markup)
+          .at(-1)!,
+        'Acknowledge',
+      ),
+    )
     expect(latest).toBeDefined()
     const [ack] = await activeSilences()
     expect(ack!.createdBy).toBe(ADA_NAME)
 
     const count = telegram.sentMessages().length
     telegram.sendCommand({chatId: CHATS[1]!, text: '/silences@keda_lab_test_bot', from: ADA})
-    const list = await waitFor(() => telegram.sentMessages().slice(count).find((c) => c.text?.includes('active silence')) ?? notYet('no answer'), {what: 'the /silences answer'})
+    const list = await waitFor(
+      () =>
+        telegram
+          .sentMessages()
+          .slice(count)
+          .find((c) => c.text?.includes('active silence')) ?? notYet('no answer'),
+      {what: 'the /silences answer'},
+    )
     expect(list.chat_id).toBe(CHATS[1])
     expect(list.text).toContain('1 active silence')
     expect(list.text).toContain(ack!.id)
@@ -257,7 +301,14 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     expect(list.reply_markup!.inline_keyboard.flat().map((b) => b.text)).toEqual(['🔔 Unsilence 1'])
 
     telegram.sendCommand({chatId: CHATS[1]!, text: '/status', from: ADA})
-    const status = await waitFor(() => telegram.sentMessages().slice(count).find((c) => c.text?.includes('keda-lab:')) ?? notYet('no answer'), {what: 'the /status answer'})
+    const status = await waitFor(
+      () =>
+        telegram
+          .sentMessages()
+          .slice(count)
+          .find((c) => c.text?.includes('keda-lab:')) ?? notYet('no answer'),
+      {what: 'the /status answer'},
+    )
     expect(status.text).toContain('alert')
     expect(status.text).toContain(CONTROL)
     expect(status.text).toMatch(/Queue <code>tasks<\/code>: \d+ waiting, \d+ active, \d+ failed/)
@@ -266,10 +317,13 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
   it('threads the resolved message under the firing one across a restart of the webhook, and the other replica keeps polling', async () => {
     const NAME = 'KedaLabActionRestart'
     await postAlerts([{labels: labelsOf(NAME), annotations: {summary: 'Backlog growing'}}])
-    const firings = await waitFor(() => (CHATS.every((chat) => messagesAbout(NAME, chat).length > 0) ? CHATS.map((chat) => messagesAbout(NAME, chat)[0]!) : notYet('not in every chat')), {
-      timeoutMs: 20_000,
-      what: 'the firing message in both chats',
-    })
+    const firings = await waitFor(
+      () => (CHATS.every((chat) => messagesAbout(NAME, chat).length > 0) ? CHATS.map((chat) => messagesAbout(NAME, chat)[0]!) : notYet('not in every chat')),
+      {
+        timeoutMs: 20_000,
+        what: 'the firing message in both chats',
+      },
+    )
 
     // Restart the replica Alertmanager talks to: a new process on the same port, nothing in memory.
     const first = replicas[0]!
@@ -301,11 +355,19 @@ describe('acting on alerts from Telegram (real Alertmanager, real webhook replic
     // Buttons still work after the restart, whichever replica polls now.
     const count = telegram.sentMessages().length
     telegram.sendCommand({chatId: CHATS[0]!, text: '/status', from: ADA})
-    await waitFor(() => telegram.sentMessages().slice(count).find((c) => c.text?.includes('keda-lab:')) ?? notYet('no answer'), {timeoutMs: 30_000, what: 'the /status answer after the restart'})
+    await waitFor(
+      () =>
+        telegram
+          .sentMessages()
+          .slice(count)
+          .find((c) => c.text?.includes('keda-lab:')) ?? notYet('no answer'),
+      {timeoutMs: 30_000, what: 'the /status answer after the restart'},
+    )
     // Telegram allows one getUpdates caller: two replicas never polled at the same time.
     expect(telegram.calls.filter((c) => c.method === 'getUpdates' && c.status === 409)).toHaveLength(0)
     // No secret in any replica's output, nor in anything sent to a chat.
     const everything = replicas.map((r) => r.output()).join('') + telegram.calls.map((c) => JSON.stringify(c.params)).join('')
-    for (const secret of [BOT_TOKEN, BOT_TOKEN.split(':')[1]!, WEBHOOK_TOKEN, callbackKey(WEBHOOK_TOKEN).toString('hex')]) expect(everything).not.toContain(secret)
+    for (const secret of [BOT_TOKEN, BOT_TOKEN.split(':')[1]!, WEBHOOK_TOKEN, callbackKey(WEBHOOK_TOKEN).toString('hex')])
+      expect(everything).not.toContain(secret)
   }, 120_000)
 })

@@ -36,7 +36,11 @@ const kube: Pick<Kube, 'proxyService' | 'getSecretData'> = {
     const port = ports[`${request.namespace}/${request.service}:${request.port}`]
     if (!port) return {status: 503, headers: {}, body: `no endpoints available for service "${request.service}"`}
     const query = request.query ? `?${new URLSearchParams(request.query)}` : ''
-    const response = await fetch(`http://127.0.0.1:${port}${request.path}${query}`, {method: request.method ?? 'GET', headers: request.headers, body: request.body})
+    const response = await fetch(`http://127.0.0.1:${port}${request.path}${query}`, {
+      method: request.method ?? 'GET',
+      headers: request.headers,
+      body: request.body,
+    })
     return {status: response.status, headers: Object.fromEntries(response.headers), body: await response.text()}
   },
   async getSecretData(namespace, name) {
@@ -86,8 +90,19 @@ afterAll(async () => {
 
 describe('keda-lab alert test, cluster path (real Alertmanager and webhook behind a loopback service proxy)', () => {
   it('goes through Alertmanager, learns from the webhook that Telegram accepted it, then resolves it threaded', async () => {
-    const result = await runAlertTest({target: {kind: 'cluster', kube, namespace: 'lab', monitoringNamespace: 'mon'}, resolve: true, timeoutMs: 20_000, pollMs: 200})
-    expect(result).toMatchObject({via: 'alertmanager', alertname: 'KedaLabTestAlert', ok: true, firing: {accepted: true, messages: 2, chats: 2}, resolved: {accepted: true, chats: 2}})
+    const result = await runAlertTest({
+      target: {kind: 'cluster', kube, namespace: 'lab', monitoringNamespace: 'mon'},
+      resolve: true,
+      timeoutMs: 20_000,
+      pollMs: 200,
+    })
+    expect(result).toMatchObject({
+      via: 'alertmanager',
+      alertname: 'KedaLabTestAlert',
+      ok: true,
+      firing: {accepted: true, messages: 2, chats: 2},
+      resolved: {accepted: true, chats: 2},
+    })
     expect(result.fingerprint).toMatch(/^[0-9a-f]{16}$/)
 
     const sent = telegram.sentMessages().filter((c) => c.text?.includes(result.testId))
@@ -103,7 +118,12 @@ describe('keda-lab alert test, cluster path (real Alertmanager and webhook behin
   it('reports "not accepted" with where to look when Telegram refuses, and a missing Secret as a clear error', async () => {
     telegram.failNext(1000, {status: 400, description: 'Bad Request: chat not found'})
     try {
-      const result = await runAlertTest({target: {kind: 'cluster', kube, namespace: 'lab', monitoringNamespace: 'mon'}, resolve: true, timeoutMs: 3000, pollMs: 200})
+      const result = await runAlertTest({
+        target: {kind: 'cluster', kube, namespace: 'lab', monitoringNamespace: 'mon'},
+        resolve: true,
+        timeoutMs: 3000,
+        pollMs: 200,
+      })
       expect(result.ok).toBe(false)
       expect(result.firing.accepted).toBe(false)
       expect(result.firing.detail).toMatch(/no Telegram message about the test alert within 3000 ms: see kubectl logs -n lab deploy\/keda-lab-webhook/)
@@ -111,8 +131,8 @@ describe('keda-lab alert test, cluster path (real Alertmanager and webhook behin
     } finally {
       telegram.clearFailures()
     }
-    await expect(runAlertTest({target: {kind: 'cluster', kube, namespace: 'other', monitoringNamespace: 'mon'}, resolve: false, timeoutMs: 1000})).rejects.toThrow(
-      'no webhook token in Secret other/keda-lab-secrets',
-    )
+    await expect(
+      runAlertTest({target: {kind: 'cluster', kube, namespace: 'other', monitoringNamespace: 'mon'}, resolve: false, timeoutMs: 1000}),
+    ).rejects.toThrow('no webhook token in Secret other/keda-lab-secrets')
   }, 60_000)
 })

@@ -19,7 +19,11 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
   const metrics = createWebhookMetrics({defaultMetrics: false})
 
   async function postAlerts(alerts: object[]) {
-    const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(alerts)})
+    const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify(alerts),
+    })
     expect(response.status).toBe(200)
   }
 
@@ -74,7 +78,10 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
       startsAt,
     }
     await postAlerts([alert])
-    await waitFor(() => messagesAbout('KedaLabWorkersAtMax').length >= 2, {timeoutMs: 15_000, what: `firing messages (alertmanager log: ${alertmanager.log()})`})
+    await waitFor(() => messagesAbout('KedaLabWorkersAtMax').length >= 2, {
+      timeoutMs: 15_000,
+      what: `firing messages (alertmanager log: ${alertmanager.log()})`,
+    })
     const firing = messagesAbout('KedaLabWorkersAtMax')
     expect(firing.map((c) => c.chat_id).sort()).toEqual(['1001', '1002'])
     const parsed = parseTelegramHtml(firing[0]!.text!)
@@ -88,14 +95,17 @@ describe('a real Alertmanager delivering to the webhook (bearer auth from http_c
     })
     const resolved = messagesAbout('KedaLabWorkersAtMax').find((c) => c.text!.includes('RESOLVED:1'))!
     expect(resolved.text).toMatch(/Resolved: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(after 1m/)
-    expect((await metrics.registry.getSingleMetricAsString('keda_lab_webhook_alerts_received_total'))).toMatch(/status="resolved"[^\n]* 1/)
+    expect(await metrics.registry.getSingleMetricAsString('keda_lab_webhook_alerts_received_total')).toMatch(/status="resolved"[^\n]* 1/)
   })
 
   it('gets the notification through when Telegram fails at first: the webhook answers 5xx and Alertmanager retries', async () => {
     telegram.failNext(2, {status: 500})
     const before = telegram.calls.length
     await postAlerts([{labels: {alertname: 'KedaLabQueueBacklogGrowing', severity: 'critical'}, annotations: {summary: 'Backlog growing'}}])
-    await waitFor(() => messagesAbout('KedaLabQueueBacklogGrowing').length >= 2, {timeoutMs: 30_000, what: `retried messages (alertmanager log: ${alertmanager.log()})`})
+    await waitFor(() => messagesAbout('KedaLabQueueBacklogGrowing').length >= 2, {
+      timeoutMs: 30_000,
+      what: `retried messages (alertmanager log: ${alertmanager.log()})`,
+    })
     const calls = telegram.calls.slice(before).filter((c) => c.method === 'sendMessage')
     expect(calls.filter((c) => c.status === 500)).toHaveLength(2)
     expect(await metrics.registry.getSingleMetricAsString('keda_lab_webhook_notifications_total')).toMatch(

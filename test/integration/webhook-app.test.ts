@@ -49,8 +49,17 @@ function firing(overrides: Record<string, unknown> = {}) {
     alerts: [
       {
         status: 'firing',
-        labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda', horizontalpodautoscaler: 'keda-hpa-worker', pod: `worker-${sequence}`} as Record<string, string>,
-        annotations: {summary: 'Workers at their maximum replicas', description: 'keda-hpa-worker has run 10 of 10 replicas for 30s <check the queue> & scale up'},
+        labels: {
+          alertname: 'KedaLabWorkersAtMax',
+          severity: 'warning',
+          namespace: 'keda',
+          horizontalpodautoscaler: 'keda-hpa-worker',
+          pod: `worker-${sequence}`,
+        } as Record<string, string>,
+        annotations: {
+          summary: 'Workers at their maximum replicas',
+          description: 'keda-hpa-worker has run 10 of 10 replicas for 30s <check the queue> & scale up',
+        },
         startsAt: '2026-11-28T08:00:00.511438765Z',
         endsAt: '0001-01-01T00:00:00Z',
         generatorURL: 'http://prometheus.keda-monitoring:9090/graph?g0.expr=kube_hpa&g0.tab=1',
@@ -247,7 +256,11 @@ describe('webhook over real HTTP against the fake Telegram Bot API', () => {
     const served = mine()[0]!.chat_id
     const again = await post('/alerts', payload)
     expect(again.status).toBe(200)
-    expect(mine().map((c) => c.chat_id).sort()).toEqual([...CHATS].sort())
+    expect(
+      mine()
+        .map((c) => c.chat_id)
+        .sort(),
+    ).toEqual([...CHATS].sort())
     expect(mine().filter((c) => c.chat_id === served)).toHaveLength(1)
     // The original endpoint is not deduplicated: each call is a new event.
     const before = telegram.sentMessages().length

@@ -62,7 +62,12 @@ describe('keda-lab serve webhook (the real CLI process) against the fake Telegra
     const headers = {authorization: `Bearer ${WEBHOOK_TOKEN}`, 'content-type': 'application/json'}
     const ok = await fetch(`http://127.0.0.1:${port}/alerts`, {method: 'POST', headers, body: JSON.stringify(payload)})
     expect(ok.status).toBe(200)
-    expect(telegram.sentMessages().map((c) => c.chat_id).sort()).toEqual(['-1009999', '4242'])
+    expect(
+      telegram
+        .sentMessages()
+        .map((c) => c.chat_id)
+        .sort(),
+    ).toEqual(['-1009999', '4242'])
     expect(telegram.sentMessages()[0]!.text).toContain('Queue backlog growing')
 
     telegram.failNext(100, {status: 500})

@@ -38,10 +38,64 @@ function rng(seed: number) {
 }
 
 const PIECES = [
-  '<', '>', '&', '"', "'", '&amp;', '&lt;', '&#128512;', '&bogus;', '<b>', '</b>', '<a href="javascript:alert(1)">', '</a>', '<script>', '<pre>', '<tg-spoiler>',
-  '*bold*', '_it_', '`code`', '```', '[link](http://x)', '\\', '|', '~', '#', '+', '-', '=', '{', '}', '.', '!',
-  '🚀', '👩‍👩‍👧', 'é', 'e\u0301', '\u202E', '\u200B', '\u200D', '\uFEFF', '\u0000', '\u0007', '\u001B[31m', '\r\n', '\t',
-  '\uD800', '\uDC00', '\uDBFF\uDFFF', '中文', 'العربية', ' ', 'x', 'namespace', '${{}}', '{{ .Labels }}', '%s%n', '../../etc/passwd',
+  '<',
+  '>',
+  '&',
+  '"',
+  "'",
+  '&amp;',
+  '&lt;',
+  '&#128512;',
+  '&bogus;',
+  '<b>',
+  '</b>',
+  '<a href="javascript:alert(1)">',
+  '</a>',
+  '<script>',
+  '<pre>',
+  '<tg-spoiler>',
+  '*bold*',
+  '_it_',
+  '`code`',
+  '```',
+  '[link](http://x)',
+  '\\',
+  '|',
+  '~',
+  '#',
+  '+',
+  '-',
+  '=',
+  '{',
+  '}',
+  '.',
+  '!',
+  '🚀',
+  '👩‍👩‍👧',
+  'é',
+  'e\u0301',
+  '\u202E',
+  '\u200B',
+  '\u200D',
+  '\uFEFF',
+  '\u0000',
+  '\u0007',
+  '\u001B[31m',
+  '\r\n',
+  '\t',
+  '\uD800',
+  '\uDC00',
+  '\uDBFF\uDFFF',
+  '中文',
+  'العربية',
+  ' ',
+  'x',
+  'namespace',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a hostile template-looking string, on purpose
+  '${{}}',
+  '{{ .Labels }}',
+  '%s%n',
+  '../../etc/passwd',
 ]
 
 function hostile(random: () => number, maxPieces: number): string {
@@ -101,15 +155,25 @@ function malformedBodies(random: () => number): {what: string; body: string | Bu
     {what: 'constructor pollution', body: valid.replace('{"version"', '{"constructor":{"prototype":{"polluted":true}},"version"')},
     {what: 'deep nesting', body: '['.repeat(50_000) + ']'.repeat(50_000)},
     {what: 'over 8 MiB', body: JSON.stringify(alertmanagerPayload([alert({annotations: {description: 'x'.repeat(8_500_000)}})]))},
-    {what: 'over 10,000 alerts', body: JSON.stringify(alertmanagerPayload(Array.from({length: 10_001}, (_, i) => alert({labels: {alertname: 'A'}, annotations: {}, fingerprint: `f${i}`}))))},
-    {what: 'invalid UTF-8 around JSON syntax', body: Buffer.concat([Buffer.from('{"version":"4",'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"alerts":[]}')])},
+    {
+      what: 'over 10,000 alerts',
+      body: JSON.stringify(
+        alertmanagerPayload(Array.from({length: 10_001}, (_, i) => alert({labels: {alertname: 'A'}, annotations: {}, fingerprint: `f${i}`}))),
+      ),
+    },
+    {
+      what: 'invalid UTF-8 around JSON syntax',
+      body: Buffer.concat([Buffer.from('{"version":"4",'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"alerts":[]}')]),
+    },
   ]
 }
 
 /** A valid payload whose label and annotation values carry invalid UTF-8 byte sequences. */
 function invalidUtf8Payload(): Buffer {
   const marker = 'MARKER_BYTES'
-  const json = JSON.stringify(alertmanagerPayload([alert({labels: {alertname: `Bad${marker}Bytes`, namespace: marker}, annotations: {summary: `s${marker}`, description: marker}})]))
+  const json = JSON.stringify(
+    alertmanagerPayload([alert({labels: {alertname: `Bad${marker}Bytes`, namespace: marker}, annotations: {summary: `s${marker}`, description: marker}})]),
+  )
   const parts = json.split(marker)
   const bad = Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0xed, 0xa0, 0x80, 0xff])
   return Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [Buffer.from(part)] : [bad, Buffer.from(part)])))
@@ -169,7 +233,8 @@ function expectDelivered(result: Awaited<ReturnType<typeof post>>, what: string)
     expect(parsed.ok, what).toBe(true)
     if (parsed.ok) expect(parsed.text.length, what).toBeLessThanOrEqual(TELEGRAM_MESSAGE_LIMIT)
     // Only the tags keda-lab writes; hostile tags arrive as text (escaped), never as markup.
-    for (const tag of call.text!.match(/<\/?([a-z-]+)/g) ?? []) expect(['<b', '</b', '<i', '</i', '<code', '</code', '<a', '</a'], `${what}: ${tag}`).toContain(tag)
+    for (const tag of call.text!.match(/<\/?([a-z-]+)/g) ?? [])
+      expect(['<b', '</b', '<i', '</i', '<code', '</code', '<a', '</a'], `${what}: ${tag}`).toContain(tag)
     expect(call.text, what).not.toMatch(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/)
     expect(call.text, what).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/)
   }
@@ -198,13 +263,26 @@ describe(`fuzzing POST /alerts (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, (
 
   it('shows hostile text verbatim (escaped, not interpreted)', async () => {
     const nasty = '<b>not bold</b> &amp; <a href="javascript:x">click</a> *md* `code`'
-    const sent = expectDelivered(await post(JSON.stringify(alertmanagerPayload([alert({labels: {alertname: nasty, namespace: nasty}, annotations: {summary: nasty}})]))), 'nasty')
+    const sent = expectDelivered(
+      await post(JSON.stringify(alertmanagerPayload([alert({labels: {alertname: nasty, namespace: nasty}, annotations: {summary: nasty}})]))),
+      'nasty',
+    )
     const parsed = parseTelegramHtml(sent[0]!.text!)
     expect(parsed.ok && parsed.text).toContain(nasty)
   })
 
   it('summarises 5,000 alerts (a 3 MB notification) in bounded messages instead of thousands of messages', async () => {
-    const alerts = Array.from({length: 5000}, (_, i) => alert({labels: {alertname: i % 3 === 0 ? 'KedaLabTaskFailures' : 'KedaLabQueueBacklogGrowing', namespace: 'keda', pod: `worker-${i}`, instance: `10.0.${i % 250}.${i % 200}:9002`}, fingerprint: `f${i}`}))
+    const alerts = Array.from({length: 5000}, (_, i) =>
+      alert({
+        labels: {
+          alertname: i % 3 === 0 ? 'KedaLabTaskFailures' : 'KedaLabQueueBacklogGrowing',
+          namespace: 'keda',
+          pod: `worker-${i}`,
+          instance: `10.0.${i % 250}.${i % 200}:9002`,
+        },
+        fingerprint: `f${i}`,
+      }),
+    )
     const sent = expectDelivered(await post(JSON.stringify(alertmanagerPayload(alerts))), '5000 alerts')
     expect(sent.length).toBeLessThanOrEqual(3)
     const all = sent.map((c) => c.text).join('\n')

@@ -50,8 +50,19 @@ afterAll(async () => {
 })
 
 async function post(status: 'firing' | 'resolved', fingerprint: string) {
-  const payload = alertmanagerPayload([alert({status, fingerprint, endsAt: status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z', labels: {alertname: `KedaLabRedisDown${fingerprint}`}})])
-  const response = await fetch(`${url}/alerts`, {method: 'POST', headers: {'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}`}, body: JSON.stringify(payload)})
+  const payload = alertmanagerPayload([
+    alert({
+      status,
+      fingerprint,
+      endsAt: status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
+      labels: {alertname: `KedaLabRedisDown${fingerprint}`},
+    }),
+  ])
+  const response = await fetch(`${url}/alerts`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}`},
+    body: JSON.stringify(payload),
+  })
   return {status: response.status, body: await response.text()}
 }
 

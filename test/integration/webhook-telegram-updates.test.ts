@@ -30,7 +30,11 @@ const logged: string[] = []
 
 beforeAll(async () => {
   telegram = await startFakeTelegram({token: BOT_TOKEN})
-  const logger = {info: (_: object, m: string) => logged.push(m), warn: (o: object, m: string) => logged.push(`${m} ${JSON.stringify(o)}`), error: (_: object, m: string) => logged.push(m)}
+  const logger = {
+    info: (_: object, m: string) => logged.push(m),
+    warn: (o: object, m: string) => logged.push(`${m} ${JSON.stringify(o)}`),
+    error: (_: object, m: string) => logged.push(m),
+  }
   const bot = createTelegramBot({botToken: BOT_TOKEN, apiUrl: telegram.url, timeoutMs: 2000})
   const store = createMemoryMessageStore(3600)
   const closedPort = await freePort()
@@ -45,8 +49,23 @@ beforeAll(async () => {
     botToken: BOT_TOKEN,
     status: async () => 'status',
   })
-  const notifier = createTelegramNotifier({botToken: BOT_TOKEN, chatIds: ['42'], apiUrl: telegram.url, timeoutMs: 2000, retryBudgetMs: 3000, maxAttempts: 1, logger})
-  app = await buildApp({webhookToken: WEBHOOK_TOKEN, notifier, chatIds: ['42'], store, interactions, telegramUpdates: {secretToken: SECRET, handle: interactions.handleUpdate}})
+  const notifier = createTelegramNotifier({
+    botToken: BOT_TOKEN,
+    chatIds: ['42'],
+    apiUrl: telegram.url,
+    timeoutMs: 2000,
+    retryBudgetMs: 3000,
+    maxAttempts: 1,
+    logger,
+  })
+  app = await buildApp({
+    webhookToken: WEBHOOK_TOKEN,
+    notifier,
+    chatIds: ['42'],
+    store,
+    interactions,
+    telegramUpdates: {secretToken: SECRET, handle: interactions.handleUpdate},
+  })
   url = await app.listen({port: 0, host: '127.0.0.1'})
   await bot.setWebhook(`${url}/telegram/updates`, SECRET)
 })
@@ -68,7 +87,7 @@ describe("button presses and commands through Telegram's webhook", () => {
     expect(polled.status).toBe(409)
   })
 
-  it('refuses a stranger\'s press delivered through the webhook, and a press whose Alertmanager call fails is reported to the presser', async () => {
+  it("refuses a stranger's press delivered through the webhook, and a press whose Alertmanager call fails is reported to the presser", async () => {
     const data = signCallback(callbackKey(WEBHOOK_TOKEN), {action: 'un', ref: '9f0c2b1ad3e44f5a8b7c6d5e4f3a2b1c', issuedAt: Math.floor(Date.now() / 1000)})
     const stranger = telegram.pressButton({chatId: '666', messageId: 1, data})
     const refused = await waitFor(() => telegram.callbackAnswer(stranger) ?? notYet('not answered'), {what: 'the answer to the stranger'})
@@ -85,7 +104,8 @@ describe("button presses and commands through Telegram's webhook", () => {
   })
 
   it('refuses requests without the secret token, or with a body that is not an update', async () => {
-    const post = (headers: Record<string, string>, body: string) => fetch(`${url}/telegram/updates`, {method: 'POST', headers: {'content-type': 'application/json', ...headers}, body})
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(`${url}/telegram/updates`, {method: 'POST', headers: {'content-type': 'application/json', ...headers}, body})
     const update = JSON.stringify({update_id: 1, message: {message_id: 1, chat: {id: 42}, text: '/status'}})
     expect((await post({}, update)).status).toBe(401)
     expect((await post({'x-telegram-bot-api-secret-token': 'wrong'}, update)).status).toBe(401)

@@ -50,10 +50,13 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
     await worker.waitUntilReady()
   }
   const finished = (id: string) =>
-    waitFor(async () => {
-      const job = await queue.getJob(id)
-      return job?.finishedOn ? job : undefined
-    }, {timeoutMs: 20_000, what: `task ${id} finished`})
+    waitFor(
+      async () => {
+        const job = await queue.getJob(id)
+        return job?.finishedOn ? job : undefined
+      },
+      {timeoutMs: 20_000, what: `task ${id} finished`},
+    )
 
   it('a task that throws is Failed with its reason, the progress it reached and its failure time', async () => {
     await setup()
@@ -77,25 +80,24 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
       {iterations: 1000, queuedAt: new Date().toISOString(), failAt: 50},
       {jobId: randomUUID(), attempts: 3, backoff: {type: 'fixed', delay: 10}},
     )
-    const done = await waitFor(async () => {
-      const current = await queue.getJob(job.id!)
-      const state = await current?.getState()
-      // Between attempts the job waits (delayed, waiting, active); completing would be wrong.
-      expect(state).toMatch(/^(delayed|waiting|wait|active|failed)$/)
-      // Read again once failed: the job read before getState may predate the last attempt.
-      return state === 'failed' ? queue.getJob(job.id!) : notYet(`state ${state}, ${current?.attemptsMade} attempts made`)
-    }, {timeoutMs: 20_000, what: 'three failed attempts'})
+    const done = await waitFor(
+      async () => {
+        const current = await queue.getJob(job.id!)
+        const state = await current?.getState()
+        // Between attempts the job waits (delayed, waiting, active); completing would be wrong.
+        expect(state).toMatch(/^(delayed|waiting|wait|active|failed)$/)
+        // Read again once failed: the job read before getState may predate the last attempt.
+        return state === 'failed' ? queue.getJob(job.id!) : notYet(`state ${state}, ${current?.attemptsMade} attempts made`)
+      },
+      {timeoutMs: 20_000, what: 'three failed attempts'},
+    )
     expect(done.attemptsMade).toBe(3)
     expect(logs.filter((l) => l.taskId === job.id && l.msg === 'task failed').map((l) => l.attempt)).toEqual([1, 2, 3])
   })
 
   it('rejects bad job data without retrying, naming the field', async () => {
     await setup()
-    const job = await queue.add(
-      TASK_JOB_NAME,
-      {iterations: -5, queuedAt: new Date().toISOString()},
-      {jobId: randomUUID(), attempts: 3},
-    )
+    const job = await queue.add(TASK_JOB_NAME, {iterations: -5, queuedAt: new Date().toISOString()}, {jobId: randomUUID(), attempts: 3})
     const done = await finished(job.id!)
     expect(await done.getState()).toBe('failed')
     expect(done.failedReason).toBe('invalid task data: iterations must not be negative')
@@ -107,11 +109,14 @@ describe('worker: failed tasks, retries, bad job data, metrics and logs (real re
     const jobs = await queue.addBulk(
       Array.from({length: 50}, () => ({name: TASK_JOB_NAME, data: {iterations: 0, queuedAt: new Date().toISOString()}, opts: {jobId: randomUUID()}})),
     )
-    await waitFor(async () => {
-      const counts = await queue.getJobCounts('completed', 'failed')
-      expect(counts.failed, 'no empty task fails').toBe(0)
-      return counts.completed === 50 || notYet(`${counts.completed} completed`)
-    }, {timeoutMs: 20_000, what: '50 empty tasks'})
+    await waitFor(
+      async () => {
+        const counts = await queue.getJobCounts('completed', 'failed')
+        expect(counts.failed, 'no empty task fails').toBe(0)
+        return counts.completed === 50 || notYet(`${counts.completed} completed`)
+      },
+      {timeoutMs: 20_000, what: '50 empty tasks'},
+    )
     const one = (await queue.getJob(jobs[7]!.id!))!
     expect(one.returnvalue).toMatchObject({iterations: 0, worker: 'failure-test'})
     const metrics = await worker.metrics.registry.metrics()

@@ -96,11 +96,12 @@ describe('worker: CPU work does not starve BullMQ lock renewal (real redis-serve
     const queue = new Queue<TaskData>(queueName, {connection: connection() as ConnectionOptions})
     const signs: string[] = []
     // Deliberately the naive processor this service avoids: no turn of the event loop for ~1.5 s.
-    const naive = new Worker<TaskData>(
-      queueName,
-      async (job: Job<TaskData>) => hashIterations(TASK_SEED, job.data.iterations),
-      {connection: connection() as ConnectionOptions, lockDuration: CONTROL_LOCK_MS, stalledInterval: CONTROL_STALLED_MS, maxStalledCount: 1},
-    )
+    const naive = new Worker<TaskData>(queueName, async (job: Job<TaskData>) => hashIterations(TASK_SEED, job.data.iterations), {
+      connection: connection() as ConnectionOptions,
+      lockDuration: CONTROL_LOCK_MS,
+      stalledInterval: CONTROL_STALLED_MS,
+      maxStalledCount: 1,
+    })
     naive.on('error', (error) => signs.push(`error: ${error.message}`))
     naive.on('stalled', (id) => signs.push(`stalled: ${id}`))
     naive.on('failed', (_job, error) => signs.push(`failed: ${error.message}`))

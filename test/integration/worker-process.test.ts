@@ -28,11 +28,15 @@ interface SpawnedWorker extends ServeProcess {
 /** Starts `keda-lab serve worker` as a user (or the chart) would, and waits until it takes tasks. */
 async function spawnWorker(env: Record<string, string>): Promise<SpawnedWorker> {
   const name = `w-${randomUUID().slice(0, 8)}`
-  const worker = await startServe('worker', {METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: name, LOG_LEVEL: 'info', ...env}, {
-    name,
-    ready: {log: 'worker ready: waiting for tasks'},
-    timeoutMs: 90_000,
-  })
+  const worker = await startServe(
+    'worker',
+    {METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: name, LOG_LEVEL: 'info', ...env},
+    {
+      name,
+      ready: {log: 'worker ready: waiting for tasks'},
+      timeoutMs: 90_000,
+    },
+  )
   return Object.assign(worker, {metricsPort: () => Number(worker.lines.find((l) => l.msg === 'worker starting')?.metricsPort)})
 }
 
@@ -64,8 +68,7 @@ describe('keda-lab serve worker as a process: SIGTERM, SIGKILL, bad config (real
     queue = new Queue<TaskData, TaskOutcome>(queueName, {connection: redisOptions({mode: 'standalone', url: redis.url}) as ConnectionOptions})
     queue.on('error', () => {}) // the Redis-down test stops the server under it
   }
-  const enqueue = (iterations = ITERATIONS) =>
-    queue.add(TASK_JOB_NAME, {iterations, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
+  const enqueue = (iterations = ITERATIONS) => queue.add(TASK_JOB_NAME, {iterations, queuedAt: new Date().toISOString()}, {jobId: randomUUID()})
   /** Polls a job's progress until it is final; returns every value seen, in order. */
   const watchProgress = (id: string) => {
     const seen: number[] = []

@@ -73,7 +73,12 @@ describe('worker at run time: concurrency and a Redis restart (real redis-server
       await redis.kill()
       await redis.restart() // same port, empty data (no persistence in the harness)
       // The queue's client reconnects by itself; until it has, only a refused connection is "not yet".
-      const second = await waitFor(() => add(running.queue, 1000), {timeoutMs: 20_000, intervalMs: 200, what: 'enqueue after restart', ignore: connectionRefused})
+      const second = await waitFor(() => add(running.queue, 1000), {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'enqueue after restart',
+        ignore: connectionRefused,
+      })
       const finished = await waitFor(() => completedJob(running.queue, second.id!), {timeoutMs: 30_000, what: 'task after the restart'})
       expect(finished.returnvalue).toMatchObject({worker: 'c1'})
     } finally {

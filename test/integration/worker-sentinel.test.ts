@@ -61,10 +61,12 @@ describe('worker in Sentinel mode (real redis-server x2 + redis-sentinel x3)', (
 
       // The producer may need a moment to find the new master: only the errors of a switching
       // master (refused or reset connection, READONLY from the demoted one) mean "not yet".
-      const after = await waitFor(
-        async () => queue.add(TASK_JOB_NAME, {iterations: 100_000, queuedAt: new Date().toISOString()}),
-        {timeoutMs: 20_000, intervalMs: 200, what: 'enqueue on the new master', ignore: failoverTransient},
-      )
+      const after = await waitFor(async () => queue.add(TASK_JOB_NAME, {iterations: 100_000, queuedAt: new Date().toISOString()}), {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'enqueue on the new master',
+        ignore: failoverTransient,
+      })
       // Taken and completed by the same worker, on its first attempt, without a restart: it
       // followed the Sentinels to the new master (how fast it does so is a figure, not a test).
       const done = await waitFor(() => completedJob(queue, after.id!), {timeoutMs: 30_000, intervalMs: 100, what: 'task after failover'})

@@ -12,7 +12,7 @@ describe('waitFor: "not yet" is retried, "wrong" fails at once', () => {
     expect(calls).toBe(6)
   })
 
-  it('fails at once on a failed assertion inside the check, with the assertion\'s own message', async () => {
+  it("fails at once on a failed assertion inside the check, with the assertion's own message", async () => {
     let calls = 0
     const wait = waitFor(
       () => {

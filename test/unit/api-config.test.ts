@@ -39,7 +39,15 @@ describe('api config', () => {
       host: '127.0.0.1',
       queueName: 'q1',
       task: {defaultIterations: 0, maxIterations: 500, attempts: 3, retentionSeconds: 60},
-      redis: {mode: 'sentinel', masterName: 'm', password: 'pw', sentinels: [{host: 'a', port: 26379}, {host: 'b', port: 26380}]},
+      redis: {
+        mode: 'sentinel',
+        masterName: 'm',
+        password: 'pw',
+        sentinels: [
+          {host: 'a', port: 26379},
+          {host: 'b', port: 26380},
+        ],
+      },
     })
   })
 
@@ -49,9 +57,7 @@ describe('api config', () => {
     expect(error.hint).toBe('set it like PORT=8000')
     expect(configError({TASK_ATTEMPTS: '0'}).message).toBe('TASK_ATTEMPTS is "0": must be at least 1')
     expect(configError({TASK_RETENTION_SECONDS: '1.5'}).message).toBe('TASK_RETENTION_SECONDS is "1.5": must be a whole number')
-    expect(configError({TASK_ITERATIONS: '10', TASK_MAX_ITERATIONS: '5'}).message).toBe(
-      'TASK_ITERATIONS is "10": must not exceed TASK_MAX_ITERATIONS (5)',
-    )
+    expect(configError({TASK_ITERATIONS: '10', TASK_MAX_ITERATIONS: '5'}).message).toBe('TASK_ITERATIONS is "10": must not exceed TASK_MAX_ITERATIONS (5)')
     expect(configError({PORT: '9001'}).message).toContain('METRICS_PORT')
   })
 

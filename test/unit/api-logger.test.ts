@@ -21,7 +21,11 @@ describe('service logger', () => {
     logger.info({redisOptions: {password: SECRET}}, 'ioredis options again')
     expect(lines).toHaveLength(5)
     expect(JSON.stringify(lines)).not.toContain(SECRET)
-    expect(lines[1]).toMatchObject({service: 'api', msg: 'a Redis configuration', redis: {mode: 'sentinel', password: '[redacted]', sentinelPassword: '[redacted]'}})
+    expect(lines[1]).toMatchObject({
+      service: 'api',
+      msg: 'a Redis configuration',
+      redis: {mode: 'sentinel', password: '[redacted]', sentinelPassword: '[redacted]'},
+    })
     expect(lines[2]).toMatchObject({config: {port: 8000, redis: {url: 'redis://127.0.0.1:6379', password: '[redacted]'}}})
   })
 

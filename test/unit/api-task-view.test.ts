@@ -1,14 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {
-  formatElapsed,
-  formatProgress,
-  type TaskSnapshot,
-  taskId,
-  taskStatus,
-  toLegacyProgress,
-  toTaskResource,
-} from '../../src/services/api/task-view.js'
+import {formatElapsed, formatProgress, type TaskSnapshot, taskId, taskStatus, toLegacyProgress, toTaskResource} from '../../src/services/api/task-view.js'
 
 const base: TaskSnapshot = {
   id: '0b6f5a52-8a8e-4c55-9a53-1a3a55ef0d7e',
@@ -75,7 +67,14 @@ describe('api task view: ids and the modern resource', () => {
 
   it('reports a cancelled task as Cancelled, with the time it was cancelled as finishedAt', () => {
     const resource = toTaskResource({...base, state: 'cancelled', finishedAt: base.queuedAt + 5000, iterations: 7})
-    expect(resource).toMatchObject({status: 'Cancelled', progress: 0, iterations: 7, finishedAt: new Date(base.queuedAt + 5000).toISOString(), result: null, failedReason: null})
+    expect(resource).toMatchObject({
+      status: 'Cancelled',
+      progress: 0,
+      iterations: 7,
+      finishedAt: new Date(base.queuedAt + 5000).toISOString(),
+      result: null,
+      failedReason: null,
+    })
     expect(toLegacyProgress({...base, state: 'cancelled'})).toEqual({status: 'Cancelled', progress: '0.0', timeElapsed: '0.0000'})
   })
 

@@ -59,9 +59,7 @@ describe('startAutoscalerLoop', () => {
     })
     await waitFor(() => applied.length >= 1, {what: 'a decision after recovery'})
     await loop.stop()
-    expect(lines.filter((l) => l.includes('cannot read'))).toEqual([
-      'autoscale: cannot read the queue length (Connection is closed.); keeping 2 worker(s)',
-    ])
+    expect(lines.filter((l) => l.includes('cannot read'))).toEqual(['autoscale: cannot read the queue length (Connection is closed.); keeping 2 worker(s)'])
     expect(lines).toContain('autoscale: reading the queue works again')
     expect(applied[0]).toBe(4)
   })

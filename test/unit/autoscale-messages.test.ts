@@ -28,9 +28,14 @@ describe('autoscale decision messages', () => {
 
   it('on random queues: a message that scales never says "held back", one that stays never says "scale"', () => {
     let seed = 42
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
     for (let round = 0; round < 200; round++) {
-      const options = {...base, minReplicas: Math.floor(random() * 2), maxReplicas: 1 + Math.floor(random() * 8), scaleDownStabilizationMs: Math.floor(random() * 4) * 5000}
+      const options = {
+        ...base,
+        minReplicas: Math.floor(random() * 2),
+        maxReplicas: 1 + Math.floor(random() * 8),
+        scaleDownStabilizationMs: Math.floor(random() * 4) * 5000,
+      }
       const samples: [number, number, number][] = Array.from({length: 30}, (_, i) => [i * 5000, Math.floor(random() * 12), Math.floor(random() * 4)])
       for (const d of decideAll(options, initialAutoscaleState(1), samples)) {
         if (d.to !== d.from) {
@@ -39,7 +44,8 @@ describe('autoscale decision messages', () => {
         } else {
           expect(d.message).toMatch(new RegExp(`^stay at ${d.from}: `))
         }
-        if (d.cause === 'stabilising') expect(d.message).toMatch(d.to === d.from ? /held back by the stabilisation window$/ : /the stabilisation window allows only \d+/)
+        if (d.cause === 'stabilising')
+          expect(d.message).toMatch(d.to === d.from ? /held back by the stabilisation window$/ : /the stabilisation window allows only \d+/)
       }
     }
   })

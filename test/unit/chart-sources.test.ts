@@ -22,7 +22,10 @@ const run = async (chartRepositories: InstallFacts['chartRepositories']) =>
 
 describe('--chart-repo values', () => {
   it('NAME=URL per pinned repository; flags win over KEDA_LAB_CHART_REPO (comma-separated)', () => {
-    expect(parseChartRepoOverrides(['kedacore=https://m.example/keda/', ' grafana = http://10.0.0.1:8080/g '])).toEqual({kedacore: 'https://m.example/keda', grafana: 'http://10.0.0.1:8080/g'})
+    expect(parseChartRepoOverrides(['kedacore=https://m.example/keda/', ' grafana = http://10.0.0.1:8080/g '])).toEqual({
+      kedacore: 'https://m.example/keda',
+      grafana: 'http://10.0.0.1:8080/g',
+    })
     expect(chartRepoValues(undefined, {KEDA_LAB_CHART_REPO: 'kedacore=https://a,grafana=https://b'})).toEqual(['kedacore=https://a', 'grafana=https://b'])
     expect(chartRepoValues(['kedacore=https://c'], {KEDA_LAB_CHART_REPO: 'kedacore=https://a'})).toEqual(['kedacore=https://c'])
   })

@@ -40,16 +40,17 @@ describe('Dockerfile', () => {
     const user = runtime.filter((line) => line.startsWith('USER '))
     expect(user.at(-1)).toMatch(/^USER [1-9]\d*(:[1-9]\d*)?$/)
     for (const path of ['dist', 'oclif.manifest.json', 'bin/run.js', 'templates']) {
-      expect(runtime.some((line) => line.startsWith('COPY ') && line.includes(path)), `runtime copies ${path}`).toBe(true)
+      expect(
+        runtime.some((line) => line.startsWith('COPY ') && line.includes(path)),
+        `runtime copies ${path}`,
+      ).toBe(true)
     }
     expect(runtime).toContain('ENTRYPOINT ["keda-lab"]')
     expect(runtime).toContain('CMD ["serve", "api"]')
   })
 
   it('copies only files that exist, and .dockerignore keeps node_modules and secrets out', () => {
-    const sources = instructions
-      .filter((line) => line.startsWith('COPY ') && !line.includes('--from='))
-      .flatMap((line) => line.split(/\s+/).slice(1, -1))
+    const sources = instructions.filter((line) => line.startsWith('COPY ') && !line.includes('--from=')).flatMap((line) => line.split(/\s+/).slice(1, -1))
     expect(sources.length).toBeGreaterThan(0)
     for (const source of sources) expect(existsSync(join(repoRoot, source)), `${source} exists`).toBe(true)
     const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n')

@@ -23,8 +23,12 @@ describe('helm adapter', () => {
 
 describe('runTool', () => {
   it('a missing program says where to get it', async () => {
-    await expect(runTool({bin: 'helm', args: ['version']}, {env: {PATH: '/nonexistent'}})).rejects.toThrow('helm not found: install it from https://helm.sh/docs/intro/install/')
-    await expect(runTool({bin: 'minikube', args: []}, {env: {PATH: '/nonexistent'}})).rejects.toThrow('minikube not found: install it from https://minikube.sigs.k8s.io/docs/start/')
+    await expect(runTool({bin: 'helm', args: ['version']}, {env: {PATH: '/nonexistent'}})).rejects.toThrow(
+      'helm not found: install it from https://helm.sh/docs/intro/install/',
+    )
+    await expect(runTool({bin: 'minikube', args: []}, {env: {PATH: '/nonexistent'}})).rejects.toThrow(
+      'minikube not found: install it from https://minikube.sigs.k8s.io/docs/start/',
+    )
   })
 
   it('a failing program gives its exit code and the tail of its stderr', async () => {
@@ -44,7 +48,13 @@ describe('runTool', () => {
     // The shell prints its pid and becomes `sleep 30`; the abort comes once it is surely running.
     const pending = runTool(
       {bin: 'sh', args: ['-c', 'echo $$; exec sleep 30']},
-      {signal: controller.signal, onLine: (line) => ((pid = Number(line)), controller.abort())},
+      {
+        signal: controller.signal,
+        onLine: (line) => {
+          pid = Number(line)
+          controller.abort()
+        },
+      },
     )
     const error = (await pending.catch((e) => e)) as ToolError
     expect(error).toBeInstanceOf(ToolError)
@@ -60,7 +70,13 @@ describe('detectClusterKind', () => {
     expect(detectClusterKind('minikube', [{name: 'minikube', labels: {'minikube.k8s.io/name': 'minikube'}}])).toEqual({kind: 'minikube', name: 'minikube'})
     expect(detectClusterKind('lab-profile', [{name: 'lab', labels: {'minikube.k8s.io/name': 'lab'}}])).toEqual({kind: 'minikube', name: 'lab'})
     expect(detectClusterKind('kind-dev', [{name: 'dev-control-plane', labels: {}}])).toEqual({kind: 'kind', name: 'dev'})
-    expect(detectClusterKind('admin@dev', [{name: 'dev-control-plane', labels: {}}, {name: 'dev-worker', labels: {}}, {name: 'dev-worker2', labels: {}}])).toEqual({kind: 'kind', name: 'dev'})
+    expect(
+      detectClusterKind('admin@dev', [
+        {name: 'dev-control-plane', labels: {}},
+        {name: 'dev-worker', labels: {}},
+        {name: 'dev-worker2', labels: {}},
+      ]),
+    ).toEqual({kind: 'kind', name: 'dev'})
     expect(detectClusterKind('gke_proj_zone_c', [{name: 'gke-pool-1', labels: {}}])).toEqual({kind: 'other'})
   })
 })
@@ -99,7 +115,12 @@ describe('values rendering', () => {
   it('sets the computed keys and keeps the documentation comments', async () => {
     const templates = await loadValuesTemplates(new URL('../..', import.meta.url).pathname)
     const image = {repository: 'keda-lab', tag: '0.1.0', pullPolicy: 'IfNotPresent' as const}
-    const files = Object.fromEntries(renderValues({answers: {...answers, redisReplicas: 5, redisPersistence: false}, appNamespace: 'a', monitoringNamespace: 'm', nodeCount: 1, image}, templates).map((f) => [f.name, f.content]))
+    const files = Object.fromEntries(
+      renderValues(
+        {answers: {...answers, redisReplicas: 5, redisPersistence: false}, appNamespace: 'a', monitoringNamespace: 'm', nodeCount: 1, image},
+        templates,
+      ).map((f) => [f.name, f.content]),
+    )
     const redis = parse(files['redis-ha']!)
     expect(redis).toMatchObject({replicas: 5, hardAntiAffinity: false, persistentVolume: {enabled: false}, sentinel: {quorum: 3}})
     expect(redis.redis.config.appendonly).toBe('no')
@@ -111,7 +132,12 @@ describe('values rendering', () => {
     expect(app.redis.auth).toEqual({enabled: true, existingSecret: 'keda-lab-secrets', passwordKey: 'redis-password'})
     expect(app.monitoring).toEqual({enabled: true, namespace: 'm'})
 
-    const noWebhook = Object.fromEntries(renderValues({answers: {...answers, webhook: false, telegramChatIds: []}, appNamespace: 'a', monitoringNamespace: 'm', image}, templates).map((f) => [f.name, f.content]))
+    const noWebhook = Object.fromEntries(
+      renderValues({answers: {...answers, webhook: false, telegramChatIds: []}, appNamespace: 'a', monitoringNamespace: 'm', image}, templates).map((f) => [
+        f.name,
+        f.content,
+      ]),
+    )
     const am = parse(noWebhook['kube-prometheus-stack']!).alertmanager
     expect(am.config.receivers).toEqual([{name: 'null'}])
     expect(am.config.route.receiver).toBe('null')

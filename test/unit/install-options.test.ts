@@ -54,7 +54,10 @@ describe('resolveInstallOptions', () => {
   })
 
   it('reports every missing or invalid value at once, one line each, never quoting the token', async () => {
-    const error = await resolveInstallOptions({flags: {'telegram-token': 'secret-but-wrong', 'redis-replicas': '0'}, env: {KEDA_LAB_EXPOSE: 'ClusterIP'}}).catch((e) => e)
+    const error = await resolveInstallOptions({
+      flags: {'telegram-token': 'secret-but-wrong', 'redis-replicas': '0'},
+      env: {KEDA_LAB_EXPOSE: 'ClusterIP'},
+    }).catch((e) => e)
     expect(error).toBeInstanceOf(ConfigError)
     const lines = (error as Error).message.split('\n')
     expect(lines[0]).toBe('4 install options are missing or invalid:')
@@ -68,7 +71,11 @@ describe('resolveInstallOptions', () => {
   })
 
   it('keeps the token stored by an earlier install instead of asking again', async () => {
-    const {answers, sources} = await resolveInstallOptions({flags: {'telegram-chat-id': '1,-1001234567890,@alerts_channel'}, env: {}, existingTelegramToken: TOKEN})
+    const {answers, sources} = await resolveInstallOptions({
+      flags: {'telegram-chat-id': '1,-1001234567890,@alerts_channel'},
+      env: {},
+      existingTelegramToken: TOKEN,
+    })
     expect(answers.telegramToken).toBe(TOKEN)
     expect(sources.telegramToken).toBe('cluster')
     expect(answers.telegramChatIds).toEqual(['1', '-1001234567890', '@alerts_channel'])
@@ -89,7 +96,7 @@ describe('resolveInstallOptions', () => {
       'must hold a task': ['3', '1'],
       'Redis replicas': '3',
       'Keep Redis data': true,
-      'exposed': 'Ingress',
+      exposed: 'Ingress',
       'Ingress host': ['Not A Host!', 'lab.example.com'],
       Image: '',
     })
@@ -109,14 +116,25 @@ describe('resolveInstallOptions', () => {
       'must be at most 2 (the Redis replicas besides the master), got 3',
       '"not a host!" is not a DNS host name (e.g. keda-lab.example.com)',
     ])
-    expect(answers).toMatchObject({telegramToken: TOKEN, workerMinReplicas: 2, workerMaxReplicas: 6, apiMaxReplicas: 4, apiCpuTarget: 65, redisWaitReplicas: 1, expose: 'Ingress', ingressHost: 'lab.example.com'})
+    expect(answers).toMatchObject({
+      telegramToken: TOKEN,
+      workerMinReplicas: 2,
+      workerMaxReplicas: 6,
+      apiMaxReplicas: 4,
+      apiCpuTarget: 65,
+      redisWaitReplicas: 1,
+      expose: 'Ingress',
+      ingressHost: 'lab.example.com',
+    })
     expect(answers.image).toBeUndefined()
     expect(sources.apiMaxReplicas).toBe('flag')
     expect(sources.workerMaxReplicas).toBe('prompt')
   })
 
   it('worker minimum 0 needs scale to zero', async () => {
-    await expect(resolveInstallOptions({flags: {webhook: false, 'worker-min-replicas': '0'}, env: {}})).rejects.toThrow('--worker-min-replicas 0 needs --scale-to-zero')
+    await expect(resolveInstallOptions({flags: {webhook: false, 'worker-min-replicas': '0'}, env: {}})).rejects.toThrow(
+      '--worker-min-replicas 0 needs --scale-to-zero',
+    )
     const ok = await resolveInstallOptions({flags: {webhook: false, 'worker-min-replicas': '0', 'scale-to-zero': true}, env: {}})
     expect(ok.answers.workerMinReplicas).toBe(0)
   })

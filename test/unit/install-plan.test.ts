@@ -19,11 +19,24 @@ const answers: InstallAnswers = sampleAnswers
 
 async function deps(over: Partial<PlanDeps['facts']> = {}): Promise<PlanDeps> {
   return {
-    facts: {nodes: [{name: 'minikube', cpuMillis: 4000, memoryBytes: 8 << 30, labels: {}}], crds: [], metricsApi: true, cluster: {kind: 'minikube', name: 'minikube'}, helmMajor: 3, ...over},
+    facts: {
+      nodes: [{name: 'minikube', cpuMillis: 4000, memoryBytes: 8 << 30, labels: {}}],
+      crds: [],
+      metricsApi: true,
+      cluster: {kind: 'minikube', name: 'minikube'},
+      helmMajor: 3,
+      ...over,
+    },
     templates: await loadValuesTemplates(root),
     packageRoot: root,
     version: '0.1.0',
-    secrets: resolveSecrets({appNamespace: 'keda', monitoringNamespace: 'keda-monitoring', monitoring: true, telegramToken: answers.telegramToken, existing: {}}),
+    secrets: resolveSecrets({
+      appNamespace: 'keda',
+      monitoringNamespace: 'keda-monitoring',
+      monitoring: true,
+      telegramToken: answers.telegramToken,
+      existing: {},
+    }),
     dockerfileExists: true,
   }
 }
@@ -37,7 +50,8 @@ const options = (a: Partial<InstallAnswers> = {}): InstallOptions => ({
   enableMetricsServerAddon: true,
 })
 
-const commands = (plan: ReturnType<typeof planInstall>) => plan.steps.flatMap((s) => s.actions.flatMap((a) => (a.type === 'run' ? [`${a.command.bin} ${a.command.args.join(' ')}`] : [])))
+const commands = (plan: ReturnType<typeof planInstall>) =>
+  plan.steps.flatMap((s) => s.actions.flatMap((a) => (a.type === 'run' ? [`${a.command.bin} ${a.command.args.join(' ')}`] : [])))
 
 describe('planInstall', () => {
   it('orders the steps and creates the Secrets before any release', async () => {
@@ -45,7 +59,9 @@ describe('planInstall', () => {
     expect(plan.steps.map((s) => s.id)).toEqual(['repositories', 'namespaces-secrets', 'keda', 'redis', 'monitoring', 'image', 'application', 'rollout'])
     const secrets = plan.steps[1]!.actions.filter((a) => a.type === 'secret').map((a) => (a.type === 'secret' ? `${a.secret.namespace}/${a.secret.name}` : ''))
     expect(secrets).toEqual(['keda/keda-lab-secrets', 'keda-monitoring/keda-lab-webhook-token', 'keda-monitoring/keda-lab-grafana'])
-    expect(plan.files.map((f) => f.path)).toEqual(['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'].map((n) => `/tmp/out/values/${n}.yaml`))
+    expect(plan.files.map((f) => f.path)).toEqual(
+      ['keda', 'redis-ha', 'kube-prometheus-stack', 'loki', 'alloy', 'keda-lab'].map((n) => `/tmp/out/values/${n}.yaml`),
+    )
     expect(plan.values['keda-lab']).toMatchObject({worker: {autoscaling: {maxReplicaCount: 10}}, secrets: {create: false}})
     expect(plan.values['redis-ha']).toMatchObject({replicas: 3, hardAntiAffinity: false})
   })
@@ -59,7 +75,11 @@ describe('planInstall', () => {
     expect(plan.values['keda-lab']).toMatchObject({networkPolicy: {keda: {namespace: 'platform'}}})
     expect(byId.monitoring!.skipped).toBe('monitoring off (--no-monitoring)')
     expect(byId.image!.skipped).toBe('using ghcr.io/acme/keda-lab:1.2.3 from its registry (--image)')
-    expect(commands(plan).filter((c) => c.startsWith('helm repo add')).map((c) => c.split(' ')[3])).toEqual(['dandydeveloper'])
+    expect(
+      commands(plan)
+        .filter((c) => c.startsWith('helm repo add'))
+        .map((c) => c.split(' ')[3]),
+    ).toEqual(['dandydeveloper'])
     expect(plan.files.map((f) => f.path.split('/').pop())).toEqual(['keda.yaml', 'redis-ha.yaml', 'keda-lab.yaml'])
     expect(plan.image).toBe('ghcr.io/acme/keda-lab:1.2.3')
   })
@@ -68,12 +88,21 @@ describe('planInstall', () => {
     const own = planInstall(options(), await deps({crds: ['scaledobjects.keda.sh'], kedaNamespace: 'keda', kedaRelease: {name: 'keda', namespace: 'keda'}}))
     const ownKeda = own.steps.find((s) => s.id === 'keda')!
     expect(ownKeda.skipped).toBeUndefined()
-    expect(commands({...own, steps: [ownKeda]})).toEqual([expect.stringMatching(/^helm upgrade --install keda kedacore\/keda --namespace keda --version 2\.20\.2 /)])
-    expect(commands(own).filter((c) => c.startsWith('helm repo add')).map((c) => c.split(' ')[3])).toContain('kedacore')
+    expect(commands({...own, steps: [ownKeda]})).toEqual([
+      expect.stringMatching(/^helm upgrade --install keda kedacore\/keda --namespace keda --version 2\.20\.2 /),
+    ])
+    expect(
+      commands(own)
+        .filter((c) => c.startsWith('helm repo add'))
+        .map((c) => c.split(' ')[3]),
+    ).toContain('kedacore')
     const leftover = planInstall(options(), await deps({crds: ['scaledobjects.keda.sh']}))
     expect(leftover.steps.find((s) => s.id === 'keda')!.actions).toHaveLength(1)
     // The same release name in another namespace is somebody else's KEDA.
-    const elsewhere = planInstall(options(), await deps({crds: ['scaledobjects.keda.sh'], kedaNamespace: 'keda-system', kedaRelease: {name: 'keda', namespace: 'keda-system'}}))
+    const elsewhere = planInstall(
+      options(),
+      await deps({crds: ['scaledobjects.keda.sh'], kedaNamespace: 'keda-system', kedaRelease: {name: 'keda', namespace: 'keda-system'}}),
+    )
     expect(elsewhere.steps.find((s) => s.id === 'keda')!.actions).toEqual([])
   })
 
@@ -98,7 +127,11 @@ describe('planInstall', () => {
     const mk = commands(planInstall(options(), await deps({metricsApi: false})))
     expect(mk).toContain('minikube addons enable metrics-server -p minikube')
     const kind = commands(planInstall(options(), await deps({cluster: {kind: 'kind', name: 'lab'}})))
-    expect(kind.slice(-3)).toEqual(['docker build -t keda-lab:0.1.0 .', 'kind load docker-image keda-lab:0.1.0 --name lab', expect.stringContaining('upgrade --install keda-lab')])
+    expect(kind.slice(-3)).toEqual([
+      'docker build -t keda-lab:0.1.0 .',
+      'kind load docker-image keda-lab:0.1.0 --name lab',
+      expect.stringContaining('upgrade --install keda-lab'),
+    ])
     const other = await deps({cluster: {kind: 'other'}})
     expect(() => planInstall(options(), other)).toThrow(ConfigError)
     expect(() => planInstall(options(), other)).toThrow('no --image given and this cluster is neither minikube nor kind')
@@ -119,10 +152,21 @@ describe('secrets', () => {
     const first = resolveSecrets({appNamespace: 'a', monitoringNamespace: 'm', monitoring: true, existing: {}})
     expect(first[0]!.origin['redis-password']).toBe('generated')
     expect(first[0]!.data['webhook-token']).toBe(first[1]!.data.token)
-    const second = resolveSecrets({appNamespace: 'a', monitoringNamespace: 'm', monitoring: true, existing: {app: first[0]!.data, webhookToken: first[1]!.data, grafana: first[2]!.data}})
+    const second = resolveSecrets({
+      appNamespace: 'a',
+      monitoringNamespace: 'm',
+      monitoring: true,
+      existing: {app: first[0]!.data, webhookToken: first[1]!.data, grafana: first[2]!.data},
+    })
     expect(second.map((s) => s.data)).toEqual(first.map((s) => s.data))
     expect(second[0]!.origin).toEqual({'redis-password': 'kept', 'telegram-bot-token': 'empty', 'webhook-token': 'kept'})
-    const given = resolveSecrets({appNamespace: 'a', monitoringNamespace: 'm', monitoring: false, redisPassword: 'from-env-1234', existing: {app: first[0]!.data}})
+    const given = resolveSecrets({
+      appNamespace: 'a',
+      monitoringNamespace: 'm',
+      monitoring: false,
+      redisPassword: 'from-env-1234',
+      existing: {app: first[0]!.data},
+    })
     expect(given).toHaveLength(1)
     expect(given[0]!.data['redis-password']).toBe('from-env-1234')
   })
@@ -178,10 +222,18 @@ describe('applyStep', () => {
       return ''
     }
     await applyStep(plan.steps[1]!, {kube, run, signal}, (l) => lines.push(l))
-    expect(kube.writes).toEqual(['ns keda', 'ns keda-monitoring', 'secret keda/keda-lab-secrets', 'secret keda-monitoring/keda-lab-webhook-token', 'secret keda-monitoring/keda-lab-grafana'])
+    expect(kube.writes).toEqual([
+      'ns keda',
+      'ns keda-monitoring',
+      'secret keda/keda-lab-secrets',
+      'secret keda-monitoring/keda-lab-webhook-token',
+      'secret keda-monitoring/keda-lab-grafana',
+    ])
     const error = await applyStep(plan.steps.find((s) => s.id === 'redis')!, {kube, run, signal}).catch((e) => e)
     expect(error).toBeInstanceOf(StepError)
-    expect(error.message).toBe('step "Redis with Sentinels (dandydeveloper/redis-ha 4.38.0)" failed: helm upgrade --install failed (exit code 1)\n  | Error: UPGRADE FAILED: timed out')
+    expect(error.message).toBe(
+      'step "Redis with Sentinels (dandydeveloper/redis-ha 4.38.0)" failed: helm upgrade --install failed (exit code 1)\n  | Error: UPGRADE FAILED: timed out',
+    )
     expect(error.hint).toContain('keda-lab uninstall')
     await applyStep(plan.steps.find((s) => s.id === 'rollout')!, {kube, run, signal, pollMs: 5}, (l) => lines.push(l))
     expect(lines.filter((l) => l.startsWith('waiting: keda-lab-api 0/1 ready'))).toHaveLength(2)

@@ -45,7 +45,10 @@ describe('install pre-flight checks', () => {
     const assigned = await check({...other, loadBalancers: {total: 3, withAddress: 2}}, {image: 'r/keda-lab:1'})
     expect(assigned['load-balancer']!).toMatchObject({status: 'pass', detail: 'LoadBalancer (2 of 3 LoadBalancer services in the cluster have an address)'})
     const pending = await check({...other, loadBalancers: {total: 2, withAddress: 0}}, {image: 'r/keda-lab:1'})
-    expect(pending['load-balancer']!).toMatchObject({status: 'warn', detail: expect.stringContaining('no LoadBalancer service in the cluster has an address (2 pending)')})
+    expect(pending['load-balancer']!).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('no LoadBalancer service in the cluster has an address (2 pending)'),
+    })
     expect(pending['load-balancer']!.hint).toContain('--expose NodePort')
     const unknown = await check({...other, loadBalancers: {total: 0, withAddress: 0}}, {image: 'r/keda-lab:1'})
     expect(unknown['load-balancer']!.status).toBe('warn')
@@ -56,8 +59,15 @@ describe('install pre-flight checks', () => {
   it("existing KEDA: keda-lab's own release is upgraded, a foreign one reused", async () => {
     const own = await check({crds: ['scaledobjects.keda.sh'], appNamespace: 'keda', kedaNamespace: 'keda', kedaRelease: {name: 'keda', namespace: 'keda'}})
     expect(own['existing-keda']!.detail).toBe("keda-lab's own KEDA (release keda/keda): upgraded in place")
-    const foreign = await check({crds: ['scaledobjects.keda.sh'], appNamespace: 'keda', kedaNamespace: 'platform', kedaRelease: {name: 'keda', namespace: 'platform'}})
-    expect(foreign['existing-keda']!.detail).toContain('a KEDA that keda-lab did not install runs in namespace platform, Helm release platform/keda: reusing it')
+    const foreign = await check({
+      crds: ['scaledobjects.keda.sh'],
+      appNamespace: 'keda',
+      kedaNamespace: 'platform',
+      kedaRelease: {name: 'keda', namespace: 'platform'},
+    })
+    expect(foreign['existing-keda']!.detail).toContain(
+      'a KEDA that keda-lab did not install runs in namespace platform, Helm release platform/keda: reusing it',
+    )
     const leftover = await check({crds: ['scaledobjects.keda.sh'], appNamespace: 'keda'})
     expect(leftover['existing-keda']!.detail).toContain('no KEDA operator runs: KEDA will be installed')
   })

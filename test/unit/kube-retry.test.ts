@@ -33,10 +33,14 @@ describe('withRetry: transient API answers are retried, everything else is not',
     for (const error of [apiError(404), apiError(409), apiError(403), new Error('ECONNREFUSED')]) {
       let calls = 0
       await expect(
-        withRetry(async () => {
-          calls++
-          throw error
-        }, undefined, async () => {}),
+        withRetry(
+          async () => {
+            calls++
+            throw error
+          },
+          undefined,
+          async () => {},
+        ),
       ).rejects.toBe(error)
       expect(calls).toBe(1)
     }
@@ -50,12 +54,16 @@ describe('withRetry: transient API answers are retried, everything else is not',
     let calls = 0
     const error = apiError(429, {'retry-after': '3600'})
     await expect(
-      withRetry(async () => {
-        calls++
-        throw error
-      }, {attempts: 3, baseMs: 10, maxMs: 500}, async (ms) => {
-        waits.push(ms)
-      }),
+      withRetry(
+        async () => {
+          calls++
+          throw error
+        },
+        {attempts: 3, baseMs: 10, maxMs: 500},
+        async (ms) => {
+          waits.push(ms)
+        },
+      ),
     ).rejects.toBe(error)
     expect(calls).toBe(3)
     expect(waits).toEqual([500, 500])
@@ -76,7 +84,9 @@ describe('createKube retries "storage is (re)initializing" through client-node',
       if (left[key] > 0) {
         left = {...left, [key]: left[key] - 1}
         res.writeHead(429, {'Content-Type': 'application/json', 'Retry-After': '0'})
-        res.end(JSON.stringify({kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'storage is (re)initializing', reason: 'TooManyRequests', code: 429}))
+        res.end(
+          JSON.stringify({kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'storage is (re)initializing', reason: 'TooManyRequests', code: 429}),
+        )
         return
       }
       res.writeHead(200, {'Content-Type': 'application/json'})

@@ -24,7 +24,9 @@ const summary = (name: string, labels: Record<string, string> = {}, annotations:
 
 describe('quantities', () => {
   it('parses CPU to millicores', () => {
-    expect([parseCpuMillis('4'), parseCpuMillis('3800m'), parseCpuMillis('0.5'), parseCpuMillis('250000000n'), parseCpuMillis(undefined)]).toEqual([4000, 3800, 500, 250, 0])
+    expect([parseCpuMillis('4'), parseCpuMillis('3800m'), parseCpuMillis('0.5'), parseCpuMillis('250000000n'), parseCpuMillis(undefined)]).toEqual([
+      4000, 3800, 500, 250, 0,
+    ])
   })
   it('parses memory to bytes', () => {
     expect([parseMemoryBytes('8Gi'), parseMemoryBytes('16318948Ki'), parseMemoryBytes('512M'), parseMemoryBytes('1e9'), parseMemoryBytes('junk')]).toEqual([
@@ -85,7 +87,18 @@ describe('releases', () => {
     ])
   })
   it('builds the same helm command lines for Helm 3 and 4, with the context when given', () => {
-    expect(helmCommands('helm', 'minikube').list().args).toEqual(['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', '--kube-context', 'minikube'])
+    expect(helmCommands('helm', 'minikube').list().args).toEqual([
+      'list',
+      '--all-namespaces',
+      '--deployed',
+      '--failed',
+      '--pending',
+      '--uninstalling',
+      '--output',
+      'json',
+      '--kube-context',
+      'minikube',
+    ])
     expect(helmCommands('helm').uninstall({name: 'loki', namespace: 'mon'}).args).toEqual(['uninstall', 'loki', '--namespace', 'mon', '--timeout', '5m'])
   })
   it('parses helm list JSON and rejects anything else with one clear line', () => {
@@ -101,8 +114,16 @@ describe('releases', () => {
 describe('stuck namespaces', () => {
   it('reads the remaining resources from the namespace controller conditions (core resources end with a dot)', () => {
     const conditions = [
-      {type: 'NamespaceContentRemaining', status: 'True', message: 'Some resources are remaining: persistentvolumeclaims. has 1 resource instances, scaledobjects.keda.sh has 2 resource instances'},
-      {type: 'NamespaceFinalizersRemaining', status: 'True', message: 'Some content in the namespace has finalizers remaining: finalizer.keda.sh in 2 resource instances'},
+      {
+        type: 'NamespaceContentRemaining',
+        status: 'True',
+        message: 'Some resources are remaining: persistentvolumeclaims. has 1 resource instances, scaledobjects.keda.sh has 2 resource instances',
+      },
+      {
+        type: 'NamespaceFinalizersRemaining',
+        status: 'True',
+        message: 'Some content in the namespace has finalizers remaining: finalizer.keda.sh in 2 resource instances',
+      },
     ]
     expect(resourcesFromConditions(conditions)).toEqual(['persistentvolumeclaims', 'scaledobjects.keda.sh'])
     expect(resourcesFromConditions([{type: 'NamespaceContentRemaining', status: 'False', message: 'All content successfully deleted'}])).toEqual([])
@@ -110,13 +131,32 @@ describe('stuck namespaces', () => {
     expect(parseResource('pods.')).toEqual({group: '', plural: 'pods'})
   })
   it('describes blockers: conditions, objects with their finalizers, and spec finalizers once the content is gone', () => {
-    const base = {namespace: 'keda', phase: 'Terminating', conditions: [{type: 'NamespaceDeletionDiscoveryFailure', status: 'True', message: 'Discovery failed for some groups: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request'}]}
-    expect(describeBlockers({...base, specFinalizers: ['kubernetes'], objects: [{resource: 'scaledobjects.keda.sh', name: 'w', finalizers: ['finalizer.keda.sh']}], unavailableApiServices: [{name: 'v1beta1.external.metrics.k8s.io', message: 'FailedDiscoveryCheck: connection refused'}]})).toEqual([
+    const base = {
+      namespace: 'keda',
+      phase: 'Terminating',
+      conditions: [
+        {
+          type: 'NamespaceDeletionDiscoveryFailure',
+          status: 'True',
+          message: 'Discovery failed for some groups: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request',
+        },
+      ],
+    }
+    expect(
+      describeBlockers({
+        ...base,
+        specFinalizers: ['kubernetes'],
+        objects: [{resource: 'scaledobjects.keda.sh', name: 'w', finalizers: ['finalizer.keda.sh']}],
+        unavailableApiServices: [{name: 'v1beta1.external.metrics.k8s.io', message: 'FailedDiscoveryCheck: connection refused'}],
+      }),
+    ).toEqual([
       'NamespaceDeletionDiscoveryFailure: Discovery failed for some groups: external.metrics.k8s.io/v1beta1: the server is currently unable to handle the request',
       'APIService v1beta1.external.metrics.k8s.io is unavailable (FailedDiscoveryCheck: connection refused)',
       'scaledobjects.keda.sh/w (finalizers: finalizer.keda.sh)',
     ])
-    expect(describeBlockers({...base, conditions: [], specFinalizers: ['example.com/hold'], objects: [], unavailableApiServices: []})).toEqual(['namespace spec.finalizers: example.com/hold'])
+    expect(describeBlockers({...base, conditions: [], specFinalizers: ['example.com/hold'], objects: [], unavailableApiServices: []})).toEqual([
+      'namespace spec.finalizers: example.com/hold',
+    ])
   })
 })
 
@@ -124,7 +164,15 @@ describe('cluster-scoped leftovers', () => {
   it('attributes objects to releases by Helm annotations first, then labels, then CRD group', () => {
     const own = (o: ObjectSummary, kind = 'ClusterRole') => owningRelease(o, kind, 'keda', 'keda-monitoring')
     expect(own(summary('keda-operator', {}, {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'keda'}))).toBe('keda')
-    expect(own(summary('their-keda', {'app.kubernetes.io/part-of': 'keda-operator'}, {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'}))).toBeUndefined()
+    expect(
+      own(
+        summary(
+          'their-keda',
+          {'app.kubernetes.io/part-of': 'keda-operator'},
+          {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'platform'},
+        ),
+      ),
+    ).toBeUndefined()
     expect(own(summary('alloy', {}, {'meta.helm.sh/release-name': 'alloy', 'meta.helm.sh/release-namespace': 'keda-monitoring'}))).toBe('alloy')
     expect(own(summary('x', {release: 'kube-prometheus-stack'}))).toBe('kube-prometheus-stack')
     expect(own(summary('x', {'app.kubernetes.io/instance': 'loki'}))).toBe('loki')
@@ -137,24 +185,42 @@ describe('cluster-scoped leftovers', () => {
 
 describe('uninstall text', () => {
   it('describes the plan before confirming', () => {
-    const plan = {releases: [{name: 'keda-lab', namespace: 'keda'}, {name: 'keda', namespace: 'keda'}], namespaces: [{name: 'keda', phase: 'Active'}], pvcs: ['keda/data-redis-ha-server-0']}
+    const plan = {
+      releases: [
+        {name: 'keda-lab', namespace: 'keda'},
+        {name: 'keda', namespace: 'keda'},
+      ],
+      namespaces: [{name: 'keda', phase: 'Active'}],
+      pvcs: ['keda/data-redis-ha-server-0'],
+    }
     expect(describePlan(plan, {purge: false})).toEqual([
       'Helm releases to remove, in this order: keda-lab (keda), keda (keda)',
       'Namespaces to delete: keda',
       'PersistentVolumeClaims kept (use --purge to delete them): keda/data-redis-ha-server-0',
     ])
-    expect(describePlan({releases: [], namespaces: [], pvcs: []}, {purge: true})).toEqual(['No keda-lab Helm release is installed.', 'No keda-lab namespace exists.'])
+    expect(describePlan({releases: [], namespaces: [], pvcs: []}, {purge: true})).toEqual([
+      'No keda-lab Helm release is installed.',
+      'No keda-lab namespace exists.',
+    ])
   })
   it('reports every outcome with √ / ‼ / × and the fix', () => {
     const lines = formatUninstallReport(
       {
         releases: [{name: 'keda', namespace: 'keda'}],
         namespaces: [
-          {name: 'keda', status: 'stuck', blockers: ['scaledobjects.keda.sh/w (finalizers: finalizer.keda.sh)'], hint: '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'},
+          {
+            name: 'keda',
+            status: 'stuck',
+            blockers: ['scaledobjects.keda.sh/w (finalizers: finalizer.keda.sh)'],
+            hint: '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)',
+          },
           {name: 'keda-monitoring', status: 'forced', cleared: {namespace: 'keda-monitoring', clearedObjects: ['pods/p'], clearedNamespaceFinalizers: []}},
         ],
         pvcs: {kept: [], deleted: ['keda/data-redis-ha-server-0']},
-        leftovers: {found: [{kind: 'ClusterRole', name: 'keda-operator', release: 'keda'}], removed: [{kind: 'ClusterRole', name: 'keda-operator', release: 'keda'}]},
+        leftovers: {
+          found: [{kind: 'ClusterRole', name: 'keda-operator', release: 'keda'}],
+          removed: [{kind: 'ClusterRole', name: 'keda-operator', release: 'keda'}],
+        },
         ok: false,
       },
       {purge: true},

@@ -30,7 +30,11 @@ describe('alerts firing now, from a real Alertmanager', () => {
   it('lists the firing lab alert with severity, start and summary; leaves out Watchdog and silenced alerts', async () => {
     const startsAt = new Date(Date.now() - 60_000).toISOString()
     await post('/api/v2/alerts', [
-      {labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda'}, annotations: {summary: 'Workers at their maximum replicas'}, startsAt},
+      {
+        labels: {alertname: 'KedaLabWorkersAtMax', severity: 'warning', namespace: 'keda'},
+        annotations: {summary: 'Workers at their maximum replicas'},
+        startsAt,
+      },
       {labels: {alertname: 'Watchdog', severity: 'none'}, startsAt},
       {labels: {alertname: 'KedaLabQueueBacklogGrowing', severity: 'warning'}, startsAt},
     ])
@@ -43,12 +47,15 @@ describe('alerts firing now, from a real Alertmanager', () => {
     })
     const {path} = STATUS_SERVICES.alertmanager
     const query = new URLSearchParams({active: 'true', silenced: 'false', inhibited: 'false'})
-    const alerts = await waitFor(async () => {
-      const res = await fetch(`${url}${path}?${query}`)
-      const parsed = parseAlerts({status: res.status, headers: {}, body: await res.text()})
-      // The silence applies asynchronously; until it does the silenced alert is still listed.
-      return parsed.firing.length === 1 ? parsed : notYet(JSON.stringify(parsed.firing.map((a) => a.name)))
-    }, {timeoutMs: 20_000, intervalMs: 200})
+    const alerts = await waitFor(
+      async () => {
+        const res = await fetch(`${url}${path}?${query}`)
+        const parsed = parseAlerts({status: res.status, headers: {}, body: await res.text()})
+        // The silence applies asynchronously; until it does the silenced alert is still listed.
+        return parsed.firing.length === 1 ? parsed : notYet(JSON.stringify(parsed.firing.map((a) => a.name)))
+      },
+      {timeoutMs: 20_000, intervalMs: 200},
+    )
     expect(alerts.available).toBe(true)
     expect(alerts.firing).toHaveLength(1)
     expect(alerts.firing[0]).toMatchObject({name: 'KedaLabWorkersAtMax', severity: 'warning', summary: 'Workers at their maximum replicas'})
@@ -57,6 +64,10 @@ describe('alerts firing now, from a real Alertmanager', () => {
 
   it('an answer that is not a list is a reason, not a crash', async () => {
     const res = await fetch(`${url}/api/v2/status`)
-    expect(parseAlerts({status: res.status, headers: {}, body: await res.text()})).toEqual({available: false, firing: [], error: 'the answer is not a list of alerts'})
+    expect(parseAlerts({status: res.status, headers: {}, body: await res.text()})).toEqual({
+      available: false,
+      firing: [],
+      error: 'the answer is not a list of alerts',
+    })
   })
 })

@@ -10,8 +10,28 @@ import type {ClusterStatusReport} from '../../src/lab/status/model.js'
 import {renderStatus, watchFrame} from '../../src/ui/status.js'
 
 const spec = (id: string) => COMPONENTS.find((c) => c.id === id)!
-const workload = (o: Partial<WorkloadInfo>): WorkloadInfo => ({kind: 'Deployment', name: 'keda-lab-api', labels: {}, desired: 2, ready: 2, images: ['keda-lab:1.2.3'], containers: ['api'], selector: {app: 'api'}, ...o})
-const pod = (o: Partial<PodInfo>): PodInfo => ({name: 'p', labels: {app: 'api'}, phase: 'Running', ready: true, restarts: 0, images: [], ports: [], deleting: false, ...o})
+const workload = (o: Partial<WorkloadInfo>): WorkloadInfo => ({
+  kind: 'Deployment',
+  name: 'keda-lab-api',
+  labels: {},
+  desired: 2,
+  ready: 2,
+  images: ['keda-lab:1.2.3'],
+  containers: ['api'],
+  selector: {app: 'api'},
+  ...o,
+})
+const pod = (o: Partial<PodInfo>): PodInfo => ({
+  name: 'p',
+  labels: {app: 'api'},
+  phase: 'Running',
+  ready: true,
+  restarts: 0,
+  images: [],
+  ports: [],
+  deleting: false,
+  ...o,
+})
 
 describe('imageTag', () => {
   it('takes the tag, the digest start, or latest', () => {
@@ -38,9 +58,17 @@ describe('componentStatus', () => {
 })
 
 describe('redisStatus', () => {
-  const redis = (pods: PodInfo[]) => componentStatus(spec('redis'), 'lab', workload({kind: 'StatefulSet', name: 'redis-ha-server', desired: 3, ready: 3, selector: {app: 'redis'}}), pods, true)
+  const redis = (pods: PodInfo[]) =>
+    componentStatus(spec('redis'), 'lab', workload({kind: 'StatefulSet', name: 'redis-ha-server', desired: 3, ready: 3, selector: {app: 'redis'}}), pods, true)
   it('names the master when a pod carries a role label', () => {
-    const r = redisStatus(redis([pod({name: 'r-0', labels: {app: 'redis', 'redis-role': 'master'}}), pod({name: 'r-1', labels: {app: 'redis', 'redis-role': 'replica'}}), pod({name: 'r-2', labels: {app: 'redis'}})]), true)
+    const r = redisStatus(
+      redis([
+        pod({name: 'r-0', labels: {app: 'redis', 'redis-role': 'master'}}),
+        pod({name: 'r-1', labels: {app: 'redis', 'redis-role': 'replica'}}),
+        pod({name: 'r-2', labels: {app: 'redis'}}),
+      ]),
+      true,
+    )
     expect(r).toEqual({master: 'r-0', replicas: 2, sentinels: 3})
   })
   it('says it cannot tell the master without such a label, and counts no Sentinel without the sidecar', () => {
@@ -60,10 +88,24 @@ describe('scaledObjectStatus', () => {
     minReplicaCount: 0,
     maxReplicaCount: 10,
     triggers: [{type: 'redis', metadata: {listLength: '5'}}],
-    conditions: [{type: 'Ready', status: 'False', reason: 'KEDAScalerFailed', message: 'connection refused'}, {type: 'Active', status: 'False'}],
+    conditions: [
+      {type: 'Ready', status: 'False', reason: 'KEDAScalerFailed', message: 'connection refused'},
+      {type: 'Active', status: 'False'},
+    ],
     ...o,
   })
-  const hpa: HpaInfo = {name: 'keda-hpa-keda-lab-worker', labels: {}, targetKind: 'Deployment', targetName: 'keda-lab-worker', minReplicas: 1, maxReplicas: 10, currentReplicas: 3, desiredReplicas: 4, lastScaleTime: '2026-12-01T10:00:00Z', conditions: []}
+  const hpa: HpaInfo = {
+    name: 'keda-hpa-keda-lab-worker',
+    labels: {},
+    targetKind: 'Deployment',
+    targetName: 'keda-lab-worker',
+    minReplicas: 1,
+    maxReplicas: 10,
+    currentReplicas: 3,
+    desiredReplicas: 4,
+    lastScaleTime: '2026-12-01T10:00:00Z',
+    conditions: [],
+  }
 
   it('takes Ready/Active, bounds, tasks per replica (listLength without scalingModifiers) and the newest rescale event', () => {
     const s = scaledObjectStatus(so(), hpa, undefined, [
@@ -98,8 +140,21 @@ describe('scaledObjectStatus', () => {
 
 describe('parseQueue', () => {
   it('reads the counts and workers; any other answer is a reason', () => {
-    const body = JSON.stringify({name: 'tasks', counts: {waiting: 4, active: 2, delayed: 0, prioritized: 0, 'waiting-children': 0, completed: 10, failed: 1}, workers: 2})
-    expect(parseQueue({status: 200, headers: {}, body})).toEqual({available: true, name: 'tasks', waiting: 4, active: 2, completed: 10, failed: 1, delayed: 0, workers: 2})
+    const body = JSON.stringify({
+      name: 'tasks',
+      counts: {waiting: 4, active: 2, delayed: 0, prioritized: 0, 'waiting-children': 0, completed: 10, failed: 1},
+      workers: 2,
+    })
+    expect(parseQueue({status: 200, headers: {}, body})).toEqual({
+      available: true,
+      name: 'tasks',
+      waiting: 4,
+      active: 2,
+      completed: 10,
+      failed: 1,
+      delayed: 0,
+      workers: 2,
+    })
     expect(parseQueue({status: 503, headers: {}, body: '{"kind":"Status","message":"no endpoints available for service \\"keda-lab-api\\""}'})).toEqual({
       available: false,
       error: 'HTTP 503: no endpoints available for service "keda-lab-api"',
@@ -121,7 +176,18 @@ describe('judge and the screen', () => {
     monitoringNamespace: 'mon',
     checkedAt: '2026-12-01T10:00:30.000Z',
     components: [ok],
-    worker: {name: 'keda-lab-worker', ready: 'True', active: 'True', paused: false, currentReplicas: 2, desiredReplicas: 3, minReplicas: 1, maxReplicas: 10, tasksPerReplica: '2', lastScale: {at: '2026-12-01T10:00:00Z', message: 'New size: 3'}},
+    worker: {
+      name: 'keda-lab-worker',
+      ready: 'True',
+      active: 'True',
+      paused: false,
+      currentReplicas: 2,
+      desiredReplicas: 3,
+      minReplicas: 1,
+      maxReplicas: 10,
+      tasksPerReplica: '2',
+      lastScale: {at: '2026-12-01T10:00:00Z', message: 'New size: 3'},
+    },
     queue: {available: true, name: 'tasks', waiting: 1, active: 2, completed: 3, failed: 0, workers: 2},
     alerts: {available: true, firing: []},
     notes: [],
@@ -169,13 +235,18 @@ describe('judge and the screen', () => {
   })
 
   it('a KEDA missing here is no reason when KEDA reports the ScaledObject Ready (a KEDA of another namespace serves it)', () => {
-    const missing = () => [componentStatus(spec('keda-operator'), 'lab', undefined, [], true), componentStatus(spec('keda-metrics-server'), 'lab', undefined, [], true)]
+    const missing = () => [
+      componentStatus(spec('keda-operator'), 'lab', undefined, [], true),
+      componentStatus(spec('keda-metrics-server'), 'lab', undefined, [], true),
+    ]
     const served = missing()
     expect(reuseOfForeignKeda(served, {name: 'w', ready: 'True', paused: false})).toBe(true)
     expect(served.map((c) => c.state)).toEqual(['absent', 'absent'])
     expect(judge({...report({}), components: served, installed: true, monitoring: true}).verdict).toBe('healthy')
     const unserved = missing()
     expect(reuseOfForeignKeda(unserved, {name: 'w', ready: 'False', paused: false})).toBe(false)
-    expect(judge({...report({}), components: unserved, installed: true, monitoring: true}).reasons[0]).toBe('KEDA operator: not found (Deployment/keda-operator in namespace lab)')
+    expect(judge({...report({}), components: unserved, installed: true, monitoring: true}).reasons[0]).toBe(
+      'KEDA operator: not found (Deployment/keda-operator in namespace lab)',
+    )
   })
 })

@@ -16,12 +16,27 @@ import {type ForwardEvent, pickPod, startForward} from '../../src/lab/tunnel/por
 import {runTunnel} from '../../src/lab/tunnel/command.js'
 import {tunnelTargets} from '../../src/lab/tunnel/run.js'
 
-const pod = (o: Partial<PodInfo>): PodInfo => ({name: 'p', labels: {}, phase: 'Running', ready: true, restarts: 0, images: [], ports: [{name: 'http', containerPort: 8000}], deleting: false, ...o})
+const pod = (o: Partial<PodInfo>): PodInfo => ({
+  name: 'p',
+  labels: {},
+  phase: 'Running',
+  ready: true,
+  restarts: 0,
+  images: [],
+  ports: [{name: 'http', containerPort: 8000}],
+  deleting: false,
+  ...o,
+})
 const svc: ServiceInfo = {name: 'keda-lab-api', type: 'LoadBalancer', selector: {app: 'api'}, ports: [{name: 'http', port: 80, targetPort: 'http'}]}
 
 describe('pickPod', () => {
   it('resolves a named targetPort on the newest Ready pod; numbers pass through', () => {
-    const pods = [pod({name: 'old', createdAt: '2026-12-01T09:00:00Z'}), pod({name: 'new', createdAt: '2026-12-01T10:00:00Z'}), pod({name: 'gone', deleting: true, createdAt: '2026-12-01T11:00:00Z'}), pod({name: 'starting', ready: false, createdAt: '2026-12-01T12:00:00Z'})]
+    const pods = [
+      pod({name: 'old', createdAt: '2026-12-01T09:00:00Z'}),
+      pod({name: 'new', createdAt: '2026-12-01T10:00:00Z'}),
+      pod({name: 'gone', deleting: true, createdAt: '2026-12-01T11:00:00Z'}),
+      pod({name: 'starting', ready: false, createdAt: '2026-12-01T12:00:00Z'}),
+    ]
     expect(pickPod(svc, 'http', pods)).toEqual({pod: 'new', podPort: 8000})
     expect(pickPod(svc, 80, pods)).toEqual({pod: 'new', podPort: 8000})
     expect(pickPod({...svc, ports: [{port: 9090, targetPort: 9091}]}, 9090, pods)).toEqual({pod: 'new', podPort: 9091})
@@ -156,7 +171,12 @@ describe('runTunnel on minikube (the fake minikube of test/fakes/bin records its
     expect(printed[0]).toBe('Running `minikube tunnel -p lab`: it gives LoadBalancer Services (the API keda-lab-api) an address reachable from this machine.')
     expect(printed.join('\n')).toContain('It may ask for your password (sudo)')
     expect(printed.join('\n')).toContain('keda-lab tunnel --port-forward')
-    expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as {argv: string[]}).argv)).toEqual([['tunnel', '-p', 'lab']])
+    expect(
+      readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as {argv: string[]}).argv),
+    ).toEqual([['tunnel', '-p', 'lab']])
   })
 
   it('a failing minikube tunnel is an error pointing to --port-forward; a missing minikube says where to get it', async () => {
@@ -168,6 +188,8 @@ describe('runTunnel on minikube (the fake minikube of test/fakes/bin records its
     })
     delete process.env.FAKE_MINIKUBE_FAIL_ON
     process.env.PATH = dir
-    await expect(runTunnel(options, {print: () => {}, printEvent: () => {}, createKube: async () => kube})).rejects.toThrow('minikube not found: install it from https://minikube.sigs.k8s.io/docs/start/')
+    await expect(runTunnel(options, {print: () => {}, printEvent: () => {}, createKube: async () => kube})).rejects.toThrow(
+      'minikube not found: install it from https://minikube.sigs.k8s.io/docs/start/',
+    )
   })
 })

@@ -21,7 +21,44 @@ function rng(seed: number) {
 }
 
 const VALID = `worker-max-replicas: 10\nworker-min-replicas: 1\ntelegram-chat-id: [123456789, -100123]\nmonitoring: false\nexpose: NodePort\nimage: ghcr.io/acme/keda-lab:1.0.0\ntelegram-token: "${SECRET}"\n`
-const PIECES = ['[', ']', '{', '}', ':', '- ', '&a ', '*a', '!!binary ', '!x ', '---\n', '...\n', '"', "'", '|', '>', '#', '\n', '  ', '\t', '%YAML 1.2\n', '? ', ',', '@', '`', '\\', '\u0000', '\uFEFF', 'é', '\uFFFF', '1e400', '.nan', '0x1F', '~', 'null', 'true']
+const PIECES = [
+  '[',
+  ']',
+  '{',
+  '}',
+  ':',
+  '- ',
+  '&a ',
+  '*a',
+  '!!binary ',
+  '!x ',
+  '---\n',
+  '...\n',
+  '"',
+  "'",
+  '|',
+  '>',
+  '#',
+  '\n',
+  '  ',
+  '\t',
+  '%YAML 1.2\n',
+  '? ',
+  ',',
+  '@',
+  '`',
+  '\\',
+  '\u0000',
+  '\uFEFF',
+  'é',
+  '\uFFFF',
+  '1e400',
+  '.nan',
+  '0x1F',
+  '~',
+  'null',
+  'true',
+]
 
 function mutate(random: () => number, text: string): Uint8Array {
   const bytes = Buffer.from(text, 'utf8')
@@ -41,7 +78,8 @@ function mutate(random: () => number, text: string): Uint8Array {
 /** A random YAML value: scalars, lists, mappings, nested up to `depth`. */
 function value(random: () => number, depth: number): string {
   const pick = random()
-  if (depth <= 0 || pick < 0.4) return ['1', '-3', '2.5', 'true', 'null', '"text"', 'abc', '.inf', `"${SECRET}"`, '!!binary aGk=', '0o17'][Math.floor(random() * 11)]!
+  if (depth <= 0 || pick < 0.4)
+    return ['1', '-3', '2.5', 'true', 'null', '"text"', 'abc', '.inf', `"${SECRET}"`, '!!binary aGk=', '0o17'][Math.floor(random() * 11)]!
   const n = Math.floor(random() * 4)
   if (pick < 0.7) return `[${Array.from({length: n}, () => value(random, depth - 1)).join(', ')}]`
   return `{${Array.from({length: n}, (_, i) => `k${i}: ${value(random, depth - 1)}`).join(', ')}}`
@@ -52,7 +90,8 @@ function check(bytes: Uint8Array): void {
   try {
     result = parseValuesFile(bytes, LABEL)
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw new Error(`not a ConfigError for ${JSON.stringify(Buffer.from(bytes).toString('latin1').slice(0, 200))}: ${String(error)}`)
+    if (!(error instanceof ConfigError))
+      throw new Error(`not a ConfigError for ${JSON.stringify(Buffer.from(bytes).toString('latin1').slice(0, 200))}: ${String(error)}`)
     expect(error.message.startsWith(`${LABEL}: `), error.message).toBe(true)
     expect(error.hint).toBeTruthy()
     expect(error.exitCode).toBe(78)
@@ -81,7 +120,10 @@ describe('--values fuzzing: parseValuesFile', () => {
     const random = rng(11)
     const keys = ['worker-max-replicas', 'telegram-chat-id', 'monitoring', 'image', 'telegram-token', 'expose', 'nope']
     for (let i = 0; i < 2000; i++) {
-      const lines = Array.from({length: 1 + Math.floor(random() * 5)}, () => `${keys[Math.floor(random() * keys.length)]}: ${value(random, Math.floor(random() * 7))}`)
+      const lines = Array.from(
+        {length: 1 + Math.floor(random() * 5)},
+        () => `${keys[Math.floor(random() * keys.length)]}: ${value(random, Math.floor(random() * 7))}`,
+      )
       check(Buffer.from(lines.join('\n')))
     }
   })
@@ -94,7 +136,14 @@ describe('--values fuzzing: parseValuesFile', () => {
       check(Buffer.from(`worker-max-replicas: ${'{a: '.repeat(depth / 4)}1${'}'.repeat(depth / 4)}`))
     }
     let bomb = 'a: &a [x, x, x, x, x, x, x, x, x]\n'
-    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']]) bomb += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]\n`
+    for (const [prev, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+    ])
+      bomb += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]\n`
     check(Buffer.from(bomb))
     expect(() => parseValuesFile(Buffer.from(bomb), LABEL)).toThrow(/aliases \(\*name\) expand to too much/)
     const big = Buffer.alloc(MAX_VALUES_FILE_BYTES + 1, 0x23) // '#' comments

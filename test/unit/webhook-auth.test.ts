@@ -9,9 +9,9 @@ const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawZ'
 describe('tokensMatch', () => {
   it('accepts the same token and rejects any other, whatever its length', () => {
     expect(tokensMatch(TOKEN, TOKEN)).toBe(true)
-    expect(tokensMatch(TOKEN.slice(0, -1) + '1', TOKEN)).toBe(false)
+    expect(tokensMatch(`${TOKEN.slice(0, -1)}1`, TOKEN)).toBe(false)
     expect(tokensMatch(TOKEN.slice(0, 5), TOKEN)).toBe(false)
-    expect(tokensMatch(TOKEN + 'extra', TOKEN)).toBe(false)
+    expect(tokensMatch(`${TOKEN}extra`, TOKEN)).toBe(false)
     expect(tokensMatch('', TOKEN)).toBe(false)
     expect(tokensMatch('', '')).toBe(false)
     expect(tokensMatch('é'.repeat(16), 'e'.repeat(16))).toBe(false)

@@ -13,7 +13,7 @@ const ALERT_REF = '0123456789abcdef'
 const SILENCE_REF = '9f0c2b1ad3e44f5a8b7c6d5e4f3a2b1c'
 
 describe('signed callback data', () => {
-  it('round-trips every action, within Telegram\'s 64 bytes even for a silence id', () => {
+  it("round-trips every action, within Telegram's 64 bytes even for a silence id", () => {
     for (const action of ACTIONS) {
       for (const ref of [ALERT_REF, SILENCE_REF]) {
         const data = signCallback(key, {action, ref, issuedAt: NOW})
@@ -55,7 +55,10 @@ describe('signed callback data', () => {
       expect(check.ok, what).toBe(false)
       if (!check.ok) expect(check.reason, what).toMatch(reason)
     }
-    expect(verifyCallback(key, signCallback(key, {action: 's1', ref: ALERT_REF, issuedAt: NOW + 3600}), NOW, 3600)).toMatchObject({ok: false, reason: 'issued in the future'})
+    expect(verifyCallback(key, signCallback(key, {action: 's1', ref: ALERT_REF, issuedAt: NOW + 3600}), NOW, 3600)).toMatchObject({
+      ok: false,
+      reason: 'issued in the future',
+    })
     expect(() => signCallback(key, {action: 's1', ref: 'not-hex', issuedAt: NOW})).toThrow(/16 or 32 hex digits/)
   })
 })
@@ -68,7 +71,10 @@ describe('button references and names', () => {
   })
 
   it('silences a group by the labels all its firing alerts share', () => {
-    const shared = sharedLabels([alert({labels: {alertname: 'A', pod: 'p1', namespace: 'keda'}}), alert({labels: {alertname: 'A', pod: 'p2', namespace: 'keda'}})])
+    const shared = sharedLabels([
+      alert({labels: {alertname: 'A', pod: 'p1', namespace: 'keda'}}),
+      alert({labels: {alertname: 'A', pod: 'p2', namespace: 'keda'}}),
+    ])
     expect(shared).toEqual({alertname: 'A', namespace: 'keda'})
   })
 
@@ -80,12 +86,21 @@ describe('button references and names', () => {
 })
 
 describe('webhook configuration for buttons and threading', () => {
-  const valid = {TELEGRAM_BOT_TOKEN: '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawZ', TELEGRAM_CHAT_IDS: '111', WEBHOOK_TOKEN: 'f3c1a9e0b7d24c5e8a6f1b2c3d4e5f60'}
+  const valid = {
+    TELEGRAM_BOT_TOKEN: '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawZ',
+    TELEGRAM_CHAT_IDS: '111',
+    WEBHOOK_TOKEN: 'f3c1a9e0b7d24c5e8a6f1b2c3d4e5f60',
+  }
 
-  it('offers no buttons without Alertmanager, polls with it, uses Telegram\'s webhook with a public URL', () => {
+  it("offers no buttons without Alertmanager, polls with it, uses Telegram's webhook with a public URL", () => {
     expect(loadWebhookConfig(valid).telegram.updates).toBe('off')
-    expect(loadWebhookConfig({...valid, ALERTMANAGER_URL: 'http://am:9093/'})).toMatchObject({alertmanagerUrl: 'http://am:9093', telegram: {updates: 'polling'}})
-    expect(loadWebhookConfig({...valid, ALERTMANAGER_URL: 'http://am:9093', TELEGRAM_WEBHOOK_URL: 'https://lab.example.com/telegram/updates'}).telegram.updates).toBe('webhook')
+    expect(loadWebhookConfig({...valid, ALERTMANAGER_URL: 'http://am:9093/'})).toMatchObject({
+      alertmanagerUrl: 'http://am:9093',
+      telegram: {updates: 'polling'},
+    })
+    expect(
+      loadWebhookConfig({...valid, ALERTMANAGER_URL: 'http://am:9093', TELEGRAM_WEBHOOK_URL: 'https://lab.example.com/telegram/updates'}).telegram.updates,
+    ).toBe('webhook')
   })
 
   it('keeps message ids in Redis only when Redis is configured', () => {
@@ -100,6 +115,8 @@ describe('webhook configuration for buttons and threading', () => {
     expect(noUrl.hint).toContain('TELEGRAM_WEBHOOK_URL=https://')
     const noAm = configErrorOf(loadWebhookConfig, {...valid, TELEGRAM_UPDATES: 'polling'})
     expect(noAm.message).toMatch(/^TELEGRAM_UPDATES is polling but ALERTMANAGER_URL is not set/)
-    expect(configErrorOf(loadWebhookConfig, {...valid, TELEGRAM_WEBHOOK_URL: 'http://insecure/x'}).message).toMatch(/^TELEGRAM_WEBHOOK_URL is "http:\/\/insecure\/x": must be the public https:\/\/ URL/)
+    expect(configErrorOf(loadWebhookConfig, {...valid, TELEGRAM_WEBHOOK_URL: 'http://insecure/x'}).message).toMatch(
+      /^TELEGRAM_WEBHOOK_URL is "http:\/\/insecure\/x": must be the public https:\/\/ URL/,
+    )
   })
 })

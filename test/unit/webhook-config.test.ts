@@ -19,7 +19,10 @@ describe('loadWebhookConfig', () => {
   it('reads the lab from the cluster for /status only when STATUS_NAMESPACE is set, and names a bad namespace', () => {
     expect(loadWebhookConfig(valid).clusterStatus).toBeUndefined()
     expect(loadWebhookConfig({...valid, STATUS_NAMESPACE: 'lab'}).clusterStatus).toEqual({namespace: 'lab', monitoringNamespace: 'keda-monitoring'})
-    expect(loadWebhookConfig({...valid, STATUS_NAMESPACE: 'lab', STATUS_MONITORING_NAMESPACE: 'mon'}).clusterStatus).toEqual({namespace: 'lab', monitoringNamespace: 'mon'})
+    expect(loadWebhookConfig({...valid, STATUS_NAMESPACE: 'lab', STATUS_MONITORING_NAMESPACE: 'mon'}).clusterStatus).toEqual({
+      namespace: 'lab',
+      monitoringNamespace: 'mon',
+    })
     const error = configError({...valid, STATUS_NAMESPACE: 'Lab_NS'})
     expect(error.message).toBe('STATUS_NAMESPACE is "Lab_NS": must be a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)')
     expect(error.hint).toContain('STATUS_NAMESPACE=keda-lab')

@@ -72,11 +72,15 @@ describe('formatAlertNotification', () => {
     expect(messages[0]).toContain('<a href="http://prometheus:9090/graph?g0.expr=up&amp;g0.tab=1">Prometheus expression</a>')
   })
 
-  it('links the Grafana dashboard and moves the expression link onto the reader\'s Prometheus address', () => {
-    const [message] = formatAlertNotification(alertmanagerPayload([alert({generatorURL: 'http://prometheus-0.monitoring.svc:9090/graph?g0.expr=up%3E0&g0.tab=1'})]), undefined, {
-      grafanaDashboardUrl: 'http://127.0.0.1:3000/d/keda-lab-keda?orgId=1&refresh=10s',
-      prometheusUrl: 'http://127.0.0.1:9090/',
-    })
+  it("links the Grafana dashboard and moves the expression link onto the reader's Prometheus address", () => {
+    const [message] = formatAlertNotification(
+      alertmanagerPayload([alert({generatorURL: 'http://prometheus-0.monitoring.svc:9090/graph?g0.expr=up%3E0&g0.tab=1'})]),
+      undefined,
+      {
+        grafanaDashboardUrl: 'http://127.0.0.1:3000/d/keda-lab-keda?orgId=1&refresh=10s',
+        prometheusUrl: 'http://127.0.0.1:9090/',
+      },
+    )
     expect(message).toContain('<a href="http://127.0.0.1:9090/graph?g0.expr=up%3E0&amp;g0.tab=1">Prometheus expression</a>')
     expect(message).toContain('<a href="http://127.0.0.1:3000/d/keda-lab-keda?orgId=1&amp;refresh=10s">Grafana dashboard</a>')
     expect(message).toContain('<a href="http://alertmanager:9093">Open Alertmanager</a>')
@@ -94,7 +98,12 @@ describe('formatAlertNotification', () => {
   it('escapes nasty annotations and labels so Telegram shows them verbatim', () => {
     const nasty = `<script>alert("x")</script> & &amp; </b> 💥👩‍👩‍👧 \u202Eevil`
     const messages = formatAlertNotification(
-      alertmanagerPayload([alert({labels: {alertname: '<Bad & Name>', severity: 'critical', namespace: 'a<b', 'we<ird': '"q"'}, annotations: {summary: nasty, description: nasty}})]),
+      alertmanagerPayload([
+        alert({
+          labels: {alertname: '<Bad & Name>', severity: 'critical', namespace: 'a<b', 'we<ird': '"q"'},
+          annotations: {summary: nasty, description: nasty},
+        }),
+      ]),
     )
     const [text] = visible(messages)
     expect(text).toContain(nasty)
@@ -106,7 +115,14 @@ describe('formatAlertNotification', () => {
 
   it('truncates a huge description and stays within the 4096-character limit', () => {
     const huge = '<&> 🚀 '.repeat(5000)
-    const messages = formatAlertNotification(alertmanagerPayload([alert({annotations: {summary: huge, description: huge}, labels: Object.fromEntries(Array.from({length: 50}, (_, i) => [`label${i}`, huge.slice(0, 500)]))})]))
+    const messages = formatAlertNotification(
+      alertmanagerPayload([
+        alert({
+          annotations: {summary: huge, description: huge},
+          labels: Object.fromEntries(Array.from({length: 50}, (_, i) => [`label${i}`, huge.slice(0, 500)])),
+        }),
+      ]),
+    )
     expect(messages).toHaveLength(1)
     const [text] = visible(messages)
     expect(text).toContain('…')
@@ -122,7 +138,7 @@ describe('formatAlertNotification', () => {
     const messages = formatAlertNotification(alertmanagerPayload(alerts, {truncatedAlerts: 5}))
     expect(messages.length).toBeGreaterThan(1)
     const texts = visible(messages)
-    texts.forEach((t, i) => expect(t.split('\n')[0]).toContain(`(part ${i + 1}/${messages.length})`))
+    for (const [i, t] of texts.entries()) expect(t.split('\n')[0]).toContain(`(part ${i + 1}/${messages.length})`)
     const shown = texts.join('\n').match(/pod=worker-\d+/g) ?? []
     expect(shown).toHaveLength(MAX_ALERTS_SHOWN)
     // Summarised by status and name, not cut off: the 40 not shown here, plus the 5 Alertmanager truncated.
@@ -131,7 +147,9 @@ describe('formatAlertNotification', () => {
 
   it('lists firing alerts before resolved ones in a mixed notification', () => {
     const [text] = visible(
-      formatAlertNotification(alertmanagerPayload([alert({status: 'resolved', endsAt: '2026-11-28T08:01:00Z', labels: {alertname: 'Old'}}), alert({labels: {alertname: 'New'}})])),
+      formatAlertNotification(
+        alertmanagerPayload([alert({status: 'resolved', endsAt: '2026-11-28T08:01:00Z', labels: {alertname: 'Old'}}), alert({labels: {alertname: 'New'}})]),
+      ),
     )
     expect(text).toContain('FIRING:1, RESOLVED:1')
     expect(text!.indexOf('New')).toBeLessThan(text!.indexOf('Old'))

@@ -48,8 +48,8 @@ const plain = (html: string) => {
   return parsed.text
 }
 
-describe('the /status answer from keda-lab status\'s report', () => {
-  it('is the verdict line, then keda-lab status\'s own screen, line for line', async () => {
+describe("the /status answer from keda-lab status's report", () => {
+  it("is the verdict line, then keda-lab status's own screen, line for line", async () => {
     const r = report()
     const text = plain(await labStatusMessage(r, new Date('2026-12-02T07:01:00Z')))
     expect(text.split('\n')[0]).toBe('✅ keda-lab: healthy (namespace lab)')

@@ -7,7 +7,10 @@ describe('the in-process message store (no Redis configured)', () => {
     let now = 1_000_000
     const store = createMemoryMessageStore(60, () => now)
     await store.rememberMessages([{fingerprint: 'f1', chatId: '1', messageId: 10}])
-    await store.rememberMessages([{fingerprint: 'f1', chatId: '1', messageId: 11}, {fingerprint: 'f1', chatId: '2', messageId: 12}])
+    await store.rememberMessages([
+      {fingerprint: 'f1', chatId: '1', messageId: 11},
+      {fingerprint: 'f1', chatId: '2', messageId: 12},
+    ])
     expect(await store.messageFor('f1', '1')).toBe(10)
     expect(await store.messageFor('f1', '2')).toBe(12)
     now += 61_000
@@ -16,7 +19,10 @@ describe('the in-process message store (no Redis configured)', () => {
 
   it('forgets a resolved alert so that its next firing starts a new thread', async () => {
     const store = createMemoryMessageStore(60)
-    await store.rememberMessages([{fingerprint: 'f1', chatId: '1', messageId: 10}, {fingerprint: 'f2', chatId: '1', messageId: 20}])
+    await store.rememberMessages([
+      {fingerprint: 'f1', chatId: '1', messageId: 10},
+      {fingerprint: 'f2', chatId: '1', messageId: 20},
+    ])
     await store.forgetMessages(['f1'])
     expect(await store.messageFor('f1', '1')).toBeUndefined()
     expect(await store.messageFor('f2', '1')).toBe(20)

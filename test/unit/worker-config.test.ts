@@ -39,7 +39,14 @@ describe('worker configuration (environment)', () => {
       WORKER_NAME: 'worker-0',
     })
     expect(config).toMatchObject({
-      redis: {mode: 'sentinel', masterName: 'm', sentinels: [{host: 'a', port: 26379}, {host: 'b', port: 26380}]},
+      redis: {
+        mode: 'sentinel',
+        masterName: 'm',
+        sentinels: [
+          {host: 'a', port: 26379},
+          {host: 'b', port: 26380},
+        ],
+      },
       concurrency: 4,
       metricsPort: 0,
       defaultIterations: 0,

@@ -1,14 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {TASK_STEPS} from '../../src/services/shared/tasks.js'
-import {
-  hashIterations,
-  iterationsInStep,
-  RequestedFailureError,
-  runTask,
-  TASK_SEED,
-  taskChecksum,
-} from '../../src/services/worker/work.js'
+import {hashIterations, iterationsInStep, RequestedFailureError, runTask, TASK_SEED, taskChecksum} from '../../src/services/worker/work.js'
 
 describe('worker task: the CPU work', () => {
   it('splits a size over the 100 steps without losing or adding an iteration', () => {
@@ -66,9 +59,7 @@ describe('worker task: the CPU work', () => {
 
   it('fails on purpose at failAt, after reporting the steps before it', async () => {
     const steps: number[] = []
-    await expect(runTask({iterations: 10_000, failAt: 37, onStep: (step) => void steps.push(step)})).rejects.toThrow(
-      RequestedFailureError,
-    )
+    await expect(runTask({iterations: 10_000, failAt: 37, onStep: (step) => void steps.push(step)})).rejects.toThrow(RequestedFailureError)
     expect(steps.at(-1)).toBe(36)
     // failAt works on an empty task too (the size is 0, the steps still count).
     await expect(runTask({iterations: 0, failAt: 1})).rejects.toThrow(/step 1 of 100/)

@@ -25,12 +25,19 @@ export default class AlertTest extends ClusterCommand {
     let target: Parameters<typeof runAlertTest>[0]['target']
     if (flags.local) {
       if (!flags['webhook-token']) {
-        throw new KedaLabError('--local needs the webhook token of the dev stack', {hint: 'set WEBHOOK_TOKEN=<token> (the one keda-lab dev was started with) or pass --webhook-token'})
+        throw new KedaLabError('--local needs the webhook token of the dev stack', {
+          hint: 'set WEBHOOK_TOKEN=<token> (the one keda-lab dev was started with) or pass --webhook-token',
+        })
       }
       target = {kind: 'local', url: flags.local, webhookToken: flags['webhook-token']}
     } else {
       const {createKube} = await import('../../adapters/kube.js')
-      target = {kind: 'cluster', kube: await createKube({context: flags.context}), namespace: flags.namespace, monitoringNamespace: flags['monitoring-namespace']}
+      target = {
+        kind: 'cluster',
+        kube: await createKube({context: flags.context}),
+        namespace: flags.namespace,
+        monitoringNamespace: flags['monitoring-namespace'],
+      }
     }
     const result = await runAlertTest({target, resolve: flags.resolve, timeoutMs: flags.timeout * 1000})
     for (const line of describeAlertTest(result)) this.log(line)

@@ -5,9 +5,13 @@ import {chartRepoFlag} from '../../lab/install/flags.js'
 
 export default class ChartsPull extends BaseCommand {
   static override summary = 'Download every pinned third-party chart into a folder, for installs without access to the chart repositories'
-  static override description = `Runs \`helm pull --version <pin>\` for KEDA, redis-ha, kube-prometheus-stack, Loki and Alloy at the versions this keda-lab installs, and writes keda-lab-charts.json (versions and sha256 of the archives) beside them. Copy the folder to the machine that installs and run \`keda-lab install --charts DIR\`: install checks the versions against its pins and the archives against their digests.`
+  static override description =
+    `Runs \`helm pull --version <pin>\` for KEDA, redis-ha, kube-prometheus-stack, Loki and Alloy at the versions this keda-lab installs, and writes keda-lab-charts.json (versions and sha256 of the archives) beside them. Copy the folder to the machine that installs and run \`keda-lab install --charts DIR\`: install checks the versions against its pins and the archives against their digests.`
 
-  static override examples = ['<%= config.bin %> charts pull ./charts', '<%= config.bin %> charts pull ./charts --chart-repo kedacore=https://mirror.example.com/kedacore']
+  static override examples = [
+    '<%= config.bin %> charts pull ./charts',
+    '<%= config.bin %> charts pull ./charts --chart-repo kedacore=https://mirror.example.com/kedacore',
+  ]
 
   static override enableJsonFlag = true
 

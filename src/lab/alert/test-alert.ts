@@ -171,12 +171,24 @@ async function viaAlertmanager(options: AlertTestOptions, target: ClusterTarget,
   const alertmanager = (request: Omit<ServiceProxyRequest, 'namespace' | 'service' | 'port'>) =>
     proxy(target, {namespace: target.monitoringNamespace, service: names.alertmanagerService, port: names.alertmanagerPort, ...request}, 'Alertmanager')
   const webhook = (path: string) =>
-    proxy(target, {namespace: target.namespace, service: names.webhookService, port: names.webhookPort, path, headers: {authorization: `Bearer ${webhookToken}`}}, 'the webhook')
+    proxy(
+      target,
+      {namespace: target.namespace, service: names.webhookService, port: names.webhookPort, path, headers: {authorization: `Bearer ${webhookToken}`}},
+      'the webhook',
+    )
 
   const startsAt = now().toISOString()
   const post = async (endsAt?: string) => {
-    const response = await alertmanager({method: 'POST', path: '/api/v2/alerts', headers: {'content-type': 'application/json'}, body: JSON.stringify([{labels, annotations: ANNOTATIONS, startsAt, ...(endsAt ? {endsAt} : {})}])})
-    if (response.status >= 300) throw new KedaLabError(`Alertmanager refused the test alert (${response.status}): ${response.body.slice(0, 200)}`, {hint: 'keda-lab doctor checks the monitoring stack'})
+    const response = await alertmanager({
+      method: 'POST',
+      path: '/api/v2/alerts',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify([{labels, annotations: ANNOTATIONS, startsAt, ...(endsAt ? {endsAt} : {})}]),
+    })
+    if (response.status >= 300)
+      throw new KedaLabError(`Alertmanager refused the test alert (${response.status}): ${response.body.slice(0, 200)}`, {
+        hint: 'keda-lab doctor checks the monitoring stack',
+      })
   }
 
   await post()
@@ -188,13 +200,22 @@ async function viaAlertmanager(options: AlertTestOptions, target: ClusterTarget,
     return alerts[0]?.fingerprint
   })
   if (!fingerprint) {
-    return {via: 'alertmanager', alertname: TEST_ALERTNAME, testId, firing: {accepted: false, messages: 0, chats: 0, detail: `Alertmanager did not list the test alert within ${options.timeoutMs} ms`}, ok: false}
+    return {
+      via: 'alertmanager',
+      alertname: TEST_ALERTNAME,
+      testId,
+      firing: {accepted: false, messages: 0, chats: 0, detail: `Alertmanager did not list the test alert within ${options.timeoutMs} ms`},
+      ok: false,
+    }
   }
   const messagesPath = `/alerts/${encodeURIComponent(fingerprint)}/messages`
   const delivered = await poll(deadline, pollMs, async () => {
     const response = await webhook(messagesPath)
     if (response.status === 404) return undefined
-    if (response.status === 401) throw new KedaLabError(`the webhook refused the token from Secret ${names.secret}`, {hint: 'the webhook pods may run with an older token: kubectl rollout restart deploy/keda-lab-webhook'})
+    if (response.status === 401)
+      throw new KedaLabError(`the webhook refused the token from Secret ${names.secret}`, {
+        hint: 'the webhook pods may run with an older token: kubectl rollout restart deploy/keda-lab-webhook',
+      })
     const body = JSON.parse(response.body) as {result: {messages: {chatId: string; messageId: number}[]}}
     return body.result.messages
   })

@@ -1,9 +1,4 @@
-import {
-  type AutoscaleOptions,
-  type ScaleDecision,
-  decideScale,
-  initialAutoscaleState,
-} from '../autoscale.js'
+import {type AutoscaleOptions, type ScaleDecision, decideScale, initialAutoscaleState} from '../autoscale.js'
 
 /** Reads the two lists KEDA's triggers count. */
 export type QueueReader = () => Promise<{waiting: number; active: number}>

@@ -299,17 +299,37 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
         apiUrl,
         queue: options.queue,
         startedAt,
-        workers: supervisor.list().filter((p) => p.name.startsWith('worker-') && !p.stopping).map((p) => p.name),
-        ...(options.autoscale ? {autoscale: {minWorkers: options.autoscale.minWorkers, maxWorkers: options.autoscale.maxWorkers, tasksPerWorker: options.autoscale.tasksPerWorker, pollingIntervalMs: options.autoscale.pollingIntervalMs}} : {}),
+        workers: supervisor
+          .list()
+          .filter((p) => p.name.startsWith('worker-') && !p.stopping)
+          .map((p) => p.name),
+        ...(options.autoscale
+          ? {
+              autoscale: {
+                minWorkers: options.autoscale.minWorkers,
+                maxWorkers: options.autoscale.maxWorkers,
+                tasksPerWorker: options.autoscale.tasksPerWorker,
+                pollingIntervalMs: options.autoscale.pollingIntervalMs,
+              },
+            }
+          : {}),
       })
     say('keda-lab dev is running; Ctrl-C stops everything')
     say(`  API       ${apiUrl}  (POST /api/tasks/add, POST /api/tasks, GET /api/queue)`)
     say(`  Docs      ${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`)
-    say(`  Metrics   api http://127.0.0.1:${apiMetricsPort}/metrics` +
+    say(
+      `  Metrics   api http://127.0.0.1:${apiMetricsPort}/metrics` +
         [...workerMetrics].map(([name, port]) => `, ${name} http://127.0.0.1:${port}/metrics`).join('') +
-        (webhook ? `, webhook http://127.0.0.1:${webhook.metricsPort}/metrics` : ''))
-    say(`  Redis     ${describeRedis({mode: 'standalone', url: redisUrl})}${options.redisUrl ? '' : ' (started here; append-only file in a temporary folder, removed at the end)'}  queue "${options.queue}"`)
-    say(webhook ? `  Webhook   ${webhook.url}/alerts  (bearer token: ${webhook.tokenFrom})` : '  Webhook   not started (set --telegram-token and --telegram-chat-ids to start it)')
+        (webhook ? `, webhook http://127.0.0.1:${webhook.metricsPort}/metrics` : ''),
+    )
+    say(
+      `  Redis     ${describeRedis({mode: 'standalone', url: redisUrl})}${options.redisUrl ? '' : ' (started here; append-only file in a temporary folder, removed at the end)'}  queue "${options.queue}"`,
+    )
+    say(
+      webhook
+        ? `  Webhook   ${webhook.url}/alerts  (bearer token: ${webhook.tokenFrom})`
+        : '  Webhook   not started (set --telegram-token and --telegram-chat-ids to start it)',
+    )
 
     // 5. The local imitation of KEDA.
     if (rule && options.autoscale) {
@@ -400,9 +420,10 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
   return {signal: stopSignal ?? 'SIGTERM', stopped}
 
   function startupError(name: string, reason: string): KedaLabError {
-    if (crash) return new KedaLabError(`${crash.name} exited during start-up (${describeExit(crash.exit)})`, {
-      hint: `read the lines prefixed [${crash.name}] above; fix the cause and run keda-lab dev again`,
-    })
+    if (crash)
+      return new KedaLabError(`${crash.name} exited during start-up (${describeExit(crash.exit)})`, {
+        hint: `read the lines prefixed [${crash.name}] above; fix the cause and run keda-lab dev again`,
+      })
     return new KedaLabError(`${name} did not become ready: ${reason}`, {hint: `read the lines prefixed [${name}] above`})
   }
 }
@@ -437,7 +458,9 @@ function describeExit(exit: ProcessExit): string {
 
 async function pingRedis(url: string): Promise<boolean> {
   const {Redis} = await import('ioredis')
-  const client = new Redis(redisOptions({mode: 'standalone', url}, {lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000}))
+  const client = new Redis(
+    redisOptions({mode: 'standalone', url}, {lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000}),
+  )
   client.on('error', () => {})
   try {
     await client.connect()

@@ -65,6 +65,7 @@ async function proxyJson(
   path: string,
   what: string,
   extra: {query?: Record<string, string>; headers?: Record<string, string>} = {},
+  // biome-ignore lint/suspicious/noExplicitAny: JSON from Prometheus/Grafana, narrowed field by field by each check
 ): Promise<{ok: true; body: any} | {ok: false; outcome: CheckOutcome}> {
   const res = await ctx.kube.proxyService({namespace: ctx.monitoringNamespace, service: target.name, port: target.port, path, ...extra})
   if (res.status < 200 || res.status >= 300) {
@@ -80,7 +81,10 @@ async function proxyJson(
   try {
     return {ok: true, body: JSON.parse(res.body)}
   } catch {
-    return {ok: false, outcome: {status: 'fail', detail: `${what} did not answer JSON on ${path}`, hint: `kubectl -n ${ctx.monitoringNamespace} logs svc/${target.name}`}}
+    return {
+      ok: false,
+      outcome: {status: 'fail', detail: `${what} did not answer JSON on ${path}`, hint: `kubectl -n ${ctx.monitoringNamespace} logs svc/${target.name}`},
+    }
   }
 }
 
@@ -101,7 +105,11 @@ export const kedaReachesRedis: Check<DoctorContext> = {
     }
     const scaled = await ctx.kube.listObjects({...resources.scaledObjects, namespace: ctx.namespace})
     if (scaled.length === 0) {
-      return {status: 'fail', detail: `no ScaledObject in namespace ${ctx.namespace}`, hint: 'keda-lab install (the app release creates the worker\'s ScaledObject)'}
+      return {
+        status: 'fail',
+        detail: `no ScaledObject in namespace ${ctx.namespace}`,
+        hint: "keda-lab install (the app release creates the worker's ScaledObject)",
+      }
     }
     // KEDA's errors: the Warning events it records on the ScaledObject (KEDAScalerFailed carries
     // the Redis error) — recent ones only, an old outage that healed is not a failure now.
@@ -169,7 +177,11 @@ export const prometheusTargets: Check<DoctorContext> = {
       const mine = targets.filter((t) => {
         const l = t.labels ?? {}
         if (l.namespace !== ctx.namespace) return false
-        return l.component === component || [l.service, l.job].some((v) => v !== undefined && new RegExp(`-${component}(-metrics)?$`).test(v)) || (t.scrapePool ?? '').includes(`-${component}/`)
+        return (
+          l.component === component ||
+          [l.service, l.job].some((v) => v !== undefined && new RegExp(`-${component}(-metrics)?$`).test(v)) ||
+          (t.scrapePool ?? '').includes(`-${component}/`)
+        )
       })
       const up = mine.filter((t) => t.health === 'up')
       if (mine.length === 0) problems.push(`${component}: no target`)
@@ -234,7 +246,11 @@ export const grafanaDatasources: Check<DoctorContext> = {
     if (skip) return skip
     const secret = await ctx.kube.getSecretData(ctx.monitoringNamespace, 'keda-lab-grafana')
     if (!secret?.['admin-password']) {
-      return {status: 'fail', detail: `Secret ${ctx.monitoringNamespace}/keda-lab-grafana (key admin-password) is missing`, hint: 'keda-lab install (creates it and keeps it across runs)'}
+      return {
+        status: 'fail',
+        detail: `Secret ${ctx.monitoringNamespace}/keda-lab-grafana (key admin-password) is missing`,
+        hint: 'keda-lab install (creates it and keeps it across runs)',
+      }
     }
     const g = ctx.services.grafana
     // The API server drops the Authorization header of proxied requests once it has authenticated
@@ -256,7 +272,11 @@ export const grafanaDatasources: Check<DoctorContext> = {
       }
     }
     if (login.status < 200 || login.status >= 300) {
-      return {status: 'fail', detail: `Grafana login answered HTTP ${login.status}`, hint: `kubectl -n ${ctx.monitoringNamespace} get pods -l app.kubernetes.io/name=grafana`}
+      return {
+        status: 'fail',
+        detail: `Grafana login answered HTTP ${login.status}`,
+        hint: `kubectl -n ${ctx.monitoringNamespace} get pods -l app.kubernetes.io/name=grafana`,
+      }
     }
     const setCookie = login.headers['set-cookie']
     const cookie = (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).map((c) => c.split(';')[0]).join('; ')
@@ -272,7 +292,13 @@ export const grafanaDatasources: Check<DoctorContext> = {
         problems.push(`no ${type} datasource`)
         continue
       }
-      const health = await ctx.kube.proxyService({namespace: ctx.monitoringNamespace, service: g.name, port: g.port, path: `/api/datasources/uid/${encodeURIComponent(ds.uid)}/health`, headers})
+      const health = await ctx.kube.proxyService({
+        namespace: ctx.monitoringNamespace,
+        service: g.name,
+        port: g.port,
+        path: `/api/datasources/uid/${encodeURIComponent(ds.uid)}/health`,
+        headers,
+      })
       let body: {status?: string; message?: string} = {}
       try {
         body = JSON.parse(health.body)
@@ -316,7 +342,10 @@ export const lokiReceivesLogs: Check<DoctorContext> = {
       }
     }
     const sources = [...new Set(streams.map((s) => s.stream?.component ?? s.stream?.container ?? s.stream?.pod).filter(Boolean))]
-    return {status: 'pass', detail: `${lines}${lines >= 100 ? '+' : ''} lines in the last ${minutes} min${sources.length > 0 ? ` from ${sources.join(', ')}` : ''}`}
+    return {
+      status: 'pass',
+      detail: `${lines}${lines >= 100 ? '+' : ''} lines in the last ${minutes} min${sources.length > 0 ? ` from ${sources.join(', ')}` : ''}`,
+    }
   },
 }
 
@@ -329,13 +358,22 @@ export const telegramToken: Check<DoctorContext> = {
     const secret = await ctx.kube.getSecretData(ctx.namespace, 'keda-lab-secrets')
     if (!secret) return {status: 'fail', detail: `Secret ${ctx.namespace}/keda-lab-secrets does not exist`, hint: 'keda-lab install (creates it)'}
     const token = secret['telegram-bot-token']
-    if (!token) return {status: 'warn', detail: 'no Telegram token configured: alerts are not sent to Telegram', hint: 'keda-lab install --telegram-token <token from @BotFather>'}
+    if (!token)
+      return {
+        status: 'warn',
+        detail: 'no Telegram token configured: alerts are not sent to Telegram',
+        hint: 'keda-lab install --telegram-token <token from @BotFather>',
+      }
     const result = await ctx.telegram.checkToken(token)
     if (result.status === 'valid') return {status: 'pass', detail: `bot @${result.username}`}
     if (result.status === 'invalid') {
       return {status: 'fail', detail: result.reason, hint: 'get a new token from @BotFather and run `keda-lab install --telegram-token <token>`'}
     }
-    return {status: 'warn', detail: `could not check the token: ${result.reason}`, hint: 'check this machine can reach api.telegram.org (or set TELEGRAM_API_URL)'}
+    return {
+      status: 'warn',
+      detail: `could not check the token: ${result.reason}`,
+      hint: 'check this machine can reach api.telegram.org (or set TELEGRAM_API_URL)',
+    }
   },
 }
 
@@ -366,11 +404,12 @@ export const noStuckNamespace: Check<DoctorContext> = {
     if (ours) hint = stuckHint(discoveryFailure ? [{type: 'NamespaceDeletionDiscoveryFailure', status: 'True'}] : [], [...unavailable.values()])
     else if (discoveryFailure) {
       const names = [...unavailable.keys()]
-      hint = names.length > 0
-        ? `the unavailable APIService ${names.join(', ')} stops the namespace controller: start what serves it again, or delete it (kubectl delete apiservice ${names.join(' ')})`
-        : 'an unavailable APIService stops the namespace controller: find it with `kubectl get apiservices | grep False` and delete it'
-    }
-    else hint = 'clear the finalizers of the objects listed: kubectl patch <resource> <name> -n <namespace> --type=merge -p \'{"metadata":{"finalizers":null}}\''
+      hint =
+        names.length > 0
+          ? `the unavailable APIService ${names.join(', ')} stops the namespace controller: start what serves it again, or delete it (kubectl delete apiservice ${names.join(' ')})`
+          : 'an unavailable APIService stops the namespace controller: find it with `kubectl get apiservices | grep False` and delete it'
+    } else
+      hint = 'clear the finalizers of the objects listed: kubectl patch <resource> <name> -n <namespace> --type=merge -p \'{"metadata":{"finalizers":null}}\''
     return {status: stuck ? 'fail' : 'warn', detail: parts.join(', '), hint}
   },
 }
@@ -383,7 +422,8 @@ export const noLeftovers: Check<DoctorContext> = {
   async run(ctx) {
     const installed = [ctx.namespace, ctx.monitoringNamespace]
     for (const name of installed) {
-      if (await ctx.kube.getNamespace(name)) return {status: 'skip', detail: `keda-lab is installed (namespace ${name} exists); leftovers are checked when it is not`}
+      if (await ctx.kube.getNamespace(name))
+        return {status: 'skip', detail: `keda-lab is installed (namespace ${name} exists); leftovers are checked when it is not`}
     }
     const leftovers = await findLeftovers(ctx.kube, {namespace: ctx.namespace, monitoringNamespace: ctx.monitoringNamespace, installed: []})
     if (leftovers.length === 0) return {status: 'pass', detail: 'none'}

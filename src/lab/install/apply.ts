@@ -17,14 +17,21 @@ export interface ApplyDeps {
   pollMs?: number
 }
 
-const RETRY = 'run `keda-lab install` again to retry (it upgrades in place and keeps the generated secrets), or `keda-lab uninstall` to remove what was installed'
+const RETRY =
+  'run `keda-lab install` again to retry (it upgrades in place and keeps the generated secrets), or `keda-lab uninstall` to remove what was installed'
 
 /** A step failed or was interrupted. */
 export class StepError extends KedaLabError {
   readonly step: string
   constructor(step: PlanStep, cause: unknown, interrupted: boolean) {
     const what = cause instanceof Error ? cause.message : String(cause)
-    const tail = cause instanceof ToolError && cause.stderrTail ? `\n${cause.stderrTail.split('\n').map((l) => `  | ${l}`).join('\n')}` : ''
+    const tail =
+      cause instanceof ToolError && cause.stderrTail
+        ? `\n${cause.stderrTail
+            .split('\n')
+            .map((l) => `  | ${l}`)
+            .join('\n')}`
+        : ''
     super(
       interrupted
         ? `interrupted during step "${step.title}" (${what}); the steps before it are applied, this one may be partly applied`
@@ -54,7 +61,11 @@ async function applyAction(action: Action, deps: ApplyDeps, output: (line: strin
       await deps.kube.ensureNamespace(action.name, action.labels)
       return
     case 'secret':
-      output(`secret ${action.secret.namespace}/${action.secret.name} (${Object.entries(action.secret.origin).map(([k, o]) => `${k}: ${o}`).join(', ')})`)
+      output(
+        `secret ${action.secret.namespace}/${action.secret.name} (${Object.entries(action.secret.origin)
+          .map(([k, o]) => `${k}: ${o}`)
+          .join(', ')})`,
+      )
       await deps.kube.applySecret(action.secret.namespace, action.secret.name, action.secret.data, {'app.kubernetes.io/part-of': 'keda-lab'})
       return
     case 'rollout':
@@ -73,11 +84,18 @@ async function waitForRollout(action: Extract<Action, {type: 'rollout'}>, deps: 
       output(deployments.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas}`).join(', '))
       // Said, never waited for: many clusters give LoadBalancer services no address at all.
       for (const lb of await deps.kube.listLoadBalancers(action.namespace)) {
-        output(lb.addresses.length > 0 ? `${lb.name}: load balancer at ${lb.addresses.join(', ')}` : `${lb.name}: no load balancer address yet (<pending>): the summary below says how to reach the API`)
+        output(
+          lb.addresses.length > 0
+            ? `${lb.name}: load balancer at ${lb.addresses.join(', ')}`
+            : `${lb.name}: no load balancer address yet (<pending>): the summary below says how to reach the API`,
+        )
       }
       return
     }
-    pending = deployments.length === 0 ? `no Deployment with ${action.labelSelector} in ${action.namespace}` : notReady.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas} ready`).join(', ')
+    pending =
+      deployments.length === 0
+        ? `no Deployment with ${action.labelSelector} in ${action.namespace}`
+        : notReady.map((d) => `${d.name} ${d.readyReplicas}/${d.replicas} ready`).join(', ')
     output(`waiting: ${pending}`)
     await new Promise((r) => setTimeout(r, deps.pollMs ?? 2000))
   }

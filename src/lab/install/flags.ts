@@ -32,7 +32,8 @@ export const valuesFlag = Flags.string({
  * characters.
  */
 export const chartRepoFlag = Flags.string({
-  description: 'Use a mirror for a chart repository, NAME=URL (names: kedacore, dandydeveloper, prometheus-community, grafana-community, grafana); repeatable [env: KEDA_LAB_CHART_REPO, comma-separated]',
+  description:
+    'Use a mirror for a chart repository, NAME=URL (names: kedacore, dandydeveloper, prometheus-community, grafana-community, grafana); repeatable [env: KEDA_LAB_CHART_REPO, comma-separated]',
   multiple: true,
   helpGroup: 'CHARTS',
 })

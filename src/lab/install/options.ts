@@ -107,7 +107,8 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
     applies: (a) => a.webhook !== false,
     parse(raw) {
       const text = String(raw).trim()
-      if (!TELEGRAM_TOKEN_PATTERN.test(text)) throw new Error('does not look like a bot token from @BotFather (digits, a colon, then about 35 letters, digits, - or _)')
+      if (!TELEGRAM_TOKEN_PATTERN.test(text))
+        throw new Error('does not look like a bot token from @BotFather (digits, a colon, then about 35 letters, digits, - or _)')
       return text
     },
     label: 'Telegram bot token',
@@ -124,12 +125,14 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
       const items = (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter(Boolean)
       if (items.length === 0) throw new Error('needs at least one chat id, e.g. 123456789')
       for (const item of items) {
-        if (!/^-?\d{1,20}$/.test(item) && !/^@\w{5,32}$/.test(item)) throw new Error(`"${item.slice(0, 40)}" is not a chat id (a number like 123456789 or -1001234567890, or @channelname)`)
+        if (!/^-?\d{1,20}$/.test(item) && !/^@\w{5,32}$/.test(item))
+          throw new Error(`"${item.slice(0, 40)}" is not a chat id (a number like 123456789 or -1001234567890, or @channelname)`)
       }
       return items
     },
     label: 'Telegram chat id',
-    missingHint: 'pass --telegram-chat-id or set KEDA_LAB_TELEGRAM_CHAT_ID (send a message to your bot, then read the chat id from https://api.telegram.org/bot<token>/getUpdates)',
+    missingHint:
+      'pass --telegram-chat-id or set KEDA_LAB_TELEGRAM_CHAT_ID (send a message to your bot, then read the chat id from https://api.telegram.org/bot<token>/getUpdates)',
     prompt: 'Telegram chat id(s) for alerts, comma-separated',
   },
   {
@@ -217,7 +220,9 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
     defaultValue: () => 0,
     applies: (a) => (a.redisReplicas ?? 3) >= 2,
     parse: integer(0, 6, (n, a) =>
-      a.redisReplicas !== undefined && n > a.redisReplicas - 1 ? `must be at most ${a.redisReplicas - 1} (the Redis replicas besides the master), got ${n}` : undefined,
+      a.redisReplicas !== undefined && n > a.redisReplicas - 1
+        ? `must be at most ${a.redisReplicas - 1} (the Redis replicas besides the master), got ${n}`
+        : undefined,
     ),
     prompt: 'Redis replicas that must hold a task before the API accepts it (0: the master alone)',
   },
@@ -273,7 +278,7 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
     key: 'image',
     flag: 'image',
     kind: 'string',
-    description: "Image to run (e.g. ghcr.io/you/keda-lab:0.1.0); default: build it into the cluster (minikube/kind)",
+    description: 'Image to run (e.g. ghcr.io/you/keda-lab:0.1.0); default: build it into the cluster (minikube/kind)',
     parse(raw) {
       const text = String(raw).trim()
       if (!IMAGE_REF.test(text)) throw new Error(`"${text.slice(0, 80)}" is not an image reference (e.g. ghcr.io/you/keda-lab:0.1.0)`)
@@ -410,7 +415,10 @@ export async function resolveInstallOptions(input: ResolveInput): Promise<Resolv
         if (value !== undefined) set(spec.key, value, 'prompt')
       } catch (error) {
         if (error instanceof Error && error.name === 'ExitPromptError') {
-          throw new ConfigError('install cancelled at the prompt: nothing was changed', 'run `keda-lab install` again, or pass every answer as a flag with --yes')
+          throw new ConfigError(
+            'install cancelled at the prompt: nothing was changed',
+            'run `keda-lab install` again, or pass every answer as a flag with --yes',
+          )
         }
         throw error
       }

@@ -140,7 +140,14 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
   const builtTag = `keda-lab:${builtVersion}`
   const image = appImage(answers.image, builtVersion)
-  const ctx: ValuesContext = {answers, appNamespace: ns, monitoringNamespace: monNs, nodeCount: deps.facts.nodes.length || undefined, kedaNamespace: reuseKeda ? deps.facts.kedaNamespace : undefined, image}
+  const ctx: ValuesContext = {
+    answers,
+    appNamespace: ns,
+    monitoringNamespace: monNs,
+    nodeCount: deps.facts.nodes.length || undefined,
+    kedaNamespace: reuseKeda ? deps.facts.kedaNamespace : undefined,
+    image,
+  }
   const rendered = renderValues(ctx, deps.templates)
   const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))
   const valuesFile = (name: string) => join(valuesDir, `${name}.yaml`)
@@ -168,7 +175,10 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     actions:
       repos.size === 0
         ? []
-        : [...[...repos].map(([name, url]) => ({type: 'run' as const, command: helm.repoAdd(name, url)})), {type: 'run', command: helm.repoUpdate([...repos.keys()])}],
+        : [
+            ...[...repos].map(([name, url]) => ({type: 'run' as const, command: helm.repoAdd(name, url)})),
+            {type: 'run', command: helm.repoUpdate([...repos.keys()])},
+          ],
     skipped: repos.size === 0 ? 'every chart comes from the --charts folder' : undefined,
     notes: [],
     hint: 'check the network access to the chart repositories (`helm repo update` shows which one fails); without it, use --charts DIR (from `keda-lab charts pull DIR`) or --chart-repo NAME=URL',
@@ -181,7 +191,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     title: 'Namespaces and Secrets',
     actions: [...namespaces, ...deps.secrets.map((secret) => ({type: 'secret' as const, secret}))],
     notes: [],
-    hint: 'check that the context may create namespaces and Secrets (kubectl auth can-i create secrets -n ' + ns + ')',
+    hint: `check that the context may create namespaces and Secrets (kubectl auth can-i create secrets -n ${ns})`,
   })
 
   if (cluster.kind === 'minikube' && !deps.facts.metricsApi && options.enableMetricsServerAddon) {
@@ -258,7 +268,10 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
       title: `Application image (${cluster.kind === 'minikube' ? 'minikube image build' : 'docker build + kind load'})`,
       actions: build.map((command) => ({type: 'run' as const, command})),
       notes: [],
-      hint: cluster.kind === 'minikube' ? 'check `minikube status`; or build elsewhere and pass --image' : 'check that docker runs (`docker info`) and the kind cluster exists (`kind get clusters`); or pass --image',
+      hint:
+        cluster.kind === 'minikube'
+          ? 'check `minikube status`; or build elsewhere and pass --image'
+          : 'check that docker runs (`docker info`) and the kind cluster exists (`kind get clusters`); or pass --image',
     }
   }
   steps.push(imageStep)
@@ -318,7 +331,9 @@ function summarize(options: InstallOptions, kind: string, clusterName?: string):
         : `API: http://<node address>:$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.spec.ports[0].nodePort}')/`,
     )
   } else if (kind === 'minikube') {
-    api.push(`API: run \`minikube tunnel\` in another terminal, then http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/`)
+    api.push(
+      `API: run \`minikube tunnel\` in another terminal, then http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/`,
+    )
   } else {
     api.push(`API: http://$(kubectl get svc ${svc} -n ${ns} -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/ (once the load balancer has an address)`)
   }

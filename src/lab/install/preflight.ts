@@ -153,7 +153,10 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
     hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/',
     async run({facts}) {
       if (!facts.helm) return {status: 'fail', detail: facts.helmError ?? 'helm not found'}
-      return {status: 'pass', detail: `helm ${facts.helm.version} (Helm ${facts.helm.major}: ${facts.helm.major === 4 ? '--rollback-on-failure, --wait=watcher' : '--atomic, --wait'})`}
+      return {
+        status: 'pass',
+        detail: `helm ${facts.helm.version} (Helm ${facts.helm.major}: ${facts.helm.major === 4 ? '--rollback-on-failure, --wait=watcher' : '--atomic, --wait'})`,
+      }
     },
   },
   {
@@ -177,10 +180,18 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       if (!v) return unreachable
       const below = (min: {major: number; minor: number}) => v.major < min.major || (v.major === min.major && v.minor < min.minor)
       if (below(MIN_KUBERNETES)) {
-        return {status: 'fail', detail: `${v.gitVersion}: the charts need autoscaling/v2 and policy/v1`, hint: `upgrade the cluster to Kubernetes ${KEDA_TESTED_KUBERNETES.major}.${KEDA_TESTED_KUBERNETES.minor} or newer (minikube start --kubernetes-version=stable)`}
+        return {
+          status: 'fail',
+          detail: `${v.gitVersion}: the charts need autoscaling/v2 and policy/v1`,
+          hint: `upgrade the cluster to Kubernetes ${KEDA_TESTED_KUBERNETES.major}.${KEDA_TESTED_KUBERNETES.minor} or newer (minikube start --kubernetes-version=stable)`,
+        }
       }
       if (below(KEDA_TESTED_KUBERNETES)) {
-        return {status: 'warn', detail: `${v.gitVersion}: older than KEDA 2.18's tested range (1.31–1.33)`, hint: 'it will probably work; for a supported setup use Kubernetes 1.31 or newer'}
+        return {
+          status: 'warn',
+          detail: `${v.gitVersion}: older than KEDA 2.18's tested range (1.31–1.33)`,
+          hint: 'it will probably work; for a supported setup use Kubernetes 1.31 or newer',
+        }
       }
       return {status: 'pass', detail: v.gitVersion}
     },
@@ -245,7 +256,11 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       if (!facts.reachable) return unreachable
       if (facts.metricsApi) return {status: 'pass', detail: `${METRICS_API_SERVICE} available`}
       if (facts.cluster.kind === 'minikube') {
-        return {status: 'warn', detail: `${METRICS_API_SERVICE} missing: install enables the minikube addon`, hint: `minikube addons enable metrics-server -p ${facts.cluster.name ?? 'minikube'}`}
+        return {
+          status: 'warn',
+          detail: `${METRICS_API_SERVICE} missing: install enables the minikube addon`,
+          hint: `minikube addons enable metrics-server -p ${facts.cluster.name ?? 'minikube'}`,
+        }
       }
       return {
         status: 'warn',
@@ -267,7 +282,11 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       const have = `allocatable ${formatCpu(cpu)} CPU, ${formatMemory(mem)}`
       const atMin = `${formatCpu(est.min.cpuMillis)} CPU, ${formatMemory(est.min.memoryBytes)} requested at minimum replicas`
       if (cpu < est.min.cpuMillis || mem < est.min.memoryBytes) {
-        return {status: 'fail', detail: `${have}; ${atMin}`, hint: 'give the cluster more (minikube start --cpus 4 --memory 8g), or lower --redis-replicas / --worker-min-replicas, or use --no-monitoring'}
+        return {
+          status: 'fail',
+          detail: `${have}; ${atMin}`,
+          hint: 'give the cluster more (minikube start --cpus 4 --memory 8g), or lower --redis-replicas / --worker-min-replicas, or use --no-monitoring',
+        }
       }
       if (cpu < est.max.cpuMillis || mem < est.max.memoryBytes) {
         return {
@@ -290,15 +309,28 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       // Install never waits on the LoadBalancer's address (it waits for the pods), so none of these stop it.
       const elsewhere = 'install does not wait for the address; reach the API meanwhile with `kubectl port-forward` or install with --expose NodePort'
       if (facts.cluster.kind === 'minikube') {
-        return {status: 'warn', detail: 'minikube gives LoadBalancer services an address only while a tunnel runs', hint: 'run `minikube tunnel` in another terminal after install'}
+        return {
+          status: 'warn',
+          detail: 'minikube gives LoadBalancer services an address only while a tunnel runs',
+          hint: 'run `minikube tunnel` in another terminal after install',
+        }
       }
       if (facts.cluster.kind === 'kind') {
-        return {status: 'warn', detail: 'kind has no LoadBalancer implementation: the API service stays <pending>', hint: 'install with --expose NodePort, or run cloud-provider-kind'}
+        return {
+          status: 'warn',
+          detail: 'kind has no LoadBalancer implementation: the API service stays <pending>',
+          hint: 'install with --expose NodePort, or run cloud-provider-kind',
+        }
       }
       const lbs = facts.loadBalancers ?? {total: 0, withAddress: 0}
-      if (lbs.withAddress > 0) return {status: 'pass', detail: `LoadBalancer (${lbs.withAddress} of ${lbs.total} LoadBalancer services in the cluster have an address)`}
+      if (lbs.withAddress > 0)
+        return {status: 'pass', detail: `LoadBalancer (${lbs.withAddress} of ${lbs.total} LoadBalancer services in the cluster have an address)`}
       if (lbs.total > 0) {
-        return {status: 'warn', detail: `no LoadBalancer service in the cluster has an address (${lbs.total} pending): the API's will most likely stay <pending>`, hint: elsewhere}
+        return {
+          status: 'warn',
+          detail: `no LoadBalancer service in the cluster has an address (${lbs.total} pending): the API's will most likely stay <pending>`,
+          hint: elsewhere,
+        }
       }
       return {status: 'warn', detail: 'cannot tell whether this cluster assigns LoadBalancer addresses (no LoadBalancer service exists yet)', hint: elsewhere}
     },
@@ -312,7 +344,10 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       const ns = facts.appNamespace ?? 'keda'
       if (reusesForeignKeda(facts, ns)) {
         const by = facts.kedaRelease ? `, Helm release ${facts.kedaRelease.namespace}/${facts.kedaRelease.name}` : ''
-        return {status: 'pass', detail: `a KEDA that keda-lab did not install runs in namespace ${facts.kedaNamespace}${by}: reusing it (release ${KEDA_RELEASE} skipped; a second KEDA would break both)`}
+        return {
+          status: 'pass',
+          detail: `a KEDA that keda-lab did not install runs in namespace ${facts.kedaNamespace}${by}: reusing it (release ${KEDA_RELEASE} skipped; a second KEDA would break both)`,
+        }
       }
       if (facts.kedaNamespace) return {status: 'pass', detail: `keda-lab's own KEDA (release ${ns}/${KEDA_RELEASE}): upgraded in place`}
       if (facts.crds.includes(KEDA_CRD)) return {status: 'pass', detail: `${KEDA_CRD} exists but no KEDA operator runs: KEDA will be installed`}
@@ -358,8 +393,13 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       const check = facts.telegram
       if (!check) return {status: 'skip', detail: 'not checked'}
       if (check.status === 'valid') return {status: 'pass', detail: `bot @${check.username}`}
-      if (check.status === 'invalid') return {status: 'fail', detail: check.reason, hint: 'copy the token again from @BotFather (/mybots → API Token) and pass it with --telegram-token'}
-      return {status: 'warn', detail: `not checked: ${check.reason}`, hint: 'the webhook will report a wrong token at start-up; `keda-lab doctor` checks it again'}
+      if (check.status === 'invalid')
+        return {status: 'fail', detail: check.reason, hint: 'copy the token again from @BotFather (/mybots → API Token) and pass it with --telegram-token'}
+      return {
+        status: 'warn',
+        detail: `not checked: ${check.reason}`,
+        hint: 'the webhook will report a wrong token at start-up; `keda-lab doctor` checks it again',
+      }
     },
   },
 ]

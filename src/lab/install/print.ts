@@ -54,5 +54,13 @@ export function formatPlan(plan: Plan): string {
 
 /** The closing lines of a successful install. */
 export function formatSummary(plan: Plan): string {
-  return ['', 'keda-lab is installed.', ...plan.summary.api, ...plan.summary.grafana, `Values files: ${plan.outputDir}`, 'Next:', ...plan.summary.next.map((c) => `  ${c}`)].join('\n')
+  return [
+    '',
+    'keda-lab is installed.',
+    ...plan.summary.api,
+    ...plan.summary.grafana,
+    `Values files: ${plan.outputDir}`,
+    'Next:',
+    ...plan.summary.next.map((c) => `  ${c}`),
+  ].join('\n')
 }

@@ -57,7 +57,12 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
 
     const helm = createHelm()
     const manifests = await helm.run(
-      helm.template({release: APP_RELEASE, chart: resolve(PACKAGE_ROOT, APP_CHART_PATH), namespace: input.namespace, valuesFiles: [join(stage, 'values', `${APP_RELEASE}.yaml`)]}),
+      helm.template({
+        release: APP_RELEASE,
+        chart: resolve(PACKAGE_ROOT, APP_CHART_PATH),
+        namespace: input.namespace,
+        valuesFiles: [join(stage, 'values', `${APP_RELEASE}.yaml`)],
+      }),
     )
     await writeFile(join(stage, 'manifests', `${APP_RELEASE}.yaml`), manifests)
 
@@ -75,7 +80,8 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
     ]
 
     if (outputDir === undefined) {
-      for (const file of rendered) input.log(`# --- values/${file.fileName} (release ${file.name}, chart ${chartOf[file.name]!.chart})\n${file.content.trimEnd()}`)
+      for (const file of rendered)
+        input.log(`# --- values/${file.fileName} (release ${file.name}, chart ${chartOf[file.name]!.chart})\n${file.content.trimEnd()}`)
       input.log(`# --- manifests/${APP_RELEASE}.yaml (helm template ${APP_RELEASE} ${APP_CHART_PATH})\n${manifests.trimEnd()}`)
       return {files}
     }
@@ -85,7 +91,9 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
     }
     input.log(`Rendered to ${relative(input.cwd, outputDir) || '.'}:`)
     for (const file of files) input.log(`  ${file.path}  (${file.release}: ${file.chart}, namespace ${file.namespace})`)
-    input.log('Secrets are not rendered: create keda-lab-secrets (and keda-lab-webhook-token, keda-lab-grafana with monitoring) yourself, or run `keda-lab install`.')
+    input.log(
+      'Secrets are not rendered: create keda-lab-secrets (and keda-lab-webhook-token, keda-lab-grafana with monitoring) yourself, or run `keda-lab install`.',
+    )
     return {outputDir, files}
   } finally {
     await rm(stage, {recursive: true, force: true})

@@ -75,7 +75,9 @@ export async function loadKube(options: KubeOptions): Promise<Kube> {
     return await mod.createKube(options)
   } catch (error) {
     if (error instanceof KedaLabError) throw error
-    throw new KedaLabError(`cannot load the kubeconfig: ${(error as Error).message}`, {hint: 'set KUBECONFIG or create ~/.kube/config (minikube start / kind create cluster write it), or pass --context'})
+    throw new KedaLabError(`cannot load the kubeconfig: ${(error as Error).message}`, {
+      hint: 'set KUBECONFIG or create ~/.kube/config (minikube start / kind create cluster write it), or pass --context',
+    })
   }
 }
 
@@ -138,7 +140,9 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
             helmVersion,
             checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
             probeChartRepositories: (known) =>
-              probeRepositories(neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda: reusesForeignKeda(known, input.namespace)}))),
+              probeRepositories(
+                neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda: reusesForeignKeda(known, input.namespace)})),
+              ),
           })
           checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(formatCheckResult(r)))
           if (hasFatalFailure(checks)) throw preflightError(checks, {dryRun: input.dryRun})
@@ -175,7 +179,16 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
 
   const outputDir = resolve(input.cwd, input.output ?? `.keda-lab/${kube.contextName.replace(/[^\w.-]+/g, '_')}`)
   const plan = planInstall(
-    {answers, sources, appNamespace: input.namespace, monitoringNamespace: input.monitoringNamespace, outputDir, kubeContext: input.context, enableMetricsServerAddon: enableAddon, chartSources},
+    {
+      answers,
+      sources,
+      appNamespace: input.namespace,
+      monitoringNamespace: input.monitoringNamespace,
+      outputDir,
+      kubeContext: input.context,
+      enableMetricsServerAddon: enableAddon,
+      chartSources,
+    },
     {
       facts: {...facts, helmMajor: facts.helm!.major},
       templates: await loadValuesTemplates(PACKAGE_ROOT),
@@ -203,7 +216,7 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
   }
 
   if (input.dryRun) {
-    input.log('\n' + mask(formatPlan(plan)))
+    input.log(`\n${mask(formatPlan(plan))}`)
     return result
   }
 

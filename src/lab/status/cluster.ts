@@ -40,7 +40,14 @@ export const COMPONENTS: readonly ComponentSpec[] = [
   {id: 'worker', title: 'Worker', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-worker`, required: true},
   {id: 'webhook', title: 'Webhook', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-webhook`, required: false},
   {id: 'prometheus', title: 'Prometheus', where: 'monitoring', kind: 'StatefulSet', name: 'prometheus-kube-prometheus-stack-prometheus', required: true},
-  {id: 'alertmanager', title: 'Alertmanager', where: 'monitoring', kind: 'StatefulSet', name: 'alertmanager-kube-prometheus-stack-alertmanager', required: true},
+  {
+    id: 'alertmanager',
+    title: 'Alertmanager',
+    where: 'monitoring',
+    kind: 'StatefulSet',
+    name: 'alertmanager-kube-prometheus-stack-alertmanager',
+    required: true,
+  },
   {id: 'grafana', title: 'Grafana', where: 'monitoring', kind: 'Deployment', name: 'kube-prometheus-stack-grafana', required: true},
   {id: 'loki', title: 'Loki', where: 'monitoring', kind: 'StatefulSet', name: 'loki', required: true},
   {id: 'alloy', title: 'Alloy', where: 'monitoring', kind: 'Deployment|DaemonSet', name: 'alloy', required: true},
@@ -79,7 +86,13 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v)
 
 /** One component's state from its workload (undefined: not found) and the pods its selector picks. */
-export function componentStatus(spec: ComponentSpec, namespace: string, workload: WorkloadInfo | undefined, pods: readonly PodInfo[], required: boolean): ComponentStatus {
+export function componentStatus(
+  spec: ComponentSpec,
+  namespace: string,
+  workload: WorkloadInfo | undefined,
+  pods: readonly PodInfo[],
+  required: boolean,
+): ComponentStatus {
   if (!workload) {
     return {
       id: spec.id,
@@ -114,7 +127,13 @@ export function componentStatus(spec: ComponentSpec, namespace: string, workload
     restarts: mine.reduce((n, p) => n + p.restarts, 0),
     version: imageTag(workload.images[0]),
     pods: mine
-      .map((p) => ({name: p.name, phase: p.deleting ? 'Terminating' : p.phase, ready: p.ready, restarts: p.restarts, ...(spec.id === 'redis' && role(p) ? {role: role(p)} : {})}))
+      .map((p) => ({
+        name: p.name,
+        phase: p.deleting ? 'Terminating' : p.phase,
+        ready: p.ready,
+        restarts: p.restarts,
+        ...(spec.id === 'redis' && role(p) ? {role: role(p)} : {}),
+      }))
       .sort((a, b) => a.name.localeCompare(b.name)),
   }
 }
@@ -135,7 +154,12 @@ export function redisStatus(component: ComponentStatus, sentinelBeside: boolean)
 const condition = (so: ScaledObjectInfo, type: string) => so.conditions.find((c) => c.type === type)
 
 /** The worker's ScaledObject with KEDA's HPA and its last SuccessfulRescale event. */
-export function scaledObjectStatus(so: ScaledObjectInfo, hpa: HpaInfo | undefined, workload: WorkloadInfo | undefined, events: readonly EventInfo[]): ScaledObjectStatus {
+export function scaledObjectStatus(
+  so: ScaledObjectInfo,
+  hpa: HpaInfo | undefined,
+  workload: WorkloadInfo | undefined,
+  events: readonly EventInfo[],
+): ScaledObjectStatus {
   const ready = condition(so, 'Ready')
   const active = condition(so, 'Active')
   const pausedCondition = condition(so, 'Paused')
@@ -223,7 +247,9 @@ export function parseAlerts(res: ServiceProxyResponse): AlertsStatus {
     return {available: false, firing: [], error: 'the answer is not JSON'}
   }
   if (!Array.isArray(body)) return {available: false, firing: [], error: 'the answer is not a list of alerts'}
-  const firing: FiringAlert[] = (body as {labels?: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; status?: {state?: string}}[])
+  const firing: FiringAlert[] = (
+    body as {labels?: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; status?: {state?: string}}[]
+  )
     .filter((a) => (a.status?.state ?? 'active') === 'active' && a.labels?.alertname && !ALWAYS_FIRING.has(a.labels.alertname))
     .map((a) => ({name: a.labels!.alertname!, severity: a.labels?.severity, since: a.startsAt, summary: a.annotations?.summary}))
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -242,7 +268,10 @@ export function reuseOfForeignKeda(components: ComponentStatus[], worker: Scaled
 }
 
 /** The verdict and its reasons from the parts (pure). */
-export function judge(parts: Pick<ClusterStatusReport, 'components' | 'worker' | 'queue' | 'alerts'> & {installed: boolean; monitoring: boolean}): {verdict: Verdict; reasons: string[]} {
+export function judge(parts: Pick<ClusterStatusReport, 'components' | 'worker' | 'queue' | 'alerts'> & {installed: boolean; monitoring: boolean}): {
+  verdict: Verdict
+  reasons: string[]
+} {
   if (!parts.installed) return {verdict: 'not-installed', reasons: []}
   const reasons: string[] = []
   for (const c of parts.components) {
@@ -251,7 +280,8 @@ export function judge(parts: Pick<ClusterStatusReport, 'components' | 'worker' |
   }
   if (!parts.worker) reasons.push('Worker autoscaling: no ScaledObject for the worker')
   else if (parts.worker.ready === undefined) reasons.push(`ScaledObject ${parts.worker.name}: KEDA has not reported on it yet (no Ready condition)`)
-  else if (parts.worker.ready !== 'True') reasons.push(`ScaledObject ${parts.worker.name}: not Ready${parts.worker.readyReason ? ` (${parts.worker.readyReason})` : ''}`)
+  else if (parts.worker.ready !== 'True')
+    reasons.push(`ScaledObject ${parts.worker.name}: not Ready${parts.worker.readyReason ? ` (${parts.worker.readyReason})` : ''}`)
   if (!parts.queue.available) reasons.push(`Queue: cannot read the API's /api/queue (${parts.queue.error})`)
   if (parts.monitoring) {
     if (!parts.alerts.available) reasons.push(`Alerts: cannot read Alertmanager (${parts.alerts.error})`)
@@ -261,7 +291,14 @@ export function judge(parts: Pick<ClusterStatusReport, 'components' | 'worker' |
 }
 
 /** A proxied GET that turns "cannot reach" into an answer-like object (a reason, not a crash). */
-async function proxyGet(kube: Kube, namespace: string, service: string, port: string | number, path: string, query?: Record<string, string>): Promise<ServiceProxyResponse> {
+async function proxyGet(
+  kube: Kube,
+  namespace: string,
+  service: string,
+  port: string | number,
+  path: string,
+  query?: Record<string, string>,
+): Promise<ServiceProxyResponse> {
   try {
     return await kube.proxyService({namespace, service, port, path, query})
   } catch (error) {
@@ -332,11 +369,17 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
   const [queueRes, alertsRes] = await Promise.all([
     proxyGet(kube, ns, STATUS_SERVICES.api.name, STATUS_SERVICES.api.port, STATUS_SERVICES.api.path),
     monitoring
-      ? proxyGet(kube, monNs, STATUS_SERVICES.alertmanager.name, STATUS_SERVICES.alertmanager.port, STATUS_SERVICES.alertmanager.path, {active: 'true', silenced: 'false', inhibited: 'false'})
+      ? proxyGet(kube, monNs, STATUS_SERVICES.alertmanager.name, STATUS_SERVICES.alertmanager.port, STATUS_SERVICES.alertmanager.path, {
+          active: 'true',
+          silenced: 'false',
+          inhibited: 'false',
+        })
       : undefined,
   ])
   const queue = parseQueue(queueRes)
-  const alerts: AlertsStatus = alertsRes ? parseAlerts(alertsRes) : {available: false, firing: [], error: `monitoring is not installed (namespace ${monNs} does not exist)`}
+  const alerts: AlertsStatus = alertsRes
+    ? parseAlerts(alertsRes)
+    : {available: false, firing: [], error: `monitoring is not installed (namespace ${monNs} does not exist)`}
 
   const notes: string[] = []
   // `install` reuses a KEDA it did not install, in its own namespace: when KEDA answers for the

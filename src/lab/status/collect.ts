@@ -23,7 +23,10 @@ export async function collectStatus(options: StatusOptions): Promise<() => Promi
   if (options.local) return () => collectLocalStatus({url: options.url, env: options.env})
   let kube: Kube
   try {
-    const create = options.createKube ?? (async (o: {context?: string}) => (await import('../../adapters/kube.js')).createKube({...o, requestTimeoutMs: 10_000, retry: {attempts: 2, baseMs: 250, maxMs: 1000}}))
+    const create =
+      options.createKube ??
+      (async (o: {context?: string}) =>
+        (await import('../../adapters/kube.js')).createKube({...o, requestTimeoutMs: 10_000, retry: {attempts: 2, baseMs: 250, maxMs: 1000}}))
     kube = await create({context: options.context})
   } catch (error) {
     // No kubeconfig, an unknown context: there is no cluster to look at.

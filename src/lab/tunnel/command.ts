@@ -57,7 +57,10 @@ export async function runTunnel(options: TunnelOptions, deps: TunnelDeps): Promi
       const profile = cluster.name ?? 'minikube'
       for (const line of minikubeTunnelExplanation(profile, options.namespace)) deps.print(line)
       const code = await runMinikubeTunnel(minikubeTunnel(profile), done.signal)
-      if (code !== 0) throw new KedaLabError(`minikube tunnel exited with code ${code}`, {hint: 'read its output above; or use `keda-lab tunnel --port-forward` (no sudo needed)'})
+      if (code !== 0)
+        throw new KedaLabError(`minikube tunnel exited with code ${code}`, {
+          hint: 'read its output above; or use `keda-lab tunnel --port-forward` (no sudo needed)',
+        })
       return
     }
     deps.print(`Context ${kube.contextName} is not minikube: forwarding the lab's Services to local ports through the API server (--port-forward).`)

@@ -75,7 +75,9 @@ export function pickPod(service: ServiceInfo, port: number | string, pods: reado
 async function resolve(kube: ForwardOptions['kube'], target: ForwardTarget): Promise<{pod: string; podPort: number}> {
   const service = await kube.getService(target.namespace, target.service)
   if (!service) throw new KedaLabError(`Service ${target.namespace}/${target.service} does not exist`, {hint: 'is the lab installed? keda-lab status'})
-  const selector = Object.entries(service.selector).map(([k, v]) => `${k}=${v}`).join(',')
+  const selector = Object.entries(service.selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
   if (!selector) throw new KedaLabError(`Service ${target.namespace}/${target.service} has no selector: there is no pod to forward to`)
   return pickPod(service, target.port, await kube.listPods(target.namespace, selector))
 }

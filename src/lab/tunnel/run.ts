@@ -20,8 +20,22 @@ export function tunnelTargets(namespace: string, monitoringNamespace: string, lo
   return [
     {id: 'api', title: 'API', namespace, service: `${APP_RELEASE}-api`, port: 'http', localPort: port('api'), path: '/docs'},
     {id: 'grafana', title: 'Grafana', namespace: monitoringNamespace, service: 'kube-prometheus-stack-grafana', port: 80, localPort: port('grafana')},
-    {id: 'prometheus', title: 'Prometheus', namespace: monitoringNamespace, service: 'kube-prometheus-stack-prometheus', port: 9090, localPort: port('prometheus')},
-    {id: 'alertmanager', title: 'Alertmanager', namespace: monitoringNamespace, service: 'kube-prometheus-stack-alertmanager', port: 9093, localPort: port('alertmanager')},
+    {
+      id: 'prometheus',
+      title: 'Prometheus',
+      namespace: monitoringNamespace,
+      service: 'kube-prometheus-stack-prometheus',
+      port: 9090,
+      localPort: port('prometheus'),
+    },
+    {
+      id: 'alertmanager',
+      title: 'Alertmanager',
+      namespace: monitoringNamespace,
+      service: 'kube-prometheus-stack-alertmanager',
+      port: 9093,
+      localPort: port('alertmanager'),
+    },
   ]
 }
 
@@ -93,7 +107,8 @@ export async function openPortForwards(options: {
 export async function runMinikubeTunnel(command: ToolCommand, signal?: AbortSignal): Promise<number> {
   const [{execa}, {missingTool}] = await Promise.all([import('execa'), import('../../adapters/cluster-tools.js')])
   const result = await execa(command.bin, command.args, {stdio: 'inherit', reject: false, cancelSignal: signal, forceKillAfterDelay: 5000})
-  if ((result as {code?: string}).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(result.message ?? ''))) throw missingTool(command.bin)
+  if ((result as {code?: string}).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(result.message ?? '')))
+    throw missingTool(command.bin)
   if (result.isCanceled || signal?.aborted) return 0
   return result.exitCode ?? 1
 }

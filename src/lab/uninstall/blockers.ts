@@ -111,11 +111,7 @@ export interface ForceResult {
  * This skips the clean-up the finalizers stood for (e.g. KEDA restoring a scaled Deployment) —
  * acceptable here because the whole namespace is going away.
  */
-export async function forceFinalize(
-  kube: Kube,
-  blockers: NamespaceBlockers,
-  settle: () => Promise<boolean> = async () => false,
-): Promise<ForceResult> {
+export async function forceFinalize(kube: Kube, blockers: NamespaceBlockers, settle: () => Promise<boolean> = async () => false): Promise<ForceResult> {
   const clearedObjects: string[] = []
   for (const o of blockers.objects) {
     if (o.finalizers.length === 0) continue
@@ -135,7 +131,8 @@ export async function forceFinalize(
 
 /** How to release a stuck namespace: a discovery failure needs the dangling APIService gone first. */
 export function stuckHint(conditions: readonly KubeCondition[], unavailableApiServices: readonly {name: string}[] = []): string {
-  if (!conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure')) return '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
+  if (!conditions.some((c) => c.type === 'NamespaceDeletionDiscoveryFailure'))
+    return '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)'
   const named = unavailableApiServices.map((a) => a.name)
   const which = named.length > 0 ? `the unavailable APIService ${named.join(', ')}` : 'an unavailable APIService (`kubectl get apiservices | grep False`)'
   const del = named.length > 0 ? ` or \`kubectl delete apiservice ${named.join(' ')}\` if nothing should serve it` : ''

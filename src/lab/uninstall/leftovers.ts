@@ -59,10 +59,7 @@ export function owningRelease(obj: ObjectSummary, kind: string, namespace: strin
 }
 
 /** The cluster-scoped objects of the lab's releases that are not installed (any more). */
-export async function findLeftovers(
-  kube: Kube,
-  options: {namespace: string; monitoringNamespace: string; installed: readonly string[]},
-): Promise<Leftover[]> {
+export async function findLeftovers(kube: Kube, options: {namespace: string; monitoringNamespace: string; installed: readonly string[]}): Promise<Leftover[]> {
   const out: Leftover[] = []
   for (const {kind, ref} of LEFTOVER_KINDS) {
     for (const obj of await kube.listObjects(ref)) {

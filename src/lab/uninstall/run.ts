@@ -177,7 +177,11 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     if (!existing.some((e) => e.name === name)) outcomes.set(name, {name, status: 'absent'})
     else if (SYSTEM_NAMESPACES.has(name)) outcomes.set(name, {name, status: 'kept', reason: `${name} is a system namespace`})
     else if (keep.has(name)) {
-      outcomes.set(name, {name, status: 'kept', reason: `it holds PersistentVolumeClaims (${keep.get(name)}); \`keda-lab uninstall --purge\` deletes them and the namespace`})
+      outcomes.set(name, {
+        name,
+        status: 'kept',
+        reason: `it holds PersistentVolumeClaims (${keep.get(name)}); \`keda-lab uninstall --purge\` deletes them and the namespace`,
+      })
     } else toDelete.push(name)
   }
   for (const name of toDelete) {

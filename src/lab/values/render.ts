@@ -53,8 +53,13 @@ export async function loadValuesTemplates(packageRoot: string): Promise<Record<V
 /** Whether Redis gets hard anti-affinity, and why not when it does not. */
 export function redisAntiAffinity(nodeCount: number | undefined, replicas: number): {hard: boolean; note?: string} {
   if (nodeCount === undefined) return {hard: true}
-  if (nodeCount <= 1) return {hard: false, note: 'one node: Redis anti-affinity relaxed to "preferred" (hard anti-affinity would leave replicas Pending); a node failure takes Redis down'}
-  if (nodeCount < replicas) return {hard: false, note: `${nodeCount} nodes for ${replicas} Redis replicas: anti-affinity relaxed to "preferred" so every replica can be scheduled`}
+  if (nodeCount <= 1)
+    return {
+      hard: false,
+      note: 'one node: Redis anti-affinity relaxed to "preferred" (hard anti-affinity would leave replicas Pending); a node failure takes Redis down',
+    }
+  if (nodeCount < replicas)
+    return {hard: false, note: `${nodeCount} nodes for ${replicas} Redis replicas: anti-affinity relaxed to "preferred" so every replica can be scheduled`}
   return {hard: true}
 }
 
@@ -95,9 +100,7 @@ export function renderValues(ctx: ValuesContext, templates: Record<ValuesTemplat
     const kps = parseDocument(templates['kube-prometheus-stack'])
     const receivers = kps.getIn(['alertmanager', 'config', 'receivers']) as {items: unknown[]} | undefined
     const webhookIndex = (receivers?.items ?? []).findIndex((r) => (r as {get(k: string): unknown}).get('name') === 'keda-lab-webhook')
-    const sets: [(string | number)[], unknown][] = [
-      [['grafana', 'additionalDataSources', 0, 'url'], lokiUrl],
-    ]
+    const sets: [(string | number)[], unknown][] = [[['grafana', 'additionalDataSources', 0, 'url'], lokiUrl]]
     if (answers.webhook && webhookIndex >= 0) {
       sets.push([['alertmanager', 'config', 'receivers', webhookIndex, 'webhook_configs', 0, 'url'], webhookUrl])
     } else if (webhookIndex >= 0) {
@@ -106,7 +109,12 @@ export function renderValues(ctx: ValuesContext, templates: Record<ValuesTemplat
       sets.push([['alertmanager', 'config', 'receivers'], [{name: 'null'}]])
       sets.push([['alertmanager', 'alertmanagerSpec', 'secrets'], []])
     }
-    out.push({name: 'kube-prometheus-stack', fileName: 'kube-prometheus-stack.yaml', content: edit(templates['kube-prometheus-stack'], 'kube-prometheus-stack.yaml', sets), notes: []})
+    out.push({
+      name: 'kube-prometheus-stack',
+      fileName: 'kube-prometheus-stack.yaml',
+      content: edit(templates['kube-prometheus-stack'], 'kube-prometheus-stack.yaml', sets),
+      notes: [],
+    })
     out.push({
       name: 'loki',
       fileName: 'loki.yaml',

@@ -26,7 +26,8 @@ export async function readValuesFile(path: string | undefined, cwd: string): Pro
   if (!path) return undefined
   const label = `--values ${path}`
   const full = resolve(cwd, path)
-  const notReadable = () => new ConfigError(`${label}: file not found or not readable`, 'pass the path of a YAML file with install options (see `keda-lab install --help`)')
+  const notReadable = () =>
+    new ConfigError(`${label}: file not found or not readable`, 'pass the path of a YAML file with install options (see `keda-lab install --help`)')
   const info = await stat(full).catch(() => undefined)
   if (!info) throw notReadable()
   if (info.isDirectory()) throw new ConfigError(`${label}: is a directory, not a file`, `pass the path of a YAML file with install options; ${EXAMPLE}`)
@@ -44,7 +45,10 @@ export async function readValuesFile(path: string | undefined, cwd: string): Pro
 /** Checks and parses the bytes of a --values file. `label` names the file in messages. */
 export function parseValuesFile(bytes: Uint8Array, label: string): Record<string, unknown> {
   if (bytes.length > MAX_VALUES_FILE_BYTES) {
-    throw new ConfigError(`${label}: larger than ${MAX_VALUES_FILE_BYTES / 1024} KiB, too large for a file of install options`, `is it the right file? It holds only install options; ${EXAMPLE}`)
+    throw new ConfigError(
+      `${label}: larger than ${MAX_VALUES_FILE_BYTES / 1024} KiB, too large for a file of install options`,
+      `is it the right file? It holds only install options; ${EXAMPLE}`,
+    )
   }
   const text = decodeText(bytes, label)
 
@@ -65,11 +69,17 @@ export function parseValuesFile(bytes: Uint8Array, label: string): Record<string
   } catch (error) {
     if (error instanceof ConfigError) throw error
     if (error instanceof RangeError) {
-      throw new ConfigError(`${label}: nested too deeply to be read`, `install options are plain values (numbers, text, true/false, a list of chat ids); ${EXAMPLE}`)
+      throw new ConfigError(
+        `${label}: nested too deeply to be read`,
+        `install options are plain values (numbers, text, true/false, a list of chat ids); ${EXAMPLE}`,
+      )
     }
     const message = firstLine((error as Error).message)
     if (/alias/i.test(message)) {
-      throw new ConfigError(`${label}: its aliases (*name) expand to too much (${message})`, `write the values out instead of using anchors and aliases; ${EXAMPLE}`)
+      throw new ConfigError(
+        `${label}: its aliases (*name) expand to too much (${message})`,
+        `write the values out instead of using anchors and aliases; ${EXAMPLE}`,
+      )
     }
     throw new ConfigError(`${label}: not valid YAML (${message})`, `fix the YAML syntax; ${EXAMPLE}`)
   }
@@ -92,7 +102,11 @@ function decodeText(bytes: Uint8Array, label: string): string {
   try {
     return new TextDecoder('utf-8', {fatal: true}).decode(bytes)
   } catch {
-    const line = new TextDecoder('utf-8').decode(bytes).split('\n').findIndex((l) => l.includes('\uFFFD')) + 1
+    const line =
+      new TextDecoder('utf-8')
+        .decode(bytes)
+        .split('\n')
+        .findIndex((l) => l.includes('\uFFFD')) + 1
     throw new ConfigError(`${label}: is not UTF-8 text${line > 0 ? ` (line ${line})` : ''}`, 'save it as UTF-8 (the encoding YAML files use)')
   }
 }
@@ -103,7 +117,13 @@ function checkValueTypes(file: Record<string, unknown>, label: string): void {
   for (const [key, value] of Object.entries(file)) {
     const spec = OPTION_SPECS.find((s) => s.flag === key || s.key === key || s.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) === key)
     const scalarProblem = (v: unknown) =>
-      typeof v === 'string' || typeof v === 'boolean' || v === null ? undefined : typeof v === 'number' ? (Number.isFinite(v) ? undefined : `${v} is not a usable number`) : `got ${describe(v)}`
+      typeof v === 'string' || typeof v === 'boolean' || v === null
+        ? undefined
+        : typeof v === 'number'
+          ? Number.isFinite(v)
+            ? undefined
+            : `${v} is not a usable number`
+          : `got ${describe(v)}`
     if (Array.isArray(value)) {
       if (spec?.kind !== 'list') problems.push(`${key}: a list is not accepted here, got ${describe(value)}`)
       else {
@@ -113,7 +133,10 @@ function checkValueTypes(file: Record<string, unknown>, label: string): void {
       continue
     }
     const bad = scalarProblem(value)
-    if (bad) problems.push(`${key}: expected ${spec?.kind === 'list' ? 'a chat id or a list of them' : spec?.kind === 'boolean' ? 'true or false' : spec?.kind === 'integer' ? 'a whole number' : 'a text value'}, ${bad}`)
+    if (bad)
+      problems.push(
+        `${key}: expected ${spec?.kind === 'list' ? 'a chat id or a list of them' : spec?.kind === 'boolean' ? 'true or false' : spec?.kind === 'integer' ? 'a whole number' : 'a text value'}, ${bad}`,
+      )
   }
   if (problems.length > 0) {
     throw new ConfigError(

@@ -119,7 +119,9 @@ function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void 
     return
   }
   const body = JSON.stringify(errorBody(message))
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
   // Read and drop what the client is still sending (the rest of a 100 KB URL): closing a socket
   // with unread input resets the connection, and the client would lose the answer.
   socket.resume()
@@ -166,7 +168,11 @@ export async function buildApp(options: BuildAppOptions) {
     const known = routes.match(path)
     // Sent as bytes with the type set: Fastify's router errors (a parameter over its length limit)
     // answer outside the hooks, so the content-type hook below would not see them.
-    const send = (code: number, body: object) => reply.code(code).header('content-type', 'application/json').send(Buffer.from(JSON.stringify(body)))
+    const send = (code: number, body: object) =>
+      reply
+        .code(code)
+        .header('content-type', 'application/json')
+        .send(Buffer.from(JSON.stringify(body)))
     if (known && !known.methods.includes(request.method)) {
       const allow = known.methods.join(', ')
       reply.header('allow', allow)

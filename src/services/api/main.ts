@@ -19,7 +19,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000
  * example), which the command prints without a stack trace.
  */
 export async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  let config
+  let config: ReturnType<typeof loadApiConfig>
   try {
     config = loadApiConfig(env)
   } catch (error) {
@@ -40,7 +40,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const metrics = createApiMetrics({queue, logger})
   const app = await buildApp({config, queue, logger, metrics})
 
-  let metricsServer
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>>
   try {
     await app.listen({host: config.host, port: config.port})
     metricsServer = await startMetricsServer({registry: metrics.registry, host: config.host, port: config.metricsPort, logger})

@@ -27,7 +27,7 @@ interface Entry {
   methods: Set<string>
 }
 
-const escape = (text: string) => text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegex = (text: string) => text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** Creates an empty route table. */
 export function createRouteTable(): RouteTable {
@@ -48,7 +48,7 @@ export function createRouteTable(): RouteTable {
               weight += 1
               return '[^/]+'
             }
-            return escape(segment)
+            return escapeRegex(segment)
           })
           .join('/')
         entry = {pattern, regex: new RegExp(`^${source}/?$`), weight, methods: new Set()}

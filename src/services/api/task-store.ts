@@ -34,10 +34,7 @@ export interface QueueCounts {
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const
 
 /** Outcome of `DELETE /api/tasks/:id`. */
-export type CancelOutcome =
-  | {outcome: 'cancelled'}
-  | {outcome: 'not-found'}
-  | {outcome: 'conflict'; reason: 'processing' | 'finished'; status: string}
+export type CancelOutcome = {outcome: 'cancelled'} | {outcome: 'not-found'} | {outcome: 'conflict'; reason: 'processing' | 'finished'; status: string}
 
 /** The API's view of the task queue: every operation fails fast with RedisUnavailableError. */
 export interface TaskStore {
@@ -216,7 +213,8 @@ interface RedisWithScripts extends Redis {
   kedaLabAddTasks(numberOfKeys: number, ...args: (string | number)[]): Promise<number>
 }
 
-const CONNECTION_ERROR = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|READONLY|LOADING|MASTERDOWN|MaxRetriesPerRequest|All sentinels are unreachable/
+const CONNECTION_ERROR =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|READONLY|LOADING|MASTERDOWN|MaxRetriesPerRequest|All sentinels are unreachable/
 
 function parseJson(text: string): unknown {
   if (!text) return undefined
@@ -328,7 +326,6 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     return guarded('read task', () => client.kedaLabTaskView(keys.length, ...keys, ...args))
   })
 
-
   async function get(id: string): Promise<TaskSnapshot | undefined> {
     const reply = (await readTasks({id, brief: false})) as TaskViewReply
     return reply ? snapshotFromReply(id, reply) : undefined
@@ -396,8 +393,19 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       // The tombstone goes first, so that no read between the two calls finds the task unknown
       // (it is read only once the job is gone), and is taken back if the job could not be removed.
       const key = highWaterKey(id)
-      const tombstone = {c: Date.now(), t: snapshot.queuedAt, d: JSON.stringify({iterations: snapshot.iterations}), o: JSON.stringify({attempts: snapshot.maxAttempts})}
-      await guarded('cancel task', () => client.multi().hset(key, tombstone).pexpire(key, options.retentionSeconds * 1000).exec())
+      const tombstone = {
+        c: Date.now(),
+        t: snapshot.queuedAt,
+        d: JSON.stringify({iterations: snapshot.iterations}),
+        o: JSON.stringify({attempts: snapshot.maxAttempts}),
+      }
+      await guarded('cancel task', () =>
+        client
+          .multi()
+          .hset(key, tombstone)
+          .pexpire(key, options.retentionSeconds * 1000)
+          .exec(),
+      )
       // BullMQ's removeJob refuses (0) a job a worker has locked meanwhile: then it is running.
       // (A task that a worker took *and finished* between the read above and this call would be
       // removed and reported cancelled; BullMQ offers no atomic "remove if waiting".)

@@ -56,7 +56,9 @@ export function createAlertmanagerClient(url: string, options: {timeoutMs?: numb
       })
     } catch (error) {
       const name = error instanceof Error ? error.name : 'error'
-      throw new AlertmanagerError(`Alertmanager at ${base} did not answer ${method} ${path} (${name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'not reachable'})`)
+      throw new AlertmanagerError(
+        `Alertmanager at ${base} did not answer ${method} ${path} (${name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'not reachable'})`,
+      )
     }
     const text = await response.text()
     if (!response.ok) throw new AlertmanagerError(`Alertmanager answered ${response.status} to ${method} ${path}: ${text.slice(0, 200).trim()}`)

@@ -1,4 +1,4 @@
-import {type TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
+import type {TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
 import Fastify, {type FastifyError, type FastifyRequest} from 'fastify'
 import type {Logger} from 'pino'
 
@@ -55,7 +55,11 @@ function validationMessage(error: FastifyError, request: FastifyRequest): string
   }
   const allowed = (first.params as {allowedValues?: unknown[]; allowedValue?: unknown}).allowedValues
   const constant = (first.params as {allowedValue?: unknown}).allowedValue
-  const detail = allowed ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : constant !== undefined ? `must be ${JSON.stringify(constant)}` : first.message
+  const detail = allowed
+    ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`
+    : constant !== undefined
+      ? `must be ${JSON.stringify(constant)}`
+      : first.message
   if (context === 'querystring') return `Invalid query parameter "${where}": ${detail}`
   return `Invalid payload: field "${where || '(body)'}" ${detail}${suffix}`
 }

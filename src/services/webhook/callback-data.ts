@@ -28,9 +28,7 @@ export interface CallbackPayload {
   issuedAt: number
 }
 
-export type CallbackCheck =
-  | {ok: true; payload: CallbackPayload; pressId: string}
-  | {ok: false; reason: string}
+export type CallbackCheck = {ok: true; payload: CallbackPayload; pressId: string} | {ok: false; reason: string}
 
 const MAC_CHARS = 16
 const REF = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/
@@ -49,7 +47,7 @@ export function signCallback(key: Buffer, payload: CallbackPayload): string {
   if (!REF.test(payload.ref)) throw new Error(`callback reference must be 16 or 32 hex digits, got ${payload.ref.length} characters`)
   const body = `${payload.action}:${payload.ref}:${payload.issuedAt.toString(36)}`
   const data = `${body}:${mac(key, body)}`
-  if (Buffer.byteLength(data) > 64) throw new Error('callback data longer than Telegram\'s 64 bytes')
+  if (Buffer.byteLength(data) > 64) throw new Error("callback data longer than Telegram's 64 bytes")
   return data
 }
 

@@ -20,10 +20,7 @@ export const webhookEnvSchema = z.object({
   TELEGRAM_BOT_TOKEN: z
     .string({message: 'is required (the token @BotFather gave you)'})
     .trim()
-    .regex(
-      /^\d{3,20}:[A-Za-z0-9_-]{30,64}$/,
-      'does not look like a bot token: expected <bot id digits>:<about 35 letters, digits, "_" or "-">',
-    )
+    .regex(/^\d{3,20}:[A-Za-z0-9_-]{30,64}$/, 'does not look like a bot token: expected <bot id digits>:<about 35 letters, digits, "_" or "-">')
     .describe('123456789:AAExampleExampleExampleExampleExam (from @BotFather)'),
   TELEGRAM_CHAT_IDS: z
     .string({message: 'is required (the chats that receive the alerts)'})
@@ -36,12 +33,7 @@ export const webhookEnvSchema = z.object({
     .pipe(
       z
         .array(
-          z
-            .string()
-            .regex(
-              /^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$/,
-              'must be comma-separated numeric chat ids (groups are negative) or @channelnames',
-            ),
+          z.string().regex(/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$/, 'must be comma-separated numeric chat ids (groups are negative) or @channelnames'),
         )
         .min(1, 'must name at least one chat id'),
     )
@@ -84,10 +76,7 @@ export const webhookEnvSchema = z.object({
   ALERTMANAGER_URL: httpUrlVar('http://kube-prometheus-stack-alertmanager.keda-monitoring.svc:9093'),
   GRAFANA_DASHBOARD_URL: httpUrlVar('http://localhost:3000/d/keda-lab-keda'),
   PROMETHEUS_URL: httpUrlVar('http://localhost:9090'),
-  TELEGRAM_UPDATES: z
-    .enum(['auto', 'polling', 'webhook', 'off'], {message: 'must be auto, polling, webhook or off'})
-    .default('auto')
-    .describe('auto'),
+  TELEGRAM_UPDATES: z.enum(['auto', 'polling', 'webhook', 'off'], {message: 'must be auto, polling, webhook or off'}).default('auto').describe('auto'),
   TELEGRAM_WEBHOOK_URL: z
     .string()
     .regex(/^https:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be the public https:// URL of POST /telegram/updates')
@@ -174,8 +163,7 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
     )
   }
   const alertmanagerUrl = parsed.ALERTMANAGER_URL?.replace(/\/+$/, '')
-  const updates =
-    parsed.TELEGRAM_UPDATES !== 'auto' ? parsed.TELEGRAM_UPDATES : !alertmanagerUrl ? 'off' : parsed.TELEGRAM_WEBHOOK_URL ? 'webhook' : 'polling'
+  const updates = parsed.TELEGRAM_UPDATES !== 'auto' ? parsed.TELEGRAM_UPDATES : !alertmanagerUrl ? 'off' : parsed.TELEGRAM_WEBHOOK_URL ? 'webhook' : 'polling'
   if (updates === 'webhook' && !parsed.TELEGRAM_WEBHOOK_URL) {
     throw new ConfigError(
       'TELEGRAM_UPDATES is webhook but TELEGRAM_WEBHOOK_URL is not set',
@@ -208,7 +196,9 @@ export function loadWebhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
       pollTimeoutSeconds: parsed.TELEGRAM_POLL_TIMEOUT_SECONDS,
     },
     // The webhook's writes are a convenience (threading): no replica acknowledgement wanted.
-    redis: redisWanted ? redisConfigFromEnv({...parsed, REDIS_URL: parsed.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_WAIT_REPLICAS: 0, REDIS_WAIT_TIMEOUT_MS: 1000}) : undefined,
+    redis: redisWanted
+      ? redisConfigFromEnv({...parsed, REDIS_URL: parsed.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_WAIT_REPLICAS: 0, REDIS_WAIT_TIMEOUT_MS: 1000})
+      : undefined,
     queueName: parsed.QUEUE_NAME,
     retentionSeconds: parsed.MESSAGE_RETENTION_SECONDS,
     alertmanagerUrl,

@@ -34,7 +34,7 @@ const SEVERITY_ICON: Record<string, string> = {critical: '🔴', error: '🔴', 
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 // Control characters other than tab and newline are invisible in Telegram and some are rejected.
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's job
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g
 
 /** Makes text safe to send: well-formed UTF-16 (lone surrogates cannot be encoded as UTF-8) and no control characters. */
@@ -65,14 +65,17 @@ export function truncateEscaped(text: string, max: number): string {
     if (out.length + piece.length > max - 1) break
     out += piece
   }
-  return out + '…'
+  return `${out}…`
 }
 
 /** `2026-11-28 08:00:00 UTC`, or undefined for Alertmanager's "not set" time (year 1) or an unparsable one. */
 export function formatTime(iso: string): string | undefined {
   const date = new Date(iso)
   if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970) return undefined
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
 }
 
 /** `1h 2m 3s` between two ISO times, or undefined when either is not set. */

@@ -69,10 +69,7 @@ export function createInteractions(options: InteractionsOptions): Interactions {
   const unsilenceButton = (id: string): InlineButton[][] => [[{text: '🔔 Unsilence', data: sign('un', silenceRef(id))}]]
 
   async function refuse(query: CallbackQuery, reason: string, notice: string) {
-    logger.warn(
-      {chatId: query.message ? String(query.message.chat.id) : undefined, userId: query.from.id, reason},
-      'refused a button press',
-    )
+    logger.warn({chatId: query.message ? String(query.message.chat.id) : undefined, userId: query.from.id, reason}, 'refused a button press')
     outcome('button', 'refused')
     await bot.answerCallback(query.id, notice, true).catch((error: unknown) => {
       logger.warn({}, `answerCallbackQuery failed: ${describeTelegramError(error, options.botToken)}`)
@@ -139,7 +136,8 @@ export function createInteractions(options: InteractionsOptions): Interactions {
     }
     const shown = active.slice(0, 10)
     const lines = shown.map(
-      (s, i) => `${i + 1}. ${matchersText(s)}\n   until ${formatTime(s.endsAt) ?? s.endsAt} · by ${truncateEscaped(s.createdBy, 100)} · <code>${escapeHtml(s.id)}</code>`,
+      (s, i) =>
+        `${i + 1}. ${matchersText(s)}\n   until ${formatTime(s.endsAt) ?? s.endsAt} · by ${truncateEscaped(s.createdBy, 100)} · <code>${escapeHtml(s.id)}</code>`,
     )
     const more = active.length - shown.length
     const text = `🔕 <b>${active.length} active silence${active.length === 1 ? '' : 's'}</b>\n${lines.join('\n')}${more > 0 ? `\n…and ${more} more in Alertmanager.` : ''}`

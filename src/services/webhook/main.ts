@@ -111,7 +111,14 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   }
 
   logger.info(
-    {port: config.port, metricsPort: config.metricsPort, chats: config.telegram.chatIds.length, telegramApi: config.telegram.apiUrl, buttons: config.telegram.updates, store: config.redis ? 'redis' : 'memory'},
+    {
+      port: config.port,
+      metricsPort: config.metricsPort,
+      chats: config.telegram.chatIds.length,
+      telegramApi: config.telegram.apiUrl,
+      buttons: config.telegram.updates,
+      store: config.redis ? 'redis' : 'memory',
+    },
     'webhook listening: POST /alerts, POST /webhooks/max-workers-reached; metrics on GET /metrics',
   )
   // Checks the token without blocking start-up: Telegram may be unreachable for a while, and
@@ -125,8 +132,16 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   if (interactions && config.telegram.updates === 'polling') {
     // getUpdates is refused while a Telegram webhook is set (an earlier run with a public URL).
     await bot.deleteWebhook().catch((error: unknown) => logger.warn({}, `deleteWebhook failed: ${describeError(error, secrets)}`))
-    if (!config.redis) logger.warn({}, 'polling Telegram without Redis: run one replica only (Telegram allows one poller), or set REDIS_URL so replicas share a lease')
-    poller = startPolling({bot, store, handle: interactions.handleUpdate, timeoutSeconds: config.telegram.pollTimeoutSeconds, logger, botToken: config.telegram.botToken})
+    if (!config.redis)
+      logger.warn({}, 'polling Telegram without Redis: run one replica only (Telegram allows one poller), or set REDIS_URL so replicas share a lease')
+    poller = startPolling({
+      bot,
+      store,
+      handle: interactions.handleUpdate,
+      timeoutSeconds: config.telegram.pollTimeoutSeconds,
+      logger,
+      botToken: config.telegram.botToken,
+    })
   } else if (interactions && config.telegram.updates === 'webhook' && config.telegram.webhookUrl) {
     bot.setWebhook(config.telegram.webhookUrl, updatesSecret).then(
       () => logger.info({url: config.telegram.webhookUrl}, 'Telegram sends button presses and commands to this webhook'),
@@ -154,11 +169,11 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
       Promise.allSettled([app.close(), metricsServer?.close(), poller?.stop()])
         .then(() => store.close())
         .then(() => {
-        clearTimeout(hardStop)
-        process.off('unhandledRejection', onUnhandled)
-        logger.info({}, 'webhook stopped')
-        resolve()
-      })
+          clearTimeout(hardStop)
+          process.off('unhandledRejection', onUnhandled)
+          logger.info({}, 'webhook stopped')
+          resolve()
+        })
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)

@@ -33,7 +33,9 @@ export const ALERTS_BODY_LIMIT = 8 * 1024 * 1024
 
 /** The reference behind a firing message's buttons: 16 hex digits naming the label set a silence will match. */
 export function labelsRef(labels: Record<string, string>): string {
-  const sorted = Object.keys(labels).sort().map((k) => [k, labels[k]])
+  const sorted = Object.keys(labels)
+    .sort()
+    .map((k) => [k, labels[k]])
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16)
 }
 
@@ -59,7 +61,10 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
     if (!isAuthorized(request.headers.authorization, options.webhookToken)) {
       // Says which way it failed (never the value), to debug an Alertmanager http_config.
       const header = request.headers.authorization
-      request.log.warn({ip: request.ip, auth: header === undefined ? 'missing' : /^bearer\s/i.test(header) ? 'wrong token' : 'not a bearer token'}, 'rejected: missing or wrong bearer token')
+      request.log.warn(
+        {ip: request.ip, auth: header === undefined ? 'missing' : /^bearer\s/i.test(header) ? 'wrong token' : 'not a bearer token'},
+        'rejected: missing or wrong bearer token',
+      )
       reply.header('www-authenticate', 'Bearer realm="keda-lab-webhook"')
       return reply.code(401).send({
         success: false,
@@ -103,7 +108,10 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
       log.info({messages: report.messages, chats: report.chats, retries: report.retries, skipped: report.skipped}, 'notification sent to Telegram')
       // `threaded`: chats where the message replied to the alert's firing message.
       const threaded = extra.replyTo ? Object.keys(extra.replyTo).length : undefined
-      return {status: 200, body: {success: true, result: {messages: report.messages, chats: report.chats, ...(threaded === undefined ? {} : {threaded})}}} as const
+      return {
+        status: 200,
+        body: {success: true, result: {messages: report.messages, chats: report.chats, ...(threaded === undefined ? {} : {threaded})}},
+      } as const
     } catch (error) {
       if (error instanceof NotifyError) {
         await extra.onSent?.(error.sent, false)
@@ -166,7 +174,8 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
     '/alerts/:fingerprint/messages',
     {
       schema: {
-        description: 'The Telegram messages sent about one alert (by fingerprint), per chat: how `keda-lab alert test` learns that Telegram accepted its alert.',
+        description:
+          'The Telegram messages sent about one alert (by fingerprint), per chat: how `keda-lab alert test` learns that Telegram accepted its alert.',
         params: Type.Object({fingerprint: Type.String({minLength: 1, maxLength: 256})}),
       },
     },
@@ -191,17 +200,14 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
       // it must be summarised, not refused, or Alertmanager would retry it forever.
       bodyLimit: ALERTS_BODY_LIMIT,
       schema: {
-        description: "Alertmanager webhook receiver (payload version 4): one Telegram message per notification to every chat.",
+        description: 'Alertmanager webhook receiver (payload version 4): one Telegram message per notification to every chat.',
         body: AlertmanagerPayloadSchema,
       },
     },
     async (request, reply) => {
       const payload = request.body
       for (const alert of payload.alerts) metrics.alertsReceived.inc({status: alert.status})
-      request.log.info(
-        {status: payload.status, alerts: payload.alerts.length, groupKey: payload.groupKey},
-        'Alertmanager notification received',
-      )
+      request.log.info({status: payload.status, alerts: payload.alerts.length, groupKey: payload.groupKey}, 'Alertmanager notification received')
       const texts = formatAlertNotification(payload, undefined, options.format)
       const messages = await withButtons(payload, texts, request.log)
       const replyTo = await threadTargets(payload, request.log)

@@ -40,10 +40,14 @@ export function startPolling(options: PollingOptions): Poller {
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms)
-      controller.signal.addEventListener('abort', () => {
-        clearTimeout(timer)
-        resolve()
-      }, {once: true})
+      controller.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        {once: true},
+      )
     })
 
   async function loop() {

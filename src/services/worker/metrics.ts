@@ -40,7 +40,7 @@ export function createWorkerMetrics(options: {concurrency: number; registry?: Re
     }),
     wait: new Histogram({
       name: 'keda_lab_worker_task_wait_seconds',
-      help: 'Time from enqueue to the start of a task\'s first attempt',
+      help: "Time from enqueue to the start of a task's first attempt",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300, 900],
       registers,
     }),

@@ -17,7 +17,11 @@ export interface TaskInput {
   resume?: TaskCheckpoint
 }
 
-const int32 = z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1)
+const int32 = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1)
 
 const taskDataSchema = z.looseObject({
   iterations: z
@@ -32,9 +36,7 @@ const taskDataSchema = z.looseObject({
     .min(1, `failAt must be a step from 1 to ${TASK_STEPS}`)
     .max(TASK_STEPS, `failAt must be a step from 1 to ${TASK_STEPS}`)
     .optional(),
-  [RESUME_KEY]: z
-    .object({iterations: z.number().int().min(0), step: z.number().int().min(0).max(TASK_STEPS), state: int32})
-    .optional(),
+  [RESUME_KEY]: z.object({iterations: z.number().int().min(0), step: z.number().int().min(0).max(TASK_STEPS), state: int32}).optional(),
 })
 
 /** Thrown for job data the worker cannot run; the worker fails such a job without retrying it. */

@@ -84,9 +84,7 @@ export interface RunTaskOptions {
 }
 
 /** A task either completes (with its checksum) or stops at a step boundary with a checkpoint. */
-export type RunTaskResult =
-  | {status: 'completed'; checksum: number; steps: number}
-  | {status: 'interrupted'; checkpoint: TaskCheckpoint}
+export type RunTaskResult = {status: 'completed'; checksum: number; steps: number} | {status: 'interrupted'; checkpoint: TaskCheckpoint}
 
 /** Where a step stands: the hash state and the iterations it still has to do. */
 interface StepCursor {
@@ -109,7 +107,7 @@ function workSlice(cursor: StepCursor, sliceMs: number, done: () => void): void 
   let x = cursor.x
   let remaining = cursor.remaining
   while (remaining > 0) {
-    const count = remaining < CHUNK ? remaining : CHUNK
+    const count = Math.min(remaining, CHUNK)
     const rounds = count * ROUNDS_PER_ITERATION
     for (let r = 0; r < rounds; r++) {
       x = (Math.imul(x, 0x19_66_0d) + 0x3c_6e_f3_5f) | 0
@@ -124,8 +122,7 @@ function workSlice(cursor: StepCursor, sliceMs: number, done: () => void): void 
 }
 
 /** Runs one slice of a step on the next turn of the event loop (timers and I/O run first). */
-const nextSlice = (cursor: StepCursor, sliceMs: number) =>
-  new Promise<void>((resolve) => setImmediate(workSlice, cursor, sliceMs, resolve))
+const nextSlice = (cursor: StepCursor, sliceMs: number) => new Promise<void>((resolve) => setImmediate(workSlice, cursor, sliceMs, resolve))
 
 /**
  * Runs a task in TASK_STEPS steps of genuine CPU work, yielding to the event loop at least

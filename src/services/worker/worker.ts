@@ -27,15 +27,7 @@ export interface TaskOutcome {
 export interface CreateWorkerOptions {
   config: Pick<
     WorkerConfig,
-    | 'redis'
-    | 'queueName'
-    | 'concurrency'
-    | 'defaultIterations'
-    | 'lockDurationMs'
-    | 'stalledIntervalMs'
-    | 'maxStalledCount'
-    | 'shutdownGraceMs'
-    | 'name'
+    'redis' | 'queueName' | 'concurrency' | 'defaultIterations' | 'lockDurationMs' | 'stalledIntervalMs' | 'maxStalledCount' | 'shutdownGraceMs' | 'name'
   >
   logger: Logger
   /** Metrics to record into; a fresh set (own registry) when omitted. */
@@ -92,7 +84,7 @@ export function createWorker(options: CreateWorkerOptions): TaskWorker {
     const taskId = job.id!
     const log = logger.child({taskId})
     if (job.name !== TASK_JOB_NAME) throw new UnrecoverableError(`unknown job name "${job.name}": this worker runs "${TASK_JOB_NAME}"`)
-    let input
+    let input: ReturnType<typeof parseTaskData>
     try {
       input = parseTaskData(job.data, config.defaultIterations)
     } catch (error) {

@@ -21,12 +21,12 @@ export async function fakeTool(bin, argv) {
   const log = process.env.FAKE_BIN_LOG
   const joined = argv.join(' ')
   const isVersion = bin === 'helm' && argv[0] === 'version'
-  if (log) appendFileSync(log, JSON.stringify({bin, argv, cwd: process.cwd()}) + '\n')
+  if (log) appendFileSync(log, `${JSON.stringify({bin, argv, cwd: process.cwd()})}\n`)
 
   const upper = bin.toUpperCase()
   const hangOn = process.env[`FAKE_${upper}_HANG_ON`]
   if (hangOn && !isVersion && joined.includes(hangOn)) {
-    if (log) appendFileSync(log, JSON.stringify({bin, event: 'hanging', argv, pid: process.pid}) + '\n')
+    if (log) appendFileSync(log, `${JSON.stringify({bin, event: 'hanging', argv, pid: process.pid})}\n`)
     process.stdout.write('waiting for resources to become ready\n')
     setInterval(() => {}, 1000)
     return
@@ -69,7 +69,7 @@ function helm(argv, log) {
     if (known.includes(release)) process.stdout.write(`Release "${release}" has been upgraded. Happy Helming!\n`)
     else {
       process.stdout.write(`Release "${release}" does not exist. Installing it now.\n`)
-      if (state) appendFileSync(state, release + '\n')
+      if (state) appendFileSync(state, `${release}\n`)
     }
     process.stdout.write(`NAME: ${release}\nSTATUS: deployed\n`)
     return

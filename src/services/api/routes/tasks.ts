@@ -86,7 +86,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
       metrics?.taskEnqueued('modern')
       request.log.info({taskId: id, iterations, failAt}, 'task queued')
       const self = taskPath(id)
-      return reply.code(202).header('location', self).send({id, status: 'Queued' as const, links: {self}})
+      return reply
+        .code(202)
+        .header('location', self)
+        .send({id, status: 'Queued' as const, links: {self}})
     },
   )
 
