@@ -1,0 +1,146 @@
+/**
+ * The one stream a load test produces, and the summary it ends with. The engine writes
+ * `SecondRecord`s (one per second of the run) and a `LoadSummary`; everything that shows a run
+ * reads only these: the live view, the plain progress lines, `summary.json`, the time series
+ * (NDJSON/CSV), `report.html` and the merge of a cluster run's shards. A renderer never reaches
+ * into the engine (CONVENTIONS.md, "A load engine").
+ *
+ * Times are milliseconds unless the name says otherwise. `summary.json` carries
+ * `schemaVersion`; a field is only ever added, never renamed or re-typed, within a version.
+ */
+
+/** The steps of one iteration of the lab's scenario. */
+export const STEPS = ['add', 'status'] as const
+export type Step = (typeof STEPS)[number]
+
+/** Percentiles of one HDR histogram, in milliseconds (what the screens and reports show). */
+export interface LatencyStats {
+  count: number
+  min: number
+  mean: number
+  p50: number
+  p90: number
+  p95: number
+  p99: number
+  max: number
+}
+
+/**
+ * What the scaling watcher saw at one sample: the cluster's view (worker Deployment, KEDA's
+ * ScaledObject and HPA, the API's HPA) or a dev stack's (its local autoscaler's workers), and the
+ * queue as the API's `GET /api/queue` reports it. A field is absent when that source could not
+ * say; `error` says why the whole sample is missing.
+ */
+export interface ScalingSample {
+  source: 'cluster' | 'dev' | 'queue-only'
+  queueWaiting?: number
+  queueActive?: number
+  /** Worker replicas now (cluster: the Deployment's ready replicas; dev: worker processes). */
+  workers?: number
+  /** What the autoscaler wants (cluster: KEDA's HPA desiredReplicas; dev: its last decision). */
+  workersDesired?: number
+  scaledObjectReady?: boolean
+  scaledObjectActive?: boolean
+  apiReplicas?: number
+  apiReplicasDesired?: number
+  /** The API HPA's current CPU utilisation in percent of requests. */
+  apiCpuPercent?: number
+  error?: string
+}
+
+/** One second of the run. `t` counts whole seconds from the start of the load. */
+export interface SecondRecord {
+  t: number
+  /** ISO time at the end of this second. */
+  at: string
+  /** The profile's stage at this second (e.g. "ramp 2/3: 10 → 20 VUs"), when it has stages. */
+  stage?: string
+  /** VUs running now (closed model), or iterations in flight (open model). */
+  vus: number
+  /** Open model: the iteration start rate asked for at this second, per second. */
+  targetRate?: number
+  iterationsStarted: number
+  iterationsCompleted: number
+  /** Open model: iterations that could not start (no free VU under --max-vus). */
+  droppedIterations: number
+  requests: Record<Step, number>
+  /** Requests that failed at the transport level or answered 5xx. */
+  errors: number
+  checks: {passed: number; failed: number}
+  /** Latency measured from the scheduled start (coordinated-omission-safe), per step. */
+  latency: Partial<Record<Step, LatencyStats>>
+  /** Tasks seen `Completed` for the first time in this second. */
+  tasksCompleted: number
+  /** Open model: scheduler lag (actual start minus scheduled start) p99 in this second. */
+  schedulerLagP99?: number
+  scaling?: ScalingSample
+}
+
+/** A threshold as given (`add.p95<200ms`) and how it came out. */
+export interface ThresholdResult {
+  expression: string
+  ok: boolean
+  /** The measured value, in the threshold's unit, as shown to the user. */
+  actual: string
+}
+
+/** The scaling facts no load-test tool gives: what the autoscaler did in answer to the load. */
+export interface ScalingFacts {
+  source: ScalingSample['source'] | 'none'
+  /** Workers when the load started, and the most seen. */
+  workersAtStart?: number
+  workersMax?: number
+  workersMin?: number
+  /** Seconds from the first queued task to the first scale-up; absent if none happened. */
+  firstScaleUpS?: number
+  /** Seconds from the first queued task until `workersMax` was first reached. */
+  toMaxS?: number
+  /** Peak of waiting + active tasks. */
+  backlogPeak?: number
+  /** Seconds from the last add to an empty queue; absent when it did not drain while watched. */
+  drainS?: number
+  /** Seconds from the last add until workers were back at their starting count. */
+  backToMinS?: number
+  /** Said when back-to-min did not happen while watched: "not yet, after 95 s". */
+  backToMinNote?: string
+  apiReplicasMax?: number
+  /** Every change of worker (or API) replicas seen, for the report's markers. */
+  events: {t: number; what: 'workers' | 'api'; from: number; to: number}[]
+}
+
+/** How one run ended. */
+export interface LoadSummary {
+  schemaVersion: 1
+  tool: {name: 'keda-lab'; version: string}
+  profile: string
+  /** The executor and its resolved configuration (VUs, iterations, stages, rates, durations). */
+  executor: {type: string; [key: string]: unknown}
+  target: {url: string; source: 'flag' | 'dev' | 'cluster-lb' | 'port-forward'; reason: string}
+  /** Present for one shard of a cluster run (`--shard i/N`). */
+  shard?: {index: number; count: number}
+  startedAt: string
+  endedAt: string
+  durationS: number
+  /** true when Ctrl-C (or --abort-on-fail) stopped the run early. */
+  interrupted: boolean
+  iterations: {started: number; completed: number; dropped: number; failed: number}
+  /** Open model: the start rate asked for and achieved, per second, over the whole run. */
+  rate?: {asked: number; achieved: number}
+  requests: Record<Step, number>
+  errors: number
+  latency: Partial<Record<Step | 'task', LatencyStats>>
+  /** Latency from the actual send, beside the coordinated-omission-safe one above. */
+  latencyFromSend: Partial<Record<Step, LatencyStats>>
+  schedulerLag?: LatencyStats
+  checks: Record<string, {passes: number; fails: number}>
+  thresholds: ThresholdResult[]
+  tasks: {queued: number; completed: number; failed: number}
+  scaling: ScalingFacts
+  /**
+   * The HDR histograms behind the figures, base64-encoded (hdr-histogram-js `encode`), so that
+   * shards merge exactly. Keys: `add`, `status`, `task`, `add.fromSend`, `status.fromSend`, `lag`.
+   */
+  histograms: Record<string, string>
+  /** 0 ok, 99 a threshold failed (the load-test convention), other codes for errors. */
+  exitCode: number
+}
