@@ -104,25 +104,36 @@ describe('keda-lab help <command> (@oclif/plugin-help)', () => {
   })
 })
 
-describe('a mistyped command (@oclif/plugin-not-found)', () => {
-  it('in a terminal: "keda-lab instal" asks "Did you mean install?"; no runs nothing and exits 127', async () => {
+describe('a mistyped command (src/hooks/command-not-found.ts)', () => {
+  // A typo of a command that exists whatever is being added (the first visible one, a letter
+  // dropped), and a word far from every command: the test does not depend on the command list.
+  const target = [...commands].sort((a, b) => b.id.length - a.id.length)[0]!.id
+  const typo = target.slice(0, -2) + target.slice(-1)
+  const farOff = 'xylophonic'
+
+  it('in a terminal: a typo prints the close command, asks nothing, runs nothing and exits 127', async () => {
     const {code, transcript} = await runCliInPty(
-      ['instal'],
-      [
-        {expect: 'instal is not a keda-lab command', timeout: 90},
-        {expect: 'Did you mean install\\?', send: 'n\r'},
-        {expect: 'Run keda-lab help for a list of available commands'},
-      ],
+      [...typo.split(' '), '--help-me-not'],
+      [{expect: `${typo} is not a keda-lab command`, timeout: 90}, {expect: 'for a list of available commands'}],
     )
     expect(code, transcript).toBe(127)
-    expect(transcript).not.toContain('Pre-flight')
+    expect(transcript).toContain(`did you mean \`keda-lab ${target}\`? Nothing was run`)
+    expect(transcript).not.toMatch(/\(Y\/n\)|\? Did you mean/)
+    // Nothing of the suggested command ran: no flag error for the made-up flag, no stack trace.
+    expect(transcript).not.toMatch(/Nonexistent flag|help-me-not|at .+\.js:\d+/)
   }, 180_000)
 
-  it('without a terminal: says it is not a command and where the list is, exit 127', async () => {
-    const result = await runCli(['uninstal'], {timeoutMs: 30_000})
-    expect(result.code).toBe(127)
-    expect(result.stderr).toContain('uninstal is not a keda-lab command')
-    expect(result.stderr).toContain('Run keda-lab help for a list of available commands')
+  it('without a terminal: the typo gets its suggestion on stderr, a far-off word gets none, both exit 127', async () => {
+    const close = await runCli(typo.split(' '), {timeoutMs: 30_000})
+    expect(close.code).toBe(127)
+    expect(close.stdout).toBe('')
+    expect(close.stderr).toBe(
+      `Error: ${typo} is not a keda-lab command\n` +
+        `Fix: did you mean \`keda-lab ${target}\`? Nothing was run: type the command yourself to run it, or run \`keda-lab help\` for a list of available commands\n`,
+    )
+    const far = await runCli([farOff, '--profile', 'ramp'], {timeoutMs: 30_000})
+    expect(far.code).toBe(127)
+    expect(far.stderr).toBe(`Error: ${farOff} is not a keda-lab command\nFix: run \`keda-lab help\` for a list of available commands\n`)
   })
 })
 
