@@ -71,6 +71,8 @@ export interface SecondRecord {
   latency: Partial<Record<Step, LatencyStats>>
   /** Tasks seen `Completed` for the first time in this second. */
   tasksCompleted: number
+  /** End-to-end latency (queued → first `Completed` poll) of the tasks completed in this second. */
+  taskLatency?: LatencyStats
   /** Open model: scheduler lag (actual start minus scheduled start) p99 in this second. */
   schedulerLagP99?: number
   scaling?: ScalingSample
@@ -87,6 +89,9 @@ export interface ThresholdResult {
 /** The scaling facts no load-test tool gives: what the autoscaler did in answer to the load. */
 export interface ScalingFacts {
   source: ScalingSample['source'] | 'none'
+  /** `t` of the first and the last second with an `add` request (the report marks them). */
+  firstAddT?: number
+  lastAddT?: number
   /** Workers when the load started, and the most seen. */
   workersAtStart?: number
   workersMax?: number
