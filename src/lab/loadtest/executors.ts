@@ -205,7 +205,11 @@ export function validateExecutor(config: ExecutorConfig): string | undefined {
   }
 }
 
-/** Every duration multiplied by `factor` (`--time-scale`); counts and rates unchanged. */
+/**
+ * The profile's shape multiplied by `factor` (`--time-scale`): stage and run durations. Counts and
+ * rates stay; so do the safety bounds (maxDuration) and the graces (gracefulStop, gracefulRampDown),
+ * which are about letting tasks finish, and a task's length does not change with the profile.
+ */
 export function scaleExecutor<T extends ExecutorConfig>(config: T, factor: number): T {
   const f = (ms: number) => Math.round(ms * factor)
   const stages = (list: Stage[]) => list.map((s) => ({...s, durationMs: f(s.durationMs)}))
@@ -213,14 +217,13 @@ export function scaleExecutor<T extends ExecutorConfig>(config: T, factor: numbe
   switch (c.type) {
     case 'shared-iterations':
     case 'per-vu-iterations':
-      return {...c, maxDurationMs: f(c.maxDurationMs), gracefulStopMs: f(c.gracefulStopMs)} as T
+      return c as T
     case 'constant-vus':
     case 'constant-arrival-rate':
-      return {...c, durationMs: f(c.durationMs), gracefulStopMs: f(c.gracefulStopMs)} as T
+      return {...c, durationMs: f(c.durationMs)} as T
     case 'ramping-vus':
-      return {...c, stages: stages(c.stages), gracefulRampDownMs: f(c.gracefulRampDownMs), gracefulStopMs: f(c.gracefulStopMs)} as T
     case 'ramping-arrival-rate':
-      return {...c, stages: stages(c.stages), gracefulStopMs: f(c.gracefulStopMs)} as T
+      return {...c, stages: stages(c.stages)} as T
   }
 }
 

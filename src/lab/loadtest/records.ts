@@ -126,9 +126,17 @@ export interface LoadSummary {
   startedAt: string
   endedAt: string
   durationS: number
+  /** Seconds from the start to the end of the load (without the watching after it). */
+  loadDurationS?: number
   /** true when Ctrl-C (or --abort-on-fail) stopped the run early. */
   interrupted: boolean
-  iterations: {started: number; completed: number; dropped: number; failed: number}
+  /** The threshold that stopped the run under --abort-on-fail. */
+  abortedBy?: string
+  /**
+   * `interrupted`: iterations cut short (the graceful stop or ramp-down was over, or Ctrl-C);
+   * `failed`: the add gave no task id, or the task ended Failed/Cancelled or vanished.
+   */
+  iterations: {started: number; completed: number; dropped: number; failed: number; interrupted?: number}
   /** Open model: the start rate asked for and achieved, per second, over the whole run. */
   rate?: {asked: number; achieved: number}
   requests: Record<Step, number>
@@ -136,6 +144,8 @@ export interface LoadSummary {
   latency: Partial<Record<Step | 'task', LatencyStats>>
   /** Latency from the actual send, beside the coordinated-omission-safe one above. */
   latencyFromSend: Partial<Record<Step, LatencyStats>>
+  /** The API's own `timeElapsed` of the completed tasks (their processing time), in ms. */
+  taskTimeElapsed?: LatencyStats
   schedulerLag?: LatencyStats
   checks: Record<string, {passes: number; fails: number}>
   thresholds: ThresholdResult[]
@@ -143,7 +153,8 @@ export interface LoadSummary {
   scaling: ScalingFacts
   /**
    * The HDR histograms behind the figures, base64-encoded (hdr-histogram-js `encode`), so that
-   * shards merge exactly. Keys: `add`, `status`, `task`, `add.fromSend`, `status.fromSend`, `lag`.
+   * shards merge exactly. Keys: `add`, `status`, `task`, `task.elapsed`, `add.fromSend`,
+   * `status.fromSend`, `lag`. Values are recorded in microseconds.
    */
   histograms: Record<string, string>
   /** 0 ok, 99 a threshold failed (the load-test convention), other codes for errors. */
