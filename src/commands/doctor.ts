@@ -21,7 +21,7 @@ export default class Doctor extends ClusterCommand {
   async run() {
     const {flags} = await this.parse(Doctor)
     const [{createKube}, {createTelegram}, doctor, {formatCheckResult}] = await Promise.all([
-      import('../adapters/kube.js'),
+      import('../adapters/kube/index.js'),
       import('../adapters/telegram.js'),
       import('../lab/doctor/checks.js'),
       import('../ui/checks.js'),

@@ -27,7 +27,7 @@ export default class Uninstall extends ClusterCommand {
   async run() {
     const {flags} = await this.parse(Uninstall)
     const [{createKube}, {createReleaseManager}, {uninstall, describePlan}, {formatUninstallReport}, ui] = await Promise.all([
-      import('../adapters/kube.js'),
+      import('../adapters/kube/index.js'),
       import('../lab/uninstall/releases.js'),
       import('../lab/uninstall/run.js'),
       import('../lab/uninstall/format.js'),

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createKube, type Kube, resources} from '../../src/adapters/kube.js'
+import {createKube, type Kube, resources} from '../../src/adapters/kube/index.js'
 import {KedaLabError} from '../../src/errors.js'
 import {type FakeKubeApi, startFakeKubeApi} from '../fakes/kube-api.js'
 

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {createKube} from '../../src/adapters/kube.js'
+import {createKube} from '../../src/adapters/kube/index.js'
 import {createTelegram} from '../../src/adapters/telegram.js'
 import {DEFAULT_SERVICES, type DoctorContext, type DoctorReport, loadExpectedAlerts, runDoctor} from '../../src/lab/doctor/checks.js'
 import {type FakeKubeApi, type LabControls, seedLab, startFakeKubeApi} from '../fakes/kube-api.js'

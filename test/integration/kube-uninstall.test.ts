@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {createKube, type Kube} from '../../src/adapters/kube.js'
+import {createKube, type Kube} from '../../src/adapters/kube/index.js'
 import {createReleaseManager, type ReleaseManager} from '../../src/lab/uninstall/releases.js'
 import {uninstall} from '../../src/lab/uninstall/run.js'
 import {type FakeKubeApi, startFakeKubeApi} from '../fakes/kube-api.js'

@@ -10,7 +10,7 @@ import {randomBytes} from 'node:crypto'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {Kube, ServiceProxyRequest, ServiceProxyResponse} from '../../src/adapters/kube.js'
+import type {Kube, ServiceProxyRequest, ServiceProxyResponse} from '../../src/adapters/kube/index.js'
 import {runAlertTest} from '../../src/lab/alert/test-alert.js'
 import {buildApp, type WebhookApp} from '../../src/services/webhook/app.js'
 import {createMemoryMessageStore} from '../../src/services/webhook/message-store.js'

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {createKube, isTransient, retryAfterMs, withRetry} from '../../src/adapters/kube.js'
+import {createKube, isTransient, retryAfterMs, withRetry} from '../../src/adapters/kube/index.js'
 
 const apiError = (code: number, headers: Record<string, string> = {}) => Object.assign(new Error(`HTTP ${code}`), {code, body: '{}', headers})
 

@@ -6,7 +6,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {helmCommands} from '../../src/adapters/helm.js'
-import {type ObjectSummary, parseCpuMillis, parseMemoryBytes} from '../../src/adapters/kube.js'
+import {type ObjectSummary, parseCpuMillis, parseMemoryBytes} from '../../src/adapters/kube/index.js'
 import {describeBlockers, parseResource, resourcesFromConditions} from '../../src/lab/uninstall/blockers.js'
 import {formatUninstallReport} from '../../src/lab/uninstall/format.js'
 import {owningRelease} from '../../src/lab/uninstall/leftovers.js'

@@ -4,7 +4,7 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import type {HpaInfo, PodInfo, ScaledObjectInfo, WorkloadInfo} from '../../src/adapters/kube.js'
+import type {HpaInfo, PodInfo, ScaledObjectInfo, WorkloadInfo} from '../../src/adapters/kube/index.js'
 import {COMPONENTS, componentStatus, imageTag, judge, parseQueue, redisStatus, reuseOfForeignKeda, scaledObjectStatus} from '../../src/lab/status/cluster.js'
 import type {ClusterStatusReport} from '../../src/lab/status/model.js'
 import {renderStatus, watchFrame} from '../../src/ui/status.js'

@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {Kube, PodInfo, PortForwardConnection, ServiceInfo} from '../../src/adapters/kube.js'
+import type {Kube, PodInfo, PortForwardConnection, ServiceInfo} from '../../src/adapters/kube/index.js'
 import {type ForwardEvent, pickPod, startForward} from '../../src/lab/tunnel/port-forward.js'
 import {runTunnel} from '../../src/lab/tunnel/command.js'
 import {tunnelTargets} from '../../src/lab/tunnel/run.js'

@@ -31,7 +31,7 @@ export default class AlertTest extends ClusterCommand {
       }
       target = {kind: 'local', url: flags.local, webhookToken: flags['webhook-token']}
     } else {
-      const {createKube} = await import('../../adapters/kube.js')
+      const {createKube} = await import('../../adapters/kube/index.js')
       target = {
         kind: 'cluster',
         kube: await createKube({context: flags.context}),

@@ -1,6 +1,6 @@
 import {createHash, randomUUID} from 'node:crypto'
 
-import type {Kube, ServiceProxyRequest, ServiceProxyResponse} from '../../adapters/kube.js'
+import type {Kube, ServiceProxyRequest, ServiceProxyResponse} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 
 /**

@@ -7,7 +7,7 @@
  */
 import {readFile} from 'node:fs/promises'
 
-import {type Kube, type ObjectSummary, resources} from '../../adapters/kube.js'
+import {type Kube, type ObjectSummary, resources} from '../../adapters/kube/index.js'
 import type {Telegram} from '../../adapters/telegram.js'
 import {isKedaLabError} from '../../errors.js'
 import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'

@@ -4,7 +4,7 @@
  * tail of the command's stderr and the step's hint; Ctrl-C (the abort signal) stops the running
  * child and says which step was interrupted and what state the cluster is in.
  */
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {type RunToolOptions, type ToolCommand, ToolError} from '../../adapters/cluster-tools.js'
 import {KedaLabError} from '../../errors.js'
 import type {Action, PlanStep} from './plan.js'

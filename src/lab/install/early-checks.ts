@@ -5,7 +5,7 @@
  * rest of pre-flight needs the answers and runs after them.
  */
 import type {HelmVersion} from '../../adapters/helm.js'
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import type {InstallAnswers} from './options.js'

@@ -2,7 +2,7 @@
  * Install pre-flight: the facts are read from the cluster once (read-only), then each check is data
  * (src/lab/checks.ts) that judges those facts and says how to fix what fails.
  */
-import {type Kube, type NodeInfo, resources, type StorageClassInfo} from '../../adapters/kube.js'
+import {type Kube, type NodeInfo, resources, type StorageClassInfo} from '../../adapters/kube/index.js'
 import type {HelmVersion} from '../../adapters/helm.js'
 import {type ClusterKind, detectClusterKind} from '../../adapters/cluster-tools.js'
 import type {TokenCheck} from '../../adapters/telegram.js'

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 
 import {runTool} from '../../adapters/cluster-tools.js'
 import {createHelm} from '../../adapters/helm.js'
-import type {Kube, KubeOptions} from '../../adapters/kube.js'
+import type {Kube, KubeOptions} from '../../adapters/kube/index.js'
 import {createTelegram} from '../../adapters/telegram.js'
 import {KedaLabError} from '../../errors.js'
 import {neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
@@ -67,9 +67,9 @@ export interface InstallResult {
 /** Reads and checks a --values file (flag names as keys): src/lab/values/values-file.ts. */
 export {readValuesFile}
 
-/** Creates the Kube adapter through src/adapters/kube.ts (loaded lazily: client-node is heavy). */
+/** Creates the Kube adapter through src/adapters/kube/ (loaded lazily: client-node is heavy). */
 export async function loadKube(options: KubeOptions): Promise<Kube> {
-  const mod = (await import('../../adapters/kube.js')) as unknown as {createKube?: (o: KubeOptions) => Kube | Promise<Kube>}
+  const mod = (await import('../../adapters/kube/index.js')) as unknown as {createKube?: (o: KubeOptions) => Kube | Promise<Kube>}
   if (!mod.createKube) throw new KedaLabError('the Kubernetes adapter is not available in this build', {hint: 'reinstall keda-lab'})
   try {
     return await mod.createKube(options)

@@ -5,7 +5,7 @@
  */
 import {randomBytes} from 'node:crypto'
 
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {SECRET_NAMES} from '../values/render.js'
 
 /** One Secret install applies. */

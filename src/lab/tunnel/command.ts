@@ -3,7 +3,7 @@
  * run until Ctrl-C (SIGINT/SIGTERM), clean up.
  */
 import {detectClusterKind} from '../../adapters/cluster-tools.js'
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {isKedaLabError, KedaLabError} from '../../errors.js'
 import type {ForwardEvent} from './port-forward.js'
 import {grafanaPasswordHint, minikubeTunnel, minikubeTunnelExplanation, openPortForwards, runMinikubeTunnel, type TunnelTargetId, tunnelTargets} from './run.js'
@@ -40,7 +40,7 @@ const untilSignal = (abort: AbortSignal) =>
 export async function runTunnel(options: TunnelOptions, deps: TunnelDeps): Promise<void> {
   let kube: Kube
   try {
-    const create = deps.createKube ?? (async (o: {context?: string}) => (await import('../../adapters/kube.js')).createKube(o))
+    const create = deps.createKube ?? (async (o: {context?: string}) => (await import('../../adapters/kube/index.js')).createKube(o))
     kube = await create({context: options.context})
     // One cheap call first: an unreachable cluster fails here with a clear message.
     await kube.serverVersion()

@@ -10,7 +10,7 @@
  */
 import {createServer, type Server, type Socket} from 'node:net'
 
-import type {Kube, PodInfo, ServiceInfo} from '../../adapters/kube.js'
+import type {Kube, PodInfo, ServiceInfo} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 
 /** One Service to forward. */

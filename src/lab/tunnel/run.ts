@@ -4,7 +4,7 @@
  * the API, Grafana, Prometheus and Alertmanager Services to local ports (port-forward.ts).
  */
 import type {ToolCommand} from '../../adapters/cluster-tools.js'
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 import {APP_RELEASE} from '../install/plan.js'
 import {type ForwardEvent, type ForwardTarget, type RunningForward, startForward} from './port-forward.js'

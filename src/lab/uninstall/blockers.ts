@@ -6,7 +6,7 @@
  * We read those, list the named resources to name the objects, and (with --force) clear the
  * objects' `metadata.finalizers` (merge patch) and the namespace's `spec.finalizers` (/finalize).
  */
-import {type Kube, type KubeCondition, type NamespaceInfo, type ResourceRef, resources} from '../../adapters/kube.js'
+import {type Kube, type KubeCondition, type NamespaceInfo, type ResourceRef, resources} from '../../adapters/kube/index.js'
 
 /** One object that keeps a namespace from going away. */
 export interface BlockingObject {

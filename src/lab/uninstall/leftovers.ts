@@ -4,7 +4,7 @@
  * ClusterRoleBindings, webhook configurations and APIServices (KEDA's external metrics API — a
  * dangling one breaks discovery for the whole cluster).
  */
-import {type Kube, type ObjectSummary, type ResourceRef, resources} from '../../adapters/kube.js'
+import {type Kube, type ObjectSummary, type ResourceRef, resources} from '../../adapters/kube/index.js'
 import {INSTALL_ORDER, type LabRelease, MONITORING_RELEASES} from './releases.js'
 
 /** The kinds looked at, in the order they are removed with --purge (CRDs last: removing them deletes their objects). */

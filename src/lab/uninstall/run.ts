@@ -4,7 +4,7 @@
  * gone, diagnose (and with --force release) a namespace stuck in Terminating, and report the
  * cluster-scoped leftovers (removed with --purge). Every I/O edge comes in through `deps`.
  */
-import {type Kube, resources} from '../../adapters/kube.js'
+import {type Kube, resources} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHint} from './blockers.js'
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
