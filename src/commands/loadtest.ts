@@ -1,0 +1,125 @@
+import {Flags} from '@oclif/core'
+
+import {ClusterCommand} from '../base-command.js'
+import type {LoadSummary, SecondRecord} from '../lab/loadtest/records.js'
+
+const SHAPE = 'SHAPE (without --profile)'
+const CHECK = 'THRESHOLDS'
+
+export default class LoadTest extends ClusterCommand {
+  static override summary = "Load the lab's API with the original load tests' profiles, watch it scale, and judge the run with thresholds"
+
+  static override description =
+    `Each iteration queues a task (POST /api/tasks/add), waits 2 s, then polls GET /api/tasks/status/:id every second until it is Completed, checking every answer. keda-lab's own engine (undici, HDR histograms; not k6).
+
+Target: --target URL; else the keda-lab dev running on this machine; else the installed lab (its LoadBalancer address, or a port-forward opened for the run). The first line says which and why.
+
+Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of what ran is still printed), 2 bad flags, 3 no target, 4 target unreachable.`
+
+  static override examples = [
+    '<%= config.bin %> loadtest --list',
+    '<%= config.bin %> loadtest --profile ramp',
+    "<%= config.bin %> loadtest --profile smoke --threshold 'checks>99.9%' --threshold 'add.p95<200ms'",
+    '<%= config.bin %> loadtest --rate 5/s --duration 1m --max-vus 200',
+    '<%= config.bin %> loadtest --stages "30s:10,1m:20,30s:0" --task-iterations 20000000',
+    '<%= config.bin %> loadtest --profile backlog --time-scale 0.1 --out ./report',
+  ]
+
+  static override flags = {
+    profile: Flags.string({char: 'p', description: 'A named profile (see --list)'}),
+    list: Flags.boolean({description: 'List the profiles, one line each, and exit', default: false}),
+    'profile-file': Flags.string({description: 'A profile in a YAML or JSON file (executor: ramping-vus, stages: …)'}),
+    vus: Flags.integer({description: 'VUs (closed model)', min: 1, helpGroup: SHAPE}),
+    iterations: Flags.integer({description: 'Iterations in all, shared by the VUs', min: 1, helpGroup: SHAPE}),
+    rate: Flags.string({
+      description: 'Open model: iterations started per second, e.g. 5/s (with --duration, or the start rate with --stages)',
+      helpGroup: SHAPE,
+    }),
+    duration: Flags.string({description: 'How long, e.g. 30s, 2m', helpGroup: SHAPE}),
+    stages: Flags.string({description: 'Ramp: "30s:10,1m:20" (VUs; rates like 30s:5/s with --rate)', helpGroup: SHAPE}),
+    'max-vus': Flags.integer({description: 'Open model: iterations in flight at most; what cannot start is counted as dropped', min: 1, helpGroup: SHAPE}),
+    'time-scale': Flags.string({description: "Multiply the profile's durations and the scenario's pauses (0.1: ten times shorter)"}),
+    'task-iterations': Flags.integer({description: 'Task size: queue through the typed route POST /api/tasks {iterations}', min: 0}),
+    threshold: Flags.string({
+      char: 't',
+      description: "Fail with exit code 99 unless this holds, e.g. 'add.p95<200ms', 'checks>99.9%', 'workers.max>=4'",
+      multiple: true,
+      helpGroup: CHECK,
+    }),
+    'abort-on-fail': Flags.boolean({description: 'Stop the run as soon as a threshold fails', default: false, helpGroup: CHECK}),
+    target: Flags.string({description: 'The API URL (default: the running keda-lab dev, else the installed lab)'}),
+    shard: Flags.string({description: 'Run shard INDEX/COUNT of the load (its slice of the iterations or of the rate)'}),
+    'watch-after': Flags.string({
+      description: 'After the load, keep watching the scaling this long (stops once the queue is empty and workers are back)',
+      default: '2m',
+    }),
+    out: Flags.string({description: 'Write summary.json, the per-second time series and report.html to this folder'}),
+  }
+
+  async run(): Promise<LoadSummary | string[]> {
+    const {flags} = await this.parse(LoadTest)
+    const {listProfiles} = await import('../lab/loadtest/profiles.js')
+    if (flags.list) {
+      for (const line of listProfiles()) this.log(line)
+      return listProfiles()
+    }
+    const {runLoadTestCommand, prepareLoadTest, createBasicSampler} = await import('../lab/loadtest/command.js')
+    const [{resolveTarget}, {findDevStates}, {createKube}, {scalingFacts, describeScalingFacts}, {createReportWriter}, {progressLine, summaryLines}] =
+      await Promise.all([
+        import('../lab/loadtest/target.js'),
+        import('../lab/status/dev-state.js'),
+        import('../adapters/kube.js'),
+        import('../lab/loadtest/facts.js'),
+        import('../lab/loadtest/report.js'),
+        import('../ui/loadtest-plain.js'),
+      ])
+    const timeScale = flags['time-scale'] === undefined ? undefined : Number(flags['time-scale'])
+    const options = {
+      ...{profile: flags.profile, profileFile: flags['profile-file'], vus: flags.vus, iterations: flags.iterations, rate: flags.rate, duration: flags.duration},
+      ...{stages: flags.stages, maxVus: flags['max-vus'], timeScale, taskIterations: flags['task-iterations'], shard: flags.shard},
+      ...{thresholds: flags.threshold ?? [], abortOnFail: flags['abort-on-fail'], watchAfter: flags['watch-after'], version: this.config.version},
+      target: {url: flags.target, namespace: flags.namespace, context: flags.context},
+    }
+    prepareLoadTest(options) // every flag checked before anything is opened
+    const report = flags.out ? createReportWriter(flags.out) : undefined
+    const json = this.jsonEnabled()
+    const info = (line: string) => (json ? process.stderr.write(`${line}\n`) : this.log(line))
+    const stop = new AbortController()
+    const onSigint = () => {
+      if (stop.signal.aborted) process.exit(130) // the second Ctrl-C: at once
+      stop.abort()
+      info('Stopping: no new iterations; those in flight get 3 s, then the summary of what ran (Ctrl-C again to quit at once).')
+    }
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
+    const recent: SecondRecord[] = []
+    const summary = await runLoadTestCommand(options, {
+      resolveTarget: (target) =>
+        resolveTarget(target, {
+          findDevStates: () => findDevStates(),
+          createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
+          reachable: async (url) =>
+            fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
+              () => true,
+              () => false,
+            ),
+        }),
+      createSampler: (target) => createBasicSampler(target, () => findDevStates()),
+      scalingFacts,
+      info,
+      signal: stop.signal,
+      onRecord(record) {
+        report?.record(record)
+        recent.push(record)
+        if (recent.length >= 5 && !json) info(progressLine(recent.splice(0)))
+      },
+    }).finally(() => {
+      process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigint)
+    })
+    if (report) info(`Report: ${report.finish(summary).html}`)
+    if (!json) for (const line of summaryLines(summary, describeScalingFacts(summary.scaling))) this.log(line)
+    process.exitCode = summary.exitCode
+    return summary
+  }
+}

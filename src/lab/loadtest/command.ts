@@ -1,0 +1,176 @@
+/**
+ * What `keda-lab loadtest` does, with its I/O edges passed in: resolve the profile, thresholds,
+ * shard and target (every mistake fails here, before any request), say which target and why, run
+ * the engine with the record stream going to the view, the report and the scaling facts, handle
+ * Ctrl-C, and return the summary (its `exitCode`: 0, 99 when a threshold failed, 130 interrupted).
+ */
+import {readFileSync} from 'node:fs'
+
+import {KedaLabError} from '../../errors.js'
+import {MAX_TASK_ITERATIONS} from '../../services/shared/tasks.js'
+import type {DevState} from '../status/dev-state.js'
+import {formatDuration, parseDuration} from './durations.js'
+import {describeExecutor, executorPlan, type Shard, shardExecutor} from './executors.js'
+import {type LoadFlags, resolveLoad} from './profiles.js'
+import type {LoadSummary, ScalingFacts, ScalingSample, SecondRecord} from './records.js'
+import {runLoadTest} from './run.js'
+import {describeTarget, type ResolvedTarget, type TargetOptions} from './target.js'
+import {parseThreshold, type Threshold} from './thresholds.js'
+
+export interface LoadTestCommandOptions extends LoadFlags {
+  thresholds: string[]
+  abortOnFail: boolean
+  taskIterations?: number
+  /** `--shard i/N`. */
+  shard?: string
+  /** `--watch-after`: how long to keep watching the scaling after the load (default 2m, ends early once settled). */
+  watchAfter?: string
+  target: TargetOptions
+  version: string
+}
+
+/** What the run needs from the outside. */
+export interface LoadTestCommandDeps {
+  resolveTarget(options: TargetOptions): Promise<ResolvedTarget>
+  /** The scaling sampler for a target (undefined: nothing to watch). */
+  createSampler?(target: ResolvedTarget): (() => Promise<ScalingSample | undefined>) | undefined
+  /** The scaling facts of the records so far. */
+  scalingFacts?(records: readonly SecondRecord[]): ScalingFacts
+  /** Lines for people (stderr under --json): the target, the plan, Ctrl-C notices. */
+  info(line: string): void
+  /** Each record (the live view, the progress lines, the report's time series). */
+  onRecord?(record: SecondRecord): void
+  /** Aborted on the first Ctrl-C. */
+  signal?: AbortSignal
+  readFile?(path: string): string
+}
+
+/** `--shard i/N`: 0 ≤ i < N. */
+export function parseShard(text: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim())
+  const index = Number(match?.[1])
+  const count = Number(match?.[2])
+  if (!match || count < 1 || index >= count)
+    throw new KedaLabError(`--shard ${text} is not INDEX/COUNT with 0 ≤ INDEX < COUNT`, {
+      hint: 'e.g. --shard 0/4 runs the first quarter of the load',
+      exitCode: 2,
+    })
+  return {index, count}
+}
+
+/** Everything checked before any request: the load, thresholds, shard, task size, watch time. */
+export function prepareLoadTest(options: LoadTestCommandOptions, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')) {
+  const load = resolveLoad(options, readFile)
+  const thresholds: Threshold[] = options.thresholds.map(parseThreshold)
+  const shard = options.shard === undefined ? undefined : parseShard(options.shard)
+  const taskIterations = options.taskIterations ?? load.taskIterations
+  if (taskIterations !== undefined && (!Number.isInteger(taskIterations) || taskIterations < 0 || taskIterations > MAX_TASK_ITERATIONS))
+    throw new KedaLabError(`task size ${taskIterations} is out of range`, {hint: `pass --task-iterations between 0 and ${MAX_TASK_ITERATIONS}`, exitCode: 2})
+  const watchAfterMs = options.watchAfter === undefined ? 120_000 : parseDuration(options.watchAfter)
+  if (watchAfterMs === undefined)
+    throw new KedaLabError(`--watch-after ${options.watchAfter} is not a duration`, {
+      hint: 'e.g. --watch-after 2m, or --watch-after 0 not to wait',
+      exitCode: 2,
+    })
+  return {load, thresholds, shard, taskIterations, watchAfterMs}
+}
+
+/** A line saying what will run: the executor, VUs and duration, known before it starts. */
+export function describePlan(prepared: ReturnType<typeof prepareLoadTest>): string {
+  const executor = prepared.shard ? shardExecutor(prepared.load.executor, prepared.shard) : prepared.load.executor
+  const plan = executorPlan(executor)
+  const size = plan.iterations !== undefined ? `${plan.iterations} iterations, at most ${formatDuration(plan.durationMs)}` : formatDuration(plan.durationMs)
+  const shard = prepared.shard ? ` (shard ${prepared.shard.index}/${prepared.shard.count})` : ''
+  const task = prepared.taskIterations !== undefined ? `; tasks of ${prepared.taskIterations} iterations (POST /api/tasks)` : ''
+  return `Profile ${prepared.load.name}${shard}: ${describeExecutor(executor)} — up to ${plan.maxVUs} VUs, ${size}${task}`
+}
+
+/**
+ * Settled: the queue is empty and the workers are back at their count when the load started (the
+ * watch after the load can stop). Unknown (no sample) is not settled.
+ */
+export function settledAfterLoad(records: readonly SecondRecord[]): boolean {
+  const first = records.find((r) => r.scaling?.workers !== undefined)?.scaling?.workers
+  const last = records.at(-1)?.scaling
+  if (!last || last.error) return false
+  const backlog = (last.queueWaiting ?? 0) + (last.queueActive ?? 0)
+  if (last.queueWaiting === undefined && last.queueActive === undefined) return false
+  return backlog === 0 && (last.workers === undefined || first === undefined || last.workers <= first)
+}
+
+/** Runs the load test command; the summary's exitCode is the process's. */
+export async function runLoadTestCommand(options: LoadTestCommandOptions, deps: LoadTestCommandDeps): Promise<LoadSummary> {
+  const prepared = prepareLoadTest(options, deps.readFile)
+  const resolved = await deps.resolveTarget(options.target)
+  try {
+    deps.info(describeTarget(resolved.target))
+    await preflight(resolved.target.url)
+    deps.info(describePlan(prepared))
+    const records: SecondRecord[] = []
+    const sample = deps.createSampler?.(resolved)
+    const facts = deps.scalingFacts ?? (() => ({source: 'none', events: []}) satisfies ScalingFacts)
+    return await runLoadTest(
+      {
+        profile: prepared.load.name,
+        executor: prepared.load.executor,
+        target: resolved.target,
+        shard: prepared.shard,
+        taskIterations: prepared.taskIterations,
+        thresholds: prepared.thresholds,
+        abortOnFail: options.abortOnFail,
+        timeScale: options.timeScale,
+        watchAfterMs: sample ? prepared.watchAfterMs : 0,
+        version: options.version,
+      },
+      {
+        sample,
+        signal: deps.signal,
+        onRecord(record) {
+          records.push(record)
+          deps.onRecord?.(record)
+        },
+        scalingFacts: () => facts(records),
+        settled: () => settledAfterLoad(records),
+      },
+    )
+  } finally {
+    await resolved.close()
+  }
+}
+
+/** Any HTTP answer will do; no answer at all is a clear error before the load starts. */
+async function preflight(url: string): Promise<void> {
+  try {
+    const res = await fetch(`${url}/readyz`, {signal: AbortSignal.timeout(5000)})
+    await res.arrayBuffer()
+  } catch (error) {
+    const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
+    throw new KedaLabError(`cannot reach the API at ${url} (${cause})`, {
+      hint: 'check that it runs (`keda-lab status --local` for keda-lab dev, `keda-lab status` for a cluster), or pass the right --target URL',
+      exitCode: 4,
+    })
+  }
+}
+
+/**
+ * A small sampler until the scaling watcher is wired in: the queue from the API's `/api/queue`
+ * and, for a dev stack, its worker processes from its state file.
+ */
+export function createBasicSampler(target: ResolvedTarget, findDevStates: () => DevState[]): () => Promise<ScalingSample | undefined> {
+  return async () => {
+    const source: ScalingSample['source'] = target.dev ? 'dev' : 'queue-only'
+    try {
+      const res = await fetch(`${target.target.url}/api/queue`, {signal: AbortSignal.timeout(1500)})
+      const body = (await res.json()) as {counts?: {waiting?: number; active?: number}; workers?: number}
+      const dev = target.dev ? findDevStates().find((s) => s.pid === target.dev?.pid) : undefined
+      return {
+        source,
+        queueWaiting: body.counts?.waiting,
+        queueActive: body.counts?.active,
+        ...(dev ? {workers: dev.workers.length} : body.workers !== undefined && target.dev ? {workers: body.workers} : {}),
+      }
+    } catch (error) {
+      return {source, error: (error as Error).message}
+    }
+  }
+}
