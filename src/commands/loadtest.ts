@@ -68,7 +68,7 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       await Promise.all([
         import('../lab/loadtest/target.js'),
         import('../lab/status/dev-state.js'),
-        import('../adapters/kube.js'),
+        import('../adapters/kube/index.js'),
         import('../lab/loadtest/facts.js'),
         import('../lab/loadtest/report.js'),
         import('../ui/loadtest-plain.js'),

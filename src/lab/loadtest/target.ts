@@ -4,7 +4,7 @@
  * answers, else a port-forward to the Service opened for the run and closed after (the mechanism
  * `keda-lab tunnel --port-forward` uses). The first line a run prints is `describeTarget`.
  */
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {isKedaLabError, KedaLabError} from '../../errors.js'
 import {APP_RELEASE} from '../install/plan.js'
 import type {DevState} from '../status/dev-state.js'
