@@ -5,7 +5,7 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import {helmTemplate, type HelmMajor} from '../helpers/helm.js'
+import {helmTemplate, type HelmMajor, parseManifests} from '../helpers/helm.js'
 
 /** The key as each Helm major names it in a schema error. */
 function keyPattern(key: string): RegExp {
@@ -46,6 +46,17 @@ const BAD: Record<string, BadCase> = {
   'task size zero': {values: {task: {iterations: 0}}, key: 'task.iterations', says: /1/},
   'a Telegram API URL that is not a URL': {values: {webhook: {telegram: {apiUrl: 'api.telegram.org'}}}, key: 'webhook.telegram.apiUrl', says: /pattern|match/i},
   'a monitoring namespace that is not a DNS label': {values: {monitoring: {namespace: 'Keda_Monitoring'}}, key: 'monitoring.namespace', says: /pattern|match/i},
+  'an HPA scale-down window over an hour': {
+    values: {api: {autoscaling: {behavior: {scaleDown: {stabilizationWindowSeconds: 3601}}}}},
+    key: 'api.autoscaling.behavior.scaleDown.stabilizationWindowSeconds',
+    says: /3600|3,600/,
+  },
+  "an unknown HPA policy type (KEDA's worker HPA)": {
+    values: {worker: {autoscaling: {behavior: {scaleUp: {policies: [{type: 'Replicas', value: 2, periodSeconds: 15}]}}}}},
+    key: 'worker.autoscaling.behavior.scaleUp.policies',
+    says: /Percent/,
+  },
+  'a misspelt HPA behavior direction': {values: {api: {autoscaling: {behavior: {scaledown: {}}}}}, key: 'scaledown', says: /additional/i},
   // Checks the schema cannot express, done in the templates with `fail`.
   'min replicas above max (API)': {
     values: {api: {autoscaling: {minReplicas: 6, maxReplicas: 5}}},
@@ -115,6 +126,28 @@ describe.each(MAJORS)('values with Helm %i', (major) => {
     const result = await helmTemplate(major, {values: CONTRACT_VALUES})
     expect(result.stderr).toBe('')
     expect(result.exitCode).toBe(0)
+  })
+
+  it('renders the HPA behavior of both autoscalers where Kubernetes and KEDA read it', async () => {
+    const scaleDown = {stabilizationWindowSeconds: 30, selectPolicy: 'Min', policies: [{type: 'Pods', value: 1, periodSeconds: 15}]}
+    const result = await helmTemplate(major, {
+      values: {secrets: {create: true}, webhook: {enabled: false}, api: {autoscaling: {behavior: {scaleDown}}}, worker: {autoscaling: {behavior: {scaleDown}}}},
+    })
+    expect(result.stderr).toBe('')
+    const docs = parseManifests(result.stdout)
+    const hpa = docs.find((d) => d.kind === 'HorizontalPodAutoscaler') as unknown as {spec: {behavior: unknown}}
+    expect(hpa.spec.behavior).toEqual({scaleDown})
+    const so = docs.find((d) => d.kind === 'ScaledObject') as unknown as {spec: {advanced: {horizontalPodAutoscalerConfig: {behavior: unknown}}}}
+    expect(so.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual({scaleDown})
+  })
+
+  it("leaves both HPAs at Kubernetes' defaults without a behavior", async () => {
+    const result = await helmTemplate(major, {values: {secrets: {create: true}, webhook: {enabled: false}}})
+    const docs = parseManifests(result.stdout)
+    expect((docs.find((d) => d.kind === 'HorizontalPodAutoscaler') as unknown as {spec: Record<string, unknown>}).spec).not.toHaveProperty('behavior')
+    expect((docs.find((d) => d.kind === 'ScaledObject') as unknown as {spec: {advanced: Record<string, unknown>}}).spec.advanced).not.toHaveProperty(
+      'horizontalPodAutoscalerConfig',
+    )
   })
 
   it('accepts explicit nulls and numbers where the schema allows them', async () => {

@@ -6,6 +6,7 @@
  * Precedence: flag > environment > --values file > prompt > default.
  */
 import {ConfigError} from '../../errors.js'
+import {formatScalingRules, parseScalingRules, type ScalingRules} from './behavior.js'
 
 /** Where an answer came from (printed by --dry-run, asserted by the precedence tests). */
 export type AnswerSource = 'flag' | 'env' | 'values' | 'prompt' | 'default' | 'cluster'
@@ -22,9 +23,15 @@ export interface InstallAnswers {
   workerMaxReplicas: number
   tasksPerReplica: number
   scaleToZero: boolean
+  /** The worker HPA's (KEDA's) scale-up / scale-down rules; undefined = Kubernetes' defaults. */
+  workerScaleUp?: ScalingRules
+  workerScaleDown?: ScalingRules
   apiMinReplicas: number
   apiMaxReplicas: number
   apiCpuTarget: number
+  /** The API HPA's scale-up / scale-down rules; undefined = Kubernetes' defaults. */
+  apiScaleUp?: ScalingRules
+  apiScaleDown?: ScalingRules
   redisReplicas: number
   /** Redis replicas that must hold a task before the API accepts it (only with 2+ Redis pods). */
   redisWaitReplicas?: number
@@ -59,6 +66,10 @@ export interface OptionSpec {
   label?: string
   missingHint?: string
   prompt: string
+  /** false: never asked at the prompt (a rarely changed answer, given by flag, env or --values); default true. */
+  prompted?: boolean
+  /** How `--dry-run` shows a parsed value that is not plain text (default String(value)). */
+  show?: (value: unknown) => string
 }
 
 function integer(min: number, max: number, extra?: (n: number, a: Partial<InstallAnswers>) => string | undefined) {
@@ -87,6 +98,23 @@ export const TELEGRAM_TOKEN_PATTERN = /^\d{5,}:[\w-]{30,}$/
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/
 const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?$/
+
+/**
+ * One direction of an HPA's behavior (src/lab/install/behavior.ts): no default (Kubernetes' own),
+ * not asked at the prompt.
+ */
+function scalingRulesSpec(key: 'apiScaleUp' | 'apiScaleDown' | 'workerScaleUp' | 'workerScaleDown', flag: string, what: string): Omit<OptionSpec, 'env'> {
+  return {
+    key,
+    flag,
+    kind: 'string',
+    description: `${what}; items: window=<s>s, <n>pods/<s>s, <n>%/<s>s, select=max|min|disabled`,
+    parse: (raw) => parseScalingRules(String(raw)),
+    prompt: what,
+    prompted: false,
+    show: (value) => formatScalingRules(value as ScalingRules),
+  }
+}
 
 /** The install answers in prompt order. */
 const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
@@ -173,6 +201,12 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
     parse: parseBoolean,
     prompt: 'Scale workers to zero when the queue is empty?',
   },
+  scalingRulesSpec('workerScaleUp', 'worker-scale-up', 'Scale-up rules of the workers\' HPA (KEDA\'s), e.g. "window=0s,4pods/15s"'),
+  scalingRulesSpec(
+    'workerScaleDown',
+    'worker-scale-down',
+    'Scale-down rules of the workers\' HPA (KEDA\'s), e.g. "window=60s,1pods/30s" (default: a 300 s window)',
+  ),
   {
     key: 'apiMinReplicas',
     flag: 'api-min-replicas',
@@ -202,6 +236,8 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
     parse: integer(10, 100),
     prompt: 'API CPU target (% of requested CPU)',
   },
+  scalingRulesSpec('apiScaleUp', 'api-scale-up', 'Scale-up rules of the API\'s HPA, e.g. "window=0s,2pods/15s"'),
+  scalingRulesSpec('apiScaleDown', 'api-scale-down', 'Scale-down rules of the API\'s HPA, e.g. "window=60s,1pods/30s" (default: a 300 s window)'),
   {
     key: 'redisReplicas',
     flag: 'redis-replicas',
@@ -404,7 +440,7 @@ export async function resolveInstallOptions(input: ResolveInput): Promise<Resolv
       set(spec.key, input.existingTelegramToken, 'cluster')
       continue
     }
-    if (input.prompter) {
+    if (input.prompter && spec.prompted !== false) {
       try {
         const value = await ask(spec, answers, input)
         if (spec.key === 'telegramToken' && value === undefined) {

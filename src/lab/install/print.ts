@@ -36,7 +36,7 @@ export function formatPlan(plan: Plan): string {
   for (const spec of OPTION_SPECS) {
     const value = plan.answers[spec.key]
     if (value === undefined) continue
-    const shown = spec.kind === 'secret' ? '********' : Array.isArray(value) ? value.join(',') || '(none)' : String(value)
+    const shown = spec.kind === 'secret' ? '********' : Array.isArray(value) ? value.join(',') || '(none)' : spec.show ? spec.show(value) : String(value)
     out.push(`  ${spec.flag}: ${shown} (${plan.sources[spec.key] ?? 'default'})`)
   }
   out.push('', `Plan (dry run: nothing below is executed):`)

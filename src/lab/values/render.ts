@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import {parseDocument, stringify} from 'yaml'
 
+import {hpaBehavior} from '../install/behavior.js'
 import type {InstallAnswers} from '../install/options.js'
 
 /** The third-party charts with a values template, by file name (without .yaml). */
@@ -153,6 +154,7 @@ export function renderAppValues(ctx: ValuesContext): string {
         minReplicas: answers.apiMinReplicas,
         maxReplicas: answers.apiMaxReplicas,
         targetCPUUtilizationPercentage: answers.apiCpuTarget,
+        behavior: hpaBehavior(answers.apiScaleUp, answers.apiScaleDown),
       },
     },
     worker: {
@@ -161,6 +163,7 @@ export function renderAppValues(ctx: ValuesContext): string {
         maxReplicaCount: answers.workerMaxReplicas,
         tasksPerReplica: answers.tasksPerReplica,
         scaleToZero: answers.scaleToZero,
+        behavior: hpaBehavior(answers.workerScaleUp, answers.workerScaleDown),
       },
     },
     webhook: {enabled: answers.webhook, telegram: {chatIds: answers.telegramChatIds}},
