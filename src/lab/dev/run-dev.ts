@@ -293,6 +293,8 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
     running = true
     devState = createDevStateFile(process.pid, options.env)
     const startedAt = new Date().toISOString()
+    /** What the autoscaler last asked for (loadtest's watcher draws it beside the workers). */
+    let desiredWorkers = options.autoscale?.minWorkers
     publish = () =>
       devState?.write({
         pid: process.pid,
@@ -311,6 +313,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
                 tasksPerWorker: options.autoscale.tasksPerWorker,
                 pollingIntervalMs: options.autoscale.pollingIntervalMs,
               },
+              desiredWorkers,
             }
           : {}),
       })
@@ -359,6 +362,7 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
         },
         async scaleTo(replicas) {
           if (stopSignal || crash) return
+          desiredWorkers = replicas
           // A worker waiting for its restart counts: it is coming back.
           let live = workerNames()
           while (live.length + restartingWorkers().length < replicas) {
@@ -382,6 +386,8 @@ export async function runDev(options: DevOptions, deps: DevDeps): Promise<DevRes
             specs.delete(worker.name)
             void supervisor.stop(worker.name, graceMs).then(() => say(`${worker.name} stopped`))
           }
+          // A stopping worker no longer counts (as a terminating pod is not ready): say so now.
+          publish()
         },
       })
     }

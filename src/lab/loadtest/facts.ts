@@ -107,3 +107,39 @@ export function describeScalingFacts(f: ScalingFacts): string[] {
   if (f.apiReplicasMax !== undefined) lines.push(`API replicas: max ${f.apiReplicasMax}`)
   return lines.map((l) => `scaling (${f.source}): ${l}`)
 }
+
+/** Collects the record stream for the facts at the end and the "settled yet?" question after the load. */
+export interface FactsCollector {
+  onRecord(r: SecondRecord): void
+  facts(): ScalingFacts
+  /** The queue is empty and the workers are back where they started (see isSettled). */
+  settled(): boolean
+}
+
+export function createFactsCollector(): FactsCollector {
+  const records: SecondRecord[] = []
+  let first: ScalingSample | undefined
+  let last: ScalingSample | undefined
+  return {
+    onRecord(r) {
+      records.push(r)
+      const s = usable(r)
+      if (s && first === undefined && s.workers !== undefined) first = s
+      if (r.scaling) last = r.scaling
+    },
+    facts: () => scalingFacts(records),
+    settled: () => isSettled(first, last),
+  }
+}
+
+/**
+ * At rest: the queue is empty and the workers (and what the autoscaler asks for) are back at the
+ * count of the first sample. A failed or queue-less sample is not at rest.
+ */
+export function isSettled(first: ScalingSample | undefined, last: ScalingSample | undefined): boolean {
+  if (!last || last.error !== undefined) return false
+  const backlog = backlogOf(last)
+  if (backlog === undefined || backlog > 0) return false
+  if (first?.workers === undefined || last.workers === undefined) return true
+  return last.workers <= first.workers && (last.workersDesired === undefined || last.workersDesired <= first.workers)
+}

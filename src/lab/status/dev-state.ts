@@ -18,6 +18,8 @@ export interface DevState {
   startedAt: string
   workers: string[]
   autoscale?: {minWorkers: number; maxWorkers: number; tasksPerWorker: number; pollingIntervalMs: number}
+  /** With autoscale: the workers its last decision asked for (`workers` catches up as they start and stop). */
+  desiredWorkers?: number
   /** The most recent autoscaling decisions, oldest first (at most MAX_DECISIONS). */
   decisions: DevDecision[]
 }
