@@ -11,7 +11,7 @@
  * A source that cannot answer leaves its fields out and says why in `error`; a sample never
  * throws (a failed sample is a gap in the charts, not the end of the run).
  */
-import type {Kube} from '../../adapters/kube.js'
+import type {Kube} from '../../adapters/kube/index.js'
 import {parseQueue} from '../status/cluster.js'
 import {type DevState, findDevStates} from '../status/dev-state.js'
 import {collectScalingStatus} from '../status/scaling.js'
