@@ -1,10 +1,14 @@
-import {Flags} from '@oclif/core'
+import {writeFileSync} from 'node:fs'
+
+import {Args, Flags} from '@oclif/core'
 
 import {ClusterCommand} from '../base-command.js'
+import {KedaLabError} from '../errors.js'
 import type {LoadSummary, SecondRecord} from '../lab/loadtest/records.js'
 
 const SHAPE = 'SHAPE (without --profile)'
 const CHECK = 'THRESHOLDS'
+const WHERE = 'WHERE IT RUNS'
 
 export default class LoadTest extends ClusterCommand {
   static override summary = "Load the lab's API with the original load tests' profiles, watch it scale, and judge the run with thresholds"
@@ -23,7 +27,13 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     '<%= config.bin %> loadtest --rate 5/s --duration 1m --max-vus 200',
     '<%= config.bin %> loadtest --stages "30s:10,1m:20,30s:0" --task-iterations 20000000',
     '<%= config.bin %> loadtest --profile backlog --time-scale 0.1 --out ./report',
+    '<%= config.bin %> loadtest --profile shared-50 --runner cluster --parallel 4 --threshold "add.p95<200ms"',
+    '<%= config.bin %> loadtest --profile ramp --export k6 ramp.js',
   ]
+
+  static override args = {
+    file: Args.string({description: 'With --export k6: the script to write', required: false}),
+  }
 
   static override flags = {
     profile: Flags.string({char: 'p', description: 'A named profile (see --list)'}),
@@ -54,10 +64,22 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       default: '2m',
     }),
     out: Flags.string({description: 'Write summary.json, the per-second time series and report.html to this folder'}),
+    runner: Flags.string({
+      description: "local: from this process; cluster: from inside the cluster, an Indexed Job of --parallel pods in the lab's image, merged into one report",
+      options: ['local', 'cluster'],
+      default: 'local',
+      helpGroup: WHERE,
+    }),
+    parallel: Flags.integer({description: 'With --runner cluster: pods, each a slice of the iterations or of the rate', min: 1, default: 2, helpGroup: WHERE}),
+    export: Flags.string({
+      description: 'Write the profile as a k6 script to FILE instead of running it (keda-lab never runs k6)',
+      options: ['k6'],
+      helpGroup: WHERE,
+    }),
   }
 
-  async run(): Promise<LoadSummary | string[]> {
-    const {flags} = await this.parse(LoadTest)
+  async run(): Promise<LoadSummary | string[] | {file: string; profile: string}> {
+    const {flags, args} = await this.parse(LoadTest)
     const {listProfiles} = await import('../lab/loadtest/profiles.js')
     if (flags.list) {
       for (const line of listProfiles()) this.log(line)
@@ -80,6 +102,14 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       ...{thresholds: flags.threshold ?? [], abortOnFail: flags['abort-on-fail'], watchAfter: flags['watch-after'], version: this.config.version},
       target: {url: flags.target, namespace: flags.namespace, context: flags.context},
     }
+    if (flags.export || args.file) {
+      if (!flags.export || !args.file)
+        throw new KedaLabError('--export k6 needs the script file after it', {hint: 'e.g. keda-lab loadtest --profile ramp --export k6 ramp.js', exitCode: 2})
+      const {writeK6Export} = await import('../lab/loadtest/k6-export.js')
+      const written = writeK6Export(options, args.file, {writeFile: (path, text) => writeFileSync(path, text)})
+      this.log(`Wrote profile ${written.profile} as a k6 script: ${written.file}`)
+      return written
+    }
     prepareLoadTest(options) // every flag checked before anything is opened
     const report = flags.out ? createReportWriter(flags.out) : undefined
     const json = this.jsonEnabled()
@@ -93,27 +123,34 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     process.on('SIGINT', onSigint)
     process.on('SIGTERM', onSigint)
     const recent: SecondRecord[] = []
-    const summary = await runLoadTestCommand(options, {
-      resolveTarget: (target) =>
-        resolveTarget(target, {
-          findDevStates: () => findDevStates(),
-          createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
-          reachable: async (url) =>
-            fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
-              () => true,
-              () => false,
-            ),
-        }),
-      createSampler: (target) => createBasicSampler(target, () => findDevStates()),
-      scalingFacts,
-      info,
-      signal: stop.signal,
-      onRecord(record) {
-        report?.record(record)
-        recent.push(record)
-        if (recent.length >= 5 && !json) info(progressLine(recent.splice(0)))
-      },
-    }).finally(() => {
+    const cluster = async () => {
+      const {runClusterLoadTest} = await import('../lab/loadtest/cluster-runner.js')
+      const kube = await createKube({context: flags.context})
+      return (await runClusterLoadTest({...options, parallel: flags.parallel, namespace: flags.namespace}, {kube, info, signal: stop.signal})).summary
+    }
+    const run = () =>
+      runLoadTestCommand(options, {
+        resolveTarget: (target) =>
+          resolveTarget(target, {
+            findDevStates: () => findDevStates(),
+            createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
+            reachable: async (url) =>
+              fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
+                () => true,
+                () => false,
+              ),
+          }),
+        createSampler: (target) => createBasicSampler(target, () => findDevStates()),
+        scalingFacts,
+        info,
+        signal: stop.signal,
+        onRecord(record) {
+          report?.record(record)
+          recent.push(record)
+          if (recent.length >= 5 && !json) info(progressLine(recent.splice(0)))
+        },
+      })
+    const summary = await (flags.runner === 'cluster' ? cluster() : run()).finally(() => {
       process.off('SIGINT', onSigint)
       process.off('SIGTERM', onSigint)
     })

@@ -12,6 +12,7 @@ import {fileURLToPath} from 'node:url'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
+import {runCli} from '../helpers/cli.js'
 import {exportK6, type ExportThreshold, k6Duration, k6Rates, k6Threshold} from '../../src/lab/loadtest/k6-export.js'
 import {PROFILES} from '../../src/lab/loadtest/profiles.js'
 
@@ -145,6 +146,36 @@ describe('exportK6', () => {
     expect(calls.filter((c) => c.kind === 'check').map((c) => c.name)).toContain('add: status is "Queued"')
     expect(calls.filter((c) => c.kind === 'sleep').map((c) => c.seconds)).toEqual([0.2, 0.1])
   })
+})
+
+describe('keda-lab loadtest --export k6 FILE', () => {
+  it('writes the script as the user asked, without sending a request', async () => {
+    const file = join(dir, 'cli.mjs')
+    // No target is running: an export must not need one.
+    const res = await runCli(['loadtest', '--profile', 'backlog', '--time-scale', '0.1', '--threshold', 'add.p95<200ms', '--export', 'k6', file], {
+      timeoutMs: 60_000,
+    })
+    expect(res.stderr).toBe('')
+    expect(res.stdout).toContain(`Wrote profile backlog as a k6 script: ${file}`)
+    expect(res.code).toBe(0)
+    execFileSync(process.execPath, ['--check', file])
+    const {options} = runUnderFake(file)
+    expect((options.scenarios as Record<string, {stages: unknown}>).backlog?.stages).toEqual([
+      {duration: '3s', target: 4},
+      {duration: '6s', target: 4},
+      {duration: '1s', target: 0},
+    ])
+    expect(options.thresholds).toEqual({'http_req_duration{step:add}': ['p(95)<200']})
+  }, 90_000)
+
+  it('says what is missing when the file is not given, and what is wrong in a bad flag', async () => {
+    const res = await runCli(['loadtest', '--export', 'k6'], {timeoutMs: 60_000})
+    expect(res.code).toBe(2)
+    expect(res.stderr).toContain('Error: --export k6 needs the script file after it')
+    const bad = await runCli(['loadtest', '--profile', 'nope', '--export', 'k6', join(dir, 'nope.mjs')], {timeoutMs: 60_000})
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^Error: .*nope/m)
+  }, 90_000)
 })
 
 describe('k6 units', () => {

@@ -2,10 +2,11 @@
  * The merge of a cluster run's shard summaries: counts add up and every latency figure equals
  * the one computed from all the samples in one histogram (exact, not averaged percentiles).
  */
-import {build, encodeIntoCompressedBase64} from 'hdr-histogram-js'
 import {describe, expect, it} from 'vitest'
 
-import {checkShards, HISTOGRAM_UNITS_PER_MS, latencyStatsOf, mergeEncodedHistograms, mergeSummaries} from '../../src/lab/loadtest/merge.js'
+import {createHistogram} from '../../src/lab/loadtest/histograms.js'
+import {checkShards, judgeMerged, mergeEncodedHistograms, mergeSummaries} from '../../src/lab/loadtest/merge.js'
+import {parseThreshold} from '../../src/lab/loadtest/thresholds.js'
 import type {LatencyStats, LoadSummary} from '../../src/lab/loadtest/records.js'
 
 /** A small seeded generator (mulberry32), so a failure reproduces. */
@@ -27,12 +28,11 @@ function shardSummary(index: number, count: number, samples: Record<string, numb
   const histograms: Record<string, string> = {}
   const own: Record<string, LatencyStats> = {}
   for (const [key, values] of Object.entries(samples)) {
-    const h = build({numberOfSignificantValueDigits: 3})
-    for (const v of values) h.recordValue(v)
-    histograms[key] = encodeIntoCompressedBase64(h)
+    const h = createHistogram()
+    for (const v of values) h.record(v / 1000)
+    histograms[key] = h.encode()
     // What the engine reports from its live histogram (exact min and max).
-    own[key] = latencyStatsOf(h)
-    h.destroy()
+    own[key] = h.stats()
   }
   const adds = samples.add?.length ?? 0
   return {
@@ -82,18 +82,17 @@ describe('mergeSummaries', () => {
 
   it('computes every latency from all samples, as one histogram would', () => {
     for (const key of Object.keys(all)) {
-      const whole = build({numberOfSignificantValueDigits: 3})
-      for (const v of all[key] ?? []) whole.recordValue(v)
-      const expected = latencyStatsOf(whole)
+      const whole = createHistogram()
+      for (const v of all[key] ?? []) whole.record(v / 1000)
+      const expected = whole.stats()
       const got = key === 'lag' ? merged.schedulerLag : merged.latency[key as 'add' | 'status' | 'task']
       expect(got, key).toEqual(expected)
       expect(got?.count).toBe(all[key]?.length)
-      expect(got?.max).toBe(whole.maxValue / HISTOGRAM_UNITS_PER_MS)
+      expect(got?.max).toBe(whole.raw.maxValue / 1000)
       // The merged encoding decodes to the same distribution (a later merge of merges stays exact).
       // (decoded alone, only min and max are bucket bounds instead of the exact values)
       const again = mergeEncodedHistograms([merged.histograms[key] as string])
-      expect(again && {...latencyStatsOf(again), min: expected.min, max: expected.max}).toEqual(expected)
-      whole.destroy()
+      expect(again && {...again.stats(), min: expected.min, max: expected.max}).toEqual(expected)
     }
   })
 
@@ -105,6 +104,7 @@ describe('mergeSummaries', () => {
       completed: total((s) => s.iterations.completed),
       dropped: 0 + 1 + 2 + 3,
       failed: 0,
+      interrupted: 0,
     })
     expect(merged.errors).toBe(6)
     expect(merged.checks['add status 200']).toEqual({passes: all.add?.length, fails: 6})
@@ -118,6 +118,22 @@ describe('mergeSummaries', () => {
     expect(merged.shard).toBeUndefined()
     expect(merged.scaling).toBe(scaling)
     expect(merged.executor).toEqual({type: 'shared-iterations', vus: 20, iterations: 50})
+  })
+
+  it('judges thresholds on the merge, with the exit code of a local run', () => {
+    const whole = createHistogram()
+    for (const v of all.add ?? []) whole.record(v / 1000)
+    const p95 = whole.stats().p95
+    const pass = judgeMerged(merged, [parseThreshold(`add.p95<=${p95}ms`), parseThreshold('requests>=1')])
+    expect(pass.thresholds.map((t) => t.ok)).toEqual([true, true])
+    expect(pass.exitCode).toBe(0)
+    const fail = judgeMerged(merged, [parseThreshold(`add.p95<${p95}ms`), parseThreshold('checks>99.9%')])
+    expect(fail.thresholds.map((t) => [t.ok, t.actual])).toEqual([
+      [false, `${p95}ms`],
+      // passes: every add check plus one "only in shard i" per shard; fails: 0+1+2+3
+      [false, `${Math.round((((all.add?.length ?? 0) + 4) / ((all.add?.length ?? 0) + 4 + 6)) * 100_000) / 1000}%`],
+    ])
+    expect(fail.exitCode).toBe(99)
   })
 })
 

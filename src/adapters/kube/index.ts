@@ -11,6 +11,7 @@
 import {autoscalingMethods} from './autoscaling.js'
 import {createKubeClient} from './client.js'
 import {clusterMethods} from './cluster.js'
+import {jobMethods} from './jobs.js'
 import {namespaceMethods} from './namespaces.js'
 import {objectMethods} from './objects.js'
 import {portForwardMethods} from './port-forward.js'
@@ -37,5 +38,6 @@ export async function createKube(options: KubeOptions = {}): Promise<Kube> {
     ...autoscalingMethods(c),
     ...serviceProxyMethods(c),
     ...portForwardMethods(c),
+    ...jobMethods(c),
   }
 }

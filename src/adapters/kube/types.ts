@@ -177,6 +177,25 @@ export interface Kube {
    * is open; rejects when it cannot be opened (pod gone, no permission, node unreachable).
    */
   forwardPort(namespace: string, pod: string, port: number, socket: import('node:stream').Duplex): Promise<PortForwardConnection>
+  /** Added for `loadtest --runner cluster`: creates a batch/v1 Job from its manifest (a plain object). */
+  createJob(namespace: string, manifest: Record<string, unknown>): Promise<void>
+  /** Added for `loadtest --runner cluster`: a Job's counters and conditions, or undefined when it does not exist. */
+  getJob(namespace: string, name: string): Promise<JobInfo | undefined>
+  /** Added for `loadtest --runner cluster`: deletes a Job and its pods (background propagation); false when it was already gone. */
+  deleteJob(namespace: string, name: string): Promise<boolean>
+  /** Added for `loadtest --runner cluster`: a pod container's log (stdout and stderr, as the kubelet keeps it). */
+  readPodLog(namespace: string, pod: string, container: string): Promise<string>
+}
+
+/** A batch/v1 Job's progress. */
+export interface JobInfo {
+  name: string
+  /** Pods running, succeeded and failed now (`.status`). */
+  active: number
+  succeeded: number
+  failed: number
+  /** `Complete` or `Failed` (with its reason, e.g. DeadlineExceeded, BackoffLimitExceeded) once finished. */
+  conditions: KubeCondition[]
 }
 
 /** A Deployment, StatefulSet or DaemonSet as `status` shows it. */

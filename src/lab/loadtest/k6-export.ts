@@ -9,7 +9,10 @@
  * achieved-rate ratio are keda-lab's own metrics, and k6 measures latency from the actual send,
  * where keda-lab's open model measures it from the scheduled start.
  */
+import {KedaLabError} from '../../errors.js'
+import {type LoadTestCommandOptions, prepareLoadTest} from './command.js'
 import type {ExecutorConfig, Stage} from './executors.js'
+import {scaledTiming} from './scenario.js'
 
 /** A threshold as the engine parses it (thresholds.ts): what the export needs of it. */
 export interface ExportThreshold {
@@ -274,4 +277,39 @@ ${addChecks}
   }
 }
 `
+}
+
+/** Where the script points when no --target is given: `keda-lab dev`'s API, overridable with BASE_URL. */
+export const K6_DEFAULT_BASE_URL = 'http://127.0.0.1:8000'
+
+/**
+ * `loadtest --export k6 FILE`: resolves the load as a run would (every flag checked the same way),
+ * writes the script and returns what it wrote. Sends no request.
+ */
+export function writeK6Export(
+  options: LoadTestCommandOptions,
+  file: string,
+  deps: {writeFile(path: string, text: string): void; readFile?(path: string): string},
+): {file: string; profile: string} {
+  const prepared = deps.readFile ? prepareLoadTest(options, deps.readFile) : prepareLoadTest(options)
+  if (prepared.shard)
+    throw new KedaLabError('--shard cannot be exported to k6', {hint: 'drop --shard; k6 splits a run with its own execution segments', exitCode: 2})
+  const script = exportK6({
+    name: prepared.load.name,
+    executor: prepared.load.executor,
+    baseUrl: options.target.url ?? K6_DEFAULT_BASE_URL,
+    timing: scaledTiming(options.timeScale ?? 1),
+    taskIterations: prepared.taskIterations,
+    thresholds: prepared.thresholds,
+    version: options.version,
+  })
+  try {
+    deps.writeFile(file, script)
+  } catch (error) {
+    throw new KedaLabError(`cannot write the k6 script to ${file}: ${(error as Error).message}`, {
+      hint: 'pass a file in a folder you can write to',
+      exitCode: 2,
+    })
+  }
+  return {file, profile: prepared.load.name}
 }

@@ -4,45 +4,21 @@
  * (decoded from `LoadSummary.histograms` and added bucket by bucket), never averaged from their
  * percentiles. Thresholds are then evaluated on the merged summary by the caller, as for a local run.
  */
-import {decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram} from 'hdr-histogram-js'
-
 import {KedaLabError} from '../../errors.js'
+import {decodeHistogram, type LatencyHistogram} from './histograms.js'
 import type {LatencyStats, LoadSummary, Step} from './records.js'
 import {STEPS} from './records.js'
+import {evaluateThreshold, type Threshold, type ThresholdView} from './thresholds.js'
 
-/**
- * Histogram values are recorded in microseconds (LatencyStats are in milliseconds). Keep in step
- * with the engine, which records them.
- */
-export const HISTOGRAM_UNITS_PER_MS = 1000
-
-/** Percentiles of a histogram, in milliseconds. */
-export function latencyStatsOf(h: Histogram, unitsPerMs = HISTOGRAM_UNITS_PER_MS): LatencyStats {
-  const ms = (v: number) => v / unitsPerMs
-  if (h.totalCount === 0) return {count: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0}
-  return {
-    count: h.totalCount,
-    min: ms(h.minNonZeroValue),
-    mean: ms(h.mean),
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p95: ms(h.getValueAtPercentile(95)),
-    p99: ms(h.getValueAtPercentile(99)),
-    max: ms(h.maxValue),
-  }
-}
-
-/** Decodes and adds the encoded histograms into one (the first one's precision, auto-resizing). */
-export function mergeEncodedHistograms(encoded: readonly string[]): Histogram | undefined {
-  let merged: Histogram | undefined
+/** Decodes and adds the encoded histograms (the engine's, histograms.ts) into one. */
+export function mergeEncodedHistograms(encoded: readonly string[]): LatencyHistogram | undefined {
+  let merged: LatencyHistogram | undefined
   for (const text of encoded) {
-    const h = decodeFromCompressedBase64(text, 'packed')
-    if (!merged) {
-      merged = h
-      merged.autoResize = true
-    } else {
+    const h = decodeHistogram(text)
+    if (!merged) merged = h
+    else {
       merged.add(h)
-      h.destroy()
+      h.raw.destroy()
     }
   }
   return merged
@@ -77,6 +53,7 @@ export function checkShards(shards: readonly LoadSummary[], count: number): void
 /** The figures a shard reported itself for a histogram key (`add`, `task`, `add.fromSend`, `lag`). */
 function statsOf(s: LoadSummary, key: string): LatencyStats | undefined {
   if (key === 'lag') return s.schedulerLag
+  if (key === 'task.elapsed') return s.taskTimeElapsed
   const [step, variant] = key.split('.')
   if (variant === 'fromSend') return s.latencyFromSend[step as Step]
   return variant === undefined ? s.latency[step as Step | 'task'] : undefined
@@ -112,19 +89,22 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
   for (const key of keys) {
     const h = mergeEncodedHistograms(sorted.flatMap((s) => (s.histograms[key] ? [s.histograms[key]] : [])))
     if (!h) continue
-    histograms[key] = encodeIntoCompressedBase64(h)
+    histograms[key] = h.encode()
     stats[key] = withExactEnds(
-      latencyStatsOf(h),
+      h.stats(),
       sorted.map((s) => statsOf(s, key)),
     )
-    h.destroy()
+    h.raw.destroy()
   }
   const latency: LoadSummary['latency'] = {}
   const latencyFromSend: LoadSummary['latencyFromSend'] = {}
-  for (const step of [...STEPS, 'task'] as const) if (stats[step]) latency[step] = stats[step]
+  for (const step of [...STEPS, 'task'] as const) {
+    const s = stats[step]
+    if (s && s.count > 0) latency[step] = s
+  }
   for (const step of STEPS as readonly Step[]) {
     const s = stats[`${step}.fromSend`]
-    if (s) latencyFromSend[step] = s
+    if (s && s.count > 0) latencyFromSend[step] = s
   }
 
   const checks: LoadSummary['checks'] = {}
@@ -146,12 +126,16 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     startedAt: new Date(startedAt).toISOString(),
     endedAt: new Date(endedAt).toISOString(),
     durationS: Math.round(endedAt - startedAt) / 1000,
+    // The shards start together; the load lasted as long as the longest one's.
+    ...(sorted.some((s) => s.loadDurationS !== undefined) ? {loadDurationS: Math.max(...sorted.map((s) => s.loadDurationS ?? 0))} : {}),
     interrupted: sorted.some((s) => s.interrupted),
+    ...(sorted.some((s) => s.abortedBy) ? {abortedBy: sorted.find((s) => s.abortedBy)?.abortedBy} : {}),
     iterations: {
       started: sum(sorted.map((s) => s.iterations.started)),
       completed: sum(sorted.map((s) => s.iterations.completed)),
       dropped: sum(sorted.map((s) => s.iterations.dropped)),
       failed: sum(sorted.map((s) => s.iterations.failed)),
+      interrupted: sum(sorted.map((s) => s.iterations.interrupted ?? 0)),
     },
     // The shards start every N-th iteration of one schedule at the same time: their rates add up.
     ...(rates.length > 0 ? {rate: {asked: sum(rates.map((r) => r.asked)), achieved: sum(rates.map((r) => r.achieved))}} : {}),
@@ -159,7 +143,8 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     errors: sum(sorted.map((s) => s.errors)),
     latency,
     latencyFromSend,
-    ...(stats.lag ? {schedulerLag: stats.lag} : {}),
+    ...(stats['task.elapsed']?.count ? {taskTimeElapsed: stats['task.elapsed']} : {}),
+    ...(first.schedulerLag ? {schedulerLag: stats.lag} : {}),
     checks,
     thresholds: [],
     tasks: {
@@ -171,4 +156,37 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     histograms,
     exitCode: 0,
   }
+}
+
+/** What the engine's thresholds read, from a (merged) summary and its histograms. */
+export function summaryView(summary: LoadSummary): ThresholdView {
+  const histograms: ThresholdView['histograms'] = {}
+  for (const key of ['add', 'status', 'task', 'lag'] as const) {
+    const encoded = summary.histograms[key]
+    if (encoded) histograms[key] = decodeHistogram(encoded)
+  }
+  const checks = Object.values(summary.checks).reduce((a, c) => ({passes: a.passes + c.passes, fails: a.fails + c.fails}), {passes: 0, fails: 0})
+  const {started, completed, failed, dropped} = summary.iterations
+  return {
+    histograms,
+    checks,
+    requests: summary.requests.add + summary.requests.status,
+    errors: summary.errors,
+    iterations: {started, completed, failed, dropped},
+    tasks: {completed: summary.tasks.completed, failed: summary.tasks.failed},
+    ...(summary.rate ? {rate: summary.rate} : {}),
+    scaling: summary.scaling,
+  }
+}
+
+/**
+ * The thresholds judged on the merged summary, and its exit code as a local run's: 99 when one
+ * failed, 130 when the run was interrupted, else 0.
+ */
+export function judgeMerged(summary: LoadSummary, thresholds: readonly Threshold[]): LoadSummary {
+  const view = summaryView(summary)
+  const results = thresholds.map((t) => evaluateThreshold(t, view))
+  for (const h of Object.values(view.histograms)) h.raw.destroy()
+  const exitCode = results.some((r) => !r.ok) ? 99 : summary.interrupted ? 130 : 0
+  return {...summary, thresholds: results, exitCode}
 }
