@@ -63,6 +63,7 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       description: 'After the load, keep watching the scaling this long (stops once the queue is empty and workers are back)',
       default: '2m',
     }),
+    'stop-grace': Flags.string({description: 'After Ctrl-C, how long iterations in flight get to finish before the summary', default: '3s'}),
     out: Flags.string({description: 'Write summary.json, the per-second time series and report.html to this folder'}),
     runner: Flags.string({
       description: "local: from this process; cluster: from inside the cluster, an Indexed Job of --parallel pods in the lab's image, merged into one report",
@@ -99,7 +100,13 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     const options = {
       ...{profile: flags.profile, profileFile: flags['profile-file'], vus: flags.vus, iterations: flags.iterations, rate: flags.rate, duration: flags.duration},
       ...{stages: flags.stages, maxVus: flags['max-vus'], timeScale, taskIterations: flags['task-iterations'], shard: flags.shard},
-      ...{thresholds: flags.threshold ?? [], abortOnFail: flags['abort-on-fail'], watchAfter: flags['watch-after'], version: this.config.version},
+      ...{
+        thresholds: flags.threshold ?? [],
+        abortOnFail: flags['abort-on-fail'],
+        watchAfter: flags['watch-after'],
+        stopGrace: flags['stop-grace'],
+        version: this.config.version,
+      },
       target: {url: flags.target, namespace: flags.namespace, context: flags.context},
     }
     if (flags.export || args.file) {
@@ -118,7 +125,7 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     const onSigint = () => {
       if (stop.signal.aborted) process.exit(130) // the second Ctrl-C: at once
       stop.abort()
-      info('Stopping: no new iterations; those in flight get 3 s, then the summary of what ran (Ctrl-C again to quit at once).')
+      info(`Stopping: no new iterations; those in flight get ${flags['stop-grace']}, then the summary of what ran (Ctrl-C again to quit at once).`)
     }
     process.on('SIGINT', onSigint)
     process.on('SIGTERM', onSigint)

@@ -25,6 +25,8 @@ export interface LoadTestCommandOptions extends LoadFlags {
   shard?: string
   /** `--watch-after`: how long to keep watching the scaling after the load (default 2m, ends early once settled). */
   watchAfter?: string
+  /** `--stop-grace`: after Ctrl-C, how long iterations in flight get (default 3s). */
+  stopGrace?: string
   target: TargetOptions
   version: string
 }
@@ -72,7 +74,9 @@ export function prepareLoadTest(options: LoadTestCommandOptions, readFile: (path
       hint: 'e.g. --watch-after 2m, or --watch-after 0 not to wait',
       exitCode: 2,
     })
-  return {load, thresholds, shard, taskIterations, watchAfterMs}
+  const stopGraceMs = options.stopGrace === undefined ? 3000 : parseDuration(options.stopGrace)
+  if (stopGraceMs === undefined) throw new KedaLabError(`--stop-grace ${options.stopGrace} is not a duration`, {hint: 'e.g. --stop-grace 10s', exitCode: 2})
+  return {load, thresholds, shard, taskIterations, watchAfterMs, stopGraceMs}
 }
 
 /** A line saying what will run: the executor, VUs and duration, known before it starts. */
@@ -86,15 +90,15 @@ export function describePlan(prepared: ReturnType<typeof prepareLoadTest>): stri
 }
 
 /**
- * Settled: the queue is empty and the workers are back at their count when the load started (the
- * watch after the load can stop). Unknown (no sample) is not settled.
+ * Settled: the queue is empty and the workers are back at their count when the load started, so
+ * the watch after the load can stop. A sample that cannot say (an error, an API without
+ * `/api/queue`) ends the watch too: there is nothing to wait for that could be seen.
  */
 export function settledAfterLoad(records: readonly SecondRecord[]): boolean {
   const first = records.find((r) => r.scaling?.workers !== undefined)?.scaling?.workers
   const last = records.at(-1)?.scaling
-  if (!last || last.error) return false
+  if (!last || last.error || (last.queueWaiting === undefined && last.queueActive === undefined)) return true
   const backlog = (last.queueWaiting ?? 0) + (last.queueActive ?? 0)
-  if (last.queueWaiting === undefined && last.queueActive === undefined) return false
   return backlog === 0 && (last.workers === undefined || first === undefined || last.workers <= first)
 }
 
@@ -120,6 +124,7 @@ export async function runLoadTestCommand(options: LoadTestCommandOptions, deps: 
         abortOnFail: options.abortOnFail,
         timeScale: options.timeScale,
         watchAfterMs: sample ? prepared.watchAfterMs : 0,
+        stopGraceMs: prepared.stopGraceMs,
         version: options.version,
       },
       {
