@@ -11,6 +11,10 @@
  *   5. enqueue-to-start latency with an idle worker: p50                     (< 5 ms)
  *   6. tasks of a realistic size through one worker vs the same CPU loop without BullMQ (for scale)
  *   7. `keda-lab --help` vs a minimal oclif CLI with one command             (≤ 1.2×)
+ *   8. the load engine of `keda-lab loadtest` (bench/loadtest-engine.ts): req/s and CPU per request
+ *      against autocannon at 50 connections (≥ 0.85×, ≤ 1.35×); the open model at 5,000/s (±0.5 %
+ *      over the run, ±2 % each second, scheduler lag p50 ≤ 1 ms, p99 ≤ 25 ms); p99 ≥ 250 ms
+ *      from the scheduled start against a server stalling 300 ms every 2 s, at 2,000/s
  *
  * It prints a table of figures, ratios and targets with PASS/MISS, and exits 0 whatever the
  * figures are: it reports, it does not gate the build. Knobs: BENCH_DURATION (s of load per side,
@@ -30,6 +34,7 @@ import {Redis} from 'ioredis'
 import {redisOptions} from '../src/adapters/redis.js'
 import {freePort} from '../src/lab/dev/net.js'
 import {DEFAULT_TASK_ITERATIONS, TASK_JOB_NAME, type TaskData} from '../src/services/shared/tasks.js'
+import {measureLoadEngine} from './loadtest-engine.js'
 import {createMinimalCli} from './minimal-cli.js'
 import {type BenchRow, measureWorkerEventLoop} from './worker-event-loop.js'
 
@@ -525,6 +530,9 @@ async function main() {
 
   // Figures that were time limits in the worker tests: the event-loop gap during a task (bench/worker-event-loop.ts).
   for (const row of await measureWorkerEventLoop()) record(row)
+
+  // The load engine of `keda-lab loadtest` against autocannon, and its open model (bench/loadtest-engine.ts).
+  for (const row of await measureLoadEngine((line) => console.log(line))) record(row)
 
   printTable(rows)
   const logLines = apiLog.split('\n').filter((line) => line.includes('"task queued"')).length

@@ -1,0 +1,79 @@
+/**
+ * One side of the load-engine figures, in a process of its own so that its CPU time is its own:
+ *
+ *   MODE=autocannon  autocannon, CONNECTIONS connections, SECONDS s of GET / (the baseline)
+ *   MODE=engine      keda-lab's engine's HTTP core as a run drives it: the undici client of
+ *                    src/lab/loadtest/http.ts (one pool, CONNECTIONS connections) with CONNECTIONS
+ *                    closed loops, each request's latency recorded in the engine's HDR histogram
+ *   MODE=open        the whole engine (runLoadTest) on a constant arrival rate of RATE/s for
+ *                    SECONDS s of the lab's scenario (add, a 2 ms pause, one poll): its summary and
+ *                    per-second records
+ *
+ * Prints one JSON line: requests, CPU µs of this process, wall seconds (and the summary for open).
+ */
+import autocannon from 'autocannon'
+
+import {createHistogram} from '../src/lab/loadtest/histograms.js'
+import {createHttpClient} from '../src/lab/loadtest/http.js'
+import type {SecondRecord} from '../src/lab/loadtest/records.js'
+import {runLoadTest} from '../src/lab/loadtest/run.js'
+
+const url = process.env.URL ?? ''
+const connections = Number(process.env.CONNECTIONS ?? 50)
+const seconds = Number(process.env.SECONDS ?? 5)
+const mode = process.env.MODE
+
+const cpuBefore = process.cpuUsage()
+const started = performance.now()
+const cpu = () => {
+  const c = process.cpuUsage(cpuBefore)
+  return c.user + c.system
+}
+
+if (mode === 'autocannon') {
+  const r = await autocannon({url: `${url}/`, connections, duration: seconds})
+  process.stdout.write(
+    `${JSON.stringify({requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx, cpuUs: cpu(), wallS: (performance.now() - started) / 1000, p99: r.latency.p99})}\n`,
+  )
+} else if (mode === 'engine') {
+  const http = createHttpClient({url, connections})
+  const histogram = createHistogram()
+  const until = performance.now() + seconds * 1000
+  let requests = 0
+  let errors = 0
+  const loop = async () => {
+    while (performance.now() < until) {
+      const sent = performance.now()
+      try {
+        const res = await http.request({method: 'GET', path: '/'})
+        if (res.status !== 200) errors++
+      } catch {
+        errors++
+      }
+      histogram.record(performance.now() - sent)
+      requests++
+    }
+  }
+  await Promise.all(Array.from({length: connections}, loop))
+  await http.close()
+  process.stdout.write(`${JSON.stringify({requests, errors, cpuUs: cpu(), wallS: (performance.now() - started) / 1000, p99: histogram.stats().p99})}\n`)
+} else if (mode === 'open') {
+  const rate = Number(process.env.RATE)
+  const records: SecondRecord[] = []
+  const summary = await runLoadTest(
+    {
+      profile: 'bench',
+      executor: {type: 'constant-arrival-rate', rate, durationMs: seconds * 1000, maxVUs: 2000, gracefulStopMs: 5000},
+      target: {url, source: 'flag', reason: 'bench'},
+      thresholds: [],
+      // The scenario's 2 s pause becomes 2 ms (polls stay ≥ 50 ms apart; the first one says Completed).
+      timeScale: 0.001,
+      version: 'bench',
+    },
+    {onRecord: (r) => records.push(r)},
+  )
+  const {histograms: _, ...rest} = summary
+  process.stdout.write(`${JSON.stringify({summary: rest, perSecond: records.map((r) => r.iterationsStarted), cpuUs: cpu()})}\n`)
+} else {
+  throw new Error(`MODE must be autocannon, engine or open, got ${mode}`)
+}
