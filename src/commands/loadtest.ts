@@ -4,7 +4,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {ClusterCommand} from '../base-command.js'
 import {KedaLabError} from '../errors.js'
-import type {LoadSummary, SecondRecord} from '../lab/loadtest/records.js'
+import type {LoadSummary} from '../lab/loadtest/records.js'
 
 const SHAPE = 'SHAPE (without --profile)'
 const CHECK = 'THRESHOLDS'
@@ -86,16 +86,14 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       for (const line of listProfiles()) this.log(line)
       return listProfiles()
     }
-    const {runLoadTestCommand, prepareLoadTest, createBasicSampler} = await import('../lab/loadtest/command.js')
-    const [{resolveTarget}, {findDevStates}, {createKube}, {scalingFacts, describeScalingFacts}, {createReportWriter}, {progressLine, summaryLines}] =
-      await Promise.all([
-        import('../lab/loadtest/target.js'),
-        import('../lab/status/dev-state.js'),
-        import('../adapters/kube/index.js'),
-        import('../lab/loadtest/facts.js'),
-        import('../lab/loadtest/report.js'),
-        import('../ui/loadtest-plain.js'),
-      ])
+    const {runLoadTestCommand, prepareLoadTest, localRunDeps} = await import('../lab/loadtest/command.js')
+    const [{describeScalingFacts}, {createReportWriter}, {summaryLines}, {createLoadTestView}, {wantsColor}] = await Promise.all([
+      import('../lab/loadtest/facts.js'),
+      import('../lab/loadtest/report.js'),
+      import('../ui/loadtest-plain.js'),
+      import('../ui/loadtest-view.js'),
+      import('../ui/dev-log.js'),
+    ])
     const timeScale = flags['time-scale'] === undefined ? undefined : Number(flags['time-scale'])
     const options = {
       ...{profile: flags.profile, profileFile: flags['profile-file'], vus: flags.vus, iterations: flags.iterations, rate: flags.rate, duration: flags.duration},
@@ -117,7 +115,7 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       this.log(`Wrote profile ${written.profile} as a k6 script: ${written.file}`)
       return written
     }
-    prepareLoadTest(options) // every flag checked before anything is opened
+    const prepared = prepareLoadTest(options) // every flag checked before anything is opened
     const report = flags.out ? createReportWriter(flags.out) : undefined
     const json = this.jsonEnabled()
     const info = (line: string) => (json ? process.stderr.write(`${line}\n`) : this.log(line))
@@ -129,34 +127,31 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     }
     process.on('SIGINT', onSigint)
     process.on('SIGTERM', onSigint)
-    const recent: SecondRecord[] = []
     const cluster = async () => {
       const {runClusterLoadTest} = await import('../lab/loadtest/cluster-runner.js')
+      const {createKube} = await import('../adapters/kube/index.js')
       const kube = await createKube({context: flags.context})
       return (await runClusterLoadTest({...options, parallel: flags.parallel, namespace: flags.namespace}, {kube, info, signal: stop.signal})).summary
     }
-    const run = () =>
+    const tty = Boolean(process.stdout.isTTY)
+    const view = createLoadTestView({
+      mode: json ? 'json' : tty ? 'tty' : 'plain',
+      write: (text) => process.stdout.write(text),
+      columns: () => process.stdout.columns ?? 80,
+      color: wantsColor(process.env, tty),
+      profile: prepared.load.name,
+      plannedS: prepared.plannedS,
+    })
+    const run = async () =>
       runLoadTestCommand(options, {
-        resolveTarget: (target) =>
-          resolveTarget(target, {
-            findDevStates: () => findDevStates(),
-            createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
-            reachable: async (url) =>
-              fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
-                () => true,
-                () => false,
-              ),
-          }),
-        createSampler: (target) => createBasicSampler(target, () => findDevStates()),
-        scalingFacts,
+        ...(await localRunDeps()),
         info,
         signal: stop.signal,
         onRecord(record) {
           report?.record(record)
-          recent.push(record)
-          if (recent.length >= 5 && !json) info(progressLine(recent.splice(0)))
+          view.update(record)
         },
-      })
+      }).finally(() => view.stop())
     const summary = await (flags.runner === 'cluster' ? cluster() : run()).finally(() => {
       process.off('SIGINT', onSigint)
       process.off('SIGTERM', onSigint)

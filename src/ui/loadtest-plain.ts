@@ -1,22 +1,10 @@
 /**
- * Plain text for `keda-lab loadtest`: a progress line every few seconds and the end-of-run
- * summary. No colours, no cursor movement: it reads the same in a terminal, a log or CI.
+ * Plain text for `keda-lab loadtest`: the end-of-run summary (the live view and the progress lines
+ * are loadtest-view.ts). No colours, no cursor movement: it reads the same in a terminal, a log or CI.
  */
-import type {LoadSummary, SecondRecord} from '../lab/loadtest/records.js'
+import type {LoadSummary} from '../lab/loadtest/records.js'
 
 const ms = (v: number | undefined) => (v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)}s` : `${v.toFixed(1)}ms`)
-
-/** One progress line for the records of the last few seconds. */
-export function progressLine(records: readonly SecondRecord[]): string {
-  const last = records.at(-1)
-  if (!last) return ''
-  const reqs = records.reduce((n, r) => n + r.requests.add + r.requests.status, 0)
-  const failed = records.reduce((n, r) => n + r.checks.failed, 0)
-  const s = last.scaling
-  const scaling = s && !s.error ? ` queue ${(s.queueWaiting ?? 0) + (s.queueActive ?? 0)}${s.workers !== undefined ? ` workers ${s.workers}` : ''}` : ''
-  const rate = last.targetRate !== undefined ? ` rate ${last.targetRate.toFixed(2)}/s` : ''
-  return `[${String(last.t + 1).padStart(4)}s] ${last.stage ? `${last.stage}  ` : ''}vus ${last.vus}${rate} req/s ${(reqs / records.length).toFixed(1)} add p95 ${ms(last.latency.add?.p95)} checks failed ${failed}${scaling}`
-}
 
 /** The summary of a run, as lines. */
 export function summaryLines(summary: LoadSummary, scalingLines: readonly string[] = []): string[] {

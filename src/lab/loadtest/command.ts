@@ -8,7 +8,6 @@ import {readFileSync} from 'node:fs'
 
 import {KedaLabError} from '../../errors.js'
 import {MAX_TASK_ITERATIONS} from '../../services/shared/tasks.js'
-import type {DevState} from '../status/dev-state.js'
 import {formatDuration, parseDuration} from './durations.js'
 import {describeExecutor, executorPlan, type Shard, shardExecutor} from './executors.js'
 import {type LoadFlags, resolveLoad} from './profiles.js'
@@ -76,7 +75,11 @@ export function prepareLoadTest(options: LoadTestCommandOptions, readFile: (path
     })
   const stopGraceMs = options.stopGrace === undefined ? 3000 : parseDuration(options.stopGrace)
   if (stopGraceMs === undefined) throw new KedaLabError(`--stop-grace ${options.stopGrace} is not a duration`, {hint: 'e.g. --stop-grace 10s', exitCode: 2})
-  return {load, thresholds, shard, taskIterations, watchAfterMs, stopGraceMs}
+  const executor = shard ? shardExecutor(load.executor, shard) : load.executor
+  const plan = executorPlan(executor)
+  // Known length for the live view's "0:42 / 2:00"; iteration-based runs end when they are done.
+  const plannedS = plan.iterations === undefined ? Math.ceil(plan.durationMs / 1000) : undefined
+  return {load, thresholds, shard, taskIterations, watchAfterMs, stopGraceMs, plannedS}
 }
 
 /** A line saying what will run: the executor, VUs and duration, known before it starts. */
@@ -158,24 +161,37 @@ async function preflight(url: string): Promise<void> {
 }
 
 /**
- * A small sampler until the scaling watcher is wired in: the queue from the API's `/api/queue`
- * and, for a dev stack, its worker processes from its state file.
+ * The real edges of a local run: target discovery (dev state files, the cluster through the Kube
+ * adapter), the scaling watcher for the chosen target, the scaling facts of the record stream.
  */
-export function createBasicSampler(target: ResolvedTarget, findDevStates: () => DevState[]): () => Promise<ScalingSample | undefined> {
-  return async () => {
-    const source: ScalingSample['source'] = target.dev ? 'dev' : 'queue-only'
-    try {
-      const res = await fetch(`${target.target.url}/api/queue`, {signal: AbortSignal.timeout(1500)})
-      const body = (await res.json()) as {counts?: {waiting?: number; active?: number}; workers?: number}
-      const dev = target.dev ? findDevStates().find((s) => s.pid === target.dev?.pid) : undefined
-      return {
-        source,
-        queueWaiting: body.counts?.waiting,
-        queueActive: body.counts?.active,
-        ...(dev ? {workers: dev.workers.length} : body.workers !== undefined && target.dev ? {workers: body.workers} : {}),
-      }
-    } catch (error) {
-      return {source, error: (error as Error).message}
-    }
+export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolveTarget' | 'createSampler' | 'scalingFacts'>> {
+  const [{resolveTarget}, {findDevStates}, {createKube}, {createScalingWatcher}, {scalingFacts}] = await Promise.all([
+    import('./target.js'),
+    import('../status/dev-state.js'),
+    import('../../adapters/kube/index.js'),
+    import('./watcher.js'),
+    import('./facts.js'),
+  ])
+  return {
+    resolveTarget: (target) =>
+      resolveTarget(target, {
+        findDevStates: () => findDevStates(),
+        createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
+        reachable: (url) =>
+          fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
+            () => true,
+            () => false,
+          ),
+      }),
+    createSampler(resolved) {
+      const source = resolved.dev
+        ? ({kind: 'dev', pid: resolved.dev.pid} as const)
+        : resolved.kube && resolved.namespace
+          ? ({kind: 'cluster', kube: resolved.kube, namespace: resolved.namespace} as const)
+          : ({kind: 'queue-only'} as const)
+      const watcher = createScalingWatcher({apiUrl: resolved.target.url, source})
+      return () => watcher.sample()
+    },
+    scalingFacts,
   }
 }
