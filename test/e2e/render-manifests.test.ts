@@ -2,7 +2,7 @@
  * `keda-lab render` with the REAL Helm 3 and Helm 4 binaries (extracted by scripts/fetch-tools.sh):
  * the app chart through `helm template`, the third-party values files, no Secret rendered.
  */
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
@@ -131,4 +131,25 @@ describe('keda-lab render without helm', () => {
     expect(existsSync(out)).toBe(false)
     expect(readdirSync(parent)).toEqual([])
   })
+})
+
+describe('keda-lab render --output at a path that cannot be a folder', () => {
+  it('a file, or a path through a file: one Error line and a Fix line, checked before rendering, nothing written', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'keda-lab-render-'))
+    dirs.push(parent)
+    const file = join(parent, 'a-file')
+    writeFileSync(file, 'keep me\n')
+    // No helm on PATH: the folder is checked first, so its error is the one reported.
+    const env: NodeJS.ProcessEnv = {PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir()}
+    for (const output of ['/etc/passwd', file, join(file, 'below')]) {
+      const r = await runCli(['render', '--no-webhook', '--output', output], {env, timeoutMs: 60_000})
+      expect(r.code, output).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `Error: cannot write the rendered files to ${output}: it is a file, or a path through a file, not a folder`,
+        'Fix: pass --output with a folder you can write to (it is created if missing), e.g. --output gitops/keda-lab, or --stdout to print everything',
+      ])
+    }
+    expect(readFileSync(file, 'utf8')).toBe('keep me\n')
+  }, 180_000)
 })

@@ -3,11 +3,13 @@
  * `helm template` and the values files of the third-party charts (which reference the Secrets
  * install creates; no secret value is rendered). Needs helm, not a cluster.
  */
-import {copyFile, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {constants} from 'node:fs'
+import {access, copyFile, mkdir, mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, relative, resolve} from 'node:path'
 
 import {createHelm} from '../../adapters/helm.js'
+import {KedaLabError} from '../../errors.js'
 import {describeSource, resolveChartSources} from '../chart-sources.js'
 import {APP_CHART_PATH} from '../charts.js'
 import {loadValuesTemplates, renderValues} from '../values/render.js'
@@ -35,6 +37,47 @@ export interface RenderResult {
   files: {path: string; chart: string; release: string; namespace: string}[]
 }
 
+/**
+ * The --output folder's problem in words: a path through a file (ENOTDIR), a file in its place
+ * (EEXIST), no permission, a read-only file system. Anything else keeps the system's own message.
+ */
+export function outputFolderError(dir: string, error: unknown): KedaLabError {
+  const code = (error as NodeJS.ErrnoException).code
+  const reason =
+    code === 'ENOTDIR' || code === 'EEXIST'
+      ? 'it is a file, or a path through a file, not a folder'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EROFS'
+          ? 'the file system is read-only'
+          : (error as Error).message
+  return new KedaLabError(`cannot write the rendered files to ${dir}: ${reason}`, {
+    hint: 'pass --output with a folder you can write to (it is created if missing), e.g. --output gitops/keda-lab, or --stdout to print everything',
+    cause: error,
+  })
+}
+
+/**
+ * Checks, before anything is rendered and without creating anything (a failed render leaves no
+ * folder behind), that --output can be created or written: its nearest existing part must be a
+ * writable folder. See outputFolderError.
+ */
+async function checkOutputDir(dir: string): Promise<void> {
+  let existing = dir
+  for (;;) {
+    try {
+      const info = await stat(existing)
+      if (!info.isDirectory()) throw Object.assign(new Error(`${existing} is not a directory`), {code: 'ENOTDIR'})
+      await access(existing, constants.W_OK)
+      return
+    } catch (error) {
+      const parent = dirname(existing)
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === existing) throw outputFolderError(dir, error)
+      existing = parent
+    }
+  }
+}
+
 /** Renders (and writes or prints) every values file and the app's manifests. */
 export async function runRender(input: RenderInput): Promise<RenderResult> {
   const valuesFile = await readValuesFile(input.valuesPath, input.cwd)
@@ -51,6 +94,7 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
   const stage = await mkdtemp(join(tmpdir(), 'keda-lab-render-'))
   const outputDir = input.stdout ? undefined : resolve(input.cwd, input.output ?? '.keda-lab/render')
   try {
+    if (outputDir !== undefined) await checkOutputDir(outputDir)
     await mkdir(join(stage, 'values'), {recursive: true})
     await mkdir(join(stage, 'manifests'), {recursive: true})
     for (const file of rendered) await writeFile(join(stage, 'values', file.fileName), file.content)
@@ -85,9 +129,13 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
       input.log(`# --- manifests/${APP_RELEASE}.yaml (helm template ${APP_RELEASE} ${APP_CHART_PATH})\n${manifests.trimEnd()}`)
       return {files}
     }
-    for (const file of files) {
-      await mkdir(dirname(join(outputDir, file.path)), {recursive: true})
-      await copyFile(join(stage, file.path), join(outputDir, file.path))
+    try {
+      for (const file of files) {
+        await mkdir(dirname(join(outputDir, file.path)), {recursive: true})
+        await copyFile(join(stage, file.path), join(outputDir, file.path))
+      }
+    } catch (error) {
+      throw outputFolderError(outputDir, error)
     }
     input.log(`Rendered to ${relative(input.cwd, outputDir) || '.'}:`)
     for (const file of files) input.log(`  ${file.path}  (${file.release}: ${file.chart}, namespace ${file.namespace})`)
