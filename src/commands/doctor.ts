@@ -42,8 +42,8 @@ export default class Doctor extends ClusterCommand {
     )
     if (!report.ok) {
       if (!this.jsonEnabled()) this.logToStderr(`${report.checks.filter((c) => c.status === 'fail').length} check(s) failed`)
-      // Not this.exit(1): under --json oclif would print the exit as an error object after the report.
-      process.exitCode = 1
+      // Not this.exit(): under --json oclif would print the exit as an error object after the report.
+      process.exitCode = report.exitCode
     }
     return report
   }

@@ -26,14 +26,14 @@ export default class Uninstall extends ClusterCommand {
 
   async run() {
     const {flags} = await this.parse(Uninstall)
-    const [{createKube}, {createReleaseManager}, {uninstall, describePlan}, {formatUninstallReport}, ui] = await Promise.all([
+    const [{createKube}, {createReleaseManager}, {uninstall, describePlan, uninstallWithoutCluster}, {formatUninstallReport}, ui] = await Promise.all([
       import('../adapters/kube/index.js'),
       import('../lab/uninstall/releases.js'),
       import('../lab/uninstall/run.js'),
       import('../lab/uninstall/format.js'),
       import('../ui/prompts.js'),
     ])
-    const kube = await createKube({context: flags.context})
+    const kube = await createKube({context: flags.context}).catch(uninstallWithoutCluster)
     const report = await uninstall(
       {namespace: flags.namespace, monitoringNamespace: flags['monitoring-namespace'], purge: flags.purge, force: flags.force, timeoutMs: flags.timeout * 1000},
       {

@@ -3,14 +3,14 @@
  * JSON object on stdout with the exit code (oclif silences stderr there), and a machine with no
  * kubeconfig at all is told so, with how to get a cluster, instead of "localhost:8080".
  */
-import {mkdtempSync, renameSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, renameSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {startFakeKubeApi} from '../fakes/kube-api.js'
-import {runCli} from '../helpers/cli.js'
+import {repoRoot, runCli} from '../helpers/cli.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -40,7 +40,7 @@ function parseError(stdout: string): JsonError {
 const NO_KUBECONFIG = /^No kubeconfig found: KUBECONFIG is not set and .*\/\.kube\/config does not exist/
 
 describe('errors under --json', () => {
-  it('uninstall, install and doctor without a kubeconfig: a JSON error on stdout, nothing on stderr, exit 1', async () => {
+  it('uninstall, install and doctor without a kubeconfig: a JSON error on stdout, nothing on stderr, exit 4', async () => {
     const env = bareEnv()
     for (const args of [
       ['uninstall', '--yes', '--json'],
@@ -48,12 +48,14 @@ describe('errors under --json', () => {
       ['doctor', '--json'],
     ]) {
       const r = await runCli(args, {env, timeoutMs: 60_000})
-      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.code, args.join(' ')).toBe(4)
       expect(r.stderr, args.join(' ')).toBe('')
       const {error} = parseError(r.stdout)
       expect(error.message).toMatch(NO_KUBECONFIG)
-      expect(error.hint).toContain('minikube start')
-      expect(error.exitCode).toBe(1)
+      // uninstall has nothing to do on a new cluster: it is not told to create one.
+      if (args[0] === 'uninstall') expect(error.hint).not.toMatch(/create a cluster|minikube start/i)
+      else expect(error.hint).toContain('minikube start')
+      expect(error.exitCode).toBe(4)
     }
   }, 240_000)
 
@@ -63,7 +65,7 @@ describe('errors under --json', () => {
     const kubeconfig = closed.writeKubeconfig(join(env.HOME!, 'kube'))
     await closed.close()
     const r = await runCli(['uninstall', '--yes', '--json'], {env: {...env, KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4)
     expect(r.stderr).toBe('')
     const {error} = parseError(r.stdout)
     expect(error.message).toMatch(/^Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\)/)
@@ -89,8 +91,8 @@ describe('errors under --json', () => {
   }, 180_000)
 
   it('without --json the same error is two lines on stderr and stdout stays empty', async () => {
-    const r = await runCli(['uninstall', '--yes'], {env: bareEnv(), timeoutMs: 60_000})
-    expect(r.code).toBe(1)
+    const r = await runCli(['doctor'], {env: bareEnv(), timeoutMs: 60_000})
+    expect(r.code).toBe(4)
     expect(r.stdout).toBe('')
     const [error, fix] = r.stderr.trim().split('\n')
     expect(error).toMatch(/^Error: No kubeconfig found: KUBECONFIG is not set and .*\/\.kube\/config does not exist/)
@@ -99,13 +101,18 @@ describe('errors under --json', () => {
 })
 
 describe('no kubeconfig at all', () => {
-  it('says none was found (not "localhost:8080"), also with --context, and how to get a cluster', async () => {
+  it('says none was found (not "localhost:8080"), also with --context, and how to get a cluster (uninstall: where the lab was)', async () => {
     const env = bareEnv()
     for (const args of [['uninstall', '--yes'], ['uninstall', '--yes', '--context', 'nope'], ['doctor'], ['install', '--yes', '--no-webhook', '--dry-run']]) {
       const r = await runCli(args, {env, timeoutMs: 60_000})
-      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.code, args.join(' ')).toBe(4)
       expect(r.stderr, args.join(' ')).toMatch(/^Error: No kubeconfig found: KUBECONFIG is not set and .*\/\.kube\/config does not exist/)
-      expect(r.stderr).toContain('kind create cluster')
+      if (args[0] === 'uninstall') {
+        expect(r.stderr).toContain('uninstall needs the cluster keda-lab was installed in')
+        expect(r.stderr).not.toMatch(/create a cluster|kind create cluster|minikube start/i)
+      } else {
+        expect(r.stderr).toContain('kind create cluster')
+      }
       expect(r.stderr).toContain('set KUBECONFIG')
       expect(r.stderr).not.toContain('localhost:8080')
       expect(r.stderr).not.toContain('loaded-context')
@@ -117,8 +124,8 @@ describe('no kubeconfig at all', () => {
     const env = bareEnv()
     const missing = join(env.HOME!, 'nowhere', 'config')
     const r = await runCli(['uninstall', '--yes'], {env: {...env, KUBECONFIG: missing}, timeoutMs: 60_000})
-    expect(r.code).toBe(1)
-    expect(r.stderr.split('\n')[0]).toBe(`Error: No kubeconfig found: KUBECONFIG is set to ${missing}, but no such file exists`)
+    expect(r.code).toBe(4)
+    expect(r.stderr.split('\n')[0]!.startsWith(`Error: No kubeconfig found: KUBECONFIG is set to ${missing}, but no such file exists`)).toBe(true)
   })
 
   it('an existing ~/.kube/config is used as before (the check does not get in the way)', async () => {
@@ -128,7 +135,47 @@ describe('no kubeconfig at all', () => {
     renameSync(closed.writeKubeconfig(join(env.HOME!, '.kube')), join(env.HOME!, '.kube', 'config'))
     await closed.close()
     const r = await runCli(['uninstall', '--yes'], {env, timeoutMs: 60_000})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4)
     expect(r.stderr).toMatch(/^Error: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\)/)
   })
+})
+
+/** The commands that need a cluster, as a script runs them; the README's exit-code table names each. */
+const CLUSTER_COMMANDS: string[][] = [
+  ['status'],
+  ['tunnel', '--port-forward'],
+  ['alert', 'test'],
+  ['install', '--dry-run', '--yes', '--no-webhook'],
+  ['doctor'],
+  ['uninstall', '--yes'],
+]
+
+describe('one exit code for "no cluster"', () => {
+  it("is the README's: its exit-code table gives 4 to no cluster and names every command that needs one", () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf('## Exit codes'))
+    const row = section.split('\n').find((line) => /^\| `4`\s+\|/.test(line))
+    expect(row, 'a row for exit code 4 in README.md ## Exit codes').toBeDefined()
+    expect(row).toMatch(/no cluster/)
+    for (const args of CLUSTER_COMMANDS) expect(row, args[0]).toContain(`\`${args[0] === 'alert' ? 'alert test' : args[0]}\``)
+  })
+
+  it.each(CLUSTER_COMMANDS.map((args) => [args.join(' '), args] as const))(
+    '%s: exit 4 without a kubeconfig and with an API server that does not answer',
+    async (_, args) => {
+      const env = bareEnv()
+      const none = await runCli(args, {env, timeoutMs: 60_000})
+      expect(none.code, none.stderr).toBe(4)
+      expect(none.stdout + none.stderr).toMatch(/No kubeconfig found/)
+
+      const closed = await startFakeKubeApi()
+      const kubeconfig = closed.writeKubeconfig(join(env.HOME!, 'kube'))
+      await closed.close()
+      const down = await runCli(args, {env: {...env, KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
+      expect(down.code, down.stdout + down.stderr).toBe(4)
+      expect(down.stdout + down.stderr).toMatch(/Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+/)
+      expect(down.stderr).not.toMatch(/\n\s+at /)
+    },
+    120_000,
+  )
 })

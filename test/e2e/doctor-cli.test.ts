@@ -125,12 +125,12 @@ describe('keda-lab doctor', () => {
     }
   })
 
-  it('an unreachable cluster: one clear failure, the rest skipped, exit 1', async () => {
+  it('an unreachable cluster: one clear failure, the rest skipped, exit 4 (no cluster)', async () => {
     const closed = await startFakeKubeApi()
     const kubeconfig = closed.writeKubeconfig(join(dir, 'closed'))
     await closed.close()
     const r = await runCli(['doctor'], {env: {...env, KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4)
     expect(r.stdout).toMatch(
       /^× Kubernetes API reachable: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\) to read the server version: .*\n {4}hint: Check that the cluster is running/,
     )

@@ -28,7 +28,7 @@ describe('keda-lab install: helm and the cluster before any question', () => {
       timeoutMs: 170_000,
     })
     expect(transcript).not.toContain('@@TIMEOUT')
-    expect(code).toBe(1)
+    expect(code).toBe(1) // the cluster answers: helm's failure is the command's own
     expect(transcript).not.toContain(FIRST_QUESTION)
     expect(transcript).toContain('× helm present (major version 3 or 4): helm not found: install it from https://helm.sh/docs/intro/install/')
     expect(transcript).toMatch(/Error: pre-flight failed: helm present/)
@@ -39,7 +39,7 @@ describe('keda-lab install: helm and the cluster before any question', () => {
     await lab.api.close()
     const {code, transcript} = await runCliInPty(['install', '--dry-run'], [{expect: 'nothing was changed', timeout: 120}], {env: lab.env, timeoutMs: 170_000})
     expect(transcript).not.toContain('@@TIMEOUT')
-    expect(code).toBe(1)
+    expect(code).toBe(4) // EXIT_NO_CLUSTER
     expect(transcript).not.toContain(FIRST_QUESTION)
     expect(transcript).toMatch(/× cluster reachable: context minikube \(http:\/\/127\.0\.0\.1:\d+\)/)
     expect(transcript).toContain('keda-lab render --output DIR')
@@ -51,7 +51,7 @@ describe('keda-lab install: helm and the cluster before any question', () => {
     lab = await startLab({kind: 'minikube'})
     await lab.api.close()
     const r = await runCli(['install', '--dry-run', '--yes', '--no-webhook'], {env: lab.env, timeoutMs: 60_000})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4) // EXIT_NO_CLUSTER
     const [error, fix] = r.stderr
       .trim()
       .split('\n')
@@ -66,7 +66,7 @@ describe('keda-lab install: helm and the cluster before any question', () => {
     lab = await startLab({kind: 'minikube'})
     await lab.api.close()
     const r = await runCli(['install', '--yes', '--no-webhook'], {env: lab.env, timeoutMs: 60_000})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4) // EXIT_NO_CLUSTER
     expect(r.stderr).toMatch(/^Error: pre-flight failed: cluster reachable/m)
     expect(r.stderr).not.toContain('keda-lab render')
   })

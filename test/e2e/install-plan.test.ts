@@ -200,7 +200,7 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
 
     await lab.api.close()
     const down = await runCli(['install', ...BASE_ARGS], {env: lab.env, timeoutMs: 60_000})
-    expect(down.code).toBe(1)
+    expect(down.code).toBe(4) // EXIT_NO_CLUSTER
     expect(down.stdout).toMatch(/× cluster reachable: context minikube \(http:\/\/127\.0\.0\.1:\d+\)/)
     expect(down.stderr).toMatch(/^Error: pre-flight failed: cluster reachable/m)
     expect(down.stderr).toContain('minikube start')

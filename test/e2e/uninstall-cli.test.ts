@@ -353,7 +353,7 @@ describe('keda-lab uninstall', () => {
     const kubeconfig = closed.writeKubeconfig(join(dir, 'closed'))
     await closed.close()
     const down = await runCli(['uninstall', '--yes'], {env: {...envFor(), KUBECONFIG: kubeconfig}, timeoutMs: 60_000})
-    expect(down.code).toBe(1)
+    expect(down.code).toBe(4) // EXIT_NO_CLUSTER
     const [error, fix] = down.stderr.trim().split('\n')
     expect(error).toMatch(/^Error: Cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(context fake\) to read the server version: /)
     expect(fix).toBe('Fix: Check that the cluster is running (`kubectl cluster-info`; `minikube status`) or pick another --context.')

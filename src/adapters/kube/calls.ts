@@ -1,5 +1,5 @@
 /** How a call to the API server is made and how its failure reads: retried, then one clear line. */
-import {KedaLabError} from '../../errors.js'
+import {KedaLabError, NoClusterError} from '../../errors.js'
 import {httpStatusOf, type RetryPolicy, withRetry} from './retry.js'
 
 /** The API server's own message from an ApiException body (a Status object, raw or parsed). */
@@ -35,7 +35,8 @@ export function makeCalls(server: string, contextName: string, retry: RetryPolic
       })
     }
     if (status === undefined) {
-      throw new KedaLabError(`Cannot reach the Kubernetes API at ${server} (context ${contextName}) to ${what}: ${apiMessage(error)}`, {
+      throw new NoClusterError(`Cannot reach the Kubernetes API at ${server} (context ${contextName}) to ${what}: ${apiMessage(error)}`, {
+        reason: 'unreachable',
         hint: 'Check that the cluster is running (`kubectl cluster-info`; `minikube status`) or pick another --context.',
         cause: error,
       })

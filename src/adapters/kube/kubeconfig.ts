@@ -5,7 +5,7 @@ import {delimiter, join} from 'node:path'
 
 import type * as K8s from '@kubernetes/client-node'
 
-import {KedaLabError} from '../../errors.js'
+import {KedaLabError, NoClusterError} from '../../errors.js'
 import {apiMessage} from './calls.js'
 import type {KubeOptions} from './types.js'
 
@@ -20,11 +20,17 @@ function assertKubeconfigExists(env: NodeJS.ProcessEnv): void {
   if (env.KUBECONFIG) {
     const files = env.KUBECONFIG.split(delimiter).filter(Boolean)
     if (files.some((file) => existsSync(file))) return
-    throw new KedaLabError(`No kubeconfig found: KUBECONFIG is set to ${env.KUBECONFIG}, but no such file exists`, {hint: getCluster})
+    throw new NoClusterError(`No kubeconfig found: KUBECONFIG is set to ${env.KUBECONFIG}, but no such file exists`, {
+      reason: 'no-kubeconfig',
+      hint: getCluster,
+    })
   }
   const path = join(env.HOME || homedir(), '.kube', 'config')
   if (existsSync(path) || existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) return
-  throw new KedaLabError(`No kubeconfig found: KUBECONFIG is not set and ${path} does not exist, so there is no cluster to talk to`, {hint: getCluster})
+  throw new NoClusterError(`No kubeconfig found: KUBECONFIG is not set and ${path} does not exist, so there is no cluster to talk to`, {
+    reason: 'no-kubeconfig',
+    hint: getCluster,
+  })
 }
 
 /** Loads the kubeconfig and picks the context, or says clearly why it cannot. */
@@ -51,7 +57,8 @@ export function loadKubeConfig(k8s: typeof K8s, options: KubeOptions): {kc: K8s.
   }
   const cluster = kc.getCurrentCluster()
   if (!cluster) {
-    throw new KedaLabError('No Kubernetes cluster is configured (the kubeconfig has no current context)', {
+    throw new NoClusterError('No Kubernetes cluster is configured (the kubeconfig has no current context)', {
+      reason: 'no-context',
       hint: 'Start a cluster (`minikube start` or `kind create cluster`) or pass --context / set KUBECONFIG.',
     })
   }

@@ -9,7 +9,7 @@ import {readFile} from 'node:fs/promises'
 
 import {type Kube, type ObjectSummary, resources} from '../../adapters/kube/index.js'
 import type {Telegram} from '../../adapters/telegram.js'
-import {isKedaLabError} from '../../errors.js'
+import {EXIT_NO_CLUSTER, isKedaLabError} from '../../errors.js'
 import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'
 import {describeBlockers, findBlockers, stuckHint} from '../uninstall/blockers.js'
 import {findLeftovers} from '../uninstall/leftovers.js'
@@ -459,9 +459,11 @@ export const DOCTOR_CHECKS: readonly Check<DoctorContext>[] = [
   noLeftovers,
 ]
 
-/** The doctor's result: `ok` is false when a check failed (exit code 1). */
+/** The doctor's result: `ok` is false when a check failed. */
 export interface DoctorReport {
   ok: boolean
+  /** 0 all passed, EXIT_NO_CLUSTER when the API server does not answer, 1 when another check failed. */
+  exitCode: number
   checks: CheckResult[]
 }
 
@@ -492,5 +494,6 @@ export async function runDoctor(ctx: DoctorContext, onResult?: (r: CheckResult) 
         })
       : await runChecks(DOCTOR_CHECKS.map(keepHints), ctx, onResult)
   const checks = [...first, ...rest]
-  return {ok: !checks.some((c) => c.status === 'fail'), checks}
+  const ok = !checks.some((c) => c.status === 'fail')
+  return {ok, exitCode: first[0]!.status === 'fail' ? EXIT_NO_CLUSTER : ok ? 0 : 1, checks}
 }

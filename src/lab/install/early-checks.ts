@@ -6,7 +6,7 @@
  */
 import type {HelmVersion} from '../../adapters/helm.js'
 import type {Kube} from '../../adapters/kube/index.js'
-import {KedaLabError} from '../../errors.js'
+import {EXIT_NO_CLUSTER, KedaLabError} from '../../errors.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import type {InstallAnswers} from './options.js'
 import {type InstallFacts, PREFLIGHT_CHECKS, unknownFacts} from './preflight.js'
@@ -22,10 +22,12 @@ export const RENDER_WITHOUT_CLUSTER =
 export function preflightError(results: readonly CheckResult[], options: {dryRun: boolean}): KedaLabError {
   const failed = results.filter((c) => c.fatal && c.status === 'fail')
   const hints = failed.map((c) => c.hint).filter(Boolean)
-  if (options.dryRun && failed.some((c) => c.id === 'cluster-reachable')) hints.push(RENDER_WITHOUT_CLUSTER)
+  const noCluster = failed.some((c) => c.id === 'cluster-reachable')
+  if (options.dryRun && noCluster) hints.push(RENDER_WITHOUT_CLUSTER)
   return new KedaLabError(`pre-flight failed: ${failed.map((c) => `${c.title}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`, {
     hint: `${hints.join('; ')}; nothing was changed`,
-    exitCode: 1,
+    // No cluster outweighs the other failures: the same exit code as every command without one.
+    exitCode: noCluster ? EXIT_NO_CLUSTER : 1,
   })
 }
 

@@ -5,12 +5,27 @@
  * cluster-scoped leftovers (removed with --purge). Every I/O edge comes in through `deps`.
  */
 import {type Kube, resources} from '../../adapters/kube/index.js'
-import {KedaLabError} from '../../errors.js'
+import {KedaLabError, NoClusterError} from '../../errors.js'
 import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHint} from './blockers.js'
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
 import {type HelmRelease, labReleases, type ReleaseManager} from './releases.js'
 
 /** What the user asked for (flags of `keda-lab uninstall`). */
+/**
+ * Without a kubeconfig (or a current context) there is nothing to uninstall from: the adapter's
+ * advice to create a cluster would be wrong here, so the error says where the lab was installed.
+ */
+export function uninstallWithoutCluster(error: unknown): never {
+  if (error instanceof NoClusterError && error.reason !== 'unreachable') {
+    throw new NoClusterError(`${error.message}; uninstall needs the cluster keda-lab was installed in`, {
+      reason: error.reason,
+      hint: "set KUBECONFIG to that cluster's kubeconfig (or pass --context NAME); if the cluster itself is gone, so is the lab, and there is nothing to uninstall",
+      cause: error,
+    })
+  }
+  throw error
+}
+
 export interface UninstallOptions {
   namespace: string
   monitoringNamespace: string
