@@ -5,8 +5,9 @@
  * difference to the worker's time for the same tasks is what the queue costs per task; CPU time
  * is the fair measure on a machine shared with other work.
  */
-// The built code, as the worker runs it (bin/run.js serve worker), not the sources through tsx.
-const {runTask} = (await import('../dist/services/worker/work.js' as string)) as typeof import('../src/services/worker/work.js')
+// The sources through tsx (esbuild's transform, as the bundle in dist/ is esbuild's too): dist/ is one
+// bundle (scripts/bundle.mjs) with no file of its own for work.ts.
+const {runTask} = await import('../src/services/worker/work.js')
 
 const iterations = Number(process.env.ITERATIONS)
 const tasks = Number(process.env.TASKS)

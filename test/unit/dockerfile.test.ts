@@ -31,35 +31,37 @@ describe('Dockerfile', () => {
     expect(out.exitCode).toBe(0)
   })
 
-  it('is multi-stage on a pinned node 24 slim image, non-root, production dependencies only', () => {
+  it('runs the built bundle on a pinned node 24 slim image, non-root, with no npm step and no node_modules', () => {
     const from = instructions.filter((line) => line.startsWith('FROM '))
-    expect(from.length).toBeGreaterThanOrEqual(2)
+    expect(from).toHaveLength(1)
     expect(dockerfile).toMatch(/ARG NODE_IMAGE=node:24\.\d+\.\d+-[a-z]+-slim\b/)
-    const runtime = instructions.slice(instructions.findIndex((line) => / AS runtime$/.test(line)))
-    expect(runtime.some((line) => /npm ci --omit=dev --ignore-scripts/.test(line))).toBe(true)
-    const user = runtime.filter((line) => line.startsWith('USER '))
+    // dist/ is one bundle carrying the dependencies (scripts/bundle.mjs): nothing to install.
+    expect(instructions.filter((line) => /\bnpm\b/.test(line) && !line.startsWith('ENV '))).toEqual([])
+    expect(instructions.some((line) => line.includes('node_modules'))).toBe(false)
+    const user = instructions.filter((line) => line.startsWith('USER '))
     expect(user.at(-1)).toMatch(/^USER [1-9]\d*(:[1-9]\d*)?$/)
-    for (const path of ['dist', 'oclif.manifest.json', 'bin/run.js', 'templates']) {
+    for (const path of ['dist', 'oclif.manifest.json', 'bin/run.js', 'templates', 'package.json']) {
       expect(
-        runtime.some((line) => line.startsWith('COPY ') && line.includes(path)),
-        `runtime copies ${path}`,
+        instructions.some((line) => line.startsWith('COPY ') && line.includes(path)),
+        `copies ${path}`,
       ).toBe(true)
     }
-    expect(runtime).toContain('ENTRYPOINT ["keda-lab"]')
-    expect(runtime).toContain('CMD ["serve", "api"]')
+    expect(instructions).toContain('ENTRYPOINT ["keda-lab"]')
+    expect(instructions).toContain('CMD ["serve", "api"]')
   })
 
-  it('copies only files that exist, and .dockerignore keeps node_modules and secrets out', () => {
+  it('copies only files that exist after the build, and .dockerignore keeps node_modules and secrets out but not dist', () => {
     const sources = instructions.filter((line) => line.startsWith('COPY ') && !line.includes('--from=')).flatMap((line) => line.split(/\s+/).slice(1, -1))
     expect(sources.length).toBeGreaterThan(0)
-    for (const source of sources) expect(existsSync(join(repoRoot, source)), `${source} exists`).toBe(true)
+    for (const source of sources) expect(existsSync(join(repoRoot, source)), `${source} exists (npm run build makes dist/ and oclif.manifest.json)`).toBe(true)
     const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n')
-    for (const entry of ['node_modules', '.git', 'dist', '.env']) expect(ignore).toContain(entry)
+    for (const entry of ['node_modules', '.git', '.env', 'src']) expect(ignore).toContain(entry)
+    for (const entry of ['dist', 'oclif.manifest.json', 'templates', 'bin']) expect(ignore).not.toContain(entry)
   })
 
   it('builds with the scripts the package really has', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {scripts: Record<string, string>; bin: Record<string, string>}
-    expect(dockerfile).toContain('RUN npm run build')
+    expect(pkg.scripts.build).toMatch(/scripts\/bundle\.mjs/)
     expect(pkg.scripts.build).toMatch(/oclif manifest/)
     expect(pkg.bin['keda-lab']).toBe('./bin/run.js')
   })

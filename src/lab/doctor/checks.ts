@@ -6,9 +6,11 @@
  * are used, never shown.
  */
 import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {type Kube, type ObjectSummary, resources} from '../../adapters/kube/index.js'
 import type {Telegram} from '../../adapters/telegram.js'
+import {PACKAGE_ROOT} from '../../config/package.js'
 import {EXIT_NO_CLUSTER, isKedaLabError} from '../../errors.js'
 import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'
 import {describeBlockers, findBlockers, stuckHint} from '../uninstall/blockers.js'
@@ -46,9 +48,7 @@ export const DEFAULT_SERVICES: DoctorContext['services'] = {
 const COMPONENTS = ['api', 'worker', 'webhook'] as const
 
 /** The alert names in the app chart's PrometheusRule template (kept in step with the chart by reading it). */
-export async function loadExpectedAlerts(
-  file = new URL('../../../templates/chart/keda-lab/templates/monitoring/prometheusrule.yaml', import.meta.url),
-): Promise<string[]> {
+export async function loadExpectedAlerts(file = join(PACKAGE_ROOT, 'templates/chart/keda-lab/templates/monitoring/prometheusrule.yaml')): Promise<string[]> {
   const text = await readFile(file, 'utf8')
   return [...text.matchAll(/^\s*-\s*alert:\s*([A-Za-z0-9_]+)/gm)].map((m) => m[1]!)
 }

@@ -4,14 +4,14 @@
  * Every I/O edge is an adapter; this module only wires them.
  */
 import {existsSync} from 'node:fs'
-import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {mkdir, writeFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {runTool} from '../../adapters/cluster-tools.js'
 import {createHelm} from '../../adapters/helm.js'
 import type {Kube, KubeOptions} from '../../adapters/kube/index.js'
 import {createTelegram} from '../../adapters/telegram.js'
+import {PACKAGE_ROOT, packageJson} from '../../config/package.js'
 import {KedaLabError} from '../../errors.js'
 import {neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
@@ -25,8 +25,8 @@ import {gatherFacts, PREFLIGHT_CHECKS, reusesForeignKeda} from './preflight.js'
 import {formatPlan, formatSummary} from './print.js'
 import {type ExistingSecrets, maskSecrets, readExistingSecrets, resolveSecrets, secretValues} from './secrets.js'
 
-/** The package root (holds templates/ and the Dockerfile), from src/lab/install or dist/lab/install. */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+/** The package root (holds templates/ and the Dockerfile): src/config/package.ts finds it. */
+export {PACKAGE_ROOT}
 
 export interface InstallRunInput {
   /** Parsed flags of the command (answer flags by their names). */
@@ -83,8 +83,7 @@ export async function loadKube(options: KubeOptions): Promise<Kube> {
 
 /** keda-lab's version, from its package.json (the tag of an image built into the cluster). */
 export async function packageVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')) as {version: string}
-  return pkg.version
+  return packageJson().version
 }
 
 /** Runs install (or its dry run). */

@@ -1,12 +1,15 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type {TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
+import {existsSync, readFileSync} from 'node:fs'
 import {STATUS_CODES} from 'node:http'
 import type {Socket} from 'node:net'
+import {join} from 'node:path'
 
 import Fastify, {type FastifyError, type FastifyReply, type FastifyRequest, type FastifySchemaValidationError, LogController} from 'fastify'
 import type {Logger} from 'pino'
 
+import {PACKAGE_ROOT} from '../../config/package.js'
 import type {ApiConfig} from './config.js'
 import type {ApiMetrics} from './metrics.js'
 import {healthRoutes} from './routes/health.js'
@@ -38,6 +41,18 @@ export interface BuildAppOptions extends Omit<RouteDeps, 'notFound'> {
   logger?: Logger
   /** Largest accepted request body in bytes (default 1 MiB, then 413). */
   bodyLimit?: number
+}
+
+/**
+ * Where Swagger UI's static files are. From the sources, in @fastify/swagger-ui's own folder (its
+ * default); in the bundle (scripts/bundle.mjs) that package is not installed, so its files are
+ * copied to dist/swagger-ui and named here (the plugin's `baseDir` and `logo` options, meant for
+ * bundlers).
+ */
+function swaggerUiAssets(): {baseDir?: string; logo?: {type: string; content: Buffer}} {
+  const bundled = join(PACKAGE_ROOT, 'dist', 'swagger-ui')
+  if (!existsSync(join(bundled, 'logo.svg'))) return {}
+  return {baseDir: bundled, logo: {type: 'image/svg+xml', content: readFileSync(join(bundled, 'logo.svg'))}}
 }
 
 /**
@@ -281,7 +296,7 @@ export async function buildApp(options: BuildAppOptions) {
         done(null, payload.replace("url: resolveUrl('./json')", "url: new URL('/openapi.json', window.location.href).href"))
       } else done(null, payload)
     })
-    await ui.register(swaggerUi, {routePrefix: '/docs'})
+    await ui.register(swaggerUi, {routePrefix: '/docs', ...swaggerUiAssets()})
   })
   app.get('/openapi.json', {schema: {hide: true}}, async () => app.swagger())
 

@@ -1,0 +1,43 @@
+/**
+ * Where keda-lab's own files are (package.json, templates/, the Dockerfile) and what its
+ * package.json says. The code runs from three layouts: the TypeScript sources (src/config/), the
+ * bundle (dist/chunks/, scripts/bundle.mjs) and the installed package or image (the bundle again),
+ * so the root is found by walking up to the package.json named keda-lab instead of counting `..`.
+ */
+import {existsSync, readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+/** The parts of keda-lab's package.json the CLI reads. */
+export interface KedaLabPackage {
+  name: string
+  version: string
+  /** The published image, without its tag (`<registry>/<owner>/keda-lab`): the one place it is named. */
+  config?: {image?: string}
+}
+
+/** The nearest folder at or above `from` holding the package.json of `name`. */
+export function findPackageRoot(from: string, name = 'keda-lab'): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      try {
+        if ((JSON.parse(readFileSync(file, 'utf8')) as {name?: string}).name === name) return dir
+      } catch {
+        // an unreadable package.json of something else: keep walking up
+      }
+    }
+    if (dirname(dir) === dir) throw new Error(`no package.json of ${name} at or above ${from}`)
+  }
+}
+
+/** keda-lab's package root (holds package.json, templates/ and the Dockerfile). */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
+
+let cached: KedaLabPackage | undefined
+
+/** keda-lab's package.json (read once). */
+export function packageJson(): KedaLabPackage {
+  cached ??= JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as KedaLabPackage
+  return cached
+}
