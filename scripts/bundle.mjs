@@ -145,8 +145,20 @@ const result = await build({
   logLevel: 'warning',
 })
 
-// Swagger UI's page and scripts, which @fastify/swagger-ui serves from files (src/services/api/app.ts).
-cpSync(join(root, 'node_modules', '@fastify', 'swagger-ui', 'static'), join(root, 'dist', 'swagger-ui'), {recursive: true})
+// Files of packages that the code reads at run time instead of importing (Swagger UI's page, uPlot's
+// script for the load-test report): src/config/package.ts looks for them under dist/assets/. Found by
+// their calls in src/, so a new one needs no list here.
+const assets = new Set()
+const sourceFiles = (dir) =>
+  readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+for (const file of sourceFiles(join(root, 'src'))) {
+  for (const m of readFileSync(file, 'utf8').matchAll(/\b(?:packageAsset|bundledAsset)\(\s*'((?:@[\w.-]+\/)?[\w.-]+\/[^']+)'\s*\)/g)) assets.add(m[1])
+}
+for (const specifier of assets) {
+  const from = join(root, 'node_modules', specifier)
+  if (!existsSync(from)) throw new Error(`${specifier} (named in src/ as a package asset) is not in node_modules`)
+  cpSync(from, join(root, 'dist', 'assets', specifier), {recursive: true})
+}
 
 // The bundle carries other people's code: their licences (and copyright lines) travel with it, one
 // section per package that ended up in dist/, from the package's own package.json and LICENSE file.
@@ -175,4 +187,4 @@ writeFileSync(
 writeFileSync(join(shimDir, 'meta.json'), JSON.stringify(result.metafile))
 const outputs = Object.entries(result.metafile.outputs).filter(([name]) => name.endsWith('.js'))
 const bytes = outputs.reduce((sum, [, output]) => sum + output.bytes, 0)
-console.log(`bundle: ${files.length} commands, ${outputs.length} files, ${(bytes / 1e6).toFixed(1)} MB`)
+console.log(`bundle: ${files.length} commands, ${outputs.length} files, ${(bytes / 1e6).toFixed(1)} MB, ${assets.size} package assets`)

@@ -5,6 +5,7 @@
  * so the root is found by walking up to the package.json named keda-lab instead of counting `..`.
  */
 import {existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -40,4 +41,20 @@ let cached: KedaLabPackage | undefined
 export function packageJson(): KedaLabPackage {
   cached ??= JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as KedaLabPackage
   return cached
+}
+
+/**
+ * The copy in the bundle of a file or folder of an npm package that keda-lab reads at run time
+ * rather than imports (`uplot/dist/uPlot.min.css`), or undefined when running from the sources.
+ * scripts/bundle.mjs finds every `packageAsset('…')` and `bundledAsset('…')` in src/ and copies what
+ * they name to dist/assets/, since the installed package has no node_modules to read it from.
+ */
+export function bundledAsset(specifier: string): string | undefined {
+  const copy = join(PACKAGE_ROOT, 'dist', 'assets', specifier)
+  return existsSync(copy) ? copy : undefined
+}
+
+/** The path of a package's file read at run time: the bundle's copy, or node_modules' from the sources. */
+export function packageAsset(specifier: string): string {
+  return bundledAsset(specifier) ?? createRequire(import.meta.url).resolve(specifier)
 }

@@ -8,9 +8,9 @@
  * killed one) still leaves what it saw; `summary.json` and `report.html` are written at the end.
  */
 import {appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
 import {join, resolve} from 'node:path'
 
+import {packageAsset} from '../../config/package.js'
 import {KedaLabError} from '../../errors.js'
 import {describeScalingFacts} from './facts.js'
 import type {LatencyStats, LoadSummary, SecondRecord} from './records.js'
@@ -141,14 +141,13 @@ export function writeReport(dir: string, summary: LoadSummary, records: readonly
   return writer.finish(summary)
 }
 
-const require = createRequire(import.meta.url)
 let uplotAssets: {js: string; css: string} | undefined
 
-/** uPlot's minified IIFE build and stylesheet, read once from the installed package. */
+/** uPlot's minified IIFE build and stylesheet, read once from the installed package (or the bundle's copy). */
 function uplot(): {js: string; css: string} {
   uplotAssets ??= {
-    js: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-    css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
+    js: readFileSync(packageAsset('uplot/dist/uPlot.iife.min.js'), 'utf8'),
+    css: readFileSync(packageAsset('uplot/dist/uPlot.min.css'), 'utf8'),
   }
   return uplotAssets
 }

@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type {TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
-import {existsSync, readFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {STATUS_CODES} from 'node:http'
 import type {Socket} from 'node:net'
 import {join} from 'node:path'
@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import Fastify, {type FastifyError, type FastifyReply, type FastifyRequest, type FastifySchemaValidationError, LogController} from 'fastify'
 import type {Logger} from 'pino'
 
-import {PACKAGE_ROOT} from '../../config/package.js'
+import {bundledAsset} from '../../config/package.js'
 import type {ApiConfig} from './config.js'
 import type {ApiMetrics} from './metrics.js'
 import {healthRoutes} from './routes/health.js'
@@ -45,13 +45,12 @@ export interface BuildAppOptions extends Omit<RouteDeps, 'notFound'> {
 
 /**
  * Where Swagger UI's static files are. From the sources, in @fastify/swagger-ui's own folder (its
- * default); in the bundle (scripts/bundle.mjs) that package is not installed, so its files are
- * copied to dist/swagger-ui and named here (the plugin's `baseDir` and `logo` options, meant for
- * bundlers).
+ * default); in the bundle that package is not installed, so its folder is copied into dist/ and
+ * named here (the plugin's `baseDir` and `logo` options, meant for bundlers).
  */
 function swaggerUiAssets(): {baseDir?: string; logo?: {type: string; content: Buffer}} {
-  const bundled = join(PACKAGE_ROOT, 'dist', 'swagger-ui')
-  if (!existsSync(join(bundled, 'logo.svg'))) return {}
+  const bundled = bundledAsset('@fastify/swagger-ui/static')
+  if (!bundled) return {}
   return {baseDir: bundled, logo: {type: 'image/svg+xml', content: readFileSync(join(bundled, 'logo.svg'))}}
 }
 
