@@ -75,6 +75,10 @@ export interface SecondRecord {
   taskLatency?: LatencyStats
   /** Open model: scheduler lag (actual start minus scheduled start) p99 in this second. */
   schedulerLagP99?: number
+  /**
+   * What the watcher saw as this second began (record 0: before the first request, the baseline),
+   * when a sampler runs.
+   */
   scaling?: ScalingSample
 }
 

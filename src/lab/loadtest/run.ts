@@ -114,6 +114,13 @@ export async function runLoadTest(options: LoadTestOptions, deps: LoadTestDeps =
   if (deps.signal?.aborted) onSignal()
   else deps.signal?.addEventListener('abort', onSignal, {once: true})
 
+  // A record's scaling sample is the one taken as its second began: record 0 carries the state
+  // before the first request (the baseline the scaling facts start from), and each later sample
+  // is still one second apart.
+  const takeSample = () => (deps.sample ? withTimeout(deps.sample(), 2000) : Promise.resolve(undefined))
+  // The baseline is read before the clock starts.
+  let nextSample = takeSample()
+  await nextSample
   const startedAt = date()
   const t0 = now()
   let inFlight = 0
@@ -151,7 +158,8 @@ export async function runLoadTest(options: LoadTestOptions, deps: LoadTestDeps =
       ...(open ? {targetRate: loadEndedAt === undefined ? rateAt(config, tMs) / shard.count : 0} : {}),
       ...counts,
     }
-    const sampled = deps.sample ? withTimeout(deps.sample(), 2000) : Promise.resolve(undefined)
+    const sampled = nextSample
+    nextSample = takeSample()
     emitting = emitting.then(async () => {
       const scaling = await sampled
       if (scaling) record.scaling = scaling
