@@ -114,6 +114,16 @@ export function helmCommands(bin = 'helm', kubeContext?: string) {
      * four exist in Helm 3 and 4 alike.
      */
     list: (): ToolCommand => ({bin, args: ['list', '--all-namespaces', '--deployed', '--failed', '--pending', '--uninstalling', '--output', 'json', ...ctx]}),
+    /**
+     * `helm show crds`: the CRDs of a chart's crds/ folder AND of its subcharts' (Helm 3 and 4), from
+     * `repo/chart` + version or a local archive. No cluster involved.
+     */
+    showCrds: (chart: string, version?: string): ToolCommand => ({bin, args: ['show', 'crds', chart, ...(version ? ['--version', version] : [])]}),
+    /** `helm get manifest`: what the release's templates rendered (CRDs in templates included, crds/ folders not). */
+    getManifest: (release: {name: string; namespace: string}): ToolCommand => ({
+      bin,
+      args: ['get', 'manifest', release.name, '--namespace', release.namespace, ...ctx],
+    }),
     /** `helm uninstall`: the same flags in Helm 3 and 4. */
     uninstall: (release: {name: string; namespace: string}, timeout = '5m'): ToolCommand => ({
       bin,

@@ -20,15 +20,17 @@ export default class Doctor extends ClusterCommand {
 
   async run() {
     const {flags} = await this.parse(Doctor)
-    const [{createKube}, {createTelegram}, doctor, {formatCheckResult}] = await Promise.all([
+    const [{createKube}, {createTelegram}, {createReleaseManager}, doctor, {formatCheckResult}] = await Promise.all([
       import('../adapters/kube/index.js'),
       import('../adapters/telegram.js'),
+      import('../lab/uninstall/releases.js'),
       import('../lab/doctor/checks.js'),
       import('../ui/checks.js'),
     ])
     const report = await doctor.runDoctor(
       {
         kube: await createKube({context: flags.context}),
+        releases: createReleaseManager({kubeContext: flags.context}),
         namespace: flags.namespace,
         monitoringNamespace: flags['monitoring-namespace'],
         telegram: createTelegram({apiUrl: flags['telegram-api-url']}),

@@ -16,7 +16,8 @@ import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
 import {runCli} from '../helpers/cli.js'
 import {type HelmMajor, helmBinary, runHelm} from '../helpers/helm.js'
-import {waitFor} from '../helpers/processes.js'
+import {notYet, waitFor} from '../helpers/processes.js'
+import {adminRequest} from './control-plane.js'
 import {useCluster} from './harness.js'
 import {getJson, listNames} from './kube-test-helpers.js'
 
@@ -134,7 +135,7 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
     expect(byId.cluster).toMatchObject({status: 'pass', detail: expect.stringContaining('v1.34.12')})
     expect(byId['terminating-namespaces']).toMatchObject({status: 'pass'})
-    expect(byId.leftovers).toMatchObject({status: 'skip', detail: expect.stringContaining('keda-lab is installed')})
+    expect(byId.leftovers).toMatchObject({status: 'pass', detail: expect.stringMatching(/^none of the releases not installed \(installed: /)})
     // No KEDA operator runs in this test (the stand-in's pods have no containers): the ScaledObject
     // the app release created has no Ready condition, and doctor says so instead of passing.
     expect(byId['keda-redis']?.detail).toContain('keda-lab-worker: no Ready condition yet')
@@ -145,15 +146,54 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     expect(result.stdout).not.toContain(TOKEN)
   }, 300_000)
 
-  it('uninstall removes every release and both namespaces', async () => {
+  // The CRDs each release brought, as install recorded them (Alloy's from its `crds` subchart, unlabeled).
+  const LAB_CRDS = /^(podlogs\.monitoring\.grafana\.com|.*\.monitoring\.coreos\.com|.*\.keda\.sh)$/
+  const labCrds = async () => (await listNames(cluster.kubeconfig, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions')).filter((n) => LAB_CRDS.test(n))
+  const doctorLeftovers = async () => {
+    const result = await runCli(['doctor', '-n', ns, '--monitoring-namespace', mon, '--json'], {env: env(), timeoutMs: 180_000})
+    const report = JSON.parse(result.stdout) as {checks: {id: string; status: string; detail?: string; hint?: string}[]}
+    return report.checks.find((c) => c.id === 'leftovers')
+  }
+
+  it("a default uninstall keeps the namespace holding data; doctor judges by the releases and names every CRD left, Alloy's included", async () => {
+    expect(await labCrds()).toContain('podlogs.monitoring.grafana.com')
+    // Redis's data, as a persistent install leaves it: a claim that keeps the app namespace.
+    const pvc = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {name: 'data-redis-ha-server-0'},
+      spec: {accessModes: ['ReadWriteOnce'], resources: {requests: {storage: '1Gi'}}},
+    })
+    expect(pvc.status, pvc.body).toBe(201)
     const result = await runCli(['uninstall', '--yes', '-n', ns, '--monitoring-namespace', mon], {env: env(), timeoutMs: 600_000})
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
     expect(await releases()).toEqual([])
+    expect(result.stdout).toContain(`PersistentVolumeClaims kept (use --purge to delete them): ${ns}/data-redis-ha-server-0`)
+    expect(await getJson(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)).toBeDefined()
+    const crds = await labCrds()
+    const leftovers = await doctorLeftovers()
+    expect(leftovers).toMatchObject({status: 'fail', hint: 'keda-lab uninstall --purge deletes them'})
+    for (const crd of crds) expect(leftovers?.detail).toMatch(new RegExp(`CustomResourceDefinition ${crd.replaceAll('.', '\\.')} \\(from `))
+    expect(leftovers?.detail).toContain('CustomResourceDefinition podlogs.monitoring.grafana.com (from alloy)')
+    expect(leftovers?.detail).toContain('CustomResourceDefinition servicemonitors.monitoring.coreos.com (from kube-prometheus-stack)')
+    expect(leftovers?.detail).toContain('CustomResourceDefinition scaledobjects.keda.sh (from keda)')
+  }, 900_000)
+
+  it('uninstall --purge removes the kept namespace, its claims and every CRD the releases brought', async () => {
+    const result = await runCli(['uninstall', '--yes', '--purge', '-n', ns, '--monitoring-namespace', mon], {env: env(), timeoutMs: 600_000})
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
     await waitFor(
       async () =>
         (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${ns}`)) === undefined &&
         (await getJson(cluster.kubeconfig, `/api/v1/namespaces/${mon}`)) === undefined,
       {timeoutMs: 180_000, intervalMs: 1000, what: `namespaces ${ns} and ${mon} to be gone`},
     )
+    // CRDs take a moment to go (the API server deletes their objects first).
+    await waitFor(async () => ((await labCrds()).length === 0 ? true : notYet(`CRDs still there: ${(await labCrds()).join(', ')}`)), {
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+      what: "the releases' CRDs to be deleted",
+    })
+    expect(await doctorLeftovers()).toMatchObject({status: 'pass', detail: 'none (no keda-lab release is installed)'})
   }, 900_000)
 })

@@ -10,9 +10,9 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {loadExpectedAlerts} from '../../src/lab/doctor/checks.js'
-import {type FakeKubeApi, type LabControls, seedLab, startFakeKubeApi} from '../fakes/kube-api.js'
+import {type FakeKubeApi, type LabControls, putHelmRelease, seedLab, startFakeKubeApi} from '../fakes/kube-api.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
-import {runCli} from '../helpers/cli.js'
+import {repoRoot, runCli} from '../helpers/cli.js'
 
 const TOKEN = '424242:e2e-doctor-secret-token'
 let api: FakeKubeApi
@@ -20,13 +20,30 @@ let telegram: FakeTelegram
 let lab: LabControls
 let dir: string
 let env: NodeJS.ProcessEnv
+const LAB_RELEASES = [
+  ['keda', 'keda'],
+  ['redis-ha', 'keda'],
+  ['keda-lab', 'keda'],
+  ['kube-prometheus-stack', 'keda-monitoring'],
+  ['loki', 'keda-monitoring'],
+  ['alloy', 'keda-monitoring'],
+] as const
 
 beforeAll(async () => {
   api = await startFakeKubeApi()
   telegram = await startFakeTelegram({token: TOKEN, username: 'lab_bot'})
   lab = seedLab(api, {telegramToken: TOKEN, alerts: await loadExpectedAlerts()})
+  // The lab's releases, as Helm records them: doctor asks the real `helm list` whether the lab is installed.
+  for (const [name, namespace] of LAB_RELEASES) putHelmRelease(api, {name, namespace, chart: name, version: '1.0.0'})
   dir = mkdtempSync(join(tmpdir(), 'doctor-e2e-'))
-  env = {KUBECONFIG: api.writeKubeconfig(dir), TELEGRAM_API_URL: telegram.url}
+  env = {
+    KUBECONFIG: api.writeKubeconfig(dir),
+    TELEGRAM_API_URL: telegram.url,
+    PATH: `${join(repoRoot, '.tools/helm3')}:${process.env.PATH}`,
+    HELM_CACHE_HOME: join(dir, 'helm-cache'),
+    HELM_CONFIG_HOME: join(dir, 'helm-config'),
+    HELM_DATA_HOME: join(dir, 'helm-data'),
+  }
 })
 
 afterAll(async () => {
@@ -56,7 +73,7 @@ describe('keda-lab doctor', () => {
       '√ Logs from the application arrive in Loki: 1 lines in the last 15 min from api',
       "√ The webhook's Telegram token is valid: bot @lab_bot",
       '√ No namespace stuck in Terminating: none',
-      '- No leftover cluster-scoped objects: keda-lab is installed (namespace keda exists); leftovers are checked when it is not',
+      '√ No leftover cluster-scoped objects: none of the releases not installed (installed: keda-lab, alloy, loki, kube-prometheus-stack, redis-ha, keda)',
     ])
     noSecrets(r.stdout + r.stderr)
   })

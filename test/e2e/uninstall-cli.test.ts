@@ -135,9 +135,14 @@ function seedInstalledLab(fake: FakeKubeApi): {kedaReleased: number[]} {
   fake.put({...so, metadata: {...so.metadata, finalizers: ['finalizer.keda.sh']}})
   // Redis's data: the StatefulSet's volumeClaimTemplate PVC, which `helm uninstall` never deletes.
   fake.put(obj('v1', 'PersistentVolumeClaim', 'data-redis-ha-server-0', 'keda', {metadata: {name: 'data-redis-ha-server-0', labels: {app: 'redis-ha'}}}))
-  // What Helm leaves behind: CRDs from a chart's crds/ folder, and hook-created RBAC.
+  // What Helm leaves behind: CRDs from a chart's crds/ folder (with the record `keda-lab install`
+  // writes on them: test/cluster/install-lifecycle.test.ts), and hook-created RBAC.
   fake.put(
     obj('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'prometheuses.monitoring.coreos.com', undefined, {
+      metadata: {
+        name: 'prometheuses.monitoring.coreos.com',
+        annotations: {'keda-lab.dev/release-name': 'kube-prometheus-stack', 'keda-lab.dev/release-namespace': 'keda-monitoring'},
+      },
       spec: {
         group: 'monitoring.coreos.com',
         scope: 'Namespaced',

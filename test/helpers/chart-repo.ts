@@ -14,7 +14,7 @@
  * the Go module cache at test time (`go mod download -json`), never copied into this repository.
  * Pods run the pause image: on kwok no container starts anyway.
  *
- * What the stand-ins leave out of the real charts: KEDA's admission webhooks, the operators'
+ * What the stand-ins leave out of the real charts: KEDA's ValidatingWebhookConfiguration, the operators'
  * RBAC, kube-prometheus-stack's node-exporter DaemonSet, default ServiceMonitors and rules, Loki's
  * gateway and caches, every container that would really run.
  */
@@ -134,8 +134,10 @@ export async function writeStandInCharts(dir: string, options: StandInOptions = 
     }
     const crdFiles = name === 'keda' ? crds.keda : name === 'kubePrometheusStack' ? crds.prometheusOperator : []
     if (crdFiles.length > 0) {
-      await mkdir(join(chartDir, 'crds'), {recursive: true})
-      for (const file of crdFiles) await copyFile(file, join(chartDir, 'crds', file.split(sep).at(-1)!))
+      // As the real charts: KEDA's in the chart's crds/, prometheus-operator's in the crds/ of the `crds` subchart.
+      const crdDir = name === 'kubePrometheusStack' ? join(chartDir, 'charts', 'crds', 'crds') : join(chartDir, 'crds')
+      await mkdir(crdDir, {recursive: true})
+      for (const file of crdFiles) await copyFile(file, join(crdDir, file.split(sep).at(-1)!))
     }
     out[name] = chartDir
   }
@@ -284,7 +286,7 @@ interface StandInContext {
 
 const PAUSE = 'registry.k8s.io/pause:3.10'
 
-const chartYaml = (name: string, version: string, appVersion: string, real: string) => `apiVersion: v2
+const chartYaml = (name: string, version: string, appVersion: string, real: string, dependencies = '') => `apiVersion: v2
 name: ${name}
 version: ${version}
 appVersion: "${appVersion}"
@@ -292,6 +294,51 @@ type: application
 description: >-
   STAND-IN for keda-lab's tests, NOT the real ${real} chart: only the objects and names keda-lab
   relies on, running the pause image.
+${dependencies}`
+
+/**
+ * The `crds` subchart the real kube-prometheus-stack and Alloy charts carry (no templates, only a
+ * crds/ folder, enabled by `condition`): Helm installs its CRDs and never labels, upgrades or
+ * deletes them — nor lists them in the release's manifest.
+ */
+const crdsSubchart = (condition: string) => ({
+  dependency: `dependencies:
+  - name: crds
+    version: "0.0.0"
+    condition: ${condition}
+`,
+  chart: `apiVersion: v2
+name: crds
+version: 0.0.0
+description: CRDs of the parent chart (a stand-in's copy of the real chart's crds subchart)
+`,
+})
+
+/**
+ * Alloy's PodLogs CRD, written here (the real one ships in Alloy's chart, whose repository this
+ * machine cannot reach): its real name, group, kind and scope, no labels, and an open schema. What
+ * matters for keda-lab is who brought it, not its schema.
+ */
+const PODLOGS_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: podlogs.monitoring.grafana.com
+spec:
+  group: monitoring.grafana.com
+  names:
+    kind: PodLogs
+    listKind: PodLogsList
+    plural: podlogs
+    singular: podlogs
+  scope: Namespaced
+  versions:
+    - name: v1alpha2
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
 `
 
 /** A pod template's container: the pause image, resources from values. */
@@ -438,6 +485,26 @@ const STAND_INS: Record<ChartName, (ctx: StandInContext) => Record<string, strin
 resources:
   operator: {}
   metricServer: {}
+  webhooks: {}
+# As the real chart: each program's logging, and extra flags appended after the chart's own.
+logging:
+  operator:
+    level: info
+    format: console
+    timeEncoding: rfc3339
+  metricServer:
+    level: 0
+  webhooks:
+    level: info
+    format: console
+    timeEncoding: rfc3339
+extraArgs:
+  keda: {}
+  metricsAdapter: {}
+  webhooks: {}
+webhooks:
+  enabled: true
+  name: keda-admission-webhooks
 # The real chart registers KEDA's external metrics API (APIService v1beta1.external.metrics.k8s.io).
 metricsApiService:
   enabled: ${kedaMetricsApiService}
@@ -458,7 +525,19 @@ helm.sh/chart: keda-{{ .Chart.Version }}
       selector: ['app: keda-operator'],
       podLabels: kedaLabels('app: keda-operator', 'name: keda-operator', 'app.kubernetes.io/name: keda-operator'),
       serviceAccount: 'keda-operator',
-      containers: container('keda-operator', '.Values.resources.operator'),
+      containers: container(
+        'keda-operator',
+        '.Values.resources.operator',
+        `          args:
+            - "--leader-elect"
+            - "--zap-log-level={{ .Values.logging.operator.level }}"
+            - "--zap-encoder={{ .Values.logging.operator.format }}"
+            - "--zap-time-encoding={{ .Values.logging.operator.timeEncoding }}"
+            {{- range $key, $value := .Values.extraArgs.keda }}
+            - "--{{ $key }}={{ $value }}"
+            {{- end }}
+`,
+      ),
     })}
 ---
 ${service({
@@ -474,7 +553,20 @@ ${service({
       selector: ['app: keda-operator-metrics-apiserver'],
       podLabels: kedaLabels('app: keda-operator-metrics-apiserver', 'app.kubernetes.io/name: keda-operator-metrics-apiserver'),
       serviceAccount: 'keda-operator',
-      containers: container('keda-operator-metrics-apiserver', '.Values.resources.metricServer'),
+      // The real chart's logging flags for the adapter: --logtostderr=true (which makes it log in
+      // console format) and the klog level, then extraArgs.metricsAdapter.
+      containers: container(
+        'keda-operator-metrics-apiserver',
+        '.Values.resources.metricServer',
+        `          args:
+            - /usr/local/bin/keda-adapter
+            - --logtostderr=true
+            - --v={{ .Values.logging.metricServer.level }}
+            {{- range $key, $value := .Values.extraArgs.metricsAdapter }}
+            - --{{ $key }}={{ $value }}
+            {{- end }}
+`,
+      ),
     })}
 ---
 ${service({
@@ -483,6 +575,28 @@ ${service({
   selector: ['app: keda-operator-metrics-apiserver'],
   ports: [{name: 'https', port: 443, targetPort: 6443}],
 })}
+{{- if .Values.webhooks.enabled }}
+---
+${deployment({
+  name: '{{ .Values.webhooks.name }}',
+  labels: kedaLabels('app: {{ .Values.webhooks.name }}', 'app.kubernetes.io/name: {{ .Values.webhooks.name }}'),
+  selector: ['app: {{ .Values.webhooks.name }}'],
+  podLabels: kedaLabels('app: {{ .Values.webhooks.name }}', 'app.kubernetes.io/name: {{ .Values.webhooks.name }}'),
+  serviceAccount: 'keda-operator',
+  containers: container(
+    '{{ .Values.webhooks.name }}',
+    '.Values.resources.webhooks',
+    `          args:
+            - "--zap-log-level={{ .Values.logging.webhooks.level }}"
+            - "--zap-encoder={{ .Values.logging.webhooks.format }}"
+            - "--zap-time-encoding={{ .Values.logging.webhooks.timeEncoding }}"
+            {{- range $key, $value := .Values.extraArgs.webhooks }}
+            - --{{ $key }}={{ $value }}
+            {{- end }}
+`,
+  ),
+})}
+{{- end }}
 {{- if .Values.metricsApiService.enabled }}
 ---
 apiVersion: apiregistration.k8s.io/v1
@@ -661,8 +775,17 @@ ${service({
   }),
 
   kubePrometheusStack: ({version}) => ({
-    'Chart.yaml': chartYaml('kube-prometheus-stack', version, CRD_MODULES.prometheusOperator.version, 'prometheus-community/kube-prometheus-stack'),
-    'values.yaml': `prometheus:
+    'Chart.yaml': chartYaml(
+      'kube-prometheus-stack',
+      version,
+      CRD_MODULES.prometheusOperator.version,
+      'prometheus-community/kube-prometheus-stack',
+      crdsSubchart('crds.enabled').dependency,
+    ),
+    'charts/crds/Chart.yaml': crdsSubchart('crds.enabled').chart,
+    'values.yaml': `crds:
+  enabled: true
+prometheus:
   prometheusSpec:
     serviceMonitorSelectorNilUsesHelmValues: true
     podMonitorSelectorNilUsesHelmValues: true
@@ -936,8 +1059,12 @@ ${statefulSet({
   }),
 
   alloy: ({version}) => ({
-    'Chart.yaml': chartYaml('alloy', version, '1.18.0', 'grafana/alloy'),
-    'values.yaml': `alloy:
+    'Chart.yaml': chartYaml('alloy', version, '1.18.0', 'grafana/alloy', crdsSubchart('crds.create').dependency),
+    'charts/crds/Chart.yaml': crdsSubchart('crds.create').chart,
+    'charts/crds/crds/monitoring.grafana.com_podlogs.yaml': PODLOGS_CRD,
+    'values.yaml': `crds:
+  create: true
+alloy:
   configMap:
     create: true
     content: ""

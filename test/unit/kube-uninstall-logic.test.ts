@@ -9,6 +9,7 @@ import {helmCommands} from '../../src/adapters/helm.js'
 import {type ObjectSummary, parseCpuMillis, parseMemoryBytes} from '../../src/adapters/kube/index.js'
 import {describeBlockers, parseResource, resourcesFromConditions} from '../../src/lab/uninstall/blockers.js'
 import {formatUninstallReport} from '../../src/lab/uninstall/format.js'
+import {CRD_NAMESPACE_ANNOTATION, CRD_RELEASE_ANNOTATION} from '../../src/lab/crd-records.js'
 import {owningRelease} from '../../src/lab/uninstall/leftovers.js'
 import {labReleases, parseHelmList, UNINSTALL_ORDER} from '../../src/lab/uninstall/releases.js'
 import {describePlan} from '../../src/lab/uninstall/run.js'
@@ -161,8 +162,8 @@ describe('stuck namespaces', () => {
 })
 
 describe('cluster-scoped leftovers', () => {
-  it('attributes objects to releases by Helm annotations first, then labels, then CRD group', () => {
-    const own = (o: ObjectSummary, kind = 'ClusterRole') => owningRelease(o, kind, 'keda', 'keda-monitoring')
+  it("attributes objects to releases by Helm's annotations or install's CRD record first, then labels; never by API group", () => {
+    const own = (o: ObjectSummary) => owningRelease(o, 'keda', 'keda-monitoring')
     expect(own(summary('keda-operator', {}, {'meta.helm.sh/release-name': 'keda', 'meta.helm.sh/release-namespace': 'keda'}))).toBe('keda')
     expect(
       own(
@@ -176,9 +177,15 @@ describe('cluster-scoped leftovers', () => {
     expect(own(summary('alloy', {}, {'meta.helm.sh/release-name': 'alloy', 'meta.helm.sh/release-namespace': 'keda-monitoring'}))).toBe('alloy')
     expect(own(summary('x', {release: 'kube-prometheus-stack'}))).toBe('kube-prometheus-stack')
     expect(own(summary('x', {'app.kubernetes.io/instance': 'loki'}))).toBe('loki')
-    expect(own(summary('prometheuses.monitoring.coreos.com'), 'CustomResourceDefinition')).toBe('kube-prometheus-stack')
-    expect(own(summary('scaledjobs.keda.sh'), 'CustomResourceDefinition')).toBe('keda')
-    expect(own(summary('certificates.cert-manager.io'), 'CustomResourceDefinition')).toBeUndefined()
+    const record = (release: string, namespace: string) => ({[CRD_RELEASE_ANNOTATION]: release, [CRD_NAMESPACE_ANNOTATION]: namespace})
+    expect(own(summary('podlogs.monitoring.grafana.com', {}, record('alloy', 'keda-monitoring')))).toBe('alloy')
+    expect(own(summary('scaledjobs.keda.sh', {}, record('keda', 'keda')))).toBe('keda')
+    // Another lab's record (other namespace), or a release that is not the lab's: not ours.
+    expect(own(summary('scaledjobs.keda.sh', {}, record('keda', 'platform')))).toBeUndefined()
+    expect(own(summary('widgets.example.com', {}, record('widgets', 'keda')))).toBeUndefined()
+    // No record, no labels: the API group alone says nothing about who brought it.
+    expect(own(summary('prometheuses.monitoring.coreos.com'))).toBeUndefined()
+    expect(own(summary('certificates.cert-manager.io'))).toBeUndefined()
     expect(own(summary('cluster-admin'))).toBeUndefined()
   })
 })

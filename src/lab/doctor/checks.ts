@@ -15,6 +15,7 @@ import {EXIT_NO_CLUSTER, isKedaLabError} from '../../errors.js'
 import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'
 import {describeBlockers, findBlockers, stuckHint} from '../uninstall/blockers.js'
 import {findLeftovers} from '../uninstall/leftovers.js'
+import {labReleases, type ReleaseManager} from '../uninstall/releases.js'
 
 /** A Service reached through the API server proxy. */
 export interface ServiceTarget {
@@ -25,6 +26,8 @@ export interface ServiceTarget {
 /** Everything the doctor's checks need, passed in (no check leaves state for another). */
 export interface DoctorContext {
   kube: Kube
+  /** The Helm releases in the cluster (`helm list`): whether the lab is installed is judged by its releases. */
+  releases: Pick<ReleaseManager, 'list'>
   namespace: string
   monitoringNamespace: string
   telegram: Telegram
@@ -414,23 +417,27 @@ export const noStuckNamespace: Check<DoctorContext> = {
   },
 }
 
-/** When the lab is not installed, none of its releases' cluster-scoped objects remain. */
+/**
+ * None of the cluster-scoped objects of the lab's releases that are NOT installed remain. Installed
+ * is judged by the Helm releases, not by a namespace (a default uninstall keeps the app namespace
+ * for its PersistentVolumeClaims); the objects' owners come from the same records uninstall reads.
+ */
 export const noLeftovers: Check<DoctorContext> = {
   id: 'leftovers',
   category: 'cluster',
   title: 'No leftover cluster-scoped objects',
   async run(ctx) {
-    const installed = [ctx.namespace, ctx.monitoringNamespace]
-    for (const name of installed) {
-      if (await ctx.kube.getNamespace(name))
-        return {status: 'skip', detail: `keda-lab is installed (namespace ${name} exists); leftovers are checked when it is not`}
-    }
-    const leftovers = await findLeftovers(ctx.kube, {namespace: ctx.namespace, monitoringNamespace: ctx.monitoringNamespace, installed: []})
-    if (leftovers.length === 0) return {status: 'pass', detail: 'none'}
+    const installed = labReleases(await ctx.releases.list(), ctx.namespace, ctx.monitoringNamespace).map((r) => r.name)
+    const leftovers = await findLeftovers(ctx.kube, {namespace: ctx.namespace, monitoringNamespace: ctx.monitoringNamespace, installed})
+    const of = installed.length > 0 ? ` of the releases not installed (installed: ${installed.join(', ')})` : ' (no keda-lab release is installed)'
+    if (leftovers.length === 0) return {status: 'pass', detail: `none${of}`}
     return {
       status: 'fail',
       detail: leftovers.map((l) => `${l.kind} ${l.name} (from ${l.release})`).join(', '),
-      hint: 'keda-lab uninstall --purge deletes them',
+      hint:
+        installed.length > 0
+          ? 'keda-lab install puts the missing releases back; or keda-lab uninstall --purge removes everything'
+          : 'keda-lab uninstall --purge deletes them',
     }
   },
 }

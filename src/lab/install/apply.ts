@@ -7,7 +7,8 @@
 import type {Kube} from '../../adapters/kube/index.js'
 import {type RunToolOptions, type ToolCommand, ToolError} from '../../adapters/cluster-tools.js'
 import {KedaLabError} from '../../errors.js'
-import type {Action, PlanStep} from './plan.js'
+import {crdNamesIn, recordReleaseCrds} from '../crd-records.js'
+import type {Action, CrdRecordSpec, PlanStep} from './plan.js'
 
 export interface ApplyDeps {
   kube: Kube
@@ -52,10 +53,29 @@ function interruptedError(): Error {
 async function applyAction(action: Action, deps: ApplyDeps, output: (line: string) => void): Promise<void> {
   if (deps.signal.aborted) throw interruptedError()
   switch (action.type) {
-    case 'run':
+    case 'run': {
       output(`$ ${action.command.bin} ${action.command.args.join(' ')}`)
-      await deps.run(action.command, {signal: deps.signal, onLine: output})
+      const record = action.recordCrds
+      if (!record) {
+        await deps.run(action.command, {signal: deps.signal, onLine: output})
+        return
+      }
+      const before = new Set(await deps.kube.listCrdNames())
+      let failed = false
+      try {
+        await deps.run(action.command, {signal: deps.signal, onLine: output})
+      } catch (error) {
+        failed = true
+        throw error
+      } finally {
+        // Also after a failed (rolled back) first install: the CRDs of its crds/ folders stay, and must be known.
+        await recordCrds(record, before, deps, output).catch((error: unknown) => {
+          if (!failed) throw error
+          output(`could not record the CRDs of release ${record.release}: ${error instanceof Error ? error.message : String(error)}`)
+        })
+      }
       return
+    }
     case 'namespace':
       output(`namespace ${action.name}`)
       await deps.kube.ensureNamespace(action.name, action.labels)
@@ -71,6 +91,22 @@ async function applyAction(action: Action, deps: ApplyDeps, output: (line: strin
     case 'rollout':
       await waitForRollout(action, deps, output)
   }
+}
+
+/** Records on the release's CRDs that it brought them (src/lab/crd-records.ts). */
+async function recordCrds(spec: CrdRecordSpec, before: ReadonlySet<string>, deps: ApplyDeps, output: (line: string) => void): Promise<void> {
+  const quiet = {signal: deps.signal}
+  const names = new Set(crdNamesIn(await deps.run(spec.showCrds, quiet)))
+  // No manifest when a failed first install was rolled back (the release is gone).
+  const manifest = await deps.run(spec.manifest, quiet).catch((error: unknown) => {
+    if (error instanceof ToolError) return ''
+    throw error
+  })
+  for (const name of crdNamesIn(manifest)) names.add(name)
+  if (names.size === 0) return
+  const result = await recordReleaseCrds(deps.kube, {release: spec.release, namespace: spec.namespace, names: [...names], before})
+  if (result.recorded.length > 0) output(`CRDs of release ${spec.release}: ${result.recorded.join(', ')}`)
+  if (result.foreign.length > 0) output(`CRDs that were there before release ${spec.release} (not its own, left alone): ${result.foreign.join(', ')}`)
 }
 
 async function waitForRollout(action: Extract<Action, {type: 'rollout'}>, deps: ApplyDeps, output: (line: string) => void): Promise<void> {

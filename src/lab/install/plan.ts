@@ -53,8 +53,21 @@ export interface PlanDeps {
   helmBin?: string
 }
 
+/**
+ * After a release's `helm upgrade --install`: record on each CRD its chart brought which release
+ * brought it (src/lab/crd-records.ts), read from these two helm commands.
+ */
+export interface CrdRecordSpec {
+  release: string
+  namespace: string
+  /** `helm show crds …`: the chart's and its subcharts' crds/ folders. */
+  showCrds: ToolCommand
+  /** `helm get manifest …`: CRDs rendered by the templates. */
+  manifest: ToolCommand
+}
+
 export type Action =
-  | {type: 'run'; command: ToolCommand}
+  | {type: 'run'; command: ToolCommand; recordCrds?: CrdRecordSpec}
   | {type: 'namespace'; name: string; labels: Record<string, string>}
   | {type: 'secret'; secret: SecretSpec}
   | {type: 'rollout'; namespace: string; labelSelector: string; timeoutSeconds: number}
@@ -154,17 +167,26 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
 
   const chartSources = options.chartSources ?? repositorySources()
   const sourceOf = (chart: ChartRef) => chartSources[(Object.keys(CHARTS) as ChartName[]).find((name) => CHARTS[name] === chart)!]
-  const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string): Action => ({
-    type: 'run',
-    command: helm.upgradeInstall(major, {
-      release: releaseName,
-      ...chartArgument(sourceOf(chart)),
-      namespace,
-      valuesFiles: [valuesFile(releaseName)],
-      timeout,
-      rollbackOnFailure: true,
-    }),
-  })
+  const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string): Action => {
+    const source = chartArgument(sourceOf(chart))
+    return {
+      type: 'run',
+      command: helm.upgradeInstall(major, {
+        release: releaseName,
+        ...source,
+        namespace,
+        valuesFiles: [valuesFile(releaseName)],
+        timeout,
+        rollbackOnFailure: true,
+      }),
+      recordCrds: {
+        release: releaseName,
+        namespace,
+        showCrds: helm.showCrds(source.chart, source.version),
+        manifest: helm.getManifest({name: releaseName, namespace}),
+      },
+    }
+  }
 
   const repos = neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda}))
 

@@ -18,7 +18,11 @@ export function commandLine(bin: string, args: readonly string[], cwd?: string):
 function actionLine(action: Action): string {
   switch (action.type) {
     case 'run':
-      return `$ ${commandLine(action.command.bin, action.command.args, action.command.cwd)}`
+      return `$ ${commandLine(action.command.bin, action.command.args, action.command.cwd)}${
+        action.recordCrds
+          ? `\n   • record on its CRDs (${commandLine(action.recordCrds.showCrds.bin, action.recordCrds.showCrds.args)}) that release ${action.recordCrds.release} brought them`
+          : ''
+      }`
     case 'namespace':
       return `• create namespace ${action.name} (if missing)`
     case 'secret':

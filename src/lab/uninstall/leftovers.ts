@@ -1,10 +1,12 @@
 /**
  * Cluster-scoped objects the lab's releases leave behind after `helm uninstall`: CRDs (Helm never
- * deletes the CRDs of a chart's crds/ folder, e.g. prometheus-operator's), ClusterRoles,
+ * deletes the CRDs of a chart's or subchart's crds/ folder, e.g. prometheus-operator's and Alloy's;
+ * install records which release brought each: src/lab/crd-records.ts), ClusterRoles,
  * ClusterRoleBindings, webhook configurations and APIServices (KEDA's external metrics API — a
  * dangling one breaks discovery for the whole cluster).
  */
 import {type Kube, type ObjectSummary, type ResourceRef, resources} from '../../adapters/kube/index.js'
+import {recordedRelease} from '../crd-records.js'
 import {INSTALL_ORDER, type LabRelease, MONITORING_RELEASES} from './releases.js'
 
 /** The kinds looked at, in the order they are removed with --purge (CRDs last: removing them deletes their objects). */
@@ -17,13 +19,6 @@ export const LEFTOVER_KINDS: readonly {kind: string; ref: ResourceRef}[] = [
   {kind: 'CustomResourceDefinition', ref: resources.crds},
 ]
 
-/** CRD groups owned by a release even when nothing labels the CRDs (charts' crds/ folders). */
-const CRD_GROUPS: Record<string, LabRelease> = {
-  'keda.sh': 'keda',
-  'eventing.keda.sh': 'keda',
-  'monitoring.coreos.com': 'kube-prometheus-stack',
-}
-
 /** A cluster-scoped object left by one of the lab's releases. */
 export interface Leftover {
   kind: string
@@ -35,26 +30,25 @@ export interface Leftover {
 const isLabRelease = (name: string | undefined): name is LabRelease => INSTALL_ORDER.includes(name as LabRelease)
 
 /**
- * Which of the lab's releases an object belongs to, or undefined. Helm's ownership annotations
- * decide when present (so another team's KEDA in another namespace is never ours); otherwise the
- * charts' labels, and for CRDs their API group.
+ * Which of the lab's releases an object belongs to, or undefined. Ownership records decide when
+ * present — Helm's annotations, or for CRDs of charts' crds/ folders the record install wrote
+ * (src/lab/crd-records.ts) — so another team's KEDA in another namespace is never ours; otherwise
+ * the charts' labels.
  */
-export function owningRelease(obj: ObjectSummary, kind: string, namespace: string, monitoringNamespace: string): LabRelease | undefined {
+export function owningRelease(obj: ObjectSummary, namespace: string, monitoringNamespace: string): LabRelease | undefined {
+  const expected = (release: LabRelease) => (MONITORING_RELEASES.includes(release) ? monitoringNamespace : namespace)
   const helmRelease = obj.annotations['meta.helm.sh/release-name']
   if (helmRelease !== undefined) {
     if (!isLabRelease(helmRelease)) return undefined
-    const expected = MONITORING_RELEASES.includes(helmRelease) ? monitoringNamespace : namespace
-    return obj.annotations['meta.helm.sh/release-namespace'] === expected ? helmRelease : undefined
+    return obj.annotations['meta.helm.sh/release-namespace'] === expected(helmRelease) ? helmRelease : undefined
   }
+  const recorded = recordedRelease(obj.annotations)
+  if (recorded) return isLabRelease(recorded.release) && recorded.namespace === expected(recorded.release) ? recorded.release : undefined
   const l = obj.labels
   if (isLabRelease(l['app.kubernetes.io/instance'])) return l['app.kubernetes.io/instance']
   if (l.release === 'kube-prometheus-stack') return 'kube-prometheus-stack'
   if (l['app.kubernetes.io/part-of'] === 'keda-operator') return 'keda'
   if (l['app.kubernetes.io/part-of'] === 'keda-lab') return 'keda-lab'
-  if (kind === 'CustomResourceDefinition') {
-    const group = obj.name.slice(obj.name.indexOf('.') + 1)
-    return CRD_GROUPS[group]
-  }
   return undefined
 }
 
@@ -65,7 +59,7 @@ export async function findLeftovers(kube: Kube, options: {namespace: string; mon
     for (const obj of await kube.listObjects(ref)) {
       // Already being deleted (a CRD waits for its objects to go): on its way out, not left over.
       if (obj.deletionTimestamp) continue
-      const release = owningRelease(obj, kind, options.namespace, options.monitoringNamespace)
+      const release = owningRelease(obj, options.namespace, options.monitoringNamespace)
       if (release && !options.installed.includes(release)) out.push({kind, name: obj.name, release})
     }
   }
