@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {ClusterCommand} from '../base-command.js'
 import {KedaLabError} from '../errors.js'
-import type {StatusReport} from '../lab/status/model.js'
+import type {StatusReport} from '../status/model.js'
 
 export default class Status extends ClusterCommand {
   static override summary = 'One screen of the lab: components, autoscaling, queue and alerts, with a verdict'
@@ -39,7 +39,11 @@ Exit codes: 0 healthy, 1 degraded (the reasons are listed), 3 not installed (or 
     }
     if (args.url && !flags.local)
       throw new KedaLabError(`unexpected argument ${args.url}`, {hint: `for a keda-lab dev stack: keda-lab status --local ${args.url}`, exitCode: 2})
-    const [{renderStatus, watchFrame}, {collectStatus}] = await Promise.all([import('../ui/status.js'), import('../lab/status/collect.js')])
+    const [{renderStatus}, {watchFrame}, {collectStatus}] = await Promise.all([
+      import('../status/screen.js'),
+      import('../ui/status.js'),
+      import('../status/collect.js'),
+    ])
     const collect = await collectStatus({
       local: flags.local,
       url: args.url,
@@ -53,7 +57,7 @@ Exit codes: 0 healthy, 1 degraded (the reasons are listed), 3 not installed (or 
       process.exitCode = report.exitCode
       return report
     }
-    const {watchStatus} = await import('../lab/status/watch.js')
+    const {watchStatus} = await import('../status/watch.js')
     const tty = Boolean(process.stdout.isTTY)
     const stop = new AbortController()
     const onSignal = () => stop.abort()

@@ -28,7 +28,7 @@ import {stringify} from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {InstallAnswers} from '../../src/lab/install/options.js'
-import {APP_RELEASE} from '../../src/lab/install/plan.js'
+import {APP_RELEASE} from '../../src/config/release.js'
 import {resolveSecrets} from '../../src/lab/install/secrets.js'
 import {renderAppValues} from '../../src/lab/values/render.js'
 import {CHART_DIR, runHelm} from '../helpers/helm.js'

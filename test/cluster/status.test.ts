@@ -17,7 +17,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {ClusterStatusReport} from '../../src/lab/status/model.js'
+import type {ClusterStatusReport} from '../../src/status/model.js'
 import {type FakeTelegram, parseTelegramHtml, startFakeTelegram} from '../fakes/telegram.js'
 import {runCli} from '../helpers/cli.js'
 import {helmTemplate, parseManifests} from '../helpers/helm.js'

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import type {LocalStatusReport} from '../../src/lab/status/model.js'
+import type {LocalStatusReport} from '../../src/status/model.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
 import {freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type DevRun, cleanupDev, request, startDev} from './dev-harness.js'

@@ -5,7 +5,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {parseAlerts, STATUS_SERVICES} from '../../src/lab/status/cluster.js'
+import {parseAlerts, STATUS_SERVICES} from '../../src/status/cluster.js'
 import {type Alertmanager, startAlertmanager} from '../helpers/alertmanager.js'
 import {notYet, waitFor} from '../helpers/processes.js'
 

@@ -5,9 +5,10 @@
 import {describe, expect, it} from 'vitest'
 
 import type {HpaInfo, PodInfo, ScaledObjectInfo, WorkloadInfo} from '../../src/adapters/kube/index.js'
-import {COMPONENTS, componentStatus, imageTag, judge, parseQueue, redisStatus, reuseOfForeignKeda, scaledObjectStatus} from '../../src/lab/status/cluster.js'
-import type {ClusterStatusReport} from '../../src/lab/status/model.js'
-import {renderStatus, watchFrame} from '../../src/ui/status.js'
+import {COMPONENTS, componentStatus, imageTag, judge, parseQueue, redisStatus, reuseOfForeignKeda, scaledObjectStatus} from '../../src/status/cluster.js'
+import type {ClusterStatusReport} from '../../src/status/model.js'
+import {renderStatus} from '../../src/status/screen.js'
+import {watchFrame} from '../../src/ui/status.js'
 
 const spec = (id: string) => COMPONENTS.find((c) => c.id === id)!
 const workload = (o: Partial<WorkloadInfo>): WorkloadInfo => ({

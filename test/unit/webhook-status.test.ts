@@ -5,8 +5,8 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import type {ClusterStatusReport, ComponentStatus} from '../../src/lab/status/model.js'
-import {renderStatus} from '../../src/ui/status.js'
+import type {ClusterStatusReport, ComponentStatus} from '../../src/status/model.js'
+import {renderStatus} from '../../src/status/screen.js'
 import {createAlertmanagerClient} from '../../src/services/webhook/alertmanager-client.js'
 import {labStatusMessage, statusReport} from '../../src/services/webhook/status.js'
 import {parseTelegramHtml} from '../fakes/telegram.js'

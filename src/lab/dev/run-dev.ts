@@ -10,7 +10,7 @@ import {type AutoscalerLoop, startAutoscalerLoop} from './autoscaler.js'
 import {formatChildLine, formatDevLine} from '../../ui/dev-log.js'
 import {findOnPath, freePort, httpOk, isPortFree, pollUntil} from './net.js'
 import {type ProcessExit, type ProcessSpec, createSupervisor} from './supervisor.js'
-import {createDevStateFile, type DevStateFile} from '../status/dev-state.js'
+import {createDevStateFile, type DevStateFile} from '../../status/dev-state.js'
 
 /** Everything `keda-lab dev` needs to know, already parsed from flags and environment. */
 export interface DevOptions {

@@ -16,9 +16,10 @@ import type {AnswerKey, AnswerSource, InstallAnswers} from './options.js'
 import type {InstallFacts} from './preflight.js'
 import {KEDA_RELEASE, reusesForeignKeda} from './preflight.js'
 import type {SecretSpec} from './secrets.js'
+import {APP_RELEASE} from '../../config/release.js'
 
-/** The app release's name (shared contract with the chart). */
-export const APP_RELEASE = 'keda-lab'
+/** The app release's name; defined in src/config/release.ts so that src/status/ can use it too. */
+export {APP_RELEASE}
 
 export interface InstallOptions {
   answers: InstallAnswers

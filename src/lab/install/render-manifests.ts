@@ -14,7 +14,8 @@ import {describeSource, resolveChartSources} from '../chart-sources.js'
 import {APP_CHART_PATH} from '../charts.js'
 import {loadValuesTemplates, renderValues} from '../values/render.js'
 import {resolveInstallOptions} from './options.js'
-import {APP_RELEASE, appImage} from './plan.js'
+import {APP_RELEASE} from '../../config/release.js'
+import {appImage} from './plan.js'
 import {PACKAGE_ROOT, packageVersion, readValuesFile} from './run.js'
 
 export interface RenderInput {

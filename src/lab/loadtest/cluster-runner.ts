@@ -10,7 +10,7 @@ import {randomBytes} from 'node:crypto'
 
 import type {Kube, PodInfo} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
-import {APP_RELEASE} from '../install/plan.js'
+import {APP_RELEASE} from '../../config/release.js'
 import {buildLoadtestJob, COMPLETION_INDEX_LABEL, jobName, RUN_LABEL, SHARD_CONTAINER} from './cluster-job.js'
 import type {LoadTestCommandOptions} from './command.js'
 import {prepareLoadTest} from './command.js'

@@ -167,7 +167,7 @@ async function preflight(url: string): Promise<void> {
 export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolveTarget' | 'createSampler' | 'scalingFacts'>> {
   const [{resolveTarget}, {findDevStates}, {createKube}, {createScalingWatcher}, {scalingFacts}] = await Promise.all([
     import('./target.js'),
-    import('../status/dev-state.js'),
+    import('../../status/dev-state.js'),
     import('../../adapters/kube/index.js'),
     import('./watcher.js'),
     import('./facts.js'),

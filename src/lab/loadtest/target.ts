@@ -6,8 +6,8 @@
  */
 import type {Kube} from '../../adapters/kube/index.js'
 import {isKedaLabError, KedaLabError} from '../../errors.js'
-import {APP_RELEASE} from '../install/plan.js'
-import type {DevState} from '../status/dev-state.js'
+import {APP_RELEASE} from '../../config/release.js'
+import type {DevState} from '../../status/dev-state.js'
 import {openPortForwards, tunnelTargets} from '../tunnel/run.js'
 import type {LoadSummary} from './records.js'
 

@@ -12,9 +12,9 @@
  * throws (a failed sample is a gap in the charts, not the end of the run).
  */
 import type {Kube} from '../../adapters/kube/index.js'
-import {parseQueue} from '../status/cluster.js'
-import {type DevState, findDevStates} from '../status/dev-state.js'
-import {collectScalingStatus} from '../status/scaling.js'
+import {parseQueue} from '../../status/cluster.js'
+import {type DevState, findDevStates} from '../../status/dev-state.js'
+import {collectScalingStatus} from '../../status/scaling.js'
 import type {ScalingSample} from './records.js'
 
 /** What `sample()` reads, chosen with the target. */

@@ -6,7 +6,7 @@
 import type {ToolCommand} from '../../adapters/cluster-tools.js'
 import type {Kube} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
-import {APP_RELEASE} from '../install/plan.js'
+import {APP_RELEASE} from '../../config/release.js'
 import {type ForwardEvent, type ForwardTarget, type RunningForward, startForward} from './port-forward.js'
 
 /** The usual local ports; a taken one is replaced by a free port. */

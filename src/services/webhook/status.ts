@@ -1,6 +1,7 @@
 import type {Redis} from 'ioredis'
 
-import type {StatusReport} from '../../lab/status/model.js'
+import type {StatusReport} from '../../status/model.js'
+import {renderStatus} from '../../status/screen.js'
 import type {AlertmanagerClient} from './alertmanager-client.js'
 import {escapeHtml, truncateEscaped} from './format.js'
 
@@ -9,7 +10,7 @@ import {escapeHtml, truncateEscaped} from './format.js'
  *
  * With a cluster to read (`STATUS_NAMESPACE`; the chart gives the webhook a read-only
  * ServiceAccount for it), it is `keda-lab status`'s own report — the same collector
- * (src/lab/status) and the same screen (src/ui/status.ts) — under a one-line verdict, so the
+ * (src/status/collect.ts) and the same screen (src/status/screen.ts) — under a one-line verdict, so the
  * chat and the terminal never disagree. When the cluster cannot be read (no permission, API
  * server down), the answer says why and falls back to what the webhook sees itself.
  *
@@ -36,7 +37,6 @@ const VERDICT_LINE = {
 
 /** `keda-lab status`'s report as a Telegram message: the verdict, then the status screen as preformatted text. */
 export async function labStatusMessage(report: StatusReport, now = new Date()): Promise<string> {
-  const {renderStatus} = await import('../../ui/status.js')
   const screen = renderStatus(report, now)
   const where = report.target === 'cluster' ? ` (namespace <code>${escapeHtml(report.namespace)}</code>)` : ''
   return `${VERDICT_LINE[report.verdict]}${where}\n<pre>${fitLines(screen, SCREEN_MAX)}</pre>`
@@ -110,7 +110,7 @@ export async function statusReport(sources: StatusSources): Promise<string> {
 export function clusterStatusReader(where: {namespace: string; monitoringNamespace: string}): () => Promise<StatusReport> {
   let reader: Promise<() => Promise<StatusReport>> | undefined
   return async () => {
-    reader ??= import('../../lab/status/collect.js')
+    reader ??= import('../../status/collect.js')
       .then(({collectStatus}) => collectStatus({local: false, namespace: where.namespace, monitoringNamespace: where.monitoringNamespace}))
       .catch((error: unknown) => {
         reader = undefined

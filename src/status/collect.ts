@@ -2,8 +2,8 @@
  * One entry point for the status command: returns a function that reads the status once (the
  * cluster through one Kube built up front, or a keda-lab dev stack), so `--watch` reuses it.
  */
-import type {Kube} from '../../adapters/kube/index.js'
-import {isKedaLabError, KedaLabError} from '../../errors.js'
+import type {Kube} from '../adapters/kube/index.js'
+import {isKedaLabError, KedaLabError} from '../errors.js'
 import {collectClusterStatus} from './cluster.js'
 import {collectLocalStatus} from './local.js'
 import {STATUS_EXIT, type StatusReport} from './model.js'
@@ -26,7 +26,7 @@ export async function collectStatus(options: StatusOptions): Promise<() => Promi
     const create =
       options.createKube ??
       (async (o: {context?: string}) =>
-        (await import('../../adapters/kube/index.js')).createKube({...o, requestTimeoutMs: 10_000, retry: {attempts: 2, baseMs: 250, maxMs: 1000}}))
+        (await import('../adapters/kube/index.js')).createKube({...o, requestTimeoutMs: 10_000, retry: {attempts: 2, baseMs: 250, maxMs: 1000}}))
     kube = await create({context: options.context})
   } catch (error) {
     // No kubeconfig, an unknown context: there is no cluster to look at.

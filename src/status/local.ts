@@ -3,7 +3,7 @@
  * workers from its API (`/api/queue`, `/readyz`) and, when the run's state file is found
  * (dev-state.ts), its worker processes and the autoscaler's recent decisions.
  */
-import {KedaLabError} from '../../errors.js'
+import {KedaLabError} from '../errors.js'
 import {type DevState, findDevStates} from './dev-state.js'
 import {parseQueue} from './cluster.js'
 import {type LocalStatusReport, STATUS_EXIT} from './model.js'

@@ -4,9 +4,9 @@
  * firing alerts from Alertmanager, both through the API server's service proxy. The judging
  * (component states, verdict, reasons) is pure and tested on its own.
  */
-import type {EventInfo, HpaInfo, Kube, PodInfo, ScaledObjectInfo, ServiceProxyResponse, WorkloadInfo} from '../../adapters/kube/index.js'
-import {isKedaLabError, KedaLabError} from '../../errors.js'
-import {APP_RELEASE} from '../install/plan.js'
+import type {EventInfo, HpaInfo, Kube, PodInfo, ScaledObjectInfo, ServiceProxyResponse, WorkloadInfo} from '../adapters/kube/index.js'
+import {isKedaLabError, KedaLabError} from '../errors.js'
+import {APP_RELEASE} from '../config/release.js'
 import type {
   AlertsStatus,
   ApiHpaStatus,

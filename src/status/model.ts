@@ -1,5 +1,5 @@
 /**
- * What `keda-lab status` reports: one typed object, printed as a screen by src/ui/status.ts and
+ * What `keda-lab status` reports: one typed object, printed as a screen by src/status/screen.ts and
  * as is under `--json`. The verdict and its exit code are what scripts use.
  */
 

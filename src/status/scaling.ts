@@ -4,8 +4,8 @@
  * calls, no pods, no events, no alerts. The same pure functions as the full status read
  * (cluster.ts) turn the answers into the same figures, so `status` and a load test agree.
  */
-import type {Kube} from '../../adapters/kube/index.js'
-import {APP_RELEASE} from '../install/plan.js'
+import type {Kube} from '../adapters/kube/index.js'
+import {APP_RELEASE} from '../config/release.js'
 import {apiHpaStatus, scaledObjectStatus} from './cluster.js'
 import type {ApiHpaStatus, ScaledObjectStatus} from './model.js'
 
