@@ -94,6 +94,12 @@ export interface StartOptions {
   log?: (line: string) => void
   /** Readiness deadline; default 180 s (a loaded 2-core machine). */
   timeoutMs?: number
+  /**
+   * This control plane's kwok, changed for one test file's dedicated control plane: extra
+   * arguments (e.g. `--enable-crds Logs`) and configuration documents added to its --config; a
+   * Stage among them replaces the module's Stage of the same name.
+   */
+  kwok?: {args?: string[]; config?: string[]}
 }
 
 const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, {cwd, stdio: ['ignore', 'ignore', 'pipe']})
@@ -255,7 +261,7 @@ export async function reapOrphans(parent: string): Promise<string[]> {
  * lifecycle controller would taint them and evict every pod after ~40 s); pods go Running and Ready,
  * deleted pods are removed.
  */
-function kwokConfig(stagesDir: string, out: string): void {
+function kwokConfig(stagesDir: string, out: string, extra: readonly string[] = []): void {
   const files: string[] = []
   for (const kind of ['node/fast', 'node/heartbeat-with-lease', 'pod/fast']) {
     const dir = join(stagesDir, kind)
@@ -265,7 +271,10 @@ function kwokConfig(stagesDir: string, out: string): void {
       files.push(join(dir, f))
   }
   if (files.length === 0) throw new Error(`no kwok stages found under ${stagesDir}`)
-  writeFileSync(out, `${files.map((f) => readFileSync(f, 'utf8').trim()).join('\n---\n')}\n`)
+  const stageName = (doc: string) => (/^kind:\s*Stage\s*$/m.test(doc) ? /^metadata:\s*\n\s+name:\s*(\S+)/m.exec(doc)?.[1] : undefined)
+  const replaced = new Set(extra.map(stageName).filter(Boolean))
+  const docs = files.map((f) => readFileSync(f, 'utf8').trim()).filter((doc) => !replaced.has(stageName(doc)))
+  writeFileSync(out, `${[...docs, ...extra.map((d) => d.trim())].join('\n---\n')}\n`)
 }
 
 /** Starts (or reuses, when it is still running) a control plane in `options.dir`. */
@@ -299,7 +308,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   writeKubeconfig(kubeconfig, server, pki, 'admin')
   writeKubeconfig(join(dir, 'controller-manager.kubeconfig'), server, pki, 'controller-manager')
   writeKubeconfig(join(dir, 'scheduler.kubeconfig'), server, pki, 'scheduler')
-  kwokConfig(tools.kwokStages, join(dir, 'kwok-stages.yaml'))
+  kwokConfig(tools.kwokStages, join(dir, 'kwok-stages.yaml'), options.kwok?.config)
 
   const pids: Record<string, number> = {}
   const state: ControlPlaneState = {dir, kubeconfig, server, pids, owner: options.owner ?? 0, startedAt: new Date().toISOString()}
@@ -437,6 +446,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       join(dir, 'kwok-stages.yaml'),
       '--node-lease-duration-seconds',
       '40',
+      ...(options.kwok?.args ?? []),
     ])
     await ensureNode(kubeconfig)
     await waitUntil(() => clusterUsable(kubeconfig), options.timeoutMs ?? 180_000, 'a Ready node and the default ServiceAccount', dir)
@@ -476,6 +486,8 @@ export async function adminRequest(
   method: string,
   path: string,
   body?: unknown,
+  /** e.g. `application/merge-patch+json` for a PATCH; default JSON. */
+  contentType = 'application/json',
 ): Promise<{status: number; body: string}> {
   const kubeconfig = typeof kubeconfigOrState === 'string' ? kubeconfigOrState : kubeconfigOrState.kubeconfig
   const text = readFileSync(kubeconfig, 'utf8')
@@ -494,7 +506,7 @@ export async function adminRequest(
         ca: field('certificate-authority-data'),
         cert: field('client-certificate-data'),
         key: field('client-key-data'),
-        headers: {...(body === undefined ? {} : {'Content-Type': 'application/json'}), ...(token ? {Authorization: `Bearer ${token}`} : {})},
+        headers: {...(body === undefined ? {} : {'Content-Type': contentType}), ...(token ? {Authorization: `Bearer ${token}`} : {})},
         timeout: 10_000,
       },
       (res) => {

@@ -9,7 +9,7 @@ import {basename, join} from 'node:path'
 
 import {afterAll, beforeAll, inject} from 'vitest'
 
-import {adminRequest, type ControlPlaneState, startControlPlane, stopControlPlane} from './control-plane.js'
+import {adminRequest, type ControlPlaneState, type StartOptions, startControlPlane, stopControlPlane} from './control-plane.js'
 
 /** Cold start on a loaded 2-core machine takes well under this. */
 export const CLUSTER_START_TIMEOUT_MS = 240_000
@@ -67,6 +67,8 @@ export interface UseClusterOptions {
    * that other files running in parallel would change. Costs a start-up (~15 s); stopped after the file.
    */
   dedicated?: boolean
+  /** With `dedicated`: that control plane's kwok changed (StartOptions.kwok). */
+  kwok?: StartOptions['kwok']
 }
 
 /** Registers beforeAll/afterAll: the control plane plus a fresh namespace for this test file. */
@@ -81,7 +83,7 @@ export function useCluster(file: string, options: UseClusterOptions = {}): Clust
   beforeAll(async () => {
     if (options.dedicated) {
       dedicatedDir = join(inject('kubeRunDir'), `dedicated-${prefix}-${randomBytes(3).toString('hex')}`)
-      ctx.state = await startControlPlane({dir: dedicatedDir, owner: inject('kubeRunOwner'), timeoutMs: CLUSTER_START_TIMEOUT_MS - 20_000})
+      ctx.state = await startControlPlane({dir: dedicatedDir, owner: inject('kubeRunOwner'), timeoutMs: CLUSTER_START_TIMEOUT_MS - 20_000, kwok: options.kwok})
     } else ctx.state = await controlPlane()
     ctx.kubeconfig = ctx.state.kubeconfig
     if (options.namespace !== false) {
