@@ -18,6 +18,7 @@ export interface SecondCounts {
   checks: {passed: number; failed: number}
   latency: Partial<Record<Step, LatencyStats>>
   tasksCompleted: number
+  taskLatency?: LatencyStats
   schedulerLagP99?: number
 }
 
@@ -43,6 +44,7 @@ export class RunMetrics {
   private readonly second = {
     latency: {add: createHistogram(), status: createHistogram()} as Record<Step, LatencyHistogram>,
     lag: createHistogram(),
+    task: createHistogram(),
     requests: zeroSteps(),
     errors: 0,
     started: 0,
@@ -111,6 +113,7 @@ export class RunMetrics {
     this.tasks.completed++
     this.second.tasksCompleted++
     this.task.record(endToEndMs)
+    this.second.task.record(endToEndMs)
     if (elapsedMs !== undefined) this.taskElapsed.record(elapsedMs)
   }
 
@@ -135,9 +138,11 @@ export class RunMetrics {
       checks: {passed: s.passed, failed: s.failed},
       latency,
       tasksCompleted: s.tasksCompleted,
+      ...(s.task.count > 0 ? {taskLatency: s.task.stats()} : {}),
       ...(openModel ? {schedulerLagP99: s.lag.count > 0 ? s.lag.stats().p99 : 0} : {}),
     }
     s.lag.reset()
+    s.task.reset()
     s.requests = zeroSteps()
     s.errors = 0
     s.started = 0
