@@ -2,8 +2,9 @@
  * Where each pinned third-party chart (src/lab/charts.ts) comes from at install time: its
  * repository, a mirror of it (`--chart-repo NAME=URL`), or a .tgz pulled beforehand by
  * `keda-lab charts pull DIR` on a connected machine (`--charts DIR`). A pulled folder carries a
- * manifest (keda-lab-charts.json) with each chart's version and the sha256 of its archive; both
- * are checked before anything is installed, so a folder pulled for other pins, or a damaged copy,
+ * manifest (keda-lab-charts.json) with each chart's version and the sha256 of its archive; both,
+ * and the name and version in each archive's own Chart.yaml, are checked before anything is
+ * installed, so a folder pulled for other pins, a damaged copy or a manifest edited to the pins
  * stops the install with the chart's name instead of installing something else.
  */
 import {createHash} from 'node:crypto'
@@ -14,7 +15,9 @@ import {join, resolve} from 'node:path'
 import type {ToolCommand} from '../adapters/cluster-tools.js'
 import {ToolError} from '../adapters/cluster-tools.js'
 import type {PullSpec} from '../adapters/helm.js'
+import {parse as parseYaml} from 'yaml'
 import {ConfigError, KedaLabError} from '../errors.js'
+import {type ArchiveChart, readArchiveChart} from './chart-archive.js'
 import {CHARTS, type ChartName, type ChartRef} from './charts.js'
 
 /** File name of the manifest `charts pull` writes beside the archives. */
@@ -155,6 +158,23 @@ export async function readChartsDir(dir: string): Promise<Partial<Record<ChartNa
         pullHint,
       )
     }
+    // The manifest vouches for nothing by itself: the archive's own Chart.yaml is what Helm installs.
+    let inside: ArchiveChart
+    try {
+      inside = await readArchiveChart(path)
+    } catch (error) {
+      throw new ConfigError(`${label}: ${entry.file} cannot be read as a chart: ${(error as Error).message}`, pullHint)
+    }
+    if (inside.name !== ref.chart || inside.version !== ref.version) {
+      throw new ConfigError(
+        `${label}: ${entry.file} holds chart ${inside.name} ${inside.version} (its Chart.yaml), but this keda-lab installs ${ref.chart} ${ref.version}${
+          entry.version === ref.version && entry.chart === ref.chart
+            ? ` (${CHARTS_MANIFEST} says ${entry.chart} ${entry.version}: it does not match its archive)`
+            : ''
+        }`,
+        pullHint,
+      )
+    }
     out[entry.name] = path
   }
   return out
@@ -195,13 +215,27 @@ export function neededRepositories(sources: ChartSources, names: readonly ChartN
   return repos
 }
 
-/** Whether one chart repository answered. */
+/** A pinned chart version a repository does not serve. */
+export interface MissingChart {
+  chart: string
+  /** The pinned version asked for. */
+  version: string
+  /** The newest version the repository has of that chart, if any. */
+  newest?: string
+}
+
+/** Whether one chart repository answered, and serves the pinned versions asked of it. */
 export interface RepositoryProbe {
   name: string
   url: string
   ok: boolean
   /** Why not (network error or HTTP status). */
   error?: string
+  /**
+   * The pinned chart versions its index.yaml does not list (the repository answered: `ok` stays
+   * true, the pre-flight check fails on these).
+   */
+  missing?: MissingChart[]
   /**
    * The proxy variable (e.g. HTTPS_PROXY) configured for this URL that the probe did not go through
    * (Node's fetch ignores it unless NODE_USE_ENV_PROXY=1) while Helm will: a network error then
@@ -217,16 +251,93 @@ function bypassedProxy(url: string, env: NodeJS.ProcessEnv): string | undefined 
   return names.find((name) => env[name])
 }
 
+/** Orders chart versions (semver: numbers compared as numbers; a pre-release before its release). */
+export function compareVersions(a: string, b: string): number {
+  const split = (v: string) => {
+    const [core = '', pre] = v.replace(/^v/, '').split('+')[0]!.split(/-(.*)/s)
+    return {nums: core.split('.').map((n) => Number.parseInt(n, 10) || 0), pre}
+  }
+  const x = split(a)
+  const y = split(b)
+  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
+    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0)
+    if (d !== 0) return d
+  }
+  if (x.pre === y.pre) return 0
+  if (x.pre === undefined) return 1
+  if (y.pre === undefined) return -1
+  return x.pre < y.pre ? -1 : 1
+}
+
 /**
- * GETs `<url>/index.yaml` and returns as soon as the status is known (the body, megabytes for big
- * repositories, is not read). Node's fetch: behind an HTTP proxy, run with NODE_USE_ENV_PROXY=1.
+ * The versions a repository's index.yaml lists for each of `charts`. Big indexes (megabytes) are
+ * cut to the chart's own entry before parsing when the index has the layout `helm repo index`
+ * writes; any other layout (a mirror's, JSON) is parsed whole.
  */
-export async function probeRepository(name: string, url: string, timeoutMs = 5000, env: NodeJS.ProcessEnv = process.env): Promise<RepositoryProbe> {
+export function indexVersions(indexText: string, charts: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  let whole: {entries?: Record<string, {version?: unknown}[]>} | undefined
+  for (const chart of charts) {
+    const start = new RegExp(`^  ${chart.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:[ \t]*$`, 'm').exec(indexText)
+    let entries: {version?: unknown}[] | undefined
+    if (start) {
+      const rest = indexText.slice(start.index)
+      // The entry ends at the next line indented less than its list items (`  - ` continues it).
+      const end = /\n(?:\S| {1,2}[^\s-])/.exec(rest.slice(start[0].length))
+      const slice = end ? rest.slice(0, start[0].length + end.index) : rest
+      try {
+        entries = (parseYaml(`entries:\n${slice}`) as {entries?: Record<string, {version?: unknown}[]>})?.entries?.[chart]
+      } catch {
+        entries = undefined
+      }
+    }
+    if (!Array.isArray(entries)) {
+      whole ??= (parseYaml(indexText) ?? {}) as {entries?: Record<string, {version?: unknown}[]>}
+      entries = whole.entries?.[chart]
+    }
+    out.set(chart, Array.isArray(entries) ? entries.map((e) => String(e?.version ?? '')).filter(Boolean) : [])
+  }
+  return out
+}
+
+/**
+ * GETs `<url>/index.yaml`; with `charts` (the pinned charts this repository must serve), reads it
+ * and lists the pinned versions it does not have — so that a repository or mirror without them
+ * fails pre-flight instead of the install halfway. Node's fetch: behind an HTTP proxy, run with
+ * NODE_USE_ENV_PROXY=1.
+ */
+export async function probeRepository(
+  name: string,
+  url: string,
+  timeoutMs = 5000,
+  env: NodeJS.ProcessEnv = process.env,
+  charts: readonly ChartRef[] = [],
+): Promise<RepositoryProbe> {
   const index = `${url.replace(/\/+$/, '')}/index.yaml`
+  const mine = charts.filter((c) => c.repoName === name)
   try {
-    const res = await fetch(index, {signal: AbortSignal.timeout(timeoutMs), redirect: 'follow'})
-    await res.body?.cancel().catch(() => {})
-    return res.ok ? {name, url, ok: true} : {name, url, ok: false, error: `HTTP ${res.status} for ${index}`}
+    const res = await fetch(index, {signal: AbortSignal.timeout(mine.length > 0 ? Math.max(timeoutMs, 60_000) : timeoutMs), redirect: 'follow'})
+    if (!res.ok || mine.length === 0) {
+      await res.body?.cancel().catch(() => {})
+      return res.ok ? {name, url, ok: true} : {name, url, ok: false, error: `HTTP ${res.status} for ${index}`}
+    }
+    let versions: Map<string, string[]>
+    try {
+      versions = indexVersions(
+        await res.text(),
+        mine.map((c) => c.chart),
+      )
+    } catch (error) {
+      return {name, url, ok: false, error: `${index} is not a chart repository index (${(error as Error).message.split('\n')[0]})`}
+    }
+    const missing: MissingChart[] = []
+    for (const ref of mine) {
+      const listed = versions.get(ref.chart) ?? []
+      if (listed.includes(ref.version)) continue
+      const newest = [...listed].sort(compareVersions).at(-1)
+      missing.push({chart: ref.chart, version: ref.version, ...(newest ? {newest} : {})})
+    }
+    return {name, url, ok: true, ...(missing.length > 0 ? {missing} : {})}
   } catch (error) {
     const e = error as Error & {cause?: {code?: string; message?: string}}
     const reason = e.name === 'TimeoutError' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (e.cause?.code ?? e.cause?.message ?? e.message)
@@ -235,9 +346,14 @@ export async function probeRepository(name: string, url: string, timeoutMs = 500
   }
 }
 
-/** Probes the repositories in parallel. */
-export async function probeRepositories(repos: ReadonlyMap<string, string>, timeoutMs?: number, env?: NodeJS.ProcessEnv): Promise<RepositoryProbe[]> {
-  return Promise.all([...repos].map(([name, url]) => probeRepository(name, url, timeoutMs, env)))
+/** Probes the repositories in parallel; each is read for the pinned versions among `charts` it serves. */
+export async function probeRepositories(
+  repos: ReadonlyMap<string, string>,
+  timeoutMs?: number,
+  env?: NodeJS.ProcessEnv,
+  charts: readonly ChartRef[] = [],
+): Promise<RepositoryProbe[]> {
+  return Promise.all([...repos].map(([name, url]) => probeRepository(name, url, timeoutMs, env, charts)))
 }
 
 /** What `pullCharts` needs from Helm (src/adapters/helm.ts). */

@@ -61,7 +61,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const kind = options.kind ?? 'minikube'
   const api = await startFakeKubeApi()
   const telegram = await startFakeTelegram({token: TEST_TOKEN, username: 'keda_lab_test_bot'})
-  const chartRepo = await startChartRepo({charts: []}).catch(async (error: unknown) => {
+  const chartRepo = await startChartRepo({charts: [], listPinned: true}).catch(async (error: unknown) => {
     await Promise.allSettled([api.close(), telegram.close()])
     throw error
   })

@@ -160,6 +160,12 @@ export interface ServedChart {
 export interface ChartRepoOptions extends StandInOptions {
   /** The Helm major that packages and indexes the charts (default 3). */
   helmMajor?: HelmMajor
+  /**
+   * Repositories holding no packaged chart still LIST their pinned charts at the pinned versions in
+   * index.yaml (no archive behind the URL): enough for install's pre-flight, which reads the index,
+   * when a fake helm never downloads anything.
+   */
+  listPinned?: boolean
 }
 
 /** A running loopback chart repository. */
@@ -242,7 +248,17 @@ export async function startChartRepo(options: ChartRepoOptions = {}): Promise<Ch
       if (!holds) {
         // An empty repository: the index `helm repo index` writes for an empty folder, without
         // spawning helm (the install harness starts one per test, and helm is slow on a busy machine).
-        await writeFile(join(served, repo, 'index.yaml'), `apiVersion: v1\nentries: {}\ngenerated: "${new Date().toISOString()}"\n`)
+        const pinned = options.listPinned ? Object.values(CHARTS).filter((c) => c.repoName === repo) : []
+        const entries = pinned
+          .map(
+            (c) =>
+              `  ${c.chart}:\n  - apiVersion: v2\n    name: ${c.chart}\n    version: ${c.version}\n    urls:\n    - ${repoUrl(repo)}/${c.chart}-${c.version}.tgz\n`,
+          )
+          .join('')
+        await writeFile(
+          join(served, repo, 'index.yaml'),
+          `apiVersion: v1\nentries:${entries ? `\n${entries}` : ' {}\n'}generated: "${new Date().toISOString()}"\n`,
+        )
         continue
       }
       const result = await runHelm(major, ['repo', 'index', join(served, repo), '--url', repoUrl(repo)], 60_000)

@@ -9,7 +9,16 @@ import type {AddressInfo} from 'node:net'
 
 import {describe, expect, it} from 'vitest'
 
-import {chartArgument, chartRepoValues, neededRepositories, parseChartRepoOverrides, probeRepository, repositorySources} from '../../src/lab/chart-sources.js'
+import {
+  chartArgument,
+  chartRepoValues,
+  compareVersions,
+  indexVersions,
+  neededRepositories,
+  parseChartRepoOverrides,
+  probeRepository,
+  repositorySources,
+} from '../../src/lab/chart-sources.js'
 import {CHARTS} from '../../src/lab/charts.js'
 import {runChecks} from '../../src/lab/checks.js'
 import {type InstallFacts, PREFLIGHT_CHECKS} from '../../src/lab/install/preflight.js'
@@ -88,5 +97,58 @@ describe('pre-flight: chart repositories reachable', () => {
   it('no repository needed (every chart from --charts): passes without probing; not probed at all: skip', async () => {
     expect(await run([])).toMatchObject({status: 'pass', detail: 'none needed: every chart comes from the --charts folder'})
     expect((await run(undefined)).status).toBe('skip')
+  })
+})
+
+describe('pre-flight: the pinned versions are in the repositories', () => {
+  // The layout `helm repo index` writes (go-yaml: list items at the key's indent), with a
+  // dependency whose own `version:` must not count as the chart's.
+  const INDEX = `apiVersion: v1
+entries:
+  alloy:
+  - apiVersion: v2
+    dependencies:
+    - condition: crds.create
+      name: crds
+      version: 0.0.0
+    name: alloy
+    version: 1.10.0
+  - apiVersion: v2
+    name: alloy
+    version: 1.9.2
+  k8s-monitoring:
+  - apiVersion: v2
+    name: k8s-monitoring
+    version: 1.11.1
+generated: "2026-12-07T00:00:00Z"
+`
+
+  it('reads the versions of each chart from an index (helm repo index layout, or any YAML/JSON a mirror writes)', () => {
+    expect(indexVersions(INDEX, ['alloy', 'k8s-monitoring', 'loki'])).toEqual(
+      new Map([
+        ['alloy', ['1.10.0', '1.9.2']],
+        ['k8s-monitoring', ['1.11.1']],
+        ['loki', []],
+      ]),
+    )
+    const json = JSON.stringify({apiVersion: 'v1', entries: {alloy: [{name: 'alloy', version: '1.11.1'}]}})
+    expect(indexVersions(json, ['alloy'])).toEqual(new Map([['alloy', ['1.11.1']]]))
+    expect(['1.10.0', '1.9.2', '1.11.0-rc.1', '1.11.0', '1.2.10'].sort(compareVersions)).toEqual(['1.2.10', '1.9.2', '1.10.0', '1.11.0-rc.1', '1.11.0'])
+  })
+
+  it('a repository without the pinned version fails pre-flight naming the chart, the version asked and the newest there', async () => {
+    const server = createServer((_req, res) => res.writeHead(200).end(INDEX))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/grafana`
+    try {
+      const probe = await probeRepository('grafana', url, 2000, {}, [CHARTS.alloy, CHARTS.keda])
+      expect(probe).toEqual({name: 'grafana', url, ok: true, missing: [{chart: 'alloy', version: CHARTS.alloy.version, newest: '1.10.0'}]})
+      const result = await run([probe])
+      expect(result).toMatchObject({status: 'fail', fatal: true, detail: `grafana (${url}) has no alloy ${CHARTS.alloy.version} (newest there: alloy 1.10.0)`})
+      expect(result.hint).toContain('--chart-repo grafana=URL')
+      expect(result.hint).toContain('keda-lab charts pull DIR')
+    } finally {
+      server.close()
+    }
   })
 })

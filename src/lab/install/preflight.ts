@@ -380,6 +380,21 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
           detail: `cannot reach ${down.map((p) => `${p.name} (${p.error})`).join(', ')}: install from pulled charts with --charts DIR or from a mirror with --chart-repo NAME=URL`,
         }
       }
+      // Reachable, but without a pinned version: the install would stop at that release, halfway.
+      const lacking = probes.filter((p) => p.missing && p.missing.length > 0)
+      if (lacking.length > 0) {
+        const what = lacking.flatMap((p) =>
+          (p.missing ?? []).map(
+            (m) =>
+              `${p.name} (${p.url}) has no ${m.chart} ${m.version}${m.newest ? ` (newest there: ${m.chart} ${m.newest})` : ` (it lists no ${m.chart} at all)`}`,
+          ),
+        )
+        return {
+          status: 'fail',
+          detail: what.join('; '),
+          hint: `this keda-lab installs exactly these versions: point --chart-repo ${lacking.map((p) => `${p.name}=URL`).join(' ')} at a repository or mirror that serves them, or pull them with \`keda-lab charts pull DIR\` where the upstream repositories are reachable and install with --charts DIR`,
+        }
+      }
       return {status: 'pass', detail: probes.map((p) => `${p.name} ${p.url}`).join(', ')}
     },
   },

@@ -14,6 +14,7 @@ import {createTelegram} from '../../adapters/telegram.js'
 import {PACKAGE_ROOT, packageJson} from '../../config/package.js'
 import {KedaLabError} from '../../errors.js'
 import {neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
+import {CHARTS} from '../charts.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import {loadValuesTemplates} from '../values/render.js'
 import {readValuesFile} from '../values/values-file.js'
@@ -138,10 +139,12 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
             appNamespace: input.namespace,
             helmVersion,
             checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
-            probeChartRepositories: (known) =>
-              probeRepositories(
-                neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda: reusesForeignKeda(known, input.namespace)})),
-              ),
+            probeChartRepositories: (known) => {
+              const names = chartsToInstall({monitoring: answers.monitoring, reuseKeda: reusesForeignKeda(known, input.namespace)})
+              // Each repository is read for the pinned versions of the charts it must serve.
+              const charts = names.filter((name) => chartSources[name].type === 'repository').map((name) => CHARTS[name])
+              return probeRepositories(neededRepositories(chartSources, names), undefined, undefined, charts)
+            },
           })
           checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(formatCheckResult(r)))
           if (hasFatalFailure(checks)) throw preflightError(checks, {dryRun: input.dryRun})
