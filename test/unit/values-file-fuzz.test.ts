@@ -1,24 +1,19 @@
+import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 
 import {ConfigError} from '../../src/errors.js'
 import {MAX_VALUES_FILE_BYTES, parseValuesFile} from '../../src/lab/values/values-file.js'
+import {checkProperty} from '../helpers/fuzz.js'
 
 /**
- * Fuzzing the --values parser with generated inputs (a fixed seed, so a failure reproduces):
- * whatever the bytes, it returns plain option values or throws a ConfigError that names the file
- * and says how to fix it — no other exception, no hang, no secret in the message.
+ * Fuzzing the --values parser with fast-check (test/helpers/fuzz.ts: a fixed seed in CI, printed
+ * with the shrunk input on failure; FUZZ_SEED / FUZZ_RUNS for long runs): whatever the bytes, it
+ * returns plain option values or throws a ConfigError that names the file and says how to fix it —
+ * no other exception, no hang, no secret in the message.
  */
 
 const LABEL = '--values fuzz.yaml'
 const SECRET = '123456789:AAH-secret_secret_secret_secret_123'
-
-function rng(seed: number) {
-  let state = seed >>> 0
-  return () => {
-    state = (state * 1_664_525 + 1_013_904_223) >>> 0
-    return state / 2 ** 32
-  }
-}
 
 const VALID = `worker-max-replicas: 10\nworker-min-replicas: 1\ntelegram-chat-id: [123456789, -100123]\nmonitoring: false\nexpose: NodePort\nimage: ghcr.io/acme/keda-lab:1.0.0\ntelegram-token: "${SECRET}"\n`
 const PIECES = [
@@ -60,30 +55,43 @@ const PIECES = [
   'true',
 ]
 
-function mutate(random: () => number, text: string): Uint8Array {
-  const bytes = Buffer.from(text, 'utf8')
-  const out: number[] = [...bytes]
-  const edits = 1 + Math.floor(random() * 6)
-  for (let i = 0; i < edits; i++) {
-    const at = Math.floor(random() * (out.length + 1))
-    const pick = random()
-    if (pick < 0.4) out.splice(at, 0, ...Buffer.from(PIECES[Math.floor(random() * PIECES.length)]!, 'utf8'))
-    else if (pick < 0.6) out.splice(at, 1 + Math.floor(random() * 8))
-    else if (pick < 0.8) out.splice(at, 0, Math.floor(random() * 256))
-    else out.splice(at) // truncated
+/** One edit of a file's bytes; `at` is taken modulo the length so that any number is a position. */
+type Edit =
+  | {kind: 'piece'; at: number; piece: string}
+  | {kind: 'delete'; at: number; length: number}
+  | {kind: 'byte'; at: number; byte: number}
+  | {kind: 'truncate'; at: number}
+
+const edit: fc.Arbitrary<Edit> = fc.oneof(
+  {weight: 4, arbitrary: fc.record({kind: fc.constant('piece' as const), at: fc.nat(), piece: fc.constantFrom(...PIECES)})},
+  {weight: 2, arbitrary: fc.record({kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({min: 1, max: 8})})},
+  {weight: 2, arbitrary: fc.record({kind: fc.constant('byte' as const), at: fc.nat(), byte: fc.integer({min: 0, max: 255})})},
+  {weight: 2, arbitrary: fc.record({kind: fc.constant('truncate' as const), at: fc.nat()})},
+)
+
+function mutate(text: string, edits: readonly Edit[]): Uint8Array {
+  const out: number[] = [...Buffer.from(text, 'utf8')]
+  for (const e of edits) {
+    const at = e.at % (out.length + 1)
+    if (e.kind === 'piece') out.splice(at, 0, ...Buffer.from(e.piece, 'utf8'))
+    else if (e.kind === 'delete') out.splice(at, e.length)
+    else if (e.kind === 'byte') out.splice(at, 0, e.byte)
+    else out.splice(at)
   }
   return Uint8Array.from(out)
 }
 
-/** A random YAML value: scalars, lists, mappings, nested up to `depth`. */
-function value(random: () => number, depth: number): string {
-  const pick = random()
-  if (depth <= 0 || pick < 0.4)
-    return ['1', '-3', '2.5', 'true', 'null', '"text"', 'abc', '.inf', `"${SECRET}"`, '!!binary aGk=', '0o17'][Math.floor(random() * 11)]!
-  const n = Math.floor(random() * 4)
-  if (pick < 0.7) return `[${Array.from({length: n}, () => value(random, depth - 1)).join(', ')}]`
-  return `{${Array.from({length: n}, (_, i) => `k${i}: ${value(random, depth - 1)}`).join(', ')}}`
-}
+const SCALARS = ['1', '-3', '2.5', 'true', 'null', '"text"', 'abc', '.inf', `"${SECRET}"`, '!!binary aGk=', '0o17']
+
+/** A YAML value: scalars, lists, mappings, nested up to 6 deep. */
+const {value} = fc.letrec<{value: string}>((tie) => ({
+  value: fc.oneof(
+    {depthSize: 'small', maxDepth: 6},
+    fc.constantFrom(...SCALARS),
+    fc.array(tie('value'), {maxLength: 3}).map((items) => `[${items.join(', ')}]`),
+    fc.array(tie('value'), {maxLength: 3}).map((items) => `{${items.map((v, i) => `k${i}: ${v}`).join(', ')}}`),
+  ),
+}))
 
 function check(bytes: Uint8Array): void {
   let result: Record<string, unknown> | undefined
@@ -111,26 +119,38 @@ describe('--values fuzzing: parseValuesFile', () => {
     expect(parseValuesFile(Buffer.from(VALID), LABEL)).toMatchObject({'worker-max-replicas': 10, expose: 'NodePort'})
   })
 
-  it('3000 mutations of a valid file: plain values or a ConfigError, nothing else', () => {
-    const random = rng(7)
-    for (let i = 0; i < 3000; i++) check(mutate(random, VALID))
+  it('mutations of a valid file: plain values or a ConfigError, nothing else', async () => {
+    await checkProperty(
+      fc.property(fc.array(edit, {minLength: 1, maxLength: 6}), (edits) => check(mutate(VALID, edits))),
+      3000,
+    )
   })
 
-  it('2000 files of random option values, nested up to 6 deep', () => {
-    const random = rng(11)
+  it('files of random option values, nested up to 6 deep', async () => {
     const keys = ['worker-max-replicas', 'telegram-chat-id', 'monitoring', 'image', 'telegram-token', 'expose', 'nope']
-    for (let i = 0; i < 2000; i++) {
-      const lines = Array.from(
-        {length: 1 + Math.floor(random() * 5)},
-        () => `${keys[Math.floor(random() * keys.length)]}: ${value(random, Math.floor(random() * 7))}`,
-      )
-      check(Buffer.from(lines.join('\n')))
-    }
+    const line = fc.tuple(fc.constantFrom(...keys), value).map(([k, v]) => `${k}: ${v}`)
+    await checkProperty(
+      fc.property(fc.array(line, {minLength: 1, maxLength: 5}), (lines) => check(Buffer.from(lines.join('\n')))),
+      2000,
+    )
   })
 
-  it('random bytes, deep nesting, alias bombs, oversized files', () => {
-    const random = rng(13)
-    for (let i = 0; i < 500; i++) check(Uint8Array.from({length: Math.floor(random() * 300)}, () => Math.floor(random() * 256)))
+  it('a YAML error that quotes the line it stumbled on never shows the token (found by this fuzzer)', () => {
+    const broken = VALID.replace(`telegram-token: "${SECRET}"`, `telegram-token: >"${SECRET}"`)
+    expect(() => parseValuesFile(Buffer.from(broken), LABEL)).toThrow(
+      /^--values fuzz\.yaml: not valid YAML \(Block scalar header includes extra characters: >"\*{8}"/,
+    )
+    check(Buffer.from(broken))
+  })
+
+  it('random bytes', async () => {
+    await checkProperty(
+      fc.property(fc.uint8Array({maxLength: 300}), (bytes) => check(bytes)),
+      500,
+    )
+  })
+
+  it('deep nesting, alias bombs, oversized files', () => {
     for (const depth of [100, 1000, 10_000, 30_000]) {
       check(Buffer.from(`worker-max-replicas: ${'['.repeat(depth)}${']'.repeat(depth)}`))
       check(Buffer.from(`worker-max-replicas: ${'{a: '.repeat(depth / 4)}1${'}'.repeat(depth / 4)}`))

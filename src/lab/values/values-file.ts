@@ -42,6 +42,56 @@ export async function readValuesFile(path: string | undefined, cwd: string): Pro
   return parseValuesFile(bytes, label)
 }
 
+const SECRET_FLAGS = new Set(OPTION_SPECS.filter((spec) => spec.kind === 'secret').map((spec) => spec.flag))
+const MASK = '********'
+
+/**
+ * The words (4+ characters) written under a secret option (telegram-token…) in the file's text,
+ * found line by line so that a file too broken to parse still gives them: the key's line and the
+ * lines indented below it (a block scalar).
+ */
+function secretWords(text: string): string[] {
+  const lines = text.split(/\r?\n/)
+  const words = new Set<string>()
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(\s*)["']?([\w-]+)["']?\s*:(.*)$/.exec(lines[i] ?? '')
+    if (!m || !SECRET_FLAGS.has(m[2] ?? '')) continue
+    const indent = (m[1] ?? '').length
+    const region = [m[3] ?? '']
+    for (let j = i + 1; j < lines.length; j++) {
+      const line = lines[j] ?? ''
+      if (line.trim() !== '' && (/^\s*/.exec(line)?.[0].length ?? 0) <= indent) break
+      region.push(line)
+    }
+    for (const part of region) for (const word of part.split(/[\s"'`,[\]{}|>]+/)) if (word.length >= 4) words.add(word)
+  }
+  return [...words]
+}
+
+/** The longest piece of `word` (8+ characters) that occurs in `text`, if any. */
+function sharedPiece(text: string, word: string): string | undefined {
+  for (let length = word.length; length >= 8; length--) {
+    for (let start = 0; start + length <= word.length; start++) {
+      const piece = word.slice(start, start + length)
+      if (text.includes(piece)) return piece
+    }
+  }
+  return undefined
+}
+
+/**
+ * A message without the file's secrets: YAML parse errors quote the source text they stumble on
+ * (e.g. `Block scalar header includes extra characters: >"<the token>"`), so every piece of a secret
+ * option's value, and anything shaped like a bot token, is masked.
+ */
+function redact(message: string, secrets: readonly string[]): string {
+  let out = message
+  for (const word of secrets) {
+    for (let piece = sharedPiece(out, word); piece; piece = sharedPiece(out, word)) out = out.split(piece).join(MASK)
+  }
+  return out.replace(/\d{5,}:[\w-]{20,}/g, MASK)
+}
+
 /** Checks and parses the bytes of a --values file. `label` names the file in messages. */
 export function parseValuesFile(bytes: Uint8Array, label: string): Record<string, unknown> {
   if (bytes.length > MAX_VALUES_FILE_BYTES) {
@@ -51,7 +101,16 @@ export function parseValuesFile(bytes: Uint8Array, label: string): Record<string
     )
   }
   const text = decodeText(bytes, label)
+  try {
+    return parseValuesText(text, label)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    const message = redact(error.message, secretWords(text))
+    throw message === error.message ? error : new ConfigError(message, error.hint)
+  }
+}
 
+function parseValuesText(text: string, label: string): Record<string, unknown> {
   let documents: ReturnType<typeof parseAllDocuments>
   let data: unknown
   try {
