@@ -10,30 +10,14 @@ import Fastify, {type FastifyError, type FastifyReply, type FastifyRequest, type
 import type {Logger} from 'pino'
 
 import {bundledAsset} from '../../config/package.js'
-import type {ApiConfig} from './config.js'
 import type {ApiMetrics} from './metrics.js'
 import {healthRoutes} from './routes/health.js'
 import {legacyTaskRoutes} from './routes/legacy-tasks.js'
 import {createRouteTable} from './route-table.js'
 import {ErrorBody, errorBody} from './routes/schemas.js'
 import {taskRoutes} from './routes/tasks.js'
-import {RedisUnavailableError, type TaskStore} from './task-store.js'
-
-/** The part of the configuration the routes use (task sizes). */
-export interface AppConfig {
-  task: Pick<ApiConfig['task'], 'defaultIterations' | 'maxIterations'>
-}
-
-/** Answers a request that names no known task or route: 405 (with Allow) when the path is known under other methods, else 404. */
-export type NotFound = (request: FastifyRequest, reply: FastifyReply) => FastifyReply
-
-/** What every route plugin receives (`metrics` is optional so tests can leave it out). */
-export interface RouteDeps {
-  config: AppConfig
-  queue: TaskStore
-  metrics?: ApiMetrics
-  notFound: NotFound
-}
+import {type NotFound, OPTIONAL_BODY, type RouteDeps} from './route-deps.js'
+import {RedisUnavailableError} from './task-store.js'
 
 /** Dependencies of buildApp: configuration, the task store (`queue`), optional metrics and logger. */
 export interface BuildAppOptions extends Omit<RouteDeps, 'notFound'> {
@@ -53,12 +37,6 @@ function swaggerUiAssets(): {baseDir?: string; logo?: {type: string; content: Bu
   if (!bundled) return {}
   return {baseDir: bundled, logo: {type: 'image/svg+xml', content: readFileSync(join(bundled, 'logo.svg'))}}
 }
-
-/**
- * A route schema's flag (an OpenAPI extension, which @fastify/swagger copies into the operation)
- * for a request body that may be left out: the document then says `required: false`.
- */
-export const OPTIONAL_BODY = 'x-optional-body'
 
 /** Version shown in the OpenAPI document. */
 const API_VERSION = '1.0.0'

@@ -1,7 +1,7 @@
 import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 import {Type} from 'typebox'
 
-import type {RouteDeps} from '../app.js'
+import type {RouteDeps} from '../route-deps.js'
 import {taskId, toLegacyProgress} from '../task-view.js'
 import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
 

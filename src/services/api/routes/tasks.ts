@@ -2,7 +2,7 @@ import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 import {Type} from 'typebox'
 
 import {TASK_STEPS} from '../../shared/tasks.js'
-import {OPTIONAL_BODY, type RouteDeps} from '../app.js'
+import {OPTIONAL_BODY, type RouteDeps} from '../route-deps.js'
 import {taskId, taskPath, toTaskResource} from '../task-view.js'
 import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
 
