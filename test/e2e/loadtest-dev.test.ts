@@ -153,6 +153,8 @@ describe('keda-lab loadtest against keda-lab dev', () => {
 
 describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
   let server: Server | undefined
+  /** Adds the stand-in has received (answered or not). */
+  let addsReceived = 0
   afterAll(() => server?.close())
 
   /** A tiny API with the original contract, but what it sends as Content-Type is given. */
@@ -165,6 +167,7 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
       }
       if (req.url === '/readyz') return send(200, {status: 'ok'})
       if (req.method === 'POST' && req.url === '/api/tasks/add') {
+        addsReceived++
         if (stallAdds) return // never answers
         return send(200, {success: true, result: {id: `task-${++n}`, message: 'Task queued.'}})
       }
@@ -207,6 +210,7 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
 
   it('a second Ctrl-C exits at once, without waiting for what is in flight', async () => {
     const url = await startApi('application/json', true)
+    addsReceived = 0
     try {
       const child = spawnTracked(
         process.execPath,
@@ -218,7 +222,8 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
         },
       )
       const out = collect(child)
-      await waitFor(() => out.stderr().includes('Profile custom:'), {timeoutMs: 60_000, what: 'the run to start'})
+      // Both VUs' adds are in flight (and will never be answered).
+      await waitFor(() => addsReceived >= 2, {timeoutMs: 60_000, what: 'two adds in flight'})
       child.kill('SIGINT')
       // The first Ctrl-C leaves the two stalled adds ten minutes to finish…
       await waitFor(() => out.stderr().includes('Stopping: no new iterations'), {timeoutMs: 30_000, what: 'the first Ctrl-C to be seen'})

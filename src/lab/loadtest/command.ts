@@ -10,6 +10,7 @@ import {KedaLabError} from '../../errors.js'
 import {MAX_TASK_ITERATIONS} from '../../services/shared/tasks.js'
 import {formatDuration, parseDuration} from './durations.js'
 import {describeExecutor, executorPlan, type Shard, shardExecutor} from './executors.js'
+import {createHttpClient} from './http.js'
 import {type LoadFlags, resolveLoad} from './profiles.js'
 import type {LoadSummary, ScalingFacts, ScalingSample, SecondRecord} from './records.js'
 import {runLoadTest} from './run.js'
@@ -146,17 +147,22 @@ export async function runLoadTestCommand(options: LoadTestCommandOptions, deps: 
   }
 }
 
-/** Any HTTP answer will do; no answer at all is a clear error before the load starts. */
+/**
+ * Any HTTP answer will do; no answer at all is a clear error before the load starts. Sent by the
+ * engine's own client (fetch refuses some ports outright, the engine would not).
+ */
 async function preflight(url: string): Promise<void> {
+  const http = createHttpClient({url, connections: 1, timeoutMs: 5000})
   try {
-    const res = await fetch(`${url}/readyz`, {signal: AbortSignal.timeout(5000)})
-    await res.arrayBuffer()
+    await http.request({method: 'GET', path: '/readyz'}, AbortSignal.timeout(5000))
   } catch (error) {
-    const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
-    throw new KedaLabError(`cannot reach the API at ${url} (${cause})`, {
+    const e = error as {code?: string; message?: string; cause?: {code?: string}}
+    throw new KedaLabError(`cannot reach the API at ${url} (${e.code ?? e.cause?.code ?? e.message})`, {
       hint: 'check that it runs (`keda-lab status --local` for keda-lab dev, `keda-lab status` for a cluster), or pass the right --target URL',
       exitCode: 4,
     })
+  } finally {
+    await http.close()
   }
 }
 
