@@ -115,6 +115,19 @@ describe('keda-lab loadtest against keda-lab dev', () => {
     }, 180_000)
   }
 
+  it('--shard 2/3 runs its slice; --task-iterations queues through the typed route', async () => {
+    const {code, summary} = await loadtest(['--profile', 'smoke', '--shard', '2/3', '--task-iterations', '100000', '--time-scale', '0.05', '--watch-after', '0'])
+    expect(code).toBe(0)
+    expect(summary.shard).toEqual({index: 2, count: 3})
+    // smoke's 10 iterations split 3 + 3 + 4: the last shard runs 4.
+    expect(summary.executor).toMatchObject({type: 'shared-iterations', iterations: 4})
+    expect(summary.iterations).toMatchObject({started: 4, completed: 4})
+    expect(summary.checks['add: status is 202']).toEqual({passes: 4, fails: 0})
+    expect(summary.checks['add: status is "Queued"']).toEqual({passes: 4, fails: 0})
+    expect(summary.checks['add: status is 200']).toBeUndefined()
+    expectEveryCheckPassed(summary)
+  }, 120_000)
+
   it('fails a bad flag before any request, with one line', async () => {
     const before = await queuedSoFar()
     const result = await runCli(['loadtest', '--profile', 'ramp', '--threshold', 'add.p95<fast'], {env})
