@@ -59,6 +59,17 @@ async function pollLegacy(id: string) {
 }
 
 describe('keda-lab dev: the original API contract, to the letter', () => {
+  it('POST /api/tasks/add ignores its body as the original did: malformed JSON is queued, not refused (the modern route still says 400)', async () => {
+    for (const payload of ['{"iterations": ', 'not json at all', '[1, 2', '']) {
+      const res = await request(`${api}/api/tasks/add`, {method: 'POST', headers: {'content-type': 'application/json'}, body: payload})
+      expect(res.status, payload).toBe(200)
+      expect((res.body as {result: {message: string}}).result.message).toBe('Task queued.')
+    }
+    const modern = await request(`${api}/api/tasks`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{"iterations": '})
+    expect(modern.status).toBe(400)
+    expect((modern.body as {error: {message: string}}).error.message).toMatch(/^Invalid JSON body/)
+  })
+
   it('POST /api/tasks/add queues a task and GET /api/tasks/status/:id follows it to 100.0', async () => {
     const res = await request(`${api}/api/tasks/add`, {method: 'POST'})
     expect(res.status).toBe(200)
