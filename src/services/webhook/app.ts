@@ -110,10 +110,13 @@ export async function buildApp(options: BuildAppOptions) {
     if (closing) reply.header('connection', 'close')
   })
 
-  app.get('/healthz', async () => ({status: 'ok'}))
+  // Probes come every few seconds (the kubelet, keda-lab dev's start-up): their request lines
+  // would bury the alerts in the log at info, so they are logged from warn (a failure) only.
+  const probe = {logLevel: 'warn' as const}
+  app.get('/healthz', probe, async () => ({status: 'ok'}))
   // No dependency makes the webhook unready: an unreachable Telegram is answered with 5xx per
   // request (so Alertmanager retries), not by taking the pod out of its Service.
-  app.get('/readyz', async () => ({status: 'ok'}))
+  app.get('/readyz', probe, async () => ({status: 'ok'}))
 
   const updates = options.telegramUpdates
   if (updates) {
