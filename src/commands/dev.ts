@@ -10,7 +10,7 @@ export default class Dev extends BaseCommand {
   static override summary = 'Run the whole lab on this machine: Redis, the API, workers and the webhook, without a cluster'
 
   static override description =
-    `Starts redis-server on a free port (unless --redis-url), the API, N workers and, when a Telegram bot token is set, the alert webhook, as child processes; prints their URLs and streams their logs prefixed with [redis], [api], [worker-1]…; Ctrl-C (or SIGTERM) stops everything it started.
+    `Starts redis-server on a free port (unless --redis-url), the API, N workers and, when a Telegram bot token is set, the alert webhook, as child processes; prints their URLs and streams their logs prefixed with [redis], [api], [worker-1]…; Ctrl-C (or SIGTERM, SIGHUP, or the process that started it going away) stops everything it started and says how many queued tasks a temporary Redis took with it (--data-dir keeps them).
 
 A child that exits on its own is restarted the same way (same port and name), saying why: a crashed worker comes back, and while Redis restarts the API stays up and answers 503 (the local Redis keeps an append-only file in a temporary folder, so the queue survives). The first restart is immediate, then after 1, 2, 4, 8 s; a child that exits during start-up, or more than 5 times within 60 s, stops the whole run with a message naming it.
 
@@ -31,7 +31,11 @@ A child that exits on its own is restarted the same way (same port and name), sa
 
   static override flags = {
     workers: Flags.integer({char: 'w', description: 'Worker processes to start (with --autoscale: --min-workers instead)', default: 1, min: 0, max: 64}),
-    'redis-url': Flags.string({description: 'Use this Redis (redis://[:password@]host:port) instead of starting redis-server'}),
+    'redis-url': Flags.string({description: 'Use this Redis (redis://[:password@]host:port) instead of starting redis-server', exclusive: ['data-dir']}),
+    'data-dir': Flags.string({
+      description:
+        "Folder for the local Redis's append-only file, kept across runs (created if missing); without it the queue lives in a temporary folder removed at the end",
+    }),
     'api-port': Flags.integer({description: 'Port of the API (0 picks a free one)', default: 8000, min: 0, max: 65_535}),
     queue: Flags.string({description: 'BullMQ queue name', default: 'tasks'}),
     'task-iterations': Flags.integer({
@@ -83,12 +87,21 @@ A child that exits on its own is restarted the same way (same port and name), sa
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Dev)
-    const [{runDev}, {wantsColor}] = await Promise.all([import('../lab/dev/run-dev.js'), import('../ui/dev-log.js')])
+    const [{runDev}, {wantsColor}, {watchParent, parentFromProc}, {readFileSync}] = await Promise.all([
+      import('../lab/dev/run-dev.js'),
+      import('../ui/dev-log.js'),
+      import('../lab/dev/parent-watch.js'),
+      import('node:fs'),
+    ])
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+    // A closed terminal (SIGHUP) makes every later write fail with EIO or EPIPE; unhandled, that
+    // error would end the process before it stops its children and removes Redis's folder.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
     await runDev(
       {
         workers: flags.workers,
         redisUrl: flags['redis-url'],
+        dataDir: flags['data-dir'],
         apiPort: flags['api-port'],
         queue: flags.queue,
         taskIterations: flags['task-iterations'],
@@ -110,13 +123,21 @@ A child that exits on its own is restarted the same way (same port and name), sa
         color: wantsColor(process.env, Boolean(process.stdout.isTTY)),
       },
       {
-        print: (line) => this.log(line),
+        print: (line) => {
+          try {
+            this.log(line)
+          } catch {
+            // the terminal is gone: keep stopping
+          }
+        },
         onSignal(handler) {
           for (const s of signals) process.on(s, handler)
           return () => {
             for (const s of signals) process.off(s, handler)
           }
         },
+        onParentGone: (handler) =>
+          watchParent({ownParent: () => process.ppid, parentOf: parentFromProc((path) => readFileSync(path, 'utf8')), onGone: handler}),
       },
     )
   }

@@ -10,13 +10,19 @@ import {join} from 'node:path'
 
 import type {DevDecision} from './model.js'
 
-/** What the file holds (no secret: no Redis password, no tokens). */
+/**
+ * What the file holds. One secret: the webhook's bearer token, which `alert test --local` needs
+ * and dev may have generated; the file is written 0600 in a 0700 folder, like an SSH key. No Redis
+ * password, no Telegram token.
+ */
 export interface DevState {
   pid: number
   apiUrl: string
   queue: string
   startedAt: string
   workers: string[]
+  /** The dev webhook, when one runs: its URL and bearer token. */
+  webhook?: {url: string; token: string}
   autoscale?: {minWorkers: number; maxWorkers: number; tasksPerWorker: number; pollingIntervalMs: number}
   /** With autoscale: the workers its last decision asked for (`workers` catches up as they start and stop). */
   desiredWorkers?: number

@@ -9,27 +9,26 @@ export default class AlertTest extends ClusterCommand {
   static override examples = [
     '<%= config.bin %> alert test',
     '<%= config.bin %> alert test --resolve --json',
-    'WEBHOOK_TOKEN=… <%= config.bin %> alert test --local http://127.0.0.1:34567',
+    '<%= config.bin %> alert test --local http://127.0.0.1:34567',
   ]
 
   static override flags = {
     local: Flags.string({description: 'The webhook URL a running `keda-lab dev` prints (instead of the cluster)', env: 'KEDA_LAB_WEBHOOK_URL'}),
-    'webhook-token': Flags.string({description: "The dev webhook's bearer token (with --local)", env: 'WEBHOOK_TOKEN'}),
+    'webhook-token': Flags.string({
+      description: "The dev webhook's bearer token (with --local; default: the one in the running keda-lab dev's state file)",
+      env: 'WEBHOOK_TOKEN',
+    }),
     resolve: Flags.boolean({description: 'Follow with the resolved notification', default: false}),
     timeout: Flags.integer({description: 'Seconds to wait for Telegram to accept each message', env: 'KEDA_LAB_TIMEOUT', default: 60, min: 1}),
   }
 
   async run() {
     const {flags} = await this.parse(AlertTest)
-    const [{runAlertTest, describeAlertTest}, {KedaLabError}] = await Promise.all([import('../../lab/alert/test-alert.js'), import('../../errors.js')])
+    const {runAlertTest, describeAlertTest} = await import('../../lab/alert/test-alert.js')
     let target: Parameters<typeof runAlertTest>[0]['target']
     if (flags.local) {
-      if (!flags['webhook-token']) {
-        throw new KedaLabError('--local needs the webhook token of the dev stack', {
-          hint: 'set WEBHOOK_TOKEN=<token> (the one keda-lab dev was started with) or pass --webhook-token',
-        })
-      }
-      target = {kind: 'local', url: flags.local, webhookToken: flags['webhook-token']}
+      const [{resolveLocalWebhook}, {findDevStates}] = await Promise.all([import('../../lab/alert/local-target.js'), import('../../status/dev-state.js')])
+      target = {kind: 'local', ...resolveLocalWebhook({url: flags.local, token: flags['webhook-token'], states: findDevStates(process.env)})}
     } else {
       const {createKube} = await import('../../adapters/kube/index.js')
       target = {

@@ -147,6 +147,11 @@ async function postToWebhook(base: string, token: string, body: object, timeoutM
       hint: 'pass the token the dev stack uses: WEBHOOK_TOKEN=<token> keda-lab alert test --local <url> (keda-lab dev takes WEBHOOK_TOKEN from its environment)',
     })
   }
+  if (response.status === 404) {
+    throw new KedaLabError(`${base} is not a keda-lab webhook: POST /alerts answered 404 there`, {
+      hint: 'the webhook is elsewhere: pass the Webhook URL keda-lab dev printed (keda-lab status --local shows the dev stack)',
+    })
+  }
   if (response.ok) {
     return {accepted: true, messages: answer.result?.messages ?? 0, chats: answer.result?.chats ?? 0, threaded: answer.result?.threaded}
   }
