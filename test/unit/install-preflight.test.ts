@@ -111,6 +111,15 @@ describe('install pre-flight checks', () => {
     expect(hasFatalFailure(Object.values(r))).toBe(false)
   })
 
+  it('a cluster without metrics-server: the hint installs the pinned release (the one the tests run), never latest', async () => {
+    const r = await check({metricsApi: false, cluster: {kind: 'kind', name: 'lab'}})
+    expect(r['metrics-server']!).toMatchObject({
+      status: 'warn',
+      hint: 'kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml',
+    })
+    expect(r['metrics-server']!.hint).not.toContain('latest')
+  })
+
   it('an unreachable cluster fails once and skips the checks that need it; persistence off skips the StorageClass', async () => {
     const r = await check({reachable: false, reachError: 'connect ECONNREFUSED 127.0.0.1:6443', serverVersion: undefined}, {redisPersistence: false})
     expect(r['cluster-reachable']!).toMatchObject({status: 'fail', hint: expect.stringContaining('minikube start')})

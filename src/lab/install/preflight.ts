@@ -24,6 +24,12 @@ export const KEDA_TESTED_KUBERNETES = {major: 1, minor: 31}
 
 export const KEDA_CRD = 'scaledobjects.keda.sh'
 export const METRICS_API_SERVICE = 'v1beta1.metrics.k8s.io'
+/**
+ * The metrics-server release the hint installs: the one the lab's tests run (scripts/build-kube-tools.sh
+ * builds it for the test control plane, where the API's HPA is scaled for real). Pinned, not `latest`:
+ * a later release may need a newer Kubernetes or change its flags.
+ */
+export const METRICS_SERVER_RELEASE = 'v0.9.0'
 
 /** What pre-flight learned about the cluster and the tools. */
 export interface InstallFacts {
@@ -265,7 +271,7 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       return {
         status: 'warn',
         detail: `${METRICS_API_SERVICE} missing: the API's HPA cannot read CPU usage`,
-        hint: 'kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml',
+        hint: `kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/download/${METRICS_SERVER_RELEASE}/components.yaml`,
       }
     },
   },
