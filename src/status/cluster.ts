@@ -4,12 +4,13 @@
  * firing alerts from Alertmanager, both through the API server's service proxy. The judging
  * (component states, verdict, reasons) is pure and tested on its own.
  */
-import type {EventInfo, HpaInfo, Kube, PodInfo, ScaledObjectInfo, ServiceProxyResponse, WorkloadInfo} from '../adapters/kube/index.js'
+import type {EventInfo, HpaInfo, Kube, PodInfo, PodMetricsList, ScaledObjectInfo, ServiceProxyResponse, WorkloadInfo} from '../adapters/kube/index.js'
 import {isKedaLabError, KedaLabError} from '../errors.js'
 import {APP_RELEASE} from '../config/release.js'
 import type {
   AlertsStatus,
   ApiHpaStatus,
+  ApiUsageStatus,
   ClusterStatusReport,
   ComponentStatus,
   FiringAlert,
@@ -167,14 +168,7 @@ export function scaledObjectStatus(
     so.annotations['autoscaling.keda.sh/paused'] === 'true' ||
     so.annotations['autoscaling.keda.sh/paused-replicas'] !== undefined ||
     pausedCondition?.status === 'True'
-  const rescale = events
-    .filter((e) => e.reason === 'SuccessfulRescale')
-    .sort((a, b) => Date.parse(b.lastTimestamp ?? '0') - Date.parse(a.lastTimestamp ?? '0'))[0]
-  const lastScale = rescale
-    ? {at: rescale.lastTimestamp, message: rescale.message}
-    : hpa?.lastScaleTime
-      ? {at: hpa.lastScaleTime, message: `scaled to ${hpa.currentReplicas}`}
-      : undefined
+  const lastScale = lastScaleOf(hpa, events)
   return {
     name: so.name,
     ready: ready?.status,
@@ -191,8 +185,18 @@ export function scaledObjectStatus(
   }
 }
 
-/** The API's CPU HPA. */
-export function apiHpaStatus(hpa: HpaInfo): ApiHpaStatus {
+/** An HPA's last scaling: its newest SuccessfulRescale event, else its lastScaleTime. */
+export function lastScaleOf(hpa: HpaInfo | undefined, events: readonly EventInfo[]): {at?: string; message: string} | undefined {
+  const rescale = events
+    .filter((e) => e.reason === 'SuccessfulRescale')
+    .sort((a, b) => Date.parse(b.lastTimestamp ?? '0') - Date.parse(a.lastTimestamp ?? '0'))[0]
+  if (rescale) return {at: rescale.lastTimestamp, message: rescale.message}
+  return hpa?.lastScaleTime ? {at: hpa.lastScaleTime, message: `scaled to ${hpa.currentReplicas}`} : undefined
+}
+
+/** The API's CPU HPA, its last scaling event, and why it cannot scale when it cannot. */
+export function apiHpaStatus(hpa: HpaInfo, events: readonly EventInfo[] = []): ApiHpaStatus {
+  const active = hpa.conditions.find((c) => c.type === 'ScalingActive')
   return {
     name: hpa.name,
     cpuPercent: hpa.cpu?.currentPercent,
@@ -201,6 +205,40 @@ export function apiHpaStatus(hpa: HpaInfo): ApiHpaStatus {
     desiredReplicas: hpa.desiredReplicas,
     minReplicas: hpa.minReplicas,
     maxReplicas: hpa.maxReplicas,
+    lastScale: lastScaleOf(hpa, events),
+    problem: active?.status === 'False' ? [active.reason, active.message].filter(Boolean).join(': ') : undefined,
+  }
+}
+
+/**
+ * The API pods' CPU and memory from the metrics API, each against its CPU request, and their average
+ * as the HPA computes it (sum of usage over sum of requests of the pods measured). Pods not
+ * measured yet (new, or not Running) are left out, as the HPA leaves them out.
+ */
+export function apiUsageStatus(apiPods: readonly PodInfo[], metrics: PodMetricsList): ApiUsageStatus {
+  if (!metrics.available) return {available: false, reason: metrics.reason, pods: []}
+  const pods = apiPods
+    .map((p) => {
+      const m = metrics.pods.find((x) => x.name === p.name)
+      if (!m) return undefined
+      const request = p.cpuRequestMillis || undefined
+      return {
+        name: p.name,
+        cpuMillis: m.cpuMillis,
+        memoryBytes: m.memoryBytes,
+        cpuRequestMillis: request,
+        cpuPercent: request ? Math.round((m.cpuMillis / request) * 100) : undefined,
+      }
+    })
+    .filter((p) => p !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name))
+  const requested = pods.reduce((n, p) => n + (p.cpuRequestMillis ?? 0), 0)
+  const measured = pods.every((p) => p.cpuRequestMillis)
+  return {
+    available: true,
+    pods,
+    cpuPercent: pods.length > 0 && measured && requested > 0 ? Math.round((pods.reduce((n, p) => n + p.cpuMillis, 0) / requested) * 100) : undefined,
+    ...(pods.length === 0 ? {reason: 'no API pod measured yet (metrics-server needs two scrapes of a new pod)'} : {}),
   }
 }
 
@@ -365,6 +403,12 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
     workerStatus = scaledObjectStatus(so, kedaHpa, worker, events)
   }
   const apiHpaInfo = hpas.find((h) => h.targetKind === 'Deployment' && h.targetName === `${APP_RELEASE}-api`)
+  const apiSelector = Object.entries(api?.selector ?? {})
+  const apiPods = appPods.filter((p) => apiSelector.every(([k, v]) => p.labels[k] === v))
+  const [apiHpaEvents, apiMetrics] = await Promise.all([
+    apiHpaInfo ? kube.listEvents(ns, {kind: 'HorizontalPodAutoscaler', name: apiHpaInfo.name}) : [],
+    api && apiSelector.length > 0 ? kube.listPodMetrics(ns, apiSelector.map(([k, v]) => `${k}=${v}`).join(',')) : undefined,
+  ])
 
   const [queueRes, alertsRes] = await Promise.all([
     proxyGet(kube, ns, STATUS_SERVICES.api.name, STATUS_SERVICES.api.port, STATUS_SERVICES.api.path),
@@ -398,7 +442,8 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
     components,
     redis,
     worker: workerStatus,
-    apiHpa: apiHpaInfo ? apiHpaStatus(apiHpaInfo) : undefined,
+    apiHpa: apiHpaInfo ? apiHpaStatus(apiHpaInfo, apiHpaEvents) : undefined,
+    apiUsage: apiMetrics ? apiUsageStatus(apiPods, apiMetrics) : undefined,
     queue,
     alerts,
     notes,

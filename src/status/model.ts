@@ -71,12 +71,37 @@ export interface ScaledObjectStatus {
 /** The API's CPU HPA. */
 export interface ApiHpaStatus {
   name: string
+  /** Average CPU of the API pods in percent of their request, as the HPA last computed it. */
   cpuPercent?: number
   cpuTargetPercent?: number
   currentReplicas: number
   desiredReplicas: number
   minReplicas: number
   maxReplicas: number
+  /** The last scaling event of the HPA (SuccessfulRescale), or its lastScaleTime. */
+  lastScale?: {at?: string; message: string}
+  /** Why the HPA cannot scale now (its ScalingActive condition is False, e.g. no CPU metrics). */
+  problem?: string
+}
+
+/** One API pod's CPU and memory now (the resource metrics API). */
+export interface PodUsage {
+  name: string
+  cpuMillis: number
+  memoryBytes: number
+  /** Its CPU request, and the CPU in percent of it (what the HPA compares with its target). */
+  cpuRequestMillis?: number
+  cpuPercent?: number
+}
+
+/** The API pods' CPU and memory, or why they are unknown. */
+export interface ApiUsageStatus {
+  /** The metrics API answered. */
+  available: boolean
+  reason?: string
+  pods: PodUsage[]
+  /** Sum of the pods' CPU over the sum of their requests (the HPA's own average), when known. */
+  cpuPercent?: number
 }
 
 /** The queue as the API's `GET /api/queue` reports it. */
@@ -123,6 +148,8 @@ export interface ClusterStatusReport {
   redis?: RedisStatus
   worker?: ScaledObjectStatus
   apiHpa?: ApiHpaStatus
+  /** The API pods' CPU and memory from the metrics API (undefined when the lab is not installed). */
+  apiUsage?: ApiUsageStatus
   queue: QueueStatus
   alerts: AlertsStatus
   /** Facts worth showing that do not make the lab degraded (e.g. autoscaling paused on purpose). */

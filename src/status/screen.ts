@@ -74,7 +74,10 @@ function renderCluster(r: ClusterStatusReport, now: Date): string[] {
     out.push(
       `API (HPA ${h.name}): CPU ${h.cpuPercent === undefined ? 'unknown' : `${h.cpuPercent}%`} of ${h.cpuTargetPercent === undefined ? '?' : `${h.cpuTargetPercent}%`} target; replicas ${h.currentReplicas} now, ${h.desiredReplicas} desired, min ${h.minReplicas} max ${h.maxReplicas}`,
     )
+    out.push(`  last scaling: ${h.lastScale ? `${h.lastScale.message}${h.lastScale.at ? ` (${ago(h.lastScale.at, now)})` : ''}` : 'none yet'}`)
+    if (h.problem) out.push(`  cannot scale: ${h.problem}`)
   } else out.push('API: no HPA')
+  if (r.apiUsage) out.push(...apiUsageLines(r.apiUsage, r.apiHpa?.cpuTargetPercent))
   out.push(queueLine(r.queue))
   if (r.alerts.available) {
     out.push(r.alerts.firing.length === 0 ? 'Alerts: none firing' : `Alerts firing: ${r.alerts.firing.length}`)
@@ -83,6 +86,29 @@ function renderCluster(r: ClusterStatusReport, now: Date): string[] {
   } else out.push(`Alerts: unknown (${r.alerts.error})`)
   for (const note of r.notes) out.push(`Note: ${note}`)
   return out
+}
+
+const mebibytes = (bytes: number) => `${Math.round(bytes / 2 ** 20)}Mi`
+
+/** The API pods' CPU and memory (metrics API), each against its request and the HPA's target. */
+function apiUsageLines(u: NonNullable<ClusterStatusReport['apiUsage']>, targetPercent: number | undefined): string[] {
+  if (!u.available) return [`  API pods' CPU and memory: unknown (${u.reason})`]
+  if (u.pods.length === 0) return [`  API pods' CPU and memory: ${u.reason ?? 'no pod measured'}`]
+  const rows = [['', 'POD', 'CPU', 'OF REQUEST', 'MEMORY']]
+  for (const p of u.pods) {
+    const over = targetPercent !== undefined && p.cpuPercent !== undefined && p.cpuPercent > targetPercent
+    rows.push([
+      '',
+      p.name,
+      `${p.cpuMillis}m`,
+      p.cpuPercent === undefined ? '-' : `${p.cpuPercent}% of ${p.cpuRequestMillis}m${over ? ' (above target)' : ''}`,
+      mebibytes(p.memoryBytes),
+    ])
+  }
+  return [
+    `  API pods: average CPU ${u.cpuPercent === undefined ? 'unknown' : `${u.cpuPercent}%`} of request${targetPercent === undefined ? '' : ` (target ${targetPercent}%)`}`,
+    ...table(rows).map((l) => `  ${l}`),
+  ]
 }
 
 function queueLine(q: ClusterStatusReport['queue']): string {

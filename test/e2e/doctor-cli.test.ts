@@ -67,6 +67,7 @@ describe('keda-lab doctor', () => {
     expect(lines).toEqual([
       expect.stringMatching(/^√ Kubernetes API reachable: v1\.31\.2 at http:\/\/127\.0\.0\.1:\d+ \(context fake\)$/),
       '√ KEDA can reach Redis: keda-lab-worker Ready, Active=False (ScalerNotActive)',
+      "√ The API's HPA reads CPU (metrics-server): v1beta1.metrics.k8s.io available; HPA keda-lab-api reads CPU 12% of its 70% target",
       '√ Prometheus scrapes the api, worker and webhook targets: api: 1 up, worker: 1 up, webhook: 1 up',
       expect.stringMatching(/^√ The keda-lab alert rules are loaded: \d+ alert rules in 1 groups$/),
       '√ Grafana reaches its Prometheus and Loki datasources: Prometheus OK, Loki OK',
@@ -86,6 +87,7 @@ describe('keda-lab doctor', () => {
     expect(report.checks.map((c) => c.id)).toEqual([
       'cluster',
       'keda-redis',
+      'api-hpa-metrics',
       'prometheus-targets',
       'alert-rules',
       'grafana-datasources',

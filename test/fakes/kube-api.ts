@@ -809,6 +809,31 @@ export function seedLab(
       status: {readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1},
     })
   }
+  // metrics-server's API and the API's HPA reading CPU from it.
+  api.put({
+    apiVersion: 'apiregistration.k8s.io/v1',
+    kind: 'APIService',
+    metadata: {name: 'v1beta1.metrics.k8s.io'},
+    spec: {group: 'metrics.k8s.io', version: 'v1beta1', service: {namespace: 'kube-system', name: 'metrics-server', port: 443}},
+    status: {conditions: [{type: 'Available', status: 'True', reason: 'Passed', message: 'all checks passed'}]},
+  })
+  api.put({
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: {name: 'keda-lab-api', namespace: ns, labels: {...partOf, 'app.kubernetes.io/component': 'api'}},
+    spec: {
+      scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: 'keda-lab-api'},
+      minReplicas: 1,
+      maxReplicas: 5,
+      metrics: [{type: 'Resource', resource: {name: 'cpu', target: {type: 'Utilization', averageUtilization: 70}}}],
+    },
+    status: {
+      currentReplicas: 1,
+      desiredReplicas: 1,
+      currentMetrics: [{type: 'Resource', resource: {name: 'cpu', current: {averageUtilization: 12, averageValue: '12m'}}}],
+      conditions: [{type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', message: 'the HPA was able to compute the replica count'}],
+    },
+  })
   api.put({
     apiVersion: 'v1',
     kind: 'Secret',

@@ -75,6 +75,7 @@ describe('doctor checks against the fake cluster', () => {
     expect(report.checks.map((c) => [c.id, c.status])).toEqual([
       ['cluster', 'pass'],
       ['keda-redis', 'pass'],
+      ['api-hpa-metrics', 'pass'],
       ['prometheus-targets', 'pass'],
       ['alert-rules', 'pass'],
       ['grafana-datasources', 'pass'],
@@ -98,6 +99,25 @@ describe('doctor checks against the fake cluster', () => {
     expect(withPassword.map((q) => q.path)).toEqual(['/api/v1/namespaces/keda-monitoring/services/kube-prometheus-stack-grafana:80/proxy/login'])
   })
 
+  it("the API's HPA: no metrics API is a warning naming the pinned metrics-server release; an HPA that cannot read CPU fails", async () => {
+    const apiService = api.get('apiregistration.k8s.io/v1', 'APIService', 'v1beta1.metrics.k8s.io')!
+    apiService.status.conditions[0] = {type: 'Available', status: 'False', reason: 'FailedDiscoveryCheck', message: 'no response'}
+    api.put(apiService)
+    let check = byId(await runDoctor(ctx))['api-hpa-metrics']!
+    expect(check.status).toBe('warn')
+    expect(check.detail).toContain('the API never scales')
+    expect(check.hint).toContain('https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml')
+    apiService.status.conditions[0] = {type: 'Available', status: 'True', reason: 'Passed'}
+    api.put(apiService)
+    const hpa = api.get('autoscaling/v2', 'HorizontalPodAutoscaler', 'keda-lab-api', 'keda')!
+    hpa.status.conditions[0] = {type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: 'unable to get metrics for resource cpu'}
+    api.put(hpa)
+    check = onlyFailure(await runDoctor(ctx), 'api-hpa-metrics')
+    expect(check.detail).toBe(
+      'v1beta1.metrics.k8s.io available, but HPA keda-lab-api cannot scale: FailedGetResourceMetric: unable to get metrics for resource cpu',
+    )
+    expect(check.hint).toContain('describe hpa keda-lab-api')
+  })
   it('KEDA cannot reach Redis: the ScaledObject is not Ready', async () => {
     const so = api.get('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')!
     so.status.conditions[0] = {

@@ -1,6 +1,8 @@
 /** What scales: autoscaling/v2 HorizontalPodAutoscalers and KEDA ScaledObjects (status, the scaling watcher). */
 import {conditionsOf, describeRef, type KubeClient, type Meta, pathOf, toDate} from './client.js'
-import {type Kube, type KubeCondition, resources, type HpaInfo, type ScaledObjectInfo} from './types.js'
+import {parseCpuMillis, parseMemoryBytes} from './quantity.js'
+import {httpStatusOf} from './retry.js'
+import {type HpaInfo, type Kube, type KubeCondition, type PodMetricsList, resources, type ScaledObjectInfo} from './types.js'
 
 /** A ScaledObject as the API returns it (only the fields keda-lab reads). */
 type RawScaledObject = {
@@ -34,7 +36,7 @@ const scaledObjectInfo = (o: RawScaledObject): ScaledObjectInfo => ({
 })
 
 /** The autoscaling methods, answered through `c`. */
-export function autoscalingMethods(c: KubeClient): Pick<Kube, 'listHpas' | 'listScaledObjects'> {
+export function autoscalingMethods(c: KubeClient): Pick<Kube, 'listHpas' | 'listScaledObjects' | 'listPodMetrics'> {
   const {must, orNotFound, rawJson, versionOf} = c
   return {
     async listHpas(namespace) {
@@ -56,6 +58,33 @@ export function autoscalingMethods(c: KubeClient): Pick<Kube, 'listHpas' | 'list
           conditions: conditionsOf(h.status?.conditions),
         }
       })
+    },
+
+    async listPodMetrics(namespace, labelSelector): Promise<PodMetricsList> {
+      const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : ''
+      const path = `/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/pods${query}`
+      let list: {items?: {metadata?: Meta; timestamp?: string; window?: string; containers?: {usage?: {cpu?: string; memory?: string}}[]}[]}
+      try {
+        // Not retried: an unavailable metrics API (503) is an answer here, not a hiccup.
+        list = (await rawJson('GET', path)) as typeof list
+      } catch (error) {
+        const status = httpStatusOf(error)
+        if (status === 404) return {available: false, reason: 'the cluster serves no metrics.k8s.io API (metrics-server is not installed)'}
+        if (status === 503) return {available: false, reason: 'the metrics.k8s.io API is registered but unavailable (is metrics-server running?)'}
+        // The webhook's ServiceAccount of an older chart may lack the rule: a missing figure, not a failed status.
+        if (status === 403) return {available: false, reason: `not allowed to list pods.metrics.k8s.io in namespace ${namespace}`}
+        return c.fail(`read pod metrics in namespace ${namespace}`, error)
+      }
+      return {
+        available: true,
+        pods: (list.items ?? []).map((p) => ({
+          name: p.metadata?.name ?? '',
+          cpuMillis: (p.containers ?? []).reduce((n, ct) => n + parseCpuMillis(ct.usage?.cpu), 0),
+          memoryBytes: (p.containers ?? []).reduce((n, ct) => n + parseMemoryBytes(ct.usage?.memory), 0),
+          timestamp: p.timestamp,
+          window: p.window,
+        })),
+      }
     },
 
     async listScaledObjects(namespace) {

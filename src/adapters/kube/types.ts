@@ -169,6 +169,12 @@ export interface Kube {
   listHpas(namespace: string): Promise<HpaInfo[]>
   /** Added for `status`: KEDA ScaledObjects of a namespace with spec and status; [] when KEDA's CRD is not served. */
   listScaledObjects(namespace: string): Promise<ScaledObjectInfo[]>
+  /**
+   * Added for `status` (issue 18): the CPU and memory each pod of a namespace uses now, from the
+   * resource metrics API (metrics.k8s.io, served by metrics-server); `available: false` with the
+   * reason when the cluster does not serve it.
+   */
+  listPodMetrics(namespace: string, labelSelector?: string): Promise<PodMetricsList>
   /** Added for `tunnel`: one Service (selector and ports), or undefined when it does not exist. */
   getService(namespace: string, name: string): Promise<ServiceInfo | undefined>
   /**
@@ -215,6 +221,19 @@ export interface WorkloadInfo {
   selector: Record<string, string>
 }
 
+/** CPU and memory of one pod (the sum of its containers), as metrics-server last measured them. */
+export interface PodMetricsInfo {
+  name: string
+  cpuMillis: number
+  memoryBytes: number
+  /** When the measurement was taken (ISO) and over how long (e.g. '10.5s'). */
+  timestamp?: string
+  window?: string
+}
+
+/** The metrics API's answer: the pods it measured, or why it could not be read. */
+export type PodMetricsList = {available: true; pods: PodMetricsInfo[]} | {available: false; reason: string}
+
 /** A pod as `status` and `tunnel` need it. */
 export interface PodInfo {
   name: string
@@ -227,6 +246,8 @@ export interface PodInfo {
   images: string[]
   /** Declared container ports (to resolve a Service's named targetPort). */
   ports: {name?: string; containerPort: number}[]
+  /** Sum of its containers' CPU requests in millicores (0 when none is set): the base of an HPA's CPU utilisation. */
+  cpuRequestMillis?: number
   /** Set once deletion was requested. */
   deleting: boolean
   createdAt?: string

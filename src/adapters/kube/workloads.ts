@@ -1,6 +1,7 @@
 /** What runs in a namespace: Deployments, StatefulSets, DaemonSets, pods and Services (install's rollout wait, status, tunnel). */
 import type {KubeClient} from './client.js'
 import {toDate} from './client.js'
+import {parseCpuMillis} from './quantity.js'
 import type {Kube, PodInfo, WorkloadInfo} from './types.js'
 
 type WorkloadMethods = Pick<Kube, 'listDeployments' | 'listLoadBalancers' | 'listWorkloads' | 'listPods' | 'getService'>
@@ -84,6 +85,7 @@ export function workloadMethods(c: KubeClient): WorkloadMethods {
           restarts: (p.status?.containerStatuses ?? []).reduce((n, s) => n + (s.restartCount ?? 0), 0),
           images: (p.spec?.containers ?? []).map((ct) => ct.image ?? ''),
           ports: (p.spec?.containers ?? []).flatMap((ct) => (ct.ports ?? []).map((port) => ({name: port.name, containerPort: port.containerPort}))),
+          cpuRequestMillis: (p.spec?.containers ?? []).reduce((n, ct) => n + parseCpuMillis(ct.resources?.requests?.cpu), 0),
           deleting: Boolean(p.metadata?.deletionTimestamp),
           createdAt: toDate(p.metadata?.creationTimestamp),
         }),

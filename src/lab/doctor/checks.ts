@@ -13,6 +13,8 @@ import type {Telegram} from '../../adapters/telegram.js'
 import {PACKAGE_ROOT} from '../../config/package.js'
 import {EXIT_NO_CLUSTER, isKedaLabError} from '../../errors.js'
 import {type Check, type CheckOutcome, type CheckResult, runChecks} from '../checks.js'
+import {APP_RELEASE} from '../../config/release.js'
+import {METRICS_API_SERVICE, METRICS_SERVER_RELEASE} from '../install/preflight.js'
 import {describeBlockers, findBlockers, stuckHint} from '../uninstall/blockers.js'
 import {findLeftovers} from '../uninstall/leftovers.js'
 import {labReleases, type ReleaseManager} from '../uninstall/releases.js'
@@ -144,6 +146,40 @@ export const kedaReachesRedis: Check<DoctorContext> = {
       hint: unknown
         ? `KEDA has not processed the ScaledObject: is its operator running? kubectl -n ${ctx.namespace} get pods -l app=keda-operator`
         : `KEDA cannot read the queue from Redis: check the Sentinel/Redis address in the ScaledObject and the password its TriggerAuthentication takes from Secret keda-lab-secrets (key redis-password); kubectl -n ${ctx.namespace} describe scaledobject ${scaled[0]!.name}; kubectl -n ${ctx.namespace} logs deploy/keda-operator | grep -i redis`,
+    }
+  },
+}
+
+/**
+ * The resource metrics API (metrics-server) is served, and the API's HPA reads the pods' CPU from it:
+ * without it the HPA never scales the API (its ScalingActive condition says FailedGetResourceMetric).
+ */
+export const apiHpaMetrics: Check<DoctorContext> = {
+  id: 'api-hpa-metrics',
+  category: 'autoscaling',
+  title: "The API's HPA reads CPU (metrics-server)",
+  async run(ctx) {
+    if (!(await ctx.kube.apiServiceAvailable(METRICS_API_SERVICE))) {
+      return {
+        status: 'warn',
+        detail: `${METRICS_API_SERVICE} is missing or unavailable: the API's HPA cannot read CPU, so the API never scales`,
+        hint: `kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/download/${METRICS_SERVER_RELEASE}/components.yaml (minikube: minikube addons enable metrics-server); if it is installed: kubectl -n kube-system logs deploy/metrics-server`,
+      }
+    }
+    const hpa = (await ctx.kube.listHpas(ctx.namespace)).find((h) => h.targetKind === 'Deployment' && h.targetName === `${APP_RELEASE}-api`)
+    if (!hpa) return {status: 'pass', detail: `${METRICS_API_SERVICE} available; the API has no HPA (autoscaling off)`}
+    const active = hpa.conditions.find((c) => c.type === 'ScalingActive')
+    if (active?.status === 'False') {
+      return {
+        status: 'fail',
+        detail: `${METRICS_API_SERVICE} available, but HPA ${hpa.name} cannot scale: ${[active.reason, active.message].filter(Boolean).join(': ')}`,
+        hint: `do the API pods have CPU requests and metrics? kubectl -n ${ctx.namespace} top pod; kubectl -n ${ctx.namespace} describe hpa ${hpa.name}`,
+      }
+    }
+    const cpu = hpa.cpu?.currentPercent
+    return {
+      status: 'pass',
+      detail: `${METRICS_API_SERVICE} available; HPA ${hpa.name} ${cpu === undefined ? 'has no CPU reading yet' : `reads CPU ${cpu}% of its ${hpa.cpu?.targetPercent ?? '?'}% target`}`,
     }
   },
 }
@@ -457,6 +493,7 @@ export const clusterReachable: Check<DoctorContext> = {
 /** The doctor's checks, in the order they are printed. */
 export const DOCTOR_CHECKS: readonly Check<DoctorContext>[] = [
   kedaReachesRedis,
+  apiHpaMetrics,
   prometheusTargets,
   alertRulesLoaded,
   grafanaDatasources,
