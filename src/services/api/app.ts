@@ -10,7 +10,6 @@ import Fastify, {type FastifyError, type FastifyReply, type FastifyRequest, type
 import type {Logger} from 'pino'
 
 import {bundledAsset} from '../../config/package.js'
-import type {ApiMetrics} from './metrics.js'
 import {healthRoutes} from './routes/health.js'
 import {legacyTaskRoutes} from './routes/legacy-tasks.js'
 import {createRouteTable} from './route-table.js'
