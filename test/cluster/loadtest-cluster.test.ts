@@ -308,4 +308,76 @@ describe('keda-lab loadtest --runner cluster', () => {
       await stopProcess(cli)
     }
   }, 360_000)
+
+  it('reports a shard that failed with its log, and no merged summary', async () => {
+    const args = [
+      'loadtest',
+      '--runner',
+      'cluster',
+      '--parallel',
+      '2',
+      '--namespace',
+      ctx.namespace,
+      '--profile',
+      'smoke',
+      '--time-scale',
+      '0.05',
+      '--target',
+      api,
+    ]
+    const cli = spawnTracked(process.execPath, [cliEntry(), ...args], {
+      cwd: repoRoot,
+      env: {...process.env, KUBECONFIG: ctx.kubeconfig, NO_COLOR: '1', KEDA_LAB_STATE_DIR: stateDir},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    cli.stdout?.on('data', (d: Buffer) => (stdout += d))
+    cli.stderr?.on('data', (d: Buffer) => (stderr += d))
+    const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)))
+    try {
+      const pods: Obj[] = await waitFor(
+        async () => {
+          if (cli.exitCode !== null) throw new Error(`keda-lab exited early (${cli.exitCode}): ${stderr.slice(-1500)}`)
+          const list = await getJson<{items: Obj[]}>(
+            ctx.kubeconfig,
+            `/api/v1/namespaces/${ctx.namespace}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/component=loadtest')}`,
+          )
+          const running = (list?.items ?? []).filter((p) => p.status?.phase === 'Running')
+          return running.length === 2 ? running : undefined
+        },
+        {timeoutMs: 90_000, intervalMs: 250, what: '2 running load-test pods'},
+      )
+      // Shard 0 dies at once, as a pod whose target refuses it would; shard 1 is never run: the Job
+      // fails (backoffLimit 0) and the other pod is stopped by the Job controller.
+      const [failing] = pods.filter((p) => p.metadata.labels[COMPLETION_INDEX_LABEL] === '0')
+      const logFile = join(dir, 'failing.log')
+      const now = new Date().toISOString()
+      writeFileSync(logFile, `${now} stderr F Error: cannot reach the API at http://keda-lab-api:80 (ECONNREFUSED)\n${now} stderr F Fix: check that it runs\n`)
+      await create(`/apis/kwok.x-k8s.io/v1alpha1/namespaces/${ctx.namespace}/logs`, {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'Logs',
+        metadata: {name: failing.metadata.name},
+        spec: {logs: [{containers: ['loadtest'], logsFile: logFile}]},
+      })
+      const patch = await adminRequest(
+        ctx.kubeconfig,
+        'PATCH',
+        `/api/v1/namespaces/${ctx.namespace}/pods/${failing.metadata.name}`,
+        {metadata: {annotations: {[EXIT_ANNOTATION]: '4'}}},
+        'application/merge-patch+json',
+      )
+      expect(patch.status).toBe(200)
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000))])
+      expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(1)
+      expect(stderr).toMatch(/^Error: Job .* failed \(BackoffLimitExceeded/m)
+      expect(stderr).toContain(
+        `shard 0 (pod ${failing.metadata.name}): Error: cannot reach the API at http://keda-lab-api:80 (ECONNREFUSED) | Fix: check that it runs`,
+      )
+      expect(stderr).toMatch(/^Fix: the pods' logs: kubectl -n \S+ logs -l keda-lab.io\/loadtest-run=/m)
+      expect(stdout).not.toContain('Profile')
+    } finally {
+      await stopProcess(cli)
+    }
+  }, 240_000)
 })
