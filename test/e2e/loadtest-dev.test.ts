@@ -116,7 +116,18 @@ describe('keda-lab loadtest against keda-lab dev', () => {
   }
 
   it('--shard 2/3 runs its slice; --task-iterations queues through the typed route', async () => {
-    const {code, summary} = await loadtest(['--profile', 'smoke', '--shard', '2/3', '--task-iterations', '100000', '--time-scale', '0.05', '--watch-after', '0'])
+    const {code, summary} = await loadtest([
+      '--profile',
+      'smoke',
+      '--shard',
+      '2/3',
+      '--task-iterations',
+      '100000',
+      '--time-scale',
+      '0.05',
+      '--watch-after',
+      '0',
+    ])
     expect(code).toBe(0)
     expect(summary.shard).toEqual({index: 2, count: 3})
     // smoke's 10 iterations split 3 + 3 + 4: the last shard runs 4.
@@ -196,7 +207,20 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
   it('an API answering application/json; charset=utf-8 fails the content-type check, and checks>99% exits 99', async () => {
     const url = await startApi('application/json; charset=utf-8')
     try {
-      const {code, summary, stderr} = await loadtest(['--target', url, '--vus', '1', '--iterations', '2', '--time-scale', '0.05', '--threshold', 'checks>99%'])
+      const {code, summary, stderr} = await loadtest([
+        '--target',
+        url,
+        '--vus',
+        '1',
+        '--iterations',
+        '2',
+        '--time-scale',
+        '0.05',
+        '--watch-after',
+        '0',
+        '--threshold',
+        'checks>99%',
+      ])
       expect(stderr.split('\n')[0]).toBe(`Target: ${url} — given with --target`)
       expect(code).toBe(99)
       expect(summary.exitCode).toBe(99)
@@ -213,7 +237,20 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
   it('the same run with the exact content type passes', async () => {
     const url = await startApi('application/json')
     try {
-      const {code, summary} = await loadtest(['--target', url, '--vus', '1', '--iterations', '2', '--time-scale', '0.05', '--threshold', 'checks>99%'])
+      const {code, summary} = await loadtest([
+        '--target',
+        url,
+        '--vus',
+        '1',
+        '--iterations',
+        '2',
+        '--time-scale',
+        '0.05',
+        '--watch-after',
+        '0',
+        '--threshold',
+        'checks>99%',
+      ])
       expect(code).toBe(0)
       expect(summary.thresholds).toEqual([{expression: 'checks>99%', ok: true, actual: '100%'}])
     } finally {

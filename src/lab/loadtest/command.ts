@@ -10,9 +10,10 @@ import {KedaLabError} from '../../errors.js'
 import {MAX_TASK_ITERATIONS} from '../../services/shared/tasks.js'
 import {formatDuration, parseDuration} from './durations.js'
 import {describeExecutor, executorPlan, type Shard, shardExecutor} from './executors.js'
+import {createFactsCollector} from './facts.js'
 import {createHttpClient} from './http.js'
 import {type LoadFlags, resolveLoad} from './profiles.js'
-import type {LoadSummary, ScalingFacts, ScalingSample, SecondRecord} from './records.js'
+import type {LoadSummary, ScalingSample, SecondRecord} from './records.js'
 import {runLoadTest} from './run.js'
 import {describeTarget, type ResolvedTarget, type TargetOptions} from './target.js'
 import {parseThreshold, type Threshold} from './thresholds.js'
@@ -36,8 +37,6 @@ export interface LoadTestCommandDeps {
   resolveTarget(options: TargetOptions): Promise<ResolvedTarget>
   /** The scaling sampler for a target (undefined: nothing to watch). */
   createSampler?(target: ResolvedTarget): (() => Promise<ScalingSample | undefined>) | undefined
-  /** The scaling facts of the records so far. */
-  scalingFacts?(records: readonly SecondRecord[]): ScalingFacts
   /** Lines for people (stderr under --json): the target, the plan, Ctrl-C notices. */
   info(line: string): void
   /** Each record (the live view, the progress lines, the report's time series). */
@@ -48,7 +47,7 @@ export interface LoadTestCommandDeps {
 }
 
 /** `--shard i/N`: 0 ≤ i < N. */
-export function parseShard(text: string): Shard {
+function parseShard(text: string): Shard {
   const match = /^(\d+)\/(\d+)$/.exec(text.trim())
   const index = Number(match?.[1])
   const count = Number(match?.[2])
@@ -84,26 +83,13 @@ export function prepareLoadTest(options: LoadTestCommandOptions, readFile: (path
 }
 
 /** A line saying what will run: the executor, VUs and duration, known before it starts. */
-export function describePlan(prepared: ReturnType<typeof prepareLoadTest>): string {
+function describePlan(prepared: ReturnType<typeof prepareLoadTest>): string {
   const executor = prepared.shard ? shardExecutor(prepared.load.executor, prepared.shard) : prepared.load.executor
   const plan = executorPlan(executor)
   const size = plan.iterations !== undefined ? `${plan.iterations} iterations, at most ${formatDuration(plan.durationMs)}` : formatDuration(plan.durationMs)
   const shard = prepared.shard ? ` (shard ${prepared.shard.index}/${prepared.shard.count})` : ''
   const task = prepared.taskIterations !== undefined ? `; tasks of ${prepared.taskIterations} iterations (POST /api/tasks)` : ''
   return `Profile ${prepared.load.name}${shard}: ${describeExecutor(executor)} — up to ${plan.maxVUs} VUs, ${size}${task}`
-}
-
-/**
- * Settled: the queue is empty and the workers are back at their count when the load started, so
- * the watch after the load can stop. A sample that cannot say (an error, an API without
- * `/api/queue`) ends the watch too: there is nothing to wait for that could be seen.
- */
-export function settledAfterLoad(records: readonly SecondRecord[]): boolean {
-  const first = records.find((r) => r.scaling?.workers !== undefined)?.scaling?.workers
-  const last = records.at(-1)?.scaling
-  if (!last || last.error || (last.queueWaiting === undefined && last.queueActive === undefined)) return true
-  const backlog = (last.queueWaiting ?? 0) + (last.queueActive ?? 0)
-  return backlog === 0 && (last.workers === undefined || first === undefined || last.workers <= first)
 }
 
 /** Runs the load test command; the summary's exitCode is the process's. */
@@ -114,9 +100,9 @@ export async function runLoadTestCommand(options: LoadTestCommandOptions, deps: 
     deps.info(describeTarget(resolved.target))
     await preflight(resolved.target.url)
     deps.info(describePlan(prepared))
-    const records: SecondRecord[] = []
+    // The record stream feeds the scaling facts and the "settled yet?" question after the load.
+    const facts = createFactsCollector()
     const sample = deps.createSampler?.(resolved)
-    const facts = deps.scalingFacts ?? (() => ({source: 'none', events: []}) satisfies ScalingFacts)
     return await runLoadTest(
       {
         profile: prepared.load.name,
@@ -135,11 +121,11 @@ export async function runLoadTestCommand(options: LoadTestCommandOptions, deps: 
         sample,
         signal: deps.signal,
         onRecord(record) {
-          records.push(record)
+          facts.onRecord(record)
           deps.onRecord?.(record)
         },
-        scalingFacts: () => facts(records),
-        settled: () => settledAfterLoad(records),
+        scalingFacts: () => facts.facts(),
+        settled: () => facts.settled(),
       },
     )
   } finally {
@@ -168,15 +154,14 @@ async function preflight(url: string): Promise<void> {
 
 /**
  * The real edges of a local run: target discovery (dev state files, the cluster through the Kube
- * adapter), the scaling watcher for the chosen target, the scaling facts of the record stream.
+ * adapter) and the scaling watcher for the chosen target.
  */
-export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolveTarget' | 'createSampler' | 'scalingFacts'>> {
-  const [{resolveTarget}, {findDevStates}, {createKube}, {createScalingWatcher}, {scalingFacts}] = await Promise.all([
+export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolveTarget' | 'createSampler'>> {
+  const [{resolveTarget}, {findDevStates}, {createKube}, {createScalingWatcher}] = await Promise.all([
     import('./target.js'),
     import('../../status/dev-state.js'),
     import('../../adapters/kube/index.js'),
     import('./watcher.js'),
-    import('./facts.js'),
   ])
   return {
     resolveTarget: (target) =>
@@ -198,6 +183,5 @@ export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolve
       const watcher = createScalingWatcher({apiUrl: resolved.target.url, source})
       return () => watcher.sample()
     },
-    scalingFacts,
   }
 }

@@ -267,7 +267,7 @@ export function shardExecutor<T extends ExecutorConfig>(config: T, shard: Shard)
 }
 
 /** Where in its stages a ramping executor is at `tMs`. */
-export interface StagePosition {
+interface StagePosition {
   /** 0-based stage index; stages.length once past the end. */
   index: number
   from: number
@@ -277,7 +277,7 @@ export interface StagePosition {
 }
 
 /** The stage and the interpolated value at `tMs` of stages starting from `start`. */
-export function stageAt(start: number, stages: readonly Stage[], tMs: number): StagePosition {
+function stageAt(start: number, stages: readonly Stage[], tMs: number): StagePosition {
   let from = start
   let elapsed = 0
   for (const [index, s] of stages.entries()) {

@@ -428,8 +428,3 @@ export function parseProfileFile(text: string, path: string): ResolvedLoad {
   const taskIterationsNode = values.get('taskIterations')
   return {name, executor, ...(taskIterationsNode ? {taskIterations: int('taskIterations', taskIterationsNode)} : {})}
 }
-
-/** How long a resolved load runs at most, for the first lines ("up to 2m"). */
-export function describeLoad(load: ResolvedLoad): string {
-  return `${load.name}: ${describeExecutor(load.executor)}`
-}

@@ -19,7 +19,7 @@ import {arrivalSchedule, iterationsDueBy} from './schedule.js'
 import {evaluateThreshold, firstLiveFailure, type Threshold} from './thresholds.js'
 
 /** The exit codes of a run. */
-export const LOADTEST_EXIT = {ok: 0, thresholds: 99, interrupted: 130} as const
+const LOADTEST_EXIT = {ok: 0, thresholds: 99, interrupted: 130} as const
 
 export interface LoadTestOptions {
   /** The profile's name ("custom", a file's name). */

@@ -24,7 +24,7 @@ export interface ScenarioTiming {
   pollMs: number
 }
 
-export const SCENARIO_TIMING: ScenarioTiming = {sleepMs: 2000, pollMs: 1000}
+const SCENARIO_TIMING: ScenarioTiming = {sleepMs: 2000, pollMs: 1000}
 
 /** The scenario's timing at a time scale (polls never closer than 50 ms: the API is the system under test, not the poller). */
 export function scaledTiming(timeScale: number): ScenarioTiming {
