@@ -128,7 +128,7 @@ describe('values rendering', () => {
     expect(parse(files.loki!).singleBinary.persistence.enabled).toBe(false)
     expect(files.alloy).not.toContain('@@')
     const app = parse(files['keda-lab']!)
-    expect(app.worker.autoscaling).toEqual({minReplicaCount: 1, maxReplicaCount: 10, tasksPerReplica: 2, scaleToZero: false})
+    expect(app.worker.autoscaling).toEqual({minReplicaCount: 1, maxReplicaCount: 10, tasksPerReplica: 2, scaleToZero: false, behavior: {}})
     expect(app.redis.auth).toEqual({enabled: true, existingSecret: 'keda-lab-secrets', passwordKey: 'redis-password'})
     expect(app.monitoring).toEqual({enabled: true, namespace: 'm'})
 
