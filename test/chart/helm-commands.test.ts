@@ -85,6 +85,7 @@ async function plannedUpgrades(major: HelmMajor) {
     templates: await loadValuesTemplates(repoRoot),
     packageRoot: repoRoot,
     version: '0.1.0',
+    publishedImage: 'ghcr.io/keda-lab/keda-lab:0.1.0',
     secrets: resolveSecrets({
       appNamespace: 'keda',
       monitoringNamespace: 'keda-monitoring',

@@ -16,7 +16,7 @@ import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
 import {runCli} from '../helpers/cli.js'
 import {type HelmMajor, helmBinary, runHelm} from '../helpers/helm.js'
-import {notYet, waitFor} from '../helpers/processes.js'
+import {freePort, notYet, waitFor} from '../helpers/processes.js'
 import {adminRequest} from './control-plane.js'
 import {useCluster} from './harness.js'
 import {getJson, listNames} from './kube-test-helpers.js'
@@ -43,6 +43,8 @@ interface HelmRelease {
   status: string
 }
 
+const closedRegistry = `http://127.0.0.1:${await freePort()}`
+
 describe.each([3, 4] as HelmMajor[])('install → install again → doctor → uninstall, with Helm %i', (major) => {
   const ns = `lab-h${major}`
   const mon = `mon-h${major}`
@@ -54,6 +56,8 @@ describe.each([3, 4] as HelmMajor[])('install → install again → doctor → u
     HELM_DATA_HOME: join(home, `h${major}`, 'data'),
     KEDA_LAB_CHART_REPO: repo.chartRepoEnv(),
     TELEGRAM_API_URL: telegram.url,
+    // The image check asks a closed loopback port (a warning), never the real registry of --image.
+    KEDA_LAB_REGISTRY_MIRROR: closedRegistry,
   })
   const installArgs = () => [
     'install',

@@ -15,6 +15,7 @@ import {fileURLToPath} from 'node:url'
 import {type FakeKubeApi, startFakeKubeApi, writeKubeconfig} from '../fakes/kube-api.js'
 import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
+import {freePort} from '../helpers/processes.js'
 
 export const FAKE_BIN = fileURLToPath(new URL('../fakes/bin', import.meta.url))
 /** A token in BotFather's format, accepted by the fake Telegram. */
@@ -151,6 +152,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     FAKE_BIN_LOG: logFile,
     KEDA_LAB_OUTPUT: outputDir,
     KEDA_LAB_CHART_REPO: chartRepo.chartRepoEnv(),
+    // Pre-flight asks an image's registry whether it exists: here a closed loopback port (the check
+    // warns and goes on), never ghcr.io; a test that wants real answers points it at a real registry.
+    KEDA_LAB_REGISTRY_MIRROR: `http://127.0.0.1:${await freePort()}`,
   }
   // Never inherit the developer's own answers.
   for (const key of Object.keys(process.env)) if (key.startsWith('KEDA_LAB_') && !(key in env)) env[key] = ''

@@ -3,6 +3,7 @@
  * docker programs first on PATH (they record their argv), the REAL @kubernetes/client-node talking to
  * the loopback fake Kubernetes API, and the fake Telegram Bot API for getMe.
  */
+import {startOciRegistry} from '../helpers/oci-registry.js'
 import {parse} from 'yaml'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -154,7 +155,7 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     expect(upgrades(lab)).toEqual(['keda', 'redis-ha']) // nothing after the failed step
   })
 
-  it('kind: docker build then kind load before the app; another cluster without --image fails pre-flight and changes nothing', async () => {
+  it('kind: docker build then kind load before the app; another cluster pulls the published image once its registry says it exists', async () => {
     lab = await startLab({kind: 'kind', nodes: 3})
     const r = await runCli(['install', ...BASE_ARGS, '--no-monitoring', '--expose', 'NodePort'], {env: lab.env, timeoutMs: 60_000})
     expect(r.code).toBe(0)
@@ -172,17 +173,39 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     await lab.close()
 
     lab = await startLab({kind: 'other', nodes: 2})
-    const other = await runCli(['install', ...BASE_ARGS], {env: lab.env, timeoutMs: 60_000})
-    expect(other.code).toBe(1)
-    expect(other.stdout).toContain('× cluster kind: not minikube or kind')
-    expect(other.stderr).toContain('pass --image <registry>/keda-lab:<version>')
-    expect(lab.calls().map(cmd)).toEqual(['helm version --short'])
+    // Another cluster pulls the published image, checked first against a real registry (the mirror).
+    const registry = await startOciRegistry()
+    try {
+      const env = {...lab.env, KEDA_LAB_REGISTRY_MIRROR: `http://${registry.host}`}
+      const missing = await runCli(['install', ...BASE_ARGS, '--no-monitoring'], {env, timeoutMs: 60_000})
+      expect(missing.code, missing.stderr).toBe(1)
+      expect(missing.stdout).toMatch(/× application image: ghcr\.io\/keda-lab\/keda-lab:0\.1\.0 does not exist: .* \(404\) \(asked http:\/\/127\.0\.0\.1:\d+\)/)
+      expect(missing.stderr).toContain('pass --image <registry>/<owner>/keda-lab:<tag>')
+      expect(lab.calls().map(cmd)).toEqual(['helm version --short'])
 
-    const withImage = await runCli(['install', ...BASE_ARGS, '--no-monitoring', '--image', 'ghcr.io/acme/keda-lab:0.1.0'], {env: lab.env, timeoutMs: 60_000})
-    expect(withImage.code).toBe(0)
-    expect(withImage.stdout).toContain('using ghcr.io/acme/keda-lab:0.1.0 from its registry')
-    expect(lab.calls().some((c) => c.bin === 'docker' || c.bin === 'minikube')).toBe(false)
-    expect(lab.writtenFiles().find((f) => f.path.endsWith('keda-lab.yaml'))!.content).toMatch(/repository: ghcr.io\/acme\/keda-lab\n\s+tag: 0.1.0/)
+      await registry.push('keda-lab/keda-lab', '0.1.0')
+      const other = await runCli(['install', ...BASE_ARGS, '--no-monitoring'], {env, timeoutMs: 60_000})
+      expect(other.code, other.stderr).toBe(0)
+      expect(other.stdout).toMatch(/√ application image: ghcr\.io\/keda-lab\/keda-lab:0\.1\.0 exists \(sha256:/)
+      expect(other.stdout).toContain('pulling ghcr.io/keda-lab/keda-lab:0.1.0, the published image of keda-lab 0.1.0')
+      expect(lab.writtenFiles().find((f) => f.path.endsWith('keda-lab.yaml'))!.content).toMatch(/repository: ghcr.io\/keda-lab\/keda-lab\n\s+tag: 0.1.0/)
+
+      await registry.push('acme/keda-lab', '0.1.0')
+      const withImage = await runCli(['install', ...BASE_ARGS, '--no-monitoring', '--image', 'ghcr.io/acme/keda-lab:0.1.0'], {env, timeoutMs: 60_000})
+      expect(withImage.code, withImage.stderr).toBe(0)
+      expect(withImage.stdout).toContain('using ghcr.io/acme/keda-lab:0.1.0 from its registry')
+      expect(lab.calls().some((c) => c.bin === 'docker' || c.bin === 'minikube')).toBe(false)
+      expect(lab.writtenFiles().find((f) => f.path.endsWith('keda-lab.yaml'))!.content).toMatch(/repository: ghcr.io\/acme\/keda-lab\n\s+tag: 0.1.0/)
+    } finally {
+      await registry.stop()
+    }
+
+    // Offline (the registry does not answer): a warning that says why, and the install goes on.
+    const offline = await runCli(['install', ...BASE_ARGS, '--no-monitoring', '--dry-run'], {env: lab.env, timeoutMs: 60_000})
+    expect(offline.code, offline.stderr).toBe(0)
+    expect(offline.stdout).toMatch(
+      /‼ application image: could not check ghcr\.io\/keda-lab\/keda-lab:0\.1\.0: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
+    )
   })
 
   it('a failing pre-flight names every fatal problem with its fix and changes nothing; an unreachable cluster too', async () => {

@@ -28,6 +28,7 @@ async function deps(over: Partial<PlanDeps['facts']> = {}): Promise<PlanDeps> {
       ...over,
     },
     templates: await loadValuesTemplates(root),
+    publishedImage: 'ghcr.io/keda-lab/keda-lab:0.1.0',
     packageRoot: root,
     version: '0.1.0',
     secrets: resolveSecrets({
@@ -123,7 +124,7 @@ describe('planInstall', () => {
     expect(up4).toMatch(/ --wait=watcher --timeout 10m --rollback-on-failure --kube-context lab$/)
   })
 
-  it('minikube without metrics-server enables the addon; kind loads the image; other clusters need --image', async () => {
+  it('minikube without metrics-server enables the addon; kind loads the image; other clusters pull the published image', async () => {
     const mk = commands(planInstall(options(), await deps({metricsApi: false})))
     expect(mk).toContain('minikube addons enable metrics-server -p minikube')
     const kind = commands(planInstall(options(), await deps({cluster: {kind: 'kind', name: 'lab'}})))
@@ -133,9 +134,17 @@ describe('planInstall', () => {
       expect.stringContaining('upgrade --install keda-lab'),
     ])
     const other = await deps({cluster: {kind: 'other'}})
-    expect(() => planInstall(options(), other)).toThrow(ConfigError)
-    expect(() => planInstall(options(), other)).toThrow('no --image given and this cluster is neither minikube nor kind')
-    expect(() => planInstall(options(), {...other, facts: {...other.facts, cluster: {kind: 'minikube'}}, dockerfileExists: false})).toThrow(/no Dockerfile in/)
+    const pulled = planInstall(options(), other)
+    expect(pulled.image).toBe('ghcr.io/keda-lab/keda-lab:0.1.0')
+    expect(pulled.steps.find((s) => s.id === 'image')?.skipped).toMatch(
+      /^pulling ghcr\.io\/keda-lab\/keda-lab:0\.1\.0, the published image of keda-lab 0\.1\.0/,
+    )
+    expect(commands(pulled).some((c) => /^(docker|minikube|kind) /.test(c))).toBe(false)
+    // minikube without a Dockerfile to build from: the published image too.
+    const noDockerfile = planInstall(options(), {...other, facts: {...other.facts, cluster: {kind: 'minikube'}}, dockerfileExists: false})
+    expect(noDockerfile.image).toBe('ghcr.io/keda-lab/keda-lab:0.1.0')
+    // --image wins everywhere.
+    expect(planInstall(options({image: 'r.example/me/keda-lab:9'}), other).image).toBe('r.example/me/keda-lab:9')
   })
 
   it('the dry-run text names every command and masks every secret', async () => {

@@ -40,6 +40,8 @@ export interface InstallAnswers {
   expose: Expose
   ingressHost?: string
   image?: string
+  /** Name of a kubernetes.io/dockerconfigjson Secret in the app namespace to pull the image with. */
+  imagePullSecret?: string
 }
 
 export type AnswerKey = keyof InstallAnswers
@@ -97,6 +99,7 @@ export function parseBoolean(raw: Raw): boolean {
 export const TELEGRAM_TOKEN_PATTERN = /^\d{5,}:[\w-]{30,}$/
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/
+const DNS_LABEL = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
 const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?$/
 
 /**
@@ -321,6 +324,20 @@ const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
       return text
     },
     prompt: 'Image (empty: build it into the cluster)',
+  },
+  {
+    key: 'imagePullSecret',
+    flag: 'image-pull-secret',
+    kind: 'string',
+    description:
+      'Secret (kubernetes.io/dockerconfigjson) in the app namespace with the credentials to pull the image from a private registry; pre-flight checks the image with them',
+    parse(raw) {
+      const text = String(raw).trim()
+      if (!DNS_LABEL.test(text)) throw new Error(`"${text.slice(0, 80)}" is not a Secret name (lower-case letters, digits and '-', e.g. regcred)`)
+      return text
+    },
+    prompt: 'Image pull secret',
+    prompted: false,
   },
 ]
 

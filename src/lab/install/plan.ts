@@ -6,9 +6,9 @@ import {join, resolve} from 'node:path'
 
 import {parse as parseYaml} from 'yaml'
 
+import {imageSource} from './image.js'
 import {dockerBuild, kindLoadImage, minikubeEnableMetricsServer, minikubeImageBuild, type ToolCommand} from '../../adapters/cluster-tools.js'
 import {helmCommands, type HelmMajor} from '../../adapters/helm.js'
-import {ConfigError} from '../../errors.js'
 import {chartArgument, type ChartSources, neededRepositories, repositorySources} from '../chart-sources.js'
 import {APP_CHART_PATH, CHARTS, type ChartName, type ChartRef} from '../charts.js'
 import {renderValues, type ValuesContext, type ValuesTemplateName} from '../values/render.js'
@@ -49,8 +49,10 @@ export interface PlanDeps {
    */
   buildId?: string
   secrets: SecretSpec[]
-  /** Whether <packageRoot>/Dockerfile exists (an image can only be built from a checkout). */
+  /** Whether <packageRoot>/Dockerfile exists (a checkout, or the npm package, which ships it). */
   dockerfileExists: boolean
+  /** The published image of this version (`<config.image>:<version>`, package.json): pulled by clusters keda-lab cannot build into. */
+  publishedImage: string
   helmBin?: string
 }
 
@@ -153,7 +155,8 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
 
   const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
   const builtTag = `keda-lab:${builtVersion}`
-  const image = appImage(answers.image, builtVersion)
+  const source = imageSource({image: answers.image, clusterKind: cluster.kind, dockerfileExists: deps.dockerfileExists, publishedImage: deps.publishedImage})
+  const image = appImage(source.kind === 'build' ? undefined : source.ref, builtVersion)
   const ctx: ValuesContext = {
     answers,
     appNamespace: ns,
@@ -265,27 +268,23 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   })
 
   let imageStep: PlanStep
-  if (answers.image) {
-    imageStep = {id: 'image', title: 'Application image', actions: [], skipped: `using ${answers.image} from its registry (--image)`, notes: [], hint: ''}
-  } else {
-    if (!deps.dockerfileExists) {
-      throw new ConfigError(
-        `no Dockerfile in ${deps.packageRoot}: keda-lab can only build its image from a checkout of its repository`,
-        'clone the repository and run install from it, or push an image and pass --image <registry>/keda-lab:<version>',
-      )
+  if (source.kind !== 'build') {
+    imageStep = {
+      id: 'image',
+      title: 'Application image',
+      actions: [],
+      skipped:
+        source.kind === 'flag'
+          ? `using ${source.ref} from its registry (--image)`
+          : `pulling ${source.ref}, the published image of keda-lab ${deps.version} (${cluster.kind === 'other' ? 'keda-lab builds its image only into minikube or kind' : 'no Dockerfile to build from'}; --image to run another)`,
+      notes: [],
+      hint: '',
     }
+  } else {
     const build: ToolCommand[] =
       cluster.kind === 'minikube'
         ? [minikubeImageBuild(cluster.name ?? 'minikube', builtTag, deps.packageRoot)]
-        : cluster.kind === 'kind'
-          ? [dockerBuild(builtTag, deps.packageRoot), kindLoadImage(cluster.name ?? 'kind', builtTag)]
-          : []
-    if (build.length === 0) {
-      throw new ConfigError(
-        'no --image given and this cluster is neither minikube nor kind: keda-lab cannot build its image into it',
-        `build and push it (docker build -t <registry>/keda-lab:${deps.version} . && docker push <registry>/keda-lab:${deps.version}), then pass --image <registry>/keda-lab:${deps.version}`,
-      )
-    }
+        : [dockerBuild(builtTag, deps.packageRoot), kindLoadImage(cluster.name ?? 'kind', builtTag)]
     imageStep = {
       id: 'image',
       title: `Application image (${cluster.kind === 'minikube' ? 'minikube image build' : 'docker build + kind load'})`,

@@ -5,9 +5,11 @@
 import {type Kube, type NodeInfo, resources, type StorageClassInfo} from '../../adapters/kube/index.js'
 import type {HelmVersion} from '../../adapters/helm.js'
 import {type ClusterKind, detectClusterKind} from '../../adapters/cluster-tools.js'
+import {parseImageReference} from '../../adapters/registry.js'
 import type {TokenCheck} from '../../adapters/telegram.js'
 import {OFFLINE_HINT, type RepositoryProbe} from '../chart-sources.js'
 import type {Check} from '../checks.js'
+import type {ImageFacts} from './image.js'
 import type {InstallAnswers} from './options.js'
 import {estimateResources, formatCpu, formatMemory} from './resources.js'
 
@@ -58,6 +60,8 @@ export interface InstallFacts {
   telegram?: TokenCheck
   /** The chart repositories the install still needs, probed (empty: every chart from --charts). */
   chartRepositories?: RepositoryProbe[]
+  /** The image the cluster will pull, asked of its registry (undefined: built into the cluster). */
+  image?: ImageFacts
 }
 
 /** The facts before anything was read: nothing reachable, nothing found. */
@@ -85,6 +89,8 @@ export async function gatherFacts(deps: {
   appNamespace?: string
   /** Probes the chart repositories the install needs, given what is known of the cluster (its CRDs). */
   probeChartRepositories?: (facts: InstallFacts) => Promise<RepositoryProbe[]>
+  /** Asks the registry of the image the cluster will pull, given the cluster's kind (undefined: nothing pulled). */
+  checkImage?: (facts: InstallFacts) => Promise<ImageFacts | undefined>
 }): Promise<InstallFacts> {
   const {kube} = deps
   const facts: InstallFacts = {...unknownFacts(kube), appNamespace: deps.appNamespace}
@@ -121,9 +127,10 @@ export async function gatherFacts(deps: {
     const lbs = await kube.listLoadBalancers()
     facts.loadBalancers = {total: lbs.length, withAddress: lbs.filter((lb) => lb.addresses.length > 0).length}
   }
-  const [telegram, chartRepositories] = await Promise.all([deps.checkTelegram?.(), deps.probeChartRepositories?.(facts)])
+  const [telegram, chartRepositories, image] = await Promise.all([deps.checkTelegram?.(), deps.probeChartRepositories?.(facts), deps.checkImage?.(facts)])
   facts.telegram = telegram
   facts.chartRepositories = chartRepositories
+  facts.image = image
   return facts
 }
 
@@ -219,20 +226,60 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
     id: 'cluster-kind',
     category: 'cluster',
     title: 'cluster kind',
-    // Fatal only when the image cannot get into the cluster (not minikube/kind and no --image).
-    fatal: true,
-    async run({facts, answers}) {
+    async run({facts}) {
       if (!facts.reachable) return unreachable
       const {kind, name} = facts.cluster
       const nodes = `${facts.nodes.length} node${facts.nodes.length === 1 ? '' : 's'}`
-      if (kind === 'other' && !answers.image) {
+      const how = facts.image ? `pulls ${facts.image.ref}` : 'the image is built into it'
+      return {status: 'pass', detail: `${kind}${name ? ` (${name})` : ''}, ${nodes}: ${how}`}
+    },
+  },
+  {
+    id: 'image',
+    category: 'cluster',
+    title: 'application image',
+    // Fatal when the registry says no: the pods would sit in ImagePullBackOff minutes into the rollout.
+    fatal: true,
+    async run({facts}) {
+      const image = facts.image
+      if (!image) return {status: 'skip', detail: 'built into the cluster from this package (minikube/kind)'}
+      const secretHint = (registry: string) =>
+        `kubectl create secret docker-registry <name> -n <namespace> --docker-server=${registry} --docker-username=<user> --docker-password=<token>, then install with --image-pull-secret <name>`
+      const registry = parseImageReference(image.ref).registry
+      if (image.pullSecret && !image.pullSecret.found) {
+        return {status: 'fail', detail: `pull secret ${image.pullSecret.name} not found in the app namespace`, hint: secretHint(registry)}
+      }
+      if (image.pullSecret && !image.pullSecret.hasCredentials) {
         return {
           status: 'fail',
-          detail: `not minikube or kind (${nodes}): keda-lab cannot build its image into this cluster`,
-          hint: 'build and push the image yourself (docker build -t <registry>/keda-lab:<version> . && docker push ...), then pass --image <registry>/keda-lab:<version>',
+          detail: `pull secret ${image.pullSecret.name} has no credentials for ${registry} (a kubernetes.io/dockerconfigjson Secret with an auths entry for it)`,
+          hint: secretHint(registry),
         }
       }
-      return {status: 'pass', detail: `${kind}${name ? ` (${name})` : ''}, ${nodes}`}
+      const asked = image.mirror ? ` (asked ${image.mirror})` : ''
+      const other =
+        image.source === 'published'
+          ? 'pass --image <registry>/<owner>/keda-lab:<tag> (docker build -t … . && docker push …), or install on minikube/kind, where keda-lab builds its image'
+          : 'check the name and tag (docker manifest inspect <image>)'
+      switch (image.check.status) {
+        case 'found':
+          return {status: 'pass', detail: `${image.ref} exists${image.check.digest ? ` (${image.check.digest.slice(0, 19)}…)` : ''}${asked}`}
+        case 'missing':
+          return {status: 'fail', detail: `${image.ref} does not exist: ${image.check.detail}${asked}`, hint: other}
+        case 'denied':
+          return {
+            status: 'fail',
+            detail: `${image.ref}: ${image.check.detail}${asked}`,
+            hint: image.pullSecret ? secretHint(registry) : `if the image is private: ${secretHint(registry)}; otherwise ${other}`,
+          }
+        default:
+          // Offline, or a registry this machine cannot reach: the cluster pulls for itself, and may reach it.
+          return {
+            status: 'warn',
+            detail: `could not check ${image.ref}: ${image.check.detail}${asked}`,
+            hint: 'the cluster pulls the image itself, so the install goes on; if this machine needs a mirror to reach registries, set KEDA_LAB_REGISTRY_MIRROR',
+          }
+      }
     },
   },
   {

@@ -10,6 +10,7 @@ import {dirname, resolve} from 'node:path'
 import {runTool} from '../../adapters/cluster-tools.js'
 import {createHelm} from '../../adapters/helm.js'
 import type {Kube, KubeOptions} from '../../adapters/kube/index.js'
+import {checkImage} from '../../adapters/registry.js'
 import {createTelegram} from '../../adapters/telegram.js'
 import {PACKAGE_ROOT, packageJson} from '../../config/package.js'
 import {KedaLabError} from '../../errors.js'
@@ -19,6 +20,7 @@ import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import {loadValuesTemplates} from '../values/render.js'
 import {readValuesFile} from '../values/values-file.js'
 import {applyStep} from './apply.js'
+import {checkAppImage, imageSource, publishedImage} from './image.js'
 import {checkBeforeQuestions, preflightError} from './early-checks.js'
 import {type Prompter, resolveInstallOptions} from './options.js'
 import {chartsToInstall, planInstall, type Plan} from './plan.js'
@@ -124,6 +126,9 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
     },
   })
 
+  const dockerfileExists = existsSync(resolve(PACKAGE_ROOT, 'Dockerfile'))
+  const published = publishedImage(packageJson())
+
   // Pre-flight is the first entry of the task list; its checks only read.
   const {runTaskList} = await import('../../ui/tasks.js')
   let facts: Awaited<ReturnType<typeof gatherFacts>> | undefined
@@ -139,6 +144,19 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
             appNamespace: input.namespace,
             helmVersion,
             checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
+            checkImage: async (known) => {
+              const source = imageSource({image: answers.image, clusterKind: known.cluster.kind, dockerfileExists, publishedImage: published})
+              if (source.kind === 'build' || !known.reachable) return undefined
+              return checkAppImage({
+                ref: source.ref,
+                source: source.kind,
+                pullSecret: answers.imagePullSecret,
+                namespace: input.namespace,
+                readSecret: (namespace, name) => kube.getSecretData(namespace, name),
+                check: checkImage,
+                mirror: input.env.KEDA_LAB_REGISTRY_MIRROR || undefined,
+              })
+            },
             probeChartRepositories: (known) => {
               const names = chartsToInstall({monitoring: answers.monitoring, reuseKeda: reusesForeignKeda(known, input.namespace)})
               // Each repository is read for the pinned versions of the charts it must serve.
@@ -199,7 +217,8 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
       // UTC time of this run, e.g. 20261128T091107: a new tag per build rolls the pods.
       buildId: new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
       secrets,
-      dockerfileExists: existsSync(resolve(PACKAGE_ROOT, 'Dockerfile')),
+      dockerfileExists,
+      publishedImage: published,
     },
   )
   const result: InstallResult = {

@@ -139,6 +139,7 @@ export function renderAppValues(ctx: ValuesContext): string {
   const {answers} = ctx
   const values = {
     image: ctx.image,
+    imagePullSecrets: answers.imagePullSecret ? [{name: answers.imagePullSecret}] : [],
     redis: {
       mode: 'sentinel',
       sentinel: {hosts: ['redis-ha:26379'], masterName: 'mymaster'},
