@@ -4,7 +4,6 @@ import {sampleAnswers} from '../helpers/install-answers.js'
 
 import {ToolError, type ToolCommand} from '../../src/adapters/cluster-tools.js'
 import type {DeploymentInfo, Kube} from '../../src/adapters/kube/index.js'
-import {ConfigError} from '../../src/errors.js'
 import {applyStep, StepError} from '../../src/lab/install/apply.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import {type InstallOptions, type PlanDeps, planInstall, splitImage} from '../../src/lab/install/plan.js'
