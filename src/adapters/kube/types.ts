@@ -165,6 +165,8 @@ export interface Kube {
   listWorkloads(namespace: string): Promise<WorkloadInfo[]>
   /** Added for `status` and `tunnel`: the pods of a namespace, optionally filtered by a label selector. */
   listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]>
+  /** Added for install's claim watch: the PersistentVolumeClaims of a namespace and their phase. */
+  listPersistentVolumeClaims(namespace: string): Promise<ClaimInfo[]>
   /** Added for `status`: the autoscaling/v2 HorizontalPodAutoscalers of a namespace (KEDA's included). */
   listHpas(namespace: string): Promise<HpaInfo[]>
   /** Added for `status`: KEDA ScaledObjects of a namespace with spec and status; [] when KEDA's CRD is not served. */
@@ -250,6 +252,16 @@ export interface PodInfo {
   cpuRequestMillis?: number
   /** Set once deletion was requested. */
   deleting: boolean
+  createdAt?: string
+}
+
+/** A PersistentVolumeClaim: is it bound yet, and through which StorageClass. */
+export interface ClaimInfo {
+  name: string
+  /** 'Pending', 'Bound' or 'Lost'. */
+  phase: string
+  /** `.spec.storageClassName` (undefined: the default class, if any, was to be used). */
+  storageClass?: string
   createdAt?: string
 }
 

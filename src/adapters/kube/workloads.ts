@@ -1,10 +1,10 @@
-/** What runs in a namespace: Deployments, StatefulSets, DaemonSets, pods and Services (install's rollout wait, status, tunnel). */
+/** What runs in a namespace: Deployments, StatefulSets, DaemonSets, pods, their claims and Services (install's rollout and claim waits, status, tunnel). */
 import type {KubeClient} from './client.js'
 import {toDate} from './client.js'
 import {parseCpuMillis} from './quantity.js'
-import type {Kube, PodInfo, WorkloadInfo} from './types.js'
+import type {ClaimInfo, Kube, PodInfo, WorkloadInfo} from './types.js'
 
-type WorkloadMethods = Pick<Kube, 'listDeployments' | 'listLoadBalancers' | 'listWorkloads' | 'listPods' | 'getService'>
+type WorkloadMethods = Pick<Kube, 'listDeployments' | 'listLoadBalancers' | 'listWorkloads' | 'listPods' | 'listPersistentVolumeClaims' | 'getService'>
 
 type Template = {spec?: {containers?: {name?: string; image?: string}[]}}
 /** The fields every kind of workload shares. */
@@ -72,6 +72,18 @@ export function workloadMethods(c: KubeClient): WorkloadMethods {
           }),
         ),
       ]
+    },
+
+    async listPersistentVolumeClaims(namespace) {
+      const list = await must(`list PersistentVolumeClaims in namespace ${namespace}`, () => core.listNamespacedPersistentVolumeClaim({namespace}))
+      return list.items.map(
+        (p): ClaimInfo => ({
+          name: p.metadata?.name ?? '',
+          phase: p.status?.phase ?? 'Pending',
+          storageClass: p.spec?.storageClassName,
+          createdAt: toDate(p.metadata?.creationTimestamp),
+        }),
+      )
     },
 
     async listPods(namespace, labelSelector) {

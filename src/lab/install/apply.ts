@@ -8,6 +8,7 @@ import type {Kube} from '../../adapters/kube/index.js'
 import {type RunToolOptions, type ToolCommand, ToolError} from '../../adapters/cluster-tools.js'
 import {KedaLabError} from '../../errors.js'
 import {crdNamesIn, recordReleaseCrds} from '../crd-records.js'
+import {watchClaims} from './claims.js'
 import type {Action, CrdRecordSpec, PlanStep} from './plan.js'
 
 export interface ApplyDeps {
@@ -33,11 +34,13 @@ export class StepError extends KedaLabError {
             .map((l) => `  | ${l}`)
             .join('\n')}`
         : ''
+    // A failure that knows its own fix (e.g. a claim no provisioner binds) says it instead of the step's general hint.
+    const ownHint = cause instanceof KedaLabError && !(cause instanceof ToolError) ? cause.hint : undefined
     super(
       interrupted
         ? `interrupted during step "${step.title}" (${what}); the steps before it are applied, this one may be partly applied`
         : `step "${step.title}" failed: ${what}${tail}`,
-      {hint: interrupted ? RETRY : `${step.hint}. Then ${RETRY}`, exitCode: interrupted ? 130 : 1, cause},
+      {hint: interrupted ? RETRY : `${ownHint ?? step.hint}. Then ${RETRY}`, exitCode: interrupted ? 130 : 1, cause},
     )
     this.name = 'StepError'
     this.step = step.id
@@ -57,13 +60,13 @@ async function applyAction(action: Action, deps: ApplyDeps, output: (line: strin
       output(`$ ${action.command.bin} ${action.command.args.join(' ')}`)
       const record = action.recordCrds
       if (!record) {
-        await deps.run(action.command, {signal: deps.signal, onLine: output})
+        await runWatched(action, deps, output)
         return
       }
       const before = new Set(await deps.kube.listCrdNames())
       let failed = false
       try {
-        await deps.run(action.command, {signal: deps.signal, onLine: output})
+        await runWatched(action, deps, output)
       } catch (error) {
         failed = true
         throw error
@@ -90,6 +93,36 @@ async function applyAction(action: Action, deps: ApplyDeps, output: (line: strin
       return
     case 'rollout':
       await waitForRollout(action, deps, output)
+  }
+}
+
+/**
+ * Runs the action's command; with `watchClaims`, watches the claims meanwhile and stops the command
+ * (helm rolls back on SIGTERM) as soon as one will not be bound, failing with that reason.
+ */
+async function runWatched(action: Extract<Action, {type: 'run'}>, deps: ApplyDeps, output: (line: string) => void): Promise<void> {
+  if (!action.watchClaims) {
+    await deps.run(action.command, {signal: deps.signal, onLine: output})
+    return
+  }
+  const stopCommand = new AbortController()
+  const stopWatch = new AbortController()
+  const onAbort = () => stopCommand.abort()
+  deps.signal.addEventListener('abort', onAbort, {once: true})
+  let claimProblem: unknown
+  const watcher = watchClaims(deps.kube, action.watchClaims.namespace, stopWatch.signal, {pollMs: deps.pollMs ?? 3000}).catch((error: unknown) => {
+    claimProblem = error
+    output(`stopping: ${error instanceof Error ? error.message : String(error)}`)
+    stopCommand.abort()
+  })
+  try {
+    await deps.run(action.command, {signal: stopCommand.signal, onLine: output})
+  } catch (error) {
+    throw claimProblem ?? error
+  } finally {
+    stopWatch.abort()
+    await watcher
+    deps.signal.removeEventListener('abort', onAbort)
   }
 }
 

@@ -70,7 +70,13 @@ export interface CrdRecordSpec {
 }
 
 export type Action =
-  | {type: 'run'; command: ToolCommand; recordCrds?: CrdRecordSpec}
+  | {
+      type: 'run'
+      command: ToolCommand
+      recordCrds?: CrdRecordSpec
+      /** While it runs, watch this namespace's PersistentVolumeClaims and fail early on one nothing will bind (claims.ts). */
+      watchClaims?: {namespace: string}
+    }
   | {type: 'namespace'; name: string; labels: Record<string, string>}
   | {type: 'secret'; secret: SecretSpec}
   | {type: 'rollout'; namespace: string; labelSelector: string; timeoutSeconds: number}
@@ -171,7 +177,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
 
   const chartSources = options.chartSources ?? repositorySources()
   const sourceOf = (chart: ChartRef) => chartSources[(Object.keys(CHARTS) as ChartName[]).find((name) => CHARTS[name] === chart)!]
-  const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string): Action => {
+  const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string, persistent = false): Action => {
     const source = chartArgument(sourceOf(chart))
     return {
       type: 'run',
@@ -189,6 +195,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
         showCrds: helm.showCrds(source.chart, source.version),
         manifest: helm.getManifest({name: releaseName, namespace}),
       },
+      ...(persistent ? {watchClaims: {namespace}} : {}),
     }
   }
 
@@ -244,7 +251,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   steps.push({
     id: 'redis',
     title: `Redis with Sentinels (${CHARTS.redisHa.repoName}/${CHARTS.redisHa.chart} ${CHARTS.redisHa.version})`,
-    actions: [release(CHARTS.redisHa, 'redis-ha', ns, '10m')],
+    actions: [release(CHARTS.redisHa, 'redis-ha', ns, '10m', answers.redisPersistence)],
     notes: [
       ...(rendered.find((r) => r.name === 'redis-ha')?.notes ?? []),
       answers.redisPersistence ? 'persistence on: AOF on a PersistentVolume per replica' : 'persistence off: Redis data is lost when its pods restart',
@@ -258,7 +265,8 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     actions: answers.monitoring
       ? [
           release(CHARTS.kubePrometheusStack, 'kube-prometheus-stack', monNs, '10m'),
-          release(CHARTS.loki, 'loki', monNs, '10m'),
+          // Loki's volume follows Redis persistence (values/render.ts).
+          release(CHARTS.loki, 'loki', monNs, '10m', answers.redisPersistence),
           release(CHARTS.alloy, 'alloy', monNs, '5m'),
         ]
       : [],
