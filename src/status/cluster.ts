@@ -28,30 +28,60 @@ export interface ComponentSpec {
   where: 'app' | 'monitoring'
   kind: WorkloadInfo['kind'] | 'Deployment|DaemonSet'
   name: string
+  /**
+   * The component's own container, whose image tag is its version. Charts put sidecars beside it,
+   * sometimes first (Grafana's k8s-sidecar containers come before grafana's own).
+   */
+  container: string
   /** Required: missing makes the lab degraded. Optional ones (the webhook) are `absent` when not installed. */
   required: boolean
 }
 
 /** Every component, in the order shown. Monitoring components are required when the monitoring namespace exists. */
 export const COMPONENTS: readonly ComponentSpec[] = [
-  {id: 'keda-operator', title: 'KEDA operator', where: 'app', kind: 'Deployment', name: 'keda-operator', required: true},
-  {id: 'keda-metrics-server', title: 'KEDA metrics server', where: 'app', kind: 'Deployment', name: 'keda-operator-metrics-apiserver', required: true},
-  {id: 'redis', title: 'Redis + Sentinels', where: 'app', kind: 'StatefulSet', name: 'redis-ha-server', required: true},
-  {id: 'api', title: 'API', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-api`, required: true},
-  {id: 'worker', title: 'Worker', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-worker`, required: true},
-  {id: 'webhook', title: 'Webhook', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-webhook`, required: false},
-  {id: 'prometheus', title: 'Prometheus', where: 'monitoring', kind: 'StatefulSet', name: 'prometheus-kube-prometheus-stack-prometheus', required: true},
+  {id: 'keda-operator', title: 'KEDA operator', where: 'app', kind: 'Deployment', name: 'keda-operator', container: 'keda-operator', required: true},
+  {
+    id: 'keda-metrics-server',
+    title: 'KEDA metrics server',
+    where: 'app',
+    kind: 'Deployment',
+    name: 'keda-operator-metrics-apiserver',
+    container: 'keda-operator-metrics-apiserver',
+    required: true,
+  },
+  {id: 'redis', title: 'Redis + Sentinels', where: 'app', kind: 'StatefulSet', name: 'redis-ha-server', container: 'redis', required: true},
+  {id: 'api', title: 'API', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-api`, container: 'api', required: true},
+  {id: 'worker', title: 'Worker', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-worker`, container: 'worker', required: true},
+  {id: 'webhook', title: 'Webhook', where: 'app', kind: 'Deployment', name: `${APP_RELEASE}-webhook`, container: 'webhook', required: false},
+  {
+    id: 'prometheus',
+    title: 'Prometheus',
+    where: 'monitoring',
+    kind: 'StatefulSet',
+    name: 'prometheus-kube-prometheus-stack-prometheus',
+    container: 'prometheus',
+    required: true,
+  },
   {
     id: 'alertmanager',
     title: 'Alertmanager',
     where: 'monitoring',
     kind: 'StatefulSet',
     name: 'alertmanager-kube-prometheus-stack-alertmanager',
+    container: 'alertmanager',
     required: true,
   },
-  {id: 'grafana', title: 'Grafana', where: 'monitoring', kind: 'Deployment', name: 'kube-prometheus-stack-grafana', required: true},
-  {id: 'loki', title: 'Loki', where: 'monitoring', kind: 'StatefulSet', name: 'loki', required: true},
-  {id: 'alloy', title: 'Alloy', where: 'monitoring', kind: 'Deployment|DaemonSet', name: 'alloy', required: true},
+  {
+    id: 'grafana',
+    title: 'Grafana',
+    where: 'monitoring',
+    kind: 'Deployment',
+    name: 'kube-prometheus-stack-grafana',
+    container: 'grafana',
+    required: true,
+  },
+  {id: 'loki', title: 'Loki', where: 'monitoring', kind: 'StatefulSet', name: 'loki', container: 'loki', required: true},
+  {id: 'alloy', title: 'Alloy', where: 'monitoring', kind: 'Deployment|DaemonSet', name: 'alloy', container: 'alloy', required: true},
 ]
 
 /** The Services status reads through the API server's proxy. */
@@ -81,6 +111,18 @@ export function imageTag(image: string | undefined): string {
   const slash = image.lastIndexOf('/')
   const colon = image.lastIndexOf(':')
   return colon > slash ? image.slice(colon + 1) : 'latest'
+}
+
+/**
+ * The image of the component's own container: by the name the charts give it, else by the chart's
+ * `app.kubernetes.io/name` label; the first container only when neither names one.
+ */
+export function ownImage(spec: Pick<ComponentSpec, 'container'>, workload: Pick<WorkloadInfo, 'containers' | 'images' | 'labels'>): string | undefined {
+  for (const name of [spec.container, workload.labels['app.kubernetes.io/name']]) {
+    const i = name ? workload.containers.indexOf(name) : -1
+    if (i >= 0) return workload.images[i]
+  }
+  return workload.images[0]
 }
 
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
@@ -126,7 +168,7 @@ export function componentStatus(
     ready: workload.ready,
     desired: workload.desired,
     restarts: mine.reduce((n, p) => n + p.restarts, 0),
-    version: imageTag(workload.images[0]),
+    version: imageTag(ownImage(spec, workload)),
     pods: mine
       .map((p) => ({
         name: p.name,

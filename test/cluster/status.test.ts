@@ -176,8 +176,18 @@ beforeAll(async () => {
   // Monitoring, named as kube-prometheus-stack, Loki and Alloy name their workloads.
   await statefulSet(mon, 'prometheus-kube-prometheus-stack-prometheus', 1, [{name: 'prometheus', image: 'quay.io/prometheus/prometheus:v3.7.3'}])
   await statefulSet(mon, 'alertmanager-kube-prometheus-stack-alertmanager', 1, [{name: 'alertmanager', image: 'quay.io/prometheus/alertmanager:v0.29.0'}])
-  await deployment(mon, 'kube-prometheus-stack-grafana', 1, 'docker.io/grafana/grafana:12.2.1')
-  await statefulSet(mon, 'loki', 1, [{name: 'loki', image: 'docker.io/grafana/loki:3.5.7'}])
+  // Grafana's chart puts its k8s-sidecar containers BEFORE grafana's own (as the real chart renders
+  // it); Loki's rules sidecar is put first here too: the version is the component's own container's.
+  const sidecar = 'quay.io/kiwigrid/k8s-sidecar:2.10.1'
+  await workload(mon, 'Deployment', 'kube-prometheus-stack-grafana', [
+    {name: 'grafana-sc-dashboard', image: sidecar},
+    {name: 'grafana-sc-datasources', image: sidecar},
+    {name: 'grafana', image: 'docker.io/grafana/grafana:12.2.1'},
+  ])
+  await statefulSet(mon, 'loki', 1, [
+    {name: 'loki-sc-rules', image: sidecar},
+    {name: 'loki', image: 'docker.io/grafana/loki:3.5.7'},
+  ])
   await workload(mon, 'DaemonSet', 'alloy', [{name: 'alloy', image: 'docker.io/grafana/alloy:v1.11.3'}])
   await service(
     mon,

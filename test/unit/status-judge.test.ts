@@ -58,6 +58,23 @@ describe('componentStatus', () => {
   })
 })
 
+describe("a component's version", () => {
+  it("is its own container's image tag, by name or by the chart's app.kubernetes.io/name, whatever the container order", () => {
+    const sidecar = 'quay.io/kiwigrid/k8s-sidecar:2.10.1'
+    const grafana = workload({
+      name: 'kube-prometheus-stack-grafana',
+      containers: ['grafana-sc-dashboard', 'grafana-sc-datasources', 'grafana'],
+      images: [sidecar, sidecar, 'docker.io/grafana/grafana:12.2.1'],
+    })
+    expect(componentStatus(spec('grafana'), 'mon', grafana, [], true).version).toBe('12.2.1')
+    // Another chart's container name, but its own name label.
+    const labelled = workload({labels: {'app.kubernetes.io/name': 'main'}, containers: ['sidecar', 'main'], images: [sidecar, 'keda-lab:1.2.3']})
+    expect(componentStatus(spec('api'), 'lab', labelled, [], true).version).toBe('1.2.3')
+    // Nothing names one: the first container.
+    expect(componentStatus(spec('api'), 'lab', workload({containers: ['a', 'b'], images: ['x:1', 'y:2']}), [], true).version).toBe('1')
+  })
+})
+
 describe('redisStatus', () => {
   const redis = (pods: PodInfo[]) =>
     componentStatus(spec('redis'), 'lab', workload({kind: 'StatefulSet', name: 'redis-ha-server', desired: 3, ready: 3, selector: {app: 'redis'}}), pods, true)
