@@ -1,4 +1,4 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
 
 import {isKedaLabError} from './errors.js'
 
@@ -39,8 +39,6 @@ export abstract class BaseCommand extends Command {
     return {error: {name: e.name ?? 'Error', message: String(e.message ?? error), ...(hint ? {hint} : {}), exitCode}}
   }
 }
-
-export type ClusterFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof ClusterCommand)['baseFlags'] & T['flags']>
 
 /**
  * Base of the commands that act on a cluster: shared `--namespace`, `--monitoring-namespace`,

@@ -4,7 +4,7 @@
  * `--rollback-on-failure` and `--force` to `--force-replace`). Command lines are data (ToolCommand)
  * so that `--dry-run` prints exactly what `install` runs.
  */
-import {missingTool, runTool, type RunToolOptions, type ToolCommand, ToolError} from './cluster-tools.js'
+import {runTool, type RunToolOptions, type ToolCommand, ToolError} from './cluster-tools.js'
 import {KedaLabError} from '../errors.js'
 
 export type HelmMajor = 3 | 4
@@ -159,5 +159,3 @@ export function createHelm(options: HelmOptions = {}): Helm {
     run: (command, runOptions) => runTool(command, {env: options.env, ...runOptions}),
   }
 }
-
-export {missingTool}

@@ -351,11 +351,6 @@ function crossCheck(a: InstallAnswers): string[] {
   return problems
 }
 
-export interface ResolvedAnswer {
-  value: unknown
-  source: AnswerSource
-}
-
 /** What the prompt layer offers (src/ui/prompts.ts implements it with @inquirer/prompts). */
 export interface Prompter {
   /** Free text; `validate` returns true or the message shown under the prompt. */

@@ -72,10 +72,9 @@ export {readValuesFile}
 
 /** Creates the Kube adapter through src/adapters/kube/ (loaded lazily: client-node is heavy). */
 export async function loadKube(options: KubeOptions): Promise<Kube> {
-  const mod = (await import('../../adapters/kube/index.js')) as unknown as {createKube?: (o: KubeOptions) => Kube | Promise<Kube>}
-  if (!mod.createKube) throw new KedaLabError('the Kubernetes adapter is not available in this build', {hint: 'reinstall keda-lab'})
+  const {createKube} = await import('../../adapters/kube/index.js')
   try {
-    return await mod.createKube(options)
+    return await createKube(options)
   } catch (error) {
     if (error instanceof KedaLabError) throw error
     throw new KedaLabError(`cannot load the kubeconfig: ${(error as Error).message}`, {

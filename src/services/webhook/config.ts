@@ -4,9 +4,7 @@ import {hostVar, intVar, logLevelVar, portVar} from '../../config/env-vars.js'
 import {parseEnv} from '../../config/parse-env.js'
 import {type RedisConfig, redisConfigFromEnv, redisEnvShape} from '../../config/redis.js'
 import {ConfigError} from '../../errors.js'
-
-/** Telegram's default Bot API root; TELEGRAM_API_URL overrides it (tests point it at a loopback fake). */
-export const DEFAULT_TELEGRAM_API_URL = 'https://api.telegram.org'
+import {DEFAULT_TELEGRAM_API_URL} from '../../adapters/telegram.js'
 
 /**
  * The webhook's environment. Token checks only look at the shape: the values are secrets,
