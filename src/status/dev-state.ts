@@ -120,3 +120,17 @@ export function findDevStates(env: NodeJS.ProcessEnv = process.env): DevState[] 
   }
   return states.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt))
 }
+
+/**
+ * The origin of a URL as typed (scheme optional), with `localhost` as 127.0.0.1, where dev listens:
+ * how a URL given by the user is matched against the URLs in the state files.
+ */
+export function loopbackOrigin(url: string): string | undefined {
+  try {
+    const parsed = new URL(/^[a-z]+:\/\//i.test(url) ? url : `http://${url}`)
+    if (parsed.hostname === 'localhost') parsed.hostname = '127.0.0.1'
+    return parsed.origin
+  } catch {
+    return undefined
+  }
+}

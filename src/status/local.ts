@@ -4,7 +4,7 @@
  * (dev-state.ts), its worker processes and the autoscaler's recent decisions.
  */
 import {KedaLabError} from '../errors.js'
-import {type DevState, findDevStates} from './dev-state.js'
+import {type DevState, findDevStates, loopbackOrigin} from './dev-state.js'
 import {parseQueue} from './cluster.js'
 import {type LocalStatusReport, STATUS_EXIT} from './model.js'
 
@@ -45,9 +45,18 @@ export async function collectLocalStatus(options: LocalStatusOptions): Promise<L
   let state: DevState | undefined
   if (options.url) {
     apiUrl = parseLocalUrl(options.url)
-    state = states.find((s) => s.apiUrl === apiUrl)
+    // localhost and 127.0.0.1 name the same dev stack (its state file says 127.0.0.1).
+    state = states.find((s) => loopbackOrigin(s.apiUrl) === loopbackOrigin(apiUrl))
   } else {
     state = states[0]
+    if (state && states.length > 1) {
+      // Two stacks: picking one silently would show the wrong queue half of the time.
+      const list = states.map((s) => `${s.apiUrl} (pid ${s.pid}, started ${s.startedAt})`).join(', ')
+      throw new KedaLabError(`${states.length} keda-lab dev stacks are running: ${list}`, {
+        hint: `name the one to show: keda-lab status --local ${state.apiUrl}`,
+        exitCode: 2,
+      })
+    }
     if (!state) {
       return {
         target: 'local',

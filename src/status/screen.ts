@@ -117,7 +117,9 @@ function queueLine(q: ClusterStatusReport['queue']): string {
 }
 
 function renderLocal(r: LocalStatusReport, now: Date): string[] {
-  const out = [`keda-lab status (dev): ${VERDICT[r.verdict]}${r.apiUrl ? `  (API ${r.apiUrl}, ${r.checkedAt})` : ''}`]
+  // A dev stack is never installed, it runs or not: "not installed" would send the reader to `install`.
+  const verdict = r.verdict === 'not-installed' ? '- not running' : VERDICT[r.verdict]
+  const out = [`keda-lab status (dev): ${verdict}${r.apiUrl ? `  (API ${r.apiUrl}, ${r.checkedAt})` : ''}`]
   for (const reason of r.reasons) out.push(`  - ${reason}`)
   if (r.verdict === 'not-installed') return out
   out.push('', `API: ${r.apiReady ? 'ready (reaches Redis)' : 'NOT ready'}`, queueLine(r.queue))

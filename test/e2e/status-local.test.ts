@@ -30,7 +30,7 @@ const status = async (args: string[]) => {
 }
 
 describe('keda-lab status --local', () => {
-  it('nothing running: not installed, exit 3, as JSON too', async () => {
+  it('nothing running: exit 3 (the screen says not running), as JSON too', async () => {
     const result = await status(['--json'])
     expect(result.code, result.stderr).toBe(3)
     expect(result.report).toMatchObject({target: 'local', verdict: 'not-installed', exitCode: 3})
@@ -52,7 +52,7 @@ describe('keda-lab status --local', () => {
       expect(await exited).toBe(3)
       const frames = out.split('\n---\n').filter((f) => f.trim())
       expect(frames.length).toBeGreaterThanOrEqual(2)
-      for (const frame of frames) expect(frame.split('\n')[0]).toBe('keda-lab status (dev): - not installed')
+      for (const frame of frames) expect(frame.split('\n')[0]).toBe('keda-lab status (dev): - not running')
       expect(out).not.toContain('\u001B[')
     } finally {
       await stopProcess(child, 'SIGKILL', 1000)
@@ -133,5 +133,39 @@ describe('keda-lab status --local', () => {
     expect(readdirSync(stateDir).filter((n) => n.endsWith('.json'))).toEqual([])
     expect(existsSync(join(stateDir, `dev-${dev.child.pid}.json`))).toBe(false)
     expect((await status([])).code).toBe(3)
+  }, 240_000)
+
+  it('two stacks: names both instead of picking one; localhost finds the stack the state file lists as 127.0.0.1; `status` without a kubeconfig points to --local', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keda-lab-state-'))
+    const home = mkdtempSync(join(tmpdir(), 'keda-lab-home-'))
+    const twoEnv = {KEDA_LAB_STATE_DIR: dir}
+    const a = startDev(['--api-port', '0', '--workers', '0'], twoEnv)
+    const b = startDev(['--api-port', '0', '--workers', '0'], twoEnv)
+    try {
+      const API = /^\[dev\]\s+\S+\s+API\s+http:\/\/127\.0\.0\.1:(\d+)/
+      const [portA] = [(await a.waitForLine(API, 90_000))[1]!, (await b.waitForLine(API, 90_000))[1]!]
+      await waitFor(() => readdirSync(dir).filter((n) => n.endsWith('.json')).length === 2 || notYet('two state files'), {timeoutMs: 30_000})
+
+      const both = await runCli(['status', '--local'], {env: twoEnv, timeoutMs: 60_000})
+      expect(both.code).toBe(2)
+      expect(both.stderr).toMatch(
+        /^Error: 2 keda-lab dev stacks are running: http:\/\/127\.0\.0\.1:\d+ \(pid \d+, started .*\), http:\/\/127\.0\.0\.1:\d+ \(pid \d+/,
+      )
+      expect(both.stderr).toMatch(/^Fix: name the one to show: keda-lab status --local http:\/\/127\.0\.0\.1:\d+$/m)
+
+      const byName = await runCli(['status', '--local', `localhost:${portA}`, '--json'], {env: twoEnv, timeoutMs: 60_000})
+      expect(byName.code, byName.stderr).toBe(0)
+      expect((JSON.parse(byName.stdout) as LocalStatusReport).dev).toMatchObject({pid: a.child.pid})
+
+      const noCluster = await runCli(['status'], {env: {...twoEnv, HOME: home, KUBECONFIG: undefined}, timeoutMs: 60_000})
+      expect(noCluster.code).toBe(4)
+      expect(noCluster.stderr).toMatch(/^Fix: a keda-lab dev stack runs on this machine \(API http:\/\/127\.0\.0\.1:\d+\): keda-lab status --local$/m)
+    } finally {
+      a.child.kill('SIGINT')
+      b.child.kill('SIGINT')
+      await Promise.all([a.exited, b.exited])
+      rmSync(dir, {recursive: true, force: true})
+      rmSync(home, {recursive: true, force: true})
+    }
   }, 240_000)
 })

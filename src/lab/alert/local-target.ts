@@ -4,19 +4,8 @@
  * generated is found there), and a URL that is one of their APIs is answered with where the
  * webhook is instead.
  */
-import type {DevState} from '../../status/dev-state.js'
+import {type DevState, loopbackOrigin} from '../../status/dev-state.js'
 import {KedaLabError} from '../../errors.js'
-
-/** The origin of a URL as typed (scheme optional), with `localhost` as 127.0.0.1: dev binds only there. */
-export function loopbackOrigin(url: string): string | undefined {
-  try {
-    const parsed = new URL(/^[a-z]+:\/\//i.test(url) ? url : `http://${url}`)
-    if (parsed.hostname === 'localhost') parsed.hostname = '127.0.0.1'
-    return parsed.origin
-  } catch {
-    return undefined
-  }
-}
 
 export interface LocalWebhookTarget {
   url: string
