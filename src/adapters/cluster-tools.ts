@@ -73,9 +73,10 @@ export async function runTool(command: ToolCommand, options: RunToolOptions = {}
     stdin: 'ignore',
     all: true,
   })
-  if (options.onLine) {
+  const onLine = options.onLine
+  if (onLine) {
     child.all?.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) options.onLine!(line.trimEnd())
+      for (const line of chunk.toString().split('\n')) if (line.trim()) onLine(line.trimEnd())
     })
   }
   const result = await child

@@ -88,7 +88,7 @@ function parseChallenge(header: string): {scheme: string; params: Record<string,
   const space = header.indexOf(' ')
   const scheme = (space >= 0 ? header.slice(0, space) : header).toLowerCase()
   const params: Record<string, string> = {}
-  for (const m of header.slice(space + 1).matchAll(/(\w+)="([^"]*)"/g)) params[m[1]!.toLowerCase()] = m[2]!
+  for (const m of header.slice(space + 1).matchAll(/(\w+)="([^"]*)"/g)) params[(m[1] ?? '').toLowerCase()] = m[2] ?? ''
   return {scheme, params}
 }
 

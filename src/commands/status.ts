@@ -68,7 +68,7 @@ Exit codes: 0 healthy, 1 degraded (the reasons are listed), 3 not installed (or 
       intervalMs: flags.interval * 1000,
       signal: stop.signal,
       // A dropped connection while watching is shown, not fatal: the next refresh may work.
-      print: ({report, error, at}) => this.log(watchFrame(report ? renderStatus(report) : `keda-lab status: ${error!.message} (${at.toISOString()})`, tty)),
+      print: ({report, error, at}) => this.log(watchFrame(report ? renderStatus(report) : `keda-lab status: ${error?.message} (${at.toISOString()})`, tty)),
     }).finally(() => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)

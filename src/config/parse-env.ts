@@ -10,7 +10,8 @@ import {ConfigError} from '../errors.js'
 export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   const result = schema.safeParse(env)
   if (result.success) return result.data
-  const issue = result.error.issues[0]!
+  const [issue] = result.error.issues
+  if (!issue) throw new Error('zod reported a failed parse without an issue')
   const variable = String(issue.path[0] ?? '(environment)')
   const field = schema.shape[variable] as z.ZodType | undefined
   const example = field?.description

@@ -293,7 +293,7 @@ const firstLine = (res: ServiceProxyResponse) => {
   } catch {
     // not JSON
   }
-  return text.split('\n')[0]!.slice(0, 200)
+  return (text.split('\n')[0] ?? '').slice(0, 200)
 }
 
 /** The API's `/api/queue` answer (status, body) as queue figures. */
@@ -330,8 +330,11 @@ export function parseAlerts(res: ServiceProxyResponse): AlertsStatus {
   const firing: FiringAlert[] = (
     body as {labels?: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; status?: {state?: string}}[]
   )
-    .filter((a) => (a.status?.state ?? 'active') === 'active' && a.labels?.alertname && !ALWAYS_FIRING.has(a.labels.alertname))
-    .map((a) => ({name: a.labels!.alertname!, severity: a.labels?.severity, since: a.startsAt, summary: a.annotations?.summary}))
+    .flatMap((a) => {
+      const name = a.labels?.alertname
+      if ((a.status?.state ?? 'active') !== 'active' || !name || ALWAYS_FIRING.has(name)) return []
+      return [{name, severity: a.labels?.severity, since: a.startsAt, summary: a.annotations?.summary}]
+    })
     .sort((a, b) => a.name.localeCompare(b.name))
   return {available: true, firing}
 }

@@ -54,7 +54,7 @@ export function colorFor(name: string): string {
   const service = SERVICE_COLOURS[name]
   if (service) return service
   const worker = /^worker-(\d+)$/.exec(name)
-  if (worker) return WORKER_COLOURS[(Number(worker[1]) - 1) % WORKER_COLOURS.length]!
+  if (worker) return WORKER_COLOURS[(Number(worker[1]) - 1) % WORKER_COLOURS.length] ?? OTHER_COLOUR
   return OTHER_COLOUR
 }
 

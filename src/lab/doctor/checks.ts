@@ -55,7 +55,7 @@ const COMPONENTS = ['api', 'worker', 'webhook'] as const
 /** The alert names in the app chart's PrometheusRule template (kept in step with the chart by reading it). */
 export async function loadExpectedAlerts(file = join(PACKAGE_ROOT, 'templates/chart/keda-lab/templates/monitoring/prometheusrule.yaml')): Promise<string[]> {
   const text = await readFile(file, 'utf8')
-  return [...text.matchAll(/^\s*-\s*alert:\s*([A-Za-z0-9_]+)/gm)].map((m) => m[1]!)
+  return [...text.matchAll(/^\s*-\s*alert:\s*([A-Za-z0-9_]+)/gm)].map((m) => m[1] ?? '')
 }
 
 const monitoringMissing = async (ctx: DoctorContext): Promise<CheckOutcome | undefined> =>

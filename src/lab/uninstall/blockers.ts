@@ -49,7 +49,7 @@ export function parseResource(resource: string): Pick<ResourceRef, 'group' | 'pl
 export function resourcesFromConditions(conditions: readonly KubeCondition[]): string[] {
   const content = conditions.find((c) => c.type === 'NamespaceContentRemaining' && c.status === 'True')
   if (!content?.message) return []
-  return [...content.message.matchAll(/([a-z0-9.-]+?)\.? has \d+ resource instances/g)].map((m) => m[1]!.replace(/\.$/, ''))
+  return [...content.message.matchAll(/([a-z0-9.-]+?)\.? has \d+ resource instances/g)].map((m) => (m[1] ?? '').replace(/\.$/, ''))
 }
 
 /** Lists what blocks `ns`: the conditions, and the objects still inside with the finalizers they carry. */

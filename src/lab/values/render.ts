@@ -68,7 +68,7 @@ function edit(template: string, fileName: string, sets: [path: (string | number)
   let text = template
   for (const [token, value] of Object.entries(replace)) text = text.split(token).join(value)
   const doc = parseDocument(text)
-  if (doc.errors.length > 0) throw new Error(`templates/values/${fileName}: ${doc.errors[0]!.message}`)
+  if (doc.errors.length > 0) throw new Error(`templates/values/${fileName}: ${doc.errors[0]?.message}`)
   for (const [path, value] of sets) doc.setIn(path, value)
   return doc.toString({lineWidth: 0})
 }

@@ -217,7 +217,7 @@ function describe(value: unknown): string {
 }
 
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/:$/, '')
+  return (message.split('\n')[0] ?? '').replace(/:$/, '')
 }
 
 /** The first `limit` bytes of a file (fewer when it is shorter). */

@@ -54,8 +54,7 @@ export class InvalidTaskDataError extends Error {
 export function parseTaskData(data: unknown, defaultIterations: number): TaskInput {
   const result = taskDataSchema.safeParse(data ?? {})
   if (!result.success) {
-    const issue = result.error.issues[0]!
-    throw new InvalidTaskDataError(issue.message)
+    throw new InvalidTaskDataError(result.error.issues[0]?.message ?? 'invalid task data')
   }
   const {iterations = defaultIterations, failAt} = result.data
   const checkpoint = result.data[RESUME_KEY]
