@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane the cluster-side tests run on — etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok — KEDA's operator and metrics adapter, and the
-# kube-score policy linter the chart tests run on the rendered app chart, from their Go modules at
+# kube-controller-manager, kube-scheduler, kwok, metrics-server (the metrics API the API's HPA
+# reads) — KEDA's operator and metrics adapter, and the kube-score policy linter the chart tests run on the rendered app chart, from their Go modules at
 # the pinned versions below. Test and developer tooling only: keda-lab itself
 # never runs these. See ../shared/CONTROL-PLANE.md for the recipe this follows.
 #
 # Binaries go to a cache OUTSIDE the repository, keyed by version, so a fresh clone (CI) reuses
 # them: $KEDA_LAB_TOOLS_CACHE (default ~/.cache/keda-lab/tools)/<name>-<version>/. A tool whose
 # directory holds a `.complete` stamp is not rebuilt. Usage: build-kube-tools.sh [tool...]
-# (tools: etcd kube kwok keda kube-score; none = all). Prints one line per tool with its build time.
+# (tools: etcd kube kwok metrics-server keda kube-score; none = all). Prints one line per tool with its build time.
 set -euo pipefail
 
 ETCD_VERSION=v3.6.16
 KUBE_VERSION=v1.34.12
 KWOK_VERSION=v0.8.0
+# v0.9.1 needs Go 1.26.10; v0.9.0 builds with the machine's Go.
+METRICS_SERVER_VERSION=v0.9.0
 KEDA_VERSION=v2.20.2
 KUBE_SCORE_VERSION=v1.20.0
 
@@ -85,9 +87,24 @@ build_kube() {
 
 build_kwok() {
   GOBIN="$1" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  # kwok's lifecycle stages (pods go Running, nodes go Ready) ship in its module.
+  kwok_files "$1"
+}
+
+kwok_files() {
+  # What kwok's module ships beside the program: its lifecycle stages (pods go Running, nodes go
+  # Ready), the Metric that serves a kubelet's /metrics/resource (what metrics-server scrapes) and
+  # the CRDs of its simulated resource usage (ResourceUsage, ClusterResourceUsage).
   local mod; mod=$(moddir "sigs.k8s.io/kwok@$KWOK_VERSION")
-  mkdir -p "$1/stage"; cp -r "$mod/kustomize/stage/." "$1/stage/"; chmod -R u+w "$1/stage"
+  mkdir -p "$1/stage" "$1/metrics" "$1/crd"
+  cp -r "$mod/kustomize/stage/." "$1/stage/"
+  cp "$mod/kustomize/metrics/resource/metrics-resource.yaml" "$1/metrics/"
+  cp "$mod/kustomize/crd/bases/kwok.x-k8s.io_resourceusages.yaml" "$mod/kustomize/crd/bases/kwok.x-k8s.io_clusterresourceusages.yaml" "$1/crd/"
+  chmod -R u+w "$1/stage" "$1/metrics" "$1/crd"
+}
+
+build_metrics_server() {
+  # Apache-2.0. No replace directives: `go install` builds it as published.
+  GOBIN="$1" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
 }
 
 build_keda() {
@@ -105,14 +122,19 @@ build_kube_score() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kube kwok keda kube-score)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kube kwok metrics-server keda kube-score)
 for t in "${tools[@]}"; do
   case "$t" in
     etcd) timed etcd "$cache/etcd-$ETCD_VERSION" build_etcd ;;
     kube) timed kube "$cache/kube-$KUBE_VERSION" build_kube ;;
-    kwok) timed kwok "$cache/kwok-$KWOK_VERSION" build_kwok ;;
+    kwok)
+      timed kwok "$cache/kwok-$KWOK_VERSION" build_kwok
+      # A kwok built before the metrics files were needed gets them without a rebuild.
+      if [ ! -d "$cache/kwok-$KWOK_VERSION/crd" ]; then kwok_files "$cache/kwok-$KWOK_VERSION"; echo "kwok: added its metrics files"; fi
+      ;;
+    metrics-server) timed metrics-server "$cache/metrics-server-$METRICS_SERVER_VERSION" build_metrics_server ;;
     keda) timed keda "$cache/keda-$KEDA_VERSION" build_keda ;;
     kube-score) timed kube-score "$cache/kube-score-$KUBE_SCORE_VERSION" build_kube_score ;;
-    *) echo "unknown tool $t (etcd kube kwok keda kube-score)" >&2; exit 2 ;;
+    *) echo "unknown tool $t (etcd kube kwok metrics-server keda kube-score)" >&2; exit 2 ;;
   esac
 done

@@ -20,9 +20,29 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import {freePort} from '../../src/lab/dev/net.js'
+import {freePortOn} from '../helpers/processes.js'
+import {
+  type AdminRequest,
+  applyObjects,
+  KWOK_USAGE_CRDS,
+  kwokUsageCrds,
+  METRICS_SERVER_IP,
+  metricsApiAvailable,
+  metricsServerArgs,
+  metricsServerObjects,
+  resourceMetricsPathAnnotation,
+  waitEstablished,
+} from './metrics-api.js'
 
 /** Pinned versions: keep in step with scripts/build-kube-tools.sh. */
-export const VERSIONS = {etcd: 'v3.6.16', kube: 'v1.34.12', kwok: 'v0.8.0', keda: 'v2.20.2', 'kube-score': 'v1.20.0'} as const
+export const VERSIONS = {
+  etcd: 'v3.6.16',
+  kube: 'v1.34.12',
+  kwok: 'v0.8.0',
+  'metrics-server': 'v0.9.0',
+  keda: 'v2.20.2',
+  'kube-score': 'v1.20.0',
+} as const
 
 export const SERVICE_CIDR = '127.100.0.0/16'
 export const POD_CIDR = '127.200.0.0/16'
@@ -43,6 +63,11 @@ export interface KubeTools {
   kwok: string
   /** Directory of kwok's lifecycle stage definitions (its module's kustomize/stage). */
   kwokStages: string
+  /** kwok's Metric serving a kubelet's /metrics/resource (its module's kustomize/metrics/resource). */
+  kwokMetrics: string
+  /** Directory of the CRDs of kwok's simulated resource usage. */
+  kwokCrds: string
+  metricsServer: string
   kedaOperator: string
   kedaAdapter: string
 }
@@ -57,10 +82,15 @@ export function builtToolDir(tool: keyof typeof VERSIONS): string {
 }
 
 /** Paths of the built tools; a missing one is a clear error naming the command that builds it. */
-export function kubeTools(which: (keyof typeof VERSIONS)[] = ['etcd', 'kube', 'kwok']): KubeTools {
+export function kubeTools(which: (keyof typeof VERSIONS)[] = ['etcd', 'kube', 'kwok', 'metrics-server']): KubeTools {
   const cache = toolsCache()
   const dir = (tool: keyof typeof VERSIONS) => join(cache, `${tool}-${VERSIONS[tool]}`)
   for (const tool of which) builtToolDir(tool)
+  if (which.includes('kwok') && !existsSync(join(dir('kwok'), 'crd'))) {
+    throw new Error(
+      `kwok ${VERSIONS.kwok} in ${dir('kwok')} lacks its metrics files (built before they were needed). Add them: ./scripts/build-kube-tools.sh kwok`,
+    )
+  }
   return {
     etcd: join(dir('etcd'), 'etcd'),
     apiserver: join(dir('kube'), 'kube-apiserver'),
@@ -68,6 +98,9 @@ export function kubeTools(which: (keyof typeof VERSIONS)[] = ['etcd', 'kube', 'k
     scheduler: join(dir('kube'), 'kube-scheduler'),
     kwok: join(dir('kwok'), 'kwok'),
     kwokStages: join(dir('kwok'), 'stage'),
+    kwokMetrics: join(dir('kwok'), 'metrics', 'metrics-resource.yaml'),
+    kwokCrds: join(dir('kwok'), 'crd'),
+    metricsServer: join(dir('metrics-server'), 'metrics-server'),
     kedaOperator: join(dir('keda'), 'operator'),
     kedaAdapter: join(dir('keda'), 'adapter'),
   }
@@ -104,40 +137,44 @@ export interface StartOptions {
 
 const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, {cwd, stdio: ['ignore', 'ignore', 'pipe']})
 
+/** A certificate signed by `caName` in `pki`: a client certificate, or server and client with `sans`. */
+function makeCert(pki: string, name: string, subject: string, caName: string, sans?: string): void {
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], pki)
+  const ext = sans
+    ? `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`
+    : 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
+  writeFileSync(join(pki, `${name}.ext`), ext)
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${caName}.crt`,
+      '-CAkey',
+      `${caName}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '3650',
+      '-extfile',
+      `${name}.ext`,
+    ],
+    pki,
+  )
+}
+
 /** CA, serving and client certificates, service-account keys — created once per state directory. */
 function makePki(pki: string): void {
+  makeMetricsPki(pki)
   if (existsSync(join(pki, '.complete'))) return
   mkdirSync(pki, {recursive: true})
   const ca = (name: string, cn: string) => {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '3650', '-subj', `/CN=${cn}`], pki)
   }
-  const cert = (name: string, subject: string, caName: string, sans?: string) => {
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], pki)
-    const ext = sans
-      ? `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`
-      : 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
-    writeFileSync(join(pki, `${name}.ext`), ext)
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        `${caName}.crt`,
-        '-CAkey',
-        `${caName}.key`,
-        '-CAcreateserial',
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '3650',
-        '-extfile',
-        `${name}.ext`,
-      ],
-      pki,
-    )
-  }
+  const cert = (name: string, subject: string, caName: string, sans?: string) => makeCert(pki, name, subject, caName, sans)
   ca('ca', 'keda-lab-test-ca')
   ca('front-proxy-ca', 'keda-lab-test-front-proxy-ca')
   cert(
@@ -153,6 +190,20 @@ function makePki(pki: string): void {
   openssl(['genrsa', '-out', 'sa.key', '2048'], pki)
   openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], pki)
   writeFileSync(join(pki, '.complete'), new Date().toISOString())
+  makeMetricsPki(pki)
+}
+
+/**
+ * The metrics path's certificates, added on their own so that a state directory made before them
+ * (a developer's `kube:up` data) gets them too: kwok's kubelet endpoint (what metrics-server scrapes,
+ * verified against the cluster CA) and metrics-server's (serving for the aggregator, client as user
+ * `metrics-server`).
+ */
+function makeMetricsPki(pki: string): void {
+  if (!existsSync(join(pki, '.complete')) || existsSync(join(pki, '.metrics-complete'))) return
+  makeCert(pki, 'kubelet', '/CN=kwok-kubelet', 'ca', 'IP:127.0.0.1,DNS:localhost')
+  makeCert(pki, 'metrics-server', '/CN=metrics-server', 'ca', `IP:${METRICS_SERVER_IP},DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system`)
+  writeFileSync(join(pki, '.metrics-complete'), new Date().toISOString())
 }
 
 /** A kubeconfig for one client certificate. */
@@ -308,7 +359,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   writeKubeconfig(kubeconfig, server, pki, 'admin')
   writeKubeconfig(join(dir, 'controller-manager.kubeconfig'), server, pki, 'controller-manager')
   writeKubeconfig(join(dir, 'scheduler.kubeconfig'), server, pki, 'scheduler')
-  kwokConfig(tools.kwokStages, join(dir, 'kwok-stages.yaml'), options.kwok?.config)
+  writeKubeconfig(join(dir, 'metrics-server.kubeconfig'), server, pki, 'metrics-server')
+  // kwok's Metric serving each node's kubelet /metrics/resource (what metrics-server scrapes).
+  kwokConfig(tools.kwokStages, join(dir, 'kwok-stages.yaml'), [readFileSync(tools.kwokMetrics, 'utf8'), ...(options.kwok?.config ?? [])])
 
   const pids: Record<string, number> = {}
   const state: ControlPlaneState = {dir, kubeconfig, server, pids, owner: options.owner ?? 0, startedAt: new Date().toISOString()}
@@ -390,6 +443,17 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       'InternalIP',
     ])
     await waitUntil(() => apiReady(state), options.timeoutMs ?? 180_000, 'the API server to answer /readyz', dir)
+    const request: AdminRequest = (method, path, body, contentType) => adminRequest(kubeconfig, method, path, body, contentType)
+    // kwok watches its usage objects from start-up: their CRDs come first.
+    const usageCrds = kwokUsageCrds(tools.kwokCrds)
+    await applyObjects(
+      request,
+      usageCrds.map((crd) => ({path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${(crd.metadata as {name: string}).name}`, body: crd})),
+    )
+    await waitEstablished(
+      request,
+      usageCrds.map((crd) => (crd.metadata as {name: string}).name),
+    )
 
     const common = ['--bind-address', '127.0.0.1', '--leader-elect=false']
     start('kube-controller-manager', tools.controllerManager, [
@@ -446,10 +510,37 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       join(dir, 'kwok-stages.yaml'),
       '--node-lease-duration-seconds',
       '40',
+      '--enable-crds',
+      KWOK_USAGE_CRDS,
+      // The node's kubelet endpoint (metrics-server scrapes it) with a certificate of the cluster CA.
+      '--tls-cert-file',
+      p('kubelet.crt'),
+      '--tls-private-key-file',
+      p('kubelet.key'),
       ...(options.kwok?.args ?? []),
     ])
     await ensureNode(kubeconfig)
+    const metricsPort = await freePortOn(METRICS_SERVER_IP)
+    await applyObjects(request, metricsServerObjects({port: metricsPort, caBundle: readFileSync(p('ca.crt')).toString('base64')}))
+    start(
+      'metrics-server',
+      tools.metricsServer,
+      metricsServerArgs(metricsPort, {
+        kubeconfig: join(dir, 'metrics-server.kubeconfig'),
+        cert: p('metrics-server.crt'),
+        key: p('metrics-server.key'),
+        kubeletCa: p('ca.crt'),
+        frontProxyCa: p('front-proxy-ca.crt'),
+      }),
+    )
     await waitUntil(() => clusterUsable(kubeconfig), options.timeoutMs ?? 180_000, 'a Ready node and the default ServiceAccount', dir)
+    // An unavailable aggregated API breaks discovery (Helm) and namespace deletion: wait for it.
+    await waitUntil(
+      async () => (await metricsApiAvailable(request)).available,
+      options.timeoutMs ?? 180_000,
+      `the metrics API (${METRICS_SERVER_IP}:${metricsPort}) to be Available`,
+      dir,
+    )
     save()
     log(`control plane ready at ${server}`)
     return state
@@ -533,7 +624,7 @@ async function ensureNode(kubeconfig: string): Promise<void> {
     kind: 'Node',
     metadata: {
       name: NODE_NAME,
-      annotations: {[KWOK_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0'},
+      annotations: {[KWOK_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0', ...resourceMetricsPathAnnotation(NODE_NAME)},
       labels: {'kubernetes.io/hostname': NODE_NAME, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok'},
     },
     status: {
@@ -543,6 +634,17 @@ async function ensureNode(kubeconfig: string): Promise<void> {
   }
   const res = await adminRequest(kubeconfig, 'POST', '/api/v1/nodes', node)
   if (res.status !== 201 && res.status !== 409) throw new Error(`creating the kwok node failed: ${res.status} ${res.body.slice(0, 300)}`)
+  if (res.status === 409) {
+    // A node from older data may lack the metrics path annotation.
+    const patch = await adminRequest(
+      kubeconfig,
+      'PATCH',
+      `/api/v1/nodes/${NODE_NAME}`,
+      {metadata: {annotations: node.metadata.annotations}},
+      'application/merge-patch+json',
+    )
+    if (patch.status !== 200) throw new Error(`annotating the kwok node failed: ${patch.status} ${patch.body.slice(0, 300)}`)
+  }
 }
 
 async function clusterUsable(kubeconfig: string): Promise<boolean> {

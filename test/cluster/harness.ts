@@ -10,6 +10,7 @@ import {basename, join} from 'node:path'
 import {afterAll, beforeAll, inject} from 'vitest'
 
 import {adminRequest, type ControlPlaneState, type StartOptions, startControlPlane, stopControlPlane} from './control-plane.js'
+import {type SimulatedUsage, setSimulatedUsage as setUsage} from './metrics-api.js'
 
 /** Cold start on a loaded 2-core machine takes well under this. */
 export const CLUSTER_START_TIMEOUT_MS = 240_000
@@ -101,4 +102,13 @@ export function useCluster(file: string, options: UseClusterOptions = {}): Clust
 export async function createNamespace(kubeconfig: string, name: string, labels: Record<string, string> = {}): Promise<void> {
   const res = await adminRequest(kubeconfig, 'POST', '/api/v1/namespaces', {apiVersion: 'v1', kind: 'Namespace', metadata: {name, labels}})
   if (res.status !== 201) throw new Error(`creating namespace ${name} failed: ${res.status} ${res.body.slice(0, 200)}`)
+}
+
+/**
+ * Sets the CPU and memory each pod of a Deployment reports through the metrics API (kwok's simulated
+ * usage, scraped by the control plane's metrics-server), until set again. Per pod: to model a total
+ * load spread over the replicas, divide it by their count.
+ */
+export function setSimulatedUsage(kubeconfig: string, usage: SimulatedUsage): Promise<void> {
+  return setUsage((method, path, body, contentType) => adminRequest(kubeconfig, method, path, body, contentType), usage)
 }

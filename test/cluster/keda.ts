@@ -20,7 +20,7 @@
 import type {ChildProcess} from 'node:child_process'
 import {execFileSync} from 'node:child_process'
 import {appendFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {connect, createServer} from 'node:net'
+import {connect} from 'node:net'
 import {join} from 'node:path'
 
 import {adminRequest} from './control-plane.js'
@@ -229,18 +229,7 @@ async function portOpen(host: string, port: number): Promise<boolean> {
   })
 }
 
-/** A free TCP port on a given loopback address (e.g. a Service's ClusterIP in 127.100.0.0/16). */
-export function freePortOn(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, host, () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
+export {freePortOn} from '../helpers/processes.js'
 
 export const EXTERNAL_METRICS_API = 'v1beta1.external.metrics.k8s.io'
 

@@ -315,7 +315,8 @@ describe('keda-lab status on a real control plane', () => {
     )
     expect(report.apiHpa).toMatchObject({name: 'keda-lab-api', cpuTargetPercent: 70, minReplicas: 2, maxReplicas: 5})
     expect(report.apiHpa!.currentReplicas).toBe(apiHpa?.status?.currentReplicas ?? 0)
-    // No metrics API on this control plane: the HPA has no CPU reading, and status does not invent one.
+    // No usage is simulated for these pods (kwok reports none, metrics-server drops them): the HPA has
+    // no CPU reading, and status does not invent one.
     expect(report.apiHpa!.cpuPercent).toBeUndefined()
 
     // The API server's own answer for the service proxy, passed on as the reason: 503 "no

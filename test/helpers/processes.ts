@@ -1,10 +1,24 @@
 import {type ChildProcess, spawn, type SpawnOptions} from 'node:child_process'
+import {createServer} from 'node:net'
 
 import {findOnPath} from '../../src/lab/dev/net.js'
 import {forgetChild, killGroup, recordChild} from '../setup/process-registry.js'
 
 /** A free TCP port on 127.0.0.1 (the same helper `keda-lab dev` uses). */
 export {freePort} from '../../src/lab/dev/net.js'
+
+/** A free TCP port on a given loopback address (e.g. a Service's ClusterIP in 127.100.0.0/16). */
+export function freePortOn(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
 
 /**
  * Full path of the first of `names` found on PATH; a missing tool is a clear failure with an
