@@ -10,7 +10,17 @@ import {join, relative} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {repoRoot} from '../helpers/cli.js'
-import {type CleanClient, cleanClient, type LoopbackRegistry, npx, npxInstallDir, packProject, publish, startRegistry} from '../helpers/registry.js'
+import {
+  type CleanClient,
+  cleanClient,
+  type LoopbackRegistry,
+  npx,
+  npxInstallDir,
+  packProject,
+  publish,
+  removeClient,
+  startRegistry,
+} from '../helpers/registry.js'
 import {BASE_ARGS, FAKE_BIN, type Lab, startLab} from './install-harness.js'
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {version: string; files: string[]; config: {image: string}}
@@ -24,16 +34,20 @@ function listFiles(dir: string): string[] {
 }
 
 let registry: LoopbackRegistry
+let publisher: CleanClient
 let client: CleanClient
 let installed: string
 
 beforeAll(async () => {
   registry = await startRegistry()
-  const publisher = cleanClient(registry)
+  publisher = cleanClient(registry)
   await publish(publisher, registry, await packProject(publisher.cwd))
   client = cleanClient(registry)
 }, 300_000)
-afterAll(async () => registry?.stop())
+afterAll(async () => {
+  await registry?.stop()
+  for (const c of [publisher, client]) if (c) removeClient(c)
+})
 
 describe('npx keda-lab from a loopback npm registry (Verdaccio)', () => {
   it('--version and --help work from an empty folder with a clean HOME and npm cache', async () => {

@@ -125,7 +125,11 @@ export async function startRegistry(options: {storageDir?: string; uplink?: stri
         writeFileSync(file, `registry=${url}\n//127.0.0.1:${port}/:_authToken=${token}\nfund=false\naudit=false\nupdate-notifier=false\n`)
         return file
       },
-      stop: () => stopProcess(child),
+      async stop() {
+        await stopProcess(child)
+        // A storage folder made here goes with the registry; one passed in is the caller's to keep.
+        if (!options.storageDir) rmSync(dir, {recursive: true, force: true})
+      },
     }
   } catch (error) {
     await stopProcess(child)
