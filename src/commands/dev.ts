@@ -36,7 +36,7 @@ A child that exits on its own is restarted the same way (same port and name), sa
       description:
         "Folder for the local Redis's append-only file, kept across runs (created if missing); without it the queue lives in a temporary folder removed at the end",
     }),
-    'api-port': Flags.integer({description: 'Port of the API (0 picks a free one)', default: 8000, min: 0, max: 65_535}),
+    'api-port': Flags.integer({description: 'Port of the API (0 picks a free one)', env: 'KEDA_LAB_API_PORT', default: 8000, min: 0, max: 65_535}),
     queue: Flags.string({description: 'BullMQ queue name', default: 'tasks'}),
     'task-iterations': Flags.integer({
       description:
