@@ -1,12 +1,12 @@
 /**
  * keda-lab's quantity parser against the real API server: each quantity is sent in a ResourceQuota
  * (server-side dry run: validated, defaulted and canonicalised, not stored) and what the API server
- * answers is compared with what src/adapters/kube/quantity.ts makes of it — the same value for the
+ * answers is compared with what src/adapters/kube/quantity.ts makes of it (a ResourceList is rounded up to a millicore, so: the same millicores) for the
  * input and for the server's canonical form, and a rejection wherever the server rejects.
  */
 import {describe, expect, it} from 'vitest'
 
-import {parseQuantity} from '../../src/adapters/kube/quantity.js'
+import {parseCpuMillis, parseQuantity} from '../../src/adapters/kube/quantity.js'
 import {adminRequest} from './control-plane.js'
 import {useCluster} from './harness.js'
 
@@ -47,8 +47,16 @@ const ACCEPTED = [
   '12345678901234',
   '1.0000000001',
   '3Ei',
+  'm',
+  '.',
+  '+',
+  'Ki',
+  'e3',
+  '0.5m',
+  '1 ',
+  ' 1',
 ]
-const REJECTED = ['1x', '1e', '1KI', '1ki', '1.5.3', '1e1.5', '1b', 'm', '1 ', ' 1', '--1', '8GB']
+const REJECTED = ['1x', '1e', '1KI', '1ki', '1.5.3', '1e1.5', '1b', '--1', '8GB']
 
 /** The API server's canonical form of `quantity` (its 4xx message when it refuses it). */
 async function canonical(namespace: string, quantity: string): Promise<{value?: string; refused?: string}> {
@@ -72,7 +80,10 @@ describe('quantities as the API server parses them', () => {
       expect(answer.refused, `the API server refused ${q}`).toBeUndefined()
       const server = answer.value ?? ''
       rows.push(`${q} -> ${server}`)
-      expect(parseQuantity(server).nanos, `${q} (canonical ${server})`).toBe(parseQuantity(q).nanos)
+      // A ResourceList value is rounded up to a millicore by the API server (SetDefaults_ResourceList),
+      // which is what parseCpuMillis does (MilliValue rounds up): same millis for input and canonical form.
+      expect(parseCpuMillis(server), `${q} (canonical ${server})`).toBe(parseCpuMillis(q))
+      expect(parseQuantity(server).nanos % 1_000_000n, `${server} is whole millis`).toBe(0n)
     }
     console.log(`API server canonical forms: ${rows.join(', ')}`)
   })

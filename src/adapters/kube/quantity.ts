@@ -7,7 +7,7 @@
  *   binarySI        ::= Ki | Mi | Gi | Ti | Pi | Ei
  *   decimalSI       ::= n | u | m | "" | k | M | G | T | P | E
  *   decimalExponent ::= (e | E) signedInteger
- *   signedNumber    ::= [+|-] (digits | digits.digits | digits. | .digits)
+ *   signedNumber    ::= [+|-] (digits | digits.digits | digits. | .digits | nothing, which is 0)
  *
  * The value is kept exact (a BigInt over a power of ten), then rounded the way the API server
  * does: a value finer than 1n is rounded up to the next nano (away from zero), and
@@ -37,10 +37,13 @@ const invalid = (text: string, why: string): KedaLabError =>
   })
 
 /** Parses a quantity as the API server does; throws a KedaLabError on anything it would reject. */
-export function parseQuantity(text: string): Quantity {
+export function parseQuantity(input: string): Quantity {
+  // The API server trims spaces around a quantity in JSON before parsing it (seen on the real one).
+  const text = input.trim()
   const match = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)$/.exec(text)
   const [, sign = '', whole = '', fraction = '', suffix = ''] = match ?? []
-  if (!match || whole.length + fraction.length === 0) throw invalid(text, 'it does not start with a number')
+  // The API server takes a missing number as 0 ('m', '.', '+', 'Ki' all parse as zero); only '' is refused.
+  if (!match || text === '') throw invalid(text, 'it is empty')
   const digits = BigInt(`${whole}${fraction}` || '0') // value = digits / 10^fraction.length
   let numerator: bigint
   let denominator = pow10(fraction.length)
