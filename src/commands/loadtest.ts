@@ -118,7 +118,17 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     const prepared = prepareLoadTest(options) // every flag checked before anything is opened
     const report = flags.out ? createReportWriter(flags.out) : undefined
     const json = this.jsonEnabled()
-    const info = (line: string) => (json ? process.stderr.write(`${line}\n`) : this.log(line))
+    const tty = !json && Boolean(process.stdout.isTTY)
+    const view = createLoadTestView({
+      mode: json ? 'json' : tty ? 'tty' : 'plain',
+      write: (text) => process.stdout.write(text),
+      columns: () => process.stdout.columns ?? 80,
+      color: wantsColor(process.env, tty),
+      profile: prepared.load.name,
+      plannedS: prepared.plannedS,
+    })
+    // In a terminal a line printed during the run goes above the live frame (view.note), not into it.
+    const info = (line: string) => (json ? process.stderr.write(`${line}\n`) : view.note(line))
     const stop = new AbortController()
     const onSigint = () => {
       if (stop.signal.aborted) process.exit(130) // the second Ctrl-C: at once
@@ -133,15 +143,6 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
       const kube = await createKube({context: flags.context})
       return (await runClusterLoadTest({...options, parallel: flags.parallel, namespace: flags.namespace}, {kube, info, signal: stop.signal})).summary
     }
-    const tty = Boolean(process.stdout.isTTY)
-    const view = createLoadTestView({
-      mode: json ? 'json' : tty ? 'tty' : 'plain',
-      write: (text) => process.stdout.write(text),
-      columns: () => process.stdout.columns ?? 80,
-      color: wantsColor(process.env, tty),
-      profile: prepared.load.name,
-      plannedS: prepared.plannedS,
-    })
     const run = async () =>
       runLoadTestCommand(options, {
         ...(await localRunDeps()),

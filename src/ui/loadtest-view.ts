@@ -11,7 +11,7 @@
 import asciichart from 'asciichart'
 
 import {backlogOf} from '../lab/loadtest/facts.js'
-import type {LatencyStats, LoadSummary, SecondRecord, Step} from '../lab/loadtest/records.js'
+import type {LatencyStats, SecondRecord, Step} from '../lab/loadtest/records.js'
 import {STEPS} from '../lab/loadtest/records.js'
 
 export type ViewMode = 'tty' | 'plain' | 'json'
@@ -33,6 +33,8 @@ export interface LoadTestViewOptions {
 
 export interface LoadTestView {
   update(record: SecondRecord): void
+  /** A line for people during the run (target, Ctrl-C notice): above the frame in a terminal, never under --json. */
+  note(line: string): void
   /** Leaves the last frame on screen and gives the cursor back. */
   stop(): void
 }
@@ -197,6 +199,14 @@ export function createLoadTestView(o: LoadTestViewOptions): LoadTestView {
   let drawn = 0
   let sincePlain = 0
   const every = o.plainEveryS ?? 5
+  const draw = () => {
+    const lines = renderFrame(records, {profile: o.profile, plannedS: o.plannedS, width: o.columns?.() ?? VIEW_WIDTH, color: o.color})
+    // Back to the frame's first line, each line rewritten and cleared to its end, then whatever
+    // an older, longer frame left below is cleared: one write, no blank moment.
+    const up = drawn > 0 ? `\u001B[${drawn}F` : HIDE_CURSOR
+    o.write(`${SYNC_START}${up}${lines.map((l) => `${l}\u001B[K\n`).join('')}\u001B[J${SYNC_END}`)
+    drawn = lines.length
+  }
   return {
     update(record) {
       records.push(record)
@@ -209,41 +219,25 @@ export function createLoadTestView(o: LoadTestViewOptions): LoadTestView {
         }
         return
       }
-      const lines = renderFrame(records, {profile: o.profile, plannedS: o.plannedS, width: o.columns?.() ?? VIEW_WIDTH, color: o.color})
-      // Back to the frame's first line, each line rewritten and cleared to its end, then whatever
-      // an older, longer frame left below is cleared: one write, no blank moment.
-      const up = drawn > 0 ? `\u001B[${drawn}F` : HIDE_CURSOR
-      o.write(`${SYNC_START}${up}${lines.map((l) => `${l}\u001B[K\n`).join('')}\u001B[J${SYNC_END}`)
-      drawn = lines.length
+      draw()
+    },
+    note(line) {
+      if (o.mode === 'json') return
+      if (o.mode === 'plain' || drawn === 0) {
+        o.write(`${line}\n`)
+        return
+      }
+      // The note takes the frame's place; the frame is drawn again below it.
+      o.write(`${SYNC_START}\u001B[${drawn}F\u001B[J${line}\n${SYNC_END}`)
+      drawn = 0
+      draw()
     },
     stop() {
       if (o.mode === 'plain' && sincePlain > 0) o.write(`${plainLine(records, sincePlain)}\n`)
       if (o.mode === 'tty' && drawn > 0) o.write(SHOW_CURSOR)
+      // The last frame stays; what is printed after it goes below.
+      drawn = 0
+      sincePlain = 0
     },
   }
-}
-
-/** The end-of-run text: what ran, latency per step, checks, thresholds and the scaling facts. */
-export function formatSummary(summary: LoadSummary, scalingLines: readonly string[]): string[] {
-  const lines: string[] = []
-  const it = summary.iterations
-  lines.push(
-    `${summary.profile}: ${it.completed} of ${it.started} iterations completed in ${summary.durationS.toFixed(1)} s` +
-      `${it.dropped ? `, ${it.dropped} dropped` : ''}${it.failed ? `, ${it.failed} failed` : ''}${summary.interrupted ? ' (interrupted)' : ''}`,
-  )
-  if (summary.rate) lines.push(`rate: ${summary.rate.achieved.toFixed(2)}/s achieved of ${summary.rate.asked.toFixed(2)}/s asked`)
-  lines.push(`requests: add ${summary.requests.add}, status ${summary.requests.status}, errors ${summary.errors}`)
-  lines.push(`${''.padEnd(18)}${['count', 'p50', 'p90', 'p95', 'p99', 'max'].map((h) => h.padStart(8)).join(' ')}`)
-  for (const step of ['add', 'status', 'task'] as const) {
-    const l = summary.latency[step]
-    if (!l) continue
-    const name = step === 'task' ? 'task end to end' : step
-    lines.push(`${name.padEnd(18)}${String(l.count).padStart(8)} ${[l.p50, l.p90, l.p95, l.p99, l.max].map(fmtMs).join(' ')}`)
-  }
-  for (const [name, c] of Object.entries(summary.checks)) {
-    lines.push(`${c.fails === 0 ? '✓' : '✗'} ${name}: ${c.passes} passed${c.fails ? `, ${c.fails} failed` : ''}`)
-  }
-  for (const t of summary.thresholds) lines.push(`${t.ok ? '✓' : '✗'} threshold ${t.expression}: ${t.actual}`)
-  lines.push(...scalingLines)
-  return lines
 }

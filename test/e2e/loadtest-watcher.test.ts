@@ -49,7 +49,7 @@ describe('loadtest scaling watcher on keda-lab dev --autoscale', () => {
     await dev.waitForLine(/autoscale \(a local imitation of KEDA/)
     const watcher = createScalingWatcher({apiUrl: api, source: {kind: 'dev', env}})
     expect(watcher.source).toBe('dev')
-    expect(await watcher.sample()).toEqual({source: 'dev', queueWaiting: 0, queueActive: 0, workers: 1, workersDesired: 1})
+    expect(await watcher.sample()).toEqual({source: 'dev', queueWaiting: 0, queueActive: 0, workers: 1, workersDesired: 1, workersMinReplicas: 1})
 
     const created = await Promise.all(
       Array.from({length: 6}, () => request(`${api}/api/tasks`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{}'})),

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {describeScalingFacts, scalingFacts} from '../../src/lab/loadtest/facts.js'
+import {createFactsCollector, describeScalingFacts, scalingFacts} from '../../src/lab/loadtest/facts.js'
 import type {ScalingSample, SecondRecord} from '../../src/lab/loadtest/records.js'
 import {rampShape, simulateRun} from '../helpers/loadtest-records.js'
 
@@ -84,6 +84,42 @@ describe('scalingFacts', () => {
       {t: 3, what: 'api', from: 1, to: 2},
     ])
     expect(describeScalingFacts(facts)).toContain('scaling (dev): back to 1 worker(s): not yet, after 4 s')
+  })
+
+  it('measures from the resting count when the first sample is already scaled up (a second into the load)', () => {
+    const records = [
+      rec(0, 2, {workers: 2, queueWaiting: 2, queueActive: 0}),
+      rec(1, 1, {workers: 3, queueWaiting: 2, queueActive: 1}),
+      rec(2, 0, {workers: 3, queueWaiting: 0, queueActive: 1}),
+      rec(3, 0, {workers: 2, queueWaiting: 0, queueActive: 0}),
+      rec(4, 0, {workers: 1, queueWaiting: 0, queueActive: 0}),
+    ]
+    const facts = scalingFacts(records)
+    expect(facts).toMatchObject({workersAtStart: 2, workersMin: 1, workersMax: 3, firstScaleUpS: 0, toMaxS: 1, backToMinS: 3, drainS: 2})
+    expect(describeScalingFacts(facts)).toContain('scaling (dev): back to 1 worker(s) 3 s after the last add')
+  })
+
+  it('is settled once the queue is empty and the workers are back at the configured minimum, not the first sample', () => {
+    const c = createFactsCollector()
+    const feed = (t: number, s: Partial<ScalingSample>) => c.onRecord(rec(t, 0, s))
+    feed(0, {workers: 2, workersDesired: 2, workersMinReplicas: 1, queueWaiting: 3, queueActive: 1})
+    expect(c.settled()).toBe(false)
+    feed(1, {workers: 2, workersDesired: 2, workersMinReplicas: 1, queueWaiting: 0, queueActive: 0})
+    expect(c.settled()).toBe(false) // back at the first sample's 2, still above the minimum 1
+    feed(2, {workers: 2, workersDesired: 1, workersMinReplicas: 1, queueWaiting: 0, queueActive: 0})
+    expect(c.settled()).toBe(false)
+    feed(3, {error: 'queue: ECONNRESET'})
+    expect(c.settled()).toBe(false) // one failed sample is a gap, not the end
+    feed(4, {workers: 1, workersDesired: 1, workersMinReplicas: 1, queueWaiting: 0, queueActive: 0})
+    expect(c.settled()).toBe(true)
+    expect(c.facts().workersMinReplicas).toBe(1)
+    // A sampler that sees no queue at all: given up after five samples in a row.
+    const blind = createFactsCollector()
+    for (let t = 0; t < 5; t++) {
+      expect(blind.settled()).toBe(false)
+      blind.onRecord(rec(t, 0, {error: 'queue: HTTP 404'}))
+    }
+    expect(blind.settled()).toBe(true)
   })
 
   it('says nothing was watched when no sample came', () => {

@@ -1,9 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
-import {createFactsCollector, describeScalingFacts} from '../../src/lab/loadtest/facts.js'
 import type {SecondRecord} from '../../src/lab/loadtest/records.js'
-import {createLoadTestView, formatSummary, plainLine, renderFrame, squeeze, VIEW_WIDTH} from '../../src/ui/loadtest-view.js'
-import {rampShape, simulateRun, summaryFor} from '../helpers/loadtest-records.js'
+import {createLoadTestView, plainLine, renderFrame, squeeze, VIEW_WIDTH} from '../../src/ui/loadtest-view.js'
+import {rampShape, simulateRun} from '../helpers/loadtest-records.js'
 
 const SEED = 4242
 const strip = (s: string) => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
@@ -76,16 +75,20 @@ describe('loadtest live view', () => {
     expect(squeeze([1, 2], 5)).toEqual([1, 2])
   })
 
-  it('prints the end-of-run summary with the scaling facts', () => {
+  it('puts a note above the frame in a terminal and redraws the frame below it', () => {
     const rs = records()
-    const collector = createFactsCollector()
-    for (const r of rs) collector.onRecord(r)
-    expect(collector.settled()).toBe(true)
-    const facts = collector.facts()
-    const text = formatSummary(summaryFor(rs, facts), describeScalingFacts(facts)).join('\n')
-    expect(text).toContain('✗ add: content-type application/json: ')
-    expect(text).toContain('✓ threshold checks>99%: 99.9%')
-    expect(text).toMatch(/scaling \(dev\): workers: 1 at start, max 6, min 1/)
+    let tty = ''
+    const view = createLoadTestView({mode: 'tty', profile: 'ramp', write: (t) => (tty += t)})
+    for (const r of rs.slice(0, 3)) view.update(r)
+    const before = tty.length
+    view.note('Stopping: no new iterations')
+    const after = tty.slice(before)
+    const height = renderFrame(rs.slice(0, 3), {profile: 'ramp'}).length
+    expect(after.startsWith(`\u001B[?2026h\u001B[${height}F\u001B[JStopping: no new iterations\n`)).toBe(true)
+    expect(strip(after)).toContain('keda-lab loadtest · ramp · 0:03')
+  })
+
+  it('has no plain line before the first second', () => {
     expect(plainLine([], 5)).toBe('')
   })
 })

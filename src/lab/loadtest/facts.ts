@@ -71,15 +71,21 @@ export function scalingFacts(records: readonly SecondRecord[]): ScalingFacts {
   facts.workersMax = Math.max(...counts)
   facts.workersMin = Math.min(...counts)
 
+  // The resting count: the autoscaler's configured minimum when the samples say it, else the
+  // lowest seen. Not the first sample: it comes a second into the load, when an autoscaler
+  // polling every second may already have added a worker.
+  const configured = sampled.findLast((r) => usable(r)?.workersMinReplicas !== undefined)?.scaling?.workersMinReplicas
+  if (configured !== undefined) facts.workersMinReplicas = configured
+  const base = configured ?? facts.workersMin
   const from = firstAddT ?? workerSeries[0]?.t ?? 0
-  const firstUp = workerSeries.find((w) => w.t >= from && w.workers > start)
+  const firstUp = workerSeries.find((w) => w.t >= from && w.workers > base)
   if (firstUp) facts.firstScaleUpS = firstUp.t - from
-  if (facts.workersMax > start) {
+  if (facts.workersMax > base) {
     const atMax = workerSeries.find((w) => w.workers === facts.workersMax)
     if (atMax) facts.toMaxS = Math.max(0, atMax.t - from)
 
-    // Back to the start: the first sample at or below the starting count after the last one above it.
-    const lastAbove = workerSeries.findLastIndex((w) => w.workers > start)
+    // Back to the minimum: the first sample at it after the last one above it.
+    const lastAbove = workerSeries.findLastIndex((w) => w.workers > base)
     const back = workerSeries[lastAbove + 1]
     const since = lastAddT ?? from
     const lastT = records.at(-1)?.t ?? since
@@ -98,8 +104,9 @@ export function describeScalingFacts(f: ScalingFacts): string[] {
     lines.push(
       f.firstScaleUpS !== undefined ? `first scale-up ${f.firstScaleUpS} s after the first task; max reached after ${f.toMaxS} s` : 'no scale-up while watched',
     )
-    if (f.backToMinS !== undefined) lines.push(`back to ${f.workersAtStart} worker(s) ${f.backToMinS} s after the last add`)
-    else if (f.backToMinNote) lines.push(`back to ${f.workersAtStart} worker(s): ${f.backToMinNote}`)
+    const min = f.workersMinReplicas ?? f.workersMin
+    if (f.backToMinS !== undefined) lines.push(`back to ${min} worker(s) ${f.backToMinS} s after the last add`)
+    else if (f.backToMinNote) lines.push(`back to ${min} worker(s): ${f.backToMinNote}`)
   }
   if (f.backlogPeak !== undefined) {
     lines.push(`backlog peak ${f.backlogPeak} task(s)${f.drainS !== undefined ? `; drained ${f.drainS} s after the last add` : '; not drained while watched'}`)
@@ -112,34 +119,43 @@ export function describeScalingFacts(f: ScalingFacts): string[] {
 export interface FactsCollector {
   onRecord(r: SecondRecord): void
   facts(): ScalingFacts
-  /** The queue is empty and the workers are back where they started (see isSettled). */
+  /** See isSettled. */
   settled(): boolean
 }
 
+/** Consecutive samples without a queue after which there is nothing left to watch for. */
+const BLIND_SAMPLES = 5
+
 export function createFactsCollector(): FactsCollector {
   const records: SecondRecord[] = []
-  let first: ScalingSample | undefined
+  let lowest: number | undefined
   let last: ScalingSample | undefined
+  let blind = 0
   return {
     onRecord(r) {
       records.push(r)
       const s = usable(r)
-      if (s && first === undefined && s.workers !== undefined) first = s
-      if (r.scaling) last = r.scaling
+      if (s?.workers !== undefined) lowest = Math.min(lowest ?? s.workers, s.workers)
+      blind = backlogOf(s) === undefined ? blind + 1 : 0
+      last = r.scaling
     },
     facts: () => scalingFacts(records),
-    settled: () => isSettled(first, last),
+    settled: () => blind >= BLIND_SAMPLES || isSettled(last, lowest),
   }
 }
 
 /**
- * At rest: the queue is empty and the workers (and what the autoscaler asks for) are back at the
- * count of the first sample. A failed or queue-less sample is not at rest.
+ * After the load, at rest: the queue is empty and the workers (and what the autoscaler asks for)
+ * are back at the autoscaler's minimum (`workersMinReplicas`), or at the lowest count seen when
+ * the sample does not say it. Not the first sample's count: it comes a second into the load, when
+ * an autoscaler polling every second may already have added a worker. A failed or queue-less
+ * sample is not at rest (the collector gives up after BLIND_SAMPLES of them in a row).
  */
-export function isSettled(first: ScalingSample | undefined, last: ScalingSample | undefined): boolean {
+function isSettled(last: ScalingSample | undefined, lowest: number | undefined): boolean {
   if (!last || last.error !== undefined) return false
   const backlog = backlogOf(last)
   if (backlog === undefined || backlog > 0) return false
-  if (first?.workers === undefined || last.workers === undefined) return true
-  return last.workers <= first.workers && (last.workersDesired === undefined || last.workersDesired <= first.workers)
+  if (last.workers === undefined) return true
+  const min = last.workersMinReplicas ?? lowest ?? last.workers
+  return last.workers <= min && (last.workersDesired === undefined || last.workersDesired <= min)
 }

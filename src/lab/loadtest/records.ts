@@ -39,6 +39,8 @@ export interface ScalingSample {
   workers?: number
   /** What the autoscaler wants (cluster: KEDA's HPA desiredReplicas; dev: its last decision). */
   workersDesired?: number
+  /** The autoscaler's configured minimum (cluster: the ScaledObject's minReplicaCount; dev: --min-workers). */
+  workersMinReplicas?: number
   scaledObjectReady?: boolean
   scaledObjectActive?: boolean
   apiReplicas?: number
@@ -100,6 +102,8 @@ export interface ScalingFacts {
   workersAtStart?: number
   workersMax?: number
   workersMin?: number
+  /** The autoscaler's configured minimum, when the samples said it (what "back to the minimum" means). */
+  workersMinReplicas?: number
   /** Seconds from the first queued task to the first scale-up; absent if none happened. */
   firstScaleUpS?: number
   /** Seconds from the first queued task until `workersMax` was first reached. */
@@ -108,7 +112,10 @@ export interface ScalingFacts {
   backlogPeak?: number
   /** Seconds from the last add to an empty queue; absent when it did not drain while watched. */
   drainS?: number
-  /** Seconds from the last add until workers were back at their starting count. */
+  /**
+   * Seconds from the last add until workers were back at the minimum: `workersMinReplicas` when
+   * known, else `workersMin` (not the first sample: it may already be above it, a second into the load).
+   */
   backToMinS?: number
   /** Said when back-to-min did not happen while watched: "not yet, after 95 s". */
   backToMinNote?: string

@@ -59,13 +59,17 @@ export function createScalingWatcher(options: WatcherOptions): ScalingWatcher {
     }
   }
 
-  const readDev = (): Pick<ScalingSample, 'workers' | 'workersDesired'> & {error?: string} => {
+  const readDev = (): Pick<ScalingSample, 'workers' | 'workersDesired' | 'workersMinReplicas'> & {error?: string} => {
     const s = options.source.kind === 'dev' ? options.source : undefined
     const states = findDevStates(s?.env)
     const origin = new URL(options.apiUrl).origin
     const state: DevState | undefined = states.find((st) => (s?.pid !== undefined ? st.pid === s.pid : st.apiUrl === origin))
     if (!state) return {error: 'dev: the keda-lab dev run is gone (its state file was not found)'}
-    return {workers: state.workers.length, ...(state.desiredWorkers !== undefined ? {workersDesired: state.desiredWorkers} : {})}
+    return {
+      workers: state.workers.length,
+      ...(state.desiredWorkers !== undefined ? {workersDesired: state.desiredWorkers} : {}),
+      ...(state.autoscale ? {workersMinReplicas: state.autoscale.minWorkers} : {}),
+    }
   }
 
   const readCluster = async (kube: Kube, namespace: string): Promise<Omit<ScalingSample, 'source'>> => {
@@ -76,6 +80,7 @@ export function createScalingWatcher(options: WatcherOptions): ScalingWatcher {
       const workers = s.workerDeployment?.ready ?? s.worker?.currentReplicas
       if (workers !== undefined) out.workers = workers
       if (s.worker?.desiredReplicas !== undefined) out.workersDesired = s.worker.desiredReplicas
+      if (s.worker?.minReplicas !== undefined) out.workersMinReplicas = s.worker.minReplicas
       if (ready(s.worker?.ready) !== undefined) out.scaledObjectReady = ready(s.worker?.ready)
       if (ready(s.worker?.active) !== undefined) out.scaledObjectActive = ready(s.worker?.active)
       if (s.apiHpa) {
