@@ -242,11 +242,15 @@ const PAGE_SCRIPT = String.raw`
         ctx.fillStyle = '#666'; ctx.fillText(m.label, x + 3 * devicePixelRatio, bottom - 4 * devicePixelRatio);
       });
       ctx.setLineDash([]);
+      // Labels of events close together are stacked instead of drawn over each other.
+      var lastX = -Infinity, row = 0;
       (events || []).forEach(function (e) {
         var x = u.valToPos(e.t, 'x', true);
         ctx.strokeStyle = e.to > e.from ? 'rgba(44,160,44,0.8)' : 'rgba(214,39,40,0.8)'; ctx.lineWidth = 1.5 * devicePixelRatio;
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
-        ctx.fillStyle = ctx.strokeStyle; ctx.fillText(e.from + '\u2192' + e.to, x + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
+        row = x - lastX < 34 * devicePixelRatio ? row + 1 : 0;
+        lastX = row === 0 ? x : lastX;
+        ctx.fillStyle = ctx.strokeStyle; ctx.fillText(e.from + '\u2192' + e.to, x + 3 * devicePixelRatio, top + (12 + 12 * row) * devicePixelRatio);
       });
       ctx.restore();
     }]}};
