@@ -58,6 +58,10 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
     }),
     'abort-on-fail': Flags.boolean({description: 'Stop the run as soon as a threshold fails', default: false, helpGroup: CHECK}),
     target: Flags.string({description: 'The API URL (default: the running keda-lab dev, else the installed lab)'}),
+    watch: Flags.string({
+      description: "With --target: watch the scaling in the cluster (--namespace, --context) too, not only the API's queue",
+      options: ['cluster'],
+    }),
     shard: Flags.string({description: 'Run shard INDEX/COUNT of the load (its slice of the iterations or of the rate)'}),
     'watch-after': Flags.string({
       description: 'After the load, keep watching the scaling this long (stops once the queue is empty and workers are back)',
@@ -105,7 +109,7 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
         stopGrace: flags['stop-grace'],
         version: this.config.version,
       },
-      target: {url: flags.target, namespace: flags.namespace, context: flags.context},
+      target: {url: flags.target, namespace: flags.namespace, context: flags.context, watch: flags.watch as 'cluster' | undefined},
     }
     if (flags.export || args.file) {
       if (!flags.export || !args.file)

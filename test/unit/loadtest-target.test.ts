@@ -51,6 +51,20 @@ describe('load test target discovery', () => {
     expect(() => parseTargetUrl('http://127.0.0.1:8000/?x=1')).toThrow(/without a query/)
   })
 
+  it('--target with --watch cluster: the given URL, and the cluster of the context/namespace for the watcher; no cluster is exit 3', async () => {
+    const k = kube(undefined)
+    const t = await resolveTarget(
+      {url: 'http://127.0.0.1:8000', namespace: 'lab-ns', watch: 'cluster'},
+      deps({findDevStates: () => [dev], createKube: async () => k}),
+    )
+    expect(t.target).toEqual({url: 'http://127.0.0.1:8000', source: 'flag', reason: 'given with --target; scaling watched in namespace lab-ns (context lab)'})
+    expect(t.kube).toBe(k)
+    expect(t.namespace).toBe('lab-ns')
+    expect(t.dev).toBeUndefined()
+    const f = await failure(resolveTarget({url: 'http://127.0.0.1:8000', namespace: 'lab-ns', watch: 'cluster'}, deps()))
+    expect(f).toEqual({message: '--watch cluster: no cluster to watch (no kubeconfig)', exitCode: 3})
+  })
+
   it('else the running keda-lab dev, found through its state file', async () => {
     const t = await resolveTarget({namespace: 'keda'}, deps({findDevStates: () => [dev]}))
     expect(t.target).toEqual({url: dev.apiUrl, source: 'dev', reason: `the keda-lab dev running on this machine (pid 4242, started ${dev.startedAt})`})

@@ -25,6 +25,12 @@ export interface ResolvedTarget {
 export interface TargetOptions {
   /** `--target`. */
   url?: string
+  /**
+   * `--watch cluster`: with `--target`, watch the scaling in the cluster of `context`/`namespace`
+   * anyway (the API reached some other way, e.g. a host process or an ingress, the workers' autoscaler
+   * in the cluster). Without `--target` the installed lab is watched already.
+   */
+  watch?: 'cluster'
   namespace: string
   context?: string
 }
@@ -56,7 +62,23 @@ export function parseTargetUrl(text: string): string {
 /** Finds the target; throws a KedaLabError (exit 3) when there is none. */
 export async function resolveTarget(options: TargetOptions, deps: TargetDeps): Promise<ResolvedTarget> {
   const none = async () => {}
-  if (options.url !== undefined) return {target: {url: parseTargetUrl(options.url), source: 'flag', reason: 'given with --target'}, close: none}
+  if (options.url !== undefined) {
+    const target = {url: parseTargetUrl(options.url), source: 'flag', reason: 'given with --target'} as const
+    if (options.watch !== 'cluster') return {target, close: none}
+    const kube = await deps.createKube({context: options.context}).catch((error: unknown) => {
+      throw new KedaLabError(`--watch cluster: no cluster to watch (${isKedaLabError(error) ? error.message : (error as Error).message})`, {
+        hint: 'check `kubectl get nodes` (KUBECONFIG, --context), or leave out --watch cluster to watch only the queue',
+        exitCode: 3,
+        cause: error,
+      })
+    })
+    return {
+      target: {...target, reason: `given with --target; scaling watched in namespace ${options.namespace} (context ${kube.contextName})`},
+      kube,
+      namespace: options.namespace,
+      close: none,
+    }
+  }
 
   const dev = deps.findDevStates()[0]
   if (dev) {
