@@ -138,7 +138,7 @@ const result = await build({
   keepNames: true,
   // Packages that read "browser"/"module" fields differently: take what Node takes.
   mainFields: ['module', 'main'],
-  conditions: ['node', 'import'],
+  conditions: ['node'],
   // Licences go to dist/THIRD-PARTY-LICENSES.txt whole (below), not as comments scattered in chunks.
   legalComments: 'none',
   metafile: true,
