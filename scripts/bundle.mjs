@@ -136,7 +136,10 @@ const result = await build({
   // as they were for the libraries (and error messages) that read them.
   minify: true,
   keepNames: true,
-  // Packages that read "browser"/"module" fields differently: take what Node takes.
+  // Packages that read "browser"/"module" fields differently: take what Node takes. `import` and
+  // `require` are not listed: esbuild adds the one matching each import's kind, as Node does. With
+  // `import` listed, isomorphic-ws's `require('ws')` got ws's ESM wrapper, whose namespace is not a
+  // constructor, and every `tunnel` port-forward from dist/ failed (test/cluster/tunnel.test.ts).
   mainFields: ['module', 'main'],
   conditions: ['node'],
   // Licences go to dist/THIRD-PARTY-LICENSES.txt whole (below), not as comments scattered in chunks.
