@@ -100,7 +100,10 @@ describe('keda-lab loadtest against keda-lab dev', () => {
       expect(it.failed).toBe(0)
       // Every iteration that started ended one way or the other.
       expect((it.interrupted ?? 0) + it.completed + it.failed).toBe(it.started)
-      expect(summary.requests.add).toBe(it.started)
+      // `requests` counts responses: an iteration interrupted while its add was in flight (ramp's
+      // graceful ramp-down 0) started but got no add response, so it is the only allowed gap.
+      expect(summary.requests.add).toBeLessThanOrEqual(it.started)
+      expect(summary.requests.add).toBeGreaterThanOrEqual(it.started - (it.interrupted ?? 0))
       expectEveryCheckPassed(summary)
       if (profile === 'backlog' || profile === 'soak') {
         // The open model: the schedule was met (nothing dropped, the achieved rate is the asked one).
