@@ -43,7 +43,8 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, maxBatch = 64):
           for (const entry of batch) entry.reject(error)
           return
         }
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(values[i]!)
+        // The lengths are equal (checked above), so every entry gets its own result.
+        for (const [i, value] of values.entries()) batch[i]?.resolve(value)
       },
       (error: unknown) => {
         for (const entry of batch) entry.reject(error)

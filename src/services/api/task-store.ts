@@ -316,7 +316,7 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
 
   // The reads of one event-loop round: one script call (batch.ts).
   const readTasks = batched<{id: string; brief: boolean}, TaskViewReply | BriefTaskViewReply>((reads) => {
-    const keys = [queue.keys.completed!, queue.keys.failed!, queue.keys.active!]
+    const keys = [queue.toKey('completed'), queue.toKey('failed'), queue.toKey('active')]
     const args: (string | number)[] = [Date.now(), highWaterTtlMs]
     for (const {id, brief} of reads) {
       const jobKey = queue.toKey(id)
@@ -345,8 +345,7 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
 
   // The tasks queued in one event-loop round: one script call, and one WAIT for all of them.
   const addTasks = batched<{id: string; data: TaskData}, void>(async (tasks) => {
-    const k = queue.keys
-    const keys = [k.wait!, k.meta!, k.id!, k.active!, k.events!, k.marker!]
+    const keys = [queue.toKey('wait'), queue.toKey('meta'), queue.toKey('id'), queue.toKey('active'), queue.toKey('events'), queue.toKey('marker')]
     const args: (string | number)[] = [TASK_JOB_NAME]
     const now = Date.now()
     for (const {id, data} of tasks) {

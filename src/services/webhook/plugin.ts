@@ -125,10 +125,11 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
    * Remembering is a convenience (threading, buttons): when Redis is unavailable the alert is
    * still delivered, only unthreaded or without buttons, and the log says so.
    */
-  async function bestEffort<T>(log: Log, what: string, work: () => Promise<T>): Promise<T | undefined> {
-    if (!options.store) return undefined
+  async function bestEffort<T>(log: Log, what: string, work: (store: MessageStore) => Promise<T>): Promise<T | undefined> {
+    const {store} = options
+    if (!store) return undefined
     try {
-      return await work()
+      return await work(store)
     } catch (error) {
       log.warn({error: error instanceof Error ? error.message : String(error)}, `could not ${what}; the message goes out without it`)
       return undefined
@@ -138,12 +139,13 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
   /** Buttons under the last part of a firing notification, acting on the firing alerts' shared labels. */
   async function withButtons(payload: AlertmanagerPayload, texts: string[], log: Log): Promise<(string | OutgoingMessage)[]> {
     const firing = payload.alerts.filter((a) => a.status === 'firing')
-    const {interactions, store} = options
-    if (!interactions || !store || firing.length === 0) return texts
-    const labels = firing.length === 1 ? firing[0]!.labels : sharedLabels(firing)
+    const {interactions} = options
+    if (!interactions || firing.length === 0) return texts
+    // One alert shares all its labels with itself.
+    const labels = sharedLabels(firing)
     if (Object.keys(labels).length === 0) return texts
     const ref = labelsRef(labels)
-    const stored = await bestEffort(log, 'remember the labels behind the buttons', async () => {
+    const stored = await bestEffort(log, 'remember the labels behind the buttons', async (store) => {
       await store.rememberLabels(ref, labels)
       return true
     })
@@ -154,12 +156,13 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
   /** Per chat, the firing message a resolved notification replies to (the first resolved alert that has one). */
   async function threadTargets(payload: AlertmanagerPayload, log: Log): Promise<Record<string, number> | undefined> {
     const resolved = payload.alerts.filter((a) => a.status === 'resolved').slice(0, 50)
-    if (resolved.length === 0 || !options.chatIds) return undefined
-    return bestEffort(log, 'look up the firing messages to reply to', async () => {
+    const {chatIds} = options
+    if (resolved.length === 0 || !chatIds) return undefined
+    return bestEffort(log, 'look up the firing messages to reply to', async (store) => {
       const targets: Record<string, number> = {}
-      for (const chatId of options.chatIds!) {
+      for (const chatId of chatIds) {
         for (const alert of resolved) {
-          const id = await options.store!.messageFor(alert.fingerprint, chatId)
+          const id = await store.messageFor(alert.fingerprint, chatId)
           if (id !== undefined) {
             targets[chatId] = id
             break
@@ -217,14 +220,14 @@ export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = as
       const result = await deliver(messages, request.log, true, {
         replyTo,
         onSent: async (sent, complete) => {
-          await bestEffort(request.log, 'remember the message ids', async () => {
+          await bestEffort(request.log, 'remember the message ids', async (store) => {
             const firsts = sent.filter((m) => m.index === 0)
-            await options.store!.rememberMessages(
+            await store.rememberMessages(
               firsts.flatMap((m) => firing.map((alert) => ({fingerprint: alert.fingerprint, chatId: m.chatId, messageId: m.messageId}))),
             )
             // The episode is over: its next firing starts a new thread. Kept while a chat still
             // waits for Alertmanager's retry of this resolved notification.
-            if (complete) await options.store!.forgetMessages(resolved.map((a) => a.fingerprint))
+            if (complete) await store.forgetMessages(resolved.map((a) => a.fingerprint))
           })
         },
       })

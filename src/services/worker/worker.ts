@@ -81,7 +81,9 @@ export function createWorker(options: CreateWorkerOptions): TaskWorker {
 
   // Three parameters on purpose: BullMQ passes an AbortSignal only to processors that declare it.
   const processor = async (job: Job<TaskData, TaskOutcome>, token: string | undefined, signal: AbortSignal | undefined) => {
-    const taskId = job.id!
+    // BullMQ gives every job it hands out an id; a job without one could not be tracked or handed back.
+    const taskId = job.id
+    if (taskId === undefined) throw new UnrecoverableError('a job without an id reached the worker')
     const log = logger.child({taskId})
     if (job.name !== TASK_JOB_NAME) throw new UnrecoverableError(`unknown job name "${job.name}": this worker runs "${TASK_JOB_NAME}"`)
     let input: ReturnType<typeof parseTaskData>
