@@ -3,7 +3,6 @@ import {writeFileSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 
 import {ClusterCommand} from '../base-command.js'
-import {KedaLabError} from '../errors.js'
 import type {LoadSummary} from '../lab/loadtest/records.js'
 
 const SHAPE = 'SHAPE (without --profile)'
@@ -85,85 +84,55 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
 
   async run(): Promise<LoadSummary | string[] | {file: string; profile: string}> {
     const {flags, args} = await this.parse(LoadTest)
-    const {listProfiles} = await import('../lab/loadtest/profiles.js')
-    if (flags.list) {
-      for (const line of listProfiles()) this.log(line)
-      return listProfiles()
-    }
-    const {runLoadTestCommand, prepareLoadTest, localRunDeps} = await import('../lab/loadtest/command.js')
-    const [{describeScalingFacts}, {createReportWriter}, {summaryLines}, {createLoadTestView}, {wantsColor}] = await Promise.all([
-      import('../lab/loadtest/facts.js'),
-      import('../lab/loadtest/report.js'),
+    const [{loadtestCommand}, {summaryLines}, {createLoadTestView}, {wantsColor}] = await Promise.all([
+      import('../lab/loadtest/command.js'),
       import('../ui/loadtest-plain.js'),
       import('../ui/loadtest-view.js'),
       import('../ui/dev-log.js'),
     ])
-    const timeScale = flags['time-scale'] === undefined ? undefined : Number(flags['time-scale'])
-    const options = {
-      ...{profile: flags.profile, profileFile: flags['profile-file'], vus: flags.vus, iterations: flags.iterations, rate: flags.rate, duration: flags.duration},
-      ...{stages: flags.stages, maxVus: flags['max-vus'], timeScale, taskIterations: flags['task-iterations'], shard: flags.shard},
-      ...{
-        thresholds: flags.threshold ?? [],
-        abortOnFail: flags['abort-on-fail'],
-        watchAfter: flags['watch-after'],
-        stopGrace: flags['stop-grace'],
-        version: this.config.version,
-      },
-      target: {url: flags.target, namespace: flags.namespace, context: flags.context, watch: flags.watch as 'cluster' | undefined},
-    }
-    if (flags.export || args.file) {
-      if (!flags.export || !args.file)
-        throw new KedaLabError('--export k6 needs the script file after it', {hint: 'e.g. keda-lab loadtest --profile ramp --export k6 ramp.js', exitCode: 2})
-      const {writeK6Export} = await import('../lab/loadtest/k6-export.js')
-      const written = writeK6Export(options, args.file, {writeFile: (path, text) => writeFileSync(path, text)})
-      this.log(`Wrote profile ${written.profile} as a k6 script: ${written.file}`)
-      return written
-    }
-    const prepared = prepareLoadTest(options) // every flag checked before anything is opened
-    const report = flags.out ? createReportWriter(flags.out) : undefined
     const json = this.jsonEnabled()
     const tty = !json && Boolean(process.stdout.isTTY)
-    const view = createLoadTestView({
-      mode: json ? 'json' : tty ? 'tty' : 'plain',
-      write: (text) => process.stdout.write(text),
-      columns: () => process.stdout.columns ?? 80,
-      color: wantsColor(process.env, tty),
-      profile: prepared.load.name,
-      plannedS: prepared.plannedS,
-    })
-    // In a terminal a line printed during the run goes above the live frame (view.note), not into it.
-    const info = (line: string) => (json ? process.stderr.write(`${line}\n`) : view.note(line))
-    const stop = new AbortController()
-    const onSigint = () => {
-      if (stop.signal.aborted) process.exit(130) // the second Ctrl-C: at once
-      stop.abort()
-      info(`Stopping: no new iterations; those in flight get ${flags['stop-grace']}, then the summary of what ran (Ctrl-C again to quit at once).`)
-    }
-    process.on('SIGINT', onSigint)
-    process.on('SIGTERM', onSigint)
-    const cluster = async () => {
-      const {runClusterLoadTest} = await import('../lab/loadtest/cluster-runner.js')
-      const {createKube} = await import('../adapters/kube/index.js')
-      const kube = await createKube({context: flags.context})
-      return (await runClusterLoadTest({...options, parallel: flags.parallel, namespace: flags.namespace}, {kube, info, signal: stop.signal})).summary
-    }
-    const run = async () =>
-      runLoadTestCommand(options, {
-        ...(await localRunDeps()),
-        info,
-        signal: stop.signal,
-        onRecord(record) {
-          report?.record(record)
-          view.update(record)
+    const outcome = await loadtestCommand(
+      {
+        ...{list: flags.list, export: flags.export as 'k6' | undefined, exportFile: args.file, out: flags.out},
+        ...{profile: flags.profile, profileFile: flags['profile-file'], vus: flags.vus, iterations: flags.iterations, rate: flags.rate},
+        ...{duration: flags.duration, stages: flags.stages, maxVus: flags['max-vus'], taskIterations: flags['task-iterations'], shard: flags.shard},
+        timeScale: flags['time-scale'] === undefined ? undefined : Number(flags['time-scale']),
+        ...{thresholds: flags.threshold ?? [], abortOnFail: flags['abort-on-fail'], watchAfter: flags['watch-after'], stopGrace: flags['stop-grace']},
+        ...{runner: flags.runner as 'local' | 'cluster', parallel: flags.parallel, version: this.config.version},
+        target: {url: flags.target, namespace: flags.namespace, context: flags.context, watch: flags.watch as 'cluster' | undefined},
+      },
+      {
+        createView: ({profile, plannedS}) => {
+          const write = (text: string) => process.stdout.write(text)
+          const view = createLoadTestView({
+            mode: json ? 'json' : tty ? 'tty' : 'plain',
+            write,
+            columns: () => process.stdout.columns ?? 80,
+            color: wantsColor(process.env, tty),
+            profile,
+            plannedS,
+          })
+          // Under --json stdout holds the summary alone: lines for people go to stderr.
+          return json ? {...view, note: (line) => process.stderr.write(`${line}\n`)} : view
         },
-      }).finally(() => view.stop())
-    const summary = await (flags.runner === 'cluster' ? cluster() : run()).finally(() => {
-      process.off('SIGINT', onSigint)
-      process.off('SIGTERM', onSigint)
-    })
-    if (report) info(`Report: ${report.finish(summary).html}`)
-    if (!json) for (const line of summaryLines(summary, describeScalingFacts(summary.scaling))) this.log(line)
-    process.exitCode = summary.exitCode
-    return summary
+        onInterrupt(handler) {
+          process.on('SIGINT', handler)
+          process.on('SIGTERM', handler)
+          return () => {
+            process.off('SIGINT', handler)
+            process.off('SIGTERM', handler)
+          }
+        },
+        exit: (code) => process.exit(code),
+        writeFile: (path, text) => writeFileSync(path, text),
+      },
+    )
+    if (outcome.kind === 'list') for (const line of outcome.lines) this.log(line)
+    if (outcome.kind === 'export') this.log(`Wrote profile ${outcome.profile} as a k6 script: ${outcome.file}`)
+    if (outcome.kind !== 'run') return outcome.kind === 'list' ? outcome.lines : {file: outcome.file, profile: outcome.profile}
+    if (!json) for (const line of summaryLines(outcome.summary, outcome.scalingLines)) this.log(line)
+    process.exitCode = outcome.summary.exitCode
+    return outcome.summary
   }
 }

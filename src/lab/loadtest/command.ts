@@ -1,8 +1,11 @@
 /**
- * What `keda-lab loadtest` does, with its I/O edges passed in: resolve the profile, thresholds,
- * shard and target (every mistake fails here, before any request), say which target and why, run
- * the engine with the record stream going to the view, the report and the scaling facts, handle
- * Ctrl-C, and return the summary (its `exitCode`: 0, 99 when a threshold failed, 130 interrupted).
+ * What `keda-lab loadtest` does, with its I/O edges passed in (the command only turns flags into
+ * `LoadTestInput`, makes one call to `loadtestCommand` and renders what it returns): list the
+ * profiles, export one as a k6 script, or run the load — resolve the profile, thresholds, shard and
+ * target (every mistake fails here, before any request), say which target and why, run the engine
+ * locally or as a Job in the cluster with the record stream going to the view, the report and the
+ * scaling facts, handle Ctrl-C, and return the summary (its `exitCode`: 0, 99 when a threshold
+ * failed, 130 interrupted).
  */
 import {readFileSync} from 'node:fs'
 
@@ -184,4 +187,95 @@ export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolve
       return () => watcher.sample()
     },
   }
+}
+
+/** Everything `keda-lab loadtest` was asked, from its flags. */
+export interface LoadTestInput extends LoadTestCommandOptions {
+  /** `--list`: print the profiles and exit. */
+  list?: boolean
+  /** `--export k6 FILE`: write the profile as a k6 script instead of running it. */
+  export?: 'k6'
+  exportFile?: string
+  /** `--runner`: from this process, or as an Indexed Job of `parallel` pods in the cluster. */
+  runner: 'local' | 'cluster'
+  parallel: number
+  /** `--out DIR`: summary.json, the time series and report.html. */
+  out?: string
+}
+
+/** The live view of a run (src/ui/loadtest-view.ts), or what stands in for it under --json. */
+export interface RunView {
+  update(record: SecondRecord): void
+  /** A line for people: the target, the plan, Ctrl-C notices (stderr under --json). */
+  note(line: string): void
+  stop(): void
+}
+
+/** The command's I/O edges. */
+export interface LoadTestIo {
+  /** The view for the run, once its profile and planned length are known. */
+  createView(plan: {profile: string; plannedS?: number}): RunView
+  /** Calls `handler` on each Ctrl-C (SIGINT, SIGTERM) until the returned function is called. */
+  onInterrupt(handler: () => void): () => void
+  /** The second Ctrl-C: leaves at once with this exit code. */
+  exit(code: number): void
+  writeFile(path: string, text: string): void
+}
+
+/** What the command renders. */
+export type LoadTestOutcome =
+  | {kind: 'list'; lines: string[]}
+  | {kind: 'export'; file: string; profile: string}
+  | {kind: 'run'; summary: LoadSummary; scalingLines: string[]}
+
+/** `keda-lab loadtest`: one call from the command. */
+export async function loadtestCommand(input: LoadTestInput, io: LoadTestIo): Promise<LoadTestOutcome> {
+  if (input.list) {
+    const {listProfiles} = await import('./profiles.js')
+    return {kind: 'list', lines: listProfiles()}
+  }
+  if (input.export || input.exportFile) {
+    if (!input.export || !input.exportFile)
+      throw new KedaLabError('--export k6 needs the script file after it', {hint: 'e.g. keda-lab loadtest --profile ramp --export k6 ramp.js', exitCode: 2})
+    const {writeK6Export} = await import('./k6-export.js')
+    return {kind: 'export', ...writeK6Export(input, input.exportFile, {writeFile: io.writeFile})}
+  }
+  const prepared = prepareLoadTest(input) // every flag checked before anything is opened
+  const [{createReportWriter}, {describeScalingFacts}] = await Promise.all([import('./report.js'), import('./facts.js')])
+  const report = input.out ? createReportWriter(input.out) : undefined
+  const view = io.createView({profile: prepared.load.name, plannedS: prepared.plannedS})
+  const stop = new AbortController()
+  const unsubscribe = io.onInterrupt(() => {
+    if (stop.signal.aborted) {
+      io.exit(130) // the second Ctrl-C: at once
+      return
+    }
+    stop.abort()
+    view.note(
+      input.runner === 'cluster'
+        ? 'Stopping: deleting the Job and its pods; the shards that report in time are merged into the summary (Ctrl-C again to quit at once).'
+        : `Stopping: no new iterations; those in flight get ${input.stopGrace ?? '3s'}, then the summary of what ran (Ctrl-C again to quit at once).`,
+    )
+  })
+  const onRecord = (record: SecondRecord) => {
+    report?.record(record)
+    view.update(record)
+  }
+  let summary: LoadSummary
+  try {
+    if (input.runner === 'cluster') {
+      const [{runClusterLoadTest}, {createKube}] = await Promise.all([import('./cluster-runner.js'), import('../../adapters/kube/index.js')])
+      const kube = await createKube({context: input.target.context})
+      const result = await runClusterLoadTest({...input, namespace: input.target.namespace}, {kube, info: view.note, signal: stop.signal}).finally(() =>
+        view.stop(),
+      )
+      summary = result.summary
+    } else {
+      summary = await runLoadTestCommand(input, {...(await localRunDeps()), info: view.note, signal: stop.signal, onRecord}).finally(() => view.stop())
+    }
+  } finally {
+    unsubscribe()
+  }
+  if (report) view.note(`Report: ${report.finish(summary).html}`)
+  return {kind: 'run', summary, scalingLines: describeScalingFacts(summary.scaling)}
 }
