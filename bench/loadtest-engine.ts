@@ -14,6 +14,7 @@
  * BENCH_ENGINE_SECONDS (4 per round), BENCH_OPEN_SECONDS (10). Run alone: `npx tsx bench/loadtest-engine.ts`.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
+import {loadavg} from 'node:os'
 import {fileURLToPath} from 'node:url'
 
 import {freePort} from '../src/lab/dev/net.js'
@@ -83,11 +84,18 @@ const median = (values: number[]) => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits})
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x * 100, 2)} %`
 
 /** Measures the engine; returns the bench table's rows. */
 export async function measureLoadEngine(log: (line: string) => void = () => {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
+  // The figures carry the machine's load: on a shared 2-core machine every side gets what others leave.
+  const loadAtStart = loadAverage()
+  log(`  loadtest engine: load average at the start ${loadAtStart} (1, 5, 15 min)`)
   const bare = await startTarget()
   try {
     // 1. closed loop, interleaved rounds (ABBA), after a warm-up of each side.
@@ -185,6 +193,15 @@ export async function measureLoadEngine(log: (line: string) => void = () => {}):
   } finally {
     await stop(stalling.child)
   }
+  const loadAtEnd = loadAverage()
+  log(`  loadtest engine: load average at the end ${loadAtEnd}`)
+  rows.push({
+    measure: 'loadtest engine: load average (1, 5, 15 min) at the start → the end',
+    value: `${loadAtStart} → ${loadAtEnd}`,
+    baseline: '',
+    ratio: '',
+    target: '',
+  })
   return rows
 }
 
