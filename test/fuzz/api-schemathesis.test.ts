@@ -15,8 +15,8 @@ const SEED = process.env.SCHEMATHESIS_SEED ?? '20261202'
 
 /**
  * Fuzzes the real `keda-lab serve api` (on a real redis-server) from its own OpenAPI document
- * with schemathesis (PyPI, pinned in test/fuzz/install-schemathesis.sh, installed into
- * .tools/schemathesis): every phase (examples, coverage, fuzzing, stateful), every check, so no
+ * with schemathesis (PyPI, every package pinned with its hash in test/fuzz/schemathesis-requirements.txt,
+ * installed into .tools/schemathesis by test/fuzz/install-schemathesis.sh): every phase (examples, coverage, fuzzing, stateful), every check, so no
  * generated request may get a 5xx and every response must match the document (status, content
  * type, headers, body schema), undocumented methods must get 405 with Allow, invalid input 4xx.
  *
