@@ -14,14 +14,14 @@ export default class Dev extends BaseCommand {
 
 A child that exits on its own is restarted the same way (same port and name), saying why: a crashed worker comes back, and while Redis restarts the API stays up and answers 503 (the local Redis keeps an append-only file in a temporary folder, so the queue survives). The first restart is immediate, then after 1, 2, 4, 8 s; a child that exits during start-up, or more than 5 times within 60 s, stops the whole run with a message naming it.
 
---autoscale adds and removes local worker processes by the rule the chart's ScaledObject gives KEDA: desired = ceil((LLEN bull:<queue>:wait + LLEN bull:<queue>:active) / --tasks-per-worker), within [--min-workers, --max-workers], checked every --polling-interval; a scale-down is held back by the HPA's stabilisation window (--stabilization-window) and goes to zero (with --min-workers 0) only after the queue was idle for --cooldown; removed workers get SIGTERM. It is a local imitation of KEDA for seeing the idea work, not a replacement for it.`
+--autoscale adds and removes local worker processes by the rule the chart's ScaledObject gives KEDA: desired = ceil((LLEN bull:<queue>:wait + LLEN bull:<queue>:active) / --tasks-per-worker), within [--min-workers, --max-workers], checked every --polling-interval; scale-up and scale-down follow the HPA behaviour install gives KEDA's HPA (--worker-scale-up, --worker-scale-down: windows and policies, Kubernetes' defaults when not given, so a scale-down waits 300 s unless e.g. --worker-scale-down window=30s) and goes to zero (with --min-workers 0) only after the queue was idle for --cooldown; removed workers get SIGTERM. It is a local imitation of KEDA for seeing the idea work, not a replacement for it.`
 
   static override examples = [
     {description: 'API on :8000, one worker, a local Redis', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Three workers on an existing Redis', command: '<%= config.bin %> <%= command.id %> --workers 3 --redis-url redis://127.0.0.1:6379'},
     {
-      description: 'Autoscale between 1 and 4 workers, 2 tasks per worker',
-      command: '<%= config.bin %> <%= command.id %> --autoscale --min-workers 1 --max-workers 4 --tasks-per-worker 2',
+      description: 'Autoscale between 1 and 4 workers, 2 tasks per worker, back down after 30 s instead of 300 s',
+      command: '<%= config.bin %> <%= command.id %> --autoscale --min-workers 1 --max-workers 4 --tasks-per-worker 2 --worker-scale-down window=30s',
     },
     {
       description: 'Small tasks (about a second each) and alerts to Telegram',
@@ -73,12 +73,22 @@ A child that exits on its own is restarted the same way (same port and name), sa
       max: 3600,
       helpGroup: AUTOSCALE,
     }),
-    'stabilization-window': Flags.integer({
+    'worker-scale-up': Flags.string({
       description:
-        'Seconds a scale-down is held back: the highest recommendation of this window wins (HPA scale-down stabilisation; the chart keeps the HPA default, 300)',
-      default: 30,
+        "Scale-up rules of the workers' HPA, as install's --worker-scale-up: window=<s>s, <n>pods/<s>s, <n>%/<s>s, select=max|min|disabled (default: Kubernetes', no window, max(+4, +100 %) per 15 s)",
+      helpGroup: AUTOSCALE,
+    }),
+    'worker-scale-down': Flags.string({
+      description:
+        "Scale-down rules of the workers' HPA, as install's --worker-scale-down, e.g. \"window=30s,1pods/15s\" (default: Kubernetes', a 300 s window, 100 % per 15 s)",
+      helpGroup: AUTOSCALE,
+    }),
+    'stabilization-window': Flags.integer({
+      description: 'Seconds of the scale-down stabilisation window: the same as --worker-scale-down window=<seconds>s',
       min: 0,
       max: 3600,
+      exclusive: ['worker-scale-down'],
+      deprecated: {message: '--stabilization-window is deprecated: use --worker-scale-down window=<seconds>s (the name install uses)'},
       helpGroup: AUTOSCALE,
     }),
     'telegram-token': Flags.string({description: 'Telegram bot token (never printed)', env: 'TELEGRAM_BOT_TOKEN', helpGroup: TELEGRAM}),
@@ -114,7 +124,9 @@ A child that exits on its own is restarted the same way (same port and name), sa
               tasksPerWorker: flags['tasks-per-worker'],
               pollingIntervalMs: flags['polling-interval'] * 1000,
               cooldownMs: flags.cooldown * 1000,
-              stabilizationWindowMs: flags['stabilization-window'] * 1000,
+              scaleUp: flags['worker-scale-up'],
+              // The deprecated --stabilization-window N is --worker-scale-down window=Ns (exclusive with it).
+              scaleDown: flags['stabilization-window'] === undefined ? flags['worker-scale-down'] : `window=${flags['stabilization-window']}s`,
             }
           : undefined,
         // Children run this same CLI the same way (bin/run.js, or bin/dev.js on the sources).

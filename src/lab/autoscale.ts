@@ -15,17 +15,23 @@
  * 3. Desired replicas (HPA, AverageValue target): ratio = metric / (target × current). When
  *    |ratio − 1| ≤ tolerance (0.1) nothing changes; otherwise desired = ceil(metric / target),
  *    clamped to [max(min, 1), max] (KEDA gives the HPA a minimum of at least 1).
- * 4. Stabilisation (HPA behaviour). Scale-up has no window by default; scale-down takes the
- *    highest recommendation seen during the stabilisation window (default 300 s), so a short dip
- *    in the queue does not remove workers. The chart leaves it at the HPA default (300 s).
- * 5. Rate limits (HPA default scale-up policies): within any 15 s period, add at most
- *    max(100 % of the replicas at the start of the period, 4 pods). The default scale-down
- *    policy (100 % per 15 s) never limits, so it is not modelled.
+ * 4. Stabilisation (HPA `behavior`, src/lab/install/behavior.ts). Scale-up goes only as high as
+ *    the lowest recommendation seen during its window, scale-down only as low as the highest seen
+ *    during its window, so a short dip in the queue does not remove workers. Kubernetes' defaults:
+ *    no scale-up window, a 300 s scale-down window; install's --worker-scale-up/--worker-scale-down
+ *    (and dev's flags of the same names) change them.
+ * 5. Rate limits (HPA `behavior` policies): each policy allows, per its period, n pods or n % of
+ *    the replicas at the start of that period (replicas now minus those added, plus those removed,
+ *    within the period); `select` takes the policy allowing the biggest change (Max, the default),
+ *    the smallest (Min), or none (Disabled). Defaults: scale-up max(+4 pods, +100 %) per 15 s,
+ *    scale-down 100 % per 15 s (which never limits).
  *
  * Not modelled: the HPA sync period (15 s, independent from KEDA's polling interval; locally one
  * loop evaluates both every polling interval), pod readiness and CPU initialisation periods, and
  * KEDA's fallback replicas when the scaler errors (locally a failed read skips the decision).
  */
+
+import {type HpaBehavior, type ScalingRules, formatScalingRules, withKubernetesDefaults} from './install/behavior.js'
 
 /** Settings of the rule, in the units of the ScaledObject / HPA (milliseconds here). */
 export interface AutoscaleOptions {
@@ -37,16 +43,13 @@ export interface AutoscaleOptions {
   tasksPerReplica: number
   /** KEDA `cooldownPeriod`: inactivity before scaling to zero (only when minReplicas is 0). */
   cooldownMs: number
-  /** HPA `behavior.scaleDown.stabilizationWindowSeconds`, in ms. */
-  scaleDownStabilizationMs: number
+  /**
+   * The HPA's `behavior` (windows and policies per direction), as install's answers give it to the
+   * worker's HPA; what is not given keeps Kubernetes' defaults.
+   */
+  behavior?: HpaBehavior
   /** HPA tolerance (default 0.1). */
   tolerance?: number
-  /** HPA default scale-up policy: period of the rate limit (default 15 s). */
-  scaleUpPeriodMs?: number
-  /** HPA default scale-up policy: pods that may always be added per period (default 4). */
-  scaleUpPods?: number
-  /** HPA default scale-up policy: percent of the replicas that may be added per period (default 100). */
-  scaleUpPercent?: number
 }
 
 /** What the rule remembers between polls. Start with `initialAutoscaleState(replicas)`. */
@@ -55,8 +58,10 @@ export interface AutoscaleState {
   replicas: number
   /** Recent HPA recommendations, for the scale-down stabilisation window. */
   recommendations: {at: number; replicas: number}[]
-  /** Scale-ups made recently, for the scale-up rate limit. */
+  /** Scale-ups made recently, for the policies (both directions count both kinds of events). */
   scaleUps: {at: number; added: number}[]
+  /** Scale-downs made recently, for the policies. */
+  scaleDowns: {at: number; removed: number}[]
   /** Last poll (ms) at which the metric was above the activation threshold. */
   lastActiveAt?: number
 }
@@ -90,18 +95,17 @@ export interface ScaleDecision {
  * counts as a recommendation, so nothing is removed before one stabilisation window has passed.
  */
 export function initialAutoscaleState(replicas: number, now = 0): AutoscaleState {
-  return {replicas, recommendations: replicas > 0 ? [{at: now, replicas}] : [], scaleUps: []}
+  return {replicas, recommendations: replicas > 0 ? [{at: now, replicas}] : [], scaleUps: [], scaleDowns: []}
 }
 
 /** Checks the settings; returns the first problem as a sentence, or undefined. */
 export function validateAutoscaleOptions(options: AutoscaleOptions): string | undefined {
-  const {minReplicas, maxReplicas, tasksPerReplica, cooldownMs, scaleDownStabilizationMs} = options
+  const {minReplicas, maxReplicas, tasksPerReplica, cooldownMs} = options
   if (!Number.isInteger(minReplicas) || minReplicas < 0) return `min replicas must be an integer ≥ 0 (got ${minReplicas})`
   if (!Number.isInteger(maxReplicas) || maxReplicas < 1) return `max replicas must be an integer ≥ 1 (got ${maxReplicas})`
   if (minReplicas > maxReplicas) return `min replicas (${minReplicas}) must not exceed max replicas (${maxReplicas})`
   if (!(tasksPerReplica > 0)) return `tasks per replica must be > 0 (got ${tasksPerReplica})`
   if (!(cooldownMs >= 0)) return `cooldown must be ≥ 0 (got ${cooldownMs} ms)`
-  if (!(scaleDownStabilizationMs >= 0)) return `scale-down stabilisation window must be ≥ 0 (got ${scaleDownStabilizationMs} ms)`
   return undefined
 }
 
@@ -111,9 +115,10 @@ export function validateAutoscaleOptions(options: AutoscaleOptions): string | un
  */
 export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sample: QueueSample): ScaleDecision {
   const tolerance = options.tolerance ?? 0.1
-  const periodMs = options.scaleUpPeriodMs ?? 15_000
-  const upPods = options.scaleUpPods ?? 4
-  const upPercent = options.scaleUpPercent ?? 100
+  const up = withKubernetesDefaults('scaleUp', options.behavior?.scaleUp)
+  const down = withKubernetesDefaults('scaleDown', options.behavior?.scaleDown)
+  const upWindowMs = up.stabilizationWindowSeconds * 1000
+  const downWindowMs = down.stabilizationWindowSeconds * 1000
   const {now} = sample
   const metric = Math.max(0, sample.waiting) + Math.max(0, sample.active)
   const current = state.replicas
@@ -122,34 +127,42 @@ export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sa
   const hpaMin = Math.max(options.minReplicas, 1)
   const per = options.tasksPerReplica
 
-  // Keep only what the windows still need.
-  const recommendations = state.recommendations.filter((r) => now - r.at < options.scaleDownStabilizationMs)
-  const scaleUps = state.scaleUps.filter((s) => now - s.at < periodMs)
+  // Keep only what the windows and the policies' periods still need.
+  const recommendations = state.recommendations.filter((r) => now - r.at < Math.max(upWindowMs, downWindowMs))
+  const scaleUps = state.scaleUps.filter((s) => now - s.at < longestPeriodMs(up))
+  const scaleDowns = state.scaleDowns.filter((s) => now - s.at < longestPeriodMs(down))
 
-  // The HPA's own recommendation, when the stabilisation window overrides it (for the message).
-  let heldBackFrom: number | undefined
-  const done = (to: number, cause: ScaleDecision['cause'], extra?: Partial<AutoscaleState>): ScaleDecision => {
-    // Only the HPA's own scale-ups count against its rate limit; KEDA's activation does not.
-    const nextScaleUps = to > current && current > 0 ? [...scaleUps, {at: now, added: to - current}] : scaleUps
-    const next: AutoscaleState = {replicas: to, recommendations, scaleUps: nextScaleUps, lastActiveAt, ...extra}
-    return {from: current, to, metric, cause, message: describe(current, to, metric, per, cause, heldBackFrom), state: next}
+  const done = (to: number, cause: ScaleDecision['cause'], why = '', extra?: Partial<AutoscaleState>): ScaleDecision => {
+    // Only the HPA's own changes count against its policies; KEDA's activation and scale to zero do not.
+    const hpaChange = current > 0 && cause !== 'scale-to-zero'
+    const next: AutoscaleState = {
+      replicas: to,
+      recommendations,
+      scaleUps: hpaChange && to > current ? [...scaleUps, {at: now, added: to - current}] : scaleUps,
+      scaleDowns: hpaChange && to < current ? [...scaleDowns, {at: now, removed: current - to}] : scaleDowns,
+      lastActiveAt,
+      ...extra,
+    }
+    return {from: current, to, metric, cause, message: describe(current, to, metric, per, why), state: next}
   }
 
   // 2. KEDA's own part: activation from zero, and scale to zero after the cooldown.
   if (current === 0) {
-    if (isActive) return done(Math.min(hpaMin, options.maxReplicas), 'activate')
+    if (isActive) return done(Math.min(hpaMin, options.maxReplicas), 'activate', 'KEDA activates from zero on the first task')
     return done(0, 'within-tolerance')
   }
   if (options.minReplicas === 0 && !isActive) {
     // KEDA counts the cooldown from the last poll that saw the trigger active; never active means
     // nothing to wait for (initialCooldownPeriod 0).
-    if (lastActiveAt === undefined || now - lastActiveAt >= options.cooldownMs) return done(0, 'scale-to-zero', {recommendations: [], scaleUps: []})
+    if (lastActiveAt === undefined || now - lastActiveAt >= options.cooldownMs)
+      return done(0, 'scale-to-zero', 'idle for the whole cooldown, KEDA scales to zero', {recommendations: [], scaleUps: [], scaleDowns: []})
     // Meanwhile the HPA still runs (and keeps at least one replica).
   }
 
   // 3. The HPA's recommendation.
   let recommendation: number
   let cause: ScaleDecision['cause'] = 'hpa'
+  let why = ''
   const ratio = metric / (per * current)
   if (Math.abs(ratio - 1) <= tolerance) {
     recommendation = current
@@ -158,52 +171,96 @@ export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sa
     recommendation = Math.ceil(metric / per)
   }
   const clampedRecommendation = Math.min(Math.max(recommendation, hpaMin), options.maxReplicas)
-  if (clampedRecommendation !== recommendation && cause === 'hpa') cause = 'clamped'
+  if (clampedRecommendation !== recommendation && cause === 'hpa') {
+    cause = 'clamped'
+    why = 'clamped to [min, max]'
+  }
   recommendation = clampedRecommendation
+
+  // 4. Stabilisation: up only to the lowest recommendation of the scale-up window, down only to
+  // the highest of the scale-down window (the controller's stabilizeRecommendationWithBehaviors).
+  let upLimit = recommendation
+  let downLimit = recommendation
+  for (const r of recommendations) {
+    if (now - r.at < upWindowMs) upLimit = Math.min(upLimit, r.replicas)
+    if (now - r.at < downWindowMs) downLimit = Math.max(downLimit, r.replicas)
+  }
   recommendations.push({at: now, replicas: recommendation})
-
-  // 4. Stabilisation: scale down only to the highest recommendation within the window.
-  let desired = recommendation
-  if (desired < current) {
-    const highest = Math.max(...recommendations.map((r) => r.replicas))
-    if (highest > desired) {
-      heldBackFrom = desired
-      desired = Math.min(highest, current)
-      cause = 'stabilising'
-    }
+  let desired = Math.min(Math.max(current, upLimit), downLimit)
+  if (desired !== recommendation) {
+    cause = 'stabilising'
+    why =
+      recommendation < current
+        ? desired === current
+          ? `scale-down to ${recommendation} held back by the stabilisation window`
+          : `${recommendation} would do; the stabilisation window allows only ${desired}, the highest recommendation within it`
+        : desired === current
+          ? `scale-up to ${recommendation} held back by the scale-up stabilisation window`
+          : `${recommendation} would do; the scale-up stabilisation window allows only ${desired}, the lowest recommendation within it`
   }
 
-  // 5. Scale-up rate limit (HPA default policies, selectPolicy Max).
+  // 5. The policies (the controller's convertDesiredReplicasWithBehaviorRate).
   if (desired > current) {
-    const addedInPeriod = scaleUps.reduce((sum, s) => sum + s.added, 0)
-    const periodStart = current - addedInPeriod
-    const limit = Math.max(Math.ceil(periodStart * (1 + upPercent / 100)), periodStart + upPods)
+    const limit = Math.max(current, scaleUpLimit(current, up, scaleUps, scaleDowns, now))
     if (desired > limit) {
-      desired = Math.max(limit, current)
+      desired = limit
       cause = 'rate-limited'
+      why = up.selectPolicy === 'Disabled' ? 'scale-up disabled (select=disabled)' : `scale-up limited by the policies ${formatPolicies(up)}, like the HPA`
+    }
+  } else if (desired < current) {
+    const limit = Math.min(current, scaleDownLimit(current, down, scaleUps, scaleDowns, now))
+    if (desired < limit) {
+      desired = limit
+      cause = 'rate-limited'
+      why =
+        down.selectPolicy === 'Disabled' ? 'scale-down disabled (select=disabled)' : `scale-down limited by the policies ${formatPolicies(down)}, like the HPA`
     }
   }
 
-  if (options.minReplicas === 0 && !isActive && desired === current) return done(current, 'cooldown-pending')
-  return done(desired, cause)
+  if (options.minReplicas === 0 && !isActive && desired === current)
+    return done(current, 'cooldown-pending', 'idle, waiting for the cooldown before scaling to zero')
+  return done(desired, cause, why)
 }
 
-function describe(from: number, to: number, metric: number, per: number, cause: ScaleDecision['cause'], heldBackFrom?: number): string {
+type Events = {at: number; added?: number; removed?: number}[]
+
+function longestPeriodMs(rules: Required<ScalingRules>): number {
+  return Math.max(0, ...rules.policies.map((p) => p.periodSeconds)) * 1000
+}
+
+/** Replicas changed by `events` within the last `periodSeconds`. */
+function changedWithin(events: Events, periodSeconds: number, now: number): number {
+  return events.filter((e) => now - e.at < periodSeconds * 1000).reduce((sum, e) => sum + (e.added ?? e.removed ?? 0), 0)
+}
+
+/** calculateScaleUpLimitWithScalingRules: the most replicas the policies allow now. */
+function scaleUpLimit(current: number, rules: Required<ScalingRules>, ups: Events, downs: Events, now: number): number {
+  if (rules.selectPolicy === 'Disabled') return current
+  const proposals = rules.policies.map((p) => {
+    const periodStart = current - changedWithin(ups, p.periodSeconds, now) + changedWithin(downs, p.periodSeconds, now)
+    return p.type === 'Pods' ? periodStart + p.value : Math.ceil(periodStart * (1 + p.value / 100))
+  })
+  return rules.selectPolicy === 'Min' ? Math.min(...proposals) : Math.max(...proposals)
+}
+
+/** calculateScaleDownLimitWithBehaviors: the fewest replicas the policies allow now. */
+function scaleDownLimit(current: number, rules: Required<ScalingRules>, ups: Events, downs: Events, now: number): number {
+  if (rules.selectPolicy === 'Disabled') return current
+  const proposals = rules.policies.map((p) => {
+    const periodStart = current - changedWithin(ups, p.periodSeconds, now) + changedWithin(downs, p.periodSeconds, now)
+    // Go's int32(float64) truncates: 50 % of 3 leaves 1, not 2.
+    return p.type === 'Pods' ? periodStart - p.value : Math.trunc(periodStart * (1 - p.value / 100))
+  })
+  // Min selects the smallest change, which for a scale-down is the highest count.
+  return rules.selectPolicy === 'Min' ? Math.max(...proposals) : Math.min(...proposals)
+}
+
+function formatPolicies(rules: Required<ScalingRules>): string {
+  return `${formatScalingRules({policies: rules.policies})} (select=${rules.selectPolicy.toLowerCase()})`
+}
+
+function describe(from: number, to: number, metric: number, per: number, why: string): string {
   const tasks = `${metric} task${metric === 1 ? '' : 's'} waiting+active, ${per} per worker`
   const head = from === to ? `stay at ${from}` : `scale ${from} → ${to}`
-  const why: Record<ScaleDecision['cause'], string> = {
-    activate: 'KEDA activates from zero on the first task',
-    'scale-to-zero': 'idle for the whole cooldown, KEDA scales to zero',
-    'cooldown-pending': 'idle, waiting for the cooldown before scaling to zero',
-    hpa: '',
-    'within-tolerance': '',
-    // Either nothing moves, or the window lets the scale-down go only part of the way.
-    stabilising:
-      from === to
-        ? `scale-down to ${heldBackFrom} held back by the stabilisation window`
-        : `${heldBackFrom} would do; the stabilisation window allows only ${to}, the highest recommendation within it`,
-    'rate-limited': 'scale-up limited to max(2×, +4) per 15 s, like the HPA',
-    clamped: 'clamped to [min, max]',
-  }
-  return `${head}: ${tasks}${why[cause] ? `; ${why[cause]}` : ''}`
+  return `${head}: ${tasks}${why ? `; ${why}` : ''}`
 }

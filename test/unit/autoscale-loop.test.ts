@@ -8,7 +8,7 @@ import {waitFor} from '../helpers/processes.js'
  * scaleTo, prints each change once, and survives a failing read.
  */
 
-const rule = {minReplicas: 1, maxReplicas: 4, tasksPerReplica: 2, cooldownMs: 0, scaleDownStabilizationMs: 0}
+const rule = {minReplicas: 1, maxReplicas: 4, tasksPerReplica: 2, cooldownMs: 0, behavior: {scaleDown: {stabilizationWindowSeconds: 0}}}
 
 describe('startAutoscalerLoop', () => {
   it('scales by the readings and reports each change once', async () => {

@@ -8,7 +8,13 @@ import {decideAll} from '../helpers/autoscale.js'
  * stabilisation window lets go only part of the way is a scale, not "held back".
  */
 
-const base: AutoscaleOptions = {minReplicas: 1, maxReplicas: 10, tasksPerReplica: 2, cooldownMs: 60_000, scaleDownStabilizationMs: 20_000}
+const base: AutoscaleOptions = {
+  minReplicas: 1,
+  maxReplicas: 10,
+  tasksPerReplica: 2,
+  cooldownMs: 60_000,
+  behavior: {scaleDown: {stabilizationWindowSeconds: 20}},
+}
 
 describe('autoscale decision messages', () => {
   it('held back entirely: "stay at", with the scale-down that was held back; partly: "scale", with what the window allowed', () => {
@@ -34,7 +40,7 @@ describe('autoscale decision messages', () => {
         ...base,
         minReplicas: Math.floor(random() * 2),
         maxReplicas: 1 + Math.floor(random() * 8),
-        scaleDownStabilizationMs: Math.floor(random() * 4) * 5000,
+        behavior: {scaleDown: {stabilizationWindowSeconds: Math.floor(random() * 4) * 5}},
       }
       const samples: [number, number, number][] = Array.from({length: 30}, (_, i) => [i * 5000, Math.floor(random() * 12), Math.floor(random() * 4)])
       for (const d of decideAll(options, initialAutoscaleState(1), samples)) {

@@ -8,7 +8,7 @@ const base: AutoscaleOptions = {
   maxReplicas: 10,
   tasksPerReplica: 2,
   cooldownMs: 60_000,
-  scaleDownStabilizationMs: 60_000,
+  behavior: {scaleDown: {stabilizationWindowSeconds: 60}},
 }
 
 describe('decideScale: desired = ceil((wait + active) / tasksPerReplica), clamped', () => {
@@ -27,7 +27,11 @@ describe('decideScale: desired = ceil((wait + active) / tasksPerReplica), clampe
 
   it('clamps to the maximum and to max(min, 1)', () => {
     expect(decideScale({...base, maxReplicas: 3}, initialAutoscaleState(2), {now: 0, waiting: 40, active: 2}).to).toBe(3)
-    const low = decideScale({...base, minReplicas: 2, scaleDownStabilizationMs: 0}, initialAutoscaleState(4), {now: 0, waiting: 0, active: 1})
+    const low = decideScale({...base, minReplicas: 2, behavior: {scaleDown: {stabilizationWindowSeconds: 0}}}, initialAutoscaleState(4), {
+      now: 0,
+      waiting: 0,
+      active: 1,
+    })
     expect(low.to).toBe(2)
     expect(low.cause).toBe('clamped')
   })
@@ -56,7 +60,7 @@ describe('decideScale: desired = ceil((wait + active) / tasksPerReplica), clampe
 
 describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)', () => {
   it('holds the highest recommendation of the window, then scales down once it has passed', () => {
-    const options = {...base, scaleDownStabilizationMs: 30_000}
+    const options = {...base, behavior: {scaleDown: {stabilizationWindowSeconds: 30}}}
     const decisions = decideAll(options, initialAutoscaleState(1), [
       [0, 8, 0], // → 4
       [10_000, 0, 2], // recommendation 1, but 4 was recommended 10 s ago
@@ -69,7 +73,7 @@ describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)'
   })
 
   it('steps down through intermediate recommendations as they leave the window', () => {
-    const options = {...base, scaleDownStabilizationMs: 20_000}
+    const options = {...base, behavior: {scaleDown: {stabilizationWindowSeconds: 20}}}
     const decisions = decideAll(options, initialAutoscaleState(5), [
       [0, 10, 0], // 5
       [10_000, 6, 0], // 3, held at 5
@@ -88,8 +92,99 @@ describe('decideScale: scale-down stabilisation window (HPA behavior.scaleDown)'
   })
 })
 
+describe("decideScale: the HPA's behaviour as install answers it (windows and policies in both directions)", () => {
+  it("without behaviour, Kubernetes' defaults: a 300 s scale-down window", () => {
+    const options: AutoscaleOptions = {minReplicas: 1, maxReplicas: 10, tasksPerReplica: 2, cooldownMs: 0}
+    const decisions = decideAll(options, initialAutoscaleState(1), [
+      [0, 8, 0], // → 4
+      [299_000, 0, 0], // the 4 is still within 300 s
+      [300_000, 0, 0], // it left the window
+    ])
+    expect(decisions.map((d) => d.to)).toEqual([4, 4, 1])
+  })
+
+  it('a scale-up window goes only as high as the lowest recommendation within it', () => {
+    const options = {...base, behavior: {scaleUp: {stabilizationWindowSeconds: 20}}}
+    const decisions = decideAll(options, initialAutoscaleState(1), [
+      [0, 2, 0], // recommendation 1
+      [10_000, 8, 0], // 4, but 1 was recommended 10 s ago
+      [20_000, 8, 0], // the 1 (t=0) left the window; lowest left is 4
+    ])
+    expect(decisions.map((d) => d.to)).toEqual([1, 1, 4])
+    expect(decisions[1]!.cause).toBe('stabilising')
+    expect(decisions[1]!.message).toBe('stay at 1: 8 tasks waiting+active, 2 per worker; scale-up to 4 held back by the scale-up stabilisation window')
+  })
+
+  it('a Pods policy adds at most n per period, counting what was added within it', () => {
+    const options = {...base, behavior: {scaleUp: {policies: [{type: 'Pods' as const, value: 1, periodSeconds: 10}]}}}
+    const decisions = decideAll(options, initialAutoscaleState(1), [
+      [0, 20, 0],
+      [5_000, 20, 0], // 1 added 5 s ago: the period's start was 1 → at most 2
+      [10_000, 20, 0],
+      [20_000, 20, 0],
+    ])
+    expect(decisions.map((d) => d.to)).toEqual([2, 2, 3, 4])
+    expect(decisions[0]!.message).toBe(
+      'scale 1 → 2: 20 tasks waiting+active, 2 per worker; scale-up limited by the policies 1pods/10s (select=max), like the HPA',
+    )
+  })
+
+  it('select=min takes the policy allowing the smaller change; select=disabled never scales that way', () => {
+    const policies = [
+      {type: 'Pods' as const, value: 4, periodSeconds: 15},
+      {type: 'Percent' as const, value: 50, periodSeconds: 15},
+    ]
+    // From 4: Pods allows 8, 50 % allows ceil(4 × 1.5) = 6; Min takes 6, Max 8.
+    const at4 = initialAutoscaleState(4)
+    expect(decideScale({...base, behavior: {scaleUp: {selectPolicy: 'Min', policies}}}, at4, {now: 0, waiting: 40, active: 0}).to).toBe(6)
+    expect(decideScale({...base, behavior: {scaleUp: {selectPolicy: 'Max', policies}}}, at4, {now: 0, waiting: 40, active: 0}).to).toBe(8)
+    const disabled = decideScale({...base, behavior: {scaleUp: {selectPolicy: 'Disabled'}}}, at4, {now: 0, waiting: 40, active: 0})
+    expect([disabled.to, disabled.cause]).toEqual([4, 'rate-limited'])
+    expect(disabled.message).toBe('stay at 4: 40 tasks waiting+active, 2 per worker; scale-up disabled (select=disabled)')
+    const noDown = decideScale({...base, behavior: {scaleDown: {stabilizationWindowSeconds: 0, selectPolicy: 'Disabled'}}}, at4, {
+      now: 0,
+      waiting: 0,
+      active: 0,
+    })
+    expect(noDown.to).toBe(4)
+  })
+
+  it('scale-down policies: n pods or n % of the period start per period (the percentage truncated, as the controller does)', () => {
+    const pods = {...base, behavior: {scaleDown: {stabilizationWindowSeconds: 0, policies: [{type: 'Pods' as const, value: 1, periodSeconds: 10}]}}}
+    const decisions = decideAll(pods, initialAutoscaleState(4), [
+      [0, 0, 0],
+      [5_000, 0, 0], // 1 removed 5 s ago: the period started at 4 → not below 3
+      [10_000, 0, 0],
+      [20_000, 0, 0],
+    ])
+    expect(decisions.map((d) => d.to)).toEqual([3, 3, 2, 1])
+    expect(decisions[0]!.message).toBe(
+      'scale 4 → 3: 0 tasks waiting+active, 2 per worker; scale-down limited by the policies 1pods/10s (select=max), like the HPA',
+    )
+    // 50 % of 3 leaves trunc(1.5) = 1.
+    const percent = {...base, behavior: {scaleDown: {stabilizationWindowSeconds: 0, policies: [{type: 'Percent' as const, value: 50, periodSeconds: 10}]}}}
+    expect(decideScale(percent, initialAutoscaleState(3), {now: 0, waiting: 0, active: 0}).to).toBe(1)
+    expect(decideScale(percent, initialAutoscaleState(5), {now: 0, waiting: 0, active: 0}).to).toBe(2)
+  })
+
+  it("a scale-down within a scale-up policy's period raises that period's start (the controller adds back what was removed)", () => {
+    const options = {
+      ...base,
+      behavior: {
+        scaleUp: {policies: [{type: 'Pods' as const, value: 1, periodSeconds: 30}]},
+        scaleDown: {stabilizationWindowSeconds: 0},
+      },
+    }
+    const decisions = decideAll(options, initialAutoscaleState(3), [
+      [0, 0, 0], // 3 → 1 (default scale-down policy 100 %)
+      [5_000, 20, 0], // period start = 1 + 2 removed = 3 → at most 4
+    ])
+    expect(decisions.map((d) => d.to)).toEqual([1, 4])
+  })
+})
+
 describe('decideScale: KEDA activation and cooldown to zero (minReplicas 0)', () => {
-  const zero = {...base, minReplicas: 0, cooldownMs: 30_000, scaleDownStabilizationMs: 10_000}
+  const zero = {...base, minReplicas: 0, cooldownMs: 30_000, behavior: {scaleDown: {stabilizationWindowSeconds: 10}}}
 
   it('activates 0 → 1 on the first task, then lets the HPA take over', () => {
     const [a, b] = decideAll(zero, initialAutoscaleState(0), [

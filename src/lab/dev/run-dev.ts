@@ -6,6 +6,7 @@ import {formatChildLine, formatDevLine} from '../../ui/dev-log.js'
 import {type AutoscaleOptions, validateAutoscaleOptions} from '../autoscale.js'
 import {createDevStateFile, type DevState, type DevStateFile} from '../../status/dev-state.js'
 import {type AutoscalerLoop, startAutoscalerLoop} from './autoscaler.js'
+import {autoscaleRule, type DevAutoscale, describeAutoscale} from './autoscale-settings.js'
 import {checkRedis, countQueued, pingRedis, type RedisDataDir, redisDataDir, redisServerArgs, shortenRedisLine} from './local-redis.js'
 import {findOnPath, freePort, httpOk, isPortFree, pollUntil} from './net.js'
 import {createRestarts, MAX_RESTARTS, RESTART_WINDOW_MS} from './restarts.js'
@@ -31,16 +32,8 @@ export interface DevOptions {
   logLevel: string
   /** When set, the webhook is started too. */
   telegram?: {token: string; chatIds: string}
-  autoscale?: {
-    minWorkers: number
-    maxWorkers: number
-    tasksPerWorker: number
-    pollingIntervalMs: number
-    /** KEDA cooldownPeriod: idle time before scaling to zero (min 0 only). */
-    cooldownMs: number
-    /** HPA scale-down stabilisation window (the chart leaves the HPA default, 300 s). */
-    stabilizationWindowMs: number
-  }
+  /** Scale the workers like KEDA and its HPA would (autoscale-settings.ts). */
+  autoscale?: DevAutoscale
   /** How to run this CLI in a child process: `process.execPath` and the entry script. */
   cli: {command: string; args: string[]}
   /** Environment the children start from (the user's environment). */
@@ -439,12 +432,7 @@ async function startAutoscale(
   const {Redis} = await import('ioredis')
   const reader = new Redis(redisOptions({mode: 'standalone', url: redisUrl}, {maxRetriesPerRequest: 1, lazyConnect: true}))
   reader.on('error', () => {}) // reported by the loop when a read fails
-  stack.say(
-    `autoscale (a local imitation of KEDA, not a replacement): every ${autoscale.pollingIntervalMs / 1000} s, ` +
-      `workers = ceil((LLEN bull:${options.queue}:wait + LLEN bull:${options.queue}:active) / ${rule.tasksPerReplica}) ` +
-      `within [${rule.minReplicas}, ${rule.maxReplicas}]; scale-down held for a ${rule.scaleDownStabilizationMs / 1000} s stabilisation window` +
-      (rule.minReplicas === 0 ? `, to zero after ${rule.cooldownMs / 1000} s idle (cooldown)` : ''),
-  )
+  stack.say(describeAutoscale(rule, options.queue, autoscale.pollingIntervalMs))
   const loop = startAutoscalerLoop({
     rule,
     pollingIntervalMs: autoscale.pollingIntervalMs,
@@ -526,16 +514,6 @@ function crashError(crash: Crash): KedaLabError {
   return new KedaLabError(`${what}, so keda-lab dev stopped everything`, {
     hint: `read the lines prefixed [${crash.name}] above, fix the cause, and run keda-lab dev again`,
   })
-}
-
-function autoscaleRule(a: NonNullable<DevOptions['autoscale']>): AutoscaleOptions {
-  return {
-    minReplicas: a.minWorkers,
-    maxReplicas: a.maxWorkers,
-    tasksPerReplica: a.tasksPerWorker,
-    cooldownMs: a.cooldownMs,
-    scaleDownStabilizationMs: a.stabilizationWindowMs,
-  }
 }
 
 /** The children's environment without REDIS_URL (set once Redis is known). */

@@ -99,3 +99,30 @@ export function formatScalingRules(rules: ScalingRules): string {
 export function hpaBehavior(scaleUp: ScalingRules | undefined, scaleDown: ScalingRules | undefined): HpaBehavior {
   return {...(scaleUp ? {scaleUp} : {}), ...(scaleDown ? {scaleDown} : {})}
 }
+
+/**
+ * Kubernetes' defaults for what one direction's rules leave out (autoscaling/v2 defaulting: scale-up
+ * no window, the larger of 4 pods or 100 % per 15 s; scale-down 100 % per 15 s, and a window of
+ * the controller's --horizontal-pod-autoscaler-downscale-stabilization, 5 minutes).
+ */
+const KUBERNETES_DEFAULTS: Readonly<Record<'scaleUp' | 'scaleDown', Required<ScalingRules>>> = {
+  scaleUp: {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: 'Max',
+    policies: [
+      {type: 'Pods', value: 4, periodSeconds: 15},
+      {type: 'Percent', value: 100, periodSeconds: 15},
+    ],
+  },
+  scaleDown: {stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{type: 'Percent', value: 100, periodSeconds: 15}]},
+}
+
+/** One direction's rules as the HPA controller applies them: each field not given takes Kubernetes' default. */
+export function withKubernetesDefaults(direction: 'scaleUp' | 'scaleDown', rules: ScalingRules | undefined): Required<ScalingRules> {
+  const defaults = KUBERNETES_DEFAULTS[direction]
+  return {
+    stabilizationWindowSeconds: rules?.stabilizationWindowSeconds ?? defaults.stabilizationWindowSeconds,
+    selectPolicy: rules?.selectPolicy ?? defaults.selectPolicy,
+    policies: rules?.policies ?? defaults.policies,
+  }
+}
