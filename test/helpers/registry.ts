@@ -80,6 +80,10 @@ export async function startRegistry(options: {storageDir?: string; uplink?: stri
       '    access: $all',
       '    publish: $authenticated',
       '    unpublish: $authenticated',
+      // The benchmark's one-line package (npx's own floor): published here, never asked upstream.
+      "  'keda-lab-npx-floor':",
+      '    access: $all',
+      '    publish: $authenticated',
       "  '**':",
       '    access: $all',
       '    publish: $authenticated',
