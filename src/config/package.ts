@@ -13,8 +13,29 @@ import {fileURLToPath} from 'node:url'
 export interface KedaLabPackage {
   name: string
   version: string
-  /** The published image, without its tag (`<registry>/<owner>/keda-lab`): the one place it is named. */
-  config?: {image?: string}
+  /** Where the project lives; its GitHub repository names the published image ({@link publishedImageName}). */
+  repository?: string | {type?: string; url?: string}
+}
+
+/**
+ * The published image's name without its tag: `ghcr.io/<owner>/<repo>` of the GitHub repository in
+ * package.json's `repository`, the one place it is named. The release workflow pushes to it
+ * (.github/workflows/release.yml runs this function) and `install` pulls from it, so the two cannot
+ * drift apart. ghcr.io takes lower-case names only.
+ */
+export function publishedImageName(pkg: Pick<KedaLabPackage, 'repository'>): string {
+  const raw = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url
+  // npm's forms: `owner/repo`, `github:owner/repo`, and git URLs (`git+https://github.com/o/r.git`, `git@github.com:o/r.git`).
+  const match =
+    /^(?:github:)?([\w.-]+)\/([\w.-]+?)$/.exec(raw ?? '') ??
+    /^(?:git\+)?(?:https?|ssh|git):\/\/(?:[^@/]+@)?github\.com[/:]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(raw ?? '') ??
+    /^git@github\.com:([\w.-]+)\/([\w.-]+?)(?:\.git)?$/.exec(raw ?? '')
+  if (!match?.[1] || !match[2]) {
+    throw new Error(
+      `package.json's repository (${raw ?? 'not set'}) is not a GitHub repository: the published image (ghcr.io/<owner>/<repo>) is named after it`,
+    )
+  }
+  return `ghcr.io/${match[1]}/${match[2]}`.toLowerCase()
 }
 
 /** The nearest folder at or above `from` holding the package.json of `name`. */

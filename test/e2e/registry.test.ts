@@ -9,6 +9,8 @@ import {join, relative} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {packageJson} from '../../src/config/package.js'
+import {publishedImage} from '../../src/lab/install/image.js'
 import {repoRoot} from '../helpers/cli.js'
 import {
   type CleanClient,
@@ -23,7 +25,7 @@ import {
 } from '../helpers/registry.js'
 import {BASE_ARGS, FAKE_BIN, type Lab, startLab} from './install-harness.js'
 
-const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {version: string; files: string[]; config: {image: string}}
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {version: string; files: string[]}
 const spec = `keda-lab@${pkg.version}`
 
 function listFiles(dir: string): string[] {
@@ -104,7 +106,7 @@ describe('npx keda-lab install --dry-run from the installed package', () => {
     lab = await startLab({kind: 'other', nodes: 2})
     const r = await run(lab, [])
     expect(r.exitCode, r.all).toBe(0)
-    expect(r.stdout).toContain(`pulling ${pkg.config.image}:${pkg.version}, the published image of keda-lab ${pkg.version}`)
+    expect(r.stdout).toContain(`pulling ${publishedImage(packageJson())}, the published image of keda-lab ${pkg.version}`)
     // The harness points the check at a closed loopback port: the offline warning, with its reason.
     expect(r.stdout).toMatch(/‼ application image: could not check .*ECONNREFUSED/)
   }, 180_000)

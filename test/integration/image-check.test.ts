@@ -9,6 +9,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {checkImage, credentialsFor, parseImageReference} from '../../src/adapters/registry.js'
+import {publishedImageName} from '../../src/config/package.js'
 import {checkAppImage, mirrored, publishedImage} from '../../src/lab/install/image.js'
 import {startTokenRegistry, type TokenRegistry} from '../fakes/token-registry.js'
 import {type OciRegistry, startOciRegistry} from '../helpers/oci-registry.js'
@@ -22,7 +23,23 @@ describe('image references', () => {
     expect(parseImageReference('127.0.0.1:5000/a/b@sha256:abc')).toEqual({registry: '127.0.0.1:5000', repository: 'a/b', reference: 'sha256:abc'})
     expect(parseImageReference('localhost/x:1')).toEqual({registry: 'localhost', repository: 'x', reference: '1'})
     expect(mirrored('ghcr.io/keda-lab/keda-lab:0.1.0', 'http://127.0.0.1:5000/')).toBe('127.0.0.1:5000/keda-lab/keda-lab:0.1.0')
-    expect(publishedImage({version: '1.2.3', config: {image: 'ghcr.io/o/keda-lab'}})).toBe('ghcr.io/o/keda-lab:1.2.3')
+  })
+
+  it('names the published image after package.json’s GitHub repository, in every form npm accepts', () => {
+    for (const repository of [
+      'git+https://github.com/Some-Org/keda-lab.git',
+      {type: 'git', url: 'git+https://github.com/Some-Org/keda-lab.git'},
+      'https://github.com/Some-Org/keda-lab',
+      'git+ssh://git@github.com/Some-Org/keda-lab.git',
+      'git@github.com:Some-Org/keda-lab.git',
+      'github:Some-Org/keda-lab',
+      'Some-Org/keda-lab',
+    ]) {
+      expect(publishedImage({version: '1.2.3', repository}), JSON.stringify(repository)).toBe('ghcr.io/some-org/keda-lab:1.2.3')
+    }
+    for (const repository of [undefined, 'https://gitlab.com/o/keda-lab.git']) {
+      expect(() => publishedImageName({repository})).toThrow(/is not a GitHub repository/)
+    }
   })
 
   it('reads a pull secret’s credentials by registry host, URL keys and the auth field included', () => {

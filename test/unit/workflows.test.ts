@@ -1,16 +1,18 @@
 /**
  * The GitHub workflows (.github/workflows/): linted by the real actionlint v1.7.12 (built from its Go
  * module by scripts/build-release-tools.sh), and holding what a release needs: CI runs .ci/run; a
- * version tag publishes the npm package with provenance and the image named in package.json for two
+ * version tag publishes the npm package with provenance and the image install pulls (named after
+ * package.json's repository) for two
  * architectures under the same version, with an SBOM.
  */
 import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 
+import {packageJson, publishedImageName} from '../../src/config/package.js'
 import {repoRoot} from '../helpers/cli.js'
 import {runTracked} from '../helpers/processes.js'
 
@@ -50,12 +52,22 @@ describe('.github/workflows', () => {
     ).toEqual(['./.ci/run'])
   })
 
-  it('a version tag publishes npm with provenance and the image of package.json, two architectures, same tag, SBOM', () => {
+  it('a version tag publishes npm with provenance and the image install pulls, two architectures, same tag, SBOM', async () => {
     const release = workflow('release.yml')
     expect(release.on).toEqual({push: {tags: ['v*.*.*']}})
     const runs = steps(release).map((s) => s.run ?? '')
     expect(runs).toContain('npm publish --provenance --access public')
-    expect(runs.some((r) => r.includes('require("./package.json").config.image'))).toBe(true)
+    // The image the release pushes is the one install pulls: the workflow's own line, run here on
+    // this checkout with this Node (24, as the workflow sets up), gives publishedImageName's answer.
+    const imageLine = runs.flatMap((r) => r.split('\n')).find((line) => line.trim().startsWith('image=$('))
+    expect(imageLine, 'the release workflow computes the image name').toBeDefined()
+    const pushed = await runTracked('bash', ['-c', `${imageLine?.trim()} && echo "$image"`], {
+      cwd: repoRoot,
+      env: {...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`},
+    })
+    expect(pushed.exitCode, pushed.all).toBe(0)
+    expect(pushed.stdout.trim()).toBe(publishedImageName(packageJson()))
+    expect(pushed.stdout.trim()).toBe('ghcr.io/keda-lab/keda-lab')
     expect(runs.some((r) => r.includes('"v$version" != "$GITHUB_REF_NAME"'))).toBe(true)
     expect(release.jobs.npm?.permissions?.['id-token']).toBe('write')
     const push = steps(release).find((s) => s.uses?.startsWith('docker/build-push-action@'))

@@ -1,21 +1,20 @@
 /**
  * Which image the lab runs and how it gets into the cluster, decided in one place: `--image` when
  * given; otherwise built into the cluster from this package (minikube/kind, the package ships its
- * Dockerfile and dist/); otherwise the published image `<registry>/<owner>/keda-lab:<version>`,
- * named once in package.json (`config.image`). A pulled image is checked against its registry
- * before anything changes (src/adapters/registry.ts).
+ * Dockerfile and dist/); otherwise the published image `ghcr.io/<owner>/<repo>:<version>`, named
+ * after package.json's `repository` (src/config/package.ts). A pulled image is checked against its
+ * registry before anything changes (src/adapters/registry.ts).
  */
 import type {ClusterKind} from '../../adapters/cluster-tools.js'
 import {credentialsFor, type ImageCheck, parseImageReference, type RegistryCredentials} from '../../adapters/registry.js'
+import {type KedaLabPackage, publishedImageName} from '../../config/package.js'
 
 /** How the app's image reaches the cluster. */
 export type ImageSource = {kind: 'flag'; ref: string} | {kind: 'published'; ref: string} | {kind: 'build'}
 
-/** The published image of this version: package.json's `config.image` tagged with the version. */
-export function publishedImage(pkg: {version: string; config?: {image?: string}}): string {
-  const repository = pkg.config?.image
-  if (!repository) throw new Error("package.json has no config.image: the published image's name is kept there")
-  return `${repository}:${pkg.version}`
+/** The published image of this version: {@link publishedImageName} (package.json's `repository`) tagged with the version. */
+export function publishedImage(pkg: Pick<KedaLabPackage, 'repository' | 'version'>): string {
+  return `${publishedImageName(pkg)}:${pkg.version}`
 }
 
 /** `--image`, else a build into minikube/kind when the package can build, else the published image. */

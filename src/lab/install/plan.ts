@@ -51,7 +51,7 @@ export interface PlanDeps {
   secrets: SecretSpec[]
   /** Whether <packageRoot>/Dockerfile exists (a checkout, or the npm package, which ships it). */
   dockerfileExists: boolean
-  /** The published image of this version (`<config.image>:<version>`, package.json): pulled by clusters keda-lab cannot build into. */
+  /** The published image of this version (`ghcr.io/<owner>/<repo>:<version>` of package.json's repository): pulled by clusters keda-lab cannot build into. */
   publishedImage: string
   helmBin?: string
 }

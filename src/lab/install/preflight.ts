@@ -6,6 +6,7 @@ import {type Kube, type NodeInfo, resources, type StorageClassInfo} from '../../
 import type {HelmVersion} from '../../adapters/helm.js'
 import {type ClusterKind, detectClusterKind} from '../../adapters/cluster-tools.js'
 import {parseImageReference} from '../../adapters/registry.js'
+import {PACKAGE_ROOT} from '../../config/package.js'
 import type {TokenCheck} from '../../adapters/telegram.js'
 import {OFFLINE_HINT, type RepositoryProbe} from '../chart-sources.js'
 import type {Check} from '../checks.js'
@@ -259,13 +260,17 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       const asked = image.mirror ? ` (asked ${image.mirror})` : ''
       const other =
         image.source === 'published'
-          ? 'pass --image <registry>/<owner>/keda-lab:<tag> (docker build -t … . && docker push …), or install on minikube/kind, where keda-lab builds its image'
+          ? `build and push the image yourself and pass it: docker build -t <registry>/<you>/keda-lab:<tag> ${PACKAGE_ROOT} && docker push <registry>/<you>/keda-lab:<tag>, then install --image <registry>/<you>/keda-lab:<tag>; or install on minikube/kind, where keda-lab builds its image from this package`
           : 'check the name and tag (docker manifest inspect <image>)'
       switch (image.check.status) {
         case 'found':
           return {status: 'pass', detail: `${image.ref} exists${image.check.digest ? ` (${image.check.digest.slice(0, 19)}…)` : ''}${asked}`}
-        case 'missing':
-          return {status: 'fail', detail: `${image.ref} does not exist: ${image.check.detail}${asked}`, hint: other}
+        case 'missing': {
+          // The default image is named before it is published (the release workflow pushes it on a
+          // version tag): say so, rather than leave "does not exist" to look like a typo of the user's.
+          const why = image.source === 'published' ? ': no image of this keda-lab version is published under that name' : ''
+          return {status: 'fail', detail: `${image.ref} does not exist: ${image.check.detail}${asked}${why}`, hint: other}
+        }
         case 'denied':
           return {
             status: 'fail',
