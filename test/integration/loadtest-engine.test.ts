@@ -21,7 +21,7 @@ afterEach(() => {
   server = undefined
 })
 
-async function startApi(options: {addDelayMs?: number; contentType?: string} = {}): Promise<string> {
+async function startApi(options: {addDelayMs?: number; contentType?: string; hangAdd?: (n: number) => boolean} = {}): Promise<string> {
   let n = 0
   server = createServer((req, res) => {
     const send = (body: unknown) => {
@@ -30,6 +30,7 @@ async function startApi(options: {addDelayMs?: number; contentType?: string} = {
     }
     if (req.method === 'POST' && req.url === '/api/tasks/add') {
       const id = `task-${++n}`
+      if (options.hangAdd?.(n)) return // never answered: only the hard stop ends this request
       setTimeout(() => send({success: true, result: {id, message: 'Task queued.'}}), options.addDelayMs ?? 0)
       return
     }
@@ -117,5 +118,52 @@ describe('the load engine', () => {
     expect(records.reduce((n, r) => n + (r.taskLatency?.count ?? 0), 0)).toBe(summary.tasks.completed)
     expect(summary.latency.add?.count).toBe(summary.requests.add)
     expect(Object.keys(summary.histograms).sort()).toEqual(['add', 'add.fromSend', 'lag', 'status', 'status.fromSend', 'task', 'task.elapsed'])
+  }, 30_000)
+
+  it('the hard stop interrupts what is in flight: a request that is never answered and the pause before the first poll', async () => {
+    // The first add hangs; the second is answered and its iteration sleeps the scenario's 2 s.
+    const url = await startApi({hangAdd: (n) => n === 1})
+    const records: SecondRecord[] = []
+    const summary = await runLoadTest(
+      {
+        profile: 'test',
+        executor: {type: 'constant-vus', vus: 2, durationMs: 300, gracefulStopMs: 200},
+        target: target(url),
+        thresholds: [],
+        timeScale: 1,
+        version: 'test',
+      },
+      {onRecord: (r) => records.push(r)},
+    )
+    expect(summary.iterations).toMatchObject({started: 2, completed: 0, failed: 0, interrupted: 2})
+    // The answered add is measured; the hanging one is not a response, and no poll was sent.
+    expect(summary.requests).toEqual({add: 1, status: 0})
+    expect(summary.errors).toBe(0)
+    expect(summary.interrupted).toBe(false)
+  }, 30_000)
+
+  it('ramping VUs: a VU ramped down with a graceful ramp-down of 0 has its iteration interrupted at once', async () => {
+    const url = await startApi({hangAdd: () => true})
+    const summary = await runLoadTest({
+      profile: 'test',
+      executor: {
+        type: 'ramping-vus',
+        startVUs: 2,
+        stages: [
+          {durationMs: 200, target: 2},
+          {durationMs: 0, target: 1},
+          {durationMs: 200, target: 1},
+        ],
+        gracefulRampDownMs: 0,
+        gracefulStopMs: 100,
+      },
+      target: target(url),
+      thresholds: [],
+      timeScale: 1,
+      version: 'test',
+    })
+    // Both adds hang: VU 2 is cut by the ramp-down, VU 1 by the end of the graceful stop.
+    expect(summary.iterations).toMatchObject({started: 2, completed: 0, interrupted: 2})
+    expect(summary.requests.add).toBe(0)
   }, 30_000)
 })

@@ -7,6 +7,8 @@
  */
 import {type Dispatcher, Pool} from 'undici'
 
+import {onAbort} from './abort.js'
+
 /** One request of the scenario. */
 export interface HttpRequest {
   method: 'GET' | 'POST'
@@ -39,6 +41,65 @@ export interface HttpClientOptions {
   timeoutMs?: number
 }
 
+/** A body sent without a Content-Type of its own is JSON (the typed route's `{iterations}`). */
+const JSON_BODY_HEADERS: Readonly<Record<string, string>> = {'content-type': 'application/json'}
+
+const hasContentType = (headers: Record<string, string>) => Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')
+
+/**
+ * One response being received: undici's controller-style handler as a class, so that a request
+ * costs one small object rather than a closure per callback; aborting goes through the shared
+ * registry of abort.ts (one listener per signal, however many requests wait on it).
+ */
+class ResponseHandler implements Dispatcher.DispatchHandler {
+  private status = 0
+  private contentType: string | undefined
+  private first: Buffer | undefined
+  private more: Buffer[] | undefined
+  private controller: Dispatcher.DispatchController | undefined
+  private readonly forget: () => void
+
+  constructor(
+    private readonly resolve: (response: HttpResponse) => void,
+    private readonly reject: (error: Error) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.forget = signal ? onAbort(signal, () => this.controller?.abort(abortReason(signal))) : noop
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.signal?.aborted) controller.abort(abortReason(this.signal))
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.status = statusCode
+    const value = headers['content-type']
+    this.contentType = Array.isArray(value) ? value.join(', ') : value
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    // A small JSON answer comes in one chunk: keep it as it is, concatenate only when there are more.
+    if (this.first === undefined) this.first = chunk
+    else if (this.more) this.more.push(chunk)
+    else this.more = [this.first, chunk]
+  }
+
+  onResponseEnd(): void {
+    this.forget()
+    const body = this.more ? Buffer.concat(this.more).toString('utf8') : (this.first?.toString('utf8') ?? '')
+    this.resolve({status: this.status, contentType: this.contentType, body})
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | null, error: Error): void {
+    this.forget()
+    this.reject(error)
+  }
+}
+
+const noop = () => {}
+const abortReason = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+
 /** A pooled keep-alive client for one target. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const url = new URL(options.url)
@@ -49,41 +110,15 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     request(request, signal) {
       return new Promise<HttpResponse>((resolve, reject) => {
         if (signal?.aborted) {
-          reject(signal.reason ?? new Error('aborted'))
+          reject(abortReason(signal))
           return
         }
-        let status = 0
-        let contentType: string | undefined
-        const chunks: Buffer[] = []
-        let controller: Dispatcher.DispatchController | undefined
-        const onAbort = () => controller?.abort(signal?.reason ?? new Error('aborted'))
-        signal?.addEventListener('abort', onAbort, {once: true})
-        const done = () => signal?.removeEventListener('abort', onAbort)
-        const headers: Record<string, string> = {...request.headers}
-        if (request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json'
-        const handler: Dispatcher.DispatchHandler = {
-          onRequestStart(c) {
-            controller = c
-            if (signal?.aborted) c.abort(signal.reason ?? new Error('aborted'))
-          },
-          onResponseStart(_c, statusCode, responseHeaders) {
-            status = statusCode
-            const value = responseHeaders['content-type']
-            contentType = Array.isArray(value) ? value.join(', ') : value
-          },
-          onResponseData(_c, chunk) {
-            chunks.push(chunk)
-          },
-          onResponseEnd() {
-            done()
-            resolve({status, contentType, body: Buffer.concat(chunks).toString('utf8')})
-          },
-          onResponseError(_c, error) {
-            done()
-            reject(error)
-          },
-        }
-        pool.dispatch({path: `${prefix}${request.path}`, method: request.method, headers, body: request.body}, handler)
+        let headers = request.headers
+        if (request.body !== undefined && !(headers && hasContentType(headers))) headers = headers ? {...headers, ...JSON_BODY_HEADERS} : JSON_BODY_HEADERS
+        pool.dispatch(
+          {path: prefix ? `${prefix}${request.path}` : request.path, method: request.method, headers, body: request.body},
+          new ResponseHandler(resolve, reject, signal),
+        )
       })
     },
     async close() {

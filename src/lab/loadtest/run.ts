@@ -10,6 +10,7 @@
  */
 import {setImmediate as nextTurn} from 'node:timers/promises'
 
+import {onAbort} from './abort.js'
 import {type ExecutorConfig, executorPlan, isOpenModel, type RampingVus, rateAt, type Shard, shardExecutor, stageLabel, vusAt} from './executors.js'
 import {createHttpClient, type HttpClient} from './http.js'
 import {RunMetrics} from './metrics.js'
@@ -127,19 +128,18 @@ export async function runLoadTest(options: LoadTestOptions, deps: LoadTestDeps =
   let activeVUs = 0
   let loadEndedAt: number | undefined
 
-  /** One iteration: counted, linked to the hard stop (and to its own abort for ramp-down). */
-  const iterate = async (scheduledAt: number, own?: AbortController): Promise<void> => {
-    const controller = own ?? new AbortController()
-    const onHard = () => controller.abort(hardStop.signal.reason)
-    if (hardStop.signal.aborted) controller.abort(hardStop.signal.reason)
-    else hardStop.signal.addEventListener('abort', onHard, {once: true})
+  /**
+   * One iteration, interrupted when `signal` aborts: the run's hard stop itself, shared by every
+   * iteration (no controller or listener per iteration), or for a ramping VU its own controller
+   * that the hard stop also aborts.
+   */
+  const iterate = async (scheduledAt: number, signal: AbortSignal = hardStop.signal): Promise<void> => {
     inFlight++
     try {
-      const outcome = await runIteration({http, metrics, signal: controller.signal, scheduledAt, now, timing, taskIterations: options.taskIterations})
+      const outcome = await runIteration({http, metrics, signal, scheduledAt, now, timing, taskIterations: options.taskIterations})
       metrics.iterationEnded(outcome)
     } finally {
       inFlight--
-      hardStop.signal.removeEventListener('abort', onHard)
     }
   }
 
@@ -349,10 +349,12 @@ export async function runLoadTest(options: LoadTestOptions, deps: LoadTestDeps =
         activeVUs++
         metrics.iterationStarted()
         const own = new AbortController()
+        const forget = onAbort(hardStop.signal, () => own.abort(hardStop.signal.reason))
         vu.running = own
         try {
-          await iterate(now(), own)
+          await iterate(now(), own.signal)
         } finally {
+          forget()
           vu.running = undefined
           clearTimeout(vu.rampDownTimer)
           vu.rampDownTimer = undefined
@@ -399,46 +401,66 @@ export async function runLoadTest(options: LoadTestOptions, deps: LoadTestDeps =
     return {starting: aborted(stop), finished}
   }
 
-  /** The open model: starts on the absolute schedule, drops what --max-vus cannot hold. */
+  /**
+   * The open model: starts on the absolute schedule, drops what --max-vus cannot hold. Each turn of
+   * the loop starts every iteration due by now (their lag is now minus their due time), then waits
+   * for the next one: a coarse timer until about a millisecond before it (timers fire late, never
+   * early), then turns of the event loop. Far behind schedule, starting stops after BURST_MS to let
+   * the responses in, and goes on at the next turn: no fixed batch size.
+   */
   function runOpen(
     c: Extract<ExecutorConfig, {type: 'constant-arrival-rate' | 'ramping-arrival-rate'}>,
     s: Shard,
   ): {starting: Promise<void>; finished: Promise<void>} {
     const stop = stopStarting.signal
-    const running = new Set<Promise<void>>()
+    let running = 0
+    let failure: unknown
+    let idle: (() => void) | undefined
+    const start = (dueAt: number, at: number) => {
+      if (inFlight >= c.maxVUs) {
+        metrics.dropped()
+        return
+      }
+      metrics.iterationStarted(at - dueAt)
+      running++
+      iterate(dueAt).then(ended, (error: unknown) => {
+        failure ??= error
+        ended()
+      })
+    }
+    const ended = () => {
+      if (--running === 0) idle?.()
+    }
     const starting = (async () => {
       const schedule = arrivalSchedule(c, s)
-      let sinceYield = 0
-      for (let due = schedule.next(); due !== undefined && !stop.aborted; due = schedule.next()) {
-        const dueAt = t0 + due
-        // Coarse timer until about a millisecond before, then the next turns of the loop.
-        for (let wait = dueAt - now(); wait > 0 && !stop.aborted; wait = dueAt - now()) {
+      let due = schedule.next()
+      while (due !== undefined && !stop.aborted) {
+        const wait = t0 + due - now()
+        if (wait > 0) {
           if (wait > 2) await pause(wait - 1, stop)
           else await nextTurn()
-          sinceYield = 0
+          continue
         }
-        if (stop.aborted) break
-        if (inFlight >= c.maxVUs) {
-          metrics.dropped()
-        } else {
-          metrics.iterationStarted(now() - dueAt)
-          const p = iterate(dueAt)
-          running.add(p)
-          void p.finally(() => running.delete(p))
-        }
-        // Far behind schedule, starts come back to back: let I/O in now and then.
-        if (++sinceYield >= 64) {
-          sinceYield = 0
-          await nextTurn()
-        }
+        const turnStarted = now()
+        let at = turnStarted
+        do {
+          start(t0 + due, at)
+          due = schedule.next()
+          at = now()
+        } while (due !== undefined && t0 + due <= at && at - turnStarted < BURST_MS)
+        if (due !== undefined && t0 + due <= at) await nextTurn()
       }
     })()
     const finished = starting.then(async () => {
-      while (running.size > 0) await Promise.all([...running])
+      if (running > 0) await new Promise<void>((resolve) => (idle = resolve))
+      if (failure !== undefined) throw failure
     })
     return {starting, finished}
   }
 }
+
+/** Far behind schedule, the open model starts iterations for at most this long before letting I/O in. */
+const BURST_MS = 5
 
 function deferred(): {promise: Promise<void>; resolve: () => void} {
   let resolve = () => {}

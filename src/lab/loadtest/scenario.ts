@@ -12,7 +12,8 @@
  * Latency is measured from when a request was due (the iteration's scheduled start for the add, the
  * poll's slot on its 1 s grid for a status), and also from the actual send.
  */
-import type {HttpClient, HttpResponse} from './http.js'
+import {onAbort} from './abort.js'
+import type {HttpClient, HttpRequest, HttpResponse} from './http.js'
 import type {RunMetrics} from './metrics.js'
 import type {Step} from './records.js'
 
@@ -47,7 +48,10 @@ export interface IterationContext {
 export type IterationOutcome = 'completed' | 'failed' | 'interrupted'
 
 const JSON_TYPE = 'application/json'
+/** The original route's add: the same request every time, made once. */
+const ADD: HttpRequest = {method: 'POST', path: '/api/tasks/add'}
 
+/** Waits `ms`; rejects with the signal's reason when it aborts first (one shared listener: abort.ts). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
@@ -56,16 +60,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     const timer = setTimeout(
       () => {
-        signal.removeEventListener('abort', onAbort)
+        forget()
         resolve()
       },
       Math.max(0, ms),
     )
-    const onAbort = () => {
+    const forget = onAbort(signal, () => {
       clearTimeout(timer)
       reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, {once: true})
+    })
   })
 }
 
@@ -82,7 +85,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 class Interrupted extends Error {}
 
 /** Sends one request and records it; undefined on a transport failure (counted as an error). */
-async function send(ctx: IterationContext, step: Step, dueAt: number, request: Parameters<HttpClient['request']>[0]): Promise<HttpResponse | undefined> {
+async function send(ctx: IterationContext, step: Step, dueAt: number, request: HttpRequest): Promise<HttpResponse | undefined> {
   const sentAt = ctx.now()
   try {
     const response = await ctx.http.request(request, ctx.signal)
@@ -114,7 +117,7 @@ async function iterate(ctx: IterationContext): Promise<IterationOutcome> {
     ctx,
     'add',
     ctx.scheduledAt,
-    typed ? {method: 'POST', path: '/api/tasks', body: JSON.stringify({iterations: ctx.taskIterations})} : {method: 'POST', path: '/api/tasks/add'},
+    typed ? {method: 'POST', path: '/api/tasks', body: JSON.stringify({iterations: ctx.taskIterations})} : ADD,
   )
   const queuedAt = ctx.now()
   let id: string | undefined
