@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
+import {KedaLabError} from '../errors.js'
 import {MAX_TASK_ITERATIONS} from '../services/shared/tasks.js'
 
 const AUTOSCALE = 'AUTOSCALE (local imitation of KEDA)'
@@ -97,6 +98,14 @@ A child that exits on its own is restarted the same way (same port and name), sa
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Dev)
+    // The children run this same CLI the same way: the script node was started with (bin/run.js,
+    // or bin/dev.js on the sources) after node's own options.
+    const script = process.argv[1]
+    if (script === undefined) {
+      throw new KedaLabError('dev cannot tell which script started it (process.argv has no script path)', {
+        hint: 'run it as `keda-lab dev` (or `node bin/run.js dev`), not from node -e or a REPL',
+      })
+    }
     const [{runDev}, {wantsColor}, {watchParent, parentFromProc}, {readFileSync}] = await Promise.all([
       import('../lab/dev/run-dev.js'),
       import('../ui/dev-log.js'),
@@ -129,8 +138,7 @@ A child that exits on its own is restarted the same way (same port and name), sa
               scaleDown: flags['stabilization-window'] === undefined ? flags['worker-scale-down'] : `window=${flags['stabilization-window']}s`,
             }
           : undefined,
-        // Children run this same CLI the same way (bin/run.js, or bin/dev.js on the sources).
-        cli: {command: process.execPath, args: [...process.execArgv, process.argv[1]!]},
+        cli: {command: process.execPath, args: [...process.execArgv, script]},
         env: process.env,
         color: wantsColor(process.env, Boolean(process.stdout.isTTY)),
       },

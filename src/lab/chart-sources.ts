@@ -254,7 +254,8 @@ function bypassedProxy(url: string, env: NodeJS.ProcessEnv): string | undefined 
 /** Orders chart versions (semver: numbers compared as numbers; a pre-release before its release). */
 export function compareVersions(a: string, b: string): number {
   const split = (v: string) => {
-    const [core = '', pre] = v.replace(/^v/, '').split('+')[0]!.split(/-(.*)/s)
+    // Build metadata (after '+') does not order versions: drop it, then split off the pre-release.
+    const [core = '', pre] = v.replace(/^v/, '').replace(/\+.*$/s, '').split(/-(.*)/s)
     return {nums: core.split('.').map((n) => Number.parseInt(n, 10) || 0), pre}
   }
   const x = split(a)

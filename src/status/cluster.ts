@@ -181,9 +181,9 @@ export function componentStatus(
   }
 }
 
-/** Master, replicas and Sentinels of the redis-ha StatefulSet (one Sentinel beside each Redis). */
-export function redisStatus(component: ComponentStatus, sentinelBeside: boolean): RedisStatus | undefined {
-  if (component.state === 'missing' || component.state === 'absent') return undefined
+/** Master, replicas and Sentinels of the redis-ha StatefulSet (one Sentinel beside each Redis); undefined without one. */
+export function redisStatus(component: ComponentStatus | undefined, sentinelBeside: boolean): RedisStatus | undefined {
+  if (!component || component.state === 'missing' || component.state === 'absent') return undefined
   const master = component.pods.find((p) => p.role === 'master')
   const running = component.pods.filter((p) => p.ready).length
   return {
@@ -435,7 +435,7 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
     const workload = workloads.find((w) => w.name === spec.name && kinds.includes(w.kind))
     return componentStatus(spec, spec.where === 'app' ? ns : monNs, workload, inMonitoring ? monPods : appPods, spec.required)
   })
-  const redisComponent = components.find((c) => c.id === 'redis')!
+  const redisComponent = components.find((c) => c.id === 'redis')
   const redisWorkload = appWorkloads.find((w) => w.name === 'redis-ha-server')
   const redis = redisStatus(redisComponent, redisWorkload?.containers.includes('sentinel') ?? false)
 

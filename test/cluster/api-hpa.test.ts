@@ -17,7 +17,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {parseScalingRules} from '../../src/lab/install/behavior.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
-import {APP_RELEASE} from '../../src/lab/install/plan.js'
+import {APP_RELEASE} from '../../src/config/release.js'
 import {resolveSecrets} from '../../src/lab/install/secrets.js'
 import {renderAppValues} from '../../src/lab/values/render.js'
 import type {ClusterStatusReport} from '../../src/status/model.js'

@@ -83,11 +83,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         child.once('spawn', resolve)
         child.once('error', reject)
       })
+      // Node sets the pid before 'spawn'; without one there is no process to supervise.
+      if (child.pid === undefined) throw new Error(`${spec.name} was spawned without a process id`)
       let resolveExit!: (exit: ProcessExit) => void
       const exited = new Promise<ProcessExit>((resolve) => (resolveExit = resolve))
-      const managed: ManagedProcess = {name: spec.name, pid: child.pid!, stopping: false, exited}
+      const managed: ManagedProcess = {name: spec.name, pid: child.pid, stopping: false, exited}
       running.set(spec.name, {managed, child})
-      for (const stream of [child.stdout!, child.stderr!]) {
+      // stdio ['ignore', 'pipe', 'pipe'] types both streams as Readable (never null).
+      for (const stream of [child.stdout, child.stderr]) {
         createInterface({input: stream, crlfDelay: Infinity}).on('line', (line) => options.onLine(spec.name, line))
       }
       // 'close' (not 'exit') so that the last lines of output are delivered before we report it.

@@ -63,6 +63,9 @@ const monitoringMissing = async (ctx: DoctorContext): Promise<CheckOutcome | und
     ? undefined
     : {status: 'skip', detail: `monitoring is not installed (namespace ${ctx.monitoringNamespace} does not exist)`}
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON from Prometheus/Grafana/Loki, narrowed field by field by each check
+type ProxiedJson = {ok: true; body: any} | {ok: false; outcome: CheckOutcome}
+
 /** GET through the service proxy, parsed as JSON; a non-2xx answer becomes a failure outcome. */
 async function proxyJson(
   ctx: DoctorContext,
@@ -70,8 +73,7 @@ async function proxyJson(
   path: string,
   what: string,
   extra: {query?: Record<string, string>; headers?: Record<string, string>} = {},
-  // biome-ignore lint/suspicious/noExplicitAny: JSON from Prometheus/Grafana, narrowed field by field by each check
-): Promise<{ok: true; body: any} | {ok: false; outcome: CheckOutcome}> {
+): Promise<ProxiedJson> {
   const res = await ctx.kube.proxyService({namespace: ctx.monitoringNamespace, service: target.name, port: target.port, path, ...extra})
   if (res.status < 200 || res.status >= 300) {
     return {
@@ -93,6 +95,13 @@ async function proxyJson(
   }
 }
 
+/** proxyJson to a monitoring service; skipped (not failed) when monitoring is not installed. */
+async function monitoringJson(ctx: DoctorContext, target: ServiceTarget, path: string, what: string, query: Record<string, string>): Promise<ProxiedJson> {
+  const skip = await monitoringMissing(ctx)
+  if (skip) return {ok: false, outcome: skip}
+  return proxyJson(ctx, target, path, what, {query})
+}
+
 const condition = (o: ObjectSummary, type: string) => o.conditions.find((c) => c.type === type)
 
 /** ScaledObject conditions and KEDA's Warning events: can KEDA read the queue length from Redis? */
@@ -109,7 +118,8 @@ export const kedaReachesRedis: Check<DoctorContext> = {
       return {status: 'fail', detail: 'KEDA is not installed (no CustomResourceDefinition scaledobjects.keda.sh)', hint: 'keda-lab install'}
     }
     const scaled = await ctx.kube.listObjects({...resources.scaledObjects, namespace: ctx.namespace})
-    if (scaled.length === 0) {
+    const [firstScaled] = scaled
+    if (!firstScaled) {
       return {
         status: 'fail',
         detail: `no ScaledObject in namespace ${ctx.namespace}`,
@@ -145,7 +155,7 @@ export const kedaReachesRedis: Check<DoctorContext> = {
       detail: notReady.join('; '),
       hint: unknown
         ? `KEDA has not processed the ScaledObject: is its operator running? kubectl -n ${ctx.namespace} get pods -l app=keda-operator`
-        : `KEDA cannot read the queue from Redis: check the Sentinel/Redis address in the ScaledObject and the password its TriggerAuthentication takes from Secret keda-lab-secrets (key redis-password); kubectl -n ${ctx.namespace} describe scaledobject ${scaled[0]!.name}; kubectl -n ${ctx.namespace} logs deploy/keda-operator | grep -i redis`,
+        : `KEDA cannot read the queue from Redis: check the Sentinel/Redis address in the ScaledObject and the password its TriggerAuthentication takes from Secret keda-lab-secrets (key redis-password); kubectl -n ${ctx.namespace} describe scaledobject ${firstScaled.name}; kubectl -n ${ctx.namespace} logs deploy/keda-operator | grep -i redis`,
     }
   },
 }
@@ -204,9 +214,7 @@ export const prometheusTargets: Check<DoctorContext> = {
   category: 'monitoring',
   title: 'Prometheus scrapes the api, worker and webhook targets',
   async run(ctx) {
-    const skip = await monitoringMissing(ctx)
-    if (skip) return skip
-    const res = await proxyJson(ctx, ctx.services.prometheus, '/api/v1/targets', 'Prometheus', {query: {state: 'active'}})
+    const res = await monitoringJson(ctx, ctx.services.prometheus, '/api/v1/targets', 'Prometheus', {state: 'active'})
     if (!res.ok) return res.outcome
     const targets: PromTarget[] = res.body?.data?.activeTargets ?? []
     const problems: string[] = []
@@ -223,10 +231,10 @@ export const prometheusTargets: Check<DoctorContext> = {
         )
       })
       const up = mine.filter((t) => t.health === 'up')
+      const bad = mine.find((t) => t.health !== 'up')
       if (mine.length === 0) problems.push(`${component}: no target`)
-      else if (up.length < mine.length) {
+      else if (bad) {
         down = true
-        const bad = mine.find((t) => t.health !== 'up')!
         problems.push(`${component}: ${mine.length - up.length}/${mine.length} down (${bad.lastError || bad.health || 'unknown'})`)
       } else fine.push(`${component}: ${up.length} up`)
     }
@@ -247,9 +255,7 @@ export const alertRulesLoaded: Check<DoctorContext> = {
   category: 'monitoring',
   title: 'The keda-lab alert rules are loaded',
   async run(ctx) {
-    const skip = await monitoringMissing(ctx)
-    if (skip) return skip
-    const res = await proxyJson(ctx, ctx.services.prometheus, '/api/v1/rules', 'Prometheus', {query: {type: 'alert'}})
+    const res = await monitoringJson(ctx, ctx.services.prometheus, '/api/v1/rules', 'Prometheus', {type: 'alert'})
     if (!res.ok) return res.outcome
     const groups: {name?: string; file?: string; rules?: {name?: string; health?: string; lastError?: string}[]}[] = res.body?.data?.groups ?? []
     const ours = groups.filter((g) => (g.name ?? '').startsWith('keda-lab') || (g.file ?? '').includes(`${ctx.namespace}-keda-lab`))
@@ -362,13 +368,15 @@ export const lokiReceivesLogs: Check<DoctorContext> = {
   category: 'monitoring',
   title: 'Logs from the application arrive in Loki',
   async run(ctx) {
-    const skip = await monitoringMissing(ctx)
-    if (skip) return skip
     const end = ctx.now()
     const start = end - ctx.logWindowMs
     const minutes = Math.round(ctx.logWindowMs / 60_000)
-    const res = await proxyJson(ctx, ctx.services.loki, '/loki/api/v1/query_range', 'Loki', {
-      query: {query: `{namespace="${ctx.namespace}"}`, start: `${start}000000`, end: `${end}000000`, limit: '100', direction: 'backward'},
+    const res = await monitoringJson(ctx, ctx.services.loki, '/loki/api/v1/query_range', 'Loki', {
+      query: `{namespace="${ctx.namespace}"}`,
+      start: `${start}000000`,
+      end: `${end}000000`,
+      limit: '100',
+      direction: 'backward',
     })
     if (!res.ok) return res.outcome
     const streams: {stream?: Record<string, string>; values?: unknown[]}[] = res.body?.data?.result ?? []
@@ -529,15 +537,15 @@ function keepHints(check: Check<DoctorContext>): Check<DoctorContext> {
 /** Runs the checks; when the cluster cannot be reached, the others are reported as skipped. */
 export async function runDoctor(ctx: DoctorContext, onResult?: (r: CheckResult) => void): Promise<DoctorReport> {
   const first = await runChecks([keepHints(clusterReachable)], ctx, onResult)
-  const rest =
-    first[0]!.status === 'fail'
-      ? DOCTOR_CHECKS.map((c): CheckResult => {
-          const r: CheckResult = {id: c.id, category: c.category, title: c.title, status: 'skip', fatal: false, detail: 'the cluster is not reachable'}
-          onResult?.(r)
-          return r
-        })
-      : await runChecks(DOCTOR_CHECKS.map(keepHints), ctx, onResult)
+  const unreachable = first.some((c) => c.status === 'fail')
+  const rest = unreachable
+    ? DOCTOR_CHECKS.map((c): CheckResult => {
+        const r: CheckResult = {id: c.id, category: c.category, title: c.title, status: 'skip', fatal: false, detail: 'the cluster is not reachable'}
+        onResult?.(r)
+        return r
+      })
+    : await runChecks(DOCTOR_CHECKS.map(keepHints), ctx, onResult)
   const checks = [...first, ...rest]
   const ok = !checks.some((c) => c.status === 'fail')
-  return {ok, exitCode: first[0]!.status === 'fail' ? EXIT_NO_CLUSTER : ok ? 0 : 1, checks}
+  return {ok, exitCode: unreachable ? EXIT_NO_CLUSTER : ok ? 0 : 1, checks}
 }

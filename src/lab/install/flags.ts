@@ -15,7 +15,7 @@ export function answerFlags(): Interfaces.FlagInput {
     flags[spec.flag] =
       spec.kind === 'boolean'
         ? Flags.boolean({description, allowNo: true, helpGroup: 'ANSWERS'})
-        : Flags.string({description: spec.kind === 'choice' ? `${description} <options: ${spec.choices!.join('|')}>` : description, helpGroup: 'ANSWERS'})
+        : Flags.string({description: spec.kind === 'choice' ? `${description} <options: ${spec.choices.join('|')}>` : description, helpGroup: 'ANSWERS'})
   }
   return flags
 }

@@ -48,16 +48,14 @@ export type AnswerKey = keyof InstallAnswers
 
 type Raw = string | number | boolean | string[]
 
-/** One answer's definition. */
-export interface OptionSpec {
+/** What every answer's definition holds, whatever its kind (see OptionSpec). */
+interface OptionSpecFields {
   key: AnswerKey
   /** Flag name without dashes; also the key in a --values file (camelCase `key` is accepted too). */
   flag: string
   /** KEDA_LAB_ + the flag in upper snake case (derived, never spelled by hand). */
   env: string
   description: string
-  kind: 'string' | 'secret' | 'integer' | 'boolean' | 'choice' | 'list'
-  choices?: readonly string[]
   /** Value when nothing else gives one; undefined = no default. */
   defaultValue?: (answers: Partial<InstallAnswers>) => unknown
   /** Validates and converts; throws Error(message) — the same for prompts and flags. */
@@ -73,6 +71,23 @@ export interface OptionSpec {
   /** How `--dry-run` shows a parsed value that is not plain text (default String(value)). */
   show?: (value: unknown) => string
 }
+
+/** An answer picked from a fixed list: the list is part of its type, so a choice always has one. */
+interface ChoiceSpec extends OptionSpecFields {
+  kind: 'choice'
+  choices: readonly string[]
+}
+
+/** Any other answer (typed text, a number, yes/no, a list, the secret token). */
+interface FreeSpec extends OptionSpecFields {
+  kind: 'string' | 'secret' | 'integer' | 'boolean' | 'list'
+}
+
+/** One answer's definition. */
+export type OptionSpec = ChoiceSpec | FreeSpec
+
+/** A definition before its KEDA_LAB_* variable is derived from the flag. */
+type SpecDraft = Omit<ChoiceSpec, 'env'> | Omit<FreeSpec, 'env'>
 
 function integer(min: number, max: number, extra?: (n: number, a: Partial<InstallAnswers>) => string | undefined) {
   return (raw: Raw, answers: Partial<InstallAnswers>): number => {
@@ -106,7 +121,7 @@ const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]
  * One direction of an HPA's behavior (src/lab/install/behavior.ts): no default (Kubernetes' own),
  * not asked at the prompt.
  */
-function scalingRulesSpec(key: 'apiScaleUp' | 'apiScaleDown' | 'workerScaleUp' | 'workerScaleDown', flag: string, what: string): Omit<OptionSpec, 'env'> {
+function scalingRulesSpec(key: 'apiScaleUp' | 'apiScaleDown' | 'workerScaleUp' | 'workerScaleDown', flag: string, what: string): SpecDraft {
   return {
     key,
     flag,
@@ -120,7 +135,7 @@ function scalingRulesSpec(key: 'apiScaleUp' | 'apiScaleDown' | 'workerScaleUp' |
 }
 
 /** The install answers in prompt order. */
-const SPECS: readonly Omit<OptionSpec, 'env'>[] = [
+const SPECS: readonly SpecDraft[] = [
   {
     key: 'webhook',
     flag: 'webhook',
@@ -437,11 +452,11 @@ export async function resolveInstallOptions(input: ResolveInput): Promise<Resolv
       ['env', input.env[spec.env] === '' ? undefined : input.env[spec.env]],
       ['values', fromValuesFile(input.valuesFile, spec)],
     ]
-    const given = candidates.find(([, raw]) => raw !== undefined)
+    const given = candidates.find((candidate): candidate is [AnswerSource, Raw] => candidate[1] !== undefined)
     if (given) {
       const [source, raw] = given
       try {
-        set(spec.key, spec.parse(raw!, answers), source)
+        set(spec.key, spec.parse(raw, answers), source)
       } catch (error) {
         // Parse messages quote the bad value, except the secret's (it never enters a message).
         problems.push(`${describeSource(spec, source)}: ${(error as Error).message}`)
@@ -454,7 +469,7 @@ export async function resolveInstallOptions(input: ResolveInput): Promise<Resolv
     }
     if (input.prompter && spec.prompted !== false) {
       try {
-        const value = await ask(spec, answers, input)
+        const value = await ask(spec, answers, input.prompter, input)
         if (spec.key === 'telegramToken' && value === undefined) {
           // An empty token at the prompt means "no Telegram alerts": the webhook is turned off.
           set('webhook', false, 'prompt')
@@ -486,9 +501,10 @@ export async function resolveInstallOptions(input: ResolveInput): Promise<Resolv
   }
   answers.telegramChatIds ??= []
   if (problems.length === 0) problems.push(...crossCheck(answers as InstallAnswers))
-  if (problems.length > 0) {
+  const [onlyProblem, ...moreProblems] = problems
+  if (onlyProblem !== undefined) {
     throw new ConfigError(
-      problems.length === 1 ? problems[0]! : `${problems.length} install options are missing or invalid:\n  ${problems.join('\n  ')}`,
+      moreProblems.length === 0 ? onlyProblem : `${problems.length} install options are missing or invalid:\n  ${problems.join('\n  ')}`,
       'give or correct the value named above (flag, KEDA_LAB_* variable or --values file); `keda-lab install --help` lists them',
     )
   }
@@ -496,8 +512,7 @@ export async function resolveInstallOptions(input: ResolveInput): Promise<Resolv
 }
 
 /** Asks one question; the prompt's validate uses the spec's own parser. */
-async function ask(spec: OptionSpec, answers: Partial<InstallAnswers>, input: ResolveInput): Promise<unknown> {
-  const prompter = input.prompter!
+async function ask(spec: OptionSpec, answers: Partial<InstallAnswers>, prompter: Prompter, input: ResolveInput): Promise<unknown> {
   const fallback = spec.defaultValue?.(answers)
   const validateWith = (value: string): true | string => {
     try {
@@ -511,7 +526,7 @@ async function ask(spec: OptionSpec, answers: Partial<InstallAnswers>, input: Re
     case 'boolean':
       return prompter.confirm({message: spec.prompt, default: Boolean(fallback)})
     case 'choice':
-      return prompter.select({message: spec.prompt, choices: spec.choices!, default: String(fallback)})
+      return prompter.select({message: spec.prompt, choices: spec.choices, default: String(fallback)})
     case 'secret': {
       const token = await prompter.password({
         message: `${spec.prompt} — empty: no Telegram alerts`,

@@ -10,16 +10,13 @@ import {imageSource} from './image.js'
 import {dockerBuild, kindLoadImage, minikubeEnableMetricsServer, minikubeImageBuild, type ToolCommand} from '../../adapters/cluster-tools.js'
 import {helmCommands, type HelmMajor} from '../../adapters/helm.js'
 import {chartArgument, type ChartSources, neededRepositories, repositorySources} from '../chart-sources.js'
-import {APP_CHART_PATH, CHARTS, type ChartName, type ChartRef} from '../charts.js'
+import {APP_CHART_PATH, CHARTS, type ChartName} from '../charts.js'
 import {renderValues, type ValuesContext, type ValuesTemplateName} from '../values/render.js'
 import type {AnswerKey, AnswerSource, InstallAnswers} from './options.js'
 import type {InstallFacts} from './preflight.js'
 import {KEDA_RELEASE, reusesForeignKeda} from './preflight.js'
 import type {SecretSpec} from './secrets.js'
 import {APP_RELEASE} from '../../config/release.js'
-
-/** The app release's name; defined in src/config/release.ts so that src/status/ can use it too. */
-export {APP_RELEASE}
 
 export interface InstallOptions {
   answers: InstallAnswers
@@ -176,9 +173,8 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const valuesFile = (name: string) => join(valuesDir, `${name}.yaml`)
 
   const chartSources = options.chartSources ?? repositorySources()
-  const sourceOf = (chart: ChartRef) => chartSources[(Object.keys(CHARTS) as ChartName[]).find((name) => CHARTS[name] === chart)!]
-  const release = (chart: ChartRef, releaseName: string, namespace: string, timeout: string, persistent = false): Action => {
-    const source = chartArgument(sourceOf(chart))
+  const release = (chart: ChartName, releaseName: string, namespace: string, timeout: string, persistent = false): Action => {
+    const source = chartArgument(chartSources[chart])
     return {
       type: 'run',
       command: helm.upgradeInstall(major, {
@@ -240,7 +236,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   steps.push({
     id: 'keda',
     title: `KEDA (${CHARTS.keda.repoName}/${CHARTS.keda.chart} ${CHARTS.keda.version})`,
-    actions: reuseKeda ? [] : [release(CHARTS.keda, KEDA_RELEASE, ns, '5m')],
+    actions: reuseKeda ? [] : [release('keda', KEDA_RELEASE, ns, '5m')],
     skipped: reuseKeda
       ? `a KEDA that keda-lab did not install runs in namespace ${deps.facts.kedaNamespace}: reusing it (a second KEDA would break both)`
       : undefined,
@@ -251,7 +247,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   steps.push({
     id: 'redis',
     title: `Redis with Sentinels (${CHARTS.redisHa.repoName}/${CHARTS.redisHa.chart} ${CHARTS.redisHa.version})`,
-    actions: [release(CHARTS.redisHa, 'redis-ha', ns, '10m', answers.redisPersistence)],
+    actions: [release('redisHa', 'redis-ha', ns, '10m', answers.redisPersistence)],
     notes: [
       ...(rendered.find((r) => r.name === 'redis-ha')?.notes ?? []),
       answers.redisPersistence ? 'persistence on: AOF on a PersistentVolume per replica' : 'persistence off: Redis data is lost when its pods restart',
@@ -264,10 +260,10 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     title: 'Monitoring (kube-prometheus-stack, Loki, Alloy)',
     actions: answers.monitoring
       ? [
-          release(CHARTS.kubePrometheusStack, 'kube-prometheus-stack', monNs, '10m'),
+          release('kubePrometheusStack', 'kube-prometheus-stack', monNs, '10m'),
           // Loki's volume follows Redis persistence (values/render.ts).
-          release(CHARTS.loki, 'loki', monNs, '10m', answers.redisPersistence),
-          release(CHARTS.alloy, 'alloy', monNs, '5m'),
+          release('loki', 'loki', monNs, '10m', answers.redisPersistence),
+          release('alloy', 'alloy', monNs, '5m'),
         ]
       : [],
     skipped: answers.monitoring ? undefined : 'monitoring off (--no-monitoring)',

@@ -119,11 +119,11 @@ export async function gatherFacts(deps: {
     facts.cluster = detectClusterKind(kube.contextName, nodes)
     if (crds.includes(KEDA_CRD)) {
       // A reused KEDA may run in another namespace: the app's Redis NetworkPolicy must let it in.
-      const operators = await kube.listObjects(resources.deployments, 'app=keda-operator')
-      facts.kedaNamespace = operators[0]?.namespace
-      const a = operators[0]?.annotations ?? {}
+      const [operator] = await kube.listObjects(resources.deployments, 'app=keda-operator')
+      facts.kedaNamespace = operator?.namespace
+      const a = operator?.annotations ?? {}
       const release = a['meta.helm.sh/release-name']
-      if (release) facts.kedaRelease = {name: release, namespace: a['meta.helm.sh/release-namespace'] ?? operators[0]!.namespace ?? ''}
+      if (release) facts.kedaRelease = {name: release, namespace: a['meta.helm.sh/release-namespace'] ?? operator?.namespace ?? ''}
     }
     const lbs = await kube.listLoadBalancers()
     facts.loadBalancers = {total: lbs.length, withAddress: lbs.filter((lb) => lb.addresses.length > 0).length}
@@ -424,11 +424,12 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
       if (!probes) return {status: 'skip', detail: 'not checked'}
       if (probes.length === 0) return {status: 'pass', detail: 'none needed: every chart comes from the --charts folder'}
       const down = probes.filter((p) => !p.ok)
-      if (down.length > 0 && down.every((p) => p.bypassedProxy)) {
+      const proxy = down[0]?.bypassedProxy
+      if (proxy && down.every((p) => p.bypassedProxy)) {
         // Helm goes through the configured proxy; this probe did not: not a reason to stop.
         return {
           status: 'warn',
-          detail: `not reachable without the proxy in ${down[0]!.bypassedProxy}, which helm uses: ${down.map((p) => p.name).join(', ')} not checked`,
+          detail: `not reachable without the proxy in ${proxy}, which helm uses: ${down.map((p) => p.name).join(', ')} not checked`,
           hint: `run with NODE_USE_ENV_PROXY=1 to probe through the proxy; if \`helm repo update\` then fails: ${OFFLINE_HINT}`,
         }
       }

@@ -12,7 +12,7 @@ import {createHelm} from '../../adapters/helm.js'
 import {KedaLabError} from '../../errors.js'
 import {describeSource, resolveChartSources} from '../chart-sources.js'
 import {APP_CHART_PATH} from '../charts.js'
-import {loadValuesTemplates, renderValues} from '../values/render.js'
+import {loadValuesTemplates, type RenderedValues, renderValues} from '../values/render.js'
 import {resolveInstallOptions} from './options.js'
 import {APP_RELEASE} from '../../config/release.js'
 import {appImage} from './plan.js'
@@ -111,7 +111,7 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
     )
     await writeFile(join(stage, 'manifests', `${APP_RELEASE}.yaml`), manifests)
 
-    const chartOf: Record<string, {chart: string; namespace: string}> = {
+    const chartOf: Record<RenderedValues['name'], {chart: string; namespace: string}> = {
       keda: {chart: describeSource(sources.keda), namespace: input.namespace},
       'redis-ha': {chart: describeSource(sources.redisHa), namespace: input.namespace},
       'kube-prometheus-stack': {chart: describeSource(sources.kubePrometheusStack), namespace: input.monitoringNamespace},
@@ -120,13 +120,13 @@ export async function runRender(input: RenderInput): Promise<RenderResult> {
       'keda-lab': {chart: APP_CHART_PATH, namespace: input.namespace},
     }
     const files = [
-      ...rendered.map((r) => ({path: join('values', r.fileName), release: r.name, ...chartOf[r.name]!})),
+      ...rendered.map((r) => ({path: join('values', r.fileName), release: r.name, ...chartOf[r.name]})),
       {path: join('manifests', `${APP_RELEASE}.yaml`), release: APP_RELEASE, chart: APP_CHART_PATH, namespace: input.namespace},
     ]
 
     if (outputDir === undefined) {
       for (const file of rendered)
-        input.log(`# --- values/${file.fileName} (release ${file.name}, chart ${chartOf[file.name]!.chart})\n${file.content.trimEnd()}`)
+        input.log(`# --- values/${file.fileName} (release ${file.name}, chart ${chartOf[file.name].chart})\n${file.content.trimEnd()}`)
       input.log(`# --- manifests/${APP_RELEASE}.yaml (helm template ${APP_RELEASE} ${APP_CHART_PATH})\n${manifests.trimEnd()}`)
       return {files}
     }

@@ -128,6 +128,7 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
   const dockerfileExists = existsSync(resolve(PACKAGE_ROOT, 'Dockerfile'))
   const published = publishedImage(packageJson())
 
+  const {telegramToken} = answers
   // Pre-flight is the first entry of the task list; its checks only read.
   const {runTaskList} = await import('../../ui/tasks.js')
   let facts: Awaited<ReturnType<typeof gatherFacts>> | undefined
@@ -142,7 +143,7 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
             kube,
             appNamespace: input.namespace,
             helmVersion,
-            checkTelegram: answers.webhook && answers.telegramToken ? () => telegram.checkToken(answers.telegramToken!) : undefined,
+            checkTelegram: answers.webhook && telegramToken ? () => telegram.checkToken(telegramToken) : undefined,
             checkImage: async (known) => {
               const source = imageSource({image: answers.image, clusterKind: known.cluster.kind, dockerfileExists, publishedImage: published})
               if (source.kind === 'build' || !known.reachable) return undefined
@@ -171,6 +172,9 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
     {mode: input.mode},
   )
   if (!facts) throw new KedaLabError('pre-flight did not run')
+  // The helm check is fatal: past it, helm answered with its version.
+  if (!facts.helm)
+    throw new KedaLabError(`helm did not answer: ${facts.helmError ?? 'no version'}`, {hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/'})
   if (secretsReadError) {
     // Generating new secrets over ones that could not be read would lock the app out of its Redis.
     throw new KedaLabError(`cannot read the Secrets of an earlier install: ${secretsReadError}`, {
@@ -209,7 +213,7 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
       chartSources,
     },
     {
-      facts: {...facts, helmMajor: facts.helm!.major},
+      facts: {...facts, helmMajor: facts.helm.major},
       templates: await loadValuesTemplates(PACKAGE_ROOT),
       packageRoot: PACKAGE_ROOT,
       version: await packageVersion(),

@@ -132,11 +132,12 @@ export async function startForward(options: ForwardOptions): Promise<RunningForw
       let found: {pod: string; podPort: number} | undefined
       try {
         found = await destination()
-        const connection = await kube.forwardPort(target.namespace, found.pod, found.podPort, socket)
+        const {pod} = found
+        const connection = await kube.forwardPort(target.namespace, pod, found.podPort, socket)
         void connection.closed.then(({error}) => {
           if (!error) return
           // The stream broke on the far side: find the pod again for the next connection.
-          emit({type: 'dropped', target, pod: found!.pod, reason: error})
+          emit({type: 'dropped', target, pod, reason: error})
           current = undefined
         })
         if (attempt > 1) reconnects++

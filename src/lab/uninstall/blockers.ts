@@ -76,10 +76,11 @@ export async function findBlockers(kube: Kube, ns: NamespaceInfo): Promise<Names
 
 /** APIServices whose Available condition is not True, with the aggregator's reason. */
 export async function findUnavailableApiServices(kube: Kube): Promise<{name: string; message: string}[]> {
-  return (await kube.listObjects(resources.apiServices))
-    .map((a) => ({name: a.name, available: a.conditions.find((c) => c.type === 'Available')}))
-    .filter((a) => a.available && a.available.status !== 'True')
-    .map((a) => ({name: a.name, message: [a.available!.reason, a.available!.message].filter(Boolean).join(': ')}))
+  return (await kube.listObjects(resources.apiServices)).flatMap((a) => {
+    const available = a.conditions.find((c) => c.type === 'Available')
+    if (!available || available.status === 'True') return []
+    return [{name: a.name, message: [available.reason, available.message].filter(Boolean).join(': ')}]
+  })
 }
 
 /** One line per blocker, for the report and the doctor's detail. */

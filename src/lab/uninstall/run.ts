@@ -10,7 +10,6 @@ import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHi
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
 import {type HelmRelease, labReleases, type ReleaseManager} from './releases.js'
 
-/** What the user asked for (flags of `keda-lab uninstall`). */
 /**
  * Without a kubeconfig (or a current context) there is nothing to uninstall from: the adapter's
  * advice to create a cluster would be wrong here, so the error says where the lab was installed.
@@ -26,6 +25,7 @@ export function uninstallWithoutCluster(error: unknown): never {
   throw error
 }
 
+/** What the user asked for (flags of `keda-lab uninstall`). */
 export interface UninstallOptions {
   namespace: string
   monitoringNamespace: string
@@ -100,14 +100,28 @@ export function describePlan(plan: UninstallPlan, options: Pick<UninstallOptions
   return lines
 }
 
+/** What the steps of an uninstall share: the edges, the options and one way to wait. */
+interface UninstallRun {
+  kube: Kube
+  log: (line: string) => void
+  options: UninstallOptions
+  /** Polls `done` for up to `timeoutMs` (default: --timeout); see waitUntil. */
+  wait: (done: () => Promise<boolean>, opts?: {timeoutMs?: number; onWait?: (seconds: number) => void | Promise<void>}) => Promise<boolean>
+}
+
 /** Runs the uninstall. Throws KedaLabError when cancelled or when a helm uninstall fails. */
 export async function uninstall(options: UninstallOptions, deps: UninstallDeps): Promise<UninstallReport> {
   const {kube, log} = deps
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const now = deps.now ?? Date.now
   const pollMs = options.pollMs ?? 500
+  const run: UninstallRun = {
+    kube,
+    log,
+    options,
+    wait: (done, opts = {}) => waitUntil(done, {timeoutMs: opts.timeoutMs ?? options.timeoutMs, pollMs, sleep, now, onWait: opts.onWait}),
+  }
   const namespaceNames = [...new Set([options.namespace, options.monitoringNamespace])]
-  const pvcRef = (namespace: string) => ({...resources.persistentVolumeClaims, namespace})
 
   // 1. Discover. The cluster first: its error says how to fix the connection better than helm's does.
   await kube.serverVersion()
@@ -117,150 +131,182 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     const ns = await kube.getNamespace(name)
     if (ns) existing.push({name, phase: ns.phase})
   }
-  const listPvcs = async () => {
-    const out: string[] = []
-    for (const {name} of existing) for (const pvc of await kube.listObjects(pvcRef(name))) out.push(`${name}/${pvc.name}`)
-    return out
-  }
-  const plan: UninstallPlan = {releases, namespaces: existing, pvcs: await listPvcs()}
+  const existingNames = existing.map((e) => e.name)
+  const plan: UninstallPlan = {releases, namespaces: existing, pvcs: await listPvcs(kube, existingNames)}
 
   // 2. Confirm.
   if (!(await deps.confirm(plan))) throw new KedaLabError('Uninstall cancelled: nothing was removed.', {exitCode: 1})
 
   // 3. Releases, in reverse install order.
-  const removed: {name: string; namespace: string}[] = []
-  for (const release of releases) {
-    log(`Removing Helm release ${release.name} (namespace ${release.namespace})`)
-    try {
-      await deps.releases.uninstall(release)
-    } catch (error) {
-      const tail = error instanceof KedaLabError && 'stderrTail' in error ? String((error as {stderrTail: unknown}).stderrTail) : ''
-      const detail = (tail || (error instanceof Error ? error.message : String(error))).replace(/^Error: /, '')
-      throw new KedaLabError(`helm uninstall ${release.name} (namespace ${release.namespace}) failed: ${detail}`, {
-        hint: `Run \`keda-lab uninstall\` again${removed.length > 0 ? ` (already removed: ${removed.map((r) => r.name).join(', ')})` : ''}; \`helm status ${release.name} -n ${release.namespace}\` shows the release's state.`,
-        cause: error,
-      })
-    }
-    removed.push({name: release.name, namespace: release.namespace})
-    // KEDA's operator removes its finalizer from the ScaledObjects the app release deleted; if
-    // KEDA went first, they would hold the namespace in Terminating forever.
-    if (release.name === 'keda-lab' && releases.some((r) => r.name === 'keda')) {
-      await waitUntil(
-        async () => {
-          for (const plural of ['scaledobjects', 'scaledjobs']) {
-            if ((await kube.listObjects({group: 'keda.sh', plural, namespace: release.namespace})).length > 0) return false
-          }
-          return true
-        },
-        {timeoutMs: options.timeoutMs, pollMs, sleep, now, onWait: (s) => log(`Waiting for KEDA to release the ScaledObjects in ${release.namespace} (${s}s)`)},
-      )
-    }
-  }
+  const removed = await removeReleases(releases, deps.releases, run)
 
   // Releases left after this run (another KEDA, a failed uninstall): their objects are not leftovers.
   const stillInstalled = labReleases(await deps.releases.list(), options.namespace, options.monitoringNamespace).map((r) => r.name)
   const leftoverOptions = {namespace: options.namespace, monitoringNamespace: options.monitoringNamespace, installed: stillInstalled}
-  // A dangling APIService (its Service gone with its release) makes API discovery fail, and the
-  // namespace controller then never finishes: with --purge it goes before the namespaces do.
-  let removedEarly: Leftover[] = []
-  if (options.purge) {
-    const dangling = (await findLeftovers(kube, leftoverOptions)).filter((l) => l.kind === 'APIService')
-    if (dangling.length > 0) {
-      log(`--purge: deleting APIService ${dangling.map((l) => l.name).join(', ')} first (an unavailable APIService keeps namespaces in Terminating)`)
-      removedEarly = await removeLeftovers(kube, dangling)
-    }
-  }
+  const removedEarly = options.purge ? await removeDanglingApiServices(run, leftoverOptions) : []
 
   // 4. PersistentVolumeClaims: deleted with --purge, else they keep their namespace alive.
-  const pvcs = {kept: [] as string[], deleted: [] as string[]}
-  const keep = new Map<string, string>()
-  for (const full of await listPvcs()) {
-    const [ns, name] = full.split('/') as [string, string]
-    if (options.purge) {
-      log(`Deleting PersistentVolumeClaim ${full}`)
-      if (await kube.deleteObject(pvcRef(ns), name)) pvcs.deleted.push(full)
-    } else {
-      pvcs.kept.push(full)
-      keep.set(ns, [keep.get(ns), name].filter(Boolean).join(', '))
-    }
-  }
+  const {pvcs, keep} = await handlePvcs(await listPvcs(kube, existingNames), run)
 
-  // 5. Namespaces.
-  const outcomes = new Map<string, NamespaceOutcome>()
-  const toDelete: string[] = []
-  for (const name of namespaceNames) {
-    if (!existing.some((e) => e.name === name)) outcomes.set(name, {name, status: 'absent'})
-    else if (SYSTEM_NAMESPACES.has(name)) outcomes.set(name, {name, status: 'kept', reason: `${name} is a system namespace`})
-    else if (keep.has(name)) {
-      outcomes.set(name, {
-        name,
-        status: 'kept',
-        reason: `it holds PersistentVolumeClaims (${keep.get(name)}); \`keda-lab uninstall --purge\` deletes them and the namespace`,
-      })
-    } else toDelete.push(name)
-  }
+  // 5. Namespaces: those kept say why; the others are deleted, waited for, and diagnosed if stuck.
+  const decided = namespaceNames.map((name) => ({name, kept: keptNamespace(name, existingNames, keep)}))
+  const toDelete = decided.filter((d) => d.kept === undefined).map((d) => d.name)
   for (const name of toDelete) {
     log(`Deleting namespace ${name}`)
     await kube.deleteNamespace(name)
   }
-  const gone = async (names: string[]) => {
-    for (const name of names) if (await kube.getNamespace(name)) return false
-    return true
-  }
-  const remaining = async (names: string[]) => {
-    const out: string[] = []
-    for (const name of names) if (await kube.getNamespace(name)) out.push(name)
-    return out
-  }
-  await waitUntil(() => gone(toDelete), {
-    timeoutMs: options.timeoutMs,
-    pollMs,
-    sleep,
-    now,
-    onWait: async (s) => log(`Waiting for namespaces to disappear: ${(await remaining(toDelete)).join(', ')} still Terminating (${s}s)`),
+  await run.wait(() => allGone(kube, toDelete), {
+    onWait: async (s) => log(`Waiting for namespaces to disappear: ${(await stillThere(kube, toDelete)).join(', ')} still Terminating (${s}s)`),
   })
-  for (const name of toDelete) {
-    const ns = await kube.getNamespace(name)
-    if (!ns) {
-      outcomes.set(name, {name, status: 'removed'})
-      continue
-    }
-    const blockers = await findBlockers(kube, ns)
-    const lines = describeBlockers(blockers)
-    log(`Namespace ${name} is stuck in Terminating:`)
-    for (const line of lines) log(`  ${line}`)
-    if (!options.force) {
-      outcomes.set(name, {name, status: 'stuck', blockers: lines, hint: stuckHint(blockers.conditions, blockers.unavailableApiServices)})
-      continue
-    }
-    log(`--force: clearing the finalizers that hold namespace ${name}`)
-    const settleMs = Math.min(options.timeoutMs, 10_000)
-    const cleared = await forceFinalize(kube, blockers, () => waitUntil(() => gone([name]), {timeoutMs: settleMs, pollMs, sleep, now}))
-    const done = await waitUntil(() => gone([name]), {timeoutMs: Math.min(options.timeoutMs, 30_000), pollMs, sleep, now})
-    if (done) outcomes.set(name, {name, status: 'forced', cleared})
-    else {
-      const again = await findBlockers(kube, (await kube.getNamespace(name)) ?? ns)
-      outcomes.set(name, {name, status: 'stuck', blockers: describeBlockers(again), hint: stuckHint(again.conditions, again.unavailableApiServices)})
-    }
-  }
+  const namespaces: NamespaceOutcome[] = []
+  for (const d of decided) namespaces.push(d.kept ?? (await settleNamespace(d.name, run)))
 
   // 6. Cluster-scoped leftovers of the releases that are gone.
   const rest = await findLeftovers(kube, leftoverOptions)
-  const found = [...removedEarly, ...rest]
   let removedLeftovers: Leftover[] = removedEarly
   if (rest.length > 0 && options.purge) {
     log(`--purge: deleting ${rest.length} cluster-scoped leftover object(s)`)
     removedLeftovers = [...removedEarly, ...(await removeLeftovers(kube, rest))]
   }
 
-  const namespaces = namespaceNames.map((n) => outcomes.get(n)!)
   return {
     releases: removed,
     namespaces,
     pvcs,
-    leftovers: {found, removed: removedLeftovers},
+    leftovers: {found: [...removedEarly, ...rest], removed: removedLeftovers},
     ok: !namespaces.some((n) => n.status === 'stuck'),
   }
+}
+
+const pvcRef = (namespace: string) => ({...resources.persistentVolumeClaims, namespace})
+
+/** The PersistentVolumeClaims in these namespaces, as namespace/name. */
+async function listPvcs(kube: Kube, namespaces: readonly string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const name of namespaces) for (const pvc of await kube.listObjects(pvcRef(name))) out.push(`${name}/${pvc.name}`)
+  return out
+}
+
+/**
+ * `helm uninstall` of each release, in the order given. After the app release, and when KEDA is
+ * still to go, waits until KEDA's operator has removed its finalizer from the ScaledObjects the app
+ * release deleted: with KEDA gone first, they would hold the namespace in Terminating forever.
+ */
+export async function removeReleases(
+  releases: readonly HelmRelease[],
+  manager: Pick<ReleaseManager, 'uninstall'>,
+  run: Pick<UninstallRun, 'log' | 'wait'> & {kube: Pick<Kube, 'listObjects'>},
+): Promise<{name: string; namespace: string}[]> {
+  const removed: {name: string; namespace: string}[] = []
+  for (const release of releases) {
+    run.log(`Removing Helm release ${release.name} (namespace ${release.namespace})`)
+    try {
+      await manager.uninstall(release)
+    } catch (error) {
+      throw releaseFailed(release, removed, error)
+    }
+    removed.push({name: release.name, namespace: release.namespace})
+    if (release.name === 'keda-lab' && releases.some((r) => r.name === 'keda')) {
+      await run.wait(
+        async () => {
+          for (const plural of ['scaledobjects', 'scaledjobs']) {
+            if ((await run.kube.listObjects({group: 'keda.sh', plural, namespace: release.namespace})).length > 0) return false
+          }
+          return true
+        },
+        {onWait: (s) => run.log(`Waiting for KEDA to release the ScaledObjects in ${release.namespace} (${s}s)`)},
+      )
+    }
+  }
+  return removed
+}
+
+/** The error of a failed `helm uninstall`: helm's own last line, and what was already removed. */
+function releaseFailed(release: HelmRelease, removed: readonly {name: string}[], error: unknown): KedaLabError {
+  const tail = error instanceof KedaLabError && 'stderrTail' in error ? String((error as {stderrTail: unknown}).stderrTail) : ''
+  const detail = (tail || (error instanceof Error ? error.message : String(error))).replace(/^Error: /, '')
+  return new KedaLabError(`helm uninstall ${release.name} (namespace ${release.namespace}) failed: ${detail}`, {
+    hint: `Run \`keda-lab uninstall\` again${removed.length > 0 ? ` (already removed: ${removed.map((r) => r.name).join(', ')})` : ''}; \`helm status ${release.name} -n ${release.namespace}\` shows the release's state.`,
+    cause: error,
+  })
+}
+
+/**
+ * --purge: a dangling APIService (its Service gone with its release) makes API discovery fail, and
+ * the namespace controller then never finishes: it goes before the namespaces do.
+ */
+async function removeDanglingApiServices(run: Pick<UninstallRun, 'kube' | 'log'>, leftoverOptions: Parameters<typeof findLeftovers>[1]): Promise<Leftover[]> {
+  const dangling = (await findLeftovers(run.kube, leftoverOptions)).filter((l) => l.kind === 'APIService')
+  if (dangling.length === 0) return []
+  run.log(`--purge: deleting APIService ${dangling.map((l) => l.name).join(', ')} first (an unavailable APIService keeps namespaces in Terminating)`)
+  return removeLeftovers(run.kube, dangling)
+}
+
+/** Deletes the claims with --purge; otherwise keeps them, and says per namespace which ones keep it. */
+async function handlePvcs(
+  claims: readonly string[],
+  run: Pick<UninstallRun, 'kube' | 'log' | 'options'>,
+): Promise<{pvcs: UninstallReport['pvcs']; keep: Map<string, string>}> {
+  const pvcs = {kept: [] as string[], deleted: [] as string[]}
+  const keep = new Map<string, string>()
+  for (const full of claims) {
+    const [ns, name] = full.split('/') as [string, string]
+    if (run.options.purge) {
+      run.log(`Deleting PersistentVolumeClaim ${full}`)
+      if (await run.kube.deleteObject(pvcRef(ns), name)) pvcs.deleted.push(full)
+    } else {
+      pvcs.kept.push(full)
+      keep.set(ns, [keep.get(ns), name].filter(Boolean).join(', '))
+    }
+  }
+  return {pvcs, keep}
+}
+
+/**
+ * Why a namespace is not deleted (absent, a system namespace, or kept for its claims), or
+ * undefined when it is to be deleted. `keep` maps a namespace to the claims it keeps.
+ */
+export function keptNamespace(name: string, existing: readonly string[], keep: ReadonlyMap<string, string>): NamespaceOutcome | undefined {
+  if (!existing.includes(name)) return {name, status: 'absent'}
+  if (SYSTEM_NAMESPACES.has(name)) return {name, status: 'kept', reason: `${name} is a system namespace`}
+  const claims = keep.get(name)
+  if (claims !== undefined) {
+    return {name, status: 'kept', reason: `it holds PersistentVolumeClaims (${claims}); \`keda-lab uninstall --purge\` deletes them and the namespace`}
+  }
+  return undefined
+}
+
+async function allGone(kube: Kube, names: readonly string[]): Promise<boolean> {
+  for (const name of names) if (await kube.getNamespace(name)) return false
+  return true
+}
+
+async function stillThere(kube: Kube, names: readonly string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const name of names) if (await kube.getNamespace(name)) out.push(name)
+  return out
+}
+
+/**
+ * A deleted namespace after the wait: removed, or stuck with what blocks it — and with --force,
+ * its finalizers cleared and waited for once more (forced, or still stuck).
+ */
+async function settleNamespace(name: string, run: UninstallRun): Promise<NamespaceOutcome> {
+  const {kube, log, options} = run
+  const ns = await kube.getNamespace(name)
+  if (!ns) return {name, status: 'removed'}
+  const blockers = await findBlockers(kube, ns)
+  const lines = describeBlockers(blockers)
+  log(`Namespace ${name} is stuck in Terminating:`)
+  for (const line of lines) log(`  ${line}`)
+  if (!options.force) return {name, status: 'stuck', blockers: lines, hint: stuckHint(blockers.conditions, blockers.unavailableApiServices)}
+  log(`--force: clearing the finalizers that hold namespace ${name}`)
+  const settleMs = Math.min(options.timeoutMs, 10_000)
+  const cleared = await forceFinalize(kube, blockers, () => run.wait(() => allGone(kube, [name]), {timeoutMs: settleMs}))
+  const done = await run.wait(() => allGone(kube, [name]), {timeoutMs: Math.min(options.timeoutMs, 30_000)})
+  if (done) return {name, status: 'forced', cleared}
+  const again = await findBlockers(kube, (await kube.getNamespace(name)) ?? ns)
+  return {name, status: 'stuck', blockers: describeBlockers(again), hint: stuckHint(again.conditions, again.unavailableApiServices)}
 }
 
 /** Polls `done` until true or the deadline; calls `onWait` about every 5 s with the seconds waited. */
