@@ -182,7 +182,9 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
       expect(missing.stdout).toMatch(/× application image: ghcr\.io\/keda-lab\/keda-lab:0\.1\.0 does not exist: .* \(404\) \(asked http:\/\/127\.0\.0\.1:\d+\)/)
       expect(missing.stdout).toContain('(asked http://127.0.0.1')
       expect(missing.stdout).toContain('no image of this keda-lab version is published under that name')
-      expect(missing.stderr).toMatch(/^Fix: build and push the image yourself and pass it: docker build -t <registry>\/<you>\/keda-lab:<tag> \S+ && docker push .*, then install --image <registry>\/<you>\/keda-lab:<tag>; or install on minikube\/kind/m)
+      expect(missing.stderr).toMatch(
+        /^Fix: build and push the image yourself and pass it: docker build -t <registry>\/<you>\/keda-lab:<tag> \S+ && docker push .*, then install --image <registry>\/<you>\/keda-lab:<tag>; or install on minikube\/kind/m,
+      )
       expect(lab.calls().map(cmd)).toEqual(['helm version --short'])
 
       await registry.push('keda-lab/keda-lab', '0.1.0')
