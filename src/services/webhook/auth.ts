@@ -1,5 +1,7 @@
 import {createHash, timingSafeEqual} from 'node:crypto'
 
+import type {onRequestAsyncHookHandler} from 'fastify'
+
 /**
  * Compares a presented token with the expected one in constant time. Both are hashed first, so
  * `timingSafeEqual` always gets equal-length buffers and a wrong guess's length leaks nothing.
@@ -22,4 +24,28 @@ export function bearerToken(header: string | string[] | undefined): string | und
 export function isAuthorized(header: string | string[] | undefined, expected: string): boolean {
   const token = bearerToken(header)
   return token !== undefined && tokensMatch(token, expected)
+}
+
+/** Which way a refused Authorization header failed (never its value): what the log says, to debug an Alertmanager http_config. */
+export function rejectionReason(header: string | string[] | undefined): 'missing' | 'wrong token' | 'not a bearer token' {
+  if (header === undefined) return 'missing'
+  return /^bearer\s/i.test(String(header)) ? 'wrong token' : 'not a bearer token'
+}
+
+/**
+ * The webhook's onRequest hook: 401 with `WWW-Authenticate` unless the request carries `token`.
+ * onRequest runs before the body is read or parsed: an unauthenticated caller learns nothing
+ * about what a valid payload looks like, and costs us no parsing.
+ */
+export function bearerAuthHook(token: string): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    const header = request.headers.authorization
+    if (isAuthorized(header, token)) return
+    request.log.warn({ip: request.ip, auth: rejectionReason(header)}, 'rejected: missing or wrong bearer token')
+    reply.header('www-authenticate', 'Bearer realm="keda-lab-webhook"')
+    return reply.code(401).send({
+      success: false,
+      error: {message: 'Missing or wrong bearer token: send "Authorization: Bearer <WEBHOOK_TOKEN>"'},
+    })
+  }
 }
