@@ -47,7 +47,7 @@ export interface LoadTestOptions {
 }
 
 export interface LoadTestDeps {
-  /** The HTTP client (default: undici, one pool for the target). */
+  /** The HTTP client (default: http.ts, one pool of keep-alive connections to the target). */
   http?: HttpClient
   /** Each second of the run, in order. */
   onRecord?: (record: SecondRecord) => void
