@@ -62,12 +62,41 @@ export function decodeHistogram(encoded: string): LatencyHistogram {
 
 const ms = (us: number) => Math.round(us) / 1000
 
+/** The parts of hdr-histogram-js's JavaScript histogram that `meanOf` reads (public members, untyped on `Histogram`). */
+interface CountsArray {
+  countsArrayLength: number
+  getCountAtIndex(index: number): number
+  valueFromIndex(index: number): number
+  medianEquivalentValue(value: number): number
+}
+
+/**
+ * hdr-histogram-js's `mean`, the same sum in the same order (each recorded bucket's median
+ * equivalent value times its count), read straight from the counts and stopping at the last
+ * recorded one. Its own getter walks a recorded-values iterator that cost 4-6 ms per histogram
+ * here: the engine's per-second records took 7 % of its CPU in it at 5,000 iterations/s, in
+ * bursts that held up the event loop.
+ */
+export function meanOf(h: Histogram): number {
+  if (h.totalCount === 0) return 0
+  const c = h as unknown as CountsArray
+  let total = 0
+  let seen = 0
+  for (let i = 0; i < c.countsArrayLength && seen < h.totalCount; i++) {
+    const count = c.getCountAtIndex(i)
+    if (count === 0) continue
+    seen += count
+    total += c.medianEquivalentValue(c.valueFromIndex(i)) * count
+  }
+  return total / h.totalCount
+}
+
 function histogramStats(h: Histogram): LatencyStats {
   if (h.totalCount === 0) return {count: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0}
   return {
     count: h.totalCount,
     min: ms(h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue),
-    mean: ms(h.mean),
+    mean: ms(meanOf(h)),
     p50: ms(h.getValueAtPercentile(50)),
     p90: ms(h.getValueAtPercentile(90)),
     p95: ms(h.getValueAtPercentile(95)),
