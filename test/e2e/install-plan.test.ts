@@ -216,10 +216,10 @@ describe('keda-lab install (fake helm/minikube, fake Kubernetes API)', () => {
     lab = await startLab({kind: 'minikube', cpu: '1', memory: '2Gi', defaultStorageClass: false})
     const r = await runCli(['install', ...BASE_ARGS], {env: lab.env, timeoutMs: 60_000})
     expect(r.code).toBe(1)
-    expect(r.stdout).toContain('× default StorageClass (Redis persistence): no StorageClass at all')
+    expect(r.stdout).toContain('× StorageClass (Redis and Loki persistence): no StorageClass at all')
     expect(r.stdout).toMatch(/× CPU and memory for the chosen profile: allocatable 1 CPU, 2\.0 GiB; \S+ CPU, \S+ GiB requested at minimum replicas/)
     expect(r.stderr).toMatch(
-      /^Error: pre-flight failed: default StorageClass \(Redis persistence\) \(no StorageClass at all\); CPU and memory for the chosen profile/m,
+      /^Error: pre-flight failed: StorageClass \(Redis and Loki persistence\) \(no StorageClass at all\); CPU and memory for the chosen profile/m,
     )
     expect(r.stderr).toContain('nothing was changed')
     expect(lab.calls().map((c) => c.argv.join(' '))).toEqual(['version --short'])

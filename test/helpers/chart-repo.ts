@@ -761,6 +761,9 @@ ${redisAuthEnv}`,
         resources:
           requests:
             storage: {{ .Values.persistentVolume.size }}
+        {{- if .Values.persistentVolume.storageClass }}
+        storageClassName: {{ if eq "-" .Values.persistentVolume.storageClass }}""{{ else }}{{ .Values.persistentVolume.storageClass | quote }}{{ end }}
+        {{- end }}
   {{- end }}`,
     })}
 `,
@@ -1069,6 +1072,9 @@ ${statefulSet({
         resources:
           requests:
             storage: {{ .Values.singleBinary.persistence.size }}
+        {{- with .Values.singleBinary.persistence.storageClass }}
+        storageClassName: {{ if eq "-" . }}""{{ else }}{{ . | quote }}{{ end }}
+        {{- end }}
   {{- end }}`,
 })}
 `,

@@ -126,6 +126,17 @@ describe('values rendering', () => {
     expect(redis.redis.config.appendonly).toBe('no')
     expect(files['redis-ha']).toContain('# -- (computed) Hard anti-affinity')
     expect(parse(files.loki!).singleBinary.persistence.enabled).toBe(false)
+    expect(redis.persistentVolume.storageClass).toBeUndefined()
+
+    // --storage-class reaches every persistent volume the charts make (Redis's and Loki's), only with persistence on.
+    const classed = Object.fromEntries(
+      renderValues({answers: {...answers, storageClass: 'fast-ssd'}, appNamespace: 'a', monitoringNamespace: 'm', image}, templates).map((f) => [
+        f.name,
+        f.content,
+      ]),
+    )
+    expect(parse(classed['redis-ha']!).persistentVolume).toMatchObject({enabled: true, storageClass: 'fast-ssd'})
+    expect(parse(classed.loki!).singleBinary.persistence).toMatchObject({enabled: true, storageClass: 'fast-ssd'})
     expect(files.alloy).not.toContain('@@')
     const app = parse(files['keda-lab']!)
     expect(app.worker.autoscaling).toEqual({minReplicaCount: 1, maxReplicaCount: 10, tasksPerReplica: 2, scaleToZero: false, behavior: {}})

@@ -96,6 +96,7 @@ describe('resolveInstallOptions', () => {
       'must hold a task': ['3', '1'],
       'Redis replicas': '3',
       'Keep Redis data': true,
+      StorageClass: ['Fast_SSD', 'fast-ssd'],
       exposed: 'Ingress',
       'Ingress host': ['Not A Host!', 'lab.example.com'],
       Image: '',
@@ -114,6 +115,7 @@ describe('resolveInstallOptions', () => {
       '"x" is not a chat id (a number like 123456789 or -1001234567890, or @channelname)',
       'must be at least the worker minimum (2), got 1',
       'must be at most 2 (the Redis replicas besides the master), got 3',
+      expect.stringContaining('"Fast_SSD" is not a StorageClass name'),
       '"not a host!" is not a DNS host name (e.g. keda-lab.example.com)',
     ])
     expect(answers).toMatchObject({
@@ -125,6 +127,7 @@ describe('resolveInstallOptions', () => {
       redisWaitReplicas: 1,
       expose: 'Ingress',
       ingressHost: 'lab.example.com',
+      storageClass: 'fast-ssd',
     })
     expect(answers.image).toBeUndefined()
     expect(sources.apiMaxReplicas).toBe('flag')
@@ -149,6 +152,21 @@ describe('resolveInstallOptions', () => {
     )
     // One Redis pod has no replica to wait for: the question does not apply.
     expect((await resolveInstallOptions({flags: {...base, 'redis-replicas': '1'}, env: {}})).answers.redisWaitReplicas).toBeUndefined()
+  })
+
+  it('--storage-class: from flag, env or --values file; only with persistence (the claims it names exist only then)', async () => {
+    const base = {webhook: false}
+    expect((await resolveInstallOptions({flags: {...base, 'storage-class': 'fast'}, env: {}})).answers.storageClass).toBe('fast')
+    const env = await resolveInstallOptions({flags: base, env: {KEDA_LAB_STORAGE_CLASS: 'gp3'}})
+    expect([env.answers.storageClass, env.sources.storageClass]).toEqual(['gp3', 'env'])
+    const file = await resolveInstallOptions({flags: base, env: {}, valuesFile: {'storage-class': 'local-path'}})
+    expect([file.answers.storageClass, file.sources.storageClass]).toEqual(['local-path', 'values'])
+    expect((await resolveInstallOptions({flags: base, env: {}})).answers.storageClass).toBeUndefined()
+    const off = await resolveInstallOptions({flags: {...base, 'redis-persistence': false, 'storage-class': 'fast'}, env: {}})
+    expect(off.answers.storageClass).toBeUndefined()
+    await expect(resolveInstallOptions({flags: {...base, 'storage-class': 'Not/A Class'}, env: {}})).rejects.toThrow(
+      '--storage-class: "Not/A Class" is not a StorageClass name',
+    )
   })
 
   it('render mode needs no token', async () => {

@@ -120,6 +120,29 @@ describe('install pre-flight checks', () => {
     expect(r['metrics-server']!.hint).not.toContain('latest')
   })
 
+  it('--storage-class: a class that exists passes (no default needed); a missing one fails, naming the classes there are', async () => {
+    const classes = [
+      {name: 'standard', provisioner: 'k8s.io/minikube-hostpath', isDefault: true},
+      {name: 'fast', provisioner: 'ebs.csi.aws.com', isDefault: false},
+    ]
+    const named = await check({storageClasses: classes}, {storageClass: 'fast'})
+    expect(named['storage-class']!).toMatchObject({status: 'pass', detail: 'fast (ebs.csi.aws.com), asked with --storage-class'})
+    const noDefault = await check({storageClasses: [classes[1]!]}, {storageClass: 'fast'})
+    expect(noDefault['storage-class']!.status).toBe('pass')
+    const missing = await check({storageClasses: classes}, {storageClass: 'gold'})
+    expect(missing['storage-class']!).toMatchObject({
+      status: 'fail',
+      detail: 'StorageClass gold does not exist; the cluster has standard (k8s.io/minikube-hostpath, default), fast (ebs.csi.aws.com)',
+      hint: expect.stringContaining('--storage-class NAME'),
+    })
+    expect(hasFatalFailure(Object.values(missing))).toBe(true)
+    const none = await check({storageClasses: []}, {storageClass: 'gold'})
+    expect(none['storage-class']!.detail).toBe('StorageClass gold does not exist; the cluster has no StorageClass at all')
+    // Without --storage-class and without a default, the hint offers the flag first.
+    const nodefault = await check({storageClasses: [classes[1]!]})
+    expect(nodefault['storage-class']!).toMatchObject({status: 'fail', detail: 'no default among fast', hint: expect.stringContaining('--storage-class NAME')})
+  })
+
   it('an unreachable cluster fails once and skips the checks that need it; persistence off skips the StorageClass', async () => {
     const r = await check({reachable: false, reachError: 'connect ECONNREFUSED 127.0.0.1:6443', serverVersion: undefined}, {redisPersistence: false})
     expect(r['cluster-reachable']!).toMatchObject({status: 'fail', hint: expect.stringContaining('minikube start')})

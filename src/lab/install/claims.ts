@@ -17,7 +17,7 @@ export const CLAIM_GRACE_MS = 45_000
 
 /** The fix for a claim nothing will bind. */
 export const CLAIM_HINT =
-  'install with --no-redis-persistence (no PersistentVolumes), or make a StorageClass whose provisioner runs in this cluster the default (kubectl get storageclass; kubectl patch storageclass <name> -p \'{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}\')'
+  "install with --storage-class NAME, naming a StorageClass whose provisioner runs in this cluster (kubectl get storageclass shows each one's provisioner), or with --no-redis-persistence (no PersistentVolumes); a claim already made keeps its class: keda-lab uninstall --purge deletes it first"
 
 /** Events that show a provisioner working on the claim (it will be bound or fail on its own). */
 const PROVISIONER_ACTS = new Set(['Provisioning', 'ProvisioningSucceeded'])

@@ -36,6 +36,11 @@ export interface InstallAnswers {
   /** Redis replicas that must hold a task before the API accepts it (only with 2+ Redis pods). */
   redisWaitReplicas?: number
   redisPersistence: boolean
+  /**
+   * StorageClass of every PersistentVolumeClaim the lab's charts create (Redis's, Loki's); undefined:
+   * the cluster's default. Only with persistence on.
+   */
+  storageClass?: string
   monitoring: boolean
   expose: Expose
   ingressHost?: string
@@ -288,6 +293,24 @@ const SPECS: readonly SpecDraft[] = [
     defaultValue: () => true,
     parse: parseBoolean,
     prompt: 'Keep Redis data on PersistentVolumes?',
+  },
+  {
+    key: 'storageClass',
+    flag: 'storage-class',
+    kind: 'string',
+    description:
+      "StorageClass of the lab's PersistentVolumes (Redis's, and Loki's with monitoring); default: the cluster's default StorageClass. Pre-flight checks that it exists",
+    // Loki's volume follows Redis persistence (values/render.ts): without it there is no claim to class.
+    applies: (a) => a.redisPersistence !== false,
+    parse(raw) {
+      const text = String(raw).trim()
+      if (!DNS_NAME.test(text))
+        throw new Error(
+          `"${text.slice(0, 80)}" is not a StorageClass name (lower-case letters, digits, '-' and '.', e.g. standard); kubectl get storageclass lists them`,
+        )
+      return text
+    },
+    prompt: "StorageClass for the PersistentVolumes (empty: the cluster's default)",
   },
   {
     key: 'monitoring',

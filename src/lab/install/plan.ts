@@ -250,7 +250,9 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     actions: [release('redisHa', 'redis-ha', ns, '10m', answers.redisPersistence)],
     notes: [
       ...(rendered.find((r) => r.name === 'redis-ha')?.notes ?? []),
-      answers.redisPersistence ? 'persistence on: AOF on a PersistentVolume per replica' : 'persistence off: Redis data is lost when its pods restart',
+      answers.redisPersistence
+        ? `persistence on: AOF on a PersistentVolume per replica, ${volumeClass(answers)}`
+        : 'persistence off: Redis data is lost when its pods restart',
     ],
     hint: `kubectl get pods,pvc -n ${ns} -l app=redis-ha (Pending pods: not enough nodes/CPU, or PVCs without a StorageClass); then \`keda-lab install\` again`,
   })
@@ -267,7 +269,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
         ]
       : [],
     skipped: answers.monitoring ? undefined : 'monitoring off (--no-monitoring)',
-    notes: [],
+    notes: answers.monitoring && answers.redisPersistence ? [`Loki's chunks on a PersistentVolume, ${volumeClass(answers)}`] : [],
     hint: `kubectl get pods -n ${monNs}; then \`keda-lab install\` again, or --no-monitoring on a small cluster`,
   })
 
@@ -343,6 +345,11 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     image: `${image.repository}:${image.tag}`,
     summary: summarize(options, cluster.kind, cluster.name),
   }
+}
+
+/** Which StorageClass the lab's claims get, as the plan shows it. */
+function volumeClass(answers: InstallAnswers): string {
+  return answers.storageClass ? `StorageClass ${answers.storageClass} (--storage-class)` : "the cluster's default StorageClass"
 }
 
 function summarize(options: InstallOptions, kind: string, clusterName?: string): InstallSummary {

@@ -290,20 +290,34 @@ export const PREFLIGHT_CHECKS: readonly Check<PreflightContext>[] = [
   {
     id: 'storage-class',
     category: 'cluster',
-    title: 'default StorageClass (Redis persistence)',
+    title: 'StorageClass (Redis and Loki persistence)',
     fatal: true,
     async run({facts, answers}) {
       if (!answers.redisPersistence) return {status: 'skip', detail: 'persistence off (--no-redis-persistence)'}
       if (!facts.reachable) return unreachable
+      const describe = (s: {name: string; provisioner: string; isDefault: boolean}) => `${s.name} (${s.provisioner}${s.isDefault ? ', default' : ''})`
+      if (answers.storageClass) {
+        const named = facts.storageClasses.find((s) => s.name === answers.storageClass)
+        if (named) return {status: 'pass', detail: `${describe(named)}, asked with --storage-class`}
+        return {
+          status: 'fail',
+          detail: `StorageClass ${answers.storageClass} does not exist; ${facts.storageClasses.length ? `the cluster has ${facts.storageClasses.map(describe).join(', ')}` : 'the cluster has no StorageClass at all'}`,
+          hint: facts.storageClasses.length
+            ? `pass one of those with --storage-class NAME (kubectl get storageclass), or install with --no-redis-persistence`
+            : 'create a StorageClass whose provisioner runs in this cluster, or install with --no-redis-persistence',
+        }
+      }
       const def = facts.storageClasses.find((s) => s.isDefault)
       if (!def) {
         return {
           status: 'fail',
           detail: facts.storageClasses.length ? `no default among ${facts.storageClasses.map((s) => s.name).join(', ')}` : 'no StorageClass at all',
-          hint: 'mark one as default (kubectl patch storageclass <name> -p \'{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}\') or install with --no-redis-persistence',
+          hint: facts.storageClasses.length
+            ? 'pick one with --storage-class NAME, or mark one as default (kubectl patch storageclass <name> -p \'{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}\'), or install with --no-redis-persistence'
+            : 'create a StorageClass whose provisioner runs in this cluster (and pass it with --storage-class NAME), or install with --no-redis-persistence',
         }
       }
-      return {status: 'pass', detail: `${def.name} (${def.provisioner})`}
+      return {status: 'pass', detail: `${def.name} (${def.provisioner}), the cluster's default`}
     },
   },
   {

@@ -73,6 +73,15 @@ function edit(template: string, fileName: string, sets: [path: (string | number)
   return doc.toString({lineWidth: 0})
 }
 
+/**
+ * The `--storage-class` key of a chart's persistent volume, when one was asked for and persistence is
+ * on: every chart the lab installs with a volume takes it (redis-ha, Loki), so no claim falls back to
+ * the cluster's default behind the user's back.
+ */
+function storageClassSet(path: string[], answers: InstallAnswers): [string[], unknown][] {
+  return answers.redisPersistence && answers.storageClass ? [[path, answers.storageClass]] : []
+}
+
 /** Renders the values of every chart the plan installs (third-party ones only when they are installed). */
 export function renderValues(ctx: ValuesContext, templates: Record<ValuesTemplateName, string>): RenderedValues[] {
   const {answers, appNamespace, monitoringNamespace} = ctx
@@ -90,6 +99,8 @@ export function renderValues(ctx: ValuesContext, templates: Record<ValuesTemplat
       [['sentinel', 'quorum'], Math.floor(answers.redisReplicas / 2) + 1],
       [['hardAntiAffinity'], anti.hard],
       [['persistentVolume', 'enabled'], answers.redisPersistence],
+      // --storage-class: the claims' class (the chart's key; unset = the cluster's default).
+      ...storageClassSet(['persistentVolume', 'storageClass'], answers),
       [['redis', 'config', 'appendonly'], answers.redisPersistence ? 'yes' : 'no'],
     ]),
     notes: anti.note ? [anti.note] : [],
@@ -119,7 +130,10 @@ export function renderValues(ctx: ValuesContext, templates: Record<ValuesTemplat
     out.push({
       name: 'loki',
       fileName: 'loki.yaml',
-      content: edit(templates.loki, 'loki.yaml', [[['singleBinary', 'persistence', 'enabled'], answers.redisPersistence]]),
+      content: edit(templates.loki, 'loki.yaml', [
+        [['singleBinary', 'persistence', 'enabled'], answers.redisPersistence],
+        ...storageClassSet(['singleBinary', 'persistence', 'storageClass'], answers),
+      ]),
       notes: [],
     })
     out.push({
