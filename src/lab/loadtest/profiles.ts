@@ -33,6 +33,13 @@ const s = (seconds: number) => seconds * 1000
 /** Open-model profiles: enough in flight for a backlog of minutes (an iteration in flight costs a timer). */
 const OPEN_MAX_VUS = 1000
 
+/** A profile's stages as `[seconds, target]` pairs, the way the issue's table writes them. */
+const stages = (...pairs: [seconds: number, target: number][]): Stage[] => pairs.map(([seconds, target]) => ({durationMs: s(seconds), target}))
+
+/** The reference tools' safety bounds, the same for every profile. */
+const BOUNDS = {maxDurationMs: DEFAULT_MAX_DURATION_MS, gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS}
+const GRACE = {gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS}
+
 /**
  * The profiles, as the original system's load tests defined them. `backlog`: the chart's defaults
  * are 10 workers at most, 2 tasks per worker, one task of the default size takes about 5 s of a
@@ -40,75 +47,29 @@ const OPEN_MAX_VUS = 1000
  * beyond 10 × 2 = 20: KEDA has to go to its maximum, then back once the adds stop.
  */
 export const PROFILES: readonly Profile[] = [
-  {
-    name: 'smoke',
-    summary: 'shared iterations: 5 VUs, 10 iterations in all',
-    executor: {type: 'shared-iterations', vus: 5, iterations: 10, maxDurationMs: DEFAULT_MAX_DURATION_MS, gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS},
-  },
-  {
-    name: 'shared-20',
-    summary: 'shared iterations: 20 VUs, 20 iterations',
-    executor: {type: 'shared-iterations', vus: 20, iterations: 20, maxDurationMs: DEFAULT_MAX_DURATION_MS, gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS},
-  },
-  {
-    name: 'shared-50',
-    summary: 'shared iterations: 20 VUs, 50 iterations',
-    executor: {type: 'shared-iterations', vus: 20, iterations: 50, maxDurationMs: DEFAULT_MAX_DURATION_MS, gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS},
-  },
-  {
-    name: 'per-vu',
-    summary: 'per-VU iterations: 35 VUs, 3 iterations each',
-    executor: {type: 'per-vu-iterations', vus: 35, iterations: 3, maxDurationMs: DEFAULT_MAX_DURATION_MS, gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS},
-  },
+  {name: 'smoke', summary: 'shared iterations: 5 VUs, 10 iterations in all', executor: {type: 'shared-iterations', vus: 5, iterations: 10, ...BOUNDS}},
+  {name: 'shared-20', summary: 'shared iterations: 20 VUs, 20 iterations', executor: {type: 'shared-iterations', vus: 20, iterations: 20, ...BOUNDS}},
+  {name: 'shared-50', summary: 'shared iterations: 20 VUs, 50 iterations', executor: {type: 'shared-iterations', vus: 20, iterations: 50, ...BOUNDS}},
+  {name: 'per-vu', summary: 'per-VU iterations: 35 VUs, 3 iterations each', executor: {type: 'per-vu-iterations', vus: 35, iterations: 3, ...BOUNDS}},
   {
     name: 'ramp',
     summary: 'ramping VUs: start 1; 30s → 10, 30s → 20, 1m → 0; graceful ramp-down 0',
-    executor: {
-      type: 'ramping-vus',
-      startVUs: 1,
-      stages: [
-        {durationMs: s(30), target: 10},
-        {durationMs: s(30), target: 20},
-        {durationMs: s(60), target: 0},
-      ],
-      gracefulRampDownMs: 0,
-      gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS,
-    },
+    executor: {type: 'ramping-vus', startVUs: 1, stages: stages([30, 10], [30, 20], [60, 0]), gracefulRampDownMs: 0, ...GRACE},
   },
   {
     name: 'spike',
     summary: 'ramping VUs: 0 → 50 in 10s, hold 30s, → 0 in 10s',
-    executor: {
-      type: 'ramping-vus',
-      startVUs: 0,
-      stages: [
-        {durationMs: s(10), target: 50},
-        {durationMs: s(30), target: 50},
-        {durationMs: s(10), target: 0},
-      ],
-      gracefulRampDownMs: DEFAULT_GRACEFUL_STOP_MS,
-      gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS,
-    },
+    executor: {type: 'ramping-vus', startVUs: 0, stages: stages([10, 50], [30, 50], [10, 0]), gracefulRampDownMs: DEFAULT_GRACEFUL_STOP_MS, ...GRACE},
   },
   {
     name: 'backlog',
     summary: 'ramping arrival rate (open model): 0 → 4 tasks/s in 30s, hold 1m, → 0 in 10s: a queue past 10 workers × 2 tasks, KEDA to its maximum and back',
-    executor: {
-      type: 'ramping-arrival-rate',
-      startRate: 0,
-      stages: [
-        {durationMs: s(30), target: 4},
-        {durationMs: s(60), target: 4},
-        {durationMs: s(10), target: 0},
-      ],
-      maxVUs: OPEN_MAX_VUS,
-      gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS,
-    },
+    executor: {type: 'ramping-arrival-rate', startRate: 0, stages: stages([30, 4], [60, 4], [10, 0]), maxVUs: OPEN_MAX_VUS, ...GRACE},
   },
   {
     name: 'soak',
     summary: 'constant arrival rate: 1 task/s for 10m (--duration and --rate change it)',
-    executor: {type: 'constant-arrival-rate', rate: 1, durationMs: s(600), maxVUs: OPEN_MAX_VUS, gracefulStopMs: DEFAULT_GRACEFUL_STOP_MS},
+    executor: {type: 'constant-arrival-rate', rate: 1, durationMs: s(600), maxVUs: OPEN_MAX_VUS, ...GRACE},
   },
 ]
 
