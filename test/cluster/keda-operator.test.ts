@@ -13,57 +13,53 @@
  * A control plane of the file's own: the APIService is cluster-wide, and while it is being set up
  * (or after the adapter stops) it is unavailable, which breaks discovery for Helm in other files.
  *
- * Install's answers choose scale to zero (a real answer, `--scale-to-zero`), so that the way back
- * is KEDA's cooldownPeriod, shortened through the chart's value: without scale to zero the way back
- * from the maximum is the HPA's default 300 s scale-down stabilisation, for which the chart has no value.
+ * Install's answers choose scale to zero (a real answer, `--scale-to-zero`) and a 10 s scale-down
+ * window for KEDA's HPA (`--worker-scale-down window=10s`, which the chart passes on as the
+ * ScaledObject's advanced.horizontalPodAutoscalerConfig.behavior): the way back from the maximum to
+ * one worker is the HPA controller's, in seconds instead of its default 300 s window, and from one
+ * to zero KEDA's cooldownPeriod, shortened through the chart's value.
+ *
+ * The set-up (CRDs, PKI, operator, install's Secret and values, the adapter behind the APIService)
+ * is keda.ts's startKedaLab, shared with loadtest-backlog.test.ts and autoscaling-twin.test.ts.
  */
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {Queue, Worker} from 'bullmq'
 import {Redis} from 'ioredis'
-import {stringify} from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {parseScalingRules} from '../../src/lab/install/behavior.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
-import {APP_RELEASE} from '../../src/config/release.js'
-import {resolveSecrets} from '../../src/lab/install/secrets.js'
-import {renderAppValues} from '../../src/lab/values/render.js'
-import {CHART_DIR, runHelm} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {notYet, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
-import {adminRequest, kubeTools} from './control-plane.js'
-import {applyCrds, kedaCrds} from './crds.js'
+import {adminRequest} from './control-plane.js'
 import {useCluster} from './harness.js'
-import {
-  apiServiceAvailable,
-  freePortOn,
-  type KedaCerts,
-  type KedaOperator,
-  type KedaProcess,
-  makeKedaCerts,
-  registerExternalMetricsApi,
-  startKedaAdapter,
-  startKedaOperator,
-  unregisterExternalMetricsApi,
-} from './keda.js'
+import {type KedaLab, startKedaLab} from './keda.js'
 import {getJson} from './kube-test-helpers.js'
 
 const fileStart = Date.now()
 const cluster = useCluster(import.meta.url, {dedicated: true})
 
-/** Install's answers: the defaults, a small maximum, scale to zero; no webhook or monitoring stack. */
-const answers: InstallAnswers = {...sampleAnswers, webhook: false, monitoring: false, workerMaxReplicas: 3, tasksPerReplica: 2, scaleToZero: true}
+/** Install's answers: the defaults, a small maximum, scale to zero, a 10 s scale-down window; no webhook or monitoring stack. */
+const answers: InstallAnswers = {
+  ...sampleAnswers,
+  webhook: false,
+  monitoring: false,
+  workerMaxReplicas: 3,
+  tasksPerReplica: 2,
+  scaleToZero: true,
+  workerScaleDown: parseScalingRules('window=10s'),
+}
 const QUEUE = 'tasks' // the chart's queue.name, which install does not change
 const SO = 'keda-lab-worker'
 const HPA = `keda-hpa-${SO}`
 const COOLDOWN_SECONDS = 10
 /** Where the metrics adapter is served: a ClusterIP of the control plane's loopback service range. */
 const ADAPTER_CLUSTER_IP = '127.100.200.10'
-const ADAPTER_SERVICE = 'keda-metrics-apiserver'
 
 /** Observed (not asserted) durations of each phase, printed at the end. */
 const timings: [string, number][] = []
@@ -89,17 +85,14 @@ interface Deployment {
   status?: {replicas?: number; readyReplicas?: number}
 }
 interface Hpa {
-  spec: {minReplicas?: number; maxReplicas: number; scaleTargetRef: Record<string, string>; metrics: unknown[]}
+  spec: {minReplicas?: number; maxReplicas: number; scaleTargetRef: Record<string, string>; metrics: unknown[]; behavior?: {scaleDown?: unknown}}
   status?: {desiredReplicas?: number; currentReplicas?: number; conditions?: Condition[]; currentMetrics?: {external?: {current?: {averageValue?: string}}}[]}
 }
 
 let redis: RedisServer
 let redisPassword: string
 let workDir: string
-let certs: KedaCerts
-let operator: KedaOperator | undefined
-let adapter: KedaProcess | undefined
-let apiRegistered = false
+let lab: KedaLab | undefined
 let queue: Queue
 let lists: Redis
 const workers: Worker[] = []
@@ -112,8 +105,7 @@ const condition = (conditions: Condition[] | undefined, type: string) => conditi
 /** LLEN of BullMQ's wait and active lists — what the two triggers count. */
 const queued = async () => ({wait: await lists.llen(`bull:${QUEUE}:wait`), active: await lists.llen(`bull:${QUEUE}:active`)})
 /** Output of the KEDA processes, added to a failure to say what KEDA itself saw. */
-const kedaOutput = () =>
-  `\n--- KEDA operator:\n${operator?.output(30) ?? '(not started)'}\n--- KEDA metrics adapter:\n${adapter?.output(30) ?? '(not started)'}`
+const kedaOutput = () => lab?.output() ?? '\n(KEDA not started)'
 
 /** The composite metric through the API server (aggregator → adapter → operator gRPC). */
 async function externalMetric(): Promise<number> {
@@ -183,72 +175,24 @@ async function closeWorker(worker: Worker): Promise<void> {
 beforeAll(async () => {
   // useCluster's beforeAll ran first: the file's own control plane and its namespace.
   timings.push(['dedicated control plane started, namespace created', Date.now() - fileStart])
-  const tools = kubeTools(['keda'])
   workDir = mkdtempSync(join(tmpdir(), 'keda-lab-keda-'))
   redisPassword = randomBytes(18).toString('base64url')
   redis = await startRedis({password: redisPassword})
   lists = new Redis(connection())
   queue = new Queue(QUEUE, {connection: connection()})
-
-  await timed('KEDA CRDs applied and Established', async () => applyCrds(cluster.kubeconfig, await kedaCrds()))
-  // One certificate for the operator's gRPC service and the adapter (KEDA's kedaorg-certs holds one too).
-  certs = makeKedaCerts(join(workDir, 'certs'), {
-    ips: ['127.0.0.1', ADAPTER_CLUSTER_IP],
-    dns: [
-      `keda-operator.${ns()}.svc`,
-      `keda-operator.${ns()}.svc.cluster.local`,
-      `${ADAPTER_SERVICE}.${ns()}.svc`,
-      `${ADAPTER_SERVICE}.${ns()}.svc.cluster.local`,
-    ],
-  })
-  operator = await timed('KEDA operator started and ready', () =>
-    startKedaOperator({binary: tools.kedaOperator, kubeconfig: cluster.kubeconfig, namespace: ns(), certs, workDir}),
-  )
-
-  // What install does for the app: the Secret first (install's own resolution of its values), then
-  // the chart with the values install renders. The test's values only point Redis at the test's
-  // server and shorten the cooldown.
-  const [secret] = resolveSecrets({appNamespace: ns(), monitoringNamespace: 'keda-monitoring', monitoring: false, redisPassword, existing: {}})
-  const created = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns()}/secrets`, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'Opaque',
-    metadata: {name: secret!.name, labels: {'app.kubernetes.io/part-of': 'keda-lab'}},
-    data: Object.fromEntries(Object.entries(secret!.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  })
-  expect(created.status).toBe(201)
-  const values = renderAppValues({
+  // The test's values only point Redis at the test's server and shorten the cooldown.
+  lab = await startKedaLab({
+    kubeconfig: cluster.kubeconfig,
+    namespace: ns(),
+    clusterDir: cluster.state.dir,
+    workDir,
     answers,
-    appNamespace: ns(),
-    monitoringNamespace: 'keda-monitoring',
-    image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'},
+    redisPassword,
+    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, worker: {autoscaling: {cooldownPeriod: COOLDOWN_SECONDS}}},
+    helm: 3,
+    adapterClusterIP: ADAPTER_CLUSTER_IP,
+    step: timed,
   })
-  writeFileSync(join(workDir, 'keda-lab.yaml'), values)
-  writeFileSync(
-    join(workDir, 'test-redis.yaml'),
-    stringify({redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, worker: {autoscaling: {cooldownPeriod: COOLDOWN_SECONDS}}}),
-  )
-  const helm = await timed('helm upgrade --install of the app chart', () =>
-    runHelm(
-      3,
-      [
-        'upgrade',
-        '--install',
-        APP_RELEASE,
-        CHART_DIR,
-        '--namespace',
-        ns(),
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '-f',
-        join(workDir, 'keda-lab.yaml'),
-        '-f',
-        join(workDir, 'test-redis.yaml'),
-      ],
-      120_000,
-    ),
-  )
-  expect(helm.exitCode, helm.stderr).toBe(0)
 }, 300_000)
 
 afterAll(async () => {
@@ -257,9 +201,7 @@ afterAll(async () => {
     async () => Promise.all(workers.map((w) => w.close(true))),
     async () => queue?.close(),
     async () => lists?.quit(),
-    async () => apiRegistered && unregisterExternalMetricsApi(cluster.kubeconfig),
-    async () => adapter?.stop(),
-    async () => operator?.stop(),
+    async () => lab?.stop(),
     async () => redis?.stop(),
     async () => workDir && rmSync(workDir, {recursive: true, force: true}),
   ]
@@ -333,6 +275,12 @@ describe('KEDA for real: the operator against a real API server and a real Redis
         },
       },
     ])
+    // Install's --worker-scale-down window=10s reached KEDA's HPA (the API server's defaults for the rest).
+    expect(hpa.spec.behavior?.scaleDown).toEqual({
+      stabilizationWindowSeconds: 10,
+      selectPolicy: 'Max',
+      policies: [{type: 'Percent', value: 100, periodSeconds: 15}],
+    })
     const so = await scaledObject()
     expect(so.status?.hpaName).toBe(HPA)
     expect(so.status?.compositeScalerName).toBe('composite-metric')
@@ -390,41 +338,8 @@ describe('KEDA for real: the operator against a real API server and a real Redis
   }, 300_000)
 
   it('the metrics adapter on a loopback ClusterIP serves the composite metric through the API server: exactly wait + active', async () => {
-    const tools = kubeTools(['keda'])
-    const port = await freePortOn(ADAPTER_CLUSTER_IP)
-    await registerExternalMetricsApi(cluster.kubeconfig, {
-      namespace: ns(),
-      serviceName: ADAPTER_SERVICE,
-      clusterIP: ADAPTER_CLUSTER_IP,
-      port,
-      caBundle: certs.ca,
-    })
-    apiRegistered = true
-    adapter = await timed('metrics adapter started (listening)', () =>
-      startKedaAdapter({
-        binary: tools.kedaAdapter,
-        kubeconfig: cluster.kubeconfig,
-        namespace: ns(),
-        certs,
-        host: ADAPTER_CLUSTER_IP,
-        port,
-        frontProxyCa: join(cluster.state.dir, 'pki', 'front-proxy-ca.crt'),
-        operatorGrpcAddress: operator!.grpcAddress,
-        workDir,
-      }),
-    )
-    await timed('APIService v1beta1.external.metrics.k8s.io Available', () =>
-      waitFor(
-        async () => {
-          if (adapter!.child.exitCode !== null) throw new Error(`the metrics adapter exited${kedaOutput()}`)
-          const c = await apiServiceAvailable(cluster.kubeconfig)
-          return c?.status === 'True' || notYet(`Available=${c?.status} ${c?.reason}: ${c?.message}`)
-        },
-        {timeoutMs: 120_000, intervalMs: 500, what: 'the APIService to become Available'},
-      ).catch((error: Error) => {
-        throw new Error(error.message + kedaOutput())
-      }),
-    )
+    // keda.ts: the APIService on the adapter's loopback ClusterIP, the adapter, then Available.
+    await lab!.serveExternalMetrics()
 
     // Right after Available the aggregator may still answer 5xx for a moment (its proxy to the new
     // backend settling; the adapter's first gRPC call to the operator): that is "not yet", a wrong
@@ -474,7 +389,7 @@ describe('KEDA for real: the operator against a real API server and a real Redis
     })
   }, 300_000)
 
-  it('the real HPA controller scales the worker Deployment to the maximum while the queue holds tasks; KEDA takes it back to zero when it drains', async () => {
+  it("the real HPA controller scales the worker Deployment to the maximum while the queue holds tasks, and back to one within install's scale-down window; KEDA takes it to zero when it drains", async () => {
     await timed('idle again: KEDA back at 0 replicas', () => replicasBecome(0, 'the idle worker Deployment at zero', 120_000))
     // 8 tasks at 2 per worker want 4 workers: more than the maximum of 3.
     await queue.addBulk(Array.from({length: 8}, (_, i) => ({name: 'task', data: {i}})))
@@ -496,17 +411,37 @@ describe('KEDA for real: the operator against a real API server and a real Redis
       what: 'kwok to run the three worker pods',
     })
 
-    // Drain: a BullMQ worker completes every task; KEDA deactivates and after its cooldown scales to 0.
-    const worker = startWorker(4, Promise.resolve())
+    // Two tasks keep running (a gated BullMQ worker holds them) and the six waiting ones are removed:
+    // wait + active = 2 wants one worker, and the queue is still Active, so KEDA leaves the scale to
+    // its HPA, which comes down once install's 10 s window has passed (its default: 300 s).
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const holder = startWorker(2, gate)
+    await waitFor(
+      async () => {
+        const q = await queued()
+        return q.active === 2 || notYet(JSON.stringify(q))
+      },
+      {timeoutMs: 30_000, what: 'two tasks running'},
+    )
+    await queue.drain()
+    expect(await queued()).toEqual({wait: 0, active: 2})
+    await timed("scale-down 3 -> 1 by the HPA controller (install's --worker-scale-down window=10s; 2 tasks running)", () =>
+      replicasBecome(1, 'the HPA to scale the worker Deployment down to one', 120_000),
+    )
+    expect(condition((await scaledObject()).status?.conditions, 'Active')?.status).toBe('True')
+
+    // Drain: the two finish; KEDA deactivates and after its cooldown scales to 0.
+    release()
     await waitFor(
       async () => {
         const q = await queued()
         return (q.wait === 0 && q.active === 0) || notYet(JSON.stringify(q))
       },
-      {timeoutMs: 30_000, what: 'the eight tasks to complete'},
+      {timeoutMs: 30_000, what: 'the two running tasks to complete'},
     )
-    await closeWorker(worker)
-    await timed(`scale-down 3 -> 0 after draining (KEDA, cooldownPeriod ${COOLDOWN_SECONDS} s)`, () =>
+    await closeWorker(holder)
+    await timed(`scale-down 1 -> 0 after draining (KEDA, cooldownPeriod ${COOLDOWN_SECONDS} s)`, () =>
       replicasBecome(0, 'the worker Deployment back at zero', 120_000),
     )
   }, 300_000)

@@ -23,8 +23,16 @@ import {appendFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {connect} from 'node:net'
 import {join} from 'node:path'
 
-import {adminRequest} from './control-plane.js'
-import {freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {stringify} from 'yaml'
+
+import {APP_RELEASE} from '../../src/config/release.js'
+import type {InstallAnswers} from '../../src/lab/install/options.js'
+import {resolveSecrets} from '../../src/lab/install/secrets.js'
+import {renderAppValues} from '../../src/lab/values/render.js'
+import {CHART_DIR, type HelmMajor, runHelm} from '../helpers/helm.js'
+import {freePort, freePortOn, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {adminRequest, kubeTools} from './control-plane.js'
+import {applyCrds, kedaCrds} from './crds.js'
 
 /** Last lines of a process's output, kept for failure messages. */
 class OutputTail {
@@ -229,7 +237,7 @@ async function portOpen(host: string, port: number): Promise<boolean> {
   })
 }
 
-export {freePortOn} from '../helpers/processes.js'
+export {freePortOn}
 
 export const EXTERNAL_METRICS_API = 'v1beta1.external.metrics.k8s.io'
 
@@ -319,4 +327,170 @@ export async function apiServiceAvailable(kubeconfig: string): Promise<{status: 
   const conditions =
     (JSON.parse(res.body) as {status?: {conditions?: {type: string; status: string; reason?: string; message?: string}[]}}).status?.conditions ?? []
   return conditions.find((c) => c.type === 'Available')
+}
+
+/** Runs one step of a set-up, e.g. to time it; the default just runs it. */
+export type Step = <T>(what: string, run: () => Promise<T>) => Promise<T>
+
+export interface KedaLabOptions {
+  kubeconfig: string
+  /** The test's namespace: KEDA watches it and the app is installed in it. */
+  namespace: string
+  /** The control plane's folder (its pki/front-proxy-ca.crt signs the aggregator's client certificate). */
+  clusterDir: string
+  /** Holds the certificates, the values files and KEDA's logs. */
+  workDir: string
+  /** Install's answers: rendered by install's own renderAppValues. */
+  answers: InstallAnswers
+  /** The Redis password install's Secret holds (the test's redis-server's). */
+  redisPassword: string
+  /** The test's values on top of install's: Redis at the test's server, a shorter cooldown… */
+  testValues: Record<string, unknown>
+  helm: HelmMajor
+  /** The loopback ClusterIP the metrics adapter is served on (one per file: its own control plane). */
+  adapterClusterIP: string
+  step?: Step
+}
+
+/** The app installed as install does it, with the real KEDA operator watching it. */
+export interface KedaLab {
+  certs: KedaCerts
+  operator: KedaOperator
+  /** KEDA's metrics adapter, once {@link KedaLab.serveExternalMetrics} started it. */
+  adapter(): KedaProcess | undefined
+  /** The last lines of both KEDA programs, for a failure message. */
+  output(): string
+  /**
+   * Registers the APIService v1beta1.external.metrics.k8s.io on the adapter's loopback ClusterIP,
+   * starts the adapter there and waits until the APIService is Available, so that the HPA
+   * controller reads KEDA's metric.
+   */
+  serveExternalMetrics(): Promise<KedaProcess>
+  /** Unregisters the APIService and stops the adapter and the operator, each step on its own; says how each went. */
+  stop(): Promise<string[]>
+}
+
+const ADAPTER_SERVICE = 'keda-metrics-apiserver'
+
+/**
+ * The set-up the KEDA tests share: KEDA's CRDs, the test's PKI, the KEDA operator; then what install
+ * does for the app: its Secret (install's own resolution), then the app chart by real Helm with the
+ * values install renders from `answers`, plus the test's own values.
+ */
+export async function startKedaLab(o: KedaLabOptions): Promise<KedaLab> {
+  const step: Step = o.step ?? ((_what, run) => run())
+  const tools = kubeTools(['keda'])
+  const ns = o.namespace
+  await step('KEDA CRDs applied and Established', async () => applyCrds(o.kubeconfig, await kedaCrds()))
+  // One certificate for the operator's gRPC service and the adapter (KEDA's kedaorg-certs holds one too).
+  const certs = makeKedaCerts(join(o.workDir, 'certs'), {
+    ips: ['127.0.0.1', o.adapterClusterIP],
+    dns: [`keda-operator.${ns}.svc`, `keda-operator.${ns}.svc.cluster.local`, `${ADAPTER_SERVICE}.${ns}.svc`, `${ADAPTER_SERVICE}.${ns}.svc.cluster.local`],
+  })
+  const operator = await step('KEDA operator started and ready', () =>
+    startKedaOperator({binary: tools.kedaOperator, kubeconfig: o.kubeconfig, namespace: ns, certs, workDir: o.workDir}),
+  )
+  let adapter: KedaProcess | undefined
+  let registered = false
+  const output = () => `\n--- KEDA operator:\n${operator.output(30)}\n--- KEDA metrics adapter:\n${adapter?.output(30) ?? '(not started)'}`
+  const lab: KedaLab = {
+    certs,
+    operator,
+    adapter: () => adapter,
+    output,
+    async serveExternalMetrics() {
+      const port = await freePortOn(o.adapterClusterIP)
+      await registerExternalMetricsApi(o.kubeconfig, {namespace: ns, serviceName: ADAPTER_SERVICE, clusterIP: o.adapterClusterIP, port, caBundle: certs.ca})
+      registered = true
+      const started = await step('KEDA metrics adapter started (listening)', () =>
+        startKedaAdapter({
+          binary: tools.kedaAdapter,
+          kubeconfig: o.kubeconfig,
+          namespace: ns,
+          certs,
+          host: o.adapterClusterIP,
+          port,
+          frontProxyCa: join(o.clusterDir, 'pki', 'front-proxy-ca.crt'),
+          operatorGrpcAddress: operator.grpcAddress,
+          workDir: o.workDir,
+        }),
+      )
+      adapter = started
+      await step('APIService v1beta1.external.metrics.k8s.io Available', () =>
+        waitFor(
+          async () => {
+            if (exited(started.child)) throw new Error('the metrics adapter exited')
+            const c = await apiServiceAvailable(o.kubeconfig)
+            return c?.status === 'True' || notYet(`Available=${c?.status} ${c?.reason}: ${c?.message}`)
+          },
+          {timeoutMs: 120_000, intervalMs: 500, what: 'the APIService to become Available'},
+        ).catch((error: Error) => {
+          throw new Error(error.message + output())
+        }),
+      )
+      return started
+    },
+    async stop() {
+      const outcomes: string[] = []
+      const steps: [string, () => Promise<unknown>][] = [
+        ['external metrics APIService', async () => registered && unregisterExternalMetricsApi(o.kubeconfig)],
+        ['KEDA metrics adapter', async () => adapter?.stop()],
+        ['KEDA operator', () => operator.stop()],
+      ]
+      for (const [what, run] of steps) {
+        const t0 = Date.now()
+        const how = await run().then(
+          () => 'stopped',
+          (error: unknown) => `failed: ${(error as Error).message}`,
+        )
+        outcomes.push(`${what} ${how} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+      }
+      return outcomes
+    },
+  }
+  try {
+    await step('helm upgrade --install of the app chart (Secret and values as install)', () => installApp(o))
+  } catch (error) {
+    await lab.stop()
+    throw error
+  }
+  return lab
+}
+
+/** install's Secret, then the app chart by real Helm with install's rendered values and the test's own on top. */
+async function installApp(o: KedaLabOptions): Promise<void> {
+  const [secret] = resolveSecrets({
+    appNamespace: o.namespace,
+    monitoringNamespace: 'keda-monitoring',
+    monitoring: false,
+    redisPassword: o.redisPassword,
+    existing: {},
+  })
+  if (!secret) throw new Error('install resolved no Secret for the app')
+  const created = await adminRequest(o.kubeconfig, 'POST', `/api/v1/namespaces/${o.namespace}/secrets`, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {name: secret.name, labels: {'app.kubernetes.io/part-of': 'keda-lab'}},
+    data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  })
+  if (created.status !== 201) throw new Error(`creating install's Secret: ${created.status} ${created.body.slice(0, 300)}`)
+  const installValues = join(o.workDir, 'keda-lab.yaml')
+  const testValues = join(o.workDir, 'test-values.yaml')
+  writeFileSync(
+    installValues,
+    renderAppValues({
+      answers: o.answers,
+      appNamespace: o.namespace,
+      monitoringNamespace: 'keda-monitoring',
+      image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'},
+    }),
+  )
+  writeFileSync(testValues, stringify(o.testValues))
+  const helm = await runHelm(
+    o.helm,
+    ['upgrade', '--install', APP_RELEASE, CHART_DIR, '--namespace', o.namespace, '--kubeconfig', o.kubeconfig, '-f', installValues, '-f', testValues],
+    120_000,
+  )
+  if (helm.exitCode !== 0) throw new Error(`helm ${o.helm} upgrade --install failed (${helm.exitCode}): ${helm.stderr.slice(-2000)}`)
 }

@@ -7,46 +7,34 @@
  * API's URL and `--watch cluster` so that its watcher samples the cluster's worker Deployment, KEDA's
  * HPA and the ScaledObject; the test reads the scaling facts and the time series it wrote.
  *
- * The setup is keda-operator.test.ts's, through the same helpers (keda.ts, crds.ts, harness.ts):
+ * The set-up is keda-operator.test.ts's, through the same helper (keda.ts's startKedaLab):
  * install's own values with a small maximum and scale to zero (so the way back is KEDA's
- * cooldownPeriod, shortened through the chart's value, not the HPA's 300 s scale-down window).
- * A control plane of the file's own: the APIService v1beta1.external.metrics.k8s.io is cluster-wide.
+ * cooldownPeriod, shortened through the chart's value). A control plane of the file's own: the
+ * APIService v1beta1.external.metrics.k8s.io is cluster-wide.
+ *
+ * The local worker starts only once KEDA's HPA has taken the worker Deployment to its maximum:
+ * until then nothing takes a task, so the backlog cannot drain before the maximum however fast
+ * this machine runs a task (idle or loaded); from then on it does the work and the queue drains.
  *
  * Timings are printed, never asserted.
  */
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {stringify} from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {APP_RELEASE} from '../../src/config/release.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import type {LoadSummary, SecondRecord} from '../../src/lab/loadtest/records.js'
-import {resolveSecrets} from '../../src/lab/install/secrets.js'
-import {renderAppValues} from '../../src/lab/values/render.js'
 import {runCli} from '../helpers/cli.js'
-import {CHART_DIR, runHelm} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {freePort, notYet, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 import {type ServeProcess, startServe} from '../helpers/serve.js'
-import {adminRequest, kubeTools} from './control-plane.js'
-import {applyCrds, kedaCrds} from './crds.js'
 import {useCluster} from './harness.js'
-import {
-  apiServiceAvailable,
-  freePortOn,
-  type KedaOperator,
-  type KedaProcess,
-  makeKedaCerts,
-  registerExternalMetricsApi,
-  startKedaAdapter,
-  startKedaOperator,
-  unregisterExternalMetricsApi,
-} from './keda.js'
+import {type KedaLab, startKedaLab} from './keda.js'
 import {getJson} from './kube-test-helpers.js'
 
 const fileStart = Date.now()
@@ -60,13 +48,11 @@ const COOLDOWN_SECONDS = 10
 const TIME_SCALE = '0.2'
 /**
  * Tasks of 3 M iterations: about 0.15 s of an idle core (50.6 ns each, tasks.ts), about 1 s on the
- * shared 2-core machine under load (a first run with 10 M took 3.5 s each there). One local worker at
- * concurrency 1 then finishes fewer tasks a second than the up to 4 a second that arrive, so a
- * backlog builds, and the backlog's 64 tasks are done within the watch.
+ * shared 2-core machine under load, so the backlog's 64 tasks are done within the watch. The size
+ * no longer decides whether a backlog builds: the worker starts only at the maximum.
  */
 const TASK_ITERATIONS = '3000000'
 const ADAPTER_CLUSTER_IP = '127.100.200.11'
-const ADAPTER_SERVICE = 'keda-metrics-apiserver'
 
 /** Observed (not asserted) durations, printed at the end. */
 const timings: [string, number][] = []
@@ -80,127 +66,48 @@ async function timed<T>(what: string, run: () => Promise<T>): Promise<T> {
 let redis: RedisServer
 let redisPassword: string
 let workDir: string
-let operator: KedaOperator | undefined
-let adapter: KedaProcess | undefined
-let apiRegistered = false
+let lab: KedaLab | undefined
 let api: ServeProcess | undefined
 let worker: ServeProcess | undefined
 let apiUrl: string
 
 const ns = () => cluster.namespace
-const kedaOutput = () =>
-  `\n--- KEDA operator:\n${operator?.output(30) ?? '(not started)'}\n--- KEDA metrics adapter:\n${adapter?.output(30) ?? '(not started)'}`
+const kedaOutput = () => lab?.output() ?? '\n(KEDA not started)'
+const redisEnv = () => ({REDIS_URL: redis.url, REDIS_PASSWORD: redisPassword, QUEUE_NAME: QUEUE, LOG_LEVEL: 'warn'})
 const deploymentReplicas = async () =>
   (await getJson<{spec: {replicas?: number}}>(cluster.kubeconfig, `/apis/apps/v1/namespaces/${ns()}/deployments/${APP_RELEASE}-worker`))?.spec.replicas
 
 beforeAll(async () => {
   timings.push(['dedicated control plane started, namespace created', Date.now() - fileStart])
-  const tools = kubeTools(['keda'])
   workDir = mkdtempSync(join(tmpdir(), 'keda-lab-loadtest-backlog-'))
   redisPassword = randomBytes(18).toString('base64url')
   redis = await startRedis({password: redisPassword})
-
-  await timed('KEDA CRDs applied', async () => applyCrds(cluster.kubeconfig, await kedaCrds()))
-  const certs = makeKedaCerts(join(workDir, 'certs'), {
-    ips: ['127.0.0.1', ADAPTER_CLUSTER_IP],
-    dns: [`keda-operator.${ns()}.svc`, `${ADAPTER_SERVICE}.${ns()}.svc`, `${ADAPTER_SERVICE}.${ns()}.svc.cluster.local`],
-  })
-  operator = await timed('KEDA operator started', () =>
-    startKedaOperator({binary: tools.kedaOperator, kubeconfig: cluster.kubeconfig, namespace: ns(), certs, workDir}),
-  )
-
-  // The app as install puts it: its Secret, then the chart with install's values; the test's values
-  // only point Redis at the test's server and shorten the cooldown.
-  const [secret] = resolveSecrets({appNamespace: ns(), monitoringNamespace: 'keda-monitoring', monitoring: false, redisPassword, existing: {}})
-  const created = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns()}/secrets`, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'Opaque',
-    metadata: {name: secret!.name, labels: {'app.kubernetes.io/part-of': 'keda-lab'}},
-    data: Object.fromEntries(Object.entries(secret!.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  })
-  expect(created.status).toBe(201)
-  writeFileSync(
-    join(workDir, 'keda-lab.yaml'),
-    renderAppValues({
-      answers,
-      appNamespace: ns(),
-      monitoringNamespace: 'keda-monitoring',
-      image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'},
-    }),
-  )
-  writeFileSync(
-    join(workDir, 'test-redis.yaml'),
-    stringify({redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, worker: {autoscaling: {cooldownPeriod: COOLDOWN_SECONDS}}}),
-  )
-  const helm = await timed('helm upgrade --install of the app chart', () =>
-    runHelm(
-      3,
-      ['upgrade', '--install', APP_RELEASE, CHART_DIR, '--namespace', ns(), '--kubeconfig', cluster.kubeconfig].concat([
-        '-f',
-        join(workDir, 'keda-lab.yaml'),
-        '-f',
-        join(workDir, 'test-redis.yaml'),
-      ]),
-      120_000,
-    ),
-  )
-  expect(helm.exitCode, helm.stderr).toBe(0)
-
-  // The metrics adapter behind the APIService, so that the HPA controller can read KEDA's metric.
-  const adapterPort = await freePortOn(ADAPTER_CLUSTER_IP)
-  await registerExternalMetricsApi(cluster.kubeconfig, {
+  // The test's values only point Redis at the test's server and shorten the cooldown.
+  lab = await startKedaLab({
+    kubeconfig: cluster.kubeconfig,
     namespace: ns(),
-    serviceName: ADAPTER_SERVICE,
-    clusterIP: ADAPTER_CLUSTER_IP,
-    port: adapterPort,
-    caBundle: certs.ca,
+    clusterDir: cluster.state.dir,
+    workDir,
+    answers,
+    redisPassword,
+    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, worker: {autoscaling: {cooldownPeriod: COOLDOWN_SECONDS}}},
+    helm: 3,
+    adapterClusterIP: ADAPTER_CLUSTER_IP,
+    step: timed,
   })
-  apiRegistered = true
-  adapter = await timed('KEDA metrics adapter started', () =>
-    startKedaAdapter({
-      binary: tools.kedaAdapter,
-      kubeconfig: cluster.kubeconfig,
-      namespace: ns(),
-      certs,
-      host: ADAPTER_CLUSTER_IP,
-      port: adapterPort,
-      frontProxyCa: join(cluster.state.dir, 'pki', 'front-proxy-ca.crt'),
-      operatorGrpcAddress: operator!.grpcAddress,
-      workDir,
-    }),
-  )
-  await timed('APIService v1beta1.external.metrics.k8s.io Available', () =>
-    waitFor(
-      async () => {
-        const c = await apiServiceAvailable(cluster.kubeconfig)
-        return c?.status === 'True' || notYet(`Available=${c?.status} ${c?.reason}: ${c?.message}`)
-      },
-      {timeoutMs: 120_000, intervalMs: 500, what: 'the APIService to become Available'},
-    ).catch((error: Error) => {
-      throw new Error(error.message + kedaOutput())
-    }),
-  )
+  // The metrics adapter behind the APIService, so that the HPA controller can read KEDA's metric.
+  await lab.serveExternalMetrics()
 
-  // The real services on the host, on the same Redis and queue as the ScaledObject's triggers.
-  const redisEnv = {REDIS_URL: redis.url, REDIS_PASSWORD: redisPassword, QUEUE_NAME: QUEUE, LOG_LEVEL: 'warn'}
+  // The real API on the host, on the same Redis and queue as the ScaledObject's triggers.
   const [port, apiMetrics] = [await freePort(), await freePort()]
   apiUrl = `http://127.0.0.1:${port}`
   api = await timed('keda-lab serve api ready', () =>
     startServe(
       'api',
-      {...redisEnv, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(apiMetrics), TASK_ITERATIONS},
+      {...redisEnv(), HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(apiMetrics), TASK_ITERATIONS},
       {ready: {http: `${apiUrl}/readyz`}, timeoutMs: 60_000},
     ),
   )
-  worker = await timed('keda-lab serve worker ready', () =>
-    startServe(
-      'worker',
-      {...redisEnv, LOG_LEVEL: 'info', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: 'local-1', WORKER_CONCURRENCY: '1'},
-      {ready: {log: 'worker ready: waiting for tasks'}, timeoutMs: 90_000},
-    ),
-  )
-
   // At rest before the load: KEDA has taken the idle worker Deployment to zero.
   await timed('KEDA scales the idle worker Deployment to 0', () =>
     waitFor(async () => (await deploymentReplicas()) === 0 || notYet(`spec.replicas ${await deploymentReplicas()}`), {
@@ -217,9 +124,7 @@ afterAll(async () => {
   const steps: (() => Promise<unknown>)[] = [
     async () => worker && stopProcess(worker.child),
     async () => api && stopProcess(api.child),
-    async () => apiRegistered && unregisterExternalMetricsApi(cluster.kubeconfig),
-    async () => adapter?.stop(),
-    async () => operator?.stop(),
+    async () => lab?.stop(),
     async () => redis?.stop(),
     async () => workDir && rmSync(workDir, {recursive: true, force: true}),
   ]
@@ -232,7 +137,8 @@ afterAll(async () => {
 describe('loadtest --profile backlog against the real KEDA operator and HPA controller', () => {
   it('records the worker Deployment going up to the maximum and back to zero, with the scaling facts in summary.json', async () => {
     const out = join(workDir, 'report')
-    const run = await timed(`keda-lab loadtest --profile backlog --time-scale ${TIME_SCALE} (load and watch)`, () =>
+    const loadStart = Date.now()
+    const running = timed(`keda-lab loadtest --profile backlog --time-scale ${TIME_SCALE} (load and watch)`, () =>
       runCli(
         ['loadtest', '--profile', 'backlog', '--time-scale', TIME_SCALE, '--target', apiUrl, '--watch', 'cluster', '--namespace', ns()].concat([
           '--watch-after',
@@ -243,6 +149,27 @@ describe('loadtest --profile backlog against the real KEDA operator and HPA cont
         {env: {KUBECONFIG: cluster.kubeconfig}, timeoutMs: 300_000},
       ),
     )
+    // Nothing takes a task until KEDA's HPA has the worker Deployment at its maximum; then the local
+    // worker (concurrency 1, LOG_LEVEL info for its readiness line) drains the backlog.
+    let loadEnded = false
+    void running.finally(() => (loadEnded = true))
+    await waitFor(
+      async () => {
+        if (loadEnded) throw new Error(`the load test ended before the worker Deployment reached its maximum${kedaOutput()}`)
+        const replicas = await deploymentReplicas()
+        return replicas === answers.workerMaxReplicas || notYet(`spec.replicas ${replicas}`)
+      },
+      {timeoutMs: 180_000, intervalMs: 500, what: `the worker Deployment at its maximum (${answers.workerMaxReplicas}) while nothing drains the queue`},
+    )
+    timings.push([`worker Deployment at its maximum, local worker starting (since the load started)`, Date.now() - loadStart])
+    worker = await timed('keda-lab serve worker ready', () =>
+      startServe(
+        'worker',
+        {...redisEnv(), LOG_LEVEL: 'info', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', WORKER_NAME: 'local-1', WORKER_CONCURRENCY: '1'},
+        {ready: {log: 'worker ready: waiting for tasks'}, timeoutMs: 90_000},
+      ),
+    )
+    const run = await running
     expect(run.code, `${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}${kedaOutput()}`).toBe(0)
     expect(run.stdout).toContain(`Target: ${apiUrl} — given with --target; scaling watched in namespace ${ns()}`)
 
