@@ -18,40 +18,25 @@
  * autoscaler reacted to the load (scaled up from its minimum while the load ran).
  */
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {stringify} from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {LoadSummary} from '../../src/lab/loadtest/records.js'
+import type {ClusterStatusReport} from '../../src/status/model.js'
 import {parseScalingRules} from '../../src/lab/install/behavior.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import {APP_RELEASE} from '../../src/config/release.js'
-import {resolveSecrets} from '../../src/lab/install/secrets.js'
-import {renderAppValues} from '../../src/lab/values/render.js'
 import {runCli} from '../helpers/cli.js'
-import {CHART_DIR, runHelm} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {freePort, notYet, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
 import {type ServeProcess, startServe} from '../helpers/serve.js'
-import {adminRequest, kubeTools} from './control-plane.js'
-import {applyCrds, kedaCrds} from './crds.js'
+import {adminRequest} from './control-plane.js'
 import {setSimulatedUsage, useCluster} from './harness.js'
-import {
-  apiServiceAvailable,
-  freePortOn,
-  type KedaCerts,
-  type KedaOperator,
-  type KedaProcess,
-  makeKedaCerts,
-  registerExternalMetricsApi,
-  startKedaAdapter,
-  startKedaOperator,
-  unregisterExternalMetricsApi,
-} from './keda.js'
+import {type KedaLab, startKedaLab} from './keda.js'
 import {getJson} from './kube-test-helpers.js'
 import {type CpuMirror, groupCpuSeconds, type ReplicaMirror, startCpuMirror, startReplicaMirror} from './twin.js'
 
@@ -77,7 +62,6 @@ const answers: InstallAnswers = {
 }
 const QUEUE = 'tasks' // the chart's queue.name
 const ADAPTER_CLUSTER_IP = '127.100.200.11'
-const ADAPTER_SERVICE = 'keda-metrics-apiserver'
 /** The load: 25 tasks a second for 60 s, each a small CPU task for a worker. */
 const LOAD = ['--rate', '25/s', '--duration', '60s', '--max-vus', '400', '--task-iterations', '3000000', '--watch-after', '90s']
 const MIRROR_INTERVAL_MS = 3000
@@ -85,10 +69,7 @@ const MIRROR_INTERVAL_MS = 3000
 let redis: RedisServer
 let redisPassword: string
 let workDir: string
-let certs: KedaCerts
-let operator: KedaOperator | undefined
-let adapter: KedaProcess | undefined
-let apiRegistered = false
+let lab: KedaLab | undefined
 let api: ServeProcess | undefined
 let cpuMirror: CpuMirror | undefined
 let workerMirror: ReplicaMirror<ServeProcess> | undefined
@@ -108,81 +89,29 @@ function groupRssBytes(pid: number): number {
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'keda-lab-twin-'))
-  const tools = kubeTools(['keda'])
   redisPassword = randomBytes(18).toString('base64url')
   redis = await startRedis({password: redisPassword})
-  await applyCrds(cluster.kubeconfig, await kedaCrds())
-  certs = makeKedaCerts(join(workDir, 'certs'), {
-    ips: ['127.0.0.1', ADAPTER_CLUSTER_IP],
-    dns: [`keda-operator.${ns()}.svc`, `${ADAPTER_SERVICE}.${ns()}.svc`],
-  })
-  operator = await startKedaOperator({binary: tools.kedaOperator, kubeconfig: cluster.kubeconfig, namespace: ns(), certs, workDir})
-  note('KEDA operator ready')
-
-  // install's Secret, then the chart with install's values; the test's own values only point Redis
-  // at the test's server and give the API Service the local API's port (its LoadBalancer address
-  // is set to 127.0.0.1 below).
-  const [secret] = resolveSecrets({appNamespace: ns(), monitoringNamespace: 'keda-monitoring', monitoring: false, redisPassword, existing: {}})
-  const created = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns()}/secrets`, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'Opaque',
-    metadata: {name: secret!.name},
-    data: Object.fromEntries(Object.entries(secret!.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  })
-  expect(created.status).toBe(201)
+  // The test's own values only point Redis at the test's server and give the API Service the local
+  // API's port (its LoadBalancer address is set to 127.0.0.1 below).
   const apiPort = await freePort()
-  writeFileSync(
-    join(workDir, 'keda-lab.yaml'),
-    renderAppValues({
-      answers,
-      appNamespace: ns(),
-      monitoringNamespace: 'keda-monitoring',
-      image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'},
-    }),
-  )
-  writeFileSync(
-    join(workDir, 'twin.yaml'),
-    stringify({redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, api: {service: {port: apiPort}}}),
-  )
-  const helm = await runHelm(
-    4,
-    [
-      ...['upgrade', '--install', APP_RELEASE, CHART_DIR, '--namespace', ns(), '--kubeconfig', cluster.kubeconfig],
-      ...['-f', join(workDir, 'keda-lab.yaml'), '-f', join(workDir, 'twin.yaml')],
-    ],
-    120_000,
-  )
-  expect(helm.exitCode, helm.stderr).toBe(0)
-  note('app chart installed (Helm 4)')
-
-  // The metrics adapter behind the external metrics API: KEDA's HPA reads the queue through it.
-  const adapterPort = await freePortOn(ADAPTER_CLUSTER_IP)
-  await registerExternalMetricsApi(cluster.kubeconfig, {
-    namespace: ns(),
-    serviceName: ADAPTER_SERVICE,
-    clusterIP: ADAPTER_CLUSTER_IP,
-    port: adapterPort,
-    caBundle: certs.ca,
-  })
-  apiRegistered = true
-  adapter = await startKedaAdapter({
-    binary: tools.kedaAdapter,
+  lab = await startKedaLab({
     kubeconfig: cluster.kubeconfig,
     namespace: ns(),
-    certs,
-    host: ADAPTER_CLUSTER_IP,
-    port: adapterPort,
-    frontProxyCa: join(cluster.state.dir, 'pki', 'front-proxy-ca.crt'),
-    operatorGrpcAddress: operator.grpcAddress,
+    clusterDir: cluster.state.dir,
     workDir,
+    answers,
+    redisPassword,
+    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, api: {service: {port: apiPort}}},
+    helm: 4,
+    adapterClusterIP: ADAPTER_CLUSTER_IP,
+    step: async (what, run) => {
+      const result = await run()
+      note(what)
+      return result
+    },
   })
-  await waitFor(async () => (await apiServiceAvailable(cluster.kubeconfig))?.status === 'True' || notYet('external metrics APIService not Available'), {
-    timeoutMs: 120_000,
-    intervalMs: 500,
-    what: 'the external metrics API',
-  })
-  note('KEDA metrics adapter Available')
+  // The metrics adapter behind the external metrics API: KEDA's HPA reads the queue through it.
+  await lab.serveExternalMetrics()
 
   // The cloud's part: the API Service's LoadBalancer address, where the local API listens.
   const lb = await adminRequest(
@@ -250,9 +179,7 @@ afterAll(async () => {
     // The test is over: a worker gets 10 s to finish its task, and a worker still starting 30 s.
     ['local workers', async () => workerMirror?.stop({boundMs: 30_000, stopAll: (w) => stopProcess(w.child, 'SIGTERM', 10_000)})],
     ['local API', async () => api && stopProcess(api.child)],
-    ['external metrics APIService', async () => apiRegistered && unregisterExternalMetricsApi(cluster.kubeconfig)],
-    ['KEDA metrics adapter', async () => adapter?.stop()],
-    ['KEDA operator', async () => operator?.stop()],
+    ['KEDA', async () => lab && cleanup.push(...(await lab.stop()))],
     ['redis', async () => redis?.stop()],
     ['work folder', async () => workDir && rmSync(workDir, {recursive: true, force: true})],
   ]
@@ -316,5 +243,32 @@ describe('one keda-lab loadtest run, both autoscalers (real HPA controller, real
     expect(series.some((r) => (r.scaling?.apiCpuPercent ?? 0) > 0)).toBe(true)
     expect(series.some((r) => (r.scaling?.workers ?? 0) > 1)).toBe(true)
     expect(readFileSync(join(outDir, 'report.html'), 'utf8')).toContain('<div class="chart" id="chart-api"></div>')
+
+    // `keda-lab status` after the run (issue 18 §3): both HPAs with their replicas and the last
+    // scaling event the real HPA controller recorded, the API pods' CPU and memory from the real
+    // metrics API against the HPA's target; --json carries the same.
+    const env = {KUBECONFIG: cluster.kubeconfig, KEDA_LAB_STATE_DIR: stateDir}
+    const json = await runCli(['status', '-n', ns(), '--json'], {env, timeoutMs: 90_000})
+    const report = JSON.parse(json.stdout) as ClusterStatusReport
+    const rescaled = /^New size: \d+; reason: /
+    expect(report.worker, json.stdout.slice(0, 3000)).toMatchObject({hpaName: `keda-hpa-${APP_RELEASE}-worker`, maxReplicas: answers.workerMaxReplicas})
+    expect(report.worker?.lastScale?.message).toMatch(rescaled)
+    expect(report.worker?.currentReplicas).toBeGreaterThanOrEqual(1)
+    expect(report.worker?.desiredReplicas).toBeGreaterThanOrEqual(1)
+    expect(report.apiHpa).toMatchObject({name: `${APP_RELEASE}-api`, cpuTargetPercent: answers.apiCpuTarget, maxReplicas: answers.apiMaxReplicas})
+    expect(report.apiHpa?.lastScale?.message).toMatch(rescaled)
+    expect(report.apiUsage?.available, JSON.stringify(report.apiUsage)).toBe(true)
+    expect(report.apiUsage?.pods.length).toBeGreaterThan(0)
+    for (const pod of report.apiUsage?.pods ?? []) {
+      expect(pod.memoryBytes).toBeGreaterThan(0)
+      expect(pod.cpuRequestMillis).toBeGreaterThan(0)
+    }
+    const screen = await runCli(['status', '-n', ns()], {env, timeoutMs: 90_000})
+    expect(screen.stdout).toContain(`API (HPA ${APP_RELEASE}-api): CPU `)
+    expect(screen.stdout).toMatch(/ {2}last scaling: New size: \d+; reason: /)
+    expect(screen.stdout).toContain('API pods: average CPU')
+    timings.push(
+      `status: worker ${report.worker?.currentReplicas} now / ${report.worker?.desiredReplicas} desired, last "${report.worker?.lastScale?.message}"; API ${report.apiHpa?.currentReplicas} / ${report.apiHpa?.desiredReplicas}, CPU ${report.apiHpa?.cpuPercent ?? '?'}% of ${report.apiHpa?.cpuTargetPercent}% target, last "${report.apiHpa?.lastScale?.message}"; pods ${report.apiUsage?.pods.map((p) => `${p.cpuMillis}m/${Math.round(p.memoryBytes / 2 ** 20)}Mi`).join(', ')}`,
+    )
   }, 900_000)
 })
