@@ -16,7 +16,7 @@ import {createRouteTable} from './route-table.js'
 import {ErrorBody, errorBody} from './routes/schemas.js'
 import {taskRoutes} from './routes/tasks.js'
 import {type NotFound, OPTIONAL_BODY, type RouteDeps} from './route-deps.js'
-import {RedisUnavailableError} from './task-store.js'
+import {RedisUnavailableError} from './task-redis.js'
 
 /** Dependencies of buildApp: configuration, the task store (`queue`), optional metrics and logger. */
 export interface BuildAppOptions extends Omit<RouteDeps, 'notFound'> {
