@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import {describe, expect, it} from 'vitest'
 
+import {acceptEmptyJsonBody} from '../../src/services/shared/json-body.js'
 import {createAlertMemory, labelsRef, type RouteLog} from '../../src/services/webhook/alert-memory.js'
 import type {Alert, AlertmanagerPayload} from '../../src/services/webhook/alertmanager-schema.js'
 import {bearerAuthHook, rejectionReason} from '../../src/services/webhook/auth.js'
@@ -8,7 +9,6 @@ import {deliver, notificationOutcome, sendAnswer} from '../../src/services/webho
 import type {Interactions} from '../../src/services/webhook/interactions.js'
 import {createMemoryMessageStore, type MessageStore} from '../../src/services/webhook/message-store.js'
 import {type Notifier, NotifyError, type NotifyReport, type SentMessage} from '../../src/services/webhook/notifier.js'
-import {acceptEmptyJsonBody} from '../../src/services/webhook/plugin.js'
 
 /** A log that keeps its lines, to assert what the webhook says when it degrades. */
 function recordingLog(): RouteLog & {lines: {level: string; obj: object; msg: string}[]} {

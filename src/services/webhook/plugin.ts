@@ -1,8 +1,8 @@
 import type {FastifyPluginAsyncTypebox} from '@fastify/type-provider-typebox'
 
-import type {FastifyInstance} from 'fastify'
 import {Type} from 'typebox'
 
+import {acceptEmptyJsonBody} from '../shared/json-body.js'
 import {createAlertMemory} from './alert-memory.js'
 import {AlertmanagerPayloadSchema, MaxWorkersQuerySchema} from './alertmanager-schema.js'
 import {bearerAuthHook} from './auth.js'
@@ -36,24 +36,6 @@ export interface WebhookPluginOptions {
 export const ALERTS_BODY_LIMIT = 8 * 1024 * 1024
 
 type WebhookApp = Parameters<FastifyPluginAsyncTypebox<WebhookPluginOptions>>[0]
-
-/**
- * The max-workers endpoint carries everything in its query; callers often still send
- * `Content-Type: application/json` with an empty body, which Fastify's parser rejects. Inside
- * the plugin only, an empty JSON body is "no body" (then /alerts fails validation with a
- * clear message); anything else goes through Fastify's own (prototype-poisoning-safe) parser.
- */
-export function acceptEmptyJsonBody(app: FastifyInstance): void {
-  const jsonParser = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', {parseAs: 'string'}, (request, body, done) => {
-    if (String(body).trim() === '') {
-      done(null, undefined)
-      return
-    }
-    jsonParser(request, String(body), done)
-  })
-}
 
 /** `GET /alerts/:fingerprint/messages`: the Telegram messages sent about one alert, per chat. */
 function messagesRoute(app: WebhookApp, options: WebhookPluginOptions): void {
@@ -139,6 +121,8 @@ function maxWorkersRoute(app: WebhookApp, options: WebhookPluginOptions): void {
  */
 export const webhookPlugin: FastifyPluginAsyncTypebox<WebhookPluginOptions> = async (app, options) => {
   app.addHook('onRequest', bearerAuthHook(options.webhookToken))
+  // Inside this plugin only (the max-workers endpoint's callers send an empty JSON body; then
+  // /alerts fails validation with a clear message).
   acceptEmptyJsonBody(app)
   app.addHook('onResponse', async (request, reply) => {
     options.metrics.notifications.inc({endpoint: request.routeOptions.url ?? 'unknown', outcome: notificationOutcome(reply.statusCode)})
