@@ -82,6 +82,35 @@ function parse(body: string): unknown {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
 
+/**
+ * The original API's answers as its serializer writes them: when a body is exactly this text, it
+ * is valid JSON with these values, and the checks need no JSON.parse (which cost 8.6 µs per add and
+ * poll pair here against 1.5 µs for these two expressions, the engine's largest own cost per
+ * iteration). A string group admits no quote, backslash or control character, so its text is its
+ * value. Any other body (spaces, escapes, other fields or order, not JSON at all) is parsed.
+ */
+const PLAIN = '([^"\\\\\\u0000-\\u001f]*)'
+const ADD_REPLY = new RegExp(`^\\{"success":true,"result":\\{"id":"${PLAIN}","message":"Task queued\\."\\}\\}$`)
+const STATUS_REPLY = new RegExp(`^\\{"success":true,"result":\\{"progress":\\{"status":"${PLAIN}","progress":"${PLAIN}","timeElapsed":"${PLAIN}"\\}\\}\\}$`)
+
+/** What the add's checks read from the original route's answer. */
+export function readAddReply(text: string): {success: unknown; id: unknown; message: unknown} {
+  const plain = ADD_REPLY.exec(text)
+  if (plain) return {success: true, id: plain[1], message: 'Task queued.'}
+  const body = parse(text)
+  const result = isObject(body) && isObject(body.result) ? body.result : undefined
+  return {success: isObject(body) ? body.success : undefined, id: result?.id, message: result?.message}
+}
+
+/** What a poll's checks read from the original route's answer. */
+export function readStatusReply(text: string): {success: unknown; progress?: Record<string, unknown>} {
+  const plain = STATUS_REPLY.exec(text)
+  if (plain) return {success: true, progress: {status: plain[1], progress: plain[2], timeElapsed: plain[3]}}
+  const body = parse(text)
+  const progress = isObject(body) && isObject(body.result) && isObject(body.result.progress) ? body.result.progress : undefined
+  return {success: isObject(body) ? body.success : undefined, progress}
+}
+
 class Interrupted extends Error {}
 
 /** Sends one request and records it; undefined on a transport failure (counted as an error). */
@@ -125,21 +154,21 @@ async function iterate(ctx: IterationContext): Promise<IterationOutcome> {
     metrics.check('add: response received', false)
     return 'failed'
   }
-  const body = parse(add.body)
   metrics.check(`add: status is ${typed ? 202 : 200}`, add.status === (typed ? 202 : 200))
   metrics.check('add: content-type is application/json', add.contentType === JSON_TYPE)
   if (typed) {
+    const body = parse(add.body)
     const ok = isObject(body) && typeof body.id === 'string' && body.id !== ''
     metrics.check('add: id is a non-empty string', ok)
     metrics.check('add: status is "Queued"', isObject(body) && body.status === 'Queued')
     if (ok) id = (body as {id: string}).id
   } else {
-    metrics.check('add: success is true', isObject(body) && body.success === true)
-    const result = isObject(body) && isObject(body.result) ? body.result : undefined
-    const ok = typeof result?.id === 'string' && result.id !== ''
+    const reply = readAddReply(add.body)
+    metrics.check('add: success is true', reply.success === true)
+    const ok = typeof reply.id === 'string' && reply.id !== ''
     metrics.check('add: result.id is a non-empty string', ok)
-    metrics.check('add: result.message is "Task queued."', result?.message === 'Task queued.')
-    if (ok) id = result?.id as string
+    metrics.check('add: result.message is "Task queued."', reply.message === 'Task queued.')
+    if (ok) id = reply.id as string
   }
   if (id === undefined) return 'failed'
   metrics.taskQueued()
@@ -152,12 +181,11 @@ async function iterate(ctx: IterationContext): Promise<IterationOutcome> {
     const poll = await send(ctx, 'status', due, {method: 'GET', path: `/api/tasks/status/${encodeURIComponent(id)}`})
     due += ctx.timing.pollMs
     if (!poll) continue // a transport error is counted; the task may still finish: keep polling
-    const b = parse(poll.body)
+    const {success, progress} = readStatusReply(poll.body)
     metrics.check('status: status is 200', poll.status === 200)
     metrics.check('status: content-type is application/json', poll.contentType === JSON_TYPE)
     if (poll.status === 404) return 'failed' // the task is gone: polling longer cannot help
-    metrics.check('status: success is true', isObject(b) && b.success === true)
-    const progress = isObject(b) && isObject(b.result) && isObject(b.result.progress) ? b.result.progress : undefined
+    metrics.check('status: success is true', success === true)
     metrics.check(
       'status: progress.status, progress, timeElapsed are strings',
       typeof progress?.status === 'string' && typeof progress.progress === 'string' && typeof progress.timeElapsed === 'string',
