@@ -90,6 +90,8 @@ A child that exits on its own is restarted the same way (same port and name), sa
       max: 3600,
       exclusive: ['worker-scale-down'],
       deprecated: {message: '--stabilization-window is deprecated: use --worker-scale-down window=<seconds>s (the name install uses)'},
+      // Kept so that existing command lines still work; help shows only the name install uses.
+      hidden: true,
       helpGroup: AUTOSCALE,
     }),
     'telegram-token': Flags.string({description: 'Telegram bot token (never printed)', env: 'TELEGRAM_BOT_TOKEN', helpGroup: TELEGRAM}),

@@ -237,8 +237,6 @@ async function portOpen(host: string, port: number): Promise<boolean> {
   })
 }
 
-export {freePortOn}
-
 export const EXTERNAL_METRICS_API = 'v1beta1.external.metrics.k8s.io'
 
 export interface ExternalMetricsApiOptions {
