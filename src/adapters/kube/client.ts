@@ -113,6 +113,8 @@ export type Meta = {
   annotations?: Record<string, string>
   finalizers?: string[]
   deletionTimestamp?: string | Date
+  creationTimestamp?: string | Date
+  managedFields?: {manager?: string; operation?: string; time?: string | Date}[]
 }
 
 /** A timestamp from the API (a Date from the generated clients, a string from raw JSON) as ISO text. */
@@ -135,6 +137,8 @@ export function summarize(obj: {kind?: string; metadata?: Meta; status?: {condit
     annotations: obj.metadata?.annotations ?? {},
     finalizers: obj.metadata?.finalizers ?? [],
     deletionTimestamp: toDate(obj.metadata?.deletionTimestamp),
+    createdAt: toDate(obj.metadata?.creationTimestamp),
+    fieldManagers: (obj.metadata?.managedFields ?? []).map((f) => ({manager: f.manager ?? '', operation: f.operation, time: toDate(f.time)})),
     conditions: conditionsOf(obj.status?.conditions),
   }
 }

@@ -77,6 +77,13 @@ export interface ObjectSummary {
   annotations: Record<string, string>
   finalizers: string[]
   deletionTimestamp?: string
+  /** When the API server created it (ISO). */
+  createdAt?: string
+  /**
+   * Who wrote it and when (`metadata.managedFields`: manager, e.g. `helm` or `kube-apiserver`,
+   * operation `Update` or `Apply`, and the time of that manager's last change, if recorded).
+   */
+  fieldManagers?: {manager: string; operation?: string; time?: string}[]
   conditions: KubeCondition[]
 }
 

@@ -18,6 +18,7 @@ import {METRICS_API_SERVICE, METRICS_SERVER_RELEASE} from '../install/preflight.
 import {describeBlockers, findBlockers, stuckHint} from '../uninstall/blockers.js'
 import {findLeftovers} from '../uninstall/leftovers.js'
 import {labReleases, type ReleaseManager} from '../uninstall/releases.js'
+import {unrecordedReleaseCrds} from '../uninstall/release-records.js'
 
 /** A Service reached through the API server proxy. */
 export interface ServiceTarget {
@@ -472,7 +473,10 @@ export const noLeftovers: Check<DoctorContext> = {
   title: 'No leftover cluster-scoped objects',
   async run(ctx) {
     const installed = labReleases(await ctx.releases.list(), ctx.namespace, ctx.monitoringNamespace).map((r) => r.name)
-    const leftovers = await findLeftovers(ctx.kube, {namespace: ctx.namespace, monitoringNamespace: ctx.monitoringNamespace, installed})
+    const where = {namespace: ctx.namespace, monitoringNamespace: ctx.monitoringNamespace}
+    // CRDs installed before keda-lab recorded them: Helm's own release records (read only) name them.
+    const unrecorded = await unrecordedReleaseCrds(ctx.kube, where)
+    const leftovers = await findLeftovers(ctx.kube, {...where, installed, unrecorded})
     const of = installed.length > 0 ? ` of the releases not installed (installed: ${installed.join(', ')})` : ' (no keda-lab release is installed)'
     if (leftovers.length === 0) return {status: 'pass', detail: `none${of}`}
     return {

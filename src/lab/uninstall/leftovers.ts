@@ -8,6 +8,7 @@
 import {type Kube, type ObjectSummary, type ResourceRef, resources} from '../../adapters/kube/index.js'
 import {recordedRelease} from '../crd-records.js'
 import {INSTALL_ORDER, type LabRelease, MONITORING_RELEASES} from './releases.js'
+import type {UnrecordedCrd} from './release-records.js'
 
 /** The kinds looked at, in the order they are removed with --purge (CRDs last: removing them deletes their objects). */
 export const LEFTOVER_KINDS: readonly {kind: string; ref: ResourceRef}[] = [
@@ -53,13 +54,24 @@ export function owningRelease(obj: ObjectSummary, namespace: string, monitoringN
 }
 
 /** The cluster-scoped objects of the lab's releases that are not installed (any more). */
-export async function findLeftovers(kube: Kube, options: {namespace: string; monitoringNamespace: string; installed: readonly string[]}): Promise<Leftover[]> {
+export async function findLeftovers(
+  kube: Kube,
+  options: {
+    namespace: string
+    monitoringNamespace: string
+    installed: readonly string[]
+    /** CRDs without a record that Helm's own release records show a lab release brought (release-records.ts). */
+    unrecorded?: readonly UnrecordedCrd[]
+  },
+): Promise<Leftover[]> {
   const out: Leftover[] = []
+  const fromHelmRecords = new Map((options.unrecorded ?? []).map((c) => [c.name, c.release]))
   for (const {kind, ref} of LEFTOVER_KINDS) {
     for (const obj of await kube.listObjects(ref)) {
       // Already being deleted (a CRD waits for its objects to go): on its way out, not left over.
       if (obj.deletionTimestamp) continue
-      const release = owningRelease(obj, options.namespace, options.monitoringNamespace)
+      const release =
+        owningRelease(obj, options.namespace, options.monitoringNamespace) ?? (kind === 'CustomResourceDefinition' ? fromHelmRecords.get(obj.name) : undefined)
       if (release && !options.installed.includes(release)) out.push({kind, name: obj.name, release})
     }
   }

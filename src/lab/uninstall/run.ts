@@ -9,6 +9,7 @@ import {KedaLabError, NoClusterError} from '../../errors.js'
 import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHint} from './blockers.js'
 import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
 import {type HelmRelease, labReleases, type ReleaseManager} from './releases.js'
+import {recordUnrecordedCrds, unrecordedReleaseCrds} from './release-records.js'
 
 /**
  * Without a kubeconfig (or a current context) there is nothing to uninstall from: the adapter's
@@ -136,6 +137,14 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
 
   // 2. Confirm.
   if (!(await deps.confirm(plan))) throw new KedaLabError('Uninstall cancelled: nothing was removed.', {exitCode: 1})
+
+  // CRDs installed before keda-lab recorded them carry no record: Helm's own records of the releases
+  // name them, and go with the releases. Recorded now, they stay known to --purge and doctor after.
+  const unrecorded = await unrecordedReleaseCrds(kube, {namespace: options.namespace, monitoringNamespace: options.monitoringNamespace})
+  if (unrecorded.length > 0) {
+    log(`Recording which release brought ${unrecorded.map((c) => `${c.name} (${c.release})`).join(', ')} (installed before keda-lab recorded CRDs)`)
+    await recordUnrecordedCrds(kube, unrecorded)
+  }
 
   // 3. Releases, in reverse install order.
   const removed = await removeReleases(releases, deps.releases, run)
