@@ -10,7 +10,7 @@
  * where keda-lab's open model measures it from the scheduled start.
  */
 import {KedaLabError} from '../../errors.js'
-import {type LoadTestCommandOptions, prepareLoadTest} from './command.js'
+import {type LoadTestCommandOptions, prepareLoadTest} from './prepare.js'
 import type {ExecutorConfig, Stage} from './executors.js'
 import {scaledTiming} from './scenario.js'
 
