@@ -6,7 +6,7 @@ import {join, resolve} from 'node:path'
 
 import {parse as parseYaml} from 'yaml'
 
-import {imageSource} from './image.js'
+import {type ImageSource, imageSource} from './image.js'
 import {dockerBuild, kindLoadImage, minikubeEnableMetricsServer, minikubeImageBuild, type ToolCommand} from '../../adapters/cluster-tools.js'
 import {helmCommands, type HelmMajor} from '../../adapters/helm.js'
 import {chartArgument, type ChartSources, neededRepositories, repositorySources} from '../chart-sources.js'
@@ -17,6 +17,9 @@ import type {InstallFacts} from './preflight.js'
 import {KEDA_RELEASE, reusesForeignKeda} from './preflight.js'
 import type {SecretSpec} from './secrets.js'
 import {APP_RELEASE} from '../../config/release.js'
+
+/** The helm command lines planInstall builds (pure). */
+type HelmCommands = ReturnType<typeof helmCommands>
 
 export interface InstallOptions {
   answers: InstallAnswers
@@ -150,30 +153,79 @@ export function chartsToInstall(options: {monitoring: boolean; reuseKeda: boolea
 export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
   const {answers, appNamespace: ns, monitoringNamespace: monNs} = options
   const helm = helmCommands(deps.helmBin ?? 'helm', options.kubeContext)
-  const major = deps.facts.helmMajor
   const valuesDir = join(options.outputDir, 'values')
   // Only a KEDA that keda-lab did not install is reused; keda-lab's own release is upgraded.
   const reuseKeda = reusesForeignKeda(deps.facts, ns)
   const cluster = deps.facts.cluster
 
-  const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
-  const builtTag = `keda-lab:${builtVersion}`
-  const source = imageSource({image: answers.image, clusterKind: cluster.kind, dockerfileExists: deps.dockerfileExists, publishedImage: deps.publishedImage})
-  const image = appImage(source.kind === 'build' ? undefined : source.ref, builtVersion)
-  const ctx: ValuesContext = {
-    answers,
-    appNamespace: ns,
-    monitoringNamespace: monNs,
-    nodeCount: deps.facts.nodes.length || undefined,
-    kedaNamespace: reuseKeda ? deps.facts.kedaNamespace : undefined,
-    image,
-  }
-  const rendered = renderValues(ctx, deps.templates)
-  const files = rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content}))
-  const valuesFile = (name: string) => join(valuesDir, `${name}.yaml`)
-
+  const image = planImage(answers.image, deps)
+  const rendered = renderValues(
+    {
+      answers,
+      appNamespace: ns,
+      monitoringNamespace: monNs,
+      nodeCount: deps.facts.nodes.length || undefined,
+      kedaNamespace: reuseKeda ? deps.facts.kedaNamespace : undefined,
+      image: image.values,
+    },
+    deps.templates,
+  )
   const chartSources = options.chartSources ?? repositorySources()
-  const release = (chart: ChartName, releaseName: string, namespace: string, timeout: string, persistent = false): Action => {
+  const release = releaseAction({helm, major: deps.facts.helmMajor, chartSources, valuesDir})
+
+  const steps: PlanStep[] = [
+    repositoriesStep(helm, neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda}))),
+    namespacesStep(ns, answers.monitoring ? monNs : undefined, deps.secrets),
+    ...metricsServerStep(cluster, deps.facts.metricsApi, options.enableMetricsServerAddon),
+    kedaStep(release, ns, reuseKeda ? deps.facts.kedaNamespace : undefined, reuseKeda),
+    redisStep(release, ns, answers, rendered.find((r) => r.name === 'redis-ha')?.notes ?? []),
+    monitoringStep(release, monNs, answers),
+    imageStep(image, cluster, deps),
+    applicationStep(helm, deps.facts.helmMajor, resolve(deps.packageRoot, APP_CHART_PATH), ns, valuesDir),
+    rolloutStep(ns),
+  ]
+
+  return {
+    values: Object.fromEntries(rendered.map((r) => [r.name, parseYaml(r.content) as unknown])),
+    answers,
+    sources: options.sources,
+    outputDir: options.outputDir,
+    files: rendered.map((r) => ({path: join(valuesDir, r.fileName), content: r.content})),
+    steps,
+    image: `${image.values.repository}:${image.values.tag}`,
+    summary: summarize(options, cluster.kind, cluster.name),
+  }
+}
+
+/** The app's image: where it comes from, and the values the chart gets for it. */
+export interface PlannedImage {
+  source: ImageSource
+  /** `keda-lab:<version>[-<buildId>]`: the tag of an image built into the cluster. */
+  builtTag: string
+  values: ValuesContext['image']
+}
+
+/** `--image`, a build into minikube/kind tagged per run, or the published image of this version. */
+export function planImage(
+  flag: string | undefined,
+  deps: Pick<PlanDeps, 'version' | 'buildId' | 'dockerfileExists' | 'publishedImage'> & {facts: Pick<PlanDeps['facts'], 'cluster'>},
+): PlannedImage {
+  const builtVersion = deps.buildId ? `${deps.version}-${deps.buildId}` : deps.version
+  const source = imageSource({image: flag, clusterKind: deps.facts.cluster.kind, dockerfileExists: deps.dockerfileExists, publishedImage: deps.publishedImage})
+  return {source, builtTag: `keda-lab:${builtVersion}`, values: appImage(source.kind === 'build' ? undefined : source.ref, builtVersion)}
+}
+
+/** One third-party release: its chart, name, namespace, Helm timeout, and whether to watch its claims. */
+type ReleaseAction = (chart: ChartName, releaseName: string, namespace: string, timeout: string, persistent?: boolean) => Action
+
+/**
+ * `helm upgrade --install` of a third-party chart from where `chartSources` says, with its values
+ * file from `valuesDir`, rolled back on failure; afterwards its CRDs are recorded (crd-records.ts),
+ * and while it runs a persistent release's claims are watched (claims.ts).
+ */
+export function releaseAction(input: {helm: HelmCommands; major: HelmMajor; chartSources: ChartSources; valuesDir: string}): ReleaseAction {
+  const {helm, major, chartSources, valuesDir} = input
+  return (chart, releaseName, namespace, timeout, persistent = false) => {
     const source = chartArgument(chartSources[chart])
     return {
       type: 'run',
@@ -181,7 +233,7 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
         release: releaseName,
         ...source,
         namespace,
-        valuesFiles: [valuesFile(releaseName)],
+        valuesFiles: [join(valuesDir, `${releaseName}.yaml`)],
         timeout,
         rollbackOnFailure: true,
       }),
@@ -194,11 +246,11 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
       ...(persistent ? {watchClaims: {namespace}} : {}),
     }
   }
+}
 
-  const repos = neededRepositories(chartSources, chartsToInstall({monitoring: answers.monitoring, reuseKeda}))
-
-  const steps: PlanStep[] = []
-  steps.push({
+/** `helm repo add` of each repository the charts come from, then one `helm repo update`. */
+export function repositoriesStep(helm: HelmCommands, repos: ReadonlyMap<string, string>): PlanStep {
+  return {
     id: 'repositories',
     title: 'Helm repositories',
     actions:
@@ -211,53 +263,77 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     skipped: repos.size === 0 ? 'every chart comes from the --charts folder' : undefined,
     notes: [],
     hint: 'check the network access to the chart repositories (`helm repo update` shows which one fails); without it, use --charts DIR (from `keda-lab charts pull DIR`) or --chart-repo NAME=URL',
-  })
+  }
+}
 
+/** The app namespace (with Pod Security labels), the monitoring namespace when it is another one, then the Secrets. */
+export function namespacesStep(ns: string, monitoringNs: string | undefined, secrets: readonly SecretSpec[]): PlanStep {
   const namespaces: Action[] = [{type: 'namespace', name: ns, labels: {...LABELS, ...APP_NAMESPACE_POD_SECURITY}}]
-  if (answers.monitoring && monNs !== ns) namespaces.push({type: 'namespace', name: monNs, labels: LABELS})
-  steps.push({
+  if (monitoringNs !== undefined && monitoringNs !== ns) namespaces.push({type: 'namespace', name: monitoringNs, labels: LABELS})
+  return {
     id: 'namespaces-secrets',
     title: 'Namespaces and Secrets',
-    actions: [...namespaces, ...deps.secrets.map((secret) => ({type: 'secret' as const, secret}))],
+    actions: [...namespaces, ...secrets.map((secret) => ({type: 'secret' as const, secret}))],
     notes: [],
     hint: `check that the context may create namespaces and Secrets (kubectl auth can-i create secrets -n ${ns})`,
-  })
+  }
+}
 
-  if (cluster.kind === 'minikube' && !deps.facts.metricsApi && options.enableMetricsServerAddon) {
-    steps.push({
+/** minikube's metrics-server addon when the metrics API is missing and the user agreed; no step otherwise. */
+export function metricsServerStep(cluster: PlanDeps['facts']['cluster'], metricsApi: boolean, enable: boolean): PlanStep[] {
+  if (cluster.kind !== 'minikube' || metricsApi || !enable) return []
+  const profile = cluster.name ?? 'minikube'
+  return [
+    {
       id: 'metrics-server',
       title: 'metrics-server (minikube addon)',
-      actions: [{type: 'run', command: minikubeEnableMetricsServer(cluster.name ?? 'minikube')}],
+      actions: [{type: 'run', command: minikubeEnableMetricsServer(profile)}],
       notes: [],
-      hint: `run \`minikube addons enable metrics-server -p ${cluster.name ?? 'minikube'}\` yourself and look at its output`,
-    })
-  }
+      hint: `run \`minikube addons enable metrics-server -p ${profile}\` yourself and look at its output`,
+    },
+  ]
+}
 
-  steps.push({
+/** KEDA's release, or nothing when a KEDA keda-lab did not install runs in `foreignNamespace`. */
+export function kedaStep(release: ReleaseAction, ns: string, foreignNamespace: string | undefined, reuse: boolean): PlanStep {
+  return {
     id: 'keda',
     title: `KEDA (${CHARTS.keda.repoName}/${CHARTS.keda.chart} ${CHARTS.keda.version})`,
-    actions: reuseKeda ? [] : [release('keda', KEDA_RELEASE, ns, '5m')],
-    skipped: reuseKeda
-      ? `a KEDA that keda-lab did not install runs in namespace ${deps.facts.kedaNamespace}: reusing it (a second KEDA would break both)`
-      : undefined,
+    actions: reuse ? [] : [release('keda', KEDA_RELEASE, ns, '5m')],
+    skipped: reuse ? `a KEDA that keda-lab did not install runs in namespace ${foreignNamespace}: reusing it (a second KEDA would break both)` : undefined,
     notes: [],
     hint: `kubectl get pods -n ${ns} -l app.kubernetes.io/part-of=keda-operator; then run \`keda-lab install\` again (it upgrades in place)`,
-  })
+  }
+}
 
-  steps.push({
+/** redis-ha with its Sentinels; `valuesNotes` are what rendering its values had to say (anti-affinity). */
+export function redisStep(
+  release: ReleaseAction,
+  ns: string,
+  answers: Pick<InstallAnswers, 'redisPersistence' | 'storageClass'>,
+  valuesNotes: readonly string[],
+): PlanStep {
+  return {
     id: 'redis',
     title: `Redis with Sentinels (${CHARTS.redisHa.repoName}/${CHARTS.redisHa.chart} ${CHARTS.redisHa.version})`,
     actions: [release('redisHa', 'redis-ha', ns, '10m', answers.redisPersistence)],
     notes: [
-      ...(rendered.find((r) => r.name === 'redis-ha')?.notes ?? []),
+      ...valuesNotes,
       answers.redisPersistence
         ? `persistence on: AOF on a PersistentVolume per replica, ${volumeClass(answers)}`
         : 'persistence off: Redis data is lost when its pods restart',
     ],
     hint: `kubectl get pods,pvc -n ${ns} -l app=redis-ha (Pending pods: not enough nodes/CPU, or PVCs without a StorageClass); then \`keda-lab install\` again`,
-  })
+  }
+}
 
-  steps.push({
+/** kube-prometheus-stack, Loki and Alloy in the monitoring namespace, or a skipped step with --no-monitoring. */
+export function monitoringStep(
+  release: ReleaseAction,
+  monNs: string,
+  answers: Pick<InstallAnswers, 'monitoring' | 'redisPersistence' | 'storageClass'>,
+): PlanStep {
+  return {
     id: 'monitoring',
     title: 'Monitoring (kube-prometheus-stack, Loki, Alloy)',
     actions: answers.monitoring
@@ -271,11 +347,14 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     skipped: answers.monitoring ? undefined : 'monitoring off (--no-monitoring)',
     notes: answers.monitoring && answers.redisPersistence ? [`Loki's chunks on a PersistentVolume, ${volumeClass(answers)}`] : [],
     hint: `kubectl get pods -n ${monNs}; then \`keda-lab install\` again, or --no-monitoring on a small cluster`,
-  })
+  }
+}
 
-  let imageStep: PlanStep
+/** Builds the image into minikube or kind; skipped with what is pulled instead (--image, or the published image). */
+export function imageStep(image: PlannedImage, cluster: PlanDeps['facts']['cluster'], deps: Pick<PlanDeps, 'version' | 'packageRoot'>): PlanStep {
+  const {source, builtTag} = image
   if (source.kind !== 'build') {
-    imageStep = {
+    return {
       id: 'image',
       title: 'Application image',
       actions: [],
@@ -286,25 +365,26 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
       notes: [],
       hint: '',
     }
-  } else {
-    const build: ToolCommand[] =
-      cluster.kind === 'minikube'
-        ? [minikubeImageBuild(cluster.name ?? 'minikube', builtTag, deps.packageRoot)]
-        : [dockerBuild(builtTag, deps.packageRoot), kindLoadImage(cluster.name ?? 'kind', builtTag)]
-    imageStep = {
-      id: 'image',
-      title: `Application image (${cluster.kind === 'minikube' ? 'minikube image build' : 'docker build + kind load'})`,
-      actions: build.map((command) => ({type: 'run' as const, command})),
-      notes: [],
-      hint:
-        cluster.kind === 'minikube'
-          ? 'check `minikube status`; or build elsewhere and pass --image'
-          : 'check that docker runs (`docker info`) and the kind cluster exists (`kind get clusters`); or pass --image',
-    }
   }
-  steps.push(imageStep)
+  const build: ToolCommand[] =
+    cluster.kind === 'minikube'
+      ? [minikubeImageBuild(cluster.name ?? 'minikube', builtTag, deps.packageRoot)]
+      : [dockerBuild(builtTag, deps.packageRoot), kindLoadImage(cluster.name ?? 'kind', builtTag)]
+  return {
+    id: 'image',
+    title: `Application image (${cluster.kind === 'minikube' ? 'minikube image build' : 'docker build + kind load'})`,
+    actions: build.map((command) => ({type: 'run' as const, command})),
+    notes: [],
+    hint:
+      cluster.kind === 'minikube'
+        ? 'check `minikube status`; or build elsewhere and pass --image'
+        : 'check that docker runs (`docker info`) and the kind cluster exists (`kind get clusters`); or pass --image',
+  }
+}
 
-  steps.push({
+/** The app chart from `chartPath`, without Helm's wait (the rollout step waits for the pods). */
+export function applicationStep(helm: HelmCommands, major: HelmMajor, chartPath: string, ns: string, valuesDir: string): PlanStep {
+  return {
     id: 'application',
     title: 'Application (keda-lab chart)',
     actions: [
@@ -312,9 +392,9 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
         type: 'run',
         command: helm.upgradeInstall(major, {
           release: APP_RELEASE,
-          chart: resolve(deps.packageRoot, APP_CHART_PATH),
+          chart: chartPath,
           namespace: ns,
-          valuesFiles: [valuesFile(APP_RELEASE)],
+          valuesFiles: [join(valuesDir, `${APP_RELEASE}.yaml`)],
           timeout: '5m',
           // keda-lab waits for the app's pods itself (the rollout step): Helm 3's --wait would also
           // wait for the API's LoadBalancer address, which kind, minikube without a tunnel and bare
@@ -325,30 +405,22 @@ export function planInstall(options: InstallOptions, deps: PlanDeps): Plan {
     ],
     notes: [],
     hint: `kubectl get pods -n ${ns} -l app.kubernetes.io/instance=${APP_RELEASE}; kubectl describe pod <pod> shows image pull or probe errors; then \`keda-lab install\` again`,
-  })
+  }
+}
 
-  steps.push({
+/** Waits until the app release's Deployments have rolled out (5 minutes at most). */
+export function rolloutStep(ns: string): PlanStep {
+  return {
     id: 'rollout',
     title: 'Rollout',
     actions: [{type: 'rollout', namespace: ns, labelSelector: `app.kubernetes.io/instance=${APP_RELEASE}`, timeoutSeconds: 300}],
     notes: [],
     hint: `kubectl rollout status deployment -n ${ns} -l app.kubernetes.io/instance=${APP_RELEASE}`,
-  })
-
-  return {
-    values: Object.fromEntries(rendered.map((r) => [r.name, parseYaml(r.content) as unknown])),
-    answers,
-    sources: options.sources,
-    outputDir: options.outputDir,
-    files,
-    steps,
-    image: `${image.repository}:${image.tag}`,
-    summary: summarize(options, cluster.kind, cluster.name),
   }
 }
 
 /** Which StorageClass the lab's claims get, as the plan shows it. */
-function volumeClass(answers: InstallAnswers): string {
+function volumeClass(answers: Pick<InstallAnswers, 'storageClass'>): string {
   return answers.storageClass ? `StorageClass ${answers.storageClass} (--storage-class)` : "the cluster's default StorageClass"
 }
 

@@ -8,13 +8,13 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
 import {runTool} from '../../adapters/cluster-tools.js'
-import {createHelm} from '../../adapters/helm.js'
+import {createHelm, type HelmVersion} from '../../adapters/helm.js'
 import type {Kube, KubeOptions} from '../../adapters/kube/index.js'
 import {checkImage} from '../../adapters/registry.js'
-import {createTelegram} from '../../adapters/telegram.js'
+import {createTelegram, type Telegram} from '../../adapters/telegram.js'
 import {PACKAGE_ROOT, packageJson} from '../../config/package.js'
 import {KedaLabError} from '../../errors.js'
-import {neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
+import {type ChartSources, neededRepositories, probeRepositories, resolveChartSources} from '../chart-sources.js'
 import {CHARTS} from '../charts.js'
 import {type CheckResult, hasFatalFailure, runChecks} from '../checks.js'
 import {loadValuesTemplates} from '../values/render.js'
@@ -22,11 +22,11 @@ import {readValuesFile} from '../values/values-file.js'
 import {applyStep} from './apply.js'
 import {checkAppImage, imageSource, publishedImage} from './image.js'
 import {checkBeforeQuestions, preflightError} from './early-checks.js'
-import {type Prompter, resolveInstallOptions} from './options.js'
+import {type InstallAnswers, type Prompter, resolveInstallOptions} from './options.js'
 import {chartsToInstall, planInstall, type Plan} from './plan.js'
-import {gatherFacts, PREFLIGHT_CHECKS, reusesForeignKeda} from './preflight.js'
+import {gatherFacts, type InstallFacts, PREFLIGHT_CHECKS, reusesForeignKeda} from './preflight.js'
 import {formatPlan, formatSummary} from './print.js'
-import {type ExistingSecrets, maskSecrets, readExistingSecrets, resolveSecrets, secretValues} from './secrets.js'
+import {type ExistingSecrets, maskSecrets, readExistingSecrets, resolveSecrets, type SecretSpec, secretValues} from './secrets.js'
 
 /** The package root (holds templates/ and the Dockerfile): src/config/package.ts finds it. */
 export {PACKAGE_ROOT}
@@ -106,46 +106,141 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
 
   // A second run keeps what the first one stored (token, passwords); a cluster that cannot be
   // reached is reported by the pre-flight check below, not here.
-  let secretsReadError: string | undefined
-  const existing: ExistingSecrets = await readExistingSecrets(kube, input.namespace, input.monitoringNamespace).catch((error: Error) => {
-    secretsReadError = error.message
-    return {}
-  })
-  const existingToken = existing.app?.['telegram-bot-token'] || undefined
-
+  const earlier = await readEarlierSecrets(kube, input.namespace, input.monitoringNamespace)
   const {answers, sources} = await resolveInstallOptions({
     flags: input.flags,
     env: input.env,
     valuesFile,
     prompter: input.prompter,
-    existingTelegramToken: existingToken,
+    existingTelegramToken: earlier.existing.app?.['telegram-bot-token'] || undefined,
     async checkTelegramToken(token) {
       const check = await telegram.checkToken(token)
       return check.status === 'invalid' ? `${check.reason}: check the token with @BotFather` : undefined
     },
   })
 
-  const dockerfileExists = existsSync(resolve(PACKAGE_ROOT, 'Dockerfile'))
-  const published = publishedImage(packageJson())
+  const image = {dockerfileExists: existsSync(resolve(PACKAGE_ROOT, 'Dockerfile')), publishedImage: publishedImage(packageJson())}
+  const {facts, checks} = await preflight({input, kube, telegram, helmVersion, answers, chartSources, image, formatCheckResult})
+  if (earlier.readError) {
+    // Generating new secrets over ones that could not be read would lock the app out of its Redis.
+    throw new KedaLabError(`cannot read the Secrets of an earlier install: ${earlier.readError}`, {
+      hint: `check that the context may read Secrets (kubectl auth can-i get secrets -n ${input.namespace}); nothing was changed`,
+    })
+  }
 
+  const enableMetricsServerAddon = await askMetricsServerAddon(facts, input.prompter)
+  const secrets = installSecrets(input, answers, earlier.existing)
+  const masks = secretValues(secrets, [answers.telegramToken])
+  const mask = (text: string) => maskSecrets(text, masks)
+
+  const outputDir = resolve(input.cwd, input.output ?? `.keda-lab/${kube.contextName.replace(/[^\w.-]+/g, '_')}`)
+  const plan = planInstall(
+    {
+      answers,
+      sources,
+      appNamespace: input.namespace,
+      monitoringNamespace: input.monitoringNamespace,
+      outputDir,
+      kubeContext: input.context,
+      enableMetricsServerAddon,
+      chartSources,
+    },
+    {
+      facts: {...facts, helmMajor: facts.helm.major},
+      templates: await loadValuesTemplates(PACKAGE_ROOT),
+      packageRoot: PACKAGE_ROOT,
+      version: await packageVersion(),
+      // UTC time of this run, e.g. 20261128T091107: a new tag per build rolls the pods.
+      buildId: new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
+      secrets,
+      ...image,
+    },
+  )
+  const result = installResult(plan, checks, input.dryRun)
+
+  if (input.dryRun) {
+    input.log(`\n${mask(formatPlan(plan))}`)
+    return result
+  }
+  await writeValuesFiles(plan.files, mask)
+  input.log(`Values files written to ${outputDir}`)
+  await applyPlan(plan, {kube, env: input.env, mode: input.mode, mask})
+  input.log(mask(formatSummary(plan)))
+  return result
+}
+
+/**
+ * The Secrets an earlier install stored (token, passwords), to keep them. A read that failed is
+ * returned, not thrown: pre-flight says first whether the cluster answers at all.
+ */
+export async function readEarlierSecrets(
+  kube: Pick<Kube, 'getSecretData'>,
+  namespace: string,
+  monitoringNamespace: string,
+): Promise<{existing: ExistingSecrets; readError?: string}> {
+  try {
+    return {existing: await readExistingSecrets(kube, namespace, monitoringNamespace)}
+  } catch (error) {
+    return {existing: {}, readError: error instanceof Error ? error.message : String(error)}
+  }
+}
+
+/** The Secrets to create: kept from an earlier install, given by KEDA_LAB_* variables, or generated. */
+function installSecrets(
+  input: Pick<InstallRunInput, 'namespace' | 'monitoringNamespace' | 'env'>,
+  answers: Pick<InstallAnswers, 'monitoring' | 'telegramToken'>,
+  existing: ExistingSecrets,
+): SecretSpec[] {
+  return resolveSecrets({
+    appNamespace: input.namespace,
+    monitoringNamespace: input.monitoringNamespace,
+    monitoring: answers.monitoring,
+    telegramToken: answers.telegramToken,
+    redisPassword: input.env.KEDA_LAB_REDIS_PASSWORD || undefined,
+    webhookToken: input.env.KEDA_LAB_WEBHOOK_TOKEN || undefined,
+    grafanaAdminPassword: input.env.KEDA_LAB_GRAFANA_ADMIN_PASSWORD || undefined,
+    existing,
+  })
+}
+
+/** What pre-flight found: the facts (helm known, its check being fatal) and every check's result. */
+interface PreflightOutcome {
+  facts: InstallFacts & {helm: HelmVersion}
+  checks: CheckResult[]
+}
+
+/**
+ * Pre-flight as the first entry of the task list: gathers the facts (the image's registry and the
+ * chart repositories asked for what this install will pull) and runs the checks, which only read.
+ * Throws the pre-flight error when a fatal check fails.
+ */
+async function preflight(ctx: {
+  input: Pick<InstallRunInput, 'namespace' | 'env' | 'mode' | 'dryRun'>
+  kube: Kube
+  telegram: Telegram
+  helmVersion: () => Promise<HelmVersion>
+  answers: InstallAnswers
+  chartSources: ChartSources
+  image: {dockerfileExists: boolean; publishedImage: string}
+  formatCheckResult: (result: CheckResult) => string
+}): Promise<PreflightOutcome> {
+  const {input, kube, telegram, answers, chartSources, image} = ctx
   const {telegramToken} = answers
-  // Pre-flight is the first entry of the task list; its checks only read.
   const {runTaskList} = await import('../../ui/tasks.js')
-  let facts: Awaited<ReturnType<typeof gatherFacts>> | undefined
-  let checks: CheckResult[] = []
+  let outcome: {facts: InstallFacts; checks: CheckResult[]} | undefined
   await runTaskList(
     [
       {
         title: `Pre-flight checks (context ${kube.contextName})`,
         keepOutput: true,
         async run(output) {
-          facts = await gatherFacts({
+          const facts = await gatherFacts({
             kube,
             appNamespace: input.namespace,
-            helmVersion,
+            helmVersion: ctx.helmVersion,
             checkTelegram: answers.webhook && telegramToken ? () => telegram.checkToken(telegramToken) : undefined,
             checkImage: async (known) => {
-              const source = imageSource({image: answers.image, clusterKind: known.cluster.kind, dockerfileExists, publishedImage: published})
+              const source = imageSource({image: answers.image, clusterKind: known.cluster.kind, ...image})
               if (source.kind === 'build' || !known.reachable) return undefined
               return checkAppImage({
                 ref: source.ref,
@@ -164,70 +259,35 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
               return probeRepositories(neededRepositories(chartSources, names), undefined, undefined, charts)
             },
           })
-          checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(formatCheckResult(r)))
+          const checks = await runChecks(PREFLIGHT_CHECKS, {facts, answers}, (r) => output(ctx.formatCheckResult(r)))
+          outcome = {facts, checks}
           if (hasFatalFailure(checks)) throw preflightError(checks, {dryRun: input.dryRun})
         },
       },
     ],
     {mode: input.mode},
   )
-  if (!facts) throw new KedaLabError('pre-flight did not run')
+  if (!outcome) throw new KedaLabError('pre-flight did not run')
+  const {facts, checks} = outcome
   // The helm check is fatal: past it, helm answered with its version.
-  if (!facts.helm)
+  const {helm} = facts
+  if (!helm)
     throw new KedaLabError(`helm did not answer: ${facts.helmError ?? 'no version'}`, {hint: 'install Helm 3 or 4 from https://helm.sh/docs/intro/install/'})
-  if (secretsReadError) {
-    // Generating new secrets over ones that could not be read would lock the app out of its Redis.
-    throw new KedaLabError(`cannot read the Secrets of an earlier install: ${secretsReadError}`, {
-      hint: `check that the context may read Secrets (kubectl auth can-i get secrets -n ${input.namespace}); nothing was changed`,
-    })
-  }
+  return {facts: {...facts, helm}, checks}
+}
 
-  let enableAddon = true
-  if (facts.cluster.kind === 'minikube' && !facts.metricsApi && input.prompter) {
-    enableAddon = await input.prompter.confirm({message: 'metrics-server is missing (the API autoscaler needs it). Enable the minikube addon?', default: true})
-  }
+/** On minikube without the metrics API: enable the addon? Asked when interactive; yes otherwise (and the plan skips it where not needed). */
+export async function askMetricsServerAddon(facts: Pick<InstallFacts, 'cluster' | 'metricsApi'>, prompter: Prompter | undefined): Promise<boolean> {
+  if (facts.cluster.kind !== 'minikube' || facts.metricsApi || !prompter) return true
+  return prompter.confirm({message: 'metrics-server is missing (the API autoscaler needs it). Enable the minikube addon?', default: true})
+}
 
-  const secrets = resolveSecrets({
-    appNamespace: input.namespace,
-    monitoringNamespace: input.monitoringNamespace,
-    monitoring: answers.monitoring,
-    telegramToken: answers.telegramToken,
-    redisPassword: input.env.KEDA_LAB_REDIS_PASSWORD || undefined,
-    webhookToken: input.env.KEDA_LAB_WEBHOOK_TOKEN || undefined,
-    grafanaAdminPassword: input.env.KEDA_LAB_GRAFANA_ADMIN_PASSWORD || undefined,
-    existing,
-  })
-  const masks = secretValues(secrets, [answers.telegramToken])
-  const mask = (text: string) => maskSecrets(text, masks)
-
-  const outputDir = resolve(input.cwd, input.output ?? `.keda-lab/${kube.contextName.replace(/[^\w.-]+/g, '_')}`)
-  const plan = planInstall(
-    {
-      answers,
-      sources,
-      appNamespace: input.namespace,
-      monitoringNamespace: input.monitoringNamespace,
-      outputDir,
-      kubeContext: input.context,
-      enableMetricsServerAddon: enableAddon,
-      chartSources,
-    },
-    {
-      facts: {...facts, helmMajor: facts.helm.major},
-      templates: await loadValuesTemplates(PACKAGE_ROOT),
-      packageRoot: PACKAGE_ROOT,
-      version: await packageVersion(),
-      // UTC time of this run, e.g. 20261128T091107: a new tag per build rolls the pods.
-      buildId: new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
-      secrets,
-      dockerfileExists,
-      publishedImage: published,
-    },
-  )
-  const result: InstallResult = {
-    dryRun: input.dryRun,
+/** The command's result (and its --json): the plan as command lines, files and access info. */
+export function installResult(plan: Plan, checks: CheckResult[], dryRun: boolean): InstallResult {
+  return {
+    dryRun,
     checks,
-    outputDir,
+    outputDir: plan.outputDir,
     image: plan.image,
     steps: plan.steps.map((s) => ({
       id: s.id,
@@ -238,18 +298,19 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
     files: plan.files.map((f) => f.path),
     summary: plan.summary,
   }
+}
 
-  if (input.dryRun) {
-    input.log(`\n${mask(formatPlan(plan))}`)
-    return result
-  }
-
-  for (const file of plan.files) {
+/** Writes the values files, every secret value masked (the releases read their secrets from the Secrets). */
+export async function writeValuesFiles(files: Plan['files'], mask: (text: string) => string): Promise<void> {
+  for (const file of files) {
     await mkdir(dirname(file.path), {recursive: true})
     await writeFile(file.path, mask(file.content))
   }
-  input.log(`Values files written to ${outputDir}`)
+}
 
+/** Applies the steps as a task list; Ctrl-C or SIGTERM aborts the running step (apply.ts). */
+async function applyPlan(plan: Plan, ctx: {kube: Kube; env: NodeJS.ProcessEnv; mode: InstallRunInput['mode']; mask: (text: string) => string}): Promise<void> {
+  const {runTaskList} = await import('../../ui/tasks.js')
   const controller = new AbortController()
   const onSignal = () => controller.abort()
   process.on('SIGINT', onSignal)
@@ -260,18 +321,17 @@ export async function runInstall(input: InstallRunInput): Promise<InstallResult>
         title: step.title,
         skipped: step.skipped,
         notes: step.notes,
-        run: (output) => applyStep(step, {kube, run: (command, options) => runTool(command, {...options, env: input.env}), signal: controller.signal}, output),
+        run: (output) =>
+          applyStep(step, {kube: ctx.kube, run: (command, options) => runTool(command, {...options, env: ctx.env}), signal: controller.signal}, output),
       })),
-      {mode: input.mode, mask},
+      {mode: ctx.mode, mask: ctx.mask},
     )
   } catch (error) {
     // Defence in depth: whatever a tool or the API server said, no secret value reaches the terminal.
-    if (error instanceof Error) error.message = mask(error.message)
+    if (error instanceof Error) error.message = ctx.mask(error.message)
     throw error
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
-  input.log(mask(formatSummary(plan)))
-  return result
 }

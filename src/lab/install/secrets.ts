@@ -24,7 +24,7 @@ export interface ExistingSecrets {
 }
 
 /** Reads the Secrets of an earlier install (read-only: also under --dry-run). */
-export async function readExistingSecrets(kube: Kube, appNamespace: string, monitoringNamespace: string): Promise<ExistingSecrets> {
+export async function readExistingSecrets(kube: Pick<Kube, 'getSecretData'>, appNamespace: string, monitoringNamespace: string): Promise<ExistingSecrets> {
   const [app, webhookToken, grafana] = await Promise.all([
     kube.getSecretData(appNamespace, SECRET_NAMES.app),
     kube.getSecretData(monitoringNamespace, SECRET_NAMES.webhookToken),
