@@ -6,7 +6,8 @@
  *      engine, …) so that a change in the machine's load hits every side alike (≥ 0.85×, CPU ≤ 1.35×);
  *      undici's Pool.dispatch, the engine's client before its own, beside them for scale
  *   2. the open model at 5,000 iterations/s: achieved rate over the run (±0.5 %) and every full
- *      second (±2 %), scheduler lag p50 (≤ 1 ms) and p99 (≤ 25 ms)
+ *      second (±2 %), scheduler lag p50 (≤ 1 ms) and p99 (≤ 25 ms); beside it, for scale, the same
+ *      with no network (in-process answers): the engine without the target's share of the machine
  *   3. against a server that stalls 300 ms every 2 s, at 2,000/s: p99 of the add measured from the
  *      scheduled start (≥ 250 ms); autocannon's closed loop on the same server beside it
  *
@@ -145,6 +146,8 @@ export async function measureLoadEngine(log: (line: string) => void = () => {}):
 
     // 2. the open model at 5,000/s: the whole engine on the lab's scenario.
     const rate = 5000
+    // The engine alone first (no network: the target's share of the machine taken out), then for real.
+    const local = await generate<Open>({URL: bare.url, MODE: 'open-local', RATE: String(rate), SECONDS: String(OPEN_SECONDS)})
     const open = await generate<Open>({URL: bare.url, MODE: 'open', RATE: String(rate), SECONDS: String(OPEN_SECONDS)})
     const achieved = open.summary.rate?.achieved ?? 0
     const full = open.perSecond.slice(0, OPEN_SECONDS)
@@ -174,6 +177,19 @@ export async function measureLoadEngine(log: (line: string) => void = () => {}):
       ratio: '',
       target: '≤ 1 / ≤ 25',
       pass: lag !== undefined && lag.p50 <= 1 && lag.p99 <= 25,
+    })
+    const localLag = local.summary.schedulerLag
+    const localFull = local.perSecond.slice(0, OPEN_SECONDS)
+    const localWorst = localFull.reduce((w, n) => (Math.abs(n / rate - 1) > Math.abs(w / rate - 1) ? n : w), rate)
+    log(
+      `  open model ${rate}/s, no network: per second ${localFull.join(', ')}; ${fmt(local.cpuUs / Math.max(1, local.summary.iterations.started), 1)} µs CPU per iteration`,
+    )
+    rows.push({
+      measure: `loadtest open model, no network (in-process answers): achieved / worst second / lag p50, p99 (ms) at ${fmt(rate)}/s`,
+      value: `${fmt(local.summary.rate?.achieved ?? 0, 1)}/s / ${fmt(localWorst)}/s / ${fmt(localLag?.p50 ?? Number.NaN, 3)}, ${fmt(localLag?.p99 ?? Number.NaN, 3)}`,
+      baseline: `${fmt(rate)}/s asked`,
+      ratio: pct((local.summary.rate?.achieved ?? 0) / rate - 1),
+      target: '(for scale: the engine without the target)',
     })
   } finally {
     await stop(bare.child)

@@ -10,6 +10,10 @@
  *   MODE=open        the whole engine (runLoadTest) on a constant arrival rate of RATE/s for
  *                    SECONDS s of the lab's scenario (add, a 2 ms pause, one poll): its summary and
  *                    per-second records
+ *   MODE=open-local  the same with no network: an in-process client answers every request with the
+ *                    API's usual body at the next turn of the event loop, so what is left is the
+ *                    engine's own schedule, scenario and metrics (the target's share of the machine
+ *                    taken out)
  *
  * Prints one JSON line: requests, CPU µs of this process, wall seconds (and the summary for open).
  */
@@ -17,7 +21,7 @@ import autocannon from 'autocannon'
 import {type Dispatcher, Pool} from 'undici'
 
 import {createHistogram} from '../src/lab/loadtest/histograms.js'
-import {createHttpClient} from '../src/lab/loadtest/http.js'
+import {createHttpClient, type HttpClient} from '../src/lab/loadtest/http.js'
 import type {SecondRecord} from '../src/lab/loadtest/records.js'
 import {runLoadTest} from '../src/lab/loadtest/run.js'
 
@@ -60,7 +64,7 @@ if (mode === 'autocannon') {
   await Promise.all(Array.from({length: connections}, loop))
   await http.close()
   process.stdout.write(`${JSON.stringify({requests, errors, cpuUs: cpu(), wallS: (performance.now() - started) / 1000, p99: histogram.stats().p99})}\n`)
-} else if (mode === 'open') {
+} else if (mode === 'open' || mode === 'open-local') {
   const rate = Number(process.env.RATE)
   const records: SecondRecord[] = []
   const summary = await runLoadTest(
@@ -73,12 +77,12 @@ if (mode === 'autocannon') {
       timeScale: 0.001,
       version: 'bench',
     },
-    {onRecord: (r) => records.push(r)},
+    {onRecord: (r) => records.push(r), ...(mode === 'open-local' ? {http: inProcessApi()} : {})},
   )
   const {histograms: _, ...rest} = summary
   process.stdout.write(`${JSON.stringify({summary: rest, perSecond: records.map((r) => r.iterationsStarted), cpuUs: cpu()})}\n`)
 } else {
-  throw new Error(`MODE must be autocannon, engine, undici or open, got ${mode}`)
+  throw new Error(`MODE must be autocannon, engine, undici, open or open-local, got ${mode}`)
 }
 
 /** undici's Pool.dispatch behind the engine's request(): the fastest undici way measured here. */
@@ -108,5 +112,16 @@ function undiciClient(target: string, size: number): {request(r: {method: 'GET';
         pool.dispatch({path: r.path, method: r.method}, handler)
       }),
     close: () => pool.destroy(),
+  }
+}
+
+/** The API's usual answers, given at the next turn of the event loop, without a socket. */
+function inProcessApi(): HttpClient {
+  const added = JSON.stringify({success: true, result: {id: '1', message: 'Task queued.'}})
+  const done = JSON.stringify({success: true, result: {progress: {status: 'Completed', progress: '100.0', timeElapsed: '0.0010'}}})
+  return {
+    request: (r) =>
+      new Promise((resolve) => setImmediate(() => resolve({status: 200, contentType: 'application/json', body: r.method === 'POST' ? added : done}))),
+    close: async () => {},
   }
 }
