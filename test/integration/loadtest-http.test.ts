@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {createHttpClient, type HttpClient} from '../../src/lab/loadtest/http.js'
+import {waitFor} from '../helpers/processes.js'
 
 /**
  * The engine's HTTP/1.1 client against real Node servers on loopback (node:http, node:https and
@@ -238,5 +239,14 @@ describe('the load engine HTTP client', () => {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+
+  it('close() while a connection is being made: the waiting request fails and the connection does not open after it', async () => {
+    const {url, server} = await serve((_req, res) => res.end('ok'))
+    const http = createHttpClient({url, connections: 1})
+    const answer = http.request({method: 'GET', path: '/'})
+    await http.close()
+    await expect(answer).rejects.toMatchObject({code: 'UND_ERR_CLOSED'})
+    await waitFor(() => new Promise<boolean>((resolve) => server.getConnections((_e, n) => resolve(n === 0))), {what: 'no connection left at the server'})
   })
 })

@@ -323,6 +323,8 @@ class ConnectionPool {
   private readonly busy = new Set<Connection>()
   private readonly queue: Pending[] = []
   private opening = 0
+  /** Connections still being made: close() must not leave one to open after it. */
+  private readonly connecting = new Set<Connection>()
   private closed = false
   private readonly sweep: NodeJS.Timeout
 
@@ -397,9 +399,15 @@ class ConnectionPool {
     this.opening++
     const socket = this.open()
     const c = new Connection(socket, this)
+    this.connecting.add(c)
     const onFirst = () => {
       this.opening--
+      this.connecting.delete(c)
       socket.off('error', onError)
+      if (this.closed) {
+        c.destroy()
+        return
+      }
       const next = this.queue.shift()
       if (next) {
         this.busy.add(c)
@@ -412,6 +420,7 @@ class ConnectionPool {
     // A connection that cannot be made fails the request that asked for it (ECONNREFUSED…).
     const onError = (error: Error) => {
       this.opening--
+      this.connecting.delete(c)
       socket.off(this.ready, onFirst)
       const next = this.queue.shift()
       if (next) {
@@ -439,7 +448,8 @@ class ConnectionPool {
       p.forget()
       p.reject(error)
     }
-    for (const c of [...this.busy, ...this.idle]) c.fail(error)
+    for (const c of [...this.busy, ...this.idle, ...this.connecting]) c.fail(error)
+    this.connecting.clear()
   }
 }
 
