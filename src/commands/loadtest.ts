@@ -126,6 +126,7 @@ Exit codes: 0 ok, 99 a threshold failed, 130 stopped with Ctrl-C (the summary of
         },
         exit: (code) => process.exit(code),
         writeFile: (path, text) => writeFileSync(path, text),
+        stderr: (text) => process.stderr.write(text),
       },
     )
     if (outcome.kind === 'list') for (const line of outcome.lines) this.log(line)

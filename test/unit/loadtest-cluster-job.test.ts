@@ -18,6 +18,7 @@ const job: Json = buildLoadtestJob({
   runId: 'abc123',
   args: ['--profile', 'shared-50', '--target', 'http://keda-lab-api.keda.svc:80'],
   activeDeadlineSeconds: 900,
+  terminationGracePeriodSeconds: 18,
 })
 
 describe('buildLoadtestJob', () => {
@@ -39,6 +40,10 @@ describe('buildLoadtestJob', () => {
     })
     expect(job.spec.template.metadata.labels[RUN_LABEL]).toBe('abc123')
     expect(job.spec.template.spec.restartPolicy).toBe('Never')
+    // A pod stopped by Ctrl-C gets the time to print its summary.
+    expect(job.spec.template.spec.terminationGracePeriodSeconds).toBe(18)
+    const bare = buildLoadtestJob({name: 'x', namespace: 'n', image: 'i', parallel: 1, runId: 'r', args: [], activeDeadlineSeconds: 1}) as Json
+    expect(bare.spec.template.spec).not.toHaveProperty('terminationGracePeriodSeconds')
   })
 
   it('runs one shard per pod, its index taken from the completion index', () => {

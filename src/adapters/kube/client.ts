@@ -40,6 +40,8 @@ export interface KubeClient {
    * generated call URL-encodes the slashes of the path) and resources addressed generically.
    */
   raw(method: string, path: string, body?: string, headers?: Record<string, string>): Promise<ServiceProxyResponse>
+  /** A raw GET whose answer is followed as a stream (see raw.ts). */
+  rawStream(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void>
   /** Raw JSON call; non-2xx answers throw an error carrying `code` and `body` like ApiException. */
   rawJson(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown>
   /** The group's preferred version (discovery), cached; undefined when the group is not served. */
@@ -54,7 +56,7 @@ export async function createKubeClient(options: KubeOptions = {}): Promise<KubeC
   const retry = options.retry ?? DEFAULT_RETRY
 
   const {fail, api, orNotFound, must} = makeCalls(server, contextName, retry)
-  const {raw, rawJson} = await makeRawRequests(kc, server, timeoutMs)
+  const {raw, rawJson, rawStream} = await makeRawRequests(kc, server, timeoutMs)
 
   const versions = new Map<string, string>()
   const versionOf = async (ref: ResourceRef): Promise<string | undefined> => {
@@ -89,6 +91,7 @@ export async function createKubeClient(options: KubeOptions = {}): Promise<KubeC
     must,
     raw,
     rawJson,
+    rawStream,
     versionOf,
   }
 }

@@ -2,13 +2,13 @@
 import type {KubeClient} from './client.js'
 import type {JobInfo, Kube} from './types.js'
 
-type JobMethods = Pick<Kube, 'createJob' | 'getJob' | 'deleteJob' | 'readPodLog'>
+type JobMethods = Pick<Kube, 'createJob' | 'getJob' | 'deleteJob' | 'readPodLog' | 'followPodLog'>
 
 const jobsPath = (namespace: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`
 
 /** The job methods, answered through `c` (raw JSON: the manifest is built as a plain object). */
 export function jobMethods(c: KubeClient): JobMethods {
-  const {must, orNotFound, rawJson, raw} = c
+  const {must, orNotFound, rawJson, raw, rawStream} = c
   return {
     async createJob(namespace, manifest) {
       const name = (manifest.metadata as {name?: string} | undefined)?.name ?? '?'
@@ -34,10 +34,13 @@ export function jobMethods(c: KubeClient): JobMethods {
       return info
     },
 
-    async deleteJob(namespace, name) {
-      // Background propagation: the Job's pods go with it (the API's default for Jobs orphans them).
+    async deleteJob(namespace, name, propagationPolicy = 'Background') {
+      // Never orphan: the Job's pods go with it (the API's default for Jobs orphans them). Foreground
+      // keeps the Job until its pods are gone, so the caller can tell when they have stopped. The
+      // policy goes in the query: a DeleteOptions body alone was not applied (the real API server
+      // orphaned the pods, test/cluster/loadtest-cluster.test.ts).
       const gone = await orNotFound(`delete Job ${namespace}/${name}`, () =>
-        rawJson('DELETE', `${jobsPath(namespace)}/${encodeURIComponent(name)}`, {apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background'}),
+        rawJson('DELETE', `${jobsPath(namespace)}/${encodeURIComponent(name)}?propagationPolicy=${propagationPolicy}`),
       )
       return gone !== undefined
     },
@@ -51,6 +54,12 @@ export function jobMethods(c: KubeClient): JobMethods {
         }),
       )
       return res.body
+    },
+
+    async followPodLog(namespace, pod, container, onText, signal) {
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log?container=${encodeURIComponent(container)}&follow=true`
+      // Not retried: a log that cannot be followed yet (the container has not started) is followed later by the caller.
+      await rawStream(path, onText, signal).catch((error: unknown) => c.fail(`follow the log of pod ${namespace}/${pod}`, error))
     },
   }
 }

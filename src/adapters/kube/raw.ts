@@ -34,5 +34,40 @@ export async function makeRawRequests(kc: K8s.KubeConfig, server: string, timeou
     return res.body ? JSON.parse(res.body) : undefined
   }
 
-  return {raw, rawJson}
+  /**
+   * A GET whose answer is a stream (a followed pod log): each piece of text goes to `onText` as it
+   * comes; resolves when the server ends the answer or `signal` aborts, rejects on a non-2xx answer
+   * (with `code` and `body`) or a transport error. No timeout: the stream lasts as long as it lasts.
+   */
+  const rawStream = async (path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void> => {
+    const url = new URL(server.replace(/\/$/, '') + path)
+    const opts: import('node:https').RequestOptions = {method: 'GET', headers: {Accept: '*/*'}}
+    await kc.applyToHTTPSOptions(opts)
+    opts.headers = {...(opts.headers as Record<string, string>), Accept: '*/*'}
+    const lib = url.protocol === 'https:' ? https : http
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        resolve()
+        return
+      }
+      const req = lib.request(url, {...opts, signal}, (res) => {
+        res.setEncoding('utf8')
+        const status = res.statusCode ?? 0
+        if (status < 200 || status >= 300) {
+          let body = ''
+          res.on('data', (c: string) => (body += c))
+          res.on('end', () => reject(Object.assign(new Error(`HTTP ${status} for GET ${path}`), {code: status, body})))
+          res.on('error', reject)
+          return
+        }
+        res.on('data', (c: string) => onText(c))
+        res.on('end', () => resolve())
+        res.on('error', (error) => (signal.aborted ? resolve() : reject(error)))
+      })
+      req.on('error', (error) => (signal.aborted ? resolve() : reject(error)))
+      req.end()
+    })
+  }
+
+  return {raw, rawJson, rawStream}
 }

@@ -196,10 +196,19 @@ export interface Kube {
   createJob(namespace: string, manifest: Record<string, unknown>): Promise<void>
   /** Added for `loadtest --runner cluster`: a Job's counters and conditions, or undefined when it does not exist. */
   getJob(namespace: string, name: string): Promise<JobInfo | undefined>
-  /** Added for `loadtest --runner cluster`: deletes a Job and its pods (background propagation); false when it was already gone. */
-  deleteJob(namespace: string, name: string): Promise<boolean>
+  /**
+   * Added for `loadtest --runner cluster`: deletes a Job and its pods (background propagation by
+   * default; foreground keeps the Job until its pods are gone); false when it was already gone.
+   */
+  deleteJob(namespace: string, name: string, propagationPolicy?: 'Background' | 'Foreground'): Promise<boolean>
   /** Added for `loadtest --runner cluster`: a pod container's log (stdout and stderr, as the kubelet keeps it). */
   readPodLog(namespace: string, pod: string, container: string): Promise<string>
+  /**
+   * Added for `loadtest --runner cluster`: follows a pod container's log (`follow=true`), each piece
+   * of text to `onText` as the container writes it; resolves when the log ends (the container
+   * exited) or `signal` aborts; rejects when it cannot be followed (the container has not started).
+   */
+  followPodLog(namespace: string, pod: string, container: string, onText: (text: string) => void, signal: AbortSignal): Promise<void>
 }
 
 /** A batch/v1 Job's progress. */

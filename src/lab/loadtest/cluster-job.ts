@@ -66,6 +66,11 @@ export interface LoadtestJobOptions {
   /** Hard limit on the Job's run time (the profile's duration plus its grace plus a margin). */
   activeDeadlineSeconds: number
   ttlSecondsAfterFinished?: number
+  /**
+   * How long a stopped pod (its Job deleted on Ctrl-C) gets before it is killed: the shard stops,
+   * gives what is in flight its --stop-grace and prints its summary (default: Kubernetes' 30 s).
+   */
+  terminationGracePeriodSeconds?: number
   resources?: ShardResources
 }
 
@@ -101,6 +106,7 @@ export function buildLoadtestJob(options: LoadtestJobOptions): Record<string, un
         metadata: {labels},
         spec: {
           restartPolicy: 'Never',
+          ...(options.terminationGracePeriodSeconds !== undefined ? {terminationGracePeriodSeconds: options.terminationGracePeriodSeconds} : {}),
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: {

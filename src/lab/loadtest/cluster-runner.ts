@@ -1,10 +1,18 @@
 /**
  * `keda-lab loadtest --runner cluster --parallel N`: the load runs inside the cluster, as an Indexed
  * Job of N pods in the lab's own image (cluster-job.ts), each running its shard with
- * `--runner local --shard i/N --json`. keda-lab creates the Job through the Kube adapter, follows
- * its pods, reads each shard's summary from its pod's log (shard-log.ts), merges them exactly
- * (merge.ts) and judges the thresholds on the merge, so that one report and one exit code speak for
- * the whole run — what k6's operator users ask for and do not get.
+ * `--runner local --shard i/N --json`. keda-lab creates the Job through the Kube adapter and
+ * follows its pods' logs while they run: each shard prints its per-second records as it goes and
+ * its summary at the end (shard-log.ts). The records are merged by wall-clock second into one
+ * series (merge.ts SeriesMerger) as the shards report them, with the scaling the coordinator
+ * samples every second (the watcher a local run uses), so the live view, the time series, the
+ * report's charts and the scaling facts are a local run's; the summaries are merged exactly and the
+ * thresholds judged on the merge, so that one report and one exit code speak for the whole run —
+ * what k6's operator users ask for and do not get.
+ *
+ * Ctrl-C deletes the Job with foreground propagation: its pods are stopped (SIGTERM, and each
+ * shard prints the summary of what it ran), keda-lab reads what they print until they are gone,
+ * and merges the summaries that came, saying how many (`LoadSummary.shards`).
  */
 import {randomBytes} from 'node:crypto'
 
@@ -12,12 +20,12 @@ import type {Kube, PodInfo} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 import {APP_RELEASE} from '../../config/release.js'
 import {buildLoadtestJob, COMPLETION_INDEX_LABEL, jobName, RUN_LABEL, SHARD_CONTAINER} from './cluster-job.js'
-import type {LoadTestCommandOptions} from './prepare.js'
-import {prepareLoadTest} from './prepare.js'
+import {type LoadTestCommandOptions, prepareLoadTest} from './prepare.js'
 import {executorPlan} from './executors.js'
-import {checkShards, judgeMerged, mergeSummaries} from './merge.js'
-import type {LoadSummary, ScalingFacts} from './records.js'
-import {parseShardLog} from './shard-log.js'
+import {checkShards, judgeMerged, mergeSummaries, SeriesMerger} from './merge.js'
+import {createFactsCollector} from './facts.js'
+import type {LoadSummary, ScalingSample, SecondRecord} from './records.js'
+import {parseShardLog, ShardLogReader} from './shard-log.js'
 
 /** Time for the pods to be scheduled and pull the image, on top of the load's own length. */
 const START_MARGIN_S = 180
@@ -32,23 +40,36 @@ export interface ClusterRunOptions extends LoadTestCommandOptions {
 
 /** The I/O edges. */
 export interface ClusterRunDeps {
-  kube: Pick<Kube, 'listWorkloads' | 'getService' | 'createJob' | 'getJob' | 'deleteJob' | 'listPods' | 'readPodLog'>
+  kube: Pick<Kube, 'listWorkloads' | 'getService' | 'createJob' | 'getJob' | 'deleteJob' | 'listPods' | 'readPodLog' | 'followPodLog'>
   /** Lines for people (stderr under --json). */
   info(line: string): void
-  /** Aborted on Ctrl-C: the Job is deleted (its pods stop) and the run ends with exit code 130. */
+  /**
+   * Aborted on Ctrl-C: the Job is deleted with its pods, the summaries they print as they stop are
+   * merged, and the run ends with exit code 130.
+   */
   signal?: AbortSignal
-  /** How often the Job is looked at (default 2 s). */
+  /** Each merged second, in order, once every running shard has reported past it (the live view). */
+  onRecord?(record: SecondRecord): void
+  /**
+   * Opens the scaling watch (the watcher of a local run, on the lab's namespace; `inCluster` is
+   * the API's address inside the cluster), once the options are checked. Its sampler is asked
+   * every second from the Job's creation to the end of the watch after the load; `close` ends
+   * what it opened (a port-forward). Undefined: the scaling is not watched.
+   */
+  openWatch?(inCluster: string): Promise<{sample(): Promise<ScalingSample | undefined>; close(): Promise<void>}>
+  /** How often the Job and its pods' logs are read (default 1 s). */
   pollMs?: number
   /** The run's id (default: random); names the Job. */
   runId?: string
-  /** The scaling facts the coordinator saw (the shards do not watch the autoscaler). */
-  scalingFacts?(): ScalingFacts
   sleep?(ms: number, signal?: AbortSignal): Promise<void>
+  /** Wall-clock milliseconds (default Date.now): the shards' records are merged by wall-clock second. */
+  now?(): number
 }
 
-/** The result: the merged summary, the shards' own, and the Job's name. */
+/** The result: the merged summary, the merged series, the shards' own summaries, and the Job's name. */
 export interface ClusterRunResult {
   summary: LoadSummary
+  records: SecondRecord[]
   shards: LoadSummary[]
   job: string
 }
@@ -68,6 +89,7 @@ export function shardArgs(options: ClusterRunOptions, targetUrl: string): string
   add('max-vus', options.maxVus)
   add('time-scale', options.timeScale)
   add('task-iterations', options.taskIterations)
+  add('stop-grace', options.stopGrace)
   add('target', targetUrl)
   // The pods only send load: watching the scaling and the report are keda-lab's, here.
   args.push('--watch-after', '0')
@@ -107,19 +129,31 @@ const podCounts = (pods: readonly PodInfo[]) => {
   return `${pods.length} pod${pods.length === 1 ? '' : 's'}: ${by('Pending')} pending, ${by('Running')} running, ${by('Succeeded')} done, ${by('Failed')} failed`
 }
 
-/** Runs the load as an Indexed Job in the cluster and returns the merged, judged summary. */
-export async function runClusterLoadTest(options: ClusterRunOptions, deps: ClusterRunDeps): Promise<ClusterRunResult> {
-  const prepared = prepareLoadTest(options)
-  const {parallel, namespace} = options
-  if (!Number.isInteger(parallel) || parallel < 1)
-    throw new KedaLabError(`--parallel ${parallel} must be a whole number ≥ 1`, {hint: 'e.g. --runner cluster --parallel 4', exitCode: 2})
-  if (prepared.shard) throw new KedaLabError('--shard is for one pod of a cluster run; keda-lab gives each pod its own', {hint: 'drop --shard', exitCode: 2})
+/** The options of a cluster run checked (those of any run, then its own), before anything is opened. */
+export function checkClusterOptions(options: ClusterRunOptions): ReturnType<typeof prepareLoadTest> {
   if (options.profileFile)
     throw new KedaLabError('--profile-file cannot be used with --runner cluster yet: the pods cannot read a file of this machine', {
       hint: 'use --profile NAME or the shape flags (--vus/--iterations, --rate/--duration, --stages)',
       exitCode: 2,
     })
+  const prepared = prepareLoadTest(options)
+  const {parallel} = options
+  if (!Number.isInteger(parallel) || parallel < 1)
+    throw new KedaLabError(`--parallel ${parallel} must be a whole number ≥ 1`, {hint: 'e.g. --runner cluster --parallel 4', exitCode: 2})
+  if (prepared.shard) throw new KedaLabError('--shard is for one pod of a cluster run; keda-lab gives each pod its own', {hint: 'drop --shard', exitCode: 2})
+  return prepared
+}
+
+/** How long after the Job's deletion the pods get to print their summaries, on top of --stop-grace. */
+const STOP_MARGIN_MS = 20_000
+
+/** Runs the load as an Indexed Job in the cluster and returns the merged, judged summary and series. */
+export async function runClusterLoadTest(options: ClusterRunOptions, deps: ClusterRunDeps): Promise<ClusterRunResult> {
+  const prepared = checkClusterOptions(options)
+  const {parallel, namespace} = options
+
   const sleep = deps.sleep ?? defaultSleep
+  const now = deps.now ?? (() => Date.now())
   const {kube, info} = deps
   const lab = await findLab(kube, namespace)
   const targetUrl = options.target.url ?? lab.apiUrl
@@ -127,52 +161,197 @@ export async function runClusterLoadTest(options: ClusterRunOptions, deps: Clust
   const name = jobName(runId)
   const plan = executorPlan(prepared.load.executor)
   const activeDeadlineSeconds = Math.ceil((plan.durationMs + plan.gracefulStopMs) / 1000) + START_MARGIN_S
-  const manifest = buildLoadtestJob({name, namespace, image: lab.image, parallel, runId, args: shardArgs(options, targetUrl), activeDeadlineSeconds})
+  const manifest = buildLoadtestJob({
+    ...{name, namespace, image: lab.image, parallel, runId, args: shardArgs(options, targetUrl), activeDeadlineSeconds},
+    // A stopped pod gets the time to finish what is in flight and print its summary.
+    terminationGracePeriodSeconds: Math.ceil(prepared.stopGraceMs / 1000) + 15,
+  })
+  const startedAt = new Date(now())
+  const from = `the load sent from ${parallel} pod${parallel === 1 ? '' : 's'} of Job ${namespace}/${name}`
+  const target: LoadSummary['target'] = options.target.url
+    ? {url: targetUrl, source: 'flag', reason: `given with --target; ${from}`}
+    : {url: targetUrl, source: 'cluster-service', reason: `the API's Service inside the cluster; ${from}`}
 
-  info(`Target: ${targetUrl} (from inside the cluster: ${parallel} pod${parallel === 1 ? '' : 's'} of Job ${namespace}/${name}, image ${lab.image})`)
-  await kube.createJob(namespace, manifest)
-  const deleteJob = () => kube.deleteJob(namespace, name).catch(() => false)
-  const onAbort = () => {
-    info(`Stopping: deleting Job ${namespace}/${name} and its pods.`)
-    void deleteJob()
+  // ---- the merged series, and the scaling sampled beside it ------------------------------
+  const merger = new SeriesMerger({executor: prepared.load.executor})
+  const facts = createFactsCollector()
+  const records: SecondRecord[] = []
+  const emit = (merged: readonly SecondRecord[]) => {
+    for (const r of merged) {
+      records.push(r)
+      facts.onRecord(r)
+      deps.onRecord?.(r)
+    }
   }
-  deps.signal?.addEventListener('abort', onAbort, {once: true})
+  info(`Target: ${targetUrl} (from inside the cluster: ${parallel} pod${parallel === 1 ? '' : 's'} of Job ${namespace}/${name}, image ${lab.image})`)
+  const watch = await deps.openWatch?.(lab.apiUrl)
+  const sampling = new AbortController()
+  const sampler = (async () => {
+    if (!watch) return
+    while (!sampling.signal.aborted) {
+      const at = now()
+      const sample = await withTimeout(watch.sample(), 2000)
+      if (sample) merger.addSample(at, sample)
+      await sleep(Math.max(0, at + 1000 - now()), sampling.signal)
+    }
+  })()
+
+  // ---- the pods' logs ------------------------------------------------------------------------
+  // Each running pod's log is followed (follow=true), so what a shard prints reaches keda-lab as it
+  // prints it, its last lines too: a stopped pod is removed as soon as its process has exited,
+  // too soon for a log read once a second. A finished pod's log is also read whole, once.
+  type Shard = {index: number; reader: ShardLogReader; following: boolean; followed: boolean; done: boolean}
+  const shardsByPod = new Map<string, Shard>()
+  const follows = new AbortController()
+  const indexOf = (p: PodInfo) => Number(p.labels[COMPLETION_INDEX_LABEL])
+  const read = async (p: PodInfo) => kube.readPodLog(namespace, p.name, SHARD_CONTAINER)
+  const shardOf = (p: PodInfo): Shard => {
+    const entry = shardsByPod.get(p.name) ?? {index: indexOf(p), reader: new ShardLogReader(p.name), following: false, followed: false, done: false}
+    shardsByPod.set(p.name, entry)
+    return entry
+  }
+  const take = (entry: Shard, records: readonly SecondRecord[]) => {
+    for (const r of records) merger.add(entry.index, r)
+  }
+  /** Follows the logs of the running pods not followed yet (one that cannot be, yet, is tried again next time). */
+  const followLogs = (pods: readonly PodInfo[]) => {
+    for (const p of pods) {
+      if (p.phase !== 'Running') continue
+      const entry = shardOf(p)
+      if (entry.following || entry.followed) continue
+      entry.following = true
+      void kube
+        .followPodLog(namespace, p.name, SHARD_CONTAINER, (text) => take(entry, entry.reader.append(text)), follows.signal)
+        .then(
+          () => {
+            entry.followed = true
+          },
+          () => {},
+        )
+        .finally(() => {
+          entry.following = false
+        })
+    }
+  }
+  /** Reads the whole logs of the finished pods, once (what a follow may not have had yet). */
+  const readLogs = async (pods: readonly PodInfo[]) => {
+    await Promise.all(
+      pods
+        .filter((p) => p.phase === 'Succeeded' || p.phase === 'Failed')
+        .map(async (p) => {
+          const entry = shardOf(p)
+          if (entry.done) return
+          const log = await read(p).catch(() => undefined) // the pod just went: what was followed is all there is
+          if (log === undefined) return
+          take(entry, entry.reader.feed(log))
+          entry.done = true
+        }),
+    )
+  }
+  /** A second is merged once every shard still running has reported past it. */
+  const horizon = (pods: readonly PodInfo[]) => {
+    let before = Number.POSITIVE_INFINITY
+    let running = 0
+    for (const p of pods) {
+      const entry = shardsByPod.get(p.name)
+      if (p.phase !== 'Running' || entry?.reader.summary) continue
+      running++
+      before = Math.min(before, entry?.reader.lastSecond ?? Number.NEGATIVE_INFINITY)
+    }
+    return running === 0 ? Number.NEGATIVE_INFINITY : before
+  }
+  const lastSecond = () => Math.max(merger.lastShardSecond ?? Number.NEGATIVE_INFINITY, Math.floor(now() / 1000) - 1)
+  const summaries = () => [...shardsByPod.values()].flatMap((e) => (e.reader.summary ? [e.reader.summary] : []))
+
+  /** The end: the series up to now, the scaling facts from it, the shards' summaries merged and judged. */
+  const finish = async (shards: LoadSummary[], interrupted: boolean): Promise<ClusterRunResult> => {
+    sampling.abort()
+    await sampler
+    if (merger.firstSecond !== undefined) emit(merger.take(lastSecond() + 1))
+    if (merger.late > 0)
+      info(`${merger.late} shard record(s) came after their second was merged: counted in the summary, not in the time series (the pods' logs were read late).`)
+    const merged = mergeSummaries(shards, {
+      executor: {...prepared.load.executor},
+      scaling: facts.facts(),
+      none: {
+        profile: prepared.load.name,
+        target,
+        tool: {name: 'keda-lab', version: options.version},
+        startedAt: startedAt.toISOString(),
+        endedAt: new Date(now()).toISOString(),
+      },
+    })
+    const summary: LoadSummary = {...merged, target, shards: {count: parallel, reported: shards.length}, interrupted: merged.interrupted || interrupted}
+    return {summary: judgeMerged(summary, prepared.thresholds), records, shards, job: name}
+  }
+
+  /** Ctrl-C: the Job goes with its pods; what they print as they stop is merged. */
+  const stopRun = async (): Promise<ClusterRunResult> => {
+    info(`Stopping: deleting Job ${namespace}/${name} and its pods; the shards that print their summary as they stop are merged.`)
+    await kube.deleteJob(namespace, name, 'Foreground').catch(() => false)
+    const until = now() + prepared.stopGraceMs + STOP_MARGIN_MS
+    for (;;) {
+      const pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`).catch(() => undefined)
+      if (pods) {
+        followLogs(pods)
+        await readLogs(pods)
+      }
+      const waiting = (pods ?? []).filter((p) => p.phase !== 'Pending' && !shardsByPod.get(p.name)?.reader.summary)
+      if ((pods && waiting.length === 0) || now() > until) break
+      await sleep(1000) // not on the signal: it is aborted already
+    }
+    const shards = summaries().filter((s) => s.shard?.count === parallel)
+    checkShards(shards, parallel, true)
+    info(
+      `Stopped: ${shards.length} of ${parallel} shard${parallel === 1 ? '' : 's'} reported a summary before ${parallel === 1 ? 'its pod was' : 'their pods were'} gone; the summary merges ${shards.length === 1 ? 'it' : 'those'}.`,
+    )
+    return finish(shards, true)
+  }
+
   try {
+    await kube.createJob(namespace, manifest)
     let last = ''
-    const deadline = Date.now() + (activeDeadlineSeconds + 60) * 1000
+    const deadline = now() + (activeDeadlineSeconds + 60) * 1000
     let finished: 'Complete' | 'Failed' | undefined
     let reason = ''
+    let pods: PodInfo[] = []
     while (!finished) {
-      if (deps.signal?.aborted) throw new KedaLabError(`stopped: Job ${namespace}/${name} was deleted before it finished`, {exitCode: 130})
-      if (Date.now() > deadline) {
-        await deleteJob()
+      if (deps.signal?.aborted) return await stopRun()
+      if (now() > deadline) {
+        await kube.deleteJob(namespace, name).catch(() => false)
         throw new KedaLabError(`Job ${namespace}/${name} did not finish within ${activeDeadlineSeconds + 60} s; it was deleted`, {
           hint: `look at its pods: kubectl -n ${namespace} describe pods -l ${RUN_LABEL}=${runId}`,
         })
       }
-      const [job, pods] = await Promise.all([kube.getJob(namespace, name), kube.listPods(namespace, `${RUN_LABEL}=${runId}`)])
+      const [job, listed] = await Promise.all([kube.getJob(namespace, name), kube.listPods(namespace, `${RUN_LABEL}=${runId}`)])
+      pods = listed
       if (!job) throw new KedaLabError(`Job ${namespace}/${name} disappeared while it ran`, {hint: 'someone deleted it; run the load test again'})
       const line = `Job ${name}: ${podCounts(pods)}`
       if (line !== last) info(line)
       last = line
+      followLogs(pods)
+      await readLogs(pods)
+      emit(merger.take(horizon(pods)))
       const condition = job.conditions.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
       if (condition) {
         finished = condition.type as 'Complete' | 'Failed'
         reason = [condition.reason, condition.message].filter(Boolean).join(': ')
         break
       }
-      await sleep(deps.pollMs ?? 2000, deps.signal)
+      await sleep(deps.pollMs ?? 1000, deps.signal)
     }
 
-    const pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`)
-    const indexOf = (p: PodInfo) => Number(p.labels[COMPLETION_INDEX_LABEL])
-    const read = async (p: PodInfo) => kube.readPodLog(namespace, p.name, SHARD_CONTAINER)
+    pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`)
     if (finished === 'Failed') {
       const failed = pods.filter((p) => p.phase === 'Failed')
       const tails = await Promise.all(
         failed.map(async (p) => {
           const log = await read(p).catch((e: unknown) => `(log unreadable: ${(e as Error).message})`)
-          return `shard ${indexOf(p)} (pod ${p.name}): ${log.trim().split('\n').slice(-3).join(' | ') || '(empty log)'}`
+          const lines = log
+            .trim()
+            .split('\n')
+            .filter((l) => !l.startsWith(`{"kedaLabShardRecord"`))
+          return `shard ${indexOf(p)} (pod ${p.name}): ${lines.slice(-3).join(' | ') || '(empty log)'}`
         }),
       )
       throw new KedaLabError(`Job ${namespace}/${name} failed${reason ? ` (${reason})` : ''}${tails.length > 0 ? `:\n  ${tails.join('\n  ')}` : ''}`, {
@@ -180,11 +359,41 @@ export async function runClusterLoadTest(options: ClusterRunOptions, deps: Clust
       })
     }
     const done = pods.filter((p) => p.phase === 'Succeeded')
-    const shards = await Promise.all(done.map(async (p) => parseShardLog(await read(p), p.name)))
+    await readLogs(done)
+    // A pod that completed without a summary in its log is an error that names it.
+    const shards = await Promise.all(done.map(async (p) => shardsByPod.get(p.name)?.reader.summary ?? parseShardLog(await read(p), p.name)))
     checkShards(shards, parallel)
-    const merged = mergeSummaries(shards, {executor: {...prepared.load.executor}, scaling: deps.scalingFacts?.() ?? {source: 'none', events: []}})
-    return {summary: judgeMerged(merged, prepared.thresholds), shards, job: name}
+
+    // After the load: keep watching until the system is back at rest, as a local run does.
+    if (watch && prepared.watchAfterMs > 0 && !deps.signal?.aborted) {
+      emit(merger.take(lastSecond() + 1))
+      const until = now() + prepared.watchAfterMs
+      while (now() < until && !deps.signal?.aborted && !facts.settled()) {
+        await sleep(Math.min(1000, until - now()), deps.signal)
+        emit(merger.take(Math.floor(now() / 1000)))
+      }
+    }
+    return await finish(shards, deps.signal?.aborted === true)
   } finally {
-    deps.signal?.removeEventListener('abort', onAbort)
+    follows.abort()
+    sampling.abort()
+    await sampler
+    await watch?.close()
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      },
+    )
+  })
 }

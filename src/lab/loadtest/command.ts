@@ -7,6 +7,7 @@
  * scaling facts, handle Ctrl-C, and return the summary (its `exitCode`: 0, 99 when a threshold
  * failed, 130 interrupted).
  */
+import type {Kube} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 import {formatDuration} from './durations.js'
 import {describeExecutor, executorPlan, shardExecutor} from './executors.js'
@@ -15,7 +16,8 @@ import {createHttpClient} from './http.js'
 import {type LoadTestCommandOptions, prepareLoadTest} from './prepare.js'
 import type {LoadSummary, ScalingSample, SecondRecord} from './records.js'
 import {runLoadTest} from './run.js'
-import {describeTarget, type ResolvedTarget, type TargetOptions} from './target.js'
+import {formatShardRecord} from './shard-log.js'
+import {describeTarget, type ResolvedTarget, type TargetDeps, type TargetOptions} from './target.js'
 
 /** What the run needs from the outside. */
 export interface LoadTestCommandDeps {
@@ -101,28 +103,28 @@ async function preflight(url: string): Promise<void> {
   }
 }
 
+/** The real edges of target discovery: dev state files, the cluster through the Kube adapter, a reachability probe. */
+async function targetDeps(): Promise<TargetDeps> {
+  const [{findDevStates}, {createKube}] = await Promise.all([import('../../status/dev-state.js'), import('../../adapters/kube/index.js')])
+  return {
+    findDevStates: () => findDevStates(),
+    createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
+    reachable: (url) =>
+      fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
+        () => true,
+        () => false,
+      ),
+  }
+}
+
 /**
  * The real edges of a local run: target discovery (dev state files, the cluster through the Kube
  * adapter) and the scaling watcher for the chosen target.
  */
 export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolveTarget' | 'createSampler'>> {
-  const [{resolveTarget}, {findDevStates}, {createKube}, {createScalingWatcher}] = await Promise.all([
-    import('./target.js'),
-    import('../../status/dev-state.js'),
-    import('../../adapters/kube/index.js'),
-    import('./watcher.js'),
-  ])
+  const [{resolveTarget}, {createScalingWatcher}, deps] = await Promise.all([import('./target.js'), import('./watcher.js'), targetDeps()])
   return {
-    resolveTarget: (target) =>
-      resolveTarget(target, {
-        findDevStates: () => findDevStates(),
-        createKube: (o) => createKube({...o, requestTimeoutMs: 10_000}),
-        reachable: (url) =>
-          fetch(`${url}/readyz`, {signal: AbortSignal.timeout(2000)}).then(
-            () => true,
-            () => false,
-          ),
-      }),
+    resolveTarget: (target) => resolveTarget(target, deps),
     createSampler(resolved) {
       const source = resolved.dev
         ? ({kind: 'dev', pid: resolved.dev.pid} as const)
@@ -133,6 +135,27 @@ export async function localRunDeps(): Promise<Pick<LoadTestCommandDeps, 'resolve
       return () => watcher.sample()
     },
   }
+}
+
+/**
+ * The scaling watch of a cluster run, from this machine: the lab's namespace through the Kube
+ * adapter, and the queue from the API — at --target, else as this machine reaches the installed
+ * lab (its LoadBalancer address, or a port-forward for the run; never a keda-lab dev: the load goes
+ * to the cluster's API). When the API cannot be reached from here, the cluster is still watched.
+ */
+async function openClusterWatch(input: LoadTestInput, kube: Kube, inCluster: string, note: (line: string) => void) {
+  const [{resolveTarget}, {createScalingWatcher}, deps] = await Promise.all([import('./target.js'), import('./watcher.js'), targetDeps()])
+  const namespace = input.target.namespace
+  const api = input.target.url
+    ? undefined
+    : await resolveTarget({...input.target, url: undefined}, {...deps, findDevStates: () => [], createKube: async () => kube}).catch((error: unknown) => {
+        note(`Scaling: the API's queue cannot be read from here (${(error as Error).message}); the workers are still watched.`)
+        return undefined
+      })
+  const apiUrl = input.target.url ?? api?.target.url ?? inCluster
+  note(`Scaling: watched in namespace ${namespace}, the queue read from ${apiUrl}${api ? ` (${api.target.reason})` : ''}`)
+  const watcher = createScalingWatcher({apiUrl, source: {kind: 'cluster', kube, namespace}})
+  return {sample: () => watcher.sample(), close: async () => api?.close()}
 }
 
 /** Everything `keda-lab loadtest` was asked, from its flags. */
@@ -166,6 +189,8 @@ export interface LoadTestIo {
   /** The second Ctrl-C: leaves at once with this exit code. */
   exit(code: number): void
   writeFile(path: string, text: string): void
+  /** Standard error (a shard's per-second records). */
+  stderr(text: string): void
 }
 
 /** What the command renders. */
@@ -199,7 +224,7 @@ export async function loadtestCommand(input: LoadTestInput, io: LoadTestIo): Pro
     stop.abort()
     view.note(
       input.runner === 'cluster'
-        ? 'Stopping: deleting the Job and its pods; the shards that report in time are merged into the summary (Ctrl-C again to quit at once).'
+        ? 'Ctrl-C: stopping the cluster run (Ctrl-C again to quit at once, without the summary).'
         : `Stopping: no new iterations; those in flight get ${input.stopGrace ?? '3s'}, then the summary of what ran (Ctrl-C again to quit at once).`,
     )
   })
@@ -208,16 +233,27 @@ export async function loadtestCommand(input: LoadTestInput, io: LoadTestIo): Pro
     view.update(record)
   }
   let summary: LoadSummary
+  // A shard prints each second as it ends, for the coordinator that reads its pod's log (shard-log.ts).
+  const shardRecord = input.shard !== undefined ? (record: SecondRecord) => io.stderr(`${formatShardRecord(record)}\n`) : undefined
   try {
     if (input.runner === 'cluster') {
-      const [{runClusterLoadTest}, {createKube}] = await Promise.all([import('./cluster-runner.js'), import('../../adapters/kube/index.js')])
+      const [{runClusterLoadTest, checkClusterOptions}, {createKube}] = await Promise.all([
+        import('./cluster-runner.js'),
+        import('../../adapters/kube/index.js'),
+      ])
+      checkClusterOptions({...input, namespace: input.target.namespace}) // before the cluster is asked anything
       const kube = await createKube({context: input.target.context})
-      const result = await runClusterLoadTest({...input, namespace: input.target.namespace}, {kube, info: view.note, signal: stop.signal}).finally(() =>
-        view.stop(),
-      )
+      const result = await runClusterLoadTest(
+        {...input, namespace: input.target.namespace},
+        {kube, info: view.note, signal: stop.signal, onRecord, openWatch: (inCluster) => openClusterWatch(input, kube, inCluster, view.note)},
+      ).finally(() => view.stop())
       summary = result.summary
     } else {
-      summary = await runLoadTestCommand(input, {...(await localRunDeps()), info: view.note, signal: stop.signal, onRecord}).finally(() => view.stop())
+      const record = (r: SecondRecord) => {
+        shardRecord?.(r)
+        onRecord(r)
+      }
+      summary = await runLoadTestCommand(input, {...(await localRunDeps()), info: view.note, signal: stop.signal, onRecord: record}).finally(() => view.stop())
     }
   } finally {
     unsubscribe()

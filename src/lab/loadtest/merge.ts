@@ -5,9 +5,11 @@
  * percentiles. Thresholds are then evaluated on the merged summary by the caller, as for a local run.
  */
 import {KedaLabError} from '../../errors.js'
+import {type ExecutorConfig, stageLabel} from './executors.js'
 import {decodeHistogram, type LatencyHistogram} from './histograms.js'
-import type {LatencyStats, LoadSummary, Step} from './records.js'
+import type {LatencyStats, LoadSummary, ScalingSample, SecondRecord, Step} from './records.js'
 import {STEPS} from './records.js'
+import {recordSecond} from './shard-log.js'
 import {evaluateThreshold, type Threshold, type ThresholdView} from './thresholds.js'
 
 /** Decodes and adds the encoded histograms (the engine's, histograms.ts) into one. */
@@ -30,10 +32,15 @@ export interface MergeOptions {
   executor: LoadSummary['executor']
   /** The coordinator's view of the scaling (the shards do not watch it). */
   scaling: LoadSummary['scaling']
+  /** When no shard reported (a run stopped before any could): what the empty summary says. */
+  none?: Pick<LoadSummary, 'profile' | 'target' | 'tool' | 'startedAt' | 'endedAt'>
 }
 
-/** The shards' summaries, each once, index 0..N-1, all of the same run; or one error naming what is wrong. */
-export function checkShards(shards: readonly LoadSummary[], count: number): void {
+/**
+ * The shards' summaries, each once, index 0..N-1, all of the same run; or one error naming what is
+ * wrong. `partial`: a stopped run, where some shards may not have reported (none missing is then fine).
+ */
+export function checkShards(shards: readonly LoadSummary[], count: number, partial = false): void {
   const seen = new Map<number, LoadSummary>()
   for (const s of shards) {
     if (!s.shard)
@@ -45,7 +52,7 @@ export function checkShards(shards: readonly LoadSummary[], count: number): void
     seen.set(s.shard.index, s)
   }
   const missing = [...Array(count).keys()].filter((i) => !seen.has(i))
-  if (missing.length > 0) throw new KedaLabError(`no summary from shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count}`)
+  if (missing.length > 0 && !partial) throw new KedaLabError(`no summary from shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count}`)
   const profiles = new Set(shards.map((s) => s.profile))
   if (profiles.size > 1) throw new KedaLabError(`the shards ran different profiles: ${[...profiles].join(', ')}`)
 }
@@ -77,11 +84,11 @@ const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0)
  * `exitCode` 0: the caller evaluates the thresholds on the result.
  */
 export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOptions): LoadSummary {
-  if (shards.length === 0) throw new KedaLabError('no shard summaries to merge')
   const sorted = [...shards].sort((a, b) => (a.shard?.index ?? 0) - (b.shard?.index ?? 0))
-  const first = sorted[0] as LoadSummary
-  const startedAt = Math.min(...sorted.map((s) => Date.parse(s.startedAt)))
-  const endedAt = Math.max(...sorted.map((s) => Date.parse(s.endedAt)))
+  const first = sorted[0] ?? (options.none ? {...options.none, schedulerLag: undefined} : undefined)
+  if (!first) throw new KedaLabError('no shard summaries to merge')
+  const startedAt = Math.min(...[first, ...sorted].map((s) => Date.parse(s.startedAt)))
+  const endedAt = Math.max(...[first, ...sorted].map((s) => Date.parse(s.endedAt)))
 
   const keys = [...new Set(sorted.flatMap((s) => Object.keys(s.histograms)))].sort()
   const histograms: Record<string, string> = {}
@@ -128,7 +135,7 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     durationS: Math.round(endedAt - startedAt) / 1000,
     // The shards start together; the load lasted as long as the longest one's.
     ...(sorted.some((s) => s.loadDurationS !== undefined) ? {loadDurationS: Math.max(...sorted.map((s) => s.loadDurationS ?? 0))} : {}),
-    interrupted: sorted.some((s) => s.interrupted),
+    interrupted: sorted.length === 0 || sorted.some((s) => s.interrupted),
     ...(sorted.some((s) => s.abortedBy) ? {abortedBy: sorted.find((s) => s.abortedBy)?.abortedBy} : {}),
     iterations: {
       started: sum(sorted.map((s) => s.iterations.started)),
@@ -144,7 +151,7 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     latency,
     latencyFromSend,
     ...(stats['task.elapsed']?.count ? {taskTimeElapsed: stats['task.elapsed']} : {}),
-    ...(first.schedulerLag ? {schedulerLag: stats.lag} : {}),
+    ...(first.schedulerLag && stats.lag ? {schedulerLag: stats.lag} : {}),
     checks,
     thresholds: [],
     tasks: {
@@ -189,4 +196,150 @@ export function judgeMerged(summary: LoadSummary, thresholds: readonly Threshold
   for (const h of Object.values(view.histograms)) h.raw.destroy()
   const exitCode = results.some((r) => !r.ok) ? 99 : summary.interrupted ? 130 : 0
   return {...summary, thresholds: results, exitCode}
+}
+
+/**
+ * A latency figure of one merged second: from the contributions' added histograms when each one
+ * that saw a request has its histogram (exact); the one contribution's own figures when only one
+ * saw any (exact too); otherwise none — percentiles of different shards cannot be averaged.
+ */
+function mergeSecondStats(parts: readonly {stats?: LatencyStats; encoded?: string}[]): LatencyStats | undefined {
+  const seen = parts.filter((p) => (p.stats?.count ?? 0) > 0)
+  if (seen.length === 0) return undefined
+  if (seen.length === 1) return seen[0]?.stats
+  if (seen.some((p) => p.encoded === undefined)) return undefined
+  const h = mergeEncodedHistograms(seen.map((p) => p.encoded as string))
+  if (!h) return undefined
+  const merged = withExactEnds(
+    h.stats(),
+    seen.map((p) => p.stats),
+  )
+  h.raw.destroy()
+  return merged
+}
+
+/** What the series merger needs to know about the run. */
+export interface SeriesMergerOptions {
+  /** The whole run's executor: the stage of each merged second. */
+  executor: ExecutorConfig
+}
+
+/**
+ * Merges the shards' per-second records into one series by wall-clock second (recordSecond): the
+ * shards' pods start apart, so their own `t` do not line up. In each second counts, VUs and rates
+ * add up and latencies are merged exactly (mergeSecondStats); the coordinator's scaling samples
+ * (`addSample`) go in the second they were taken at, as a local run's do. `t` counts from the
+ * first second any shard reported; a second no shard reported (before a late pod started, or
+ * while the coordinator watches the scaling after the load) is an empty one.
+ */
+export class SeriesMerger {
+  private readonly buckets = new Map<number, Map<number, SecondRecord[]>>()
+  private readonly samples = new Map<number, ScalingSample>()
+  private first: number | undefined
+  private next: number | undefined
+  /** Records that came for a second already handed out (see take): left out of the series. */
+  late = 0
+
+  constructor(private readonly options: SeriesMergerOptions) {}
+
+  /** A record of shard `index`. */
+  add(index: number, record: SecondRecord): void {
+    const second = recordSecond(record)
+    if (this.next !== undefined && second < this.next) {
+      this.late++
+      return
+    }
+    if (this.first === undefined || second < this.first) this.first = second
+    const bucket = this.buckets.get(second) ?? new Map<number, SecondRecord[]>()
+    this.buckets.set(second, bucket)
+    bucket.set(index, [...(bucket.get(index) ?? []), record])
+  }
+
+  /** A scaling sample taken at `atMs` (epoch milliseconds). */
+  addSample(atMs: number, sample: ScalingSample): void {
+    this.samples.set(Math.round(atMs / 1000), sample)
+  }
+
+  /** The first wall-clock second of the series (undefined until a shard reported one). */
+  get firstSecond(): number | undefined {
+    return this.first
+  }
+
+  /** The last second any shard reported. */
+  get lastShardSecond(): number | undefined {
+    return this.buckets.size === 0 ? undefined : Math.max(...this.buckets.keys())
+  }
+
+  /**
+   * The merged records of every second before `before` not handed out yet, in order. A record
+   * arriving later for a second already handed out is left out of the series (the caller takes a
+   * second only once every running shard has reported past it).
+   */
+  take(before: number): SecondRecord[] {
+    if (this.first === undefined) return []
+    const out: SecondRecord[] = []
+    for (let second = this.next ?? this.first; second < before; second++) {
+      out.push(this.merge(second))
+      this.buckets.delete(second)
+      this.next = second + 1
+    }
+    return out
+  }
+
+  private merge(second: number): SecondRecord {
+    const first = this.first ?? second
+    const t = second - first
+    const perShard = [...(this.buckets.get(second)?.values() ?? [])]
+    const records = perShard.flat()
+    // A shard's VUs and rate are its state at the end of the second: its last record in it.
+    const lasts = perShard.map((rs) => rs.at(-1) as SecondRecord)
+    const sum = (pick: (r: SecondRecord) => number) => records.reduce((a, r) => a + pick(r), 0)
+    const latency: SecondRecord['latency'] = {}
+    for (const step of STEPS) {
+      const s = mergeSecondStats(records.map((r) => ({stats: r.latency[step], encoded: r.histograms?.[step]})))
+      if (s) latency[step] = s
+    }
+    const taskLatency = mergeSecondStats(records.map((r) => ({stats: r.taskLatency, encoded: r.histograms?.task})))
+    const lagged = records.filter((r) => r.schedulerLagP99 !== undefined)
+    const lag = lagged.length === 0 ? undefined : mergeSecondStats(lagged.map((r) => ({stats: lagP99Stats(r), encoded: r.histograms?.lag})))
+    const stage = records.some((r) => r.stage !== undefined) ? stageLabel(this.options.executor, (t + 0.5) * 1000) : undefined
+    // Record 0 carries the state before the load (the latest sample up to then), later ones the
+    // sample taken as their second began.
+    const sample = this.samples.get(second) ?? (t === 0 ? this.sampleBefore(second) : undefined)
+    this.samples.delete(second)
+    return {
+      t,
+      at: new Date((second + 1) * 1000).toISOString(),
+      ...(stage ? {stage} : {}),
+      vus: lasts.reduce((a, r) => a + r.vus, 0),
+      ...(lasts.some((r) => r.targetRate !== undefined) ? {targetRate: lasts.reduce((a, r) => a + (r.targetRate ?? 0), 0)} : {}),
+      iterationsStarted: sum((r) => r.iterationsStarted),
+      iterationsCompleted: sum((r) => r.iterationsCompleted),
+      droppedIterations: sum((r) => r.droppedIterations),
+      requests: {add: sum((r) => r.requests.add), status: sum((r) => r.requests.status)},
+      errors: sum((r) => r.errors),
+      checks: {passed: sum((r) => r.checks.passed), failed: sum((r) => r.checks.failed)},
+      latency,
+      tasksCompleted: sum((r) => r.tasksCompleted),
+      ...(taskLatency ? {taskLatency} : {}),
+      // Open model: 0 when no iteration started (as a local run says it), else exact or absent.
+      ...(lagged.length > 0 && (lag || lagged.every((r) => r.iterationsStarted === 0)) ? {schedulerLagP99: lag?.p99 ?? 0} : {}),
+      ...(sample ? {scaling: sample} : {}),
+    }
+  }
+
+  private sampleBefore(second: number): ScalingSample | undefined {
+    let best: number | undefined
+    for (const s of this.samples.keys()) if (s <= second && (best === undefined || s > best)) best = s
+    return best === undefined ? undefined : this.samples.get(best)
+  }
+}
+
+/**
+ * A record's scheduler lag as stats: the record gives its p99 only, which stands for the second
+ * when the shard is alone in it (mergeSecondStats); with others, its histogram is needed.
+ */
+function lagP99Stats(r: SecondRecord): LatencyStats {
+  const p99 = r.schedulerLagP99 ?? 0
+  return {count: r.iterationsStarted, min: p99, mean: p99, p50: p99, p90: p99, p95: p99, p99, max: p99}
 }

@@ -82,6 +82,12 @@ export interface SecondRecord {
    * when a sampler runs.
    */
   scaling?: ScalingSample
+  /**
+   * The second's HDR histograms, base64-encoded as `LoadSummary.histograms` (keys `add`, `status`,
+   * `task`, `lag`; microseconds), when the engine gives them: a cluster run merges its shards'
+   * seconds from these exactly (merge.ts). A merged second carries none.
+   */
+  histograms?: Record<string, string>
 }
 
 /** A threshold as given (`add.p95<200ms`) and how it came out. */
@@ -131,9 +137,15 @@ export interface LoadSummary {
   profile: string
   /** The executor and its resolved configuration (VUs, iterations, stages, rates, durations). */
   executor: {type: string; [key: string]: unknown}
-  target: {url: string; source: 'flag' | 'dev' | 'cluster-lb' | 'port-forward'; reason: string}
+  /** `cluster-service`: a cluster run's pods sent the load to the API's Service address inside the cluster. */
+  target: {url: string; source: 'flag' | 'dev' | 'cluster-lb' | 'port-forward' | 'cluster-service'; reason: string}
   /** Present for one shard of a cluster run (`--shard i/N`). */
   shard?: {index: number; count: number}
+  /**
+   * A cluster run's merge (`--runner cluster`): the pods of its Job, and how many of them reported
+   * a summary (fewer than `count` only when the run was stopped, which `interrupted` says).
+   */
+  shards?: {count: number; reported: number}
   startedAt: string
   endedAt: string
   durationS: number
