@@ -2,62 +2,48 @@
  * The exact helm commands `keda-lab install` plans — `helm repo add`/`repo update`, then
  * `helm upgrade --install` (Helm 3 and Helm 4 flags differ: `--atomic`/`--wait` vs
  * `--rollback-on-failure`/`--wait=watcher`) — run by the REAL Helm 3 and Helm 4, unchanged, the
- * upgrades as a client-side dry run against the loopback fake Kubernetes API (Helm asks it for the
- * release history). The pinned repositories point (`--chart-repo`) at the loopback chart repository
- * of test/helpers/chart-repo.ts, which serves stand-in charts at the pinned versions (the real
- * repositories are not reachable from here). Everything — flags, repositories, chart references,
- * versions, values files, namespaces, the kube context — is exactly what install runs.
+ * upgrades as a client-side dry run against the REAL API server (test/cluster/control-plane.ts),
+ * with Helm's validation on for both majors: Helm asks the server for the release history and
+ * validates every rendered object against the server's OpenAPI document, the kinds of KEDA's and
+ * prometheus-operator's real CRDs included. The pinned repositories point (`--chart-repo`) at the
+ * loopback chart repository of test/helpers/chart-repo.ts, which serves stand-in charts at the pinned
+ * versions (the real repositories are not reachable from here). Everything — flags, repositories,
+ * chart references, versions, values files, namespaces, the kube context — is exactly what install runs.
+ *
+ * A control plane of this file's own: it applies the charts' CRDs, which are cluster-wide.
  */
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {parseAllDocuments} from 'yaml'
 
 import {repositorySources} from '../../src/lab/chart-sources.js'
 import {type InstallOptions, planInstall} from '../../src/lab/install/plan.js'
 import {resolveSecrets} from '../../src/lab/install/secrets.js'
 import {loadValuesTemplates} from '../../src/lab/values/render.js'
-import {type FakeKubeApi, type KubeObject, startFakeKubeApi} from '../fakes/kube-api.js'
-import {type ChartRepo, realCrdFiles, startChartRepo} from '../helpers/chart-repo.js'
+import {applyCrds, kedaCrds, prometheusOperatorCrds} from '../cluster/crds.js'
+import {useCluster} from '../cluster/harness.js'
+import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
 import {repoRoot} from '../helpers/cli.js'
 import {helmBinary, type HelmMajor} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {runTracked} from '../helpers/processes.js'
 
-let api: FakeKubeApi
+const cluster = useCluster(import.meta.url, {dedicated: true, namespace: false})
 let repo: ChartRepo
 let dir: string
-let kubeconfig: string
-
-/**
- * The CRDs the charts ship in their crds/ folders (the real KEDA and prometheus-operator ones), so
- * that the fake API serves their kinds as a cluster would after Helm installed them (a client dry
- * run installs no CRD).
- */
-async function chartCrds(): Promise<KubeObject[]> {
-  const files = await realCrdFiles()
-  const crds: KubeObject[] = []
-  for (const file of [...files.keda, ...files.prometheusOperator]) {
-    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      const obj = doc.toJS() as KubeObject | null
-      if (obj?.kind === 'CustomResourceDefinition') crds.push(obj)
-    }
-  }
-  return crds
-}
 
 beforeAll(async () => {
-  api = await startFakeKubeApi()
-  for (const crd of await chartCrds()) api.put(crd)
+  // The CRDs the charts ship in their crds/ folders: a client dry run installs none, and validation
+  // needs their kinds served, as after a first install.
+  await applyCrds(cluster.kubeconfig, [...(await kedaCrds()), ...(await prometheusOperatorCrds())])
   repo = await startChartRepo()
   dir = mkdtempSync(join(tmpdir(), 'keda-lab-helm-commands-'))
-  kubeconfig = api.writeKubeconfig(join(dir, 'kube'))
-}, 180_000)
+}, 240_000)
 
 afterAll(async () => {
-  await Promise.allSettled([api?.close(), repo?.close()])
+  await repo?.close()
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
@@ -69,7 +55,8 @@ async function plannedUpgrades(major: HelmMajor) {
     appNamespace: 'keda',
     monitoringNamespace: 'keda-monitoring',
     outputDir,
-    kubeContext: 'fake',
+    // The context of the control plane's kubeconfig: install passes --context on as --kube-context.
+    kubeContext: 'keda-lab-test',
     enableMetricsServerAddon: false,
     chartSources: repositorySources(
       Object.fromEntries(
@@ -102,7 +89,7 @@ async function plannedUpgrades(major: HelmMajor) {
   return plan.steps.flatMap((step) => step.actions).flatMap((action) => (action.type === 'run' && action.command.bin === 'helm' ? [action.command] : []))
 }
 
-describe.each([3, 4] as const)('the planned helm upgrade --install commands, run by the real Helm %i (client dry run)', (major) => {
+describe.each([3, 4] as const)('the planned helm upgrade --install commands, run by the real Helm %i (client dry run, validation on)', (major) => {
   it('every repository and release command is accepted: repositories, charts, flags, values files, versions, namespaces and context', async () => {
     const commands = await plannedUpgrades(major)
     const upgrades = commands.filter((c) => c.args[0] === 'upgrade')
@@ -112,7 +99,7 @@ describe.each([3, 4] as const)('the planned helm upgrade --install commands, run
     // Each major gets its own Helm home: `repo add` writes the repositories there, the upgrades read them.
     const env = {
       ...process.env,
-      KUBECONFIG: kubeconfig,
+      KUBECONFIG: cluster.kubeconfig,
       HELM_CACHE_HOME: join(dir, `cache-${major}`),
       HELM_CONFIG_HOME: join(dir, `config-${major}`),
       HELM_DATA_HOME: join(dir, `data-${major}`),
@@ -121,8 +108,8 @@ describe.each([3, 4] as const)('the planned helm upgrade --install commands, run
       const upgrade = command.args[0] === 'upgrade'
       // The app release has no helm --wait (keda-lab waits for its pods): no rollback either.
       if (upgrade && command.args[2] !== 'keda-lab') expect(command.args).toEqual(expect.arrayContaining(flags))
-      // Helm 3 fetches the server's OpenAPI document to validate; the fake serves none.
-      const dryRun = !upgrade ? [] : major === 3 ? ['--dry-run=client', '--disable-openapi-validation'] : ['--dry-run=client']
+      // No --disable-openapi-validation: Helm validates against the real server's OpenAPI document.
+      const dryRun = upgrade ? ['--dry-run=client'] : []
       const result = await runTracked(helmBinary(major), [...command.args, ...dryRun], {cwd: command.cwd ?? repoRoot, timeoutMs: 60_000, env})
       expect(result.exitCode, `${command.args.slice(0, 4).join(' ')}: ${String(result.stderr)}`).toBe(0)
       if (upgrade) expect(String(result.stdout)).toContain('STATUS: pending-install')
