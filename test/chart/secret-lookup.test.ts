@@ -1,16 +1,15 @@
 /**
  * `secrets.create=true` keeps generated secrets across upgrades through Helm's `lookup`. `lookup`
- * only sees a cluster with `--dry-run=server`, so the real Helm 3 and Helm 4 render against the
- * loopback fake Kubernetes API (test/fakes/kube-api.ts) holding an existing Secret: the rendered
- * Secret must carry the existing values, not new random ones, unless a value is given explicitly.
+ * only sees a cluster with `--dry-run=server`, so the real Helm 3 and Helm 4 render the chart as
+ * shipped (NetworkPolicies and PodDisruptionBudgets on, OpenAPI validation on) against the REAL API
+ * server (test/cluster/control-plane.ts) holding an existing Secret: the rendered Secret must carry
+ * the existing values, not new random ones, unless a value is given explicitly.
  */
-import {mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-
-import {type FakeKubeApi, type KubeObject, startFakeKubeApi} from '../fakes/kube-api.js'
+import {adminRequest} from '../cluster/control-plane.js'
+import {applyCrds, kedaCrds} from '../cluster/crds.js'
+import {useCluster} from '../cluster/harness.js'
 import {CHART_DIR, type HelmMajor, parseManifests, runHelm} from '../helpers/helm.js'
 
 const EXISTING = {
@@ -20,62 +19,81 @@ const EXISTING = {
 }
 const b64 = (value: string): string => Buffer.from(value).toString('base64')
 
-let api: FakeKubeApi
-let dir: string
-let kubeconfig: string
+const cluster = useCluster(import.meta.url)
 
 beforeAll(async () => {
-  api = await startFakeKubeApi()
-  dir = await mkdtemp(join(tmpdir(), 'keda-lab-lookup-'))
-  kubeconfig = api.writeKubeconfig(dir)
-  api.put({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'keda'}} as KubeObject)
-  api.put({
+  // The app chart needs KEDA's kinds served (its ScaledObject): the CRDs KEDA's chart installs.
+  await applyCrds(cluster.kubeconfig, await kedaCrds())
+  const res = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${cluster.namespace}/secrets`, {
     apiVersion: 'v1',
     kind: 'Secret',
     // As the first `helm install` left it: owned by the release (Helm 4 checks ownership).
     metadata: {
       name: 'keda-lab-secrets',
-      namespace: 'keda',
       labels: {'app.kubernetes.io/managed-by': 'Helm'},
-      annotations: {'meta.helm.sh/release-name': 'keda-lab', 'meta.helm.sh/release-namespace': 'keda'},
+      annotations: {'meta.helm.sh/release-name': 'keda-lab', 'meta.helm.sh/release-namespace': cluster.namespace},
     },
     data: Object.fromEntries(Object.entries(EXISTING).map(([k, v]) => [k, b64(v)])),
-  } as KubeObject)
-})
+  })
+  if (res.status !== 201) throw new Error(`creating the Secret failed: ${res.status} ${res.body.slice(0, 300)}`)
+}, 120_000)
 
-afterAll(async () => {
-  await api?.close()
-  if (dir) await rm(dir, {recursive: true, force: true})
-})
+const validate = (major: HelmMajor) => (major === 3 ? ['--validate'] : [])
 
 async function renderAgainstCluster(major: HelmMajor, set: string[]): Promise<Record<string, string>> {
-  const result = await runHelm(major, [
-    'template',
-    'keda-lab',
-    CHART_DIR,
-    '--namespace',
-    'keda',
-    '--kubeconfig',
-    kubeconfig,
-    '--dry-run=server',
-    // The fake serves no OpenAPI document, and its discovery lacks the policy and
-    // networking groups: those objects are switched off, they play no part in lookup.
-    '--disable-openapi-validation',
-    '--set',
-    'secrets.create=true,networkPolicy.enabled=false,api.pdb.enabled=false,worker.pdb.enabled=false,webhook.pdb.enabled=false',
-    ...set.flatMap((s) => ['--set', s]),
-  ])
+  const result = await runHelm(
+    major,
+    [
+      'template',
+      'keda-lab',
+      CHART_DIR,
+      '--namespace',
+      cluster.namespace,
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--dry-run=server',
+      // The chart as shipped: NetworkPolicies and PDBs on; Helm validates against the server (Helm 3
+      // needs --validate for that, and for the server's capabilities; Helm 4 does both with --dry-run=server).
+      ...validate(major),
+      '--set',
+      'secrets.create=true',
+      ...set.flatMap((s) => ['--set', s]),
+    ],
+    120_000,
+  )
   expect(result.exitCode, result.stderr).toBe(0)
-  const secret = parseManifests(result.stdout).find((o) => o.kind === 'Secret')
+  const objects = parseManifests(result.stdout)
+  // The objects the fake API could not serve are really rendered, and were validated.
+  expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['NetworkPolicy', 'PodDisruptionBudget', 'ScaledObject']))
+  const secret = objects.find((o) => o.kind === 'Secret')
   expect(secret).toBeDefined()
   return Object.fromEntries(Object.entries(secret?.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
 }
 
-describe.each([3, 4] as HelmMajor[])('secrets.create on upgrade with Helm %i (lookup against a fake API server)', (major) => {
+describe.each([3, 4] as HelmMajor[])('secrets.create on upgrade with Helm %i (lookup against the real API server)', (major) => {
   it('keeps the existing generated values instead of generating new ones', async () => {
     expect(await renderAgainstCluster(major, [])).toEqual(EXISTING)
-    // The chart really asked the API server for the Secret.
-    expect(api.requests.some((r) => r.method === 'GET' && r.path.endsWith('/namespaces/keda/secrets/keda-lab-secrets'))).toBe(true)
+    // Control: without the Secret in the cluster, lookup finds nothing and new values are generated.
+    const elsewhere = await runHelm(
+      major,
+      [
+        'template',
+        'keda-lab',
+        CHART_DIR,
+        '--namespace',
+        'default',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--dry-run=server',
+        ...validate(major),
+        '--set',
+        `secrets.create=true,secrets.telegramBotToken=${EXISTING['telegram-bot-token']}`,
+      ],
+      120_000,
+    )
+    expect(elsewhere.exitCode, elsewhere.stderr).toBe(0)
+    const fresh = parseManifests(elsewhere.stdout).find((o) => o.kind === 'Secret')?.data as Record<string, string>
+    expect(Buffer.from(fresh['redis-password'] ?? '', 'base64').toString()).not.toBe(EXISTING['redis-password'])
   })
 
   it('lets an explicitly given value replace the kept one', async () => {
