@@ -54,6 +54,8 @@ export interface Supervisor {
  * way than through `stopAll`, an `exit` hook SIGKILLs what is left, so nothing is orphaned;
  * only a SIGKILL of the parent itself can leave children behind.
  */
+// About 85 lines on purpose: start, stop, stopAll and killAll share the `running` map and the exit
+// hook, and each of them is short; split apart, they would pass that state around.
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const running = new Map<string, {managed: ManagedProcess; child: ChildProcess}>()
 
