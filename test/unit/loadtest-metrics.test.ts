@@ -43,4 +43,28 @@ describe(`load engine metrics (seed ${SEED})`, () => {
     // The run's histogram has them all.
     expect(m.task.count).toBe(3)
   })
+  it("a shard's second carries its histograms, encoded, so the coordinator can merge seconds exactly", () => {
+    const m = new RunMetrics()
+    m.request('add', 120, 100, false)
+    m.request('add', 480, 450, false)
+    m.taskCompleted(2500, 2000)
+    const plain = m.takeSecond(false)
+    expect(plain.histograms).toBeUndefined()
+    m.request('add', 120, 100, false)
+    m.request('add', 480, 450, false)
+    m.request('status', 30, 30, false)
+    m.taskCompleted(2500, 2000)
+    const shard = m.takeSecond(false, true)
+    expect(Object.keys(shard.histograms ?? {}).sort()).toEqual(['add', 'status', 'task'])
+    const add = decodeHistogram(shard.histograms?.add ?? '')
+    // The decoded histogram gives the second's own percentiles; its max is the bucket's (within
+    // the histogram's 3 significant digits), the live one is exact.
+    const {max, ...percentiles} = shard.latency.add ?? {max: Number.NaN}
+    const {max: decodedMax, ...decodedPercentiles} = add.stats()
+    expect(decodedPercentiles).toEqual(percentiles)
+    expect(Math.abs(decodedMax - max) / max).toBeLessThan(1e-3)
+    expect(decodeHistogram(shard.histograms?.task ?? '').count).toBe(1)
+    // An empty second encodes nothing.
+    expect(m.takeSecond(false, true).histograms).toBeUndefined()
+  })
 })

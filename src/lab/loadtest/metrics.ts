@@ -20,6 +20,8 @@ export interface SecondCounts {
   tasksCompleted: number
   taskLatency?: LatencyStats
   schedulerLagP99?: number
+  /** The second's histograms, encoded (`SecondRecord.histograms`), when asked for. */
+  histograms?: Record<string, string>
 }
 
 const zeroSteps = (): Record<Step, number> => ({add: 0, status: 0})
@@ -121,13 +123,25 @@ export class RunMetrics {
     this.tasks.failed++
   }
 
-  /** The current second's figures; the per-second histograms and counters start again from zero. */
-  takeSecond(openModel: boolean): SecondCounts {
+  /**
+   * The current second's figures; the per-second histograms and counters start again from zero.
+   * With `encodeHistograms` (a shard of a cluster run), the second's non-empty histograms are
+   * encoded too, so the coordinator can merge the shards' seconds exactly (merge.ts).
+   */
+  takeSecond(openModel: boolean, encodeHistograms = false): SecondCounts {
     const s = this.second
     const latency: Partial<Record<Step, LatencyStats>> = {}
+    const encoded: Record<string, string> = {}
     for (const step of STEPS) {
-      if (s.latency[step].count > 0) latency[step] = s.latency[step].stats()
+      if (s.latency[step].count > 0) {
+        latency[step] = s.latency[step].stats()
+        if (encodeHistograms) encoded[step] = s.latency[step].encode()
+      }
       s.latency[step].reset()
+    }
+    if (encodeHistograms) {
+      if (s.task.count > 0) encoded.task = s.task.encode()
+      if (openModel && s.lag.count > 0) encoded.lag = s.lag.encode()
     }
     const counts: SecondCounts = {
       iterationsStarted: s.started,
@@ -140,6 +154,7 @@ export class RunMetrics {
       tasksCompleted: s.tasksCompleted,
       ...(s.task.count > 0 ? {taskLatency: s.task.stats()} : {}),
       ...(openModel ? {schedulerLagP99: s.lag.count > 0 ? s.lag.stats().p99 : 0} : {}),
+      ...(Object.keys(encoded).length > 0 ? {histograms: encoded} : {}),
     }
     s.lag.reset()
     s.task.reset()

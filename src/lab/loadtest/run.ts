@@ -148,7 +148,8 @@ export async function runLoadTest(options: LoadTestOptions, deps: LoadTestDeps =
   let emitting: Promise<void> = Promise.resolve()
   const emitSecond = () => {
     const t = second++
-    const counts = metrics.takeSecond(open)
+    // A shard's seconds carry their histograms: the coordinator merges them exactly.
+    const counts = metrics.takeSecond(open, options.shard !== undefined)
     const tMs = (t + 0.5) * 1000
     const record: SecondRecord = {
       t,
