@@ -126,7 +126,7 @@ export async function measureRegistry(log: (line: string) => void = console.erro
         removeClient(client)
       }
     }
-    rows.push({measure: 'load average (1 min), start → end', value: `${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`, target: '', verdict: ''})
+    rows.push({measure: 'load average (1 min), start → end', value: `${load0?.toFixed(1)} → ${loadavg()[0]?.toFixed(1)}`, target: '', verdict: ''})
     return rows
   } finally {
     await registry.stop()

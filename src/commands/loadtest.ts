@@ -13,7 +13,7 @@ export default class LoadTest extends ClusterCommand {
   static override summary = "Load the lab's API with the original load tests' profiles, watch it scale, and judge the run with thresholds"
 
   static override description =
-    `Each iteration queues a task (POST /api/tasks/add), waits 2 s, then polls GET /api/tasks/status/:id every second until it is Completed, checking every answer. keda-lab's own engine (undici, HDR histograms; not k6).
+    `Each iteration queues a task (POST /api/tasks/add), waits 2 s, then polls GET /api/tasks/status/:id every second until it is Completed, checking every answer. keda-lab's own engine (its own HTTP/1.1 keep-alive client, HDR histograms; not k6).
 
 Target: --target URL; else the keda-lab dev running on this machine; else the installed lab (its LoadBalancer address, or a port-forward opened for the run). The first line says which and why.
 

@@ -22,8 +22,9 @@ export interface ShardResources {
 }
 
 /**
- * One shard drives at most a core's worth of undici: request a whole core so that the scheduler
- * spreads the shards over nodes with room, and cap memory (the engine's histograms are bounded).
+ * One shard is one Node process, so it drives at most one core: request half of one so that the
+ * scheduler spreads the shards over nodes with room, let it burst to a whole core, and cap memory
+ * (the engine's histograms are bounded).
  */
 export const DEFAULT_SHARD_RESOURCES: ShardResources = {
   requests: {cpu: '500m', memory: '192Mi'},
