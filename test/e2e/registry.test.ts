@@ -7,7 +7,7 @@
  * the image build planned from the package itself on minikube and kind, and on any other cluster the
  * published image, asked of a real OCI registry (CNCF Distribution on loopback) before anything.
  */
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 
@@ -22,7 +22,7 @@ import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
 import {repoRoot} from '../helpers/cli.js'
 import {helmBinary} from '../helpers/helm.js'
 import {type OciRegistry, startOciRegistry} from '../helpers/oci-registry.js'
-import {freePort} from '../helpers/processes.js'
+import {freePort, runTracked} from '../helpers/processes.js'
 import {
   type CleanClient,
   cleanClient,
@@ -73,6 +73,30 @@ describe('npx keda-lab from a loopback npm registry (Verdaccio)', () => {
     const installHelp = await npx(client, spec, ['help', 'install'])
     expect(installHelp.stdout).toContain('--image-pull-secret')
   }, 600_000)
+
+  it('its entry point turns on Node’s compile cache, and runs the same where the cache cannot be written', async () => {
+    // The installed bin/run.js run by Node alone (npm may use the cache itself), the cache's place
+    // being the temporary folder: filled on the first run.
+    const run = (tmp: string) =>
+      runTracked(process.execPath, [join(installed, 'bin', 'run.js'), '--version'], {
+        cwd: client.cwd,
+        env: {...client.env, TMPDIR: tmp, NODE_COMPILE_CACHE: undefined},
+        timeoutMs: 60_000,
+      })
+    const tmp = join(client.home, 'tmp')
+    mkdirSync(tmp)
+    const cached = await run(tmp)
+    expect(cached.exitCode, cached.all).toBe(0)
+    expect(cached.stdout).toMatch(new RegExp(`^keda-lab/${pkg.version.replaceAll('.', '\\.')} `))
+    expect(readdirSync(join(tmp, 'node-compile-cache')).length, 'a cache folder per Node version').toBeGreaterThan(0)
+    // A temporary "folder" that is a file: no cache, the same answer and nothing on stderr.
+    const file = join(client.home, 'not-a-folder')
+    writeFileSync(file, '')
+    const uncached = await run(file)
+    expect(uncached.exitCode, uncached.all).toBe(0)
+    expect(uncached.stdout).toBe(cached.stdout)
+    expect(uncached.stderr).toBe('')
+  }, 120_000)
 
   it('installs nothing but keda-lab itself, and holds only its `files` and everything they name', () => {
     const modules = readdirSync(join(installed, '..')).filter((name) => !name.startsWith('.'))
