@@ -1,7 +1,7 @@
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {waitFor} from '../helpers/processes.js'
-import {type DevRun, cleanupDev, descendants, isAlive, request, startDev} from './dev-harness.js'
+import {autoscaleDevArgs, autoscaledDevRunning, type DevRun, cleanupDev, descendants, isAlive, request, startDev} from './dev-harness.js'
 
 /**
  * `keda-lab dev --autoscale` with short intervals: a burst of tasks makes it add local workers
@@ -17,25 +17,8 @@ afterAll(async () => {
 
 describe('keda-lab dev --autoscale', () => {
   it('scales 1 → 3 on a burst, back down when idle, and every task completes', async () => {
-    dev = startDev([
-      '--api-port',
-      '0',
-      '--autoscale',
-      '--min-workers',
-      '1',
-      '--max-workers',
-      '3',
-      '--tasks-per-worker',
-      '1',
-      '--polling-interval',
-      '1',
-      '--stabilization-window',
-      '3',
-      '--task-iterations',
-      '20000000',
-    ])
-    const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
-    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+autoscale \(a local imitation of KEDA, not a replacement\)/)
+    dev = startDev(autoscaleDevArgs({taskIterations: 20_000_000}))
+    const api = await autoscaledDevRunning(dev)
 
     // Six tasks at once, so that one reading sees them all.
     const created = await Promise.all(

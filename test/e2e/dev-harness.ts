@@ -139,3 +139,27 @@ export async function request(url: string, init?: RequestInit): Promise<{status:
   }
   return {status: response.status, contentType: response.headers.get('content-type') ?? '', body, text}
 }
+
+/**
+ * The `keda-lab dev --autoscale` flags the autoscaling tests share: 1 to 3 workers, one task per
+ * worker, the queue read every second and a scale-down held back 3 s, so that a burst of six tasks
+ * scales up to 3 and back to 1 within a test's time; the task size (and log level) vary per test.
+ */
+export function autoscaleDevArgs(options: {taskIterations: number; logLevel?: 'warn'}): string[] {
+  return [
+    ...['--api-port', '0', '--autoscale', '--min-workers', '1', '--max-workers', '3', '--tasks-per-worker', '1'],
+    ...['--polling-interval', '1', '--stabilization-window', '3', '--task-iterations', String(options.taskIterations)],
+    ...(options.logLevel ? ['--log-level', options.logLevel] : []),
+  ]
+}
+
+/**
+ * Waits until an autoscaling dev run is up: its API's URL printed (returned), then its autoscaler
+ * started — by then dev has written its state file, which `status --local` and loadtest's watcher read.
+ */
+export async function autoscaledDevRunning(dev: DevRun): Promise<string> {
+  const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]
+  if (!api) throw new Error(`keda-lab dev printed its API line without a URL:\n${dev.output().slice(-2000)}`)
+  await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+autoscale \(a local imitation of KEDA, not a replacement\)/, 90_000)
+  return api
+}

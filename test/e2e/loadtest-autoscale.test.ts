@@ -6,7 +6,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import type {LoadSummary, SecondRecord} from '../../src/lab/loadtest/records.js'
 import {runCli} from '../helpers/cli.js'
-import {type DevRun, cleanupDev, startDev} from './dev-harness.js'
+import {autoscaleDevArgs, autoscaledDevRunning, type DevRun, cleanupDev, startDev} from './dev-harness.js'
 
 /**
  * The lab's point: `keda-lab loadtest --profile ramp` against `keda-lab dev --autoscale` (real
@@ -27,29 +27,8 @@ afterAll(async () => {
 
 describe('keda-lab loadtest --profile ramp against keda-lab dev --autoscale', () => {
   it('records the workers going up to the maximum and back, in the scaling facts and the time series', async () => {
-    dev = startDev(
-      [
-        '--api-port',
-        '0',
-        '--autoscale',
-        '--min-workers',
-        '1',
-        '--max-workers',
-        '3',
-        '--tasks-per-worker',
-        '1',
-        '--polling-interval',
-        '1',
-        '--stabilization-window',
-        '3',
-        '--task-iterations',
-        '5000000',
-        '--log-level',
-        'warn',
-      ],
-      env,
-    )
-    await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+autoscale \(a local imitation of KEDA, not a replacement\)/, 90_000)
+    dev = startDev(autoscaleDevArgs({taskIterations: 5_000_000, logLevel: 'warn'}), env)
+    await autoscaledDevRunning(dev)
 
     const result = await runCli(
       [

@@ -14,7 +14,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import type {LoadSummary, SecondRecord} from '../../src/lab/loadtest/records.js'
 import {cliEntry, repoRoot} from '../helpers/cli.js'
 import {requireBinary, runTracked, waitFor} from '../helpers/processes.js'
-import {type DevRun, cleanupDev, startDev} from './dev-harness.js'
+import {autoscaleDevArgs, autoscaledDevRunning, type DevRun, cleanupDev, startDev} from './dev-harness.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'keda-lab-loadtest-scaling-'))
 const stateDir = join(dir, 'state')
@@ -33,14 +33,8 @@ describe('keda-lab loadtest --profile ramp against keda-lab dev --autoscale, in 
   it('shows the live view in place, and the report has the workers going up to the maximum and back', async () => {
     tmux = requireBinary('tmux', 'install tmux: sudo apt-get install tmux')
     const env = {KEDA_LAB_STATE_DIR: stateDir}
-    dev = startDev(
-      [
-        ...['--api-port', '0', '--autoscale', '--min-workers', '1', '--max-workers', '3', '--tasks-per-worker', '1'],
-        ...['--polling-interval', '1', '--stabilization-window', '3', '--task-iterations', '3000000', '--log-level', 'warn'],
-      ],
-      env,
-    )
-    await dev.waitForLine(/autoscale \(a local imitation of KEDA/, 90_000)
+    dev = startDev(autoscaleDevArgs({taskIterations: 3_000_000, logLevel: 'warn'}), env)
+    await autoscaledDevRunning(dev)
 
     // The user's terminal: 80 columns, the CLI run by a shell as typed.
     const script = join(dir, 'run.sh')

@@ -12,7 +12,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import type {ScalingSample} from '../../src/lab/loadtest/records.js'
 import {createScalingWatcher} from '../../src/lab/loadtest/watcher.js'
 import {freePort, waitFor} from '../helpers/processes.js'
-import {type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
+import {autoscaleDevArgs, autoscaledDevRunning, type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
 
 let dev: DevRun | undefined
 const stateDir = mkdtempSync(join(tmpdir(), 'keda-lab-watcher-state-'))
@@ -25,28 +25,8 @@ afterAll(async () => {
 describe('loadtest scaling watcher on keda-lab dev --autoscale', () => {
   it('samples the queue and the workers, following a burst up to 3 workers and back to 1', async () => {
     const env = {KEDA_LAB_STATE_DIR: stateDir}
-    dev = startDev(
-      [
-        '--api-port',
-        '0',
-        '--autoscale',
-        '--min-workers',
-        '1',
-        '--max-workers',
-        '3',
-        '--tasks-per-worker',
-        '1',
-        '--polling-interval',
-        '1',
-        '--stabilization-window',
-        '3',
-        '--task-iterations',
-        '20000000',
-      ],
-      env,
-    )
-    const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1] ?? ''
-    await dev.waitForLine(/autoscale \(a local imitation of KEDA/)
+    dev = startDev(autoscaleDevArgs({taskIterations: 20_000_000}), env)
+    const api = await autoscaledDevRunning(dev)
     const watcher = createScalingWatcher({apiUrl: api, source: {kind: 'dev', env}})
     expect(watcher.source).toBe('dev')
     expect(await watcher.sample()).toEqual({source: 'dev', queueWaiting: 0, queueActive: 0, workers: 1, workersDesired: 1, workersMinReplicas: 1})

@@ -13,7 +13,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import type {LocalStatusReport} from '../../src/status/model.js'
 import {cliEntry, repoRoot, runCli} from '../helpers/cli.js'
 import {freePort, notYet, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-import {type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
+import {autoscaleDevArgs, autoscaledDevRunning, type DevRun, cleanupDev, request, startDev} from './dev-harness.js'
 
 const stateDir = mkdtempSync(join(tmpdir(), 'keda-lab-state-'))
 const env = {KEDA_LAB_STATE_DIR: stateDir}
@@ -68,28 +68,8 @@ describe('keda-lab status --local', () => {
   })
 
   it('finds the running dev stack, shows its queue, workers and autoscaling decisions; the state file goes with it', async () => {
-    dev = startDev(
-      [
-        '--api-port',
-        '0',
-        '--autoscale',
-        '--min-workers',
-        '1',
-        '--max-workers',
-        '3',
-        '--tasks-per-worker',
-        '1',
-        '--polling-interval',
-        '1',
-        '--stabilization-window',
-        '3',
-        '--task-iterations',
-        '20000000',
-      ],
-      env,
-    )
-    const api = (await dev.waitForLine(/^\[dev\]\s+\d\d:\d\d:\d\d\.\d{3}\s+API\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000))[1]!
-    await dev.waitForLine(/autoscale \(a local imitation of KEDA/)
+    dev = startDev(autoscaleDevArgs({taskIterations: 20_000_000}), env)
+    const api = await autoscaledDevRunning(dev)
 
     const idle = await status(['--json'])
     expect(idle.code, idle.stderr).toBe(0)
