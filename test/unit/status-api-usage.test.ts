@@ -9,18 +9,9 @@ import type {EventInfo, HpaInfo, PodInfo} from '../../src/adapters/kube/index.js
 import {apiHpaStatus, apiUsageStatus, componentStatus, COMPONENTS} from '../../src/status/cluster.js'
 import type {ClusterStatusReport} from '../../src/status/model.js'
 import {renderStatus} from '../../src/status/screen.js'
+import {clusterReport, podInfo} from '../helpers/status-fixtures.js'
 
-const pod = (name: string, cpuRequestMillis?: number): PodInfo => ({
-  name,
-  labels: {app: 'api'},
-  phase: 'Running',
-  ready: true,
-  restarts: 0,
-  images: [],
-  ports: [],
-  deleting: false,
-  cpuRequestMillis,
-})
+const pod = (name: string, cpuRequestMillis?: number): PodInfo => podInfo({name, cpuRequestMillis})
 const MiB = 2 ** 20
 
 const hpa = (o: Partial<HpaInfo> = {}): HpaInfo => ({
@@ -105,29 +96,8 @@ describe('apiHpaStatus', () => {
 })
 
 describe('the screen', () => {
-  const report: ClusterStatusReport = {
-    target: 'cluster',
-    verdict: 'healthy',
-    reasons: [],
-    exitCode: 0,
-    context: 'ctx',
-    server: 'https://127.0.0.1:6443',
-    namespace: 'lab',
-    monitoringNamespace: 'mon',
-    checkedAt: '2026-12-01T10:00:30.000Z',
+  const report: ClusterStatusReport = clusterReport({
     components: [componentStatus(COMPONENTS.find((c) => c.id === 'api')!, 'lab', undefined, [], false)],
-    worker: {
-      name: 'keda-lab-worker',
-      ready: 'True',
-      active: 'True',
-      paused: false,
-      currentReplicas: 2,
-      desiredReplicas: 3,
-      minReplicas: 1,
-      maxReplicas: 10,
-      tasksPerReplica: '2',
-      lastScale: {at: '2026-12-01T10:00:00Z', message: 'New size: 3'},
-    },
     apiHpa: apiHpaStatus(hpa(), [event('SuccessfulRescale', 'New size: 3; reason: cpu above target', '2026-12-01T10:00:20Z')]),
     apiUsage: apiUsageStatus([pod('keda-lab-api-1', 100), pod('keda-lab-api-2', 100)], {
       available: true,
@@ -136,10 +106,7 @@ describe('the screen', () => {
         {name: 'keda-lab-api-2', cpuMillis: 40, memoryBytes: 80 * MiB},
       ],
     }),
-    queue: {available: true, name: 'tasks', waiting: 1, active: 2, completed: 3, failed: 0, workers: 2},
-    alerts: {available: true, firing: []},
-    notes: [],
-  }
+  })
 
   it('shows both HPAs with replicas and last scaling, and each API pod against its request and the target', () => {
     const lines = renderStatus(report, new Date('2026-12-01T10:00:30Z')).split('\n')

@@ -9,6 +9,7 @@ import {COMPONENTS, componentStatus, imageTag, judge, parseQueue, redisStatus, r
 import type {ClusterStatusReport} from '../../src/status/model.js'
 import {renderStatus} from '../../src/status/screen.js'
 import {watchFrame} from '../../src/ui/status.js'
+import {clusterReport, podInfo} from '../helpers/status-fixtures.js'
 
 const spec = (id: string) => COMPONENTS.find((c) => c.id === id)!
 const workload = (o: Partial<WorkloadInfo>): WorkloadInfo => ({
@@ -22,17 +23,7 @@ const workload = (o: Partial<WorkloadInfo>): WorkloadInfo => ({
   selector: {app: 'api'},
   ...o,
 })
-const pod = (o: Partial<PodInfo>): PodInfo => ({
-  name: 'p',
-  labels: {app: 'api'},
-  phase: 'Running',
-  ready: true,
-  restarts: 0,
-  images: [],
-  ports: [],
-  deleting: false,
-  ...o,
-})
+const pod = podInfo
 
 describe('imageTag', () => {
   it('takes the tag, the digest start, or latest', () => {
@@ -183,34 +174,7 @@ describe('parseQueue', () => {
 
 describe('judge and the screen', () => {
   const ok = componentStatus(spec('api'), 'lab', workload({}), [], true)
-  const report = (o: Partial<ClusterStatusReport>): ClusterStatusReport => ({
-    target: 'cluster',
-    verdict: 'healthy',
-    reasons: [],
-    exitCode: 0,
-    context: 'ctx',
-    server: 'https://127.0.0.1:6443',
-    namespace: 'lab',
-    monitoringNamespace: 'mon',
-    checkedAt: '2026-12-01T10:00:30.000Z',
-    components: [ok],
-    worker: {
-      name: 'keda-lab-worker',
-      ready: 'True',
-      active: 'True',
-      paused: false,
-      currentReplicas: 2,
-      desiredReplicas: 3,
-      minReplicas: 1,
-      maxReplicas: 10,
-      tasksPerReplica: '2',
-      lastScale: {at: '2026-12-01T10:00:00Z', message: 'New size: 3'},
-    },
-    queue: {available: true, name: 'tasks', waiting: 1, active: 2, completed: 3, failed: 0, workers: 2},
-    alerts: {available: true, firing: []},
-    notes: [],
-    ...o,
-  })
+  const report = (o: Partial<ClusterStatusReport>): ClusterStatusReport => clusterReport({components: [ok], ...o})
 
   it('healthy when every part is fine; each problem is one reason', () => {
     const r = report({})
