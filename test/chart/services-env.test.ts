@@ -12,6 +12,7 @@
 import {randomUUID} from 'node:crypto'
 import type {ChildProcess} from 'node:child_process'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -119,6 +120,27 @@ function portOf(component: string, name: string): number {
   return found
 }
 
+/**
+ * A client that sends its body slowly: POST /api/tasks whose last bytes arrive `delayMs` after the
+ * headers, as a slow network would deliver them. The API's request duration counts from the
+ * request's arrival, so this is a request slower than `delayMs` by the API's own measure.
+ */
+function slowPost(port: number, delayMs: number): Promise<string> {
+  const body = '{"iterations":1000}'
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`,
+      )
+      setTimeout(() => socket.write(body.slice(5)), delayMs)
+    })
+    let answer = ''
+    socket.on('data', (chunk) => (answer += chunk))
+    socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''))
+    socket.on('error', reject)
+  })
+}
+
 async function scrape(component: string): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${portOf(component, 'metrics')}/metrics`)
   expect(response.status).toBe(200)
@@ -206,7 +228,7 @@ describe('the chart env starts the real services', () => {
     expect(series.some((l) => l.startsWith('keda_lab_api_http_request_duration_seconds_count{') && /status_code="\d{3}"/.test(l))).toBe(true)
   })
 
-  it('keeps serving API metrics without queue series while Redis is down, and a real Prometheus raises the Redis alert', async () => {
+  it('a real Prometheus with the rendered rules, scraping the real services, raises each alert when its condition really happens', async () => {
     // A real Prometheus with the rendered rule groups, scraping the real API and worker under the
     // job names and namespace label that the ServiceMonitors give them in the cluster.
     requireBinary('prometheus', 'sudo apt-get install -y prometheus')
@@ -238,6 +260,30 @@ describe('the chart env starts the real services', () => {
       const body = (await (await fetch(`${api}/alerts`)).json()) as {data: {alerts: {labels: {alertname: string}; state: string}[]}}
       return body.data.alerts.find((a) => a.labels.alertname === name)?.state
     }
+    // Every rule holds for a while (`for`: 1 to 5 minutes) before it fires: pending is the state
+    // that proves its expression matched the real services' data; firing after the hold time is
+    // what `promtool test rules` (test/chart/rules.test.ts) shows. None may fire this early.
+    // `meanwhile` runs at every poll: a counter series must grow across scrapes for rate() to see
+    // it (the samples before a series' first scrape are not a rate).
+    const becomesPending = (name: string, timeoutMs = 30_000, meanwhile?: () => Promise<void>) =>
+      waitFor(
+        async () => {
+          await meanwhile?.()
+          const state = await alertState(name)
+          expect(state, `${name} never firing within its hold time`).not.toBe('firing')
+          return state === 'pending' || notYet(`state ${state}`)
+        },
+        {what: `${name} to be pending in Prometheus`, timeoutMs, intervalMs: 500},
+      )
+    const ruleNames = (rule!.spec as {groups: {rules: {alert: string}[]}[]}).groups.flatMap((g) => g.rules.map((r) => r.alert))
+    // KedaLabWorkersAtMax reads KEDA's HPA through kube-state-metrics: no such exporter runs here.
+    const driven = ['KedaLabTaskFailures', 'KedaLabApiErrorRate', 'KedaLabQueueBacklogGrowing', 'KedaLabApiLatencyHigh', 'KedaLabRedisMasterUnreachable']
+    expect(ruleNames.toSorted()).toEqual([...driven, 'KedaLabWorkersAtMax'].toSorted())
+    const apiUrl = `http://127.0.0.1:${portOf('api', 'http')}`
+    const addTask = async (body: object) => {
+      const response = await fetch(`${apiUrl}/api/tasks`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+      expect(response.status, await response.clone().text()).toBe(202)
+    }
     try {
       // Until Prometheus listens, only a refused connection is "not yet".
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200, {
@@ -251,7 +297,8 @@ describe('the chart env starts the real services', () => {
         timeoutMs: 30_000,
         intervalMs: 500,
       })
-      expect(await alertState('KedaLabRedisMasterUnreachable')).toBeUndefined()
+      // The healthy services' real data matches no rule.
+      for (const name of driven) expect(await alertState(name), name).toBeUndefined()
 
       await redis.kill()
       try {
@@ -260,19 +307,11 @@ describe('the chart env starts the real services', () => {
           timeoutMs: 20_000,
           intervalMs: 500,
         })
-        // `for: 1m` keeps it pending for a minute; pending proves the expression matched real data.
-        await waitFor(
-          async () => {
-            const state = await alertState('KedaLabRedisMasterUnreachable')
-            expect(state, 'never firing within its 1 minute').not.toBe('firing')
-            return state === 'pending' || notYet(`state ${state}`)
-          },
-          {
-            what: 'KedaLabRedisMasterUnreachable to be pending in Prometheus',
-            timeoutMs: 20_000,
-            intervalMs: 500,
-          },
-        )
+        await becomesPending('KedaLabRedisMasterUnreachable', 20_000)
+        // Meanwhile every task request answers 503: far more than 5 % of the API's requests fail.
+        await becomesPending('KedaLabApiErrorRate', 30_000, async () => {
+          expect((await fetch(`${apiUrl}/api/tasks/add`, {method: 'POST'})).status).toBe(503)
+        })
       } finally {
         await redis.restart()
       }
@@ -286,13 +325,40 @@ describe('the chart env starts the real services', () => {
         timeoutMs: 20_000,
         intervalMs: 500,
       })
-      // The other rules see the same real data and stay quiet.
-      for (const name of ['KedaLabTaskFailures', 'KedaLabApiErrorRate', 'KedaLabQueueBacklogGrowing', 'KedaLabApiLatencyHigh']) {
-        expect(await alertState(name), name).toBeUndefined()
-      }
+
+      // Slow clients: five requests whose bodies take 1.2 s to arrive put the API's p99 over 0.5 s.
+      // One quick request first, so that Prometheus already has the route's series when they come.
+      await addTask({iterations: 1000})
+      await waitFor(
+        async () => (await query('keda_lab_api_http_request_duration_seconds_count{namespace="keda",route="/api/tasks",method="POST"}')).length > 0,
+        {
+          what: "Prometheus to scrape the route's request histogram",
+          timeoutMs: 20_000,
+          intervalMs: 250,
+        },
+      )
+      expect(await Promise.all(Array.from({length: 5}, () => slowPost(portOf('api', 'http'), 1200)))).toEqual(Array(5).fill('HTTP/1.1 202 Accepted'))
+      await becomesPending('KedaLabApiLatencyHigh')
+
+      // Tasks that fail (on purpose, at their first step): more than 10 % of the processed tasks.
+      expect(await alertState('KedaLabTaskFailures')).toBeUndefined()
+      for (let i = 0; i < 3; i++) await addTask({iterations: 1000, failAt: 1})
+      await becomesPending('KedaLabTaskFailures')
+
+      // A backlog: the one worker (concurrency 1) takes about a second per task of 20 M
+      // iterations; 25 queued at once, then 10 more once Prometheus saw the first ones waiting.
+      expect(await alertState('KedaLabQueueBacklogGrowing')).toBeUndefined()
+      for (let i = 0; i < 25; i++) await addTask({iterations: 20_000_000})
+      await waitFor(async () => (await query('keda_lab_queue_jobs{namespace="keda",state="waiting"} > 20')).length > 0, {
+        what: 'Prometheus to see more than 20 tasks waiting',
+        timeoutMs: 20_000,
+        intervalMs: 250,
+      })
+      for (let i = 0; i < 10; i++) await addTask({iterations: 20_000_000})
+      await becomesPending('KedaLabQueueBacklogGrowing')
     } finally {
       await stopProcess(prometheus, 'SIGTERM', 5000)
       await rm(dir, {recursive: true, force: true})
     }
-  }, 90_000)
+  }, 240_000)
 })
