@@ -2,6 +2,11 @@
  * The doctor's checks, in-process, on the real client-node against the fake Kubernetes API (the
  * monitoring stack answering through its service proxy) and the fake Telegram Bot API: a healthy
  * lab passes everything; each broken condition fails exactly its own check, with its hint.
+ *
+ * The KEDA check's Ready/not-Ready and the Prometheus targets and alert-rules failures are tested
+ * against the real KEDA operator and a real Prometheus in test/cluster/doctor.test.ts; here the
+ * healthy lab only shows every check passing together, and the fake still serves what nothing real
+ * answers on this machine (Grafana, Loki, the aggregated metrics API's conditions, chosen event ages).
  */
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -118,21 +123,6 @@ describe('doctor checks against the fake cluster', () => {
     )
     expect(check.hint).toContain('describe hpa keda-lab-api')
   })
-  it('KEDA cannot reach Redis: the ScaledObject is not Ready', async () => {
-    const so = api.get('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')!
-    so.status.conditions[0] = {
-      type: 'Ready',
-      status: 'False',
-      reason: 'ScaledObjectCheckFailed',
-      message: 'error establishing redis connection: dial tcp 10.96.0.12:26379: connect: connection refused',
-    }
-    api.put(so)
-    const check = onlyFailure(await runDoctor(ctx), 'keda-redis')
-    expect(check.detail).toContain('keda-lab-worker Ready=False: ScaledObjectCheckFailed: error establishing redis connection')
-    expect(check.hint).toContain('TriggerAuthentication')
-    expect(check.hint).toContain('kubectl -n keda describe scaledobject keda-lab-worker')
-  })
-
   it("KEDA's errors: a recent KEDAScalerFailed warning fails the check even while Ready, an old one does not", async () => {
     const event = (name: string, minutesAgo: number) => ({
       apiVersion: 'v1',
@@ -163,29 +153,6 @@ describe('doctor checks against the fake cluster', () => {
     expect(onlyFailure(await runDoctor(ctx), 'keda-redis').detail).toBe('no ScaledObject in namespace keda')
     api.remove('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh')
     expect(onlyFailure(await runDoctor(ctx), 'keda-redis').detail).toMatch(/KEDA is not installed/)
-  })
-
-  it('Prometheus misses the worker target and the webhook is down', async () => {
-    lab.targets = lab.targets.filter((t) => t.labels.component !== 'worker')
-    lab.targets.find((t) => t.labels.component === 'webhook')!.health = 'down'
-    lab.targets.find((t) => t.labels.component === 'webhook')!.lastError = 'Get "http://10.244.0.7:9003/metrics": context deadline exceeded'
-    const check = onlyFailure(await runDoctor(ctx), 'prometheus-targets')
-    expect(check.detail).toBe('worker: no target, webhook: 1/1 down (Get "http://10.244.0.7:9003/metrics": context deadline exceeded), api: 1 up')
-    expect(check.hint).toMatch(/NetworkPolicy/)
-  })
-
-  it('Prometheus has none of the targets: ServiceMonitor hint', async () => {
-    lab.targets = []
-    const check = onlyFailure(await runDoctor(ctx), 'prometheus-targets')
-    expect(check.detail).toBe('api: no target, worker: no target, webhook: no target')
-    expect(check.hint).toMatch(/release=kube-prometheus-stack/)
-  })
-
-  it('an alert rule is missing', async () => {
-    lab.ruleGroups[0]!.rules = lab.ruleGroups[0]!.rules.filter((r) => r.name !== 'KedaLabWorkersAtMax')
-    const check = onlyFailure(await runDoctor(ctx), 'alert-rules')
-    expect(check.detail).toBe('missing alert rules: KedaLabWorkersAtMax')
-    expect(check.hint).toMatch(/prometheusrules/)
   })
 
   it('Grafana cannot reach Loki', async () => {

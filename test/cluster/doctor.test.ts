@@ -1,0 +1,365 @@
+/**
+ * `doctor`'s KEDA, Prometheus-targets and alert-rules checks against real programs (issue 15 §2):
+ *
+ * - KEDA: the real KEDA operator (keda.ts's startKedaLab: the app chart installed by real Helm 4 with
+ *   install's values, on the file's own control plane) makes the worker's ScaledObject Ready by
+ *   reading a real redis-server; the check passes on that. When that Redis dies, the operator itself
+ *   turns the ScaledObject Ready=False (TriggerError) and records a Warning event with the Redis
+ *   error (KEDAMetricSourceFailed): the check fails.
+ * - Prometheus: a real `prometheus` (Debian package) with the app chart's rendered PrometheusRule
+ *   groups as a rule file (named as the prometheus-operator names it), scraping loopback metrics
+ *   ports under the labels the chart's ServiceMonitors give the targets. A rule file Prometheus
+ *   rejects (its /-/reload refuses it), a rule in error at evaluation, a target down (nothing listens
+ *   on its port any more) and a target gone each fail their check with Prometheus's own answers.
+ *
+ * The one stand-in is the API server's service proxy, as in the alert test
+ * (test/integration/webhook-alert-test-cluster.test.ts): on this machine the real proxy answers "no
+ * endpoints available" (EndpointSlices refuse loopback pod IPs, CONTROL-PLANE.md), so `proxyService`
+ * forwards the Prometheus Service's requests to Prometheus's loopback port and answers 503 for any
+ * other Service. Every other call of the doctor goes to the real API server.
+ */
+import {randomBytes} from 'node:crypto'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer, type Server} from 'node:http'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {stringify} from 'yaml'
+
+import {createKube, type Kube, type ServiceProxyResponse} from '../../src/adapters/kube/index.js'
+import {createTelegram} from '../../src/adapters/telegram.js'
+import {DEFAULT_SERVICES, type DoctorContext, type DoctorReport, loadExpectedAlerts, runDoctor} from '../../src/lab/doctor/checks.js'
+import type {InstallAnswers} from '../../src/lab/install/options.js'
+import {renderChart} from '../helpers/helm.js'
+import {sampleAnswers} from '../helpers/install-answers.js'
+import {connectionRefused, freePort, notYet, requireBinary, runTracked, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {type RedisServer, startRedis} from '../helpers/redis.js'
+import {createNamespace, useCluster} from './harness.js'
+import {type KedaLab, startKedaLab} from './keda.js'
+import {getJson} from './kube-test-helpers.js'
+
+// Its own control plane: KEDA's CRDs are cluster-wide, as in the other KEDA tests.
+const cluster = useCluster(import.meta.url, {dedicated: true})
+
+/** Install's answers: no webhook (so the app's components are api and worker), no monitoring stack installed by Helm. */
+const answers: InstallAnswers = {...sampleAnswers, webhook: false, monitoring: false}
+const SO = 'keda-lab-worker'
+/** A ClusterIP of the control plane's loopback service range (startKedaLab's certificate names it; the adapter is not started here). */
+const ADAPTER_CLUSTER_IP = '127.100.200.11'
+
+type Rule = {alert?: string; record?: string; expr: string; [key: string]: unknown}
+type RuleGroup = {name: string; interval?: string; rules: Rule[]}
+
+let workDir: string
+let redis: RedisServer | undefined
+let lab: KedaLab | undefined
+let monitoringNamespace: string
+let prometheus: {port: number; stop(): Promise<void>} | undefined
+/** The lab's rule groups as the chart renders them for this namespace. */
+let labGroups: RuleGroup[]
+/** Loopback stand-ins for the api and worker pods' metrics ports. */
+const metricsServers = new Map<string, {server: Server; port: number}>()
+let ctx: DoctorContext
+
+const ns = () => cluster.namespace
+const ruleFile = () => join(workDir, 'prometheus', 'rules', `${ns()}-keda-lab.yaml`)
+const kedaOutput = () => lab?.output() ?? '\n(KEDA not started)'
+
+/** A pod's metrics port: a Prometheus text answer on /metrics. */
+async function startMetrics(component: string): Promise<void> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end()
+    res.writeHead(200, {'content-type': 'text/plain; version=0.0.4'}).end(`# TYPE keda_lab_stand_in gauge\nkeda_lab_stand_in{component="${component}"} 1\n`)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (!address || typeof address === 'string') throw new Error('no port')
+  metricsServers.set(component, {server, port: address.port})
+}
+
+/**
+ * Prometheus's configuration with one scrape job per component, labelled as the prometheus-operator
+ * labels a ServiceMonitor's targets (namespace, service, endpoint, and the chart's `component` relabeling).
+ */
+function writeConfig(components: Record<string, number>): void {
+  const scrapeConfigs = Object.entries(components).map(([component, port]) => ({
+    job_name: `serviceMonitor/${ns()}/keda-lab-${component}/0`,
+    static_configs: [{targets: [`127.0.0.1:${port}`], labels: {namespace: ns(), service: `keda-lab-${component}`, endpoint: 'metrics', component}}],
+  }))
+  writeFileSync(
+    join(workDir, 'prometheus', 'prometheus.yml'),
+    stringify({
+      global: {scrape_interval: '1s', evaluation_interval: '1s'},
+      rule_files: [join(workDir, 'prometheus', 'rules', '*.yaml')],
+      scrape_configs: scrapeConfigs,
+    }),
+  )
+}
+
+const prometheusUrl = () => `http://127.0.0.1:${prometheus?.port}`
+
+/** Asks Prometheus to load its configuration and rule files again; its answer (200, or 500 with the reason). */
+async function reload(): Promise<{status: number; body: string}> {
+  const res = await fetch(`${prometheusUrl()}/-/reload`, {method: 'POST'})
+  return {status: res.status, body: await res.text()}
+}
+
+async function startPrometheus(): Promise<void> {
+  const binary = requireBinary('prometheus', 'sudo apt-get install -y prometheus (Debian), or put prometheus on PATH')
+  const port = await freePort()
+  const child = spawnTracked(binary, [
+    `--config.file=${join(workDir, 'prometheus', 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(workDir, 'prometheus', 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.enable-lifecycle',
+  ])
+  let output = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    output = (output + d.toString()).slice(-4000)
+  })
+  prometheus = {port, stop: () => stopProcess(child)}
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}):\n${output}`)
+      return (await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200 || notYet('not ready')
+    },
+    {what: 'Prometheus ready', timeoutMs: 60_000, intervalMs: 250, ignore: connectionRefused},
+  )
+}
+
+/** Waits until Prometheus reports each job's target with the given health (undefined: no such target). */
+async function targetsBecome(want: Record<string, 'up' | 'down' | undefined>): Promise<void> {
+  await waitFor(
+    async () => {
+      const body = (await (await fetch(`${prometheusUrl()}/api/v1/targets?state=active`)).json()) as {
+        data: {activeTargets: {labels: Record<string, string>; health: string}[]}
+      }
+      const seen = Object.fromEntries(body.data.activeTargets.map((t) => [t.labels.component, t.health]))
+      return Object.entries(want).every(([c, h]) => seen[c] === h) || notYet(`targets ${JSON.stringify(seen)}`)
+    },
+    {what: `Prometheus targets ${JSON.stringify(want)}`, timeoutMs: 60_000, intervalMs: 250},
+  )
+}
+
+/** Waits until Prometheus has evaluated every rule of the keda-lab groups at least once. */
+async function rulesEvaluated(): Promise<{name: string; health: string; lastError?: string}[]> {
+  return waitFor(
+    async () => {
+      const body = (await (await fetch(`${prometheusUrl()}/api/v1/rules?type=alert`)).json()) as {
+        data: {groups: {name: string; rules: {name: string; health: string; lastError?: string}[]}[]}
+      }
+      const rules = body.data.groups.filter((g) => g.name.startsWith('keda-lab')).flatMap((g) => g.rules)
+      return (
+        (rules.length > 0 && rules.every((r) => r.health !== 'unknown') && rules) || notYet(`rules ${JSON.stringify(rules.map((r) => [r.name, r.health]))}`)
+      )
+    },
+    {what: 'Prometheus to evaluate the keda-lab rules', timeoutMs: 60_000, intervalMs: 250},
+  )
+}
+
+const byId = (report: DoctorReport) => Object.fromEntries(report.checks.map((c) => [c.id, c]))
+const check = async (id: string) => {
+  const report = await runDoctor(ctx)
+  expect(byId(report).cluster?.status, 'the real API server answers the doctor').toBe('pass')
+  const found = byId(report)[id]
+  if (!found) throw new Error(`doctor ran no check ${id}`)
+  return found
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'keda-lab-doctor-'))
+  mkdirSync(join(workDir, 'prometheus', 'rules'), {recursive: true})
+  monitoringNamespace = `${ns()}-mon`
+  await createNamespace(cluster.kubeconfig, monitoringNamespace)
+  const rule = (await renderChart(4, {namespace: ns()})).find((o) => o.kind === 'PrometheusRule')
+  if (!rule) throw new Error('the chart rendered no PrometheusRule')
+  labGroups = (rule.spec as {groups: RuleGroup[]}).groups
+  await startMetrics('api')
+  await startMetrics('worker')
+  writeConfig({api: metricsServers.get('api')!.port, worker: metricsServers.get('worker')!.port})
+  await startPrometheus()
+
+  const redisPassword = randomBytes(18).toString('base64url')
+  redis = await startRedis({password: redisPassword})
+  lab = await startKedaLab({
+    kubeconfig: cluster.kubeconfig,
+    namespace: ns(),
+    clusterDir: cluster.state.dir,
+    workDir,
+    answers,
+    redisPassword,
+    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}},
+    helm: 4,
+    adapterClusterIP: ADAPTER_CLUSTER_IP,
+  })
+
+  const kube = await createKube({kubeconfig: cluster.kubeconfig})
+  const prometheusService = `${monitoringNamespace}/${DEFAULT_SERVICES.prometheus.name}:${DEFAULT_SERVICES.prometheus.port}`
+  const proxied: Kube = {
+    ...kube,
+    // The API server's service proxy for the Prometheus Service; any other Service has no endpoints.
+    async proxyService(request): Promise<ServiceProxyResponse> {
+      if (`${request.namespace}/${request.service}:${request.port}` !== prometheusService) {
+        return {status: 503, headers: {}, body: `no endpoints available for service "${request.service}"`}
+      }
+      const query = request.query ? `?${new URLSearchParams(request.query)}` : ''
+      const res = await fetch(`${prometheusUrl()}${request.path}${query}`, {method: request.method ?? 'GET', headers: request.headers, body: request.body})
+      return {status: res.status, headers: Object.fromEntries(res.headers), body: await res.text()}
+    },
+  }
+  ctx = {
+    kube: proxied,
+    releases: {list: async () => []},
+    namespace: ns(),
+    monitoringNamespace,
+    // Nothing listens there: the token check only warns, and nothing leaves the machine.
+    telegram: createTelegram({apiUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000}),
+    expectedAlerts: await loadExpectedAlerts(),
+    services: DEFAULT_SERVICES,
+    logWindowMs: 15 * 60_000,
+    stuckAfterMs: 120_000,
+    now: Date.now,
+  }
+}, 300_000)
+
+afterAll(async () => {
+  // Each step on its own: one failing must not leave the others' processes behind.
+  const steps: (() => Promise<unknown>)[] = [
+    async () => lab?.stop(),
+    async () => redis?.stop(),
+    async () => prometheus?.stop(),
+    ...[...metricsServers.values()].map(
+      ({server}) =>
+        () =>
+          new Promise((resolve) => server.close(resolve)),
+    ),
+  ]
+  for (const step of steps) await step().catch(() => undefined)
+  if (workDir) rmSync(workDir, {recursive: true, force: true})
+}, 60_000)
+
+describe('doctor against real Prometheus', () => {
+  it('a rule file Prometheus rejects: the lab has no alert rule loaded, and the check fails', async () => {
+    const broken = structuredClone(labGroups)
+    const first = broken[0]?.rules[0]
+    if (!first) throw new Error('the chart rendered an empty first rule group')
+    first.expr = `sum(rate(${first.expr}`
+    writeFileSync(ruleFile(), stringify({groups: broken}))
+    const refused = await reload()
+    expect(refused.status, 'Prometheus refuses the rule file').toBe(500)
+    expect(refused.body).toContain('failed to reload config')
+    // Why, in promtool's words (the reload answer only says that it failed).
+    const promtool = await runTracked(requireBinary('promtool', 'sudo apt-get install -y prometheus'), ['check', 'rules', ruleFile()], {timeoutMs: 60_000})
+    expect(promtool.exitCode).not.toBe(0)
+    expect(promtool.all).toMatch(/parse error/)
+    const result = await check('alert-rules')
+    expect(result).toMatchObject({status: 'fail', detail: 'no keda-lab alert rule is loaded'})
+    expect(result.hint).toMatch(/prometheusrules/)
+  })
+
+  it("the chart's rules loaded: the check passes; a rule in error at evaluation fails it, naming the rule and Prometheus's error", async () => {
+    writeFileSync(ruleFile(), stringify({groups: labGroups}))
+    expect((await reload()).status).toBe(200)
+    const loaded = await check('alert-rules')
+    const count = labGroups.flatMap((g) => g.rules).filter((r) => r.alert).length
+    expect(loaded).toMatchObject({status: 'pass', detail: `${count} alert rules in ${labGroups.length} groups`})
+
+    // The chart's rules without KedaLabWorkersAtMax: that alert is named as missing.
+    const without = labGroups.map((g) => ({...g, rules: g.rules.filter((r) => r.alert !== 'KedaLabWorkersAtMax')}))
+    writeFileSync(ruleFile(), stringify({groups: without}))
+    expect((await reload()).status).toBe(200)
+    const missing = await check('alert-rules')
+    expect(missing).toMatchObject({status: 'fail', detail: 'missing alert rules: KedaLabWorkersAtMax'})
+    expect(missing.hint).toMatch(/prometheusrules/)
+
+    // One of the lab's rules with an expression that parses but fails every evaluation
+    // (one-to-one matching against two series with the same match group).
+    const erring = structuredClone(labGroups)
+    const group = erring[0]
+    const rule = group?.rules.find((r) => r.alert)
+    if (!group || !rule?.alert) throw new Error('no alert rule in the first group')
+    group.interval = '1s'
+    rule.expr = 'vector(1) + on() (label_replace(vector(1), "copy", "a", "", "") or label_replace(vector(1), "copy", "b", "", ""))'
+    writeFileSync(ruleFile(), stringify({groups: erring}))
+    expect((await reload()).status).toBe(200)
+    const evaluated = await rulesEvaluated()
+    expect(evaluated.find((r) => r.name === rule.alert)).toMatchObject({health: 'err'})
+    const failing = await check('alert-rules')
+    expect(failing.status).toBe('fail')
+    expect(failing.detail).toMatch(new RegExp(`^rules failing to evaluate: ${rule.alert} \\(.*(many-to-many|duplicate series).*\\)$`))
+    expect(failing.hint).toContain('prometheusrule.yaml')
+    // Back to the chart's rules for the other tests.
+    writeFileSync(ruleFile(), stringify({groups: labGroups}))
+    expect((await reload()).status).toBe(200)
+  })
+
+  it('targets: both up passes; a target down fails with the scrape error; a target gone fails with the ServiceMonitor hint', async () => {
+    const api = metricsServers.get('api')!.port
+    const worker = metricsServers.get('worker')!
+    await targetsBecome({api: 'up', worker: 'up'})
+    expect(await check('prometheus-targets')).toMatchObject({status: 'pass', detail: 'api: 1 up, worker: 1 up'})
+
+    // The worker's metrics port stops answering: Prometheus's scrape is refused.
+    await new Promise((resolve) => worker.server.close(resolve))
+    await targetsBecome({api: 'up', worker: 'down'})
+    const down = await check('prometheus-targets')
+    expect(down.status).toBe('fail')
+    expect(down.detail).toMatch(
+      new RegExp(
+        `^worker: 1/1 down \\(Get "http://127\\.0\\.0\\.1:${worker.port}/metrics": dial tcp 127\\.0\\.0\\.1:${worker.port}: connect: connection refused\\), api: 1 up$`,
+      ),
+    )
+    expect(down.hint).toMatch(/NetworkPolicy/)
+
+    // No scrape job for the worker at all (its ServiceMonitor not picked up).
+    writeConfig({api})
+    expect((await reload()).status).toBe(200)
+    await targetsBecome({api: 'up', worker: undefined})
+    const gone = await check('prometheus-targets')
+    expect(gone).toMatchObject({status: 'fail', detail: 'worker: no target, api: 1 up'})
+    expect(gone.hint).toMatch(/release=kube-prometheus-stack/)
+  })
+})
+
+describe('doctor against the real KEDA operator', () => {
+  interface ScaledObject {
+    status?: {conditions?: {type: string; status: string; reason?: string; message?: string}[]}
+  }
+  const readyCondition = async () =>
+    (await getJson<ScaledObject>(cluster.kubeconfig, `/apis/keda.sh/v1alpha1/namespaces/${ns()}/scaledobjects/${SO}`))?.status?.conditions?.find(
+      (c) => c.type === 'Ready',
+    )
+
+  it('passes once the operator made the ScaledObject Ready; fails when Redis dies and the operator turns it Ready=False', async () => {
+    await waitFor(
+      async () => {
+        const ready = await readyCondition()
+        return ready?.status === 'True' || notYet(`Ready=${ready?.status} (${ready?.reason}: ${ready?.message})`)
+      },
+      {what: 'the KEDA operator to make the ScaledObject Ready', timeoutMs: 120_000, intervalMs: 500},
+    ).catch((error: Error) => {
+      throw new Error(error.message + kedaOutput())
+    })
+    const passing = await check('keda-redis')
+    expect(passing.status, passing.detail).toBe('pass')
+    expect(passing.detail).toMatch(new RegExp(`^${SO} Ready, Active=(False \\(ScalerNotActive\\)|True \\(ScalerActive\\))$`))
+
+    await redis?.kill()
+    await waitFor(
+      async () => {
+        const ready = await readyCondition()
+        return ready?.status === 'False' || notYet(`Ready=${ready?.status} (${ready?.reason})`)
+      },
+      {what: 'the KEDA operator to turn the ScaledObject Ready=False once Redis is gone', timeoutMs: 120_000, intervalMs: 500},
+    ).catch((error: Error) => {
+      throw new Error(error.message + kedaOutput())
+    })
+    const failing = await check('keda-redis')
+    expect(failing.status).toBe('fail')
+    expect(failing.detail).toMatch(new RegExp(`^${SO} Ready=False: TriggerError: `))
+    // KEDA's own Warning event with the Redis error (KEDA 2.20 records it as KEDAMetricSourceFailed).
+    expect(failing.detail).toMatch(new RegExp(`; KEDA reports KEDA\\w+Failed: .*dial tcp 127\\.0\\.0\\.1:${redis?.port}: connect: connection refused`))
+    expect(failing.hint).toContain(`kubectl -n ${ns()} describe scaledobject ${SO}`)
+  })
+})
