@@ -37,6 +37,14 @@ describe('keda-lab dev --autoscale --worker-scale-up/--worker-scale-down', () =>
     expect(bad.stderr).toMatch(/^Fix: items, comma-separated: window=<s>s, <n>pods\/<s>s, <n>%\/<s>s, select=max\|min\|disabled/m)
     expect(bad.stderr).not.toMatch(/^\s+at /m)
     expect(bad.stdout).not.toContain('[redis]')
+    // The deprecated --stabilization-window N is --worker-scale-down window=Ns: both at once is refused.
+    const both = await runCli(['dev', '--api-port', '0', '--autoscale', '--stabilization-window', '3', '--worker-scale-down', 'window=2s'], {timeoutMs: 60_000})
+    expect(both.code).toBe(2)
+    // oclif wraps its message and prefixes lines with › when run from dist: compare the words.
+    expect(both.stderr.replace(/›/g, ' ').replace(/\s+/g, ' ')).toContain(
+      '--worker-scale-down=window=2s cannot also be provided when using --stabilization-window',
+    )
+    expect(both.stdout).not.toContain('[redis]')
   })
 
   it('adds and removes one worker per policy period, and says the policy limited it', async () => {

@@ -148,7 +148,7 @@ export async function request(url: string, init?: RequestInit): Promise<{status:
 export function autoscaleDevArgs(options: {taskIterations: number; logLevel?: 'warn'}): string[] {
   return [
     ...['--api-port', '0', '--autoscale', '--min-workers', '1', '--max-workers', '3', '--tasks-per-worker', '1'],
-    ...['--polling-interval', '1', '--stabilization-window', '3', '--task-iterations', String(options.taskIterations)],
+    ...['--polling-interval', '1', '--worker-scale-down', 'window=3s', '--task-iterations', String(options.taskIterations)],
     ...(options.logLevel ? ['--log-level', options.logLevel] : []),
   ]
 }
