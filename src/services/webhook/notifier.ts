@@ -136,6 +136,9 @@ interface Failure {
  * because here every retry is counted in the metrics, and the whole notification — all chats,
  * all retries, all 429 waits — is bounded by one budget shorter than Alertmanager's timeout.
  */
+// Over 80 lines (127) on purpose: four small named steps (remember, classify, sendOne, notify)
+// share the dedupe window, the secrets to scrub and one retry budget per notification; tested
+// against the loopback fake Telegram (test/integration/webhook-app.test.ts). Next split if it grows.
 export function createTelegramNotifier(options: TelegramNotifierOptions): TelegramNotifier {
   const secrets = [options.botToken]
   const api = new Api(options.botToken, {apiRoot: options.apiUrl, maxRetries: 0, timeoutMs: options.timeoutMs})

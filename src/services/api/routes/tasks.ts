@@ -3,6 +3,7 @@ import {Type} from 'typebox'
 
 import {TASK_STEPS} from '../../shared/tasks.js'
 import {OPTIONAL_BODY, type RouteDeps} from '../route-deps.js'
+import type {CancelOutcome} from '../task-store.js'
 import {taskId, taskPath, toTaskResource} from '../task-view.js'
 import {commonErrors, errorBody, TaskIdParams, TaskStatusSchema} from './schemas.js'
 
@@ -36,18 +37,15 @@ const Cancelled = Type.Object({id: Type.String({format: 'uuid'}), cancelled: Typ
 
 const TaskNotFound = () => errorBody('Task not found.')
 
-/**
- * The modern task API: `POST /api/tasks` (202 + Location), `GET /api/tasks/:id` (typed) and
- * `DELETE /api/tasks/:id` (cancels a queued task).
- */
-export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {config, queue, metrics, notFound}) => {
-  const CreateBody = Type.Object(
+/** The body of `POST /api/tasks`: the size within the configured limit, and a step to fail at on purpose. */
+export function createTaskBody(task: RouteDeps['config']['task']) {
+  return Type.Object(
     {
       iterations: Type.Optional(
         Type.Integer({
           minimum: 0,
-          maximum: config.task.maxIterations,
-          description: `Task size: loop iterations over the 100 steps (0 = an empty task; default ${config.task.defaultIterations})`,
+          maximum: task.maxIterations,
+          description: `Task size: loop iterations over the 100 steps (0 = an empty task; default ${task.defaultIterations})`,
         }),
       ),
       failAt: Type.Optional(
@@ -59,9 +57,27 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
       ),
     },
     // The example (Swagger UI's "Try it out") is the ordinary task: the default size, no failure.
-    {additionalProperties: false, examples: [{iterations: config.task.defaultIterations}]},
+    {additionalProperties: false, examples: [{iterations: task.defaultIterations}]},
   )
+}
 
+/** What `DELETE /api/tasks/:id` answers for a cancel outcome other than success: the status and error body. */
+export function cancelRefusal(outcome: Exclude<CancelOutcome, {outcome: 'cancelled'}>): {status: 404 | 409; body: ReturnType<typeof errorBody>} {
+  if (outcome.outcome === 'not-found') return {status: 404, body: TaskNotFound()}
+  return {
+    status: 409,
+    body: errorBody(
+      outcome.reason === 'processing'
+        ? 'Task is already being processed and cannot be cancelled: BullMQ cannot stop a running job cleanly. Wait for it to finish.'
+        : `Task has already finished (${outcome.status}); there is nothing to cancel.`,
+    ),
+  }
+}
+
+type TasksApp = Parameters<FastifyPluginAsyncTypebox<RouteDeps>>[0]
+
+/** `POST /api/tasks`: 202 + Location. */
+function createTaskRoute(app: TasksApp, {config, queue, metrics}: RouteDeps): void {
   app.post(
     '/api/tasks',
     {
@@ -69,7 +85,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
         tags: ['tasks'],
         summary: 'Queue a task',
         description: 'The JSON body is optional; without it the task has the default size.',
-        body: CreateBody,
+        body: createTaskBody(config.task),
         [OPTIONAL_BODY]: true,
         response: {202: Accepted, 400: Type.Ref('ErrorBody'), 413: Type.Ref('ErrorBody'), 415: Type.Ref('ErrorBody'), ...commonErrors},
       },
@@ -92,7 +108,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
         .send({id, status: 'Queued' as const, links: {self}})
     },
   )
+}
 
+/** `GET /api/tasks/:id`: the typed task resource. */
+function getTaskRoute(app: TasksApp, {queue, notFound}: RouteDeps): void {
   app.get(
     '/api/tasks/:id',
     {
@@ -111,7 +130,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
       return toTaskResource(snapshot)
     },
   )
+}
 
+/** `DELETE /api/tasks/:id`: cancels a queued task. */
+function cancelTaskRoute(app: TasksApp, {queue, notFound}: RouteDeps): void {
   app.delete(
     '/api/tasks/:id',
     {
@@ -128,24 +150,23 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {con
       const id = taskId(request.params.id)
       if (!id) return notFound(request, reply)
       const result = await queue.cancel(id)
-      switch (result.outcome) {
-        case 'not-found':
-          return reply.code(404).send(TaskNotFound())
-        case 'conflict':
-          request.log.info({taskId: id, status: result.status}, 'task not cancelled')
-          return reply
-            .code(409)
-            .send(
-              errorBody(
-                result.reason === 'processing'
-                  ? 'Task is already being processed and cannot be cancelled: BullMQ cannot stop a running job cleanly. Wait for it to finish.'
-                  : `Task has already finished (${result.status}); there is nothing to cancel.`,
-              ),
-            )
-        case 'cancelled':
-          request.log.info({taskId: id}, 'task cancelled')
-          return {id, cancelled: true as const}
+      if (result.outcome === 'cancelled') {
+        request.log.info({taskId: id}, 'task cancelled')
+        return {id, cancelled: true as const}
       }
+      if (result.outcome === 'conflict') request.log.info({taskId: id, status: result.status}, 'task not cancelled')
+      const refusal = cancelRefusal(result)
+      return reply.code(refusal.status).send(refusal.body)
     },
   )
+}
+
+/**
+ * The modern task API: `POST /api/tasks` (202 + Location), `GET /api/tasks/:id` (typed) and
+ * `DELETE /api/tasks/:id` (cancels a queued task).
+ */
+export const taskRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  createTaskRoute(app, deps)
+  getTaskRoute(app, deps)
+  cancelTaskRoute(app, deps)
 }
