@@ -455,8 +455,12 @@ export async function startKedaLab(o: KedaLabOptions): Promise<KedaLab> {
   return lab
 }
 
-/** install's Secret, then the app chart by real Helm with install's rendered values and the test's own on top. */
-async function installApp(o: KedaLabOptions): Promise<void> {
+/**
+ * install's Secret, then the app chart by real Helm with install's rendered values and the test's own
+ * on top. Run again after an uninstall that kept the namespace, it keeps the Secret already there, as
+ * install does.
+ */
+export async function installApp(o: Omit<KedaLabOptions, 'clusterDir' | 'adapterClusterIP' | 'step'>): Promise<void> {
   const [secret] = resolveSecrets({
     appNamespace: o.namespace,
     monitoringNamespace: 'keda-monitoring',
@@ -472,7 +476,7 @@ async function installApp(o: KedaLabOptions): Promise<void> {
     metadata: {name: secret.name, labels: {'app.kubernetes.io/part-of': 'keda-lab'}},
     data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   })
-  if (created.status !== 201) throw new Error(`creating install's Secret: ${created.status} ${created.body.slice(0, 300)}`)
+  if (created.status !== 201 && created.status !== 409) throw new Error(`creating install's Secret: ${created.status} ${created.body.slice(0, 300)}`)
   const installValues = join(o.workDir, 'keda-lab.yaml')
   const testValues = join(o.workDir, 'test-values.yaml')
   writeFileSync(
