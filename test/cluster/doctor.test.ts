@@ -35,6 +35,7 @@ import {renderChart} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {connectionRefused, freePort, notYet, requireBinary, runTracked, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
+import {adminRequest} from './control-plane.js'
 import {createNamespace, useCluster} from './harness.js'
 import {type KedaLab, startKedaLab} from './keda.js'
 import {getJson} from './kube-test-helpers.js'
@@ -345,6 +346,40 @@ describe('doctor against the real KEDA operator', () => {
     expect(passing.status, passing.detail).toBe('pass')
     expect(passing.detail).toMatch(new RegExp(`^${SO} Ready, Active=(False \\(ScalerNotActive\\)|True \\(ScalerActive\\))$`))
 
+    // KEDA's Warning events, as stored and field-selected by the real API server: one 40 min old
+    // and one about a Deployment of the same name leave the check passing; a recent one fails it.
+    const event = async (name: string, minutesAgo: number, kind = 'ScaledObject') => {
+      const at = new Date(Date.now() - minutesAgo * 60_000).toISOString()
+      const res = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns()}/events`, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: {name},
+        involvedObject: {apiVersion: kind === 'ScaledObject' ? 'keda.sh/v1alpha1' : 'apps/v1', kind, name: SO, namespace: ns()},
+        type: 'Warning',
+        reason: 'KEDAScalerFailed',
+        message: 'error getting list length: NOAUTH Authentication required.',
+        count: 7,
+        firstTimestamp: at,
+        lastTimestamp: at,
+        source: {component: 'keda-operator'},
+      })
+      if (res.status !== 201) throw new Error(`creating Event ${name}: ${res.status} ${res.body.slice(0, 300)}`)
+      return () => adminRequest(cluster.kubeconfig, 'DELETE', `/api/v1/namespaces/${ns()}/events/${name}`)
+    }
+    await event(`${SO}.old`, 40)
+    await event(`${SO}.deployment`, 1, 'Deployment')
+    expect((await check('keda-redis')).status).toBe('pass')
+    const removeRecent = await event(`${SO}.recent`, 2)
+    const recent = await check('keda-redis')
+    expect(recent.status).toBe('fail')
+    expect(recent.detail).toMatch(
+      new RegExp(
+        `^${SO} Ready, Active=\\w+ \\(\\w+\\); KEDA reports KEDAScalerFailed: error getting list length: NOAUTH Authentication required\\. \\(7 times\\)$`,
+      ),
+    )
+    expect(recent.hint).toContain('redis-password')
+    await removeRecent()
+
     await redis?.kill()
     await waitFor(
       async () => {
@@ -361,5 +396,10 @@ describe('doctor against the real KEDA operator', () => {
     // KEDA's own Warning event with the Redis error (KEDA 2.20 records it as KEDAMetricSourceFailed).
     expect(failing.detail).toMatch(new RegExp(`; KEDA reports KEDA\\w+Failed: .*dial tcp 127\\.0\\.0\\.1:${redis?.port}: connect: connection refused`))
     expect(failing.hint).toContain(`kubectl -n ${ns()} describe scaledobject ${SO}`)
+  })
+
+  it('a namespace without a ScaledObject (KEDA installed) fails the check', async () => {
+    const result = byId(await runDoctor({...ctx, namespace: monitoringNamespace}))['keda-redis']
+    expect(result).toMatchObject({status: 'fail', detail: `no ScaledObject in namespace ${monitoringNamespace}`})
   })
 })
