@@ -267,8 +267,17 @@ describe('PromQL', () => {
         }),
       ])
       // One real task (request, queue, worker histograms get series) and one alert through the webhook.
-      const added = (await (await fetch(`http://127.0.0.1:${apiPort}/api/tasks/add`, {method: 'POST'})).json()) as {result: {id: string}}
-      taskId = added.result.id
+      // The API answers 503 until its Redis connection is up (no offline queue, by design): on a
+      // loaded machine that can outlast the metrics port's start, so wait for /readyz first.
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, {
+        timeoutMs: 60_000,
+        what: `the API ready (output: ${logs.api.slice(-500)})`,
+        ignore: connectionRefused,
+      })
+      const response = await fetch(`http://127.0.0.1:${apiPort}/api/tasks/add`, {method: 'POST'})
+      const text = await response.text()
+      expect(response.status, text).toBe(200)
+      taskId = (JSON.parse(text) as {result: {id: string}}).result.id
       await waitFor(
         async () => {
           const body = (await (await fetch(`http://127.0.0.1:${apiPort}/api/tasks/status/${taskId}`)).json()) as {result: {progress: {status: string}}}
