@@ -114,7 +114,6 @@ export function validateAutoscaleOptions(options: AutoscaleOptions): string | un
  * returned `state` replaces the one passed in.
  */
 export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sample: QueueSample): ScaleDecision {
-  const tolerance = options.tolerance ?? 0.1
   const up = withKubernetesDefaults('scaleUp', options.behavior?.scaleUp)
   const down = withKubernetesDefaults('scaleDown', options.behavior?.scaleDown)
   const upWindowMs = up.stabilizationWindowSeconds * 1000
@@ -160,69 +159,106 @@ export function decideScale(options: AutoscaleOptions, state: AutoscaleState, sa
   }
 
   // 3. The HPA's recommendation.
-  let recommendation: number
-  let cause: ScaleDecision['cause'] = 'hpa'
-  let why = ''
-  const ratio = metric / (per * current)
-  if (Math.abs(ratio - 1) <= tolerance) {
-    recommendation = current
-    cause = 'within-tolerance'
-  } else {
-    recommendation = Math.ceil(metric / per)
-  }
-  const clampedRecommendation = Math.min(Math.max(recommendation, hpaMin), options.maxReplicas)
-  if (clampedRecommendation !== recommendation && cause === 'hpa') {
-    cause = 'clamped'
-    why = 'clamped to [min, max]'
-  }
-  recommendation = clampedRecommendation
+  const hpa = hpaRecommendation(metric, current, options)
+  const recommendation = hpa.replicas
 
-  // 4. Stabilisation: up only to the lowest recommendation of the scale-up window, down only to
-  // the highest of the scale-down window (the controller's stabilizeRecommendationWithBehaviors).
+  // 4. Stabilisation.
+  const stabilised = stabilise(recommendation, current, recommendations, now, upWindowMs, downWindowMs)
+  recommendations.push({at: now, replicas: recommendation})
+
+  // 5. The policies.
+  const limited = applyPolicies(stabilised.replicas, current, up, down, scaleUps, scaleDowns, now)
+  const desired = limited.replicas
+  const step = limited.cause ? limited : stabilised.cause ? stabilised : hpa
+
+  if (options.minReplicas === 0 && !isActive && desired === current)
+    return done(current, 'cooldown-pending', 'idle, waiting for the cooldown before scaling to zero')
+  return done(desired, step.cause ?? 'hpa', step.why)
+}
+
+type Events = {at: number; added?: number; removed?: number}[]
+
+/** One step's answer: the replicas it leaves, and why, when it changed what it was given. */
+interface Step {
+  replicas: number
+  cause?: ScaleDecision['cause']
+  why: string
+}
+
+/**
+ * Step 3, the HPA's recommendation for an AverageValue target: `current` within the tolerance,
+ * otherwise ceil(metric / tasksPerReplica), clamped to [max(min, 1), max].
+ */
+export function hpaRecommendation(metric: number, current: number, options: AutoscaleOptions): {replicas: number; cause: ScaleDecision['cause']; why: string} {
+  const per = options.tasksPerReplica
+  const hpaMin = Math.max(options.minReplicas, 1)
+  const withinTolerance = Math.abs(metric / (per * current) - 1) <= (options.tolerance ?? 0.1)
+  const raw = withinTolerance ? current : Math.ceil(metric / per)
+  const replicas = Math.min(Math.max(raw, hpaMin), options.maxReplicas)
+  if (withinTolerance) return {replicas, cause: 'within-tolerance', why: ''}
+  if (replicas !== raw) return {replicas, cause: 'clamped', why: 'clamped to [min, max]'}
+  return {replicas, cause: 'hpa', why: ''}
+}
+
+/**
+ * Step 4: up only to the lowest recommendation of the scale-up window, down only to the highest of
+ * the scale-down window (the controller's stabilizeRecommendationWithBehaviors). `recommendations`
+ * are the earlier ones, without this poll's.
+ */
+function stabilise(
+  recommendation: number,
+  current: number,
+  recommendations: AutoscaleState['recommendations'],
+  now: number,
+  upWindowMs: number,
+  downWindowMs: number,
+): Step {
   let upLimit = recommendation
   let downLimit = recommendation
   for (const r of recommendations) {
     if (now - r.at < upWindowMs) upLimit = Math.min(upLimit, r.replicas)
     if (now - r.at < downWindowMs) downLimit = Math.max(downLimit, r.replicas)
   }
-  recommendations.push({at: now, replicas: recommendation})
-  let desired = Math.min(Math.max(current, upLimit), downLimit)
-  if (desired !== recommendation) {
-    cause = 'stabilising'
-    why =
-      recommendation < current
-        ? desired === current
-          ? `scale-down to ${recommendation} held back by the stabilisation window`
-          : `${recommendation} would do; the stabilisation window allows only ${desired}, the highest recommendation within it`
-        : desired === current
-          ? `scale-up to ${recommendation} held back by the scale-up stabilisation window`
-          : `${recommendation} would do; the scale-up stabilisation window allows only ${desired}, the lowest recommendation within it`
-  }
+  const desired = Math.min(Math.max(current, upLimit), downLimit)
+  if (desired === recommendation) return {replicas: desired, why: ''}
+  const why =
+    recommendation < current
+      ? desired === current
+        ? `scale-down to ${recommendation} held back by the stabilisation window`
+        : `${recommendation} would do; the stabilisation window allows only ${desired}, the highest recommendation within it`
+      : desired === current
+        ? `scale-up to ${recommendation} held back by the scale-up stabilisation window`
+        : `${recommendation} would do; the scale-up stabilisation window allows only ${desired}, the lowest recommendation within it`
+  return {replicas: desired, cause: 'stabilising', why}
+}
 
-  // 5. The policies (the controller's convertDesiredReplicasWithBehaviorRate).
+/** Step 5: the rate-limiting policies (the controller's convertDesiredReplicasWithBehaviorRate). */
+function applyPolicies(
+  desired: number,
+  current: number,
+  up: Required<ScalingRules>,
+  down: Required<ScalingRules>,
+  scaleUps: Events,
+  scaleDowns: Events,
+  now: number,
+): Step {
   if (desired > current) {
     const limit = Math.max(current, scaleUpLimit(current, up, scaleUps, scaleDowns, now))
     if (desired > limit) {
-      desired = limit
-      cause = 'rate-limited'
-      why = up.selectPolicy === 'Disabled' ? 'scale-up disabled (select=disabled)' : `scale-up limited by the policies ${formatPolicies(up)}, like the HPA`
+      const why =
+        up.selectPolicy === 'Disabled' ? 'scale-up disabled (select=disabled)' : `scale-up limited by the policies ${formatPolicies(up)}, like the HPA`
+      return {replicas: limit, cause: 'rate-limited', why}
     }
   } else if (desired < current) {
     const limit = Math.min(current, scaleDownLimit(current, down, scaleUps, scaleDowns, now))
     if (desired < limit) {
-      desired = limit
-      cause = 'rate-limited'
-      why =
+      const why =
         down.selectPolicy === 'Disabled' ? 'scale-down disabled (select=disabled)' : `scale-down limited by the policies ${formatPolicies(down)}, like the HPA`
+      return {replicas: limit, cause: 'rate-limited', why}
     }
   }
-
-  if (options.minReplicas === 0 && !isActive && desired === current)
-    return done(current, 'cooldown-pending', 'idle, waiting for the cooldown before scaling to zero')
-  return done(desired, cause, why)
+  return {replicas: desired, why: ''}
 }
-
-type Events = {at: number; added?: number; removed?: number}[]
 
 function longestPeriodMs(rules: Required<ScalingRules>): number {
   return Math.max(0, ...rules.policies.map((p) => p.periodSeconds)) * 1000
