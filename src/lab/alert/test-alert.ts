@@ -166,21 +166,7 @@ async function viaAlertmanager(options: AlertTestOptions, target: ClusterTarget,
   const now = options.now ?? (() => new Date())
   const pollMs = options.pollMs ?? 1000
   const labels = testAlertLabels(testId)
-  const secret = await target.kube.getSecretData(target.namespace, names.secret)
-  const webhookToken = secret?.['webhook-token']
-  if (!webhookToken) {
-    throw new KedaLabError(`no webhook token in Secret ${target.namespace}/${names.secret}`, {
-      hint: 'is the lab installed with the webhook? keda-lab install --telegram-token … --telegram-chat-id … (or keda-lab doctor)',
-    })
-  }
-  const alertmanager = (request: Omit<ServiceProxyRequest, 'namespace' | 'service' | 'port'>) =>
-    proxy(target, {namespace: target.monitoringNamespace, service: names.alertmanagerService, port: names.alertmanagerPort, ...request}, 'Alertmanager')
-  const webhook = (path: string) =>
-    proxy(
-      target,
-      {namespace: target.namespace, service: names.webhookService, port: names.webhookPort, path, headers: {authorization: `Bearer ${webhookToken}`}},
-      'the webhook',
-    )
+  const {alertmanager, webhook} = await clusterEndpoints(target, names)
 
   const startsAt = now().toISOString()
   const post = async (endsAt?: string) => {
@@ -214,16 +200,7 @@ async function viaAlertmanager(options: AlertTestOptions, target: ClusterTarget,
     }
   }
   const messagesPath = `/alerts/${encodeURIComponent(fingerprint)}/messages`
-  const delivered = await poll(deadline, pollMs, async () => {
-    const response = await webhook(messagesPath)
-    if (response.status === 404) return undefined
-    if (response.status === 401)
-      throw new KedaLabError(`the webhook refused the token from Secret ${names.secret}`, {
-        hint: 'the webhook pods may run with an older token: kubectl rollout restart deploy/keda-lab-webhook',
-      })
-    const body = JSON.parse(response.body) as {result: {messages: {chatId: string; messageId: number}[]}}
-    return body.result.messages
-  })
+  const delivered = await deliveredMessages(webhook, messagesPath, names.secret, deadline, pollMs)
   const firing: StepResult = delivered
     ? {accepted: true, messages: delivered.length, chats: new Set(delivered.map((m) => m.chatId)).size}
     : {
@@ -243,6 +220,58 @@ async function viaAlertmanager(options: AlertTestOptions, target: ClusterTarget,
       : {accepted: false, messages: 0, chats: 0, detail: `the resolved message was not confirmed within ${options.timeoutMs} ms`}
   }
   return {via: 'alertmanager', alertname: TEST_ALERTNAME, testId, fingerprint, firing, resolved, ok: firing.accepted && (resolved?.accepted ?? true)}
+}
+
+type Proxy<R> = (request: R) => Promise<ServiceProxyResponse>
+
+/**
+ * Alertmanager and the webhook through the API server's service proxy; the webhook's calls carry
+ * the token from the lab's Secret, read once here (a missing one is the user's error to fix).
+ */
+async function clusterEndpoints(
+  target: ClusterTarget,
+  names: ClusterNames,
+): Promise<{alertmanager: Proxy<Omit<ServiceProxyRequest, 'namespace' | 'service' | 'port'>>; webhook: Proxy<string>}> {
+  const secret = await target.kube.getSecretData(target.namespace, names.secret)
+  const webhookToken = secret?.['webhook-token']
+  if (!webhookToken) {
+    throw new KedaLabError(`no webhook token in Secret ${target.namespace}/${names.secret}`, {
+      hint: 'is the lab installed with the webhook? keda-lab install --telegram-token … --telegram-chat-id … (or keda-lab doctor)',
+    })
+  }
+  return {
+    alertmanager: (request) =>
+      proxy(target, {namespace: target.monitoringNamespace, service: names.alertmanagerService, port: names.alertmanagerPort, ...request}, 'Alertmanager'),
+    webhook: (path) =>
+      proxy(
+        target,
+        {namespace: target.namespace, service: names.webhookService, port: names.webhookPort, path, headers: {authorization: `Bearer ${webhookToken}`}},
+        'the webhook',
+      ),
+  }
+}
+
+/**
+ * Asks the webhook, until `deadline`, which Telegram messages it sent for the alert (404 until it
+ * has sent some); undefined when none by then.
+ */
+async function deliveredMessages(
+  webhook: Proxy<string>,
+  messagesPath: string,
+  secretName: string,
+  deadline: number,
+  pollMs: number,
+): Promise<{chatId: string; messageId: number}[] | undefined> {
+  return poll(deadline, pollMs, async () => {
+    const response = await webhook(messagesPath)
+    if (response.status === 404) return undefined
+    if (response.status === 401)
+      throw new KedaLabError(`the webhook refused the token from Secret ${secretName}`, {
+        hint: 'the webhook pods may run with an older token: kubectl rollout restart deploy/keda-lab-webhook',
+      })
+    const body = JSON.parse(response.body) as {result: {messages: {chatId: string; messageId: number}[]}}
+    return body.result.messages
+  })
 }
 
 async function proxy(target: ClusterTarget, request: ServiceProxyRequest, what: string): Promise<ServiceProxyResponse> {
