@@ -13,7 +13,7 @@
  *
  * Every side runs in its own process (bench/loadtest-generator.ts) against a target of its own
  * (bench/loadtest-target.ts), so each CPU figure is that process's. Knobs: BENCH_ENGINE_ROUNDS (4),
- * BENCH_ENGINE_SECONDS (4 per round), BENCH_OPEN_SECONDS (10). Run alone: `npx tsx bench/loadtest-engine.ts`.
+ * BENCH_ENGINE_SECONDS (4 per round), BENCH_OPEN_SECONDS (10), BENCH_OPEN_RATE (5000 iterations/s). Run alone: `npx tsx bench/loadtest-engine.ts`.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
 import {loadavg} from 'node:os'
@@ -27,6 +27,8 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
 const ROUNDS = Number(process.env.BENCH_ENGINE_ROUNDS ?? 4)
 const SECONDS = Number(process.env.BENCH_ENGINE_SECONDS ?? 4)
 const OPEN_SECONDS = Number(process.env.BENCH_OPEN_SECONDS ?? 10)
+/** Iterations per second of the open model; each is two requests (the add and one poll). */
+const OPEN_RATE = Number(process.env.BENCH_OPEN_RATE ?? 5000)
 const CONNECTIONS = 50
 
 /** Starts the target; resolves with its URL once it listens. */
@@ -145,7 +147,7 @@ export async function measureLoadEngine(log: (line: string) => void = () => {}):
     })
 
     // 2. the open model at 5,000/s: the whole engine on the lab's scenario.
-    const rate = 5000
+    const rate = OPEN_RATE
     // The engine alone first (no network: the target's share of the machine taken out), then for real.
     const local = await generate<Open>({URL: bare.url, MODE: 'open-local', RATE: String(rate), SECONDS: String(OPEN_SECONDS)})
     const open = await generate<Open>({URL: bare.url, MODE: 'open', RATE: String(rate), SECONDS: String(OPEN_SECONDS)})
