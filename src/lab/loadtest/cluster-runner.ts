@@ -26,6 +26,7 @@ import {checkShards, judgeMerged, mergeSummaries, SeriesMerger} from './merge.js
 import {createFactsCollector} from './facts.js'
 import type {LoadSummary, ScalingSample, SecondRecord} from './records.js'
 import {parseShardLog, ShardLogReader} from './shard-log.js'
+import {withTimeout} from './waits.js'
 
 /** Time for the pods to be scheduled and pull the image, on top of the load's own length. */
 const START_MARGIN_S = 180
@@ -380,20 +381,4 @@ export async function runClusterLoadTest(options: ClusterRunOptions, deps: Clust
     await sampler
     await watch?.close()
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      () => {
-        clearTimeout(timer)
-        resolve(undefined)
-      },
-    )
-  })
 }
