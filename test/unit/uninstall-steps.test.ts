@@ -1,7 +1,7 @@
 /**
  * The pieces `uninstall` is made of, each on its own: which namespaces are kept and why, and the
  * release removal (order, the wait for KEDA to release the ScaledObjects, the error of a failed
- * `helm uninstall`). The whole run against an API server is in test/integration/kube-uninstall.test.ts
+ * `helm uninstall`). The whole run against an API server is in test/cluster/kube-uninstall.test.ts
  * and test/cluster/.
  */
 import {describe, expect, it} from 'vitest'
