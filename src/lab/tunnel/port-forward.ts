@@ -94,6 +94,53 @@ function listen(server: Server, port: number, address: string): Promise<number> 
   })
 }
 
+/**
+ * The pod behind `target`, resolved once and shared by every connection until `forget()` (a
+ * forward failed or its stream broke); a failed resolution is not kept, so the next call retries.
+ */
+function podResolver(
+  kube: ForwardOptions['kube'],
+  target: ForwardTarget,
+  emit: (event: ForwardEvent) => void,
+): {get(): Promise<{pod: string; podPort: number}>; forget(): void} {
+  let current: Promise<{pod: string; podPort: number}> | undefined
+  return {
+    get() {
+      current ??= resolve(kube, target).then(
+        (found) => {
+          emit({type: 'resolved', target, ...found})
+          return found
+        },
+        (error: unknown) => {
+          current = undefined
+          throw error
+        },
+      )
+      return current
+    },
+    forget() {
+      current = undefined
+    },
+  }
+}
+
+/** Listens on `port` when it is free, else on any free port (`portTaken` then says so). */
+export async function listenPreferring(server: Server, port: number, address: string): Promise<{localPort: number; portTaken: boolean}> {
+  try {
+    return {localPort: await listen(server, port, address), portTaken: false}
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? error.code : undefined
+    if (code !== 'EADDRINUSE') throw error
+    return {localPort: await listen(server, 0, address), portTaken: true}
+  }
+}
+
+/** The URL to print for a forward listening on `address:port` (0.0.0.0 is reached as 127.0.0.1). */
+export function localUrl(address: string, port: number, path = ''): string {
+  const host = address.includes(':') ? `[${address}]` : address
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}${path}`
+}
+
 /** Starts forwarding one Service; resolves once the local port listens. */
 export async function startForward(options: ForwardOptions): Promise<RunningForward> {
   const {kube, target} = options
@@ -101,26 +148,12 @@ export async function startForward(options: ForwardOptions): Promise<RunningForw
   const attempts = options.attempts ?? 4
   const backoffMs = options.backoffMs ?? 250
   const emit = options.onEvent ?? (() => {})
-  let current: Promise<{pod: string; podPort: number}> | undefined
+  const destination = podResolver(kube, target, emit)
   let connections = 0
   let failures = 0
   let reconnects = 0
   const sockets = new Set<Socket>()
   let closing = false
-
-  const destination = () => {
-    current ??= resolve(kube, target).then(
-      (found) => {
-        emit({type: 'resolved', target, ...found})
-        return found
-      },
-      (error: unknown) => {
-        current = undefined
-        throw error
-      },
-    )
-    return current
-  }
 
   const handle = async (socket: Socket) => {
     connections++
@@ -131,14 +164,14 @@ export async function startForward(options: ForwardOptions): Promise<RunningForw
     for (let attempt = 1; attempt <= attempts && !closing && !socket.destroyed; attempt++) {
       let found: {pod: string; podPort: number} | undefined
       try {
-        found = await destination()
+        found = await destination.get()
         const {pod} = found
         const connection = await kube.forwardPort(target.namespace, pod, found.podPort, socket)
         void connection.closed.then(({error}) => {
           if (!error) return
           // The stream broke on the far side: find the pod again for the next connection.
           emit({type: 'dropped', target, pod, reason: error})
-          current = undefined
+          destination.forget()
         })
         if (attempt > 1) reconnects++
         // Paused on connect so nothing is lost before the WebSocket opened; now let it flow.
@@ -147,7 +180,7 @@ export async function startForward(options: ForwardOptions): Promise<RunningForw
       } catch (error) {
         lastError = error instanceof Error ? error.message : String(error)
         if (found) emit({type: 'dropped', target, pod: found.pod, reason: lastError})
-        current = undefined
+        destination.forget()
         if (attempt < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)))
       }
     }
@@ -157,20 +190,11 @@ export async function startForward(options: ForwardOptions): Promise<RunningForw
   }
 
   const server = createServer({pauseOnConnect: true}, (socket) => void handle(socket))
-  let localPort: number
-  let portTaken = false
-  try {
-    localPort = await listen(server, target.localPort, address)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
-    portTaken = true
-    localPort = await listen(server, 0, address)
-  }
-  const host = address.includes(':') ? `[${address}]` : address
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${localPort}${target.path ?? ''}`
+  const {localPort, portTaken} = await listenPreferring(server, target.localPort, address)
+  const url = localUrl(address, localPort, target.path)
   emit({type: 'listening', target, localPort, portTaken, url})
   // Resolve now, so the user sees at once which pod serves it (or why none does).
-  destination().catch((error: unknown) => emit({type: 'failed', target, reason: error instanceof Error ? error.message : String(error)}))
+  destination.get().catch((error: unknown) => emit({type: 'failed', target, reason: error instanceof Error ? error.message : String(error)}))
   return {
     target,
     localPort,
