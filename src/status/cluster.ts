@@ -389,6 +389,60 @@ async function proxyGet(
   }
 }
 
+/** The worker's ScaledObject, with the HPA KEDA made for it and that HPA's events; undefined without one. */
+async function workerAutoscaling(
+  kube: Kube,
+  ns: string,
+  hpas: readonly HpaInfo[],
+  scaledObjects: readonly ScaledObjectInfo[],
+  worker: WorkloadInfo | undefined,
+): Promise<ScaledObjectStatus | undefined> {
+  const so = scaledObjects.find((s) => s.targetName === worker?.name) ?? scaledObjects.find((s) => s.targetName === `${APP_RELEASE}-worker`)
+  if (!so) return undefined
+  const kedaHpa = hpas.find((h) => h.name === so.hpaName) ?? hpas.find((h) => h.name === `keda-hpa-${so.name}`)
+  const events = kedaHpa ? await kube.listEvents(ns, {kind: 'HorizontalPodAutoscaler', name: kedaHpa.name}) : []
+  return scaledObjectStatus(so, kedaHpa, worker, events)
+}
+
+/** The API's own HPA (with its events) and its pods' CPU/memory from the metrics API, when there are. */
+async function apiAutoscaling(
+  kube: Kube,
+  ns: string,
+  hpas: readonly HpaInfo[],
+  api: WorkloadInfo | undefined,
+  appPods: readonly PodInfo[],
+): Promise<{apiHpa?: ApiHpaStatus; apiUsage?: ApiUsageStatus}> {
+  const apiHpaInfo = hpas.find((h) => h.targetKind === 'Deployment' && h.targetName === `${APP_RELEASE}-api`)
+  const apiSelector = Object.entries(api?.selector ?? {})
+  const apiPods = appPods.filter((p) => apiSelector.every(([k, v]) => p.labels[k] === v))
+  const [apiHpaEvents, apiMetrics] = await Promise.all([
+    apiHpaInfo ? kube.listEvents(ns, {kind: 'HorizontalPodAutoscaler', name: apiHpaInfo.name}) : [],
+    api && apiSelector.length > 0 ? kube.listPodMetrics(ns, apiSelector.map(([k, v]) => `${k}=${v}`).join(',')) : undefined,
+  ])
+  return {
+    apiHpa: apiHpaInfo ? apiHpaStatus(apiHpaInfo, apiHpaEvents) : undefined,
+    apiUsage: apiMetrics ? apiUsageStatus(apiPods, apiMetrics) : undefined,
+  }
+}
+
+/** The queue from the API's /queue and the firing alerts from Alertmanager, both through the API server's proxy. */
+async function queueAndAlerts(kube: Kube, ns: string, monNs: string, monitoring: boolean): Promise<{queue: QueueStatus; alerts: AlertsStatus}> {
+  const [queueRes, alertsRes] = await Promise.all([
+    proxyGet(kube, ns, STATUS_SERVICES.api.name, STATUS_SERVICES.api.port, STATUS_SERVICES.api.path),
+    monitoring
+      ? proxyGet(kube, monNs, STATUS_SERVICES.alertmanager.name, STATUS_SERVICES.alertmanager.port, STATUS_SERVICES.alertmanager.path, {
+          active: 'true',
+          silenced: 'false',
+          inhibited: 'false',
+        })
+      : undefined,
+  ])
+  const alerts: AlertsStatus = alertsRes
+    ? parseAlerts(alertsRes)
+    : {available: false, firing: [], error: `monitoring is not installed (namespace ${monNs} does not exist)`}
+  return {queue: parseQueue(queueRes), alerts}
+}
+
 /**
  * Reads the lab. A cluster that cannot be reached is a KedaLabError with exit code 4
  * (STATUS_EXIT.unreachable); everything else becomes part of the report.
@@ -440,35 +494,9 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
   const redis = redisStatus(redisComponent, redisWorkload?.containers.includes('sentinel') ?? false)
 
   const [hpas, scaledObjects] = await Promise.all([kube.listHpas(ns), kube.listScaledObjects(ns)])
-  const so = scaledObjects.find((s) => s.targetName === worker?.name) ?? scaledObjects.find((s) => s.targetName === `${APP_RELEASE}-worker`)
-  let workerStatus: ScaledObjectStatus | undefined
-  if (so) {
-    const kedaHpa = hpas.find((h) => h.name === so.hpaName) ?? hpas.find((h) => h.name === `keda-hpa-${so.name}`)
-    const events = kedaHpa ? await kube.listEvents(ns, {kind: 'HorizontalPodAutoscaler', name: kedaHpa.name}) : []
-    workerStatus = scaledObjectStatus(so, kedaHpa, worker, events)
-  }
-  const apiHpaInfo = hpas.find((h) => h.targetKind === 'Deployment' && h.targetName === `${APP_RELEASE}-api`)
-  const apiSelector = Object.entries(api?.selector ?? {})
-  const apiPods = appPods.filter((p) => apiSelector.every(([k, v]) => p.labels[k] === v))
-  const [apiHpaEvents, apiMetrics] = await Promise.all([
-    apiHpaInfo ? kube.listEvents(ns, {kind: 'HorizontalPodAutoscaler', name: apiHpaInfo.name}) : [],
-    api && apiSelector.length > 0 ? kube.listPodMetrics(ns, apiSelector.map(([k, v]) => `${k}=${v}`).join(',')) : undefined,
-  ])
-
-  const [queueRes, alertsRes] = await Promise.all([
-    proxyGet(kube, ns, STATUS_SERVICES.api.name, STATUS_SERVICES.api.port, STATUS_SERVICES.api.path),
-    monitoring
-      ? proxyGet(kube, monNs, STATUS_SERVICES.alertmanager.name, STATUS_SERVICES.alertmanager.port, STATUS_SERVICES.alertmanager.path, {
-          active: 'true',
-          silenced: 'false',
-          inhibited: 'false',
-        })
-      : undefined,
-  ])
-  const queue = parseQueue(queueRes)
-  const alerts: AlertsStatus = alertsRes
-    ? parseAlerts(alertsRes)
-    : {available: false, firing: [], error: `monitoring is not installed (namespace ${monNs} does not exist)`}
+  const workerStatus = await workerAutoscaling(kube, ns, hpas, scaledObjects, worker)
+  const {apiHpa, apiUsage} = await apiAutoscaling(kube, ns, hpas, api, appPods)
+  const {queue, alerts} = await queueAndAlerts(kube, ns, monNs, monitoring)
 
   const notes: string[] = []
   // `install` reuses a KEDA it did not install, in its own namespace: when KEDA answers for the
@@ -487,8 +515,8 @@ export async function collectClusterStatus(ctx: ClusterStatusContext): Promise<C
     components,
     redis,
     worker: workerStatus,
-    apiHpa: apiHpaInfo ? apiHpaStatus(apiHpaInfo, apiHpaEvents) : undefined,
-    apiUsage: apiMetrics ? apiUsageStatus(apiPods, apiMetrics) : undefined,
+    apiHpa,
+    apiUsage,
     queue,
     alerts,
     notes,
