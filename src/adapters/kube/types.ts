@@ -87,7 +87,7 @@ export interface ObjectSummary {
   conditions: KubeCondition[]
 }
 
-/** A core/v1 Event, e.g. KEDA's `KEDAScalerFailed` warnings on a ScaledObject. */
+/** A core/v1 Event, e.g. KEDA's `KEDAMetricSourceFailed` warnings on a ScaledObject. */
 export interface EventInfo {
   /** 'Normal' or 'Warning'. */
   type: string

@@ -127,8 +127,9 @@ export const kedaReachesRedis: Check<DoctorContext> = {
         hint: "keda-lab install (the app release creates the worker's ScaledObject)",
       }
     }
-    // KEDA's errors: the Warning events it records on the ScaledObject (KEDAScalerFailed carries
-    // the Redis error) — recent ones only, an old outage that healed is not a failure now.
+    // KEDA's errors: the Warning events it records on the ScaledObject (KEDA 2.20.2 records a Redis
+    // it cannot reach as KEDAMetricSourceFailed; any recent Warning counts) — recent ones only, an
+    // old outage that healed is not a failure now.
     const events = await ctx.kube.listEvents(ctx.namespace, {kind: 'ScaledObject'})
     const recentWarnings = (name: string) =>
       events
