@@ -2,8 +2,8 @@
  * `keda-lab loadtest --runner cluster --parallel N`: the load runs inside the cluster, as an Indexed
  * Job of N pods in the lab's own image (cluster-job.ts), each running its shard with
  * `--runner local --shard i/N --json`. keda-lab creates the Job through the Kube adapter and
- * follows its pods' logs while they run: each shard prints its per-second records as it goes and
- * its summary at the end (shard-log.ts). The records are merged by wall-clock second into one
+ * follows its pods' logs while they run (cluster-logs.ts): each shard prints its per-second
+ * records as it goes and its summary at the end (shard-log.ts). The records are merged by wall-clock second into one
  * series (merge.ts SeriesMerger) as the shards report them, with the scaling the coordinator
  * samples every second (the watcher a local run uses), so the live view, the time series, the
  * report's charts and the scaling facts are a local run's; the summaries are merged exactly and the
@@ -19,13 +19,14 @@ import {randomBytes} from 'node:crypto'
 import type {Kube, PodInfo} from '../../adapters/kube/index.js'
 import {KedaLabError} from '../../errors.js'
 import {APP_RELEASE} from '../../config/release.js'
-import {buildLoadtestJob, COMPLETION_INDEX_LABEL, jobName, RUN_LABEL, SHARD_CONTAINER} from './cluster-job.js'
+import {buildLoadtestJob, jobName, RUN_LABEL} from './cluster-job.js'
+import {ShardLogs, shardIndex} from './cluster-logs.js'
 import {type LoadTestCommandOptions, prepareLoadTest} from './prepare.js'
 import {executorPlan} from './executors.js'
 import {checkShards, judgeMerged, mergeSummaries, SeriesMerger} from './merge.js'
 import {createFactsCollector} from './facts.js'
 import type {LoadSummary, ScalingSample, SecondRecord} from './records.js'
-import {parseShardLog, ShardLogReader} from './shard-log.js'
+import {parseShardLog} from './shard-log.js'
 import {withTimeout} from './waits.js'
 
 /** Time for the pods to be scheduled and pull the image, on top of the load's own length. */
@@ -148,6 +149,174 @@ export function checkClusterOptions(options: ClusterRunOptions): ReturnType<type
 /** How long after the Job's deletion the pods get to print their summaries, on top of --stop-grace. */
 const STOP_MARGIN_MS = 20_000
 
+type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>
+type Watch = Awaited<ReturnType<NonNullable<ClusterRunDeps['openWatch']>>>
+
+/** The merged series, the scaling facts read from it, and where each merged second goes. */
+function createSeries(merger: SeriesMerger, now: () => number, onRecord: ClusterRunDeps['onRecord']) {
+  const facts = createFactsCollector()
+  const records: SecondRecord[] = []
+  const emit = (merged: readonly SecondRecord[]) => {
+    for (const r of merged) {
+      records.push(r)
+      facts.onRecord(r)
+      onRecord?.(r)
+    }
+  }
+  const lastSecond = () => Math.max(merger.lastShardSecond ?? Number.NEGATIVE_INFINITY, Math.floor(now() / 1000) - 1)
+  return {merger, facts, records, emit, lastSecond}
+}
+
+/** Samples the scaling every second into the merger until `stop` (nothing without a watch). */
+function startSampler(watch: Watch | undefined, merger: SeriesMerger, now: () => number, sleep: Sleep): {stop(): Promise<void>} {
+  const sampling = new AbortController()
+  const sampler = (async () => {
+    if (!watch) return
+    while (!sampling.signal.aborted) {
+      const at = now()
+      const sample = await withTimeout(watch.sample(), 2000)
+      if (sample) merger.addSample(at, sample)
+      await sleep(Math.max(0, at + 1000 - now()), sampling.signal)
+    }
+  })()
+  return {
+    async stop() {
+      sampling.abort()
+      await sampler
+    },
+  }
+}
+
+/** What the steps of one cluster run share. */
+interface Run {
+  kube: ClusterRunDeps['kube']
+  info(line: string): void
+  signal: AbortSignal | undefined
+  now(): number
+  sleep: Sleep
+  options: ClusterRunOptions
+  prepared: ReturnType<typeof prepareLoadTest>
+  name: string
+  runId: string
+  target: LoadSummary['target']
+  startedAt: Date
+  series: ReturnType<typeof createSeries>
+  sampler: {stop(): Promise<void>}
+  logs: ShardLogs
+}
+
+/** The end: the series up to now, the scaling facts from it, the shards' summaries merged and judged. */
+async function finishRun(run: Run, shards: LoadSummary[], interrupted: boolean): Promise<ClusterRunResult> {
+  const {series, prepared, target, now, options} = run
+  const {merger} = series
+  await run.sampler.stop()
+  if (merger.firstSecond !== undefined) series.emit(merger.take(series.lastSecond() + 1))
+  if (merger.late > 0)
+    run.info(
+      `${merger.late} shard record(s) came after their second was merged: counted in the summary, not in the time series (the pods' logs were read late).`,
+    )
+  const merged = mergeSummaries(shards, {
+    executor: {...prepared.load.executor},
+    scaling: series.facts.facts(),
+    none: {
+      profile: prepared.load.name,
+      target,
+      tool: {name: 'keda-lab', version: options.version},
+      startedAt: run.startedAt.toISOString(),
+      endedAt: new Date(now()).toISOString(),
+    },
+  })
+  const summary: LoadSummary = {...merged, target, shards: {count: options.parallel, reported: shards.length}, interrupted: merged.interrupted || interrupted}
+  return {summary: judgeMerged(summary, prepared.thresholds), records: series.records, shards, job: run.name}
+}
+
+/** Ctrl-C: the Job goes with its pods; what they print as they stop is merged. */
+async function stopRun(run: Run): Promise<ClusterRunResult> {
+  const {kube, info, now, logs, name, runId} = run
+  const {namespace, parallel} = run.options
+  info(`Stopping: deleting Job ${namespace}/${name} and its pods; the shards that print their summary as they stop are merged.`)
+  await kube.deleteJob(namespace, name, 'Foreground').catch(() => false)
+  const until = now() + run.prepared.stopGraceMs + STOP_MARGIN_MS
+  for (;;) {
+    const pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`).catch(() => undefined)
+    if (pods) {
+      logs.followLogs(pods)
+      await logs.readLogs(pods)
+    }
+    const waiting = (pods ?? []).filter((p) => p.phase !== 'Pending' && !logs.summaryOf(p.name))
+    if ((pods && waiting.length === 0) || now() > until) break
+    await run.sleep(1000) // not on the signal: it is aborted already
+  }
+  const shards = logs.summaries().filter((s) => s.shard?.count === parallel)
+  checkShards(shards, parallel, true)
+  info(
+    `Stopped: ${shards.length} of ${parallel} shard${parallel === 1 ? '' : 's'} reported a summary before ${parallel === 1 ? 'its pod was' : 'their pods were'} gone; the summary merges ${shards.length === 1 ? 'it' : 'those'}.`,
+  )
+  return finishRun(run, shards, true)
+}
+
+/**
+ * Follows the Job until it is Complete or Failed (with the reason), merging what its pods print as
+ * they go; undefined when the run is aborted. Past the Job's deadline (plus a minute) it is deleted.
+ */
+async function followJob(run: Run, activeDeadlineSeconds: number, pollMs: number): Promise<{finished: 'Complete' | 'Failed'; reason: string} | undefined> {
+  const {kube, info, now, logs, series, name, runId} = run
+  const {namespace} = run.options
+  let last = ''
+  const deadline = now() + (activeDeadlineSeconds + 60) * 1000
+  for (;;) {
+    if (run.signal?.aborted) return undefined
+    if (now() > deadline) {
+      await kube.deleteJob(namespace, name).catch(() => false)
+      throw new KedaLabError(`Job ${namespace}/${name} did not finish within ${activeDeadlineSeconds + 60} s; it was deleted`, {
+        hint: `look at its pods: kubectl -n ${namespace} describe pods -l ${RUN_LABEL}=${runId}`,
+      })
+    }
+    const [job, pods] = await Promise.all([kube.getJob(namespace, name), kube.listPods(namespace, `${RUN_LABEL}=${runId}`)])
+    if (!job) throw new KedaLabError(`Job ${namespace}/${name} disappeared while it ran`, {hint: 'someone deleted it; run the load test again'})
+    const line = `Job ${name}: ${podCounts(pods)}`
+    if (line !== last) info(line)
+    last = line
+    logs.followLogs(pods)
+    await logs.readLogs(pods)
+    series.emit(series.merger.take(logs.horizon(pods)))
+    const condition = job.conditions.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
+    if (condition) return {finished: condition.type as 'Complete' | 'Failed', reason: [condition.reason, condition.message].filter(Boolean).join(': ')}
+    await run.sleep(pollMs, run.signal)
+  }
+}
+
+/** The error of a failed Job, with the last lines of its failed pods' logs (not their records). */
+async function jobFailedError(run: Run, pods: readonly PodInfo[], reason: string): Promise<KedaLabError> {
+  const {name, runId} = run
+  const {namespace} = run.options
+  const failed = pods.filter((p) => p.phase === 'Failed')
+  const tails = await Promise.all(
+    failed.map(async (p) => {
+      const log = await run.logs.read(p).catch((e: unknown) => `(log unreadable: ${(e as Error).message})`)
+      const lines = log
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith(`{"kedaLabShardRecord"`))
+      return `shard ${shardIndex(p)} (pod ${p.name}): ${lines.slice(-3).join(' | ') || '(empty log)'}`
+    }),
+  )
+  return new KedaLabError(`Job ${namespace}/${name} failed${reason ? ` (${reason})` : ''}${tails.length > 0 ? `:\n  ${tails.join('\n  ')}` : ''}`, {
+    hint: `the pods' logs: kubectl -n ${namespace} logs -l ${RUN_LABEL}=${runId}`,
+  })
+}
+
+/** After the load: keep watching until the system is back at rest, as a local run does. */
+async function watchAfterLoad(run: Run): Promise<void> {
+  const {series, now, signal} = run
+  series.emit(series.merger.take(series.lastSecond() + 1))
+  const until = now() + run.prepared.watchAfterMs
+  while (now() < until && !signal?.aborted && !series.facts.settled()) {
+    await run.sleep(Math.min(1000, until - now()), signal)
+    series.emit(series.merger.take(Math.floor(now() / 1000)))
+  }
+}
+
 /** Runs the load as an Indexed Job in the cluster and returns the merged, judged summary and series. */
 export async function runClusterLoadTest(options: ClusterRunOptions, deps: ClusterRunDeps): Promise<ClusterRunResult> {
   const prepared = checkClusterOptions(options)
@@ -173,212 +342,32 @@ export async function runClusterLoadTest(options: ClusterRunOptions, deps: Clust
     ? {url: targetUrl, source: 'flag', reason: `given with --target; ${from}`}
     : {url: targetUrl, source: 'cluster-service', reason: `the API's Service inside the cluster; ${from}`}
 
-  // ---- the merged series, and the scaling sampled beside it ------------------------------
-  const merger = new SeriesMerger({executor: prepared.load.executor})
-  const facts = createFactsCollector()
-  const records: SecondRecord[] = []
-  const emit = (merged: readonly SecondRecord[]) => {
-    for (const r of merged) {
-      records.push(r)
-      facts.onRecord(r)
-      deps.onRecord?.(r)
-    }
-  }
+  // The merged series, and the scaling sampled beside it.
+  const series = createSeries(new SeriesMerger({executor: prepared.load.executor}), now, deps.onRecord)
   info(`Target: ${targetUrl} (from inside the cluster: ${parallel} pod${parallel === 1 ? '' : 's'} of Job ${namespace}/${name}, image ${lab.image})`)
   const watch = await deps.openWatch?.(lab.apiUrl)
-  const sampling = new AbortController()
-  const sampler = (async () => {
-    if (!watch) return
-    while (!sampling.signal.aborted) {
-      const at = now()
-      const sample = await withTimeout(watch.sample(), 2000)
-      if (sample) merger.addSample(at, sample)
-      await sleep(Math.max(0, at + 1000 - now()), sampling.signal)
-    }
-  })()
-
-  // ---- the pods' logs ------------------------------------------------------------------------
-  // Each running pod's log is followed (follow=true), so what a shard prints reaches keda-lab as it
-  // prints it, its last lines too: a stopped pod is removed as soon as its process has exited,
-  // too soon for a log read once a second. A finished pod's log is also read whole, once.
-  type Shard = {index: number; reader: ShardLogReader; following: boolean; followed: boolean; done: boolean}
-  const shardsByPod = new Map<string, Shard>()
-  const follows = new AbortController()
-  const indexOf = (p: PodInfo) => Number(p.labels[COMPLETION_INDEX_LABEL])
-  const read = async (p: PodInfo) => kube.readPodLog(namespace, p.name, SHARD_CONTAINER)
-  const shardOf = (p: PodInfo): Shard => {
-    const entry = shardsByPod.get(p.name) ?? {index: indexOf(p), reader: new ShardLogReader(p.name), following: false, followed: false, done: false}
-    shardsByPod.set(p.name, entry)
-    return entry
-  }
-  const take = (entry: Shard, records: readonly SecondRecord[]) => {
-    for (const r of records) merger.add(entry.index, r)
-  }
-  /** Follows the logs of the running pods not followed yet (one that cannot be, yet, is tried again next time). */
-  const followLogs = (pods: readonly PodInfo[]) => {
-    for (const p of pods) {
-      if (p.phase !== 'Running') continue
-      const entry = shardOf(p)
-      if (entry.following || entry.followed) continue
-      entry.following = true
-      void kube
-        .followPodLog(namespace, p.name, SHARD_CONTAINER, (text) => take(entry, entry.reader.append(text)), follows.signal)
-        .then(
-          () => {
-            entry.followed = true
-          },
-          () => {},
-        )
-        .finally(() => {
-          entry.following = false
-        })
-    }
-  }
-  /** Reads the whole logs of the finished pods, once (what a follow may not have had yet). */
-  const readLogs = async (pods: readonly PodInfo[]) => {
-    await Promise.all(
-      pods
-        .filter((p) => p.phase === 'Succeeded' || p.phase === 'Failed')
-        .map(async (p) => {
-          const entry = shardOf(p)
-          if (entry.done) return
-          const log = await read(p).catch(() => undefined) // the pod just went: what was followed is all there is
-          if (log === undefined) return
-          take(entry, entry.reader.feed(log))
-          entry.done = true
-        }),
-    )
-  }
-  /** A second is merged once every shard still running has reported past it. */
-  const horizon = (pods: readonly PodInfo[]) => {
-    let before = Number.POSITIVE_INFINITY
-    let running = 0
-    for (const p of pods) {
-      const entry = shardsByPod.get(p.name)
-      if (p.phase !== 'Running' || entry?.reader.summary) continue
-      running++
-      before = Math.min(before, entry?.reader.lastSecond ?? Number.NEGATIVE_INFINITY)
-    }
-    return running === 0 ? Number.NEGATIVE_INFINITY : before
-  }
-  const lastSecond = () => Math.max(merger.lastShardSecond ?? Number.NEGATIVE_INFINITY, Math.floor(now() / 1000) - 1)
-  const summaries = () => [...shardsByPod.values()].flatMap((e) => (e.reader.summary ? [e.reader.summary] : []))
-
-  /** The end: the series up to now, the scaling facts from it, the shards' summaries merged and judged. */
-  const finish = async (shards: LoadSummary[], interrupted: boolean): Promise<ClusterRunResult> => {
-    sampling.abort()
-    await sampler
-    if (merger.firstSecond !== undefined) emit(merger.take(lastSecond() + 1))
-    if (merger.late > 0)
-      info(`${merger.late} shard record(s) came after their second was merged: counted in the summary, not in the time series (the pods' logs were read late).`)
-    const merged = mergeSummaries(shards, {
-      executor: {...prepared.load.executor},
-      scaling: facts.facts(),
-      none: {
-        profile: prepared.load.name,
-        target,
-        tool: {name: 'keda-lab', version: options.version},
-        startedAt: startedAt.toISOString(),
-        endedAt: new Date(now()).toISOString(),
-      },
-    })
-    const summary: LoadSummary = {...merged, target, shards: {count: parallel, reported: shards.length}, interrupted: merged.interrupted || interrupted}
-    return {summary: judgeMerged(summary, prepared.thresholds), records, shards, job: name}
-  }
-
-  /** Ctrl-C: the Job goes with its pods; what they print as they stop is merged. */
-  const stopRun = async (): Promise<ClusterRunResult> => {
-    info(`Stopping: deleting Job ${namespace}/${name} and its pods; the shards that print their summary as they stop are merged.`)
-    await kube.deleteJob(namespace, name, 'Foreground').catch(() => false)
-    const until = now() + prepared.stopGraceMs + STOP_MARGIN_MS
-    for (;;) {
-      const pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`).catch(() => undefined)
-      if (pods) {
-        followLogs(pods)
-        await readLogs(pods)
-      }
-      const waiting = (pods ?? []).filter((p) => p.phase !== 'Pending' && !shardsByPod.get(p.name)?.reader.summary)
-      if ((pods && waiting.length === 0) || now() > until) break
-      await sleep(1000) // not on the signal: it is aborted already
-    }
-    const shards = summaries().filter((s) => s.shard?.count === parallel)
-    checkShards(shards, parallel, true)
-    info(
-      `Stopped: ${shards.length} of ${parallel} shard${parallel === 1 ? '' : 's'} reported a summary before ${parallel === 1 ? 'its pod was' : 'their pods were'} gone; the summary merges ${shards.length === 1 ? 'it' : 'those'}.`,
-    )
-    return finish(shards, true)
-  }
+  const sampler = startSampler(watch, series.merger, now, sleep)
+  const logs = new ShardLogs(kube, namespace, series.merger)
+  const run: Run = {kube, info, signal: deps.signal, now, sleep, options, prepared, name, runId, target, startedAt, series, sampler, logs}
 
   try {
     await kube.createJob(namespace, manifest)
-    let last = ''
-    const deadline = now() + (activeDeadlineSeconds + 60) * 1000
-    let finished: 'Complete' | 'Failed' | undefined
-    let reason = ''
-    let pods: PodInfo[] = []
-    while (!finished) {
-      if (deps.signal?.aborted) return await stopRun()
-      if (now() > deadline) {
-        await kube.deleteJob(namespace, name).catch(() => false)
-        throw new KedaLabError(`Job ${namespace}/${name} did not finish within ${activeDeadlineSeconds + 60} s; it was deleted`, {
-          hint: `look at its pods: kubectl -n ${namespace} describe pods -l ${RUN_LABEL}=${runId}`,
-        })
-      }
-      const [job, listed] = await Promise.all([kube.getJob(namespace, name), kube.listPods(namespace, `${RUN_LABEL}=${runId}`)])
-      pods = listed
-      if (!job) throw new KedaLabError(`Job ${namespace}/${name} disappeared while it ran`, {hint: 'someone deleted it; run the load test again'})
-      const line = `Job ${name}: ${podCounts(pods)}`
-      if (line !== last) info(line)
-      last = line
-      followLogs(pods)
-      await readLogs(pods)
-      emit(merger.take(horizon(pods)))
-      const condition = job.conditions.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
-      if (condition) {
-        finished = condition.type as 'Complete' | 'Failed'
-        reason = [condition.reason, condition.message].filter(Boolean).join(': ')
-        break
-      }
-      await sleep(deps.pollMs ?? 1000, deps.signal)
-    }
+    const ended = await followJob(run, activeDeadlineSeconds, deps.pollMs ?? 1000)
+    if (!ended) return await stopRun(run)
 
-    pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`)
-    if (finished === 'Failed') {
-      const failed = pods.filter((p) => p.phase === 'Failed')
-      const tails = await Promise.all(
-        failed.map(async (p) => {
-          const log = await read(p).catch((e: unknown) => `(log unreadable: ${(e as Error).message})`)
-          const lines = log
-            .trim()
-            .split('\n')
-            .filter((l) => !l.startsWith(`{"kedaLabShardRecord"`))
-          return `shard ${indexOf(p)} (pod ${p.name}): ${lines.slice(-3).join(' | ') || '(empty log)'}`
-        }),
-      )
-      throw new KedaLabError(`Job ${namespace}/${name} failed${reason ? ` (${reason})` : ''}${tails.length > 0 ? `:\n  ${tails.join('\n  ')}` : ''}`, {
-        hint: `the pods' logs: kubectl -n ${namespace} logs -l ${RUN_LABEL}=${runId}`,
-      })
-    }
+    const pods = await kube.listPods(namespace, `${RUN_LABEL}=${runId}`)
+    if (ended.finished === 'Failed') throw await jobFailedError(run, pods, ended.reason)
     const done = pods.filter((p) => p.phase === 'Succeeded')
-    await readLogs(done)
+    await logs.readLogs(done)
     // A pod that completed without a summary in its log is an error that names it.
-    const shards = await Promise.all(done.map(async (p) => shardsByPod.get(p.name)?.reader.summary ?? parseShardLog(await read(p), p.name)))
+    const shards = await Promise.all(done.map(async (p) => logs.summaryOf(p.name) ?? parseShardLog(await logs.read(p), p.name)))
     checkShards(shards, parallel)
 
-    // After the load: keep watching until the system is back at rest, as a local run does.
-    if (watch && prepared.watchAfterMs > 0 && !deps.signal?.aborted) {
-      emit(merger.take(lastSecond() + 1))
-      const until = now() + prepared.watchAfterMs
-      while (now() < until && !deps.signal?.aborted && !facts.settled()) {
-        await sleep(Math.min(1000, until - now()), deps.signal)
-        emit(merger.take(Math.floor(now() / 1000)))
-      }
-    }
-    return await finish(shards, deps.signal?.aborted === true)
+    if (watch && prepared.watchAfterMs > 0 && !deps.signal?.aborted) await watchAfterLoad(run)
+    return await finishRun(run, shards, deps.signal?.aborted === true)
   } finally {
-    follows.abort()
-    sampling.abort()
-    await sampler
+    logs.close()
+    await sampler.stop()
     await watch?.close()
   }
 }
