@@ -261,11 +261,17 @@ const FILE_KEYS: Record<ExecutorType, string[]> = {
 
 const FILE_EXAMPLE = 'e.g.\n  executor: ramping-vus\n  startVUs: 1\n  stages:\n    - {duration: 30s, target: 10}\n    - {duration: 1m, target: 0}'
 
-/**
- * A profile file, YAML or JSON (JSON is YAML): `executor:` one of the six types, its fields, and
- * optionally `name:` and `taskIterations:`. An error names the file and line.
- */
-export function parseProfileFile(text: string, path: string): ResolvedLoad {
+/** A profile file parsed and checked as a whole: its keys, its executor type, and how to report at a node. */
+interface ProfileFile {
+  root: Node
+  values: Map<string, Node>
+  type: string
+  at: (node: Node | null | undefined) => string
+  fail: (where: string, message: string) => never
+}
+
+/** Parses the YAML and checks it is a mapping of plain keys with a known `executor:` and only that executor's keys. */
+function openProfileFile(text: string, path: string): ProfileFile {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {lineCounter, prettyErrors: false})
   const at = (node: Node | null | undefined) => {
@@ -296,6 +302,11 @@ export function parseProfileFile(text: string, path: string): ResolvedLoad {
     const key = String((pair.key as {value: unknown}).value)
     if (!allowed.has(key)) fail(at(pair.key as Node), `unknown key "${key}" for ${type} (allowed: ${[...allowed].join(', ')})`)
   }
+  return {root, values, type, at, fail}
+}
+
+/** Readers of one field each (values, whole numbers, durations, rates, stages), failing at the field's line. */
+function fieldReaders({root, values, type, at, fail}: ProfileFile) {
   const scalar = (key: string, node: Node | undefined): unknown => {
     if (!isScalar(node)) return fail(at(node ?? root), `${key} must be a single value`)
     return node.value
@@ -338,6 +349,17 @@ export function parseProfileFile(text: string, path: string): ResolvedLoad {
       return {durationMs: duration('duration', durationNode), target: unit === 'rate' ? rate('target', targetNode) : int('target', targetNode)}
     })
   }
+  return {scalar, int, duration, rate, stages}
+}
+
+/**
+ * A profile file, YAML or JSON (JSON is YAML): `executor:` one of the six types, its fields, and
+ * optionally `name:` and `taskIterations:`. An error names the file and line.
+ */
+export function parseProfileFile(text: string, path: string): ResolvedLoad {
+  const file = openProfileFile(text, path)
+  const {root, values, type, at, fail} = file
+  const {scalar, int, duration, rate, stages} = fieldReaders(file)
   const gracefulStopMs = duration('gracefulStop', values.get('gracefulStop'), DEFAULT_GRACEFUL_STOP_MS)
   let executor: ExecutorConfig
   switch (type as ExecutorType) {
