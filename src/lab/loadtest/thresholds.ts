@@ -82,6 +82,26 @@ function latencyAgg(expression: string, agg: string): (h: LatencyHistogram) => n
 
 const ratio = (part: number, whole: number) => (whole > 0 ? part / whole : undefined)
 
+/** The threshold's value read as a time (in ms), a ratio (0..1) or a count, each refusing the units of the others. */
+function valueReaders(expression: string, fullName: string, number: number, unit: string | undefined) {
+  const time = (bareUnit: 'ms' | 's') => {
+    if (unit === '%' || unit === '/s') throw usage(expression, `${fullName} is a time: write ms, s or m (e.g. 200ms, 90s)`)
+    const u = unit ?? bareUnit
+    return u === 'ms' ? number : u === 's' ? number * 1000 : number * 60_000
+  }
+  const fraction = () => {
+    if (unit === '%') return number / 100
+    if (unit) throw usage(expression, `${fullName} is a ratio: write a percentage like 99.9% or a fraction like 0.999`)
+    if (number > 1) throw usage(expression, `${fullName} is a ratio: ${number} is above 1 (did you mean ${number}%?)`)
+    return number
+  }
+  const count = () => {
+    if (unit) throw usage(expression, `${fullName} is a count: write a plain number`)
+    return number
+  }
+  return {time, fraction, count}
+}
+
 /** Parses one threshold, or throws a KedaLabError (exit 2) saying what is wrong. */
 export function parseThreshold(expression: string): Threshold {
   const match = /^\s*([a-z_]+)(?:\.([a-z_]+|p\(?\d+(?:\.\d+)?\)?))?\s*(<=|>=|==|!=|<|>)\s*(\d+(?:\.\d+)?)\s*(%|ms|s|m|\/s)?\s*$/.exec(expression)
@@ -99,21 +119,7 @@ export function parseThreshold(expression: string): Threshold {
     live: live && (kind !== 'count' || op === '<' || op === '<='),
     measure,
   })
-  const time = (bareUnit: 'ms' | 's') => {
-    if (unit === '%' || unit === '/s') throw usage(expression, `${fullName} is a time: write ms, s or m (e.g. 200ms, 90s)`)
-    const u = unit ?? bareUnit
-    return u === 'ms' ? number : u === 's' ? number * 1000 : number * 60_000
-  }
-  const fraction = () => {
-    if (unit === '%') return number / 100
-    if (unit) throw usage(expression, `${fullName} is a ratio: write a percentage like 99.9% or a fraction like 0.999`)
-    if (number > 1) throw usage(expression, `${fullName} is a ratio: ${number} is above 1 (did you mean ${number}%?)`)
-    return number
-  }
-  const count = () => {
-    if (unit) throw usage(expression, `${fullName} is a count: write a plain number`)
-    return number
-  }
+  const {time, fraction, count} = valueReaders(expression, fullName, number, unit)
 
   if ((LATENCY as readonly string[]).includes(metric)) {
     if (!agg) throw usage(expression, `say which aggregate of ${metric} (e.g. ${metric}.p95): ${LATENCY_AGGS}`)
@@ -125,6 +131,7 @@ export function parseThreshold(expression: string): Threshold {
     })
   }
   const facts = (v: ThresholdView) => v.scaling
+  // A flat table: one case per metric name, each one line of kind, value reader and measure.
   switch (fullName) {
     case 'checks':
     case 'checks.rate':
