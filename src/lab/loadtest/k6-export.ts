@@ -179,8 +179,8 @@ export function k6Threshold(t: ExportThreshold): {metric: string; expression: st
 
 const js = (value: unknown) => JSON.stringify(value, null, 2)
 
-/** The whole k6 script (an ES module). */
-export function exportK6(options: K6ExportOptions): string {
+/** The script's `options` (the scenario and the thresholds k6 can express) and its header comments (notes, what was not translated). */
+function k6OptionsAndNotes(options: K6ExportOptions) {
   const {scenario, notes} = k6Scenario(options.executor)
   const thresholds: Record<string, string[]> = {}
   const untranslated: string[] = []
@@ -189,7 +189,6 @@ export function exportK6(options: K6ExportOptions): string {
     if ('untranslated' in k6) untranslated.push(`'${t.expression}': ${k6.untranslated}`)
     else thresholds[k6.metric] = [...(thresholds[k6.metric] ?? []), k6.expression]
   }
-  const typed = options.taskIterations !== undefined
   const scenarioName = options.name.replace(/[^A-Za-z0-9_-]/g, '_') || 'loadtest'
   const exportOptions = {scenarios: {[scenarioName]: scenario}, ...(Object.keys(thresholds).length > 0 ? {thresholds} : {})}
   const comments = [
@@ -197,6 +196,12 @@ export function exportK6(options: K6ExportOptions): string {
     ...untranslated.map((u) => `not translated: ${u}`),
     'k6 measures latency from the actual send; keda-lab measures open-model latency from the scheduled start (coordinated-omission-safe), so k6 shows less when the target stalls.',
   ]
+  return {exportOptions, comments}
+}
+
+/** The add request and its checks: a typed task (POST /api/tasks with iterations) or the original /api/tasks/add. */
+function k6AddStep(taskIterations: number | undefined) {
+  const typed = taskIterations !== undefined
   const addChecks = typed
     ? `    'add: status is 202': (r) => r.status === 202,
     'add: content-type is application/json': (r) => r.headers['Content-Type'] === 'application/json',
@@ -208,11 +213,19 @@ export function exportK6(options: K6ExportOptions): string {
     'add: result.id is a non-empty string': (r) => typeof field(r, 'result.id') === 'string' && field(r, 'result.id') !== '',
     'add: result.message is "Task queued."': (r) => field(r, 'result.message') === 'Task queued.',`
   const addRequest = typed
-    ? `http.post(\`\${BASE_URL}/api/tasks\`, JSON.stringify({iterations: ${options.taskIterations}}), {
+    ? `http.post(\`\${BASE_URL}/api/tasks\`, JSON.stringify({iterations: ${taskIterations}}), {
     headers: {'Content-Type': 'application/json'},
     tags: {step: 'add'},
   })`
     : `http.post(\`\${BASE_URL}/api/tasks/add\`, null, {tags: {step: 'add'}})`
+  return {addChecks, addRequest}
+}
+
+/** The whole k6 script (an ES module). */
+export function exportK6(options: K6ExportOptions): string {
+  const typed = options.taskIterations !== undefined
+  const {exportOptions, comments} = k6OptionsAndNotes(options)
+  const {addChecks, addRequest} = k6AddStep(options.taskIterations)
   return `// k6 script exported by keda-lab ${options.version} (keda-lab loadtest --export k6): profile "${options.name}".
 // Run it with k6 yourself: BASE_URL=http://… k6 run THIS_FILE — keda-lab never runs k6.
 ${comments.map((c) => `// ${c}`).join('\n')}
