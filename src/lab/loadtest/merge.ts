@@ -78,18 +78,8 @@ function withExactEnds(merged: LatencyStats, shards: readonly (LatencyStats | un
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0)
 
-/**
- * Merges the shards' summaries. Counts add up; latencies come from the added histograms; the run
- * spans from the first shard's start to the last one's end. `thresholds` is left empty and
- * `exitCode` 0: the caller evaluates the thresholds on the result.
- */
-export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOptions): LoadSummary {
-  const sorted = [...shards].sort((a, b) => (a.shard?.index ?? 0) - (b.shard?.index ?? 0))
-  const first = sorted[0] ?? (options.none ? {...options.none, schedulerLag: undefined} : undefined)
-  if (!first) throw new KedaLabError('no shard summaries to merge')
-  const startedAt = Math.min(...[first, ...sorted].map((s) => Date.parse(s.startedAt)))
-  const endedAt = Math.max(...[first, ...sorted].map((s) => Date.parse(s.endedAt)))
-
+/** Adds up each histogram key's encoded histograms across the shards, with the exact ends of each (see withExactEnds). */
+function mergeHistograms(sorted: readonly LoadSummary[]) {
   const keys = [...new Set(sorted.flatMap((s) => Object.keys(s.histograms)))].sort()
   const histograms: Record<string, string> = {}
   const stats: Record<string, LatencyStats> = {}
@@ -103,6 +93,33 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     )
     h.raw.destroy()
   }
+  return {histograms, stats}
+}
+
+/** Adds up each named check's passes and fails across the shards. */
+function mergeChecks(sorted: readonly LoadSummary[]): LoadSummary['checks'] {
+  const checks: LoadSummary['checks'] = {}
+  for (const s of sorted)
+    for (const [name, c] of Object.entries(s.checks)) {
+      const into = checks[name] ?? {passes: 0, fails: 0}
+      checks[name] = {passes: into.passes + c.passes, fails: into.fails + c.fails}
+    }
+  return checks
+}
+
+/**
+ * Merges the shards' summaries. Counts add up; latencies come from the added histograms; the run
+ * spans from the first shard's start to the last one's end. `thresholds` is left empty and
+ * `exitCode` 0: the caller evaluates the thresholds on the result.
+ */
+export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOptions): LoadSummary {
+  const sorted = [...shards].sort((a, b) => (a.shard?.index ?? 0) - (b.shard?.index ?? 0))
+  const first = sorted[0] ?? (options.none ? {...options.none, schedulerLag: undefined} : undefined)
+  if (!first) throw new KedaLabError('no shard summaries to merge')
+  const startedAt = Math.min(...[first, ...sorted].map((s) => Date.parse(s.startedAt)))
+  const endedAt = Math.max(...[first, ...sorted].map((s) => Date.parse(s.endedAt)))
+
+  const {histograms, stats} = mergeHistograms(sorted)
   const latency: LoadSummary['latency'] = {}
   const latencyFromSend: LoadSummary['latencyFromSend'] = {}
   for (const step of [...STEPS, 'task'] as const) {
@@ -114,12 +131,7 @@ export function mergeSummaries(shards: readonly LoadSummary[], options: MergeOpt
     if (s && s.count > 0) latencyFromSend[step] = s
   }
 
-  const checks: LoadSummary['checks'] = {}
-  for (const s of sorted)
-    for (const [name, c] of Object.entries(s.checks)) {
-      const into = checks[name] ?? {passes: 0, fails: 0}
-      checks[name] = {passes: into.passes + c.passes, fails: into.fails + c.fails}
-    }
+  const checks = mergeChecks(sorted)
 
   const requests = Object.fromEntries(STEPS.map((step) => [step, sum(sorted.map((s) => s.requests[step] ?? 0))])) as Record<Step, number>
   const rates = sorted.map((s) => s.rate).filter((r): r is NonNullable<LoadSummary['rate']> => r !== undefined)
