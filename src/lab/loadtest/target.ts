@@ -59,36 +59,29 @@ export function parseTargetUrl(text: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
 }
 
-/** Finds the target; throws a KedaLabError (exit 3) when there is none. */
-export async function resolveTarget(options: TargetOptions, deps: TargetDeps): Promise<ResolvedTarget> {
-  const none = async () => {}
-  if (options.url !== undefined) {
-    const target = {url: parseTargetUrl(options.url), source: 'flag', reason: 'given with --target'} as const
-    if (options.watch !== 'cluster') return {target, close: none}
-    const kube = await deps.createKube({context: options.context}).catch((error: unknown) => {
-      throw new KedaLabError(`--watch cluster: no cluster to watch (${isKedaLabError(error) ? error.message : (error as Error).message})`, {
-        hint: 'check `kubectl get nodes` (KUBECONFIG, --context), or leave out --watch cluster to watch only the queue',
-        exitCode: 3,
-        cause: error,
-      })
+const none = async () => {}
+
+/** `--target URL`, with the cluster connected as well under `--watch cluster`. */
+async function flagTarget(url: string, options: TargetOptions, deps: TargetDeps): Promise<ResolvedTarget> {
+  const target = {url: parseTargetUrl(url), source: 'flag', reason: 'given with --target'} as const
+  if (options.watch !== 'cluster') return {target, close: none}
+  const kube = await deps.createKube({context: options.context}).catch((error: unknown) => {
+    throw new KedaLabError(`--watch cluster: no cluster to watch (${isKedaLabError(error) ? error.message : (error as Error).message})`, {
+      hint: 'check `kubectl get nodes` (KUBECONFIG, --context), or leave out --watch cluster to watch only the queue',
+      exitCode: 3,
+      cause: error,
     })
-    return {
-      target: {...target, reason: `given with --target; scaling watched in namespace ${options.namespace} (context ${kube.contextName})`},
-      kube,
-      namespace: options.namespace,
-      close: none,
-    }
+  })
+  return {
+    target: {...target, reason: `given with --target; scaling watched in namespace ${options.namespace} (context ${kube.contextName})`},
+    kube,
+    namespace: options.namespace,
+    close: none,
   }
+}
 
-  const dev = deps.findDevStates()[0]
-  if (dev) {
-    return {
-      target: {url: dev.apiUrl, source: 'dev', reason: `the keda-lab dev running on this machine (pid ${dev.pid}, started ${dev.startedAt})`},
-      dev,
-      close: none,
-    }
-  }
-
+/** The installed lab's API: its LoadBalancer address when that answers from here, else a port-forward. */
+async function clusterTarget(options: TargetOptions, deps: TargetDeps): Promise<ResolvedTarget> {
   let kube: Kube
   try {
     kube = await deps.createKube({context: options.context})
@@ -133,12 +126,17 @@ export async function resolveTarget(options: TargetOptions, deps: TargetDeps): P
       lbNote = '; its LoadBalancer has no address (minikube: only while `minikube tunnel` runs)'
     }
   }
-  const [apiTarget] = tunnelTargets(options.namespace, options.namespace, {api: 0}).filter((t) => t.id === 'api')
+  return portForwardTarget(kube, options.namespace, service, lbNote)
+}
+
+/** A port-forward to the API Service, open for this run (closed by the target's `close`). */
+async function portForwardTarget(kube: Kube, namespace: string, service: string, lbNote: string): Promise<ResolvedTarget> {
+  const [apiTarget] = tunnelTargets(namespace, namespace, {api: 0}).filter((t) => t.id === 'api')
   const tunnel = await openPortForwards({kube, targets: apiTarget ? [apiTarget] : []})
   const forward = tunnel.forwards[0]
   if (!forward) {
     await tunnel.close()
-    throw new KedaLabError(`cannot forward a local port to Service ${options.namespace}/${service}`, {
+    throw new KedaLabError(`cannot forward a local port to Service ${namespace}/${service}`, {
       hint: 'check the API pods with `keda-lab status`',
       exitCode: 4,
     })
@@ -147,12 +145,28 @@ export async function resolveTarget(options: TargetOptions, deps: TargetDeps): P
     target: {
       url: `http://127.0.0.1:${forward.localPort}`,
       source: 'port-forward',
-      reason: `a port-forward to Service ${options.namespace}/${service} (context ${kube.contextName}${lbNote}), open for this run`,
+      reason: `a port-forward to Service ${namespace}/${service} (context ${kube.contextName}${lbNote}), open for this run`,
     },
     kube,
-    namespace: options.namespace,
+    namespace,
     close: () => tunnel.close(),
   }
+}
+
+/** Finds the target; throws a KedaLabError (exit 3) when there is none. */
+export async function resolveTarget(options: TargetOptions, deps: TargetDeps): Promise<ResolvedTarget> {
+  if (options.url !== undefined) return flagTarget(options.url, options, deps)
+
+  const dev = deps.findDevStates()[0]
+  if (dev) {
+    return {
+      target: {url: dev.apiUrl, source: 'dev', reason: `the keda-lab dev running on this machine (pid ${dev.pid}, started ${dev.startedAt})`},
+      dev,
+      close: none,
+    }
+  }
+
+  return clusterTarget(options, deps)
 }
 
 /** The run's first line: which target and why. */
