@@ -47,6 +47,20 @@ export interface Supervisor {
   list(): ManagedProcess[]
 }
 
+/** Signals a child's whole process group (it is `detached`), or the child alone if that fails; no-op once it has exited. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    try {
+      child.kill(signal)
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
  * Creates a supervisor. Children get their own process group (`detached`), so a Ctrl-C in the
  * terminal reaches only `keda-lab dev`, which then stops them in order and gracefully (workers
@@ -54,23 +68,10 @@ export interface Supervisor {
  * way than through `stopAll`, an `exit` hook SIGKILLs what is left, so nothing is orphaned;
  * only a SIGKILL of the parent itself can leave children behind.
  */
-// About 85 lines on purpose: start, stop, stopAll and killAll share the `running` map and the exit
-// hook, and each of them is short; split apart, they would pass that state around.
+// The methods stay in this closure on purpose: start, stop, stopAll and killAll share the `running`
+// map and the exit hook, and each of them is short; split apart, they would pass that state around.
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const running = new Map<string, {managed: ManagedProcess; child: ChildProcess}>()
-
-  const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-    try {
-      process.kill(-child.pid, signal)
-    } catch {
-      try {
-        child.kill(signal)
-      } catch {
-        // already gone
-      }
-    }
-  }
 
   const onParentExit = () => {
     for (const {child} of running.values()) killGroup(child, 'SIGKILL')
