@@ -27,7 +27,7 @@ import {checkShards, judgeMerged, mergeSummaries, SeriesMerger} from './merge.js
 import {createFactsCollector} from './facts.js'
 import type {LoadSummary, ScalingSample, SecondRecord} from './records.js'
 import {parseShardLog} from './shard-log.js'
-import {withTimeout} from './waits.js'
+import {pause, withTimeout} from './waits.js'
 
 /** Time for the pods to be scheduled and pull the image, on top of the load's own length. */
 const START_MARGIN_S = 180
@@ -97,17 +97,6 @@ export function shardArgs(options: ClusterRunOptions, targetUrl: string): string
   args.push('--watch-after', '0')
   return args
 }
-
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 
 /** The lab's image and the API's address inside the cluster, read from what `install` created. */
 async function findLab(kube: ClusterRunDeps['kube'], namespace: string): Promise<{image: string; apiUrl: string}> {
@@ -322,7 +311,7 @@ export async function runClusterLoadTest(options: ClusterRunOptions, deps: Clust
   const prepared = checkClusterOptions(options)
   const {parallel, namespace} = options
 
-  const sleep = deps.sleep ?? defaultSleep
+  const sleep = deps.sleep ?? pause
   const now = deps.now ?? (() => Date.now())
   const {kube, info} = deps
   const lab = await findLab(kube, namespace)
