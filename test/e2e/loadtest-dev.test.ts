@@ -207,23 +207,26 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
     return `http://127.0.0.1:${address.port}`
   }
 
+  /** Two iterations against a stand-in API, judged by `checks>99%`. */
+  const twoIterationsAgainst = (url: string) => [
+    '--target',
+    url,
+    '--vus',
+    '1',
+    '--iterations',
+    '2',
+    '--time-scale',
+    '0.05',
+    '--watch-after',
+    '0',
+    '--threshold',
+    'checks>99%',
+  ]
+
   it('an API answering application/json; charset=utf-8 fails the content-type check, and checks>99% exits 99', async () => {
     const url = await startApi('application/json; charset=utf-8')
     try {
-      const {code, summary, stderr} = await loadtest([
-        '--target',
-        url,
-        '--vus',
-        '1',
-        '--iterations',
-        '2',
-        '--time-scale',
-        '0.05',
-        '--watch-after',
-        '0',
-        '--threshold',
-        'checks>99%',
-      ])
+      const {code, summary, stderr} = await loadtest(twoIterationsAgainst(url))
       expect(stderr.split('\n')[0]).toBe(`Target: ${url} — given with --target`)
       expect(code).toBe(99)
       expect(summary.exitCode).toBe(99)
@@ -240,20 +243,7 @@ describe('keda-lab loadtest against stand-in APIs (loopback)', () => {
   it('the same run with the exact content type passes', async () => {
     const url = await startApi('application/json')
     try {
-      const {code, summary} = await loadtest([
-        '--target',
-        url,
-        '--vus',
-        '1',
-        '--iterations',
-        '2',
-        '--time-scale',
-        '0.05',
-        '--watch-after',
-        '0',
-        '--threshold',
-        'checks>99%',
-      ])
+      const {code, summary} = await loadtest(twoIterationsAgainst(url))
       expect(code).toBe(0)
       expect(summary.thresholds).toEqual([{expression: 'checks>99%', ok: true, actual: '100%'}])
     } finally {
