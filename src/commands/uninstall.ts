@@ -21,7 +21,12 @@ export default class Uninstall extends ClusterCommand {
       default: false,
     }),
     force: Flags.boolean({description: 'Clear the finalizers that keep a namespace in Terminating', env: 'KEDA_LAB_FORCE', default: false}),
-    timeout: Flags.integer({description: 'Seconds to wait for the namespaces to disappear', env: 'KEDA_LAB_TIMEOUT', default: 300, min: 1}),
+    timeout: Flags.integer({
+      description: 'Seconds to wait for the namespaces (and, with --purge, the CRDs) to disappear',
+      env: 'KEDA_LAB_TIMEOUT',
+      default: 300,
+      min: 1,
+    }),
   }
 
   async run() {

@@ -5,8 +5,8 @@ import {join} from 'node:path'
 
 import {Redis} from 'ioredis'
 
-import {connectionRefused, freePort, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
-import {spawnSentinel, withClient as withServer} from '../helpers/redis.js'
+import {connectionRefused, notYet, requireBinary, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
+import {spawnSentinel, startOnFreePort, waitUntilServing, withClient as withServer} from '../helpers/redis.js'
 
 /** The persistence and replication settings of the Redis pods (templates/values/redis-ha.yaml sets the same keys). */
 export interface RedisHaOptions {
@@ -81,13 +81,12 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
   const password = options.password ?? 'chaos-redis-password'
   const masterName = options.masterName ?? 'mymaster'
   const root = mkdtempSync(join(tmpdir(), 'keda-lab-chaos-redis-'))
-  const ports = [await freePort(), await freePort(), await freePort()]
   const nodes: RedisNode[] = []
   const children: ChildProcess[] = []
 
-  for (const [index, port] of ports.entries()) {
+  const writeServerConfig = (index: number, port: number): string => {
     const dir = join(root, `redis-${index}`)
-    mkdirSync(dir)
+    mkdirSync(dir, {recursive: true})
     const file = join(dir, 'redis.conf')
     writeFileSync(
       file,
@@ -104,23 +103,26 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
         'save ""',
         `requirepass ${password}`,
         `masterauth ${password}`,
-        ...(index === 0 ? [] : [`replicaof 127.0.0.1 ${ports[0]}`]),
+        ...(index === 0 ? [] : [`replicaof 127.0.0.1 ${nodes[0]!.port}`]),
         '',
       ].join('\n'),
     )
-    let child: ChildProcess | undefined
-    const up = () =>
-      waitFor(() => withClient(port, password, async (c) => (await c.ping()) === 'PONG'), {
-        timeoutMs: 30_000,
-        what: `redis-server on ${port}`,
-        ignore: redisTransient,
-      })
-    const start = async () => {
-      child = spawnTracked('redis-server', [file])
-      children.push(child)
-      await up()
-    }
-    await start()
+    return file
+  }
+  const spawnServer = (file: string) => {
+    const child = spawnTracked('redis-server', [file])
+    children.push(child)
+    return child
+  }
+
+  // The first server is the master the others replicate, and the one the Sentinels are told of.
+  for (let index = 0; index < 3; index++) {
+    const started = await startOnFreePort((port) => spawnServer(writeServerConfig(index, port)), password, `redis-server ${index}`, {
+      ignore: redisTransient,
+    })
+    const {port} = started
+    const file = join(root, `redis-${index}`, 'redis.conf')
+    let child: ChildProcess | undefined = started.child
     nodes.push({
       port,
       get pid() {
@@ -132,26 +134,37 @@ export async function startRedisHa(options: RedisHaOptions = {}): Promise<RedisH
       async kill() {
         if (child) await stopProcess(child, 'SIGKILL')
       },
-      restart: start,
+      // The same port and data directory: a restarted server replays its own AOF (LOADING meanwhile).
+      async restart() {
+        child = spawnServer(file)
+        await waitUntilServing(child, port, password, `redis-server ${index}`, {ignore: redisTransient})
+      },
       running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     })
   }
 
   const sentinelDir = join(root, 'sentinels')
   mkdirSync(sentinelDir)
-  const sentinelPorts = [await freePort(), await freePort(), await freePort()]
-  for (const [index, port] of sentinelPorts.entries()) {
-    children.push(
-      spawnSentinel(join(sentinelDir, `sentinel-${index}.conf`), {
-        port,
-        dir: sentinelDir,
-        masterName,
-        masterPort: ports[0]!,
-        password,
-        downAfterMs: options.downAfterMs ?? 2000,
-        failoverTimeoutMs: 10_000,
-      }),
+  const sentinelPorts: number[] = []
+  for (let index = 0; index < 3; index++) {
+    const started = await startOnFreePort(
+      (port) => {
+        const child = spawnSentinel(join(sentinelDir, `sentinel-${index}.conf`), {
+          port,
+          dir: sentinelDir,
+          masterName,
+          masterPort: nodes[0]!.port,
+          password,
+          downAfterMs: options.downAfterMs ?? 2000,
+          failoverTimeoutMs: 10_000,
+        })
+        children.push(child)
+        return child
+      },
+      password,
+      `redis-sentinel ${index}`,
     )
+    sentinelPorts.push(started.port)
   }
 
   const masterPort = async (): Promise<number> => {

@@ -20,9 +20,7 @@ import {CRD_RELEASE_ANNOTATION} from '../../src/lab/crd-records.js'
 import {type ChartRepo, startChartRepo} from '../helpers/chart-repo.js'
 import {runCli} from '../helpers/cli.js'
 import {type HelmMajor, helmBinary, runHelm} from '../helpers/helm.js'
-import {notYet, waitFor} from '../helpers/processes.js'
-import {adminRequest} from './control-plane.js'
-import {applyCrds, type CrdObject, kedaCrds} from './crds.js'
+import {applyCrds, type CrdObject, deleteCrds, kedaCrds} from './crds.js'
 import {useCluster} from './harness.js'
 import {getJson, listNames} from './kube-test-helpers.js'
 
@@ -43,6 +41,20 @@ afterAll(async () => {
 
 const kedaCrdNames = async () =>
   (await listNames(cluster.kubeconfig, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions')).filter((n) => n.endsWith('keda.sh'))
+
+interface CrdState {
+  metadata: {deletionTimestamp?: string; finalizers?: string[]}
+  status?: {conditions?: {type: string; status: string; reason?: string; message?: string}[]}
+}
+
+/** One CRD's deletion as the API server reports it: when it was asked, what holds it, the finalizer's word. */
+const crdDeletionState = async (name: string): Promise<string> => {
+  const crd = await getJson<CrdState>(cluster.kubeconfig, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`)
+  if (!crd) return `${name} (gone)`
+  const terminating = crd.status?.conditions?.find((c) => c.type === 'Terminating')
+  const said = terminating ? `Terminating=${terminating.status} ${terminating.reason}: ${terminating.message}` : 'no Terminating condition'
+  return `${name} (deletionTimestamp ${crd.metadata.deletionTimestamp ?? 'none'}, finalizers [${(crd.metadata.finalizers ?? []).join(', ')}], ${said})`
+}
 
 interface Check {
   id: string
@@ -125,18 +137,12 @@ describe.each([3, 4] as HelmMajor[])('CRDs of a lab installed before the records
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0)
     for (const name of ours()) expect(r.stdout).toContain(`CustomResourceDefinition ${name}`)
     expect(r.stdout).not.toContain(`CustomResourceDefinition ${foreign()}`)
-    await waitFor(
-      async () => {
-        const left = await kedaCrdNames()
-        return left.length === 1 ? left : notYet(`still there: ${left.join(', ')}`)
-      },
-      {timeoutMs: 120_000, intervalMs: 1000, what: "the release's CRDs to be deleted"},
-    )
-    expect(await kedaCrdNames()).toEqual([foreign()])
+    // uninstall --purge waits until the CRDs it deleted are gone (their objects go first).
+    const left = await kedaCrdNames()
+    expect(left.length === 1 ? left : await Promise.all(left.map(crdDeletionState))).toEqual([foreign()])
     expect(await doctorLeftovers()).toMatchObject({status: 'pass', detail: 'none (no keda-lab release is installed)'})
     // The next Helm major starts from a cluster without KEDA's CRDs.
-    const del = await adminRequest(cluster.kubeconfig, 'DELETE', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${foreign()}`)
-    expect([200, 202]).toContain(del.status)
-    await waitFor(async () => ((await kedaCrdNames()).length === 0 ? true : notYet('foreign CRD still there')), {timeoutMs: 60_000, intervalMs: 500})
+    await deleteCrds(cluster.kubeconfig, [foreign()])
+    expect(await kedaCrdNames()).toEqual([])
   }, 900_000)
 })

@@ -7,7 +7,10 @@ import {readFileSync} from 'node:fs'
 
 import {parseAllDocuments} from 'yaml'
 
+import {createKube} from '../../src/adapters/kube/index.js'
+import {crdsStillThere, requeueFailedCrdDeletions} from '../../src/lab/uninstall/leftovers.js'
 import {realCrdFiles} from '../helpers/chart-repo.js'
+import {notYet, waitFor} from '../helpers/processes.js'
 import {adminRequest} from './control-plane.js'
 
 export interface CrdObject {
@@ -50,4 +53,26 @@ export async function applyCrds(kubeconfig: string, crds: CrdObject[], timeoutMs
       await new Promise((r) => setTimeout(r, 200))
     }
   }
+}
+
+/**
+ * Deletes CRDs and waits until they are gone. A deletion the API server's CRD finalizer dropped
+ * after a failed attempt is queued again the way `uninstall --purge` does it (see
+ * requeueFailedCrdDeletions), else it would wait for the 5-minute resync.
+ */
+export async function deleteCrds(kubeconfig: string, names: string[], timeoutMs = 120_000): Promise<void> {
+  for (const name of names) {
+    const res = await adminRequest(kubeconfig, 'DELETE', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`)
+    if (![200, 202, 404].includes(res.status)) throw new Error(`deleting CRD ${name} failed: ${res.status} ${res.body.slice(0, 300)}`)
+  }
+  const kube = await createKube({kubeconfig})
+  await waitFor(
+    async () => {
+      const left = await crdsStillThere(kube, names)
+      if (left.length === 0) return true
+      await requeueFailedCrdDeletions(kube, left, new Date())
+      return notYet(left.map((c) => `${c.name} (${c.state ?? 'no Terminating condition'})`).join('; '))
+    },
+    {timeoutMs, intervalMs: 2000, what: `CRDs ${names.join(', ')} to be deleted`},
+  )
 }

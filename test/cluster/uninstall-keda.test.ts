@@ -243,7 +243,7 @@ describe('keda-lab uninstall with the real KEDA operator releasing its finalizer
         {name: mon(), status: 'removed'},
       ],
       pvcs: {kept: [], deleted: [`${ns()}/${PVC}`]},
-      leftovers: {found: leftovers, removed: leftovers},
+      leftovers: {found: leftovers, removed: leftovers, terminating: []},
       ok: true,
     })
     await expectKedaReleasedFirst(revision)

@@ -1,3 +1,4 @@
+import type {ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -56,6 +57,77 @@ async function ping(port: number, password?: string): Promise<boolean> {
   return true
 }
 
+/** A Redis-family process that ended before it answered PING; `output` is what it last printed. */
+export class ExitedBeforeReady extends Error {
+  constructor(
+    readonly what: string,
+    readonly output: string,
+  ) {
+    super(`${what} exited before it answered PING; its last output:\n${output || '(nothing)'}`)
+  }
+}
+
+/**
+ * Reads a child's stdout and stderr as they come, keeping the last `limit` characters: an unread
+ * pipe blocks a server once it is full (Sentinel logs every failover step), and the tail says why
+ * a server that died did.
+ */
+function keepOutput(child: ChildProcess, limit = 8192): () => string {
+  let tail = ''
+  const add = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-limit)
+  }
+  child.stdout?.on('data', add)
+  child.stderr?.on('data', add)
+  return () => tail
+}
+
+/**
+ * Waits until the server `child` started on `port` answers PING; throws {@link ExitedBeforeReady}
+ * as soon as it exits instead (a taken port, a bad config), not after the whole timeout.
+ */
+export async function waitUntilServing(
+  child: ChildProcess,
+  port: number,
+  password: string | undefined,
+  what: string,
+  {timeoutMs = 30_000, ignore = connectionRefused}: {timeoutMs?: number; ignore?: (error: unknown) => boolean} = {},
+): Promise<void> {
+  const output = keepOutput(child)
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new ExitedBeforeReady(`${what} on ${port}`, output())
+      return ping(port, password)
+    },
+    {timeoutMs, what: `${what} on ${port}`, ignore: (error) => !(error instanceof ExitedBeforeReady) && ignore(error)},
+  )
+}
+
+/**
+ * Starts a redis-server or redis-sentinel (`start(port)` writes its config and spawns it) on a port
+ * from freePort and waits until it answers PING. freePort releases the port before the server
+ * binds it, and any outgoing connection on the machine may take it in between; a server that
+ * exits before it answers is started again on a new port, three times in all, and the last
+ * failure is thrown with the server's own output.
+ */
+export async function startOnFreePort(
+  start: (port: number) => ChildProcess,
+  password: string | undefined,
+  what: string,
+  wait: Parameters<typeof waitUntilServing>[4] = {},
+): Promise<{port: number; child: ChildProcess}> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const child = start(port)
+    try {
+      await waitUntilServing(child, port, password, what, wait)
+      return {port, child}
+    } catch (error) {
+      if (!(error instanceof ExitedBeforeReady) || attempt === 3) throw error
+    }
+  }
+}
+
 /**
  * The errors a client sees while Sentinel switches masters, and nothing else: a refused or reset
  * connection, ioredis' "Connection is closed." while it reconnects, and READONLY from a master
@@ -68,16 +140,17 @@ export function failoverTransient(error: unknown): boolean {
 /** Starts a real redis-server on a free port, without persistence. */
 export async function startRedis(options: {password?: string; extraArgs?: string[]} = {}): Promise<RedisServer> {
   requireBinary('redis-server', 'sudo apt-get install -y redis-server')
-  const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'keda-lab-redis-'))
   // --shutdown-timeout 0: on SIGTERM a master does not wait (10 s by default) for its replicas to
   // catch up; a test's Redis holds nothing worth that wait, and stop() must not outlast a cleanup.
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--shutdown-timeout', '0', '--dir', dir]
-  if (options.password) args.push('--requirepass', options.password)
-  args.push(...(options.extraArgs ?? []))
-  let child = spawnTracked('redis-server', args)
-  const up = () => waitFor(() => ping(port, options.password), {what: `redis-server on ${port}`, ignore: connectionRefused})
-  await up()
+  const argsFor = (port: number) => [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--shutdown-timeout', '0', '--dir', dir],
+    ...(options.password ? ['--requirepass', options.password] : []),
+    ...(options.extraArgs ?? []),
+  ]
+  const started = await startOnFreePort((port) => spawnTracked('redis-server', argsFor(port)), options.password, 'redis-server')
+  const port = started.port
+  let child = started.child
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -90,8 +163,8 @@ export async function startRedis(options: {password?: string; extraArgs?: string
       await stopProcess(child, 'SIGKILL')
     },
     async restart() {
-      child = spawnTracked('redis-server', args)
-      await up()
+      child = spawnTracked('redis-server', argsFor(port))
+      await waitUntilServing(child, port, options.password, 'redis-server')
     },
   }
 }
@@ -173,10 +246,13 @@ export async function startSentinelSet(options: {password?: string; masterName?:
   const sentinels: {host: string; port: number}[] = []
   const children: ReturnType<typeof spawnTracked>[] = []
   for (let i = 0; i < 3; i++) {
-    const port = await freePort()
-    children.push(
-      spawnSentinel(join(dir, `sentinel-${i}.conf`), {port, dir, masterName, masterPort: master.port, password, downAfterMs: 1000, failoverTimeoutMs: 5000}),
+    const {port, child} = await startOnFreePort(
+      (port) =>
+        spawnSentinel(join(dir, `sentinel-${i}.conf`), {port, dir, masterName, masterPort: master.port, password, downAfterMs: 1000, failoverTimeoutMs: 5000}),
+      password,
+      `redis-sentinel ${i}`,
     )
+    children.push(child)
     sentinels.push({host: '127.0.0.1', port})
   }
   const askMaster = async (): Promise<number> => {

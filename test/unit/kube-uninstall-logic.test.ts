@@ -226,6 +226,10 @@ describe('uninstall text', () => {
         leftovers: {
           found: [{kind: 'ClusterRole', name: 'keda-operator', release: 'keda'}],
           removed: [{kind: 'ClusterRole', name: 'keda-operator', release: 'keda'}],
+          terminating: [
+            {name: 'scaledobjects.keda.sh', state: 'InstanceDeletionInProgress: CustomResource deletion is in progress', failed: false},
+            {name: 'podlogs.monitoring.grafana.com', failed: false},
+          ],
         },
         ok: false,
       },
@@ -239,6 +243,9 @@ describe('uninstall text', () => {
       '√ Namespace keda-monitoring removed after clearing finalizers (--force): pods/p',
       '√ Deleted PersistentVolumeClaims: keda/data-redis-ha-server-0',
       '√ Deleted cluster-scoped leftovers: ClusterRole keda-operator',
+      '‼ Deleted, but not yet gone when --timeout ran out (the API server deletes their objects first; it goes on by itself):',
+      '    CustomResourceDefinition scaledobjects.keda.sh (InstanceDeletionInProgress: CustomResource deletion is in progress)',
+      '    CustomResourceDefinition podlogs.monitoring.grafana.com',
     ])
   })
 })

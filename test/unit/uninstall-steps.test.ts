@@ -6,8 +6,9 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import type {ObjectSummary, ResourceRef} from '../../src/adapters/kube/index.js'
+import type {Kube, ObjectSummary, ResourceRef} from '../../src/adapters/kube/index.js'
 import {KedaLabError} from '../../src/errors.js'
+import {CRD_REQUEUE_ANNOTATION, crdsStillThere, requeueFailedCrdDeletions} from '../../src/lab/uninstall/leftovers.js'
 import type {HelmRelease} from '../../src/lab/uninstall/releases.js'
 import {keptNamespace, removeReleases} from '../../src/lab/uninstall/run.js'
 
@@ -117,5 +118,47 @@ describe('removeReleases', () => {
     expect((error as KedaLabError).hint).toBe(
       "Run `keda-lab uninstall` again (already removed: keda-lab, redis-ha); `helm status keda -n keda` shows the release's state.",
     )
+  })
+})
+
+describe('CRDs deleted with --purge', () => {
+  const crd = (name: string, terminating?: {status: string; reason: string; message: string}): ObjectSummary => ({
+    name,
+    labels: {},
+    annotations: {},
+    finalizers: ['customresourcecleanup.apiextensions.k8s.io'],
+    deletionTimestamp: '2026-12-07T06:35:19Z',
+    conditions: terminating
+      ? [
+          {type: 'Established', status: 'True'},
+          {type: 'Terminating', ...terminating},
+        ]
+      : [],
+  })
+  const patches: {name: string; patch: unknown}[] = []
+  const kube = {
+    listObjects: async () => [
+      crd('scaledobjects.keda.sh', {status: 'True', reason: 'InstanceDeletionFailed', message: 'could not list instances: storage is (re)initializing'}),
+      crd('scaledjobs.keda.sh', {status: 'True', reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress'}),
+      crd('podlogs.monitoring.grafana.com'),
+      crd('someone-elses.example.com'),
+    ],
+    mergePatchObject: async (_ref: ResourceRef, name: string, patch: unknown) => {
+      patches.push({name, patch})
+    },
+  } as unknown as Kube
+
+  it('names those still there with the finalizer’s last word, and only those asked about', async () => {
+    expect(await crdsStillThere(kube, ['scaledobjects.keda.sh', 'scaledjobs.keda.sh', 'podlogs.monitoring.grafana.com', 'gone.keda.sh'])).toEqual([
+      {name: 'scaledobjects.keda.sh', state: 'InstanceDeletionFailed: could not list instances: storage is (re)initializing', failed: true},
+      {name: 'scaledjobs.keda.sh', state: 'InstanceDeletionInProgress: CustomResource deletion is in progress', failed: false},
+      {name: 'podlogs.monitoring.grafana.com', state: undefined, failed: false},
+    ])
+  })
+
+  it('queues again only a deletion that failed, by touching an annotation', async () => {
+    const left = await crdsStillThere(kube, ['scaledobjects.keda.sh', 'scaledjobs.keda.sh'])
+    expect(await requeueFailedCrdDeletions(kube, left, new Date('2026-12-07T06:36:00Z'))).toEqual(['scaledobjects.keda.sh'])
+    expect(patches).toEqual([{name: 'scaledobjects.keda.sh', patch: {metadata: {annotations: {[CRD_REQUEUE_ANNOTATION]: '2026-12-07T06:36:00.000Z'}}}}])
   })
 })

@@ -40,6 +40,10 @@ export function formatUninstallReport(report: UninstallReport, options: {purge: 
   if (found.length === 0) lines.push('√ No cluster-scoped leftovers')
   else if (options.purge) {
     lines.push(`√ Deleted cluster-scoped leftovers: ${removed.map((l) => `${l.kind} ${l.name}`).join(', ')}`)
+    if (report.leftovers.terminating.length > 0) {
+      lines.push('‼ Deleted, but not yet gone when --timeout ran out (the API server deletes their objects first; it goes on by itself):')
+      for (const c of report.leftovers.terminating) lines.push(`    CustomResourceDefinition ${c.name}${c.state ? ` (${c.state})` : ''}`)
+    }
   } else {
     lines.push('‼ Cluster-scoped leftovers of the removed releases (`keda-lab uninstall --purge` deletes them):')
     for (const l of found) lines.push(`    ${l.kind} ${l.name} (from ${l.release})`)

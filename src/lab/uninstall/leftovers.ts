@@ -88,3 +88,47 @@ export async function removeLeftovers(kube: Kube, leftovers: readonly Leftover[]
   }
   return removed
 }
+
+/** A CRD deleted with --purge that is still there, with what the API server's CRD finalizer last said. */
+export interface TerminatingCrd {
+  name: string
+  /** Its Terminating condition (`reason: message`) when the finalizer set one. */
+  state?: string
+  /** True when that condition says the finalizer failed to delete the CRD's objects. */
+  failed: boolean
+}
+
+/** Which of the CRDs `names` still exist, and how far the API server got deleting each. */
+export async function crdsStillThere(kube: Kube, names: readonly string[]): Promise<TerminatingCrd[]> {
+  const wanted = new Set(names)
+  return (await kube.listObjects(resources.crds))
+    .filter((crd) => wanted.has(crd.name))
+    .map((crd) => {
+      const terminating = crd.conditions.find((c) => c.type === 'Terminating')
+      return {
+        name: crd.name,
+        state: terminating ? `${terminating.reason ?? terminating.status}: ${terminating.message ?? ''}`.trim() : undefined,
+        failed: terminating?.status === 'True' && terminating.reason === 'InstanceDeletionFailed',
+      }
+    })
+}
+
+/** Touched on a CRD to requeue its deletion (see {@link requeueFailedCrdDeletions}). */
+export const CRD_REQUEUE_ANNOTATION = 'keda-lab.dev/purge-requeued-at'
+
+/**
+ * The API server deletes a CRD's objects before the CRD. When that fails — the CRD's storage is
+ * still "(re)initializing" right after the CRD was created or changed — its finalizer retries,
+ * and a retry that meets a write conflict drops the CRD; a change of the Terminating condition
+ * alone does not queue it again, so the CRD waits for the informer's 5-minute resync
+ * (apiextensions-apiserver pkg/controller/finalizer/crd_finalizer.go, v0.34). Any other change
+ * queues it at once: each CRD whose deletion failed gets an annotation touched. Returns their names.
+ */
+export async function requeueFailedCrdDeletions(kube: Kube, crds: readonly TerminatingCrd[], at: Date): Promise<string[]> {
+  const requeued: string[] = []
+  for (const crd of crds.filter((c) => c.failed)) {
+    await kube.mergePatchObject(resources.crds, crd.name, {metadata: {annotations: {[CRD_REQUEUE_ANNOTATION]: at.toISOString()}}})
+    requeued.push(crd.name)
+  }
+  return requeued
+}

@@ -7,7 +7,7 @@
 import {type Kube, resources} from '../../adapters/kube/index.js'
 import {KedaLabError, NoClusterError} from '../../errors.js'
 import {describeBlockers, findBlockers, forceFinalize, type ForceResult, stuckHint} from './blockers.js'
-import {findLeftovers, type Leftover, removeLeftovers} from './leftovers.js'
+import {crdsStillThere, findLeftovers, type Leftover, removeLeftovers, requeueFailedCrdDeletions, type TerminatingCrd} from './leftovers.js'
 import {type HelmRelease, labReleases, type ReleaseManager} from './releases.js'
 import {recordUnrecordedCrds, unrecordedReleaseCrds} from './release-records.js'
 
@@ -62,7 +62,8 @@ export interface UninstallReport {
   releases: {name: string; namespace: string}[]
   namespaces: NamespaceOutcome[]
   pvcs: {kept: string[]; deleted: string[]}
-  leftovers: {found: Leftover[]; removed: Leftover[]}
+  /** `terminating`: CRDs deleted with --purge that the API server had not finished deleting within --timeout. */
+  leftovers: {found: Leftover[]; removed: Leftover[]; terminating: TerminatingCrd[]}
   /** False when a namespace is stuck (the command exits 1). */
   ok: boolean
 }
@@ -173,18 +174,50 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
   // 6. Cluster-scoped leftovers of the releases that are gone.
   const rest = await findLeftovers(kube, leftoverOptions)
   let removedLeftovers: Leftover[] = removedEarly
+  let terminating: TerminatingCrd[] = []
   if (rest.length > 0 && options.purge) {
     log(`--purge: deleting ${rest.length} cluster-scoped leftover object(s)`)
     removedLeftovers = [...removedEarly, ...(await removeLeftovers(kube, rest))]
+    terminating = await awaitCrdsDeleted(
+      removedLeftovers.filter((l) => l.kind === 'CustomResourceDefinition').map((l) => l.name),
+      run,
+      now,
+    )
   }
 
   return {
     releases: removed,
     namespaces,
     pvcs,
-    leftovers: {found: [...removedEarly, ...rest], removed: removedLeftovers},
+    leftovers: {found: [...removedEarly, ...rest], removed: removedLeftovers, terminating},
     ok: !namespaces.some((n) => n.status === 'stuck'),
   }
+}
+
+/**
+ * Waits (up to --timeout) until the CRDs just deleted are gone: until then their objects are being
+ * deleted, and installing the lab again would fail on them. A CRD whose deletion the API server
+ * dropped after a failure is queued again (requeueFailedCrdDeletions). Returns those still there.
+ */
+async function awaitCrdsDeleted(names: readonly string[], run: UninstallRun, now: () => number): Promise<TerminatingCrd[]> {
+  if (names.length === 0) return []
+  let left: TerminatingCrd[] = []
+  await run.wait(
+    async () => {
+      left = await crdsStillThere(run.kube, names)
+      return left.length === 0
+    },
+    {
+      onWait: async (s) => {
+        const requeued = await requeueFailedCrdDeletions(run.kube, left, new Date(now()))
+        run.log(
+          `Waiting for the API server to delete ${left.map((c) => c.name).join(', ')} (${s}s)` +
+            (requeued.length > 0 ? `; queued again after a failed attempt: ${requeued.join(', ')}` : ''),
+        )
+      },
+    },
+  )
+  return left
 }
 
 const pvcRef = (namespace: string) => ({...resources.persistentVolumeClaims, namespace})
