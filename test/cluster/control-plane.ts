@@ -117,6 +117,8 @@ export interface ControlPlaneState {
   /** The process that owns this control plane (the test runner); 0 for `kube:up`. */
   owner: number
   startedAt: string
+  /** The API server's audit log (JSON lines, one event per request), when started with `audit`. */
+  auditLog?: string
 }
 
 export interface StartOptions {
@@ -133,7 +135,21 @@ export interface StartOptions {
    * Stage among them replaces the module's Stage of the same name.
    */
   kwok?: {args?: string[]; config?: string[]}
+  /**
+   * Write the API server's audit log (`auditLog` in the state): every request at the Metadata level
+   * (who, verb, resource, response code), in blocking mode, so a test can show what a client sent —
+   * or that it sent no write at all. Off by default (the shared control plane writes none).
+   */
+  audit?: boolean
 }
+
+/** Metadata of every request (no bodies: Secrets stay out of the log), from ResponseComplete only. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+`
 
 const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, {cwd, stdio: ['ignore', 'ignore', 'pipe']})
 
@@ -363,8 +379,20 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   // kwok's Metric serving each node's kubelet /metrics/resource (what metrics-server scrapes).
   kwokConfig(tools.kwokStages, join(dir, 'kwok-stages.yaml'), [readFileSync(tools.kwokMetrics, 'utf8'), ...(options.kwok?.config ?? [])])
 
+  // Beside logs/, not in it: a start-up timeout prints the tails of logs/*, which this would flood.
+  const auditLog = options.audit ? join(dir, 'audit.jsonl') : undefined
+  if (auditLog) writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY)
+
   const pids: Record<string, number> = {}
-  const state: ControlPlaneState = {dir, kubeconfig, server, pids, owner: options.owner ?? 0, startedAt: new Date().toISOString()}
+  const state: ControlPlaneState = {
+    dir,
+    kubeconfig,
+    server,
+    pids,
+    owner: options.owner ?? 0,
+    startedAt: new Date().toISOString(),
+    ...(auditLog ? {auditLog} : {}),
+  }
   const save = () => writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2))
   const start = (name: string, bin: string, args: string[]) => {
     const out = openSync(join(dir, 'logs', `${name}.log`), 'a')
@@ -441,6 +469,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       '--allow-privileged=true',
       '--kubelet-preferred-address-types',
       'InternalIP',
+      ...(auditLog
+        ? ['--audit-policy-file', join(dir, 'audit-policy.yaml'), '--audit-log-path', auditLog, '--audit-log-format', 'json', '--audit-log-mode', 'blocking']
+        : []),
     ])
     await waitUntil(() => apiReady(state), options.timeoutMs ?? 180_000, 'the API server to answer /readyz', dir)
     const request: AdminRequest = (method, path, body, contentType) => adminRequest(kubeconfig, method, path, body, contentType)

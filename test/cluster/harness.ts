@@ -70,6 +70,8 @@ export interface UseClusterOptions {
   dedicated?: boolean
   /** With `dedicated`: that control plane's kwok changed (StartOptions.kwok). */
   kwok?: StartOptions['kwok']
+  /** With `dedicated`: that API server writes an audit log (StartOptions.audit; `state.auditLog`). */
+  audit?: boolean
 }
 
 /** Registers beforeAll/afterAll: the control plane plus a fresh namespace for this test file. */
@@ -84,7 +86,13 @@ export function useCluster(file: string, options: UseClusterOptions = {}): Clust
   beforeAll(async () => {
     if (options.dedicated) {
       dedicatedDir = join(inject('kubeRunDir'), `dedicated-${prefix}-${randomBytes(3).toString('hex')}`)
-      ctx.state = await startControlPlane({dir: dedicatedDir, owner: inject('kubeRunOwner'), timeoutMs: CLUSTER_START_TIMEOUT_MS - 20_000, kwok: options.kwok})
+      ctx.state = await startControlPlane({
+        dir: dedicatedDir,
+        owner: inject('kubeRunOwner'),
+        timeoutMs: CLUSTER_START_TIMEOUT_MS - 20_000,
+        kwok: options.kwok,
+        audit: options.audit,
+      })
     } else ctx.state = await controlPlane()
     ctx.kubeconfig = ctx.state.kubeconfig
     if (options.namespace !== false) {
