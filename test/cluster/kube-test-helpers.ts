@@ -1,4 +1,6 @@
 /** Small readers of the real API server for cluster tests (admin client certificate). */
+import {readFileSync, writeFileSync} from 'node:fs'
+
 import {adminRequest} from './control-plane.js'
 
 /** GET a path as JSON; undefined on 404. */
@@ -13,4 +15,49 @@ export async function getJson<T = Record<string, unknown>>(kubeconfig: string, p
 export async function listNames(kubeconfig: string, path: string): Promise<string[]> {
   const list = await getJson<{items: {metadata: {name: string}}[]}>(kubeconfig, path)
   return (list?.items ?? []).map((i) => i.metadata.name).sort()
+}
+
+/**
+ * A credential of its own for a client under test: a ServiceAccount in kube-system bound to
+ * cluster-admin, and a kubeconfig with its token (TokenRequest API) and the cluster's CA. Its user
+ * name (returned) tells that client's requests apart in the audit log from the admin's, kwok's and
+ * the controllers'.
+ */
+export async function clusterAdminServiceAccount(kubeconfig: string, name: string, path: string): Promise<{kubeconfig: string; username: string}> {
+  const must = async (method: string, url: string, body: unknown) => {
+    const res = await adminRequest(kubeconfig, method, url, body)
+    if (res.status !== 201) throw new Error(`${method} ${url}: ${res.status} ${res.body.slice(0, 300)}`)
+    return JSON.parse(res.body) as Record<string, unknown>
+  }
+  await must('POST', '/api/v1/namespaces/kube-system/serviceaccounts', {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name}})
+  await must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: {name},
+    roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin'},
+    subjects: [{kind: 'ServiceAccount', name, namespace: 'kube-system'}],
+  })
+  const request = (await must('POST', `/api/v1/namespaces/kube-system/serviceaccounts/${name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: {expirationSeconds: 3600},
+  })) as {status: {token: string}}
+  const admin = readFileSync(kubeconfig, 'utf8')
+  const field = (key: string) => {
+    const value = new RegExp(`${key}: "?([^"\\s]+)`).exec(admin)?.[1]
+    if (!value) throw new Error(`no ${key} in ${kubeconfig}`)
+    return value
+  }
+  writeFileSync(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: lab, cluster: {server: ${field('server')}, certificate-authority-data: ${field('certificate-authority-data')}}}]
+users: [{name: ${name}, user: {token: ${request.status.token}}}]
+contexts: [{name: ${name}, context: {cluster: lab, user: ${name}}}]
+current-context: ${name}
+`,
+    {mode: 0o600},
+  )
+  return {kubeconfig: path, username: `system:serviceaccount:kube-system:${name}`}
 }

@@ -6,7 +6,8 @@
  * The KEDA check's Ready/not-Ready and the Prometheus targets and alert-rules failures are tested
  * against the real KEDA operator and a real Prometheus in test/cluster/doctor.test.ts; here the
  * healthy lab only shows every check passing together, and the fake still serves what nothing real
- * answers on this machine (Grafana, Loki, the aggregated metrics API's conditions, KEDA's CRD absent).
+ * answers on this machine (Grafana, Loki, the aggregated metrics API's conditions). KEDA's CRD absent
+ * and no ScaledObject: on the real API server in test/cluster/clean-cluster.test.ts.
  */
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -123,12 +124,8 @@ describe('doctor checks against the fake cluster', () => {
     )
     expect(check.hint).toContain('describe hpa keda-lab-api')
   })
-  it('KEDA not installed, and no ScaledObject', async () => {
-    api.remove('keda.sh/v1alpha1', 'ScaledObject', 'keda-lab-worker', 'keda')
-    expect(onlyFailure(await runDoctor(ctx), 'keda-redis').detail).toBe('no ScaledObject in namespace keda')
-    api.remove('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh')
-    expect(onlyFailure(await runDoctor(ctx), 'keda-redis').detail).toMatch(/KEDA is not installed/)
-  })
+  // KEDA not installed (no CRD) and no ScaledObject: on the real API server in
+  // test/cluster/clean-cluster.test.ts (a control plane without KEDA's CRDs) and test/cluster/doctor.test.ts.
 
   it('Grafana cannot reach Loki', async () => {
     lab.datasources[1]!.health = {status: 400, body: {status: 'ERROR', message: 'Unable to connect with Loki. Please check the server logs for more details.'}}
