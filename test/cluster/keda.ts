@@ -89,6 +89,14 @@ export interface KedaOperator extends KedaProcess {
   grpcAddress: string
   /** Prometheus metrics of the operator (http://127.0.0.1:port/metrics). */
   metricsUrl: string
+  /**
+   * Freezes the operator (SIGSTOP): it keeps its connections but reconciles nothing, so a finalizer
+   * of a deleted ScaledObject stays until {@link KedaOperator.resume}. A test that pauses it resumes
+   * it in a `finally`; `stop()` resumes it too (a stopped process would hold SIGTERM pending).
+   */
+  pause(): void
+  /** Lets a paused operator go on (SIGCONT); harmless when it is running or gone. */
+  resume(): void
 }
 
 export interface OperatorOptions {
@@ -145,12 +153,21 @@ export async function startKedaOperator(options: OperatorOptions): Promise<KedaO
     '--zap-log-level=info',
   ]
   const {child, tail} = track(options.binary, args, kedaEnv(options.kubeconfig, options.namespace), join(options.workDir, 'keda-operator.log'))
+  // The operator alone, not its group: it is one Go program, and its pid is the group's leader.
+  const signal = (sig: NodeJS.Signals) => {
+    if (!exited(child)) child.kill(sig)
+  }
   const operator: KedaOperator = {
     child,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     output: (last) => tail.text(last),
-    stop: () => stopProcess(child, 'SIGTERM', 10_000),
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+    stop: () => {
+      signal('SIGCONT')
+      return stopProcess(child, 'SIGTERM', 10_000)
+    },
   }
   try {
     await waitFor(

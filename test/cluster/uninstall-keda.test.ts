@@ -9,8 +9,12 @@
  * - A `keda` release stands for KEDA's Helm release, so that uninstall knows KEDA is still to go
  *   (the operator itself is a host process, not this release's pod: a small chart written here).
  * - `helm uninstall keda-lab` deletes the ScaledObject; the real operator finalizes it. Uninstall must
- *   wait for that before it removes the `keda` release: the API server's own resourceVersions (one
- *   etcd revision sequence) show the ScaledObject gone before the `keda` release record was deleted.
+ *   wait for that before it removes the `keda` release. The operator would usually win that race even
+ *   if uninstall did not wait, so it is paused (SIGSTOP) for the uninstall: the ScaledObject stays
+ *   Terminating with KEDA's finalizer, and for HOLD_MS after `helm uninstall keda-lab` is done the
+ *   `keda` release must still be there; then the operator is resumed. The API server's own
+ *   resourceVersions (one etcd revision sequence) show the ScaledObject finalized only after the
+ *   resume, and before the `keda` release record was deleted.
  * - Redis's PVC (kept, then deleted with --purge) and the cluster-scoped leftovers (a CRD with the
  *   record install writes, a hook-made ClusterRoleBinding) are real objects on the real API server;
  *   another team's ClusterRole is never touched.
@@ -25,7 +29,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {InstallAnswers} from '../../src/lab/install/options.js'
-import {runCli} from '../helpers/cli.js'
+import {type CliResult, runCli} from '../helpers/cli.js'
 import {type HelmMajor, helmBinary, runHelm} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {notYet, waitFor} from '../helpers/processes.js'
@@ -156,13 +160,110 @@ async function deletedAt(path: string, name: string, revision: string): Promise<
   return deleted ? Number(deleted.object.metadata.resourceVersion) : undefined
 }
 
-/** Asserts the real operator released the ScaledObject before uninstall removed KEDA's release. */
-async function expectKedaReleasedFirst(revision: string): Promise<void> {
+/** Helm's release records (Secrets labelled owner=helm) of `release` in the app namespace; none once it is uninstalled. */
+async function releaseRecords(release: string): Promise<string[]> {
+  const selector = encodeURIComponent(`owner=helm,name=${release}`)
+  const res = await must('GET', `/api/v1/namespaces/${ns()}/secrets?labelSelector=${selector}`)
+  return (JSON.parse(res.body) as {items: {metadata: {name: string}}[]}).items.map((s) => s.metadata.name)
+}
+
+/**
+ * How long, once `helm uninstall keda-lab` is done (its release record gone) and the ScaledObject is
+ * Terminating, uninstall must keep KEDA's release while the operator is paused. An uninstall that did
+ * not wait for the finalizer runs `helm uninstall keda` at once, well within this time.
+ */
+const HOLD_MS = 8000
+
+/**
+ * With the operator paused: waits until `helm uninstall keda-lab` is done and the ScaledObject is
+ * Terminating with KEDA's finalizer, then checks for HOLD_MS that KEDA's release is still installed.
+ * Throws, saying what uninstall did, as soon as KEDA's release record is gone (or the uninstall ended
+ * before that point was reached).
+ */
+async function holdWhileOperatorPaused(ended: () => CliResult | undefined): Promise<void> {
+  const expectKedaInstalled = async (when: string) => {
+    if ((await releaseRecords('keda')).length > 0) return
+    throw new Error(
+      `uninstall removed KEDA's Helm release (its release record is gone) ${when}, while the ScaledObject ${SO} still held ` +
+        'finalizer.keda.sh and the KEDA operator was paused: it did not wait for KEDA to release the ScaledObject',
+    )
+  }
+  const terminating = async () => {
+    const so = await getJson<{metadata: {deletionTimestamp?: string; finalizers?: string[]}}>(
+      cluster.kubeconfig,
+      `/apis/keda.sh/v1alpha1/namespaces/${ns()}/scaledobjects/${SO}`,
+    )
+    // Nothing but the paused operator may remove the finalizer; otherwise this test would see no wait at all.
+    if (!so) throw new Error(`the ScaledObject ${SO} is gone while the KEDA operator was paused: something else released finalizer.keda.sh`)
+    const held = so.metadata.finalizers?.includes('finalizer.keda.sh')
+    if (!held)
+      throw new Error(`the ScaledObject ${SO} lost finalizer.keda.sh while the KEDA operator was paused (finalizers ${JSON.stringify(so.metadata.finalizers)})`)
+    return so.metadata.deletionTimestamp !== undefined
+  }
+  await waitFor(
+    async () => {
+      const deleting = await terminating()
+      await expectKedaInstalled(
+        deleting ? 'with the ScaledObject Terminating, before this test saw `helm uninstall keda-lab` finish' : 'before the ScaledObject was even deleted',
+      )
+      const done = ended()
+      if (done) throw new Error(`keda-lab uninstall ended (exit ${done.code}) before this test saw the ScaledObject Terminating and keda-lab's release gone`)
+      if (!deleting) return notYet(`${SO} not Terminating yet`)
+      const app = await releaseRecords('keda-lab')
+      return app.length === 0 || notYet(`keda-lab's release records still there: ${app.join(', ')}`)
+    },
+    {timeoutMs: 180_000, intervalMs: 250, what: '`helm uninstall keda-lab` to finish and the ScaledObject to be Terminating'},
+  )
+  const start = Date.now()
+  await waitFor(
+    async () => {
+      await terminating()
+      await expectKedaInstalled(`${((Date.now() - start) / 1000).toFixed(1)} s after \`helm uninstall keda-lab\` was done, with the ScaledObject Terminating`)
+      return Date.now() - start >= HOLD_MS || notYet('holding')
+    },
+    {timeoutMs: HOLD_MS + 60_000, intervalMs: 250, what: `uninstall to keep KEDA's release for ${HOLD_MS} ms`},
+  )
+}
+
+/**
+ * Runs `keda-lab uninstall ARGS` with the KEDA operator paused until {@link holdWhileOperatorPaused}
+ * has seen uninstall keep KEDA's release; the operator is resumed whatever happens. Returns the run
+ * and the API server's revision read just before the resume.
+ */
+async function uninstallWithOperatorPaused(args: string[], helm: HelmMajor): Promise<{r: CliResult; resumedAt: number}> {
+  const operator = lab?.operator
+  if (!operator) throw new Error('the KEDA operator is not running')
+  operator.pause()
+  const run = runCli(['uninstall', ...args], {env: env(helm), timeoutMs: 240_000})
+  let ended: CliResult | undefined
+  void run.then((r) => (ended = r))
+  let failure: Error | undefined
+  let resumedAt = 0
+  try {
+    await holdWhileOperatorPaused(() => ended)
+    resumedAt = Number(await currentRevision())
+  } catch (error) {
+    failure = error as Error
+  } finally {
+    operator.resume()
+  }
+  const r = await run
+  if (failure) throw new Error(`${failure.message}\n--- keda-lab uninstall (exit ${r.code}):\n${r.stdout}\n${r.stderr}${kedaOutput()}`)
+  return {r, resumedAt}
+}
+
+/**
+ * Asserts the order through the API server's revisions: the paused operator finalized the ScaledObject
+ * only once resumed, and KEDA's release record was deleted after that (so it outlived the pause).
+ */
+async function expectKedaReleasedFirst(revision: string, resumedAt: number): Promise<void> {
   const soGone = await deletedAt(`/apis/keda.sh/v1alpha1/namespaces/${ns()}/scaledobjects`, SO, revision)
   const kedaGone = await deletedAt(`/api/v1/namespaces/${ns()}/secrets`, 'sh.helm.release.v1.keda.v1', revision)
   expect(soGone, 'the ScaledObject was deleted').toBeDefined()
   expect(kedaGone, "KEDA's release record was deleted").toBeDefined()
-  expect(soGone).toBeLessThan(kedaGone as number)
+  expect(soGone, 'the ScaledObject was finalized only after the operator was resumed (revision of the resume)').toBeGreaterThan(resumedAt)
+  expect(kedaGone, "KEDA's release record outlived the operator's pause (revision of the resume)").toBeGreaterThan(resumedAt)
+  expect(soGone, "the ScaledObject was gone before KEDA's release record (revisions)").toBeLessThan(kedaGone as number)
   expect(lab?.operator.output(400)).toContain('Successfully finalized ScaledObject')
 }
 
@@ -198,10 +299,10 @@ describe('keda-lab uninstall with the real KEDA operator releasing its finalizer
   it('--yes (Helm 3): the app first, KEDA after its operator released the ScaledObject; PVC kept with its namespace; leftovers reported', async () => {
     await installLab(3)
     const revision = await currentRevision()
-    const r = await runCli(['uninstall', '--yes', '-n', ns(), '--monitoring-namespace', mon(), '--timeout', '60'], {env: env(3), timeoutMs: 240_000})
+    const {r, resumedAt} = await uninstallWithOperatorPaused(['--yes', '-n', ns(), '--monitoring-namespace', mon(), '--timeout', '60'], 3)
     expect(r.code, `${r.stdout}\n${r.stderr}${kedaOutput()}`).toBe(0)
     expect(r.stdout).toContain(`√ Removed Helm releases: keda-lab (${ns()}), keda (${ns()})`)
-    await expectKedaReleasedFirst(revision)
+    await expectKedaReleasedFirst(revision, resumedAt)
     expect(await getJson(cluster.kubeconfig, `/apis/keda.sh/v1alpha1/namespaces/${ns()}/scaledobjects/${SO}`)).toBeUndefined()
     expect(r.stdout).toContain(
       `‼ Namespace ${ns()} kept: it holds PersistentVolumeClaims (${PVC}); \`keda-lab uninstall --purge\` deletes them and the namespace`,
@@ -224,10 +325,7 @@ describe('keda-lab uninstall with the real KEDA operator releasing its finalizer
   it('--purge --json (Helm 4): the same order, then the PVC, both namespaces and the leftovers deleted; the report as JSON', async () => {
     await installLab(4)
     const revision = await currentRevision()
-    const r = await runCli(['uninstall', '--yes', '--purge', '--json', '-n', ns(), '--monitoring-namespace', mon(), '--timeout', '90'], {
-      env: env(4),
-      timeoutMs: 240_000,
-    })
+    const {r, resumedAt} = await uninstallWithOperatorPaused(['--yes', '--purge', '--json', '-n', ns(), '--monitoring-namespace', mon(), '--timeout', '90'], 4)
     expect(r.code, `${r.stdout}\n${r.stderr}${kedaOutput()}`).toBe(0)
     const leftovers = [
       {kind: 'ClusterRoleBinding', name: 'kube-prometheus-stack-admission', release: 'kube-prometheus-stack'},
@@ -246,7 +344,7 @@ describe('keda-lab uninstall with the real KEDA operator releasing its finalizer
       leftovers: {found: leftovers, removed: leftovers, terminating: []},
       ok: true,
     })
-    await expectKedaReleasedFirst(revision)
+    await expectKedaReleasedFirst(revision, resumedAt)
     expect(await getJson(cluster.kubeconfig, `/api/v1/namespaces/${ns()}`)).toBeUndefined()
     expect(await getJson(cluster.kubeconfig, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/prometheuses.monitoring.coreos.com')).toBeUndefined()
     expect(await getJson(cluster.kubeconfig, '/apis/rbac.authorization.k8s.io/v1/clusterroles/other-team-keda')).toBeDefined()
