@@ -100,8 +100,8 @@ beforeAll(async () => {
     clusterDir: cluster.state.dir,
     workDir,
     answers,
-    redisPassword,
-    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}, api: {service: {port: apiPort}}},
+    redis: {port: redis.port, password: redisPassword},
+    testValues: {api: {service: {port: apiPort}}},
     helm: 4,
     adapterClusterIP: ADAPTER_CLUSTER_IP,
     step: async (what, run) => {

@@ -130,8 +130,8 @@ describe('uninstall that must remove nothing, as the API server recorded it', ()
       namespace: ns(),
       workDir: home,
       answers,
-      redisPassword: 'clean-cluster-redis-password',
-      testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: await freePort()}}},
+      // A free port where no Redis listens: this file needs the app's objects, not a running app.
+      redis: {port: await freePort(), password: 'clean-cluster-redis-password'},
       helm: HELM,
     })
     const pvc = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns()}/persistentvolumeclaims`, {

@@ -189,8 +189,7 @@ beforeAll(async () => {
     clusterDir: cluster.state.dir,
     workDir,
     answers,
-    redisPassword,
-    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}},
+    redis: {port: redis.port, password: redisPassword},
     helm: 4,
     adapterClusterIP: ADAPTER_CLUSTER_IP,
   })

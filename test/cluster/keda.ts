@@ -357,10 +357,13 @@ export interface KedaLabOptions {
   workDir: string
   /** Install's answers: rendered by install's own renderAppValues. */
   answers: InstallAnswers
-  /** The Redis password install's Secret holds (the test's redis-server's). */
-  redisPassword: string
-  /** The test's values on top of install's: Redis at the test's server, a shorter cooldown… */
-  testValues: Record<string, unknown>
+  /**
+   * The test's redis-server on 127.0.0.1: the app's values point at it (standalone mode, this port)
+   * and install's Secret holds its password.
+   */
+  redis: {port: number; password: string}
+  /** The test's own values beyond Redis, on top of install's: a shorter cooldown, the API's port… */
+  testValues?: Record<string, unknown>
   helm: HelmMajor
   /** The loopback ClusterIP the metrics adapter is served on (one per file: its own control plane). */
   adapterClusterIP: string
@@ -474,7 +477,7 @@ export async function startKedaLab(o: KedaLabOptions): Promise<KedaLab> {
 
 /**
  * install's Secret, then the app chart by real Helm with install's rendered values and the test's own
- * on top. Run again after an uninstall that kept the namespace, it keeps the Secret already there, as
+ * on top (Redis at the test's server, then `testValues`). Run again after an uninstall that kept the namespace, it keeps the Secret already there, as
  * install does.
  */
 export async function installApp(o: Omit<KedaLabOptions, 'clusterDir' | 'adapterClusterIP' | 'step'>): Promise<void> {
@@ -482,7 +485,7 @@ export async function installApp(o: Omit<KedaLabOptions, 'clusterDir' | 'adapter
     appNamespace: o.namespace,
     monitoringNamespace: 'keda-monitoring',
     monitoring: false,
-    redisPassword: o.redisPassword,
+    redisPassword: o.redis.password,
     existing: {},
   })
   if (!secret) throw new Error('install resolved no Secret for the app')
@@ -505,7 +508,7 @@ export async function installApp(o: Omit<KedaLabOptions, 'clusterDir' | 'adapter
       image: {repository: 'keda-lab', tag: 'test', pullPolicy: 'IfNotPresent'},
     }),
   )
-  writeFileSync(testValues, stringify(o.testValues))
+  writeFileSync(testValues, stringify({redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: o.redis.port}}, ...o.testValues}))
   const helm = await runHelm(
     o.helm,
     ['upgrade', '--install', APP_RELEASE, CHART_DIR, '--namespace', o.namespace, '--kubeconfig', o.kubeconfig, '-f', installValues, '-f', testValues],

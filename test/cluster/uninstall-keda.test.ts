@@ -85,8 +85,7 @@ async function installLab(helm: HelmMajor): Promise<void> {
     namespace: ns(),
     workDir,
     answers,
-    redisPassword,
-    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}},
+    redis: {port: redis.port, password: redisPassword},
     helm,
   })
   const keda = await runHelm(helm, ['upgrade', '--install', 'keda', writeKedaReleaseChart(workDir), '-n', ns(), '--kubeconfig', cluster.kubeconfig], 120_000)
@@ -277,8 +276,7 @@ beforeAll(async () => {
     clusterDir: cluster.state.dir,
     workDir,
     answers,
-    redisPassword,
-    testValues: {redis: {mode: 'standalone', standalone: {host: '127.0.0.1', port: redis.port}}},
+    redis: {port: redis.port, password: redisPassword},
     helm: 3,
     // Never served: this file registers no APIService.
     adapterClusterIP: '127.100.200.11',
