@@ -94,9 +94,20 @@ describe('removeReleases', () => {
     expect(removed).toEqual(releases.map(({name, namespace}) => ({name, namespace})))
     expect(h.uninstalled).toEqual(['keda-lab', 'redis-ha', 'keda'])
     expect(h.waits).toEqual([true])
-    expect(h.asked).toEqual(['scaledobjects/keda', 'scaledobjects/keda', 'scaledjobs/keda', 'scaledobjects/keda', 'scaledjobs/keda'])
+    // Both kinds on every poll (what is left is named if the wait runs out).
+    expect(h.asked).toEqual(['scaledobjects/keda', 'scaledjobs/keda', 'scaledobjects/keda', 'scaledjobs/keda', 'scaledobjects/keda', 'scaledjobs/keda'])
     expect(h.lines).toContain('Waiting for KEDA to release the ScaledObjects in keda (0s)')
     expect(h.lines[0]).toBe('Removing Helm release keda-lab (namespace keda)')
+  })
+
+  it('says so when KEDA has not released them within --timeout, naming them, and goes on', async () => {
+    const h = harness([[1, 1]])
+    const removed = await removeReleases(releases, h.manager, h.run)
+    expect(removed.map((r) => r.name)).toEqual(['keda-lab', 'redis-ha', 'keda'])
+    expect(h.waits).toEqual([false])
+    expect(h.lines).toContain(
+      '‼ KEDA did not release scaledobjects/so-0, scaledjobs/so-0 within --timeout; removing KEDA anyway (their finalizer then stays until --force)',
+    )
   })
 
   it('does not wait for KEDA when KEDA is not among the releases (a reused KEDA keeps running)', async () => {

@@ -249,15 +249,20 @@ export async function removeReleases(
     }
     removed.push({name: release.name, namespace: release.namespace})
     if (release.name === 'keda-lab' && releases.some((r) => r.name === 'keda')) {
-      await run.wait(
+      let left: string[] = []
+      const released = await run.wait(
         async () => {
+          left = []
           for (const plural of ['scaledobjects', 'scaledjobs']) {
-            if ((await run.kube.listObjects({group: 'keda.sh', plural, namespace: release.namespace})).length > 0) return false
+            for (const o of await run.kube.listObjects({group: 'keda.sh', plural, namespace: release.namespace})) left.push(`${plural}/${o.name}`)
           }
-          return true
+          return left.length === 0
         },
         {onWait: (s) => run.log(`Waiting for KEDA to release the ScaledObjects in ${release.namespace} (${s}s)`)},
       )
+      // Going on is still right (the releases must go), but not silently: without KEDA's operator
+      // nothing removes their finalizer, and the namespace report below names them and the fix.
+      if (!released) run.log(`‼ KEDA did not release ${left.join(', ')} within --timeout; removing KEDA anyway (their finalizer then stays until --force)`)
     }
   }
   return removed
