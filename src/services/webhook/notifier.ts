@@ -122,7 +122,7 @@ export interface TelegramNotifier extends Notifier {
   getMe(): Promise<{id: number; username?: string}>
 }
 
-interface Failure {
+export interface Failure {
   transient: boolean
   /** Telegram's 429 retry_after, in seconds. */
   retryAfterSeconds?: number
@@ -136,63 +136,98 @@ interface Failure {
  * because here every retry is counted in the metrics, and the whole notification — all chats,
  * all retries, all 429 waits — is bounded by one budget shorter than Alertmanager's timeout.
  */
-// Over 80 lines (127) on purpose: four small named steps (remember, classify, sendOne, notify)
-// share the dedupe window, the secrets to scrub and one retry budget per notification; tested
-// against the loopback fake Telegram (test/integration/webhook-app.test.ts). Next split if it grows.
+/**
+ * Which messages each chat already received, for `notify`'s `dedupe`: (chat, text) pairs, each
+ * remembered for `windowMs` after its delivery. Memory is bounded: expired entries go first, and
+ * beyond `maxEntries` the oldest ones go too.
+ */
+export function createDeliveryMemory(windowMs: number, options: {now?: () => number; maxEntries?: number} = {}) {
+  const now = options.now ?? Date.now
+  const maxEntries = options.maxEntries ?? 10_000
+  /** sha256(chat, text) → when the memory of that delivery expires; insertion order = expiry order. */
+  const delivered = new Map<string, number>()
+  const keyOf = (chatId: string, text: string) => createHash('sha256').update(chatId).update('\0').update(text).digest('base64')
+  return {
+    /** Whether `chatId` received `text` within the window. */
+    has(chatId: string, text: string): boolean {
+      return (delivered.get(keyOf(chatId, text)) ?? 0) > now()
+    },
+    remember(chatId: string, text: string): void {
+      const at = now()
+      for (const [k, expires] of delivered) {
+        if (expires > at && delivered.size < maxEntries) break
+        delivered.delete(k)
+      }
+      const key = keyOf(chatId, text)
+      delivered.delete(key) // re-inserted at the end, keeping the map in expiry order
+      delivered.set(key, at + windowMs)
+    },
+    get size(): number {
+      return delivered.size
+    },
+  }
+}
+
+/** What a failed Telegram call means for the retry loop; the description never holds a secret. */
+export function classifyFailure(error: unknown, timeoutMs: number, secrets: readonly string[]): Failure {
+  if (error instanceof TelegramApiError) {
+    return {
+      transient: error.errorCode === 429 || error.errorCode >= 500,
+      retryAfterSeconds: error.errorCode === 429 ? (error.retryAfter ?? 1) : undefined,
+      description: redact(`Telegram answered ${error.errorCode}: ${error.description}`, secrets),
+    }
+  }
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError' || error instanceof TimeoutError)) {
+    return {transient: true, description: `Telegram did not answer within ${timeoutMs} ms`}
+  }
+  if (error instanceof NetworkError || error instanceof ParseError) {
+    return {transient: true, description: describeError(error, secrets)}
+  }
+  return {transient: false, description: describeError(error, secrets)}
+}
+
+/** Telegram's sendMessage parameters: HTML, no link preview, the buttons, and the reply when there is one. */
+export function sendMessageParams(chatId: string, message: OutgoingMessage, replyTo?: number) {
+  return {
+    chat_id: chatId,
+    text: message.text,
+    parse_mode: 'HTML' as const,
+    link_preview_options: {is_disabled: true},
+    ...(message.buttons && message.buttons.length > 0 ? {reply_markup: inlineKeyboard(message.buttons)} : {}),
+    // A deleted original must not block the message: send it unthreaded then.
+    ...(replyTo === undefined ? {} : {reply_parameters: {message_id: replyTo, allow_sending_without_reply: true}}),
+  }
+}
+
+/**
+ * The error of a notification some chats did not get: 503 with the longest Retry-After Telegram
+ * asked for when it rate-limited any chat, else 502; the first chat's reason in the message.
+ */
+export function notifyError(failures: readonly (Failure | undefined)[], chats: number, sent: SentMessage[]): NotifyError {
+  const retryAfter = Math.max(0, ...failures.map((f) => f?.retryAfterSeconds ?? 0))
+  return new NotifyError(
+    `Telegram did not accept the message for ${failures.length} of ${chats} chat(s): ${failures[0]?.description ?? 'unknown error'}`,
+    retryAfter > 0 ? 503 : 502,
+    retryAfter > 0 ? retryAfter : undefined,
+    sent,
+  )
+}
+
 export function createTelegramNotifier(options: TelegramNotifierOptions): TelegramNotifier {
   const secrets = [options.botToken]
   const api = new Api(options.botToken, {apiRoot: options.apiUrl, maxRetries: 0, timeoutMs: options.timeoutMs})
   const backoffMs = options.backoffMs ?? 250
   const onDelivery = options.onDelivery ?? (() => {})
   const dedupeWindowMs = options.dedupeWindowMs ?? 120_000
-  /** sha256(chat, text) → when the memory of that delivery expires. */
-  const delivered = new Map<string, number>()
-  const deliveryKey = (chatId: string, text: string) => createHash('sha256').update(chatId).update('\0').update(text).digest('base64')
-  function remember(key: string) {
-    const now = Date.now()
-    // Bounded memory: drop expired entries (insertion order = expiry order) before adding.
-    for (const [k, expires] of delivered) {
-      if (expires > now && delivered.size < 10_000) break
-      delivered.delete(k)
-    }
-    delivered.delete(key) // re-inserted at the end, keeping the map in expiry order
-    delivered.set(key, now + dedupeWindowMs)
-  }
-
-  function classify(error: unknown, timeoutMs: number): Failure {
-    if (error instanceof TelegramApiError) {
-      return {
-        transient: error.errorCode === 429 || error.errorCode >= 500,
-        retryAfterSeconds: error.errorCode === 429 ? (error.retryAfter ?? 1) : undefined,
-        description: redact(`Telegram answered ${error.errorCode}: ${error.description}`, secrets),
-      }
-    }
-    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError' || error instanceof TimeoutError)) {
-      return {transient: true, description: `Telegram did not answer within ${timeoutMs} ms`}
-    }
-    if (error instanceof NetworkError || error instanceof ParseError) {
-      return {transient: true, description: describeError(error, secrets)}
-    }
-    return {transient: false, description: describeError(error, secrets)}
-  }
+  const delivered = createDeliveryMemory(dedupeWindowMs)
+  const classify = (error: unknown, timeoutMs: number) => classifyFailure(error, timeoutMs, secrets)
 
   async function sendOne(chatId: string, message: OutgoingMessage, deadline: number, replyTo?: number): Promise<{retries: number; messageId: number}> {
     for (let attempt = 1; ; attempt++) {
       const timeoutMs = Math.max(1, Math.min(options.timeoutMs, deadline - Date.now()))
       let failure: Failure
       try {
-        const sent = await api.sendMessage(
-          {
-            chat_id: chatId,
-            text: message.text,
-            parse_mode: 'HTML',
-            link_preview_options: {is_disabled: true},
-            ...(message.buttons && message.buttons.length > 0 ? {reply_markup: inlineKeyboard(message.buttons)} : {}),
-            // A deleted original must not block the message: send it unthreaded then.
-            ...(replyTo === undefined ? {} : {reply_parameters: {message_id: replyTo, allow_sending_without_reply: true}}),
-          },
-          AbortSignal.timeout(timeoutMs),
-        )
+        const sent = await api.sendMessage(sendMessageParams(chatId, message, replyTo), AbortSignal.timeout(timeoutMs))
         onDelivery('sent')
         return {retries: attempt - 1, messageId: (sent as {message_id: number}).message_id}
       } catch (error) {
@@ -226,8 +261,7 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
           let replyTo = notifyOptions.replyTo?.[chatId]
           for (const [index, entry] of messages.entries()) {
             const message = typeof entry === 'string' ? {text: entry} : entry
-            const key = deliveryKey(chatId, message.text)
-            if (dedupe && (delivered.get(key) ?? 0) > Date.now()) {
+            if (dedupe && delivered.has(chatId, message.text)) {
               skipped++
               continue
             }
@@ -235,22 +269,13 @@ export function createTelegramNotifier(options: TelegramNotifierOptions): Telegr
             replyTo = undefined
             retries += result.retries
             sent.push({chatId, index, messageId: result.messageId})
-            if (dedupe) remember(key)
+            if (dedupe) delivered.remember(chatId, message.text)
           }
           return retries
         }),
       )
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as {failure?: Failure}).failure] : []))
-      if (failures.length > 0) {
-        const first = failures[0]
-        const retryAfter = Math.max(0, ...failures.map((f) => f?.retryAfterSeconds ?? 0))
-        throw new NotifyError(
-          `Telegram did not accept the message for ${failures.length} of ${options.chatIds.length} chat(s): ${first?.description ?? 'unknown error'}`,
-          retryAfter > 0 ? 503 : 502,
-          retryAfter > 0 ? retryAfter : undefined,
-          sent,
-        )
-      }
+      if (failures.length > 0) throw notifyError(failures, options.chatIds.length, sent)
       const retries = results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0)
       if (skipped > 0) options.logger.info({skipped}, 'skipped messages the chats already received (a retried notification)')
       return {chats: options.chatIds.length, messages: messages.length, retries, skipped, sent}
