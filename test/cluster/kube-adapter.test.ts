@@ -10,7 +10,7 @@
  * What the real API server cannot be made to answer here stays in test/integration/kube-adapter.test.ts
  * (the service proxy reaching a Service's pod: pods have loopback IPs that Endpoints refuse).
  */
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -22,7 +22,7 @@ import {freePort, notYet, waitFor} from '../helpers/processes.js'
 import {adminRequest, NODE_NAME, VERSIONS} from './control-plane.js'
 import {applyCrds, kedaCrds} from './crds.js'
 import {createNamespace, useCluster} from './harness.js'
-import {getJson} from './kube-test-helpers.js'
+import {getJson, serviceAccountKubeconfig} from './kube-test-helpers.js'
 
 const cluster = useCluster(import.meta.url, {dedicated: true})
 let kube: Kube
@@ -73,23 +73,7 @@ describe('createKube against the real API server', () => {
       roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name},
       subjects: [{kind: 'ServiceAccount', name: 'limited', namespace: ns}],
     })
-    const token = (await must('POST', `/api/v1/namespaces/${ns}/serviceaccounts/limited/token`, {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: {expirationSeconds: 600},
-    })) as {status: {token: string}}
-    const ca = /certificate-authority-data: (\S+)/.exec(await import('node:fs').then((fs) => fs.readFileSync(cluster.kubeconfig, 'utf8')))?.[1]
-    const path = join(dir, 'limited.kubeconfig')
-    writeFileSync(
-      path,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: ${cluster.state.server}, certificate-authority-data: ${ca}}}]
-users: [{name: limited, user: {token: ${token.status.token}}}]
-contexts: [{name: limited, context: {cluster: c, user: limited}}]
-current-context: limited
-`,
-    )
+    const path = await serviceAccountKubeconfig(cluster.kubeconfig, ns, 'limited', join(dir, 'limited.kubeconfig'))
     const limited = await createKube({kubeconfig: path})
     expect(await limited.canI('create', '', 'namespaces')).toBe(true)
     expect(await limited.canI('create', 'apiextensions.k8s.io', 'customresourcedefinitions')).toBe(false)
@@ -349,7 +333,7 @@ current-context: limited
     await expect(createKube({kubeconfig: cluster.kubeconfig, context: 'nope'})).rejects.toThrow(/context "nope" does not exist/)
     const closed = `https://127.0.0.1:${await freePort()}`
     const path = join(dir, 'closed.kubeconfig')
-    const text = await import('node:fs').then((fs) => fs.readFileSync(cluster.kubeconfig, 'utf8'))
+    const text = readFileSync(cluster.kubeconfig, 'utf8')
     writeFileSync(path, text.replace(cluster.state.server, closed))
     const gone = await createKube({kubeconfig: path})
     const error = await gone.serverVersion().catch((e: unknown) => e)

@@ -37,11 +37,22 @@ export async function clusterAdminServiceAccount(kubeconfig: string, name: strin
     roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin'},
     subjects: [{kind: 'ServiceAccount', name, namespace: 'kube-system'}],
   })
-  const request = (await must('POST', `/api/v1/namespaces/kube-system/serviceaccounts/${name}/token`, {
+  await serviceAccountKubeconfig(kubeconfig, 'kube-system', name, path)
+  return {kubeconfig: path, username: `system:serviceaccount:kube-system:${name}`}
+}
+
+/**
+ * What a pod's mounted token gives: a kubeconfig (mode 0600) with a fresh token of ServiceAccount
+ * `namespace/name` (TokenRequest API, one hour) and the cluster's server and CA only.
+ */
+export async function serviceAccountKubeconfig(kubeconfig: string, namespace: string, name: string, path: string): Promise<string> {
+  const res = await adminRequest(kubeconfig, 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',
     spec: {expirationSeconds: 3600},
-  })) as {status: {token: string}}
+  })
+  if (res.status !== 201) throw new Error(`token of ServiceAccount ${namespace}/${name}: ${res.status} ${res.body.slice(0, 300)}`)
+  const token = (JSON.parse(res.body) as {status: {token: string}}).status.token
   const admin = readFileSync(kubeconfig, 'utf8')
   const field = (key: string) => {
     const value = new RegExp(`${key}: "?([^"\\s]+)`).exec(admin)?.[1]
@@ -53,11 +64,11 @@ export async function clusterAdminServiceAccount(kubeconfig: string, name: strin
     `apiVersion: v1
 kind: Config
 clusters: [{name: lab, cluster: {server: ${field('server')}, certificate-authority-data: ${field('certificate-authority-data')}}}]
-users: [{name: ${name}, user: {token: ${request.status.token}}}]
+users: [{name: ${name}, user: {token: ${token}}}]
 contexts: [{name: ${name}, context: {cluster: lab, user: ${name}}}]
 current-context: ${name}
 `,
     {mode: 0o600},
   )
-  return {kubeconfig: path, username: `system:serviceaccount:kube-system:${name}`}
+  return path
 }

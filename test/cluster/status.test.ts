@@ -11,7 +11,7 @@
  * The healthy verdict is covered by test/unit/status-judge.test.ts and test/e2e/status-local.test.ts.
  */
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -26,7 +26,7 @@ import {type ServeProcess, startServe} from '../helpers/serve.js'
 import {adminRequest} from './control-plane.js'
 import {applyCrds, kedaCrds} from './crds.js'
 import {createNamespace, useCluster} from './harness.js'
-import {getJson} from './kube-test-helpers.js'
+import {getJson, serviceAccountKubeconfig} from './kube-test-helpers.js'
 
 const cluster = useCluster(import.meta.url)
 let mon = ''
@@ -480,37 +480,8 @@ describe("/status in Telegram: the webhook reads the lab with the chart's read-o
       const scope = o.kind.startsWith('Cluster') ? '' : `/namespaces/${o.metadata.namespace ?? ns}`
       await create(`${group}${scope}/${plural[o.kind]}`, o)
     }
-    const tokenRes = await adminRequest(cluster.kubeconfig, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/keda-lab-webhook/token`, {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: {expirationSeconds: 3600},
-    })
-    expect(tokenRes.status, tokenRes.body).toBe(201)
-    const token = (JSON.parse(tokenRes.body) as {status: {token: string}}).status.token
     // What a pod's mounted token gives: a kubeconfig with that token and the cluster's CA only.
-    const text = readFileSync(cluster.kubeconfig, 'utf8')
-    saKubeconfig = join(dir, 'webhook-sa.kubeconfig')
-    writeFileSync(
-      saKubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: lab',
-        '  cluster:',
-        `    server: ${/server: (\S+)/.exec(text)![1]}`,
-        `    certificate-authority-data: ${/certificate-authority-data: (\S+)/.exec(text)![1]}`,
-        'users:',
-        '- name: webhook',
-        '  user:',
-        `    token: ${token}`,
-        'contexts:',
-        '- name: webhook-sa',
-        '  context: {cluster: lab, user: webhook}',
-        'current-context: webhook-sa',
-        '',
-      ].join('\n'),
-    )
+    saKubeconfig = await serviceAccountKubeconfig(cluster.kubeconfig, ns, 'keda-lab-webhook', join(dir, 'webhook-sa.kubeconfig'))
     // Least privilege, checked on the real authorizer: no Secrets, nothing outside the lab, no other Service through the proxy.
     expect(await asServiceAccount(`/api/v1/namespaces/${ns}/pods`)).toBe(200)
     expect(await asServiceAccount(`/api/v1/namespaces/${ns}/secrets`)).toBe(403)
@@ -584,7 +555,7 @@ describe("/status in Telegram: the webhook reads the lab with the chart's read-o
     expect(parsed.text.split('\n')[0]).toBe(`⚠️ keda-lab: degraded (namespace ${cluster.namespace})`)
     // The screen inside <pre>: keda-lab status's own lines, read by the webhook's ServiceAccount.
     const screen = parsed.text.split('\n').slice(1).join('\n')
-    expect(screen.split('\n')[0]).toMatch(/^keda-lab status: × degraded {2}\(context webhook-sa, namespace /)
+    expect(screen.split('\n')[0]).toMatch(/^keda-lab status: × degraded {2}\(context keda-lab-webhook, namespace /)
     expect(comparable(screen)).toEqual(comparable(admin.stdout))
     // The reasons are the real ones (no RBAC refusal among them): the proxy could not reach a pod.
     expect(screen).toMatch(/- Queue: cannot read the API's \/api\/queue \(HTTP 503/)
