@@ -5,24 +5,24 @@
  * second; checks by name.
  */
 import {createHistogram, type LatencyHistogram} from './histograms.js'
-import {type LatencyStats, STEPS, type Step} from './records.js'
+import {type LatencyStats, type SecondRecord, STEPS, type Step} from './records.js'
 import type {ThresholdView} from './thresholds.js'
 
 /** The per-second part of a `SecondRecord` (the engine adds time, VUs, rate, stage and scaling). */
-export interface SecondCounts {
-  iterationsStarted: number
-  iterationsCompleted: number
-  droppedIterations: number
-  requests: Record<Step, number>
-  errors: number
-  checks: {passed: number; failed: number}
-  latency: Partial<Record<Step, LatencyStats>>
-  tasksCompleted: number
-  taskLatency?: LatencyStats
-  schedulerLagP99?: number
-  /** The second's histograms, encoded (`SecondRecord.histograms`), when asked for. */
-  histograms?: Record<string, string>
-}
+export type SecondCounts = Pick<
+  SecondRecord,
+  | 'iterationsStarted'
+  | 'iterationsCompleted'
+  | 'droppedIterations'
+  | 'requests'
+  | 'errors'
+  | 'checks'
+  | 'latency'
+  | 'tasksCompleted'
+  | 'taskLatency'
+  | 'schedulerLagP99'
+  | 'histograms'
+>
 
 const zeroSteps = (): Record<Step, number> => ({add: 0, status: 0})
 
