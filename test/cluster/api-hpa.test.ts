@@ -6,6 +6,9 @@
  * test/cluster/metrics-api.ts). The pods' CPU is raised above the target, then dropped below it:
  * the API Deployment must go to its maximum and back to its minimum.
  *
+ * `doctor`'s api-hpa-metrics check, in-process on the same API server, passes with the CPU reading
+ * the real HPA controller took from the real metrics API, above the target and then below it.
+ *
  * Timings are printed, never asserted (a loaded machine is slower; the deadlines are generous).
  */
 import {randomBytes} from 'node:crypto'
@@ -18,6 +21,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parseScalingRules} from '../../src/lab/install/behavior.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import {APP_RELEASE} from '../../src/config/release.js'
+import {apiHpaMetrics, type DoctorContext} from '../../src/lab/doctor/checks.js'
 import {resolveSecrets} from '../../src/lab/install/secrets.js'
 import {renderAppValues} from '../../src/lab/values/render.js'
 import type {ClusterStatusReport} from '../../src/status/model.js'
@@ -28,7 +32,7 @@ import {notYet, waitFor} from '../helpers/processes.js'
 import {adminRequest} from './control-plane.js'
 import {applyCrds, kedaCrds} from './crds.js'
 import {createNamespace, setSimulatedUsage, useCluster} from './harness.js'
-import {getJson} from './kube-test-helpers.js'
+import {doctorContext, getJson} from './kube-test-helpers.js'
 
 const cluster = useCluster(import.meta.url, {namespace: false})
 
@@ -84,6 +88,26 @@ function describeHpa(hpa: Hpa | undefined): string {
   const cpu = s?.currentMetrics?.find((m) => m.resource?.name === 'cpu')?.resource?.current?.averageUtilization
   const conditions = (s?.conditions ?? []).map((c) => `${c.type}=${c.status}(${c.reason})`).join(' ')
   return `current ${s?.currentReplicas} desired ${s?.desiredReplicas}, CPU ${cpu ?? '?'} %, ${conditions}`
+}
+
+/**
+ * doctor's api-hpa-metrics check passes, quoting the CPU reading of the real HPA (`accept`ed: above
+ * or below the target), the same figure the HPA's status holds (read before and after the check: a
+ * sync in between may move it).
+ */
+async function doctorReadsCpu(ctx: DoctorContext, hpaPath: string, accept: (cpu: number) => boolean): Promise<string> {
+  const reading = async () =>
+    (await getJson<Hpa>(cluster.kubeconfig, hpaPath))?.status?.currentMetrics?.find((m) => m.resource?.name === 'cpu')?.resource?.current?.averageUtilization
+  const before = await reading()
+  const result = await apiHpaMetrics.run(ctx)
+  const after = await reading()
+  expect(result.status, result.detail).toBe('pass')
+  const m = /^v1beta1\.metrics\.k8s\.io available; HPA keda-lab-api reads CPU (\d+)% of its 50% target$/.exec(result.detail ?? '')
+  expect(m, result.detail).not.toBeNull()
+  const cpu = Number(m?.[1])
+  expect(accept(cpu), `doctor's CPU ${cpu}%`).toBe(true)
+  expect([before, after], `doctor's ${cpu}% is the HPA's reading`).toContain(cpu)
+  return result.detail ?? ''
 }
 
 describe.each([3, 4] as HelmMajor[])('the API HPA as installed (Helm %i)', (major) => {
@@ -153,6 +177,8 @@ describe.each([3, 4] as HelmMajor[])('the API HPA as installed (Helm %i)', (majo
       const utilization = up?.status?.currentMetrics?.find((m) => m.resource?.name === 'cpu')?.resource?.current?.averageUtilization ?? 0
       expect(utilization).toBeGreaterThan(50)
       expect(up?.status?.lastScaleTime).toBeTruthy()
+      const doctor = await doctorContext(cluster.kubeconfig, {namespace})
+      timings.push(`Helm ${major}: doctor at the maximum: ${await doctorReadsCpu(doctor, hpaPath, (cpu) => cpu > 50)}`)
 
       // `keda-lab status --json` shows what the HPA acted on: each API pod's CPU and memory from the
       // metrics API against its request, and the HPA's last scaling event.
@@ -186,6 +212,7 @@ describe.each([3, 4] as HelmMajor[])('the API HPA as installed (Helm %i)', (majo
         },
         {timeoutMs: 60_000, intervalMs: 1000, what: 'the HPA to report the low CPU'},
       )
+      timings.push(`Helm ${major}: doctor at the minimum: ${await doctorReadsCpu(doctor, hpaPath, (cpu) => cpu < 50)}`)
     } finally {
       await adminRequest(cluster.kubeconfig, 'DELETE', `/api/v1/namespaces/${namespace}`).catch(() => undefined)
     }

@@ -1,5 +1,5 @@
 /**
- * `doctor`'s KEDA, Prometheus-targets and alert-rules checks against real programs (issue 15 §2):
+ * `doctor`'s KEDA, API-HPA, Prometheus-targets, alert-rules and Telegram checks against real programs (issue 15 §2):
  *
  * - KEDA: the real KEDA operator (keda.ts's startKedaLab: the app chart installed by real Helm 4 with
  *   install's values, on the file's own control plane) makes the worker's ScaledObject Ready by
@@ -12,7 +12,17 @@
  *   rejects (its /-/reload refuses it), a rule in error at evaluation, a target down (nothing listens
  *   on its port any more) and a target gone each fail their check with Prometheus's own answers.
  *
- * The one stand-in is the API server's service proxy, as in the alert test
+ * - The API's HPA (api-hpa-metrics): an API Deployment whose pods have no CPU request, under an HPA on
+ *   CPU: the controller-manager's real HPA controller, reading the real metrics-server, sets
+ *   ScalingActive=False (FailedGetResourceMetric, missing request for cpu) and the check fails with
+ *   those words. The control plane's APIService v1beta1.metrics.k8s.io made unavailable (a port its
+ *   Service lacks: the aggregator's ServicePortError), then deleted: the check warns, naming the
+ *   metrics-server release the control plane runs; restored, it passes again. (The passing check with
+ *   a real CPU reading: test/cluster/api-hpa.test.ts.)
+ * - Telegram: the token read from a real Secret; Telegram's Bot API itself is the loopback fake
+ *   (test/fakes/telegram.ts), nothing real answers it here.
+ *
+ * The one stand-in of the cluster is the API server's service proxy, as in the alert test
  * (test/integration/webhook-alert-test-cluster.test.ts): on this machine the real proxy answers "no
  * endpoints available" (EndpointSlices refuse loopback pod IPs, CONTROL-PLANE.md), so `proxyService`
  * forwards the Prometheus Service's requests to Prometheus's loopback port and answers 503 for any
@@ -29,16 +39,26 @@ import {stringify} from 'yaml'
 
 import {createKube, type Kube, type ServiceProxyResponse} from '../../src/adapters/kube/index.js'
 import {createTelegram} from '../../src/adapters/telegram.js'
-import {DEFAULT_SERVICES, type DoctorContext, type DoctorReport, loadExpectedAlerts, runDoctor} from '../../src/lab/doctor/checks.js'
+import {
+  apiHpaMetrics,
+  DEFAULT_SERVICES,
+  type DoctorContext,
+  type DoctorReport,
+  loadExpectedAlerts,
+  runDoctor,
+  telegramToken,
+} from '../../src/lab/doctor/checks.js'
 import type {InstallAnswers} from '../../src/lab/install/options.js'
 import {renderChart} from '../helpers/helm.js'
 import {sampleAnswers} from '../helpers/install-answers.js'
 import {connectionRefused, freePort, notYet, requireBinary, runTracked, spawnTracked, stopProcess, waitFor} from '../helpers/processes.js'
 import {type RedisServer, startRedis} from '../helpers/redis.js'
-import {adminRequest} from './control-plane.js'
-import {createNamespace, useCluster} from './harness.js'
+import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
+import {adminRequest, VERSIONS} from './control-plane.js'
+import {createNamespace, setSimulatedUsage, useCluster} from './harness.js'
 import {type KedaLab, startKedaLab} from './keda.js'
 import {getJson} from './kube-test-helpers.js'
+import {METRICS_API_SERVICE} from './metrics-api.js'
 
 // Its own control plane: KEDA's CRDs are cluster-wide, as in the other KEDA tests.
 const cluster = useCluster(import.meta.url, {dedicated: true})
@@ -412,5 +432,164 @@ describe('doctor against the real KEDA operator', () => {
   it('a namespace without a ScaledObject (KEDA installed) fails the check', async () => {
     const result = byId(await runDoctor({...ctx, namespace: monitoringNamespace}))['keda-redis']
     expect(result).toMatchObject({status: 'fail', detail: `no ScaledObject in namespace ${monitoringNamespace}`})
+  })
+})
+
+describe("doctor's api-hpa-metrics check against the real HPA controller and metrics-server", () => {
+  interface Condition {
+    type: string
+    status: string
+    reason?: string
+    message?: string
+  }
+  const hpaCondition = async (namespace: string, type: string) =>
+    (
+      await getJson<{status?: {conditions?: Condition[]}}>(
+        cluster.kubeconfig,
+        `/apis/autoscaling/v2/namespaces/${namespace}/horizontalpodautoscalers/keda-lab-api`,
+      )
+    )?.status?.conditions?.find((c) => c.type === type)
+  const apiServicePath = `/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_API_SERVICE}`
+  const available = async () =>
+    (await getJson<{status?: {conditions?: Condition[]}}>(cluster.kubeconfig, apiServicePath))?.status?.conditions?.find((c) => c.type === 'Available')
+  const must = async (method: string, path: string, body?: unknown, contentType?: string) => {
+    const res = await adminRequest(cluster.kubeconfig, method, path, body, contentType)
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.body.slice(0, 300)}`)
+  }
+
+  it("an API whose pods have no CPU request: the real HPA controller sets ScalingActive=False, and the check fails with the controller's reason", async () => {
+    const namespace = `${ns()}-hpa`
+    await createNamespace(cluster.kubeconfig, namespace)
+    await must('POST', `/apis/apps/v1/namespaces/${namespace}/deployments`, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name: 'keda-lab-api'},
+      spec: {
+        replicas: 1,
+        selector: {matchLabels: {app: 'keda-lab-api'}},
+        // No resources: the HPA has no request to take a utilization of.
+        template: {metadata: {labels: {app: 'keda-lab-api'}}, spec: {containers: [{name: 'api', image: 'keda-lab:test'}]}},
+      },
+    })
+    await must('POST', `/apis/autoscaling/v2/namespaces/${namespace}/horizontalpodautoscalers`, {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: {name: 'keda-lab-api'},
+      spec: {
+        scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: 'keda-lab-api'},
+        minReplicas: 1,
+        maxReplicas: 3,
+        metrics: [{type: 'Resource', resource: {name: 'cpu', target: {type: 'Utilization', averageUtilization: 50}}}],
+      },
+    })
+    // Usage the metrics API reports for the pod: the controller then fails on the request, not on missing metrics.
+    await setSimulatedUsage(cluster.kubeconfig, {namespace, deployment: 'keda-lab-api', cpu: '50m', memory: '64Mi'})
+    const active = await waitFor(
+      async () => {
+        const c = await hpaCondition(namespace, 'ScalingActive')
+        return c?.status === 'False' && c.message?.includes('missing request for cpu') ? c : notYet(`ScalingActive=${c?.status} (${c?.reason}: ${c?.message})`)
+      },
+      {what: 'the HPA controller to set ScalingActive=False for the missing CPU request', timeoutMs: 120_000, intervalMs: 1000},
+    )
+    expect(active.reason).toBe('FailedGetResourceMetric')
+    const result = await apiHpaMetrics.run({...ctx, namespace})
+    expect(result.status).toBe('fail')
+    // The controller's own reason and message, word for word.
+    expect(result.detail).toBe(`${METRICS_API_SERVICE} available, but HPA keda-lab-api cannot scale: FailedGetResourceMetric: ${active.message}`)
+    expect(result.detail).toMatch(/missing request for cpu in container api of Pod keda-lab-api-/)
+    expect(result.hint).toBe(
+      `do the API pods have CPU requests and metrics? kubectl -n ${namespace} top pod; kubectl -n ${namespace} describe hpa keda-lab-api`,
+    )
+  }, 180_000)
+
+  it('the metrics API unavailable, then missing: a warning naming the pinned metrics-server release; passes again once it is back', async () => {
+    const saved = await getJson<{metadata: {name: string; labels?: Record<string, string>}; spec: {service: {namespace: string; name: string; port: number}}}>(
+      cluster.kubeconfig,
+      apiServicePath,
+    )
+    if (!saved) throw new Error(`the control plane has no APIService ${METRICS_API_SERVICE}`)
+    expect((await available())?.status).toBe('True')
+    const release = `https://github.com/kubernetes-sigs/metrics-server/releases/download/${VERSIONS['metrics-server']}/components.yaml`
+    const warns = async () => {
+      const result = await apiHpaMetrics.run(ctx)
+      expect(result).toMatchObject({
+        status: 'warn',
+        detail: `${METRICS_API_SERVICE} is missing or unavailable: the API's HPA cannot read CPU, so the API never scales`,
+      })
+      // The release the test control plane runs (test/cluster/control-plane.ts VERSIONS) is the one the hint installs.
+      expect(result.hint).toContain(`kubectl apply -f ${release} `)
+    }
+    try {
+      // Unavailable: the APIService points at a port its Service does not have; the aggregator says so.
+      await must('PATCH', apiServicePath, {spec: {service: {...saved.spec.service, port: 1}}}, 'application/merge-patch+json')
+      const down = await waitFor(
+        async () => {
+          const c = await available()
+          return c?.status === 'False' ? c : notYet(`Available=${c?.status} (${c?.reason})`)
+        },
+        {what: `the aggregator to mark ${METRICS_API_SERVICE} unavailable`, timeoutMs: 60_000, intervalMs: 500},
+      )
+      expect(down.reason).toBe('ServicePortError')
+      await warns()
+      // Missing: no such APIService at all.
+      await must('DELETE', apiServicePath)
+      await waitFor(async () => (await getJson(cluster.kubeconfig, apiServicePath)) === undefined || notYet('still there'), {
+        what: `${METRICS_API_SERVICE} to be deleted`,
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      })
+      await warns()
+    } finally {
+      const body = {
+        apiVersion: 'apiregistration.k8s.io/v1',
+        kind: 'APIService',
+        metadata: {name: saved.metadata.name, labels: saved.metadata.labels},
+        spec: saved.spec,
+      }
+      if (await getJson(cluster.kubeconfig, apiServicePath)) await must('PATCH', apiServicePath, {spec: saved.spec}, 'application/merge-patch+json')
+      else await must('POST', '/apis/apiregistration.k8s.io/v1/apiservices', body)
+      await waitFor(async () => (await available())?.status === 'True' || notYet(`Available=${(await available())?.status}`), {
+        what: `${METRICS_API_SERVICE} Available again`,
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      })
+    }
+    // Back: the same check passes (the monitoring namespace has no HPA).
+    expect(await apiHpaMetrics.run({...ctx, namespace: monitoringNamespace})).toEqual({
+      status: 'pass',
+      detail: `${METRICS_API_SERVICE} available; the API has no HPA (autoscaling off)`,
+    })
+  }, 180_000)
+})
+
+describe("doctor's Telegram check on the token of the real Secret (Telegram itself: the loopback fake, test/fakes/telegram.ts)", () => {
+  const TOKEN = '123456:doctor-test-token-never-printed'
+  let telegram: FakeTelegram | undefined
+  afterAll(async () => telegram?.close())
+
+  it('a valid token passes with the bot name; a revoked one fails without showing the token', async () => {
+    telegram = await startFakeTelegram({token: TOKEN, username: 'keda_lab_bot'})
+    const namespace = `${ns()}-tg`
+    await createNamespace(cluster.kubeconfig, namespace)
+    const secret = (token: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {name: 'keda-lab-secrets', namespace},
+      data: {'telegram-bot-token': Buffer.from(token).toString('base64')},
+    })
+    const secrets = `/api/v1/namespaces/${namespace}/secrets`
+    const res = await adminRequest(cluster.kubeconfig, 'POST', secrets, secret(TOKEN))
+    expect(res.status, res.body).toBe(201)
+    const tgCtx = {...ctx, namespace, telegram: createTelegram({apiUrl: telegram.url, timeoutMs: 2000})}
+    expect(await telegramToken.run(tgCtx)).toEqual({status: 'pass', detail: 'bot @keda_lab_bot'})
+
+    const put = await adminRequest(cluster.kubeconfig, 'PUT', `${secrets}/keda-lab-secrets`, secret('999:revoked-token'))
+    expect(put.status, put.body).toBe(200)
+    const result = await telegramToken.run(tgCtx)
+    expect(result.status).toBe('fail')
+    expect(result.detail).toMatch(/Telegram rejected the token \(401/)
+    expect(result.hint).toMatch(/BotFather/)
+    expect(JSON.stringify(result)).not.toContain('revoked-token')
+    expect(telegram.calls.at(-1)).toMatchObject({method: 'getMe', token: '999:revoked-token'})
   })
 })

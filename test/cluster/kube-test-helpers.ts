@@ -1,6 +1,10 @@
 /** Small readers of the real API server for cluster tests (admin client certificate). */
 import {readFileSync, writeFileSync} from 'node:fs'
 
+import {createKube} from '../../src/adapters/kube/index.js'
+import {createTelegram} from '../../src/adapters/telegram.js'
+import {DEFAULT_SERVICES, type DoctorContext} from '../../src/lab/doctor/checks.js'
+import {freePort} from '../helpers/processes.js'
 import {adminRequest} from './control-plane.js'
 
 /** GET a path as JSON; undefined on 404. */
@@ -71,4 +75,27 @@ current-context: ${name}
     {mode: 0o600},
   )
   return path
+}
+
+/**
+ * What `keda-lab doctor` builds, for running its checks in-process against the real API server
+ * (`kube` from the real client-node on `kubeconfig`): no Helm release, and a Telegram Bot API address
+ * where nothing listens unless `telegramUrl` is given (nothing leaves the machine).
+ */
+export async function doctorContext(
+  kubeconfig: string,
+  o: {namespace: string; monitoringNamespace?: string; telegramUrl?: string; now?: () => number},
+): Promise<DoctorContext> {
+  return {
+    kube: await createKube({kubeconfig}),
+    releases: {list: async () => []},
+    namespace: o.namespace,
+    monitoringNamespace: o.monitoringNamespace ?? `${o.namespace}-mon`,
+    telegram: createTelegram({apiUrl: o.telegramUrl ?? `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000}),
+    expectedAlerts: [],
+    services: DEFAULT_SERVICES,
+    logWindowMs: 15 * 60_000,
+    stuckAfterMs: 120_000,
+    now: o.now ?? Date.now,
+  }
 }

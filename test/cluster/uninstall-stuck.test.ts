@@ -4,7 +4,9 @@
  * §2, the stuck cases of test/e2e/uninstall-cli.test.ts made real).
  * - An object with a finalizer nobody removes (a ScaledObject's `finalizer.keda.sh` with no KEDA
  *   running, as when KEDA was removed first) and a namespace spec finalizer nobody owns: named with
- *   their blockers; `--force` clears them (merge patch, then /finalize) and the namespaces go.
+ *   their blockers, by uninstall and by doctor's terminating-namespaces check (a warning while fresh, a
+ *   failure once older than its threshold); `--force` clears them (merge patch, then /finalize) and
+ *   the namespaces go.
  * - KEDA's external-metrics APIService outliving KEDA, its Service without endpoints: once the
  *   namespace controller has deleted that Service with the rest of the namespace's content, the
  *   aggregator marks the APIService unavailable (ServiceNotFound), discovery fails and the controller
@@ -14,12 +16,13 @@
  */
 import {afterAll, describe, expect, it} from 'vitest'
 
+import {noStuckNamespace} from '../../src/lab/doctor/checks.js'
 import {runCli} from '../helpers/cli.js'
 import {helmBinary} from '../helpers/helm.js'
 import {adminRequest} from './control-plane.js'
 import {applyCrds, kedaCrds} from './crds.js'
 import {createNamespace, useCluster} from './harness.js'
-import {getJson} from './kube-test-helpers.js'
+import {doctorContext, getJson} from './kube-test-helpers.js'
 
 const cluster = useCluster(import.meta.url, {dedicated: true, namespace: false})
 const API_SERVICE = 'v1beta1.external.metrics.k8s.io'
@@ -69,6 +72,22 @@ describe('uninstall with namespaces the real namespace controller cannot finish'
     expect(stuck.stdout).toContain('× Namespace stuck-mon is stuck in Terminating, blocked by:\n    namespace spec.finalizers: example.com/hold')
     expect(stuck.stdout).toContain('- No keda-lab Helm release was installed')
     expect(await exists('stuck-app')).toBe(true)
+
+    // doctor's check on the same namespaces, in-process: fresh, a warning (the deletion may still finish) …
+    const doctor = await doctorContext(cluster.kubeconfig, {namespace: 'keda'})
+    expect(await noStuckNamespace.run({...doctor, stuckAfterMs: 3_600_000})).toMatchObject({status: 'warn'})
+    // … Terminating for longer than stuckAfterMs: a failure naming each one with what blocks it.
+    const later = () => Date.now() + 10 * 60_000
+    const failed = await noStuckNamespace.run({...doctor, now: later})
+    expect(failed.status).toBe('fail')
+    expect(failed.detail).toMatch(
+      /^stuck-app \(Terminating for 6\d\ds; blocked by scaledobjects\.keda\.sh\/keda-lab-worker \(finalizers: finalizer\.keda\.sh\)\), stuck-mon \(Terminating for 6\d\ds; blocked by namespace spec\.finalizers: example\.com\/hold\)$/,
+    )
+    // Not the doctor's namespaces: how to clear a finalizer by hand; its own: uninstall --force.
+    expect(failed.hint).toMatch(/^clear the finalizers of the objects listed: kubectl patch /)
+    expect((await noStuckNamespace.run({...doctor, namespace: 'stuck-app', now: later})).hint).toBe(
+      '`keda-lab uninstall --force` clears these finalizers (skipping the clean-up they stand for)',
+    )
 
     const forced = await runCli([...args, '--force', '--timeout', '20'], {env: env(), timeoutMs: 180_000})
     expect(forced.code, `${forced.stdout}\n${forced.stderr}`).toBe(0)
