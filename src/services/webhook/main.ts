@@ -12,7 +12,7 @@ import {loadWebhookConfig} from './config.js'
 import {createInteractions, type Interactions} from './interactions.js'
 import {createMemoryMessageStore, createRedisMessageStore, type MessageStore} from './message-store.js'
 import {type MetricsServer, startMetricsServer} from '../shared/metrics-server.js'
-import {createWebhookMetrics} from './metrics.js'
+import {createWebhookMetrics, type WebhookMetrics} from './metrics.js'
 import {createTelegramNotifier} from './notifier.js'
 import {describeError} from './redact.js'
 import {clusterStatusReader, statusReport} from './status.js'
@@ -143,23 +143,56 @@ function stopOnSignal(deps: {
   })
 }
 
-/**
- * `keda-lab serve webhook`: env → config → Telegram notifier → app → listen (alerts on PORT,
- * metrics on METRICS_PORT) → wait for SIGTERM/SIGINT → drain and close. Resolves once stopped.
- * A bad environment throws a ConfigError, which the command prints as one line plus a fix.
- */
-// Over 80 lines (91) on purpose: the service's wiring, one configuration handed to a dozen parts,
-// one call each; what has a job of its own is in the functions above.
-export async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const config = loadWebhookConfig(env)
-  const secrets = [config.telegram.botToken, config.webhookToken]
-  const logger = pino({
-    level: config.logLevel,
+/** The webhook's JSON logger; an Authorization header is never printed, whatever logs it. */
+function webhookLogger(level: string): Logger {
+  return pino({
+    level,
     base: {service: 'webhook'},
     timestamp: pino.stdTimeFunctions.isoTime,
     // Belt and braces: nothing logs headers today, but an Authorization header must never be printed.
     redact: {paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[REDACTED]'},
   })
+}
+
+/**
+ * The buttons and commands in the chat, when Alertmanager's address is known and updates are on:
+ * silences go to Alertmanager, `/status` reads Alertmanager, the queue and (with a cluster) the lab.
+ */
+function buttonsAndCommands(deps: {
+  config: WebhookConfig
+  bot: TelegramBot
+  store: MessageStore
+  redis: Parameters<typeof statusReport>[0]['redis']
+  logger: Logger
+  metrics: WebhookMetrics
+}): Interactions | undefined {
+  const {config, bot, store, redis, logger, metrics} = deps
+  if (!config.alertmanagerUrl || config.telegram.updates === 'off') return undefined
+  const alertmanager = createAlertmanagerClient(config.alertmanagerUrl)
+  const lab = config.clusterStatus ? clusterStatusReader(config.clusterStatus) : undefined
+  return createInteractions({
+    bot,
+    alertmanager,
+    store,
+    key: callbackKey(config.webhookToken),
+    allowedChatIds: config.telegram.chatIds,
+    maxAgeSeconds: config.callbackMaxAgeSeconds,
+    logger,
+    botToken: config.telegram.botToken,
+    status: () => statusReport({alertmanager, redis, queueName: config.queueName, lab}),
+    onOutcome: (kind, outcome) => metrics.telegramUpdates.inc({kind, outcome}),
+  })
+}
+
+/**
+ * `keda-lab serve webhook`: env → config → Telegram notifier → app → listen (alerts on PORT,
+ * metrics on METRICS_PORT) → wait for SIGTERM/SIGINT → drain and close. Resolves once stopped.
+ * A bad environment throws a ConfigError, which the command prints as one line plus a fix.
+ */
+export async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = loadWebhookConfig(env)
+  const secrets = [config.telegram.botToken, config.webhookToken]
+  const logger = webhookLogger(config.logLevel)
   const metrics = createWebhookMetrics()
   const notifier = createTelegramNotifier({
     botToken: config.telegram.botToken,
@@ -175,23 +208,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const {store, redis} = await openMessageStore(config, logger, secrets)
 
   const bot = createTelegramBot({botToken: config.telegram.botToken, apiUrl: config.telegram.apiUrl, timeoutMs: config.telegram.timeoutMs})
-  let interactions: Interactions | undefined
-  if (config.alertmanagerUrl && config.telegram.updates !== 'off') {
-    const alertmanager = createAlertmanagerClient(config.alertmanagerUrl)
-    const lab = config.clusterStatus ? clusterStatusReader(config.clusterStatus) : undefined
-    interactions = createInteractions({
-      bot,
-      alertmanager,
-      store,
-      key: callbackKey(config.webhookToken),
-      allowedChatIds: config.telegram.chatIds,
-      maxAgeSeconds: config.callbackMaxAgeSeconds,
-      logger,
-      botToken: config.telegram.botToken,
-      status: () => statusReport({alertmanager, redis, queueName: config.queueName, lab}),
-      onOutcome: (kind, outcome) => metrics.telegramUpdates.inc({kind, outcome}),
-    })
-  }
+  const interactions = buttonsAndCommands({config, bot, store, redis, logger, metrics})
   // Telegram's secret_token allows [A-Za-z0-9_-]; derived from the webhook token so replicas agree.
   const updatesSecret = createHash('sha256').update(`keda-lab telegram updates\0${config.webhookToken}`).digest('hex')
   const app = await buildApp({
