@@ -125,16 +125,10 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
   }
   const namespaceNames = [...new Set([options.namespace, options.monitoringNamespace])]
 
-  // 1. Discover. The cluster first: its error says how to fix the connection better than helm's does.
-  await kube.serverVersion()
-  const releases = labReleases(await deps.releases.list(), options.namespace, options.monitoringNamespace)
-  const existing: {name: string; phase: string}[] = []
-  for (const name of namespaceNames) {
-    const ns = await kube.getNamespace(name)
-    if (ns) existing.push({name, phase: ns.phase})
-  }
-  const existingNames = existing.map((e) => e.name)
-  const plan: UninstallPlan = {releases, namespaces: existing, pvcs: await listPvcs(kube, existingNames)}
+  // 1. Discover.
+  const plan = await discover(namespaceNames, options, deps)
+  const {releases} = plan
+  const existingNames = plan.namespaces.map((e) => e.name)
 
   // 2. Confirm.
   if (!(await deps.confirm(plan))) throw new KedaLabError('Uninstall cancelled: nothing was removed.', {exitCode: 1})
@@ -159,17 +153,7 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
   const {pvcs, keep} = await handlePvcs(await listPvcs(kube, existingNames), run)
 
   // 5. Namespaces: those kept say why; the others are deleted, waited for, and diagnosed if stuck.
-  const decided = namespaceNames.map((name) => ({name, kept: keptNamespace(name, existingNames, keep)}))
-  const toDelete = decided.filter((d) => d.kept === undefined).map((d) => d.name)
-  for (const name of toDelete) {
-    log(`Deleting namespace ${name}`)
-    await kube.deleteNamespace(name)
-  }
-  await run.wait(() => allGone(kube, toDelete), {
-    onWait: async (s) => log(`Waiting for namespaces to disappear: ${(await stillThere(kube, toDelete)).join(', ')} still Terminating (${s}s)`),
-  })
-  const namespaces: NamespaceOutcome[] = []
-  for (const d of decided) namespaces.push(d.kept ?? (await settleNamespace(d.name, run)))
+  const namespaces = await removeNamespaces(namespaceNames, existingNames, keep, run)
 
   // 6. Cluster-scoped leftovers of the releases that are gone.
   const rest = await findLeftovers(kube, leftoverOptions)
@@ -192,6 +176,48 @@ export async function uninstall(options: UninstallOptions, deps: UninstallDeps):
     leftovers: {found: [...removedEarly, ...rest], removed: removedLeftovers, terminating},
     ok: !namespaces.some((n) => n.status === 'stuck'),
   }
+}
+
+/** The plan: the lab's releases, its namespaces that exist, and their claims. The cluster is asked first: its error says how to fix the connection better than helm's does. */
+async function discover(namespaceNames: string[], options: UninstallOptions, deps: UninstallDeps): Promise<UninstallPlan> {
+  const {kube} = deps
+  await kube.serverVersion()
+  const releases = labReleases(await deps.releases.list(), options.namespace, options.monitoringNamespace)
+  const existing: {name: string; phase: string}[] = []
+  for (const name of namespaceNames) {
+    const ns = await kube.getNamespace(name)
+    if (ns) existing.push({name, phase: ns.phase})
+  }
+  return {
+    releases,
+    namespaces: existing,
+    pvcs: await listPvcs(
+      kube,
+      existing.map((e) => e.name),
+    ),
+  }
+}
+
+/** Step 5: the namespaces kept say why; the others are deleted, waited for, and diagnosed if stuck. */
+async function removeNamespaces(
+  namespaceNames: string[],
+  existingNames: string[],
+  keep: ReadonlyMap<string, string>,
+  run: UninstallRun,
+): Promise<NamespaceOutcome[]> {
+  const {kube, log} = run
+  const decided = namespaceNames.map((name) => ({name, kept: keptNamespace(name, existingNames, keep)}))
+  const toDelete = decided.filter((d) => d.kept === undefined).map((d) => d.name)
+  for (const name of toDelete) {
+    log(`Deleting namespace ${name}`)
+    await kube.deleteNamespace(name)
+  }
+  await run.wait(() => allGone(kube, toDelete), {
+    onWait: async (s) => log(`Waiting for namespaces to disappear: ${(await stillThere(kube, toDelete)).join(', ')} still Terminating (${s}s)`),
+  })
+  const namespaces: NamespaceOutcome[] = []
+  for (const d of decided) namespaces.push(d.kept ?? (await settleNamespace(d.name, run)))
+  return namespaces
 }
 
 /**
