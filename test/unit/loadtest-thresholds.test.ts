@@ -82,6 +82,24 @@ describe('thresholds', () => {
     expect(parseError('add.top<1s')).toMatch(/unknown aggregate "top"/)
   })
 
+  it('the unknown-metric error lists every metric there is, and each one it lists parses', () => {
+    const message = parseError('latency.p95<1s')
+    const listed = /\((.*)\)$/.exec(message)?.[1] ?? ''
+    expect(listed).toBe(
+      'latency: add, status, task, lag; ratios: checks, errors, dropped, rate; counts: iterations.completed, iterations.failed, tasks.completed, tasks.failed, requests, errors.count, dropped.count, workers.max, workers.min, backlog.max, api.max; rate.achieved; times: scale_up, to_max, drain, back_to_min',
+    )
+    const names = listed.split('; ').flatMap((group) => group.replace(/^[a-z]+: /, '').split(', '))
+    expect(names).toHaveLength(24)
+    for (const name of names) {
+      const latency = ['add', 'status', 'task', 'lag'].includes(name)
+      expect(() => parseThreshold(latency ? `${name}.p95<1s` : `${name}<1`), name).not.toThrow()
+    }
+    // The aliases parse as their metric.
+    expect(parseThreshold('checks.rate>99%').kind).toBe('ratio')
+    expect(parseThreshold('errors.rate<1%').measure(view())).toBe(0.01)
+    expect(parseThreshold('dropped.rate<1%').measure(view())).toBe(0.1)
+  })
+
   it('--abort-on-fail judges only what can be judged while running', () => {
     const thresholds = ['rate>99%', 'workers.max>=5', 'task.p95<1s', 'checks>99.95%'].map(parseThreshold)
     // rate and workers are end-of-run facts; task has no data yet; checks already fail.

@@ -130,61 +130,55 @@ export function parseThreshold(expression: string): Threshold {
       return h && h.count > 0 ? read(h) : undefined
     })
   }
-  const facts = (v: ThresholdView) => v.scaling
-  // A flat table: one case per metric name, each one line of kind, value reader and measure.
-  switch (fullName) {
-    case 'checks':
-    case 'checks.rate':
-      return make('ratio', fraction(), true, (v) => ratio(v.checks.passes, v.checks.passes + v.checks.fails))
-    case 'errors':
-    case 'errors.rate':
-      return make('ratio', fraction(), true, (v) => (v.requests > 0 ? v.errors / v.requests : undefined))
-    case 'errors.count':
-      return make('count', count(), true, (v) => v.errors)
-    case 'dropped':
-    case 'dropped.rate':
-      return make('ratio', fraction(), false, (v) => ratio(v.iterations.dropped, v.iterations.started + v.iterations.dropped))
-    case 'dropped.count':
-      return make('count', count(), false, (v) => v.iterations.dropped)
-    case 'rate':
-      return make('ratio', fraction(), false, (v) => (v.rate && v.rate.asked > 0 ? v.rate.achieved / v.rate.asked : undefined))
-    case 'rate.achieved': {
-      if (unit && unit !== '/s') throw usage(expression, 'rate.achieved is in iterations per second: write e.g. 4.9 or 4.9/s')
-      return make('perSecond', number, false, (v) => v.rate?.achieved)
-    }
-    case 'requests':
-      return make('count', count(), false, (v) => v.requests)
-    case 'iterations.completed':
-      return make('count', count(), false, (v) => v.iterations.completed)
-    case 'iterations.failed':
-      return make('count', count(), true, (v) => v.iterations.failed)
-    case 'tasks.completed':
-      return make('count', count(), false, (v) => v.tasks.completed)
-    case 'tasks.failed':
-      return make('count', count(), true, (v) => v.tasks.failed)
-    case 'workers.max':
-      return make('count', count(), false, (v) => facts(v)?.workersMax)
-    case 'workers.min':
-      return make('count', count(), false, (v) => facts(v)?.workersMin)
-    case 'backlog.max':
-      return make('count', count(), false, (v) => facts(v)?.backlogPeak)
-    case 'api.max':
-      return make('count', count(), false, (v) => facts(v)?.apiReplicasMax)
-    case 'scale_up':
-      return make('seconds', time('ms') / 1000, false, (v) => facts(v)?.firstScaleUpS)
-    case 'to_max':
-      return make('seconds', time('ms') / 1000, false, (v) => facts(v)?.toMaxS)
-    case 'drain':
-      return make('seconds', time('ms') / 1000, false, (v) => facts(v)?.drainS)
-    case 'back_to_min':
-      return make('seconds', time('ms') / 1000, false, (v) => facts(v)?.backToMinS)
-    default:
-      throw usage(
-        expression,
-        `unknown metric "${fullName}" (latency: add, status, task, lag; ratios: checks, errors, dropped, rate; counts: iterations.completed, iterations.failed, tasks.completed, tasks.failed, requests, errors.count, dropped.count, workers.max, workers.min, backlog.max, api.max; rate.achieved; times: scale_up, to_max, drain, back_to_min)`,
-      )
+  if (fullName === 'rate.achieved') {
+    if (unit && unit !== '/s') throw usage(expression, 'rate.achieved is in iterations per second: write e.g. 4.9 or 4.9/s')
+    return make('perSecond', number, false, (v) => v.rate?.achieved)
   }
+  const entry = Object.entries(METRICS).find(([name, m]) => name === fullName || m.aliases?.includes(fullName))?.[1]
+  if (!entry) throw usage(expression, `unknown metric "${fullName}" (${METRIC_LIST})`)
+  const value = entry.kind === 'ratio' ? fraction() : entry.kind === 'count' ? count() : time('ms') / 1000
+  return make(entry.kind, value, entry.live, entry.measure)
 }
+
+/**
+ * Every metric but the latencies and `rate.achieved`: its kind (which says how its value is
+ * written), whether it can be judged while the run goes on, and what it measures. The order is
+ * the one the unknown-metric error lists them in.
+ */
+const METRICS: Record<string, {kind: 'ratio' | 'count' | 'seconds'; live: boolean; aliases?: string[]; measure: Threshold['measure']}> = {
+  checks: {kind: 'ratio', live: true, aliases: ['checks.rate'], measure: (v) => ratio(v.checks.passes, v.checks.passes + v.checks.fails)},
+  errors: {kind: 'ratio', live: true, aliases: ['errors.rate'], measure: (v) => (v.requests > 0 ? v.errors / v.requests : undefined)},
+  dropped: {
+    kind: 'ratio',
+    live: false,
+    aliases: ['dropped.rate'],
+    measure: (v) => ratio(v.iterations.dropped, v.iterations.started + v.iterations.dropped),
+  },
+  rate: {kind: 'ratio', live: false, measure: (v) => (v.rate && v.rate.asked > 0 ? v.rate.achieved / v.rate.asked : undefined)},
+  'iterations.completed': {kind: 'count', live: false, measure: (v) => v.iterations.completed},
+  'iterations.failed': {kind: 'count', live: true, measure: (v) => v.iterations.failed},
+  'tasks.completed': {kind: 'count', live: false, measure: (v) => v.tasks.completed},
+  'tasks.failed': {kind: 'count', live: true, measure: (v) => v.tasks.failed},
+  requests: {kind: 'count', live: false, measure: (v) => v.requests},
+  'errors.count': {kind: 'count', live: true, measure: (v) => v.errors},
+  'dropped.count': {kind: 'count', live: false, measure: (v) => v.iterations.dropped},
+  'workers.max': {kind: 'count', live: false, measure: (v) => v.scaling?.workersMax},
+  'workers.min': {kind: 'count', live: false, measure: (v) => v.scaling?.workersMin},
+  'backlog.max': {kind: 'count', live: false, measure: (v) => v.scaling?.backlogPeak},
+  'api.max': {kind: 'count', live: false, measure: (v) => v.scaling?.apiReplicasMax},
+  scale_up: {kind: 'seconds', live: false, measure: (v) => v.scaling?.firstScaleUpS},
+  to_max: {kind: 'seconds', live: false, measure: (v) => v.scaling?.toMaxS},
+  drain: {kind: 'seconds', live: false, measure: (v) => v.scaling?.drainS},
+  back_to_min: {kind: 'seconds', live: false, measure: (v) => v.scaling?.backToMinS},
+}
+
+const namesOf = (kind: 'ratio' | 'count' | 'seconds') =>
+  Object.entries(METRICS)
+    .filter(([, m]) => m.kind === kind)
+    .map(([name]) => name)
+    .join(', ')
+/** The metrics there are, for the unknown-metric error. */
+const METRIC_LIST = `latency: ${LATENCY.join(', ')}; ratios: ${namesOf('ratio')}; counts: ${namesOf('count')}; rate.achieved; times: ${namesOf('seconds')}`
 
 function compare(actual: number, op: Op, value: number): boolean {
   // Ratios and latencies come from float arithmetic: equal within a hair is equal.
