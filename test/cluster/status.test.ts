@@ -556,9 +556,14 @@ describe("/status in Telegram: the webhook reads the lab with the chart's read-o
     // The screen inside <pre>: keda-lab status's own lines, read by the webhook's ServiceAccount.
     const screen = parsed.text.split('\n').slice(1).join('\n')
     expect(screen.split('\n')[0]).toMatch(/^keda-lab status: × degraded {2}\(context keda-lab-webhook, namespace /)
-    expect(comparable(screen)).toEqual(comparable(admin.stdout))
+    // The lab may move between two reads (a metrics scrape, a pod's state): the answer must equal
+    // keda-lab status read just before it or just after it.
+    const after = await status(['-n', cluster.namespace, '--monitoring-namespace', mon])
+    expect([comparable(admin.stdout), comparable(after.stdout)]).toContainEqual(comparable(screen))
     // The reasons are the real ones (no RBAC refusal among them): the proxy could not reach a pod.
-    expect(screen).toMatch(/- Queue: cannot read the API's \/api\/queue \(HTTP 503/)
+    // As in the report test above: 503 "no endpoints available", or 404 while the endpoints
+    // controller has not yet written the Service's Endpoints (seen in CI on a loaded machine).
+    expect(screen).toMatch(/- Queue: cannot read the API's \/api\/queue \(HTTP (503: .*no endpoints available for service|404: .*not found)/)
     expect(screen).not.toMatch(/forbidden|Not allowed/i)
   }, 120_000)
 })
