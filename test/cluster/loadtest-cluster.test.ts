@@ -89,6 +89,8 @@ spec:
 `
 
 const RUNNING_ANNOTATION = 'keda-lab.test/running'
+/** A finalizer nobody removes but the test: holds a pod in Terminating (no Stage deletes a pod that has one). */
+const HOLD_FINALIZER = 'keda-lab.test/hold'
 
 /** kwok's pod-delete, for pods whose process this file did not start (none runs: deleted at once). */
 const POD_DELETE = `apiVersion: kwok.x-k8s.io/v1alpha1
@@ -646,10 +648,19 @@ describe('keda-lab loadtest --runner cluster', () => {
     ]
     const before = await existingJobs()
     const {cli, out: output, early, within} = startCli(args)
+    const held: string[] = []
     try {
       const job = await newJob(before, early)
-      await runningPods(job.metadata.labels[RUN_LABEL], 2, early)
-      // The pods' processes never start here: after the first Ctrl-C keda-lab would wait for them.
+      const pods = await runningPods(job.metadata.labels[RUN_LABEL], 2, early)
+      // The pods' processes never start here, and a finalizer keeps each pod Terminating once the Job
+      // is deleted (kwok deletes a pod at once otherwise): after the first Ctrl-C keda-lab waits for
+      // their summaries, for as long as its stop grace, so only the second Ctrl-C can end it at once.
+      for (const pod of pods) {
+        const path = `/api/v1/namespaces/${ctx.namespace}/pods/${pod.metadata.name}`
+        const res = await adminRequest(ctx.kubeconfig, 'PATCH', path, {metadata: {finalizers: [HOLD_FINALIZER]}}, 'application/merge-patch+json')
+        expect(res.status, res.body).toBe(200)
+        held.push(path)
+      }
       cli.kill('SIGINT')
       await waitFor(() => /^Stopping: deleting Job/m.test(output.stderr) || undefined, {
         timeoutMs: 30_000,
@@ -664,6 +675,7 @@ describe('keda-lab loadtest --runner cluster', () => {
       expect(output.stdout).toBe('')
     } finally {
       await stopProcess(cli)
+      for (const path of held) await adminRequest(ctx.kubeconfig, 'PATCH', path, {metadata: {finalizers: null}}, 'application/merge-patch+json')
     }
   }, 180_000)
 })
