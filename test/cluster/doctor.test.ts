@@ -57,7 +57,7 @@ import {type FakeTelegram, startFakeTelegram} from '../fakes/telegram.js'
 import {adminRequest, VERSIONS} from './control-plane.js'
 import {createNamespace, setSimulatedUsage, useCluster} from './harness.js'
 import {type KedaLab, startKedaLab} from './keda.js'
-import {getJson} from './kube-test-helpers.js'
+import {doctorContext, getJson} from './kube-test-helpers.js'
 import {METRICS_API_SERVICE} from './metrics-api.js'
 
 // Its own control plane: KEDA's CRDs are cluster-wide, as in the other KEDA tests.
@@ -228,19 +228,8 @@ beforeAll(async () => {
       return {status: res.status, headers: Object.fromEntries(res.headers), body: await res.text()}
     },
   }
-  ctx = {
-    kube: proxied,
-    releases: {list: async () => []},
-    namespace: ns(),
-    monitoringNamespace,
-    // Nothing listens there: the token check only warns, and nothing leaves the machine.
-    telegram: createTelegram({apiUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000}),
-    expectedAlerts: await loadExpectedAlerts(),
-    services: DEFAULT_SERVICES,
-    logWindowMs: 15 * 60_000,
-    stuckAfterMs: 120_000,
-    now: Date.now,
-  }
+  // Telegram: nothing listens at doctorContext's address, so the token check only warns.
+  ctx = await doctorContext(cluster.kubeconfig, {namespace: ns(), monitoringNamespace, kube: proxied, expectedAlerts: await loadExpectedAlerts()})
 }, 300_000)
 
 afterAll(async () => {

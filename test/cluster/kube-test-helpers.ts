@@ -1,7 +1,7 @@
 /** Small readers of the real API server for cluster tests (admin client certificate). */
 import {readFileSync, writeFileSync} from 'node:fs'
 
-import {createKube} from '../../src/adapters/kube/index.js'
+import {createKube, type Kube} from '../../src/adapters/kube/index.js'
 import {createTelegram} from '../../src/adapters/telegram.js'
 import {DEFAULT_SERVICES, type DoctorContext} from '../../src/lab/doctor/checks.js'
 import {freePort} from '../helpers/processes.js'
@@ -79,20 +79,21 @@ current-context: ${name}
 
 /**
  * What `keda-lab doctor` builds, for running its checks in-process against the real API server
- * (`kube` from the real client-node on `kubeconfig`): no Helm release, and a Telegram Bot API address
- * where nothing listens unless `telegramUrl` is given (nothing leaves the machine).
+ * (`kube` from the real client-node on `kubeconfig`, unless a wrapped one is given): no Helm release,
+ * and a Telegram Bot API address where nothing listens unless `telegramUrl` is given (nothing leaves
+ * the machine).
  */
 export async function doctorContext(
   kubeconfig: string,
-  o: {namespace: string; monitoringNamespace?: string; telegramUrl?: string; now?: () => number},
+  o: {namespace: string; monitoringNamespace?: string; telegramUrl?: string; now?: () => number; kube?: Kube; expectedAlerts?: DoctorContext['expectedAlerts']},
 ): Promise<DoctorContext> {
   return {
-    kube: await createKube({kubeconfig}),
+    kube: o.kube ?? (await createKube({kubeconfig})),
     releases: {list: async () => []},
     namespace: o.namespace,
     monitoringNamespace: o.monitoringNamespace ?? `${o.namespace}-mon`,
     telegram: createTelegram({apiUrl: o.telegramUrl ?? `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000}),
-    expectedAlerts: [],
+    expectedAlerts: o.expectedAlerts ?? [],
     services: DEFAULT_SERVICES,
     logWindowMs: 15 * 60_000,
     stuckAfterMs: 120_000,
